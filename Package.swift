@@ -1,0 +1,28 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Handoff",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Handoff", targets: ["Handoff"]),
+        .executable(name: "handoff", targets: ["handoff"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CGSL", pkgConfig: "gsl", providers: [.apt(["libgsl-dev"])]),
+        .target(
+            name: "Handoff",
+            dependencies: ["CGSL", .product(name: "Yams", package: "Yams")],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .executableTarget(
+            name: "handoff",
+            dependencies: ["Handoff", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "HandoffTests", dependencies: ["Handoff"]),
+    ]
+)

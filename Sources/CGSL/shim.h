@@ -1,0 +1,15 @@
+#ifndef HANDOFF_CGSL_SHIM_H
+#define HANDOFF_CGSL_SHIM_H
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_rng.h>
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_statistics_double.h>
+#include <gsl/gsl_sort_double.h>
+#include <gsl/gsl_math.h>
+
+/* Swift 6 rejects C globals such as gsl_rng_mt19937 as shared mutable state; hand them out
+   through functions instead. */
+static inline const gsl_rng_type *handoff_rng_mt19937(void) { return gsl_rng_mt19937; }
+static inline const gsl_rng_type *handoff_rng_taus2(void) { return gsl_rng_taus2; }
+#endif
