@@ -1,0 +1,50 @@
+/// How two tiers share a request's context.
+public enum ExecutionMode: String, Sendable, CaseIterable {
+    /// At each handoff the receiver prefills what it has not yet seen (its prefix cache keeps the rest).
+    case sequential
+    /// Both tiers keep their KV caches current: the idle one streaming-prefills the active one's
+    /// tokens in chunks, so a handoff only prefills the last partial chunk.
+    case pipelined
+}
+
+/// A run of generated tokens produced by one tier.
+public struct Segment: Sendable, Equatable {
+    /// Index into the policy's `roles`.
+    public var role: Int
+    public var tokens: Int
+    public init(role: Int, tokens: Int) { self.role = role; self.tokens = tokens }
+}
+
+/// A serving policy: decides, per request, which tier generates which tokens.
+///
+/// Every policy lives in its own file and is registered in `PolicyRegistry`. The simulator turns a
+/// plan into work on tiers (prefill of unseen context, decode, network crossings), so a policy
+/// only states *who generates what*.
+public protocol Policy: Sendable {
+    /// The name used in scenarios (`policy.name`).
+    var name: String { get }
+    var mode: ExecutionMode { get }
+    /// Tier names the policy uses; `Segment.role` indexes this list. Role 0 is where requests enter.
+    var roles: [String] { get }
+    /// Appends the segments of request `r`, in order; their tokens add up to its output tokens.
+    func plan(trace: Trace, request r: Int, into segments: inout [Segment])
+    /// The parameters, for summaries and reports.
+    var parameters: [(String, JSONValue)] { get }
+}
+
+/// Builds policies from the `policy` section of a scenario.
+public enum PolicyRegistry {
+    public static let names = ["small-only", "large-only", "splitreason"]
+
+    public static func make(_ r: ConfigReader) throws -> any Policy {
+        let name = try r.string("name", oneOf: names)
+        let p: any Policy
+        switch name {
+        case "small-only": p = SingleTierPolicy(name: name, tier: "small")
+        case "large-only": p = SingleTierPolicy(name: name, tier: "large")
+        default: p = try SplitReasonPolicy(r)
+        }
+        try r.finish()
+        return p
+    }
+}

@@ -1,0 +1,59 @@
+/// Segment offload as in SplitReason (arXiv 2504.16379): the small model decodes; when a token's
+/// difficulty exceeds `offload_threshold`, the large model generates from that token on, for at
+/// least `min_segment_tokens`, until a token's difficulty falls back to the threshold or below,
+/// and for at most `max_segment_tokens`; then control returns to the small model.
+///
+/// Segmentation is one pass over the request's difficulties: O(output tokens).
+public struct SplitReasonPolicy: Policy {
+    public var name: String { "splitreason" }
+    public var offloadThreshold: Double
+    public var minSegmentTokens: Int
+    public var maxSegmentTokens: Int
+    public var mode: ExecutionMode
+    public var chunkTokens: Int
+    public var roles: [String] { ["small", "large"] }
+
+    public init(offloadThreshold: Double, minSegmentTokens: Int = 1, maxSegmentTokens: Int = 1 << 30,
+                mode: ExecutionMode = .sequential, chunkTokens: Int = 256) {
+        self.offloadThreshold = offloadThreshold
+        self.minSegmentTokens = minSegmentTokens
+        self.maxSegmentTokens = maxSegmentTokens
+        self.mode = mode
+        self.chunkTokens = chunkTokens
+    }
+
+    init(_ r: ConfigReader) throws {
+        offloadThreshold = try r.double("offload_threshold", default: 0.7, min: 0, max: 1)
+        minSegmentTokens = try r.int("min_segment_tokens", default: 1, min: 1)
+        maxSegmentTokens = try r.int("max_segment_tokens", default: 4096, min: 1)
+        if maxSegmentTokens < minSegmentTokens {
+            throw r.error("must be ≥ min_segment_tokens (\(minSegmentTokens))", key: "max_segment_tokens")
+        }
+        mode = ExecutionMode(rawValue: try r.string("mode", default: "sequential", oneOf: ExecutionMode.allCases.map(\.rawValue)))!
+        chunkTokens = try r.int("chunk_tokens", default: 256, min: 1)
+    }
+
+    public func plan(trace: Trace, request r: Int, into segments: inout [Segment]) {
+        let range = trace.tokenRange(r)
+        let d = trace.difficulty
+        let t = Float(offloadThreshold)
+        var i = range.lowerBound
+        while i < range.upperBound {
+            guard let hard = d.firstIndex(in: i..<range.upperBound, above: t) else {
+                segments.append(Segment(role: 0, tokens: range.upperBound - i))
+                break
+            }
+            if hard > i { segments.append(Segment(role: 0, tokens: hard - i)) }
+            let minEnd = min(range.upperBound, hard + minSegmentTokens)
+            let maxEnd = min(range.upperBound, hard + maxSegmentTokens)
+            let end = minEnd >= maxEnd ? maxEnd : (d.firstIndex(in: minEnd..<maxEnd, atOrBelow: t) ?? maxEnd)
+            segments.append(Segment(role: 1, tokens: end - hard))
+            i = end
+        }
+    }
+
+    public var parameters: [(String, JSONValue)] {
+        [("name", .string(name)), ("offload_threshold", .number(offloadThreshold)), ("min_segment_tokens", .number(Double(minSegmentTokens))),
+         ("max_segment_tokens", .number(Double(maxSegmentTokens))), ("mode", .string(mode.rawValue)), ("chunk_tokens", .number(Double(chunkTokens)))]
+    }
+}

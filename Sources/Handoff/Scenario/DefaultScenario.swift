@@ -1,0 +1,1 @@
+enum DefaultScenario { static let yaml = "" }

@@ -1,0 +1,128 @@
+import Foundation
+
+/// A model's shape: what its weights and KV cache cost in memory and FLOPs.
+public struct ModelSpec: Sendable, Equatable {
+    public var name: String
+    public var paramsB: Double
+    public var layers: Int
+    public var attentionHeads: Int
+    public var kvHeads: Int
+    public var headDim: Int
+    public var hidden: Int
+    /// Bytes per weight (bf16 = 2, fp8/int8 = 1, q4 ≈ 0.5625).
+    public var weightBytes: Double
+    /// Bytes per KV-cache element.
+    public var kvBytes: Double
+
+    /// Weight memory in bytes.
+    public var weightMemory: Double { paramsB * 1e9 * weightBytes }
+    /// KV bytes per token: 2 (K and V) × layers × kv_heads × head_dim × bytes.
+    public var kvBytesPerToken: Double { 2 * Double(layers * kvHeads * headDim) * kvBytes }
+}
+
+/// A GPU's specification.
+public struct GPUSpec: Sendable, Equatable {
+    public var name: String
+    public var memoryGiB: Double
+    public var bandwidthGBs: Double
+    public var tflops: Double
+    public var usdPerHour: Double
+}
+
+/// How long one engine iteration takes.
+public enum LatencySpec: Sendable, Equatable {
+    /// max(compute, memory) from the GPU's peak FLOPS × `mfu` and bandwidth × `mbu`, plus overhead.
+    case roofline(mfu: Double, mbu: Double, overheadMs: Double)
+    /// Measured tokens/s by phase and context length from a CSV (SplitReason's columns).
+    case table(TokensPerSecondTable, decodeBatchSlope: Double, overheadMs: Double)
+    /// Calibrated coefficients: fixed + per prefill token + per decoding sequence + per context token.
+    case linear(fixedMs: Double, prefillMsPerToken: Double, decodeMsPerSeq: Double, msPerContextToken: Double)
+}
+
+/// The latency law of an API tier: each call takes TTFT + (tokens − 1) / rate.
+public struct APISpec: Sendable, Equatable {
+    public var ttftMs: Distribution
+    public var tokensPerS: Distribution
+}
+
+public struct TierSpec: Sendable, Equatable {
+    public enum Kind: String, Sendable { case gpu, api }
+    public var name: String
+    public var kind: Kind
+    public var model: ModelSpec
+    public var gpu: GPUSpec
+    public var replicas: Int
+    public var tensorParallel: Int
+    public var gpuMemoryUtilization: Double
+    public var maxNumSeqs: Int
+    public var maxNumBatchedTokens: Int
+    public var prefixCaching: Bool
+    public var latency: LatencySpec
+    public var api: APISpec?
+    public var cost: CostSpec
+
+    /// GPUs per replica.
+    public var gpusPerReplica: Int { tensorParallel }
+    /// Usable KV bytes per replica: memory × utilisation − weights.
+    public var kvCapacityBytes: Double {
+        Double(tensorParallel) * gpu.memoryGiB * 1_073_741_824 * gpuMemoryUtilization - model.weightMemory
+    }
+    public var kvCapacityTokens: Int { max(0, Int(kvCapacityBytes / model.kvBytesPerToken)) }
+}
+
+public struct CostSpec: Sendable, Equatable {
+    public var usdPerGpuHour: Double
+    public var usdPerMillionInput: Double
+    public var usdPerMillionOutput: Double
+    public var usdPerMillionCachedInput: Double?
+}
+
+public struct NetworkSpec: Sendable, Equatable {
+    public var rttMs: Distribution
+    public var bandwidthGbps: Double
+    public var bytesPerToken: Double
+}
+
+public struct TrafficSpec: Sendable, Equatable {
+    public enum Arrival: String, Sendable, CaseIterable { case poisson, gamma, constant, replay, closed_loop }
+    public var arrival: Arrival
+    public var rateRps: Double
+    public var cv: Double
+    public var concurrency: Int
+    public var thinkTimeS: Double
+    /// Requests to simulate (the trace is cycled when larger than the trace).
+    public var requests: Int?
+}
+
+public struct AccuracySpec: Sendable, Equatable {
+    public var difficultyExponent: Double
+    public var bootstrapSamples: Int
+}
+
+public struct SLOSpec: Sendable, Equatable {
+    public var ttftMs: Double?
+    public var e2elMs: Double?
+}
+
+public enum TraceSource: Sendable, Equatable {
+    case synthetic(SyntheticTraceSpec)
+    case file(String)
+}
+
+/// Everything one simulation needs, validated. Built by `ScenarioLoader` from YAML.
+public struct Scenario: Sendable {
+    public var name: String
+    public var description: String
+    public var seed: UInt64
+    public var trace: TraceSource
+    public var traffic: TrafficSpec
+    public var tiers: [TierSpec]
+    public var network: NetworkSpec
+    public var policy: any Policy
+    public var accuracy: AccuracySpec
+    public var slo: SLOSpec
+    /// The scenario as read (after overrides), for reports.
+    public var source: ConfigNode
+
+    public func tierIndex(_ name: String) -> Int? { tiers.firstIndex(where: { $0.name == name }) }
+}

@@ -1,0 +1,232 @@
+import Foundation
+
+/// Loads a scenario from YAML, applies `--set` overrides and validates every field.
+/// The field reference is `docs/scenario.md`.
+public enum ScenarioLoader {
+    /// Loads `path` (or the embedded default scenario when nil).
+    public static func load(path: String?, overrides: [String] = []) throws -> Scenario {
+        let text: String, origin: String, baseDir: String
+        if let path {
+            text = String(decoding: try FileIO.read(path), as: UTF8.self)
+            origin = path
+            baseDir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        } else {
+            text = DefaultScenario.yaml
+            origin = "default scenario (Scenarios/default.yaml)"
+            baseDir = FileManager.default.currentDirectoryPath
+        }
+        let root = try ConfigNode.parse(yaml: text, origin: origin)
+        guard root.isMap else { throw HandoffError.input("a scenario is a YAML mapping of sections", file: origin, line: 1) }
+        for o in overrides { try root.apply(override: o) }
+        return try build(root, baseDir: baseDir)
+    }
+
+    public static func build(_ root: ConfigNode, baseDir: String) throws -> Scenario {
+        let r = ConfigReader(root)
+        let name = try r.string("name", default: "scenario")
+        let description = try r.string("description", default: "")
+        let seed = UInt64(try r.int("seed", default: 1, min: 0))
+        let catalog = Catalog.builtin
+
+        // trace
+        guard let tr = try r.section("trace") else { throw r.error("missing section 'trace' (a file or a synthetic generator)") }
+        let trace: TraceSource
+        if let f = try tr.optionalString("file") {
+            trace = .file(f.hasPrefix("/") ? f : baseDir + "/" + f)
+        } else if let s = try tr.section("synthetic") {
+            trace = .synthetic(try readSynthetic(s, seed: seed))
+        } else { throw tr.error("give either 'file' or 'synthetic'") }
+        try tr.finish()
+
+        // traffic
+        let tf = try r.section("traffic") ?? ConfigReader(ConfigNode(kind: .map, origin: root.origin, line: nil, column: nil), path: "traffic")
+        let arrival = TrafficSpec.Arrival(rawValue: try tf.string("arrival", default: "poisson", oneOf: TrafficSpec.Arrival.allCases.map(\.rawValue)))!
+        let traffic = TrafficSpec(arrival: arrival,
+                                  rateRps: try tf.double("rate_rps", default: 1, min: 0, exclusiveMin: true),
+                                  cv: try tf.double("cv", default: 1, min: 0),
+                                  concurrency: try tf.int("concurrency", default: 1, min: 1),
+                                  thinkTimeS: try tf.double("think_time_s", default: 0, min: 0),
+                                  requests: try tf.optionalInt("requests", min: 1))
+        try tf.finish()
+
+        // models
+        var models: [String: ModelSpec] = [:]
+        if let ms = try r.section("models") {
+            for key in ms.keys {
+                guard let m = try ms.section(key) else { continue }
+                let base = try m.optionalString("name")
+                let cat = base.flatMap { catalog.models[$0] }
+                if let base, cat == nil, !m.has("params_b") {
+                    throw m.error("'\(base)' is not in the model catalogue (\(catalog.models.keys.sorted().joined(separator: ", "))); give params_b, layers, attention_heads, kv_heads, head_dim, hidden", key: "name")
+                }
+                func dims(_ k: String, _ d: Int?) throws -> Int { try m.int(k, default: d, min: 1) }
+                models[key] = ModelSpec(name: base ?? key,
+                                        paramsB: try m.double("params_b", default: cat?.paramsB, min: 0, exclusiveMin: true),
+                                        layers: try dims("layers", cat?.layers), attentionHeads: try dims("attention_heads", cat?.attentionHeads),
+                                        kvHeads: try dims("kv_heads", cat?.kvHeads), headDim: try dims("head_dim", cat?.headDim),
+                                        hidden: try dims("hidden", cat?.hidden),
+                                        weightBytes: try m.double("weight_bytes", default: 2, min: 0, exclusiveMin: true),
+                                        kvBytes: try m.double("kv_bytes", default: 2, min: 0, exclusiveMin: true))
+                try m.finish()
+            }
+            try ms.finish()
+        }
+
+        // gpus (custom entries beside the catalogue)
+        var gpus = catalog.gpus.mapValues { GPUSpec(name: $0.name, memoryGiB: $0.memoryGiB, bandwidthGBs: $0.memoryBandwidthGBs, tflops: $0.bf16TFLOPS, usdPerHour: $0.usdPerHour) }
+        if let gs = try r.section("gpus") {
+            for key in gs.keys {
+                guard let g = try gs.section(key) else { continue }
+                gpus[key] = GPUSpec(name: key, memoryGiB: try g.double("memory_gib", min: 0, exclusiveMin: true),
+                                    bandwidthGBs: try g.double("memory_bandwidth_gb_s", min: 0, exclusiveMin: true),
+                                    tflops: try g.double("bf16_tflops", min: 0, exclusiveMin: true),
+                                    usdPerHour: try g.double("usd_per_hour", default: 0, min: 0))
+                try g.finish()
+            }
+            try gs.finish()
+        }
+
+        // cost (read before tiers so tiers can take their prices)
+        let costSection = try r.section("cost")
+
+        // tiers
+        guard let ts = try r.section("tiers") else { throw r.error("missing section 'tiers' (at least 'small')") }
+        var tiers: [TierSpec] = []
+        for key in ts.keys {
+            guard let t = try ts.section(key) else { continue }
+            let kind = TierSpec.Kind(rawValue: try t.string("kind", default: "gpu", oneOf: ["gpu", "api"]))!
+            let modelKey = try t.string("model", default: key)
+            let model: ModelSpec
+            if let m = models[modelKey] { model = m }
+            else if let c = catalog.models[modelKey] {
+                model = ModelSpec(name: c.name, paramsB: c.paramsB, layers: c.layers, attentionHeads: c.attentionHeads, kvHeads: c.kvHeads,
+                                  headDim: c.headDim, hidden: c.hidden, weightBytes: 2, kvBytes: 2)
+            } else if kind == .api {
+                model = ModelSpec(name: modelKey, paramsB: 0, layers: 1, attentionHeads: 1, kvHeads: 1, headDim: 1, hidden: 1, weightBytes: 0, kvBytes: 0)
+            } else {
+                throw t.error("'\(modelKey)' is neither a key of 'models' (\(models.keys.sorted().joined(separator: ", "))) nor a catalogue model", key: "model")
+            }
+            var gpu = GPUSpec(name: "none", memoryGiB: 0, bandwidthGBs: 0, tflops: 0, usdPerHour: 0)
+            if kind == .gpu {
+                let g = try t.string("gpu")
+                guard let spec = gpus[g] else {
+                    throw t.error("unknown GPU '\(g)'; known: \(gpus.keys.sorted().joined(separator: ", ")) (or define it under 'gpus')", key: "gpu")
+                }
+                gpu = spec
+            }
+            let tp = try t.int("tensor_parallel", default: 1, min: 1)
+            var latency = LatencySpec.linear(fixedMs: 0, prefillMsPerToken: 0, decodeMsPerSeq: 0, msPerContextToken: 0)
+            var api: APISpec? = nil
+            if kind == .gpu {
+                let l = try t.section("latency") ?? ConfigReader(ConfigNode(kind: .map, origin: root.origin, line: nil, column: nil), path: "tiers.\(key).latency")
+                switch try l.string("kind", default: "roofline", oneOf: ["roofline", "table", "linear"]) {
+                case "table":
+                    let csv = try l.string("csv")
+                    let csvPath = csv.hasPrefix("/") ? csv : baseDir + "/" + csv
+                    let table = try TokensPerSecondTable.load(csvPath: csvPath, model: try l.string("model", default: model.name))
+                    latency = .table(table, decodeBatchSlope: try l.double("decode_batch_slope", default: 0, min: 0),
+                                     overheadMs: try l.double("overhead_ms", default: 0, min: 0))
+                case "linear":
+                    latency = .linear(fixedMs: try l.double("fixed_ms", default: 0, min: 0), prefillMsPerToken: try l.double("prefill_ms_per_token", min: 0),
+                                      decodeMsPerSeq: try l.double("decode_ms_per_seq", min: 0), msPerContextToken: try l.double("ms_per_context_token", default: 0, min: 0))
+                default:
+                    latency = .roofline(mfu: try l.double("mfu", default: 0.5, min: 0, max: 1, exclusiveMin: true),
+                                        mbu: try l.double("mbu", default: 0.8, min: 0, max: 1, exclusiveMin: true),
+                                        overheadMs: try l.double("overhead_ms", default: 1, min: 0))
+                }
+                try l.finish()
+            } else {
+                guard let a = try t.section("api") else { throw t.error("an api tier needs an 'api' section with ttft_ms and tokens_per_s") }
+                api = APISpec(ttftMs: try Distribution.read(a, "ttft_ms", default: nil), tokensPerS: try Distribution.read(a, "tokens_per_s", default: nil))
+                try a.finish()
+            }
+            var cost = CostSpec(usdPerGpuHour: gpu.usdPerHour, usdPerMillionInput: 0, usdPerMillionOutput: 0, usdPerMillionCachedInput: nil)
+            if let cs = costSection, let c = try cs.section(key) {
+                cost.usdPerGpuHour = try c.double("usd_per_gpu_hour", default: gpu.usdPerHour, min: 0)
+                cost.usdPerMillionInput = try c.double("usd_per_million_input_tokens", default: 0, min: 0)
+                cost.usdPerMillionOutput = try c.double("usd_per_million_output_tokens", default: 0, min: 0)
+                cost.usdPerMillionCachedInput = try c.optionalDouble("usd_per_million_cached_input_tokens", min: 0)
+                try c.finish()
+            }
+            let tier = TierSpec(name: key, kind: kind, model: model, gpu: gpu,
+                                replicas: try t.int("replicas", default: 1, min: 1, max: 100_000), tensorParallel: tp,
+                                gpuMemoryUtilization: try t.double("gpu_memory_utilization", default: 0.9, min: 0, max: 1, exclusiveMin: true),
+                                maxNumSeqs: try t.int("max_num_seqs", default: 256, min: 1),
+                                maxNumBatchedTokens: try t.int("max_num_batched_tokens", default: 8192, min: 1),
+                                prefixCaching: try t.bool("prefix_caching", default: true), latency: latency, api: api, cost: cost)
+            try t.finish()
+            if tier.kind == .gpu && tier.kvCapacityTokens <= 0 {
+                let gib = 1_073_741_824.0
+                throw t.error(String(format: "the weights (%.1f GiB) leave no room for a KV cache in %d × %.0f GiB × %.2f; raise tensor_parallel, pick a larger GPU or lower weight_bytes",
+                                     model.weightMemory / gib, tp, gpu.memoryGiB, tier.gpuMemoryUtilization))
+            }
+            tiers.append(tier)
+        }
+        try ts.finish()
+        if let cs = costSection {
+            for k in cs.keys where !tiers.contains(where: { $0.name == k }) {
+                throw cs.error("no tier named '\(k)' (tiers: \(tiers.map(\.name).joined(separator: ", ")))", key: k)
+            }
+            try cs.finish()
+        }
+
+        // network
+        let nw = try r.section("network") ?? ConfigReader(ConfigNode(kind: .map, origin: root.origin, line: nil, column: nil), path: "network")
+        let network = NetworkSpec(rttMs: try Distribution.read(nw, "rtt_ms", default: .constant(0.5)),
+                                  bandwidthGbps: try nw.double("bandwidth_gbps", default: 10, min: 0, exclusiveMin: true),
+                                  bytesPerToken: try nw.double("bytes_per_token", default: 4, min: 0))
+        try nw.finish()
+
+        // policy
+        guard let ps = try r.section("policy") else { throw r.error("missing section 'policy' (name: \(PolicyRegistry.names.joined(separator: " | ")))") }
+        let policy = try PolicyRegistry.make(ps)
+        for role in policy.roles where !tiers.contains(where: { $0.name == role }) {
+            throw ps.error("policy '\(policy.name)' needs a tier named '\(role)' under 'tiers'", key: "name")
+        }
+        if policy.mode == .pipelined, let t = tiers.first(where: { policy.roles.contains($0.name) && $0.kind == .api }) {
+            throw ps.error("pipelined mode keeps both KV caches current, which an API tier ('\(t.name)') cannot do; use mode: sequential", key: "mode")
+        }
+        if let t = tiers.first(where: { $0.name == policy.roles[0] }), t.kind == .api {
+            throw ts.error("the entry tier '\(t.name)' must be a GPU tier", key: t.name)
+        }
+
+        let ac = try r.section("accuracy") ?? ConfigReader(ConfigNode(kind: .map, origin: root.origin, line: nil, column: nil), path: "accuracy")
+        let accuracy = AccuracySpec(difficultyExponent: try ac.double("difficulty_exponent", default: 2, min: 0),
+                                    bootstrapSamples: try ac.int("bootstrap_samples", default: 1000, min: 10))
+        try ac.finish()
+        let so = try r.section("slo") ?? ConfigReader(ConfigNode(kind: .map, origin: root.origin, line: nil, column: nil), path: "slo")
+        let slo = SLOSpec(ttftMs: try so.optionalDouble("ttft_ms", min: 0), e2elMs: try so.optionalDouble("e2el_ms", min: 0))
+        try so.finish()
+        try r.finish()
+        return Scenario(name: name, description: description, seed: seed, trace: trace, traffic: traffic, tiers: tiers,
+                        network: network, policy: policy, accuracy: accuracy, slo: slo, source: root)
+    }
+
+    static func readSynthetic(_ s: ConfigReader, seed: UInt64) throws -> SyntheticTraceSpec {
+        var g = SyntheticTraceSpec()
+        g.seed = UInt64(try s.int("seed", default: Int(seed), min: 0))
+        g.requests = try s.int("requests", default: g.requests, min: 1)
+        func lengths(_ key: String, _ d: SyntheticTraceSpec.Lengths) throws -> SyntheticTraceSpec.Lengths {
+            guard let l = try s.section(key) else { return d }
+            let out = SyntheticTraceSpec.Lengths(median: try l.double("median", default: d.median, min: 0, exclusiveMin: true),
+                                                 sigma: try l.double("sigma", default: d.sigma, min: 0),
+                                                 min: try l.int("min", default: d.min, min: 0), max: try l.int("max", default: d.max, min: 0))
+            if out.max < out.min { throw l.error("max (\(out.max)) is below min (\(out.min))", key: "max") }
+            try l.finish()
+            return out
+        }
+        g.promptTokens = try lengths("prompt_tokens", g.promptTokens)
+        g.outputTokens = try lengths("output_tokens", g.outputTokens)
+        g.hardnessAlpha = try s.double("hardness_alpha", default: g.hardnessAlpha, min: 0, exclusiveMin: true)
+        g.hardnessBeta = try s.double("hardness_beta", default: g.hardnessBeta, min: 0, exclusiveMin: true)
+        g.burstRatePer1kTokens = try s.double("burst_rate_per_1k_tokens", default: g.burstRatePer1kTokens, min: 0)
+        g.burstTokensMean = try s.double("burst_tokens_mean", default: g.burstTokensMean, min: 1)
+        g.easyMax = try s.double("easy_max", default: g.easyMax, min: 0, max: 1)
+        g.hardMin = try s.double("hard_min", default: g.hardMin, min: 0, max: 1)
+        g.stepTokensMean = try s.double("step_tokens_mean", default: g.stepTokensMean, min: 0)
+        g.smallAccuracy = try s.double("small_accuracy", default: g.smallAccuracy, min: 0, max: 1)
+        g.largeAccuracy = try s.double("large_accuracy", default: g.largeAccuracy, min: 0, max: 1)
+        try s.finish()
+        return g
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+
+/// Tokens per second measured by phase and context length, e.g. SplitReason's
+/// `splitreason_latency_data.csv` (columns `Model, Params (B), Phase, Sequence Length, Tok/sec`).
+/// Lookups interpolate linearly in context length and clamp outside the measured range.
+public struct TokensPerSecondTable: Sendable, Equatable {
+    public var source: String
+    public var model: String
+    public var prefill: [(context: Double, tps: Double)]
+    public var decode: [(context: Double, tps: Double)]
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.source == b.source && a.model == b.model && a.prefill.elementsEqual(b.prefill, by: { $0 == $1 })
+            && a.decode.elementsEqual(b.decode, by: { $0 == $1 })
+    }
+
+    /// Reads the rows of `model` from a CSV with columns Model, …, Phase, Sequence Length, Tok/sec.
+    public static func load(csvPath: String, model: String) throws -> TokensPerSecondTable {
+        let text = String(decoding: try FileIO.read(csvPath), as: UTF8.self)
+        let rows = CSV.parse(text)
+        guard let header = rows.first else { throw HandoffError.input("empty CSV", file: csvPath) }
+        func col(_ names: [String]) throws -> Int {
+            guard let i = header.firstIndex(where: { h in names.contains(h.trimmingCharacters(in: .whitespaces).lowercased()) }) else {
+                throw HandoffError.input("no column named \(names[0]); the header is \(header.joined(separator: ","))", file: csvPath, line: 1)
+            }
+            return i
+        }
+        let m = try col(["model"]), ph = try col(["phase"]), sl = try col(["sequence length", "context_tokens"]), tp = try col(["tok/sec", "tokens_per_s"])
+        var t = TokensPerSecondTable(source: csvPath, model: model, prefill: [], decode: [])
+        var models = Set<String>()
+        for (k, row) in rows.enumerated().dropFirst() where row.count > max(m, ph, sl, tp) {
+            models.insert(row[m])
+            guard row[m] == model else { continue }
+            guard let ctx = Double(row[sl]), let tps = Double(row[tp]), tps > 0 else {
+                throw HandoffError.input("expected numbers in 'Sequence Length' and 'Tok/sec' (> 0)", file: csvPath, line: k + 1)
+            }
+            switch row[ph].lowercased() {
+            case "prefill": t.prefill.append((ctx, tps))
+            case "decode": t.decode.append((ctx, tps))
+            default: throw HandoffError.input("phase '\(row[ph])' is neither Prefill nor Decode", file: csvPath, line: k + 1)
+            }
+        }
+        guard !t.prefill.isEmpty, !t.decode.isEmpty else {
+            throw HandoffError.input("no Prefill and Decode rows for model '\(model)'; models in the file: \(models.sorted().joined(separator: ", "))", file: csvPath)
+        }
+        t.prefill.sort { $0.context < $1.context }
+        t.decode.sort { $0.context < $1.context }
+        return t
+    }
+
+    static func interpolate(_ pts: [(context: Double, tps: Double)], _ x: Double) -> Double {
+        if x <= pts[0].context { return pts[0].tps }
+        if x >= pts[pts.count - 1].context { return pts[pts.count - 1].tps }
+        var i = 1
+        while pts[i].context < x { i += 1 }
+        let (x0, y0) = pts[i - 1], (x1, y1) = pts[i]
+        return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    }
+
+    public func prefillTPS(context: Double) -> Double { Self.interpolate(prefill, context) }
+    public func decodeTPS(context: Double) -> Double { Self.interpolate(decode, context) }
+}
+
+/// The work of one continuous-batching iteration, as the latency model sees it.
+public struct IterationLoad {
+    /// Prefill tokens in the batch (all chunks).
+    public var prefillTokens = 0
+    /// Σ over chunks of chunk × (context before the chunk + chunk/2): attention work of prefill.
+    public var prefillAttention = 0.0
+    /// Σ over chunks of the table's time for that chunk (table model only).
+    public var prefillTableSeconds = 0.0
+    /// Sequences decoding one token each.
+    public var decodeSeqs = 0
+    /// Σ of their context lengths (KV tokens read).
+    public var decodeContext = 0.0
+
+    public init() {}
+}
+
+/// Iteration time of a replica: one of the `LatencySpec` laws applied to a model on a GPU.
+///
+/// - roofline: t = max(F / (tp·peak·mfu), B / (tp·bandwidth·mbu)) + overhead, with
+///   F = 2·params·(prefill + decode tokens) + 4·layers·heads·head_dim·(attention context) and
+///   B = weights + KV bytes read (decode contexts) and written (prefill tokens).
+///   (Williams et al., "Roofline", CACM 2009; the LLM form as in LLM-Viewer, arXiv 2402.16363.)
+/// - table: Σ chunk / prefill_tps(context after chunk) + (decode > 0 ? (1 + slope·(B−1)) / decode_tps(mean context) : 0) + overhead.
+/// - linear: fixed + a·prefill tokens + b·decode sequences + c·decode context.
+public struct LatencyModel: Sendable {
+    public let spec: LatencySpec
+    let flopsPerSecond: Double
+    let bytesPerSecond: Double
+    let params: Double
+    let attnFactor: Double
+    let weights: Double
+    let kvPerToken: Double
+
+    public init(spec: LatencySpec, model: ModelSpec, gpu: GPUSpec, tensorParallel: Int) {
+        self.spec = spec
+        var mfu = 1.0, mbu = 1.0
+        if case let .roofline(f, b, _) = spec { mfu = f; mbu = b }
+        flopsPerSecond = Double(tensorParallel) * gpu.tflops * 1e12 * mfu
+        bytesPerSecond = Double(tensorParallel) * gpu.bandwidthGBs * 1e9 * mbu
+        params = model.paramsB * 1e9
+        attnFactor = 4 * Double(model.layers * model.attentionHeads * model.headDim)
+        weights = model.weightMemory
+        kvPerToken = model.kvBytesPerToken
+    }
+
+    /// Adds a prefill chunk of `chunk` tokens after `context` tokens already in the KV cache.
+    @inline(__always) public func addPrefill(_ load: inout IterationLoad, chunk: Int, context: Int) {
+        load.prefillTokens += chunk
+        load.prefillAttention += Double(chunk) * (Double(context) + Double(chunk) / 2)
+        if case let .table(t, _, _) = spec {
+            load.prefillTableSeconds += Double(chunk) / t.prefillTPS(context: Double(context + chunk))
+        }
+    }
+
+    /// Seconds the iteration takes.
+    public func seconds(_ l: IterationLoad) -> Double {
+        switch spec {
+        case let .roofline(_, _, overhead):
+            let flops = 2 * params * Double(l.prefillTokens + l.decodeSeqs) + attnFactor * (l.prefillAttention + l.decodeContext)
+            let bytes = weights + kvPerToken * (l.decodeContext + Double(l.prefillTokens))
+            return max(flops / flopsPerSecond, bytes / bytesPerSecond) + overhead / 1000
+        case let .table(t, slope, overhead):
+            var s = l.prefillTableSeconds + overhead / 1000
+            if l.decodeSeqs > 0 {
+                s += (1 + slope * Double(l.decodeSeqs - 1)) / t.decodeTPS(context: l.decodeContext / Double(l.decodeSeqs))
+            }
+            return s
+        case let .linear(fixed, a, b, c):
+            return (fixed + a * Double(l.prefillTokens) + b * Double(l.decodeSeqs) + c * l.decodeContext) / 1000
+        }
+    }
+}

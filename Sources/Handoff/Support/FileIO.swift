@@ -1,0 +1,88 @@
+import Foundation
+
+/// File helpers that never leave a half-written output behind: everything is written to a
+/// temporary sibling and renamed into place.
+public enum FileIO {
+    /// Writes `data` to `path` atomically (temporary file in the same directory, then rename).
+    public static func writeAtomically(_ data: Data, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        do {
+            try data.write(to: tmp)
+            if rename(tmp.path, url.path) != 0 {
+                throw HandoffError("cannot rename \(tmp.path) to \(path): \(String(cString: strerror(errno)))", exitCode: 1)
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw error
+        }
+    }
+
+    public static func writeAtomically(_ text: String, to path: String) throws {
+        try writeAtomically(Data(text.utf8), to: path)
+    }
+
+    /// Builds a directory in a temporary sibling with `body`, then moves it to `path`, replacing
+    /// an existing directory only once the new one is complete.
+    public static func writeDirectoryAtomically(_ path: String, _ body: (String) throws -> Void) throws {
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        let parent = url.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
+        let tmp = parent.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        try? FileManager.default.removeItem(at: tmp)
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        do {
+            try body(tmp.path)
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) {
+                let old = parent.appendingPathComponent(".\(url.lastPathComponent).old-\(getpid())")
+                try? FileManager.default.removeItem(at: old)
+                try FileManager.default.moveItem(at: url, to: old)
+                try FileManager.default.moveItem(at: tmp, to: url)
+                try? FileManager.default.removeItem(at: old)
+            } else {
+                try FileManager.default.moveItem(at: tmp, to: url)
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw error
+        }
+    }
+
+    /// Reads a whole file, with an input error naming the file when it cannot.
+    public static func read(_ path: String) throws -> Data {
+        guard let d = FileManager.default.contents(atPath: path) else {
+            throw HandoffError.input(FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file", file: path)
+        }
+        return d
+    }
+}
+
+/// A read-only memory mapping of a whole file; unmapped when released.
+public final class MappedFile: @unchecked Sendable {
+    public let base: UnsafeRawPointer
+    public let size: Int
+
+    public init(path: String) throws {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw HandoffError.input("cannot open: \(String(cString: strerror(errno)))", file: path) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw HandoffError.input("cannot stat", file: path) }
+        size = Int(st.st_size)
+        if size == 0 {
+            base = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 8))
+            return
+        }
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+            throw HandoffError.input("cannot map: \(String(cString: strerror(errno)))", file: path)
+        }
+        base = UnsafeRawPointer(p)
+    }
+
+    deinit {
+        if size == 0 { UnsafeMutableRawPointer(mutating: base).deallocate() } else { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+    }
+}

@@ -1,0 +1,99 @@
+/// A seeded generator of token-difficulty traces, for demos, tests and benchmarks.
+///
+/// Per request r (all draws from the stream "trace.synthetic" of the seed):
+/// - prompt tokens: round(LogNormal(ln `prompt_tokens.median`, `prompt_tokens.sigma`)) clamped to
+///   [`min`, `max`];
+/// - output tokens: the same law with the `output_tokens` parameters, or Uniform{min…max} when
+///   `output_tokens.sigma` is 0 and `min` < `max`;
+/// - hardness h ~ Beta(`hardness_alpha`, `hardness_beta`), mean h̄;
+/// - tokens alternate between easy stretches and hard bursts: an easy stretch lasts
+///   Geometric(p) tokens with p = rate·(h/h̄)/1000 (rate = `burst_rate_per_1k_tokens`, so a
+///   request of average hardness has that many bursts per 1,000 tokens), a burst lasts
+///   Geometric(1/`burst_tokens_mean`) tokens;
+/// - an easy token's difficulty is `easy_max`·u³, a hard token's is `hard_min` + (1 − `hard_min`)·u,
+///   u ~ Uniform(0, 1);
+/// - step boundaries every Geometric(1/`step_tokens_mean`) tokens (when that is > 0);
+/// - outcome labels from one shared u ~ Uniform(0, 1): small_correct = u < a_s·(1−h)/(1−h̄),
+///   large_correct = u < a_l·(1−h)/(1−h̄), with a_s = `small_accuracy`, a_l = `large_accuracy`
+///   (so a request the small model solves is solved by the large one whenever a_l ≥ a_s, and the
+///   expected accuracies are a_s and a_l while no probability is clipped at 1).
+public struct SyntheticTraceSpec: Sendable, Equatable {
+    public struct Lengths: Sendable, Equatable {
+        public var median: Double, sigma: Double, min: Int, max: Int
+        public init(median: Double, sigma: Double, min: Int, max: Int) {
+            self.median = median; self.sigma = sigma; self.min = min; self.max = max
+        }
+    }
+    public var requests = 200
+    public var promptTokens = Lengths(median: 250, sigma: 0.6, min: 16, max: 4096)
+    public var outputTokens = Lengths(median: 2000, sigma: 0.5, min: 64, max: 16384)
+    public var hardnessAlpha = 2.0
+    public var hardnessBeta = 5.0
+    public var burstRatePer1kTokens = 2.0
+    public var burstTokensMean = 24.0
+    public var easyMax = 0.5
+    public var hardMin = 0.6
+    public var stepTokensMean = 0.0
+    public var smallAccuracy = 0.3
+    public var largeAccuracy = 0.7
+    public var seed: UInt64 = 1
+
+    public init() {}
+
+    public func generate() -> Trace {
+        let rng = RandomStream(seed: seed, name: "trace.synthetic")
+        var requests: [TraceRequest] = []
+        requests.reserveCapacity(self.requests)
+        var offsets = [0]
+        offsets.reserveCapacity(self.requests + 1)
+        let meanOut = outputTokens.sigma == 0 ? Double(outputTokens.min + outputTokens.max) / 2
+            : outputTokens.median * exp(outputTokens.sigma * outputTokens.sigma / 2)
+        var values: [Float] = []
+        values.reserveCapacity(Int(Double(self.requests) * meanOut * 1.05))
+        var steps: [Int32] = []
+        var stepOffsets = [0]
+        let hbar = hardnessAlpha / (hardnessAlpha + hardnessBeta)
+        func length(_ l: Lengths) -> Int {
+            if l.sigma == 0 { return l.min >= l.max ? l.min : l.min + rng.int(below: l.max - l.min + 1) }
+            let x = rng.lognormal(mu: log(l.median), sigma: l.sigma).rounded()
+            return Int(Swift.min(Swift.max(x, Double(l.min)), Double(l.max)))
+        }
+        for r in 0..<self.requests {
+            let p = length(promptTokens)
+            let n = length(outputTokens)
+            let h = rng.beta(hardnessAlpha, hardnessBeta)
+            let pStart = Swift.min(1, Swift.max(1e-9, burstRatePer1kTokens * (h / hbar) / 1000))
+            let pEnd = 1 / Swift.max(1, burstTokensMean)
+            var t = 0
+            var hard = false
+            while t < n {
+                let run = Swift.min(n - t, rng.geometric(p: hard ? pEnd : pStart))
+                if hard {
+                    for _ in 0..<run { values.append(Float(hardMin + (1 - hardMin) * rng.uniform())) }
+                } else {
+                    for _ in 0..<run { let u = rng.uniform(); values.append(Float(easyMax * u * u * u)) }
+                }
+                t += run
+                hard.toggle()
+            }
+            if stepTokensMean > 0 {
+                var b = 0
+                while true {
+                    b += rng.geometric(p: 1 / stepTokensMean)
+                    if b >= n { break }
+                    steps.append(Int32(b))
+                }
+                if n > 0 { steps.append(Int32(n)) }
+            }
+            stepOffsets.append(steps.count)
+            let u = rng.uniform()
+            let scale = (1 - h) / (1 - hbar)
+            requests.append(TraceRequest(id: "syn-\(r)", promptTokens: p,
+                                         smallCorrect: u < smallAccuracy * scale, largeCorrect: u < largeAccuracy * scale))
+            offsets.append(values.count)
+        }
+        return Trace(requests: requests, offsets: offsets, difficulty: DifficultyColumn(values), steps: steps, stepOffsets: stepOffsets)
+    }
+}
+
+import Foundation

@@ -1,0 +1,59 @@
+/// What a trace knows of one request, apart from its per-token difficulties.
+public struct TraceRequest: Sendable, Equatable {
+    public var id: String
+    /// Tokens of the prompt (the context before the first generated token).
+    public var promptTokens: Int
+    /// Arrival time in seconds from the start of the trace, when the trace was recorded with one
+    /// (used by `traffic.arrival: replay`).
+    public var arrivalS: Double?
+    /// Outcome labels: was the small (large) model alone correct on this request?
+    public var smallCorrect: Bool?
+    public var largeCorrect: Bool?
+    /// Prompt text, when the trace came from `record` or an import.
+    public var prompt: String?
+    /// Reference answer, when known.
+    public var answer: String?
+
+    public init(id: String, promptTokens: Int, arrivalS: Double? = nil, smallCorrect: Bool? = nil,
+                largeCorrect: Bool? = nil, prompt: String? = nil, answer: String? = nil) {
+        self.id = id
+        self.promptTokens = promptTokens
+        self.arrivalS = arrivalS
+        self.smallCorrect = smallCorrect
+        self.largeCorrect = largeCorrect
+        self.prompt = prompt
+        self.answer = answer
+    }
+}
+
+/// A token-difficulty trace: requests, and for each request the difficulty of every token the
+/// small model generated, plus optional reasoning-step boundaries.
+///
+/// Token `t` of request `r` is `difficulty[offsets[r] + t]`; request `r` generated
+/// `offsets[r+1] − offsets[r]` tokens. Step boundaries are token positions within a request
+/// (a step ends just before each listed position), `steps[stepOffsets[r]..<stepOffsets[r+1]]`.
+public final class Trace: @unchecked Sendable {
+    public let requests: [TraceRequest]
+    public let offsets: [Int]
+    public let difficulty: DifficultyColumn
+    public let steps: [Int32]
+    public let stepOffsets: [Int]
+
+    public init(requests: [TraceRequest], offsets: [Int], difficulty: DifficultyColumn,
+                steps: [Int32] = [], stepOffsets: [Int]? = nil) {
+        precondition(offsets.count == requests.count + 1 && offsets.last == difficulty.count)
+        self.requests = requests
+        self.offsets = offsets
+        self.difficulty = difficulty
+        self.steps = steps
+        self.stepOffsets = stepOffsets ?? [Int](repeating: 0, count: requests.count + 1)
+    }
+
+    public var count: Int { requests.count }
+    public var totalOutputTokens: Int { offsets.last ?? 0 }
+    public var hasSteps: Bool { !steps.isEmpty }
+
+    @inline(__always) public func outputTokens(_ r: Int) -> Int { offsets[r + 1] - offsets[r] }
+    @inline(__always) public func tokenRange(_ r: Int) -> Range<Int> { offsets[r]..<offsets[r + 1] }
+    public func stepBoundaries(_ r: Int) -> ArraySlice<Int32> { steps[stepOffsets[r]..<stepOffsets[r + 1]] }
+}

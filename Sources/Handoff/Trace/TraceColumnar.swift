@@ -1,0 +1,121 @@
+import Foundation
+
+/// The columnar trace form, for long reasoning traces: a directory of
+///
+/// - `index.jsonl` — one line per request with every field of the JSONL form except
+///   `difficulty` and `steps` (`output_tokens` is required);
+/// - `difficulty.npy` — all tokens' difficulties concatenated, dtype `|u1` (value q means q/255),
+///   `<f2` or `<f4`; memory-mapped when read;
+/// - `offsets.npy` — `<i8`, requests + 1 entries, request r owns `difficulty[offsets[r]:offsets[r+1]]`;
+/// - optionally `steps.npy` (`<i4` step boundaries, positions within the request) with
+///   `step_offsets.npy` (`<i8`, requests + 1 entries).
+///
+/// From Python: `np.save("difficulty.npy", d.astype(np.float16))`, `np.save("offsets.npy",
+/// np.cumsum([0] + lengths).astype(np.int64))`, and one JSON object per request in `index.jsonl`.
+public enum TraceColumnar {
+    /// True when `path` looks like a columnar trace directory.
+    public static func isColumnar(_ path: String) -> Bool {
+        var isDir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
+            && FileManager.default.fileExists(atPath: path + "/index.jsonl")
+    }
+
+    public static func read(path: String) throws -> Trace {
+        let indexPath = path + "/index.jsonl"
+        guard FileManager.default.fileExists(atPath: indexPath) else {
+            throw HandoffError.input("not a columnar trace: index.jsonl is missing", file: path)
+        }
+        let (index, indexOffsets) = try TraceJSONL.read(path: indexPath, indexOnly: true)
+        let d = try NPY.map(path + "/difficulty.npy", descrs: ["|u1", "<f2", "<f4"])
+        let dtype: DifficultyColumn.DType = d.descr == "|u1" ? .u1 : d.descr == "<f2" ? .f2 : .f4
+        let column = DifficultyColumn(base: d.base, count: d.count, dtype: dtype, owner: d.file)
+        let offsets = try NPY.readInts(path + "/offsets.npy")
+        let offFile = path + "/offsets.npy"
+        guard offsets.count == index.count + 1 else {
+            throw HandoffError.input("has \(offsets.count) entries; expected requests + 1 = \(index.count + 1)", file: offFile)
+        }
+        guard offsets.first == 0, offsets.last == d.count else {
+            throw HandoffError.input("must start at 0 and end at the length of difficulty.npy (\(d.count))", file: offFile)
+        }
+        for r in 0..<index.count {
+            let n = offsets[r + 1] - offsets[r]
+            let declared = indexOffsets[r + 1] - indexOffsets[r]
+            guard n == declared else {
+                throw HandoffError.input("request \(index.requests[r].id) has \(n) tokens in offsets.npy but output_tokens \(declared)",
+                                         file: indexPath, line: r + 1, field: "output_tokens")
+            }
+        }
+        // Validate the range once: O(tokens), a sequential pass over the mapping.
+        if dtype != .u1 {
+            for i in 0..<d.count where !(column[i] >= 0 && column[i] <= 1) {
+                let r = offsets.lastIndex(where: { $0 <= i }) ?? 0
+                throw HandoffError.input("request \(index.requests[min(r, index.count - 1)].id) token \(i - offsets[min(r, index.count - 1)]): difficulty \(column[i]) is out of range [0, 1]",
+                                         file: path + "/difficulty.npy", field: "difficulty[\(i)]")
+            }
+        }
+        var steps: [Int32] = [], stepOffsets: [Int]? = nil
+        if FileManager.default.fileExists(atPath: path + "/steps.npy") {
+            steps = try NPY.readInts(path + "/steps.npy").map { Int32($0) }
+            let so = try NPY.readInts(path + "/step_offsets.npy")
+            guard so.count == index.count + 1, so.first == 0, so.last == steps.count else {
+                throw HandoffError.input("must have requests + 1 entries from 0 to the length of steps.npy", file: path + "/step_offsets.npy")
+            }
+            stepOffsets = so
+        }
+        return Trace(requests: index.requests, offsets: offsets, difficulty: column, steps: steps, stepOffsets: stepOffsets)
+    }
+
+    /// Writes `trace` as a columnar directory (atomically: built aside, then renamed).
+    public static func write(_ trace: Trace, to path: String, dtype: DifficultyColumn.DType) throws {
+        try FileIO.writeDirectoryAtomically(path) { dir in
+            var index = ""
+            for r in 0..<trace.count {
+                let q = trace.requests[r]
+                var pairs: [(String, JSONValue)] = [("id", .string(q.id)), ("prompt_tokens", .number(Double(q.promptTokens))),
+                                                    ("output_tokens", .number(Double(trace.outputTokens(r))))]
+                if let a = q.arrivalS { pairs.append(("arrival_s", .number(a))) }
+                if let s = q.smallCorrect { pairs.append(("small_correct", .bool(s))) }
+                if let s = q.largeCorrect { pairs.append(("large_correct", .bool(s))) }
+                if let s = q.prompt { pairs.append(("prompt", .string(s))) }
+                if let s = q.answer { pairs.append(("answer", .string(s))) }
+                index += JSONWriter.write(.object(pairs)) + "\n"
+            }
+            try Data(index.utf8).write(to: URL(fileURLWithPath: dir + "/index.jsonl"))
+            let col = trace.difficulty
+            let data: Data
+            if col.dtype == dtype {
+                data = NPY.encode(descr: dtype.npyDescr, count: col.count, data: col.rawBytes)
+            } else {
+                switch dtype {
+                case .u1:
+                    let q = (0..<col.count).map { UInt8((min(max(col[$0], 0), 1) * 255).rounded()) }
+                    data = q.withUnsafeBytes { NPY.encode(descr: "|u1", count: q.count, data: $0) }
+                case .f2:
+                    let q = (0..<col.count).map { Float16(col[$0]) }
+                    data = q.withUnsafeBytes { NPY.encode(descr: "<f2", count: q.count, data: $0) }
+                case .f4:
+                    let q = (0..<col.count).map { col[$0] }
+                    data = q.withUnsafeBytes { NPY.encode(descr: "<f4", count: q.count, data: $0) }
+                }
+            }
+            try data.write(to: URL(fileURLWithPath: dir + "/difficulty.npy"))
+            try NPY.encode(trace.offsets.map { Int64($0) }).write(to: URL(fileURLWithPath: dir + "/offsets.npy"))
+            if trace.hasSteps {
+                try NPY.encode(trace.steps).write(to: URL(fileURLWithPath: dir + "/steps.npy"))
+                try NPY.encode(trace.stepOffsets.map { Int64($0) }).write(to: URL(fileURLWithPath: dir + "/step_offsets.npy"))
+            }
+        }
+    }
+}
+
+/// Reads either trace form, by what `path` is.
+public enum TraceReader {
+    public static func read(path: String) throws -> Trace {
+        if TraceColumnar.isColumnar(path) { return try TraceColumnar.read(path: path) }
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw HandoffError.input("is a directory but not a columnar trace (no index.jsonl)", file: path)
+        }
+        return try TraceJSONL.read(path: path)
+    }
+}

@@ -1,0 +1,199 @@
+import Foundation
+
+/// The JSON Lines trace format: one request per line.
+///
+/// | field | type | meaning |
+/// |---|---|---|
+/// | `id` | string or integer | request id (default: the line number) |
+/// | `prompt_tokens` | integer ≥ 0 | tokens of the prompt (required) |
+/// | `difficulty` | array of numbers in [0, 1] | one per generated token, 1 = hardest |
+/// | `hard_spans` | array of `[start, end)` token index pairs | instead of `difficulty`: tokens inside a span get difficulty 1, others 0 (needs `output_tokens`) |
+/// | `output_tokens` | integer ≥ 0 | number of generated tokens (checked against `difficulty` when both are given) |
+/// | `steps` | increasing integers in (0, output_tokens] | reasoning-step boundaries: a step ends just before each position |
+/// | `arrival_s` | number ≥ 0 | recorded arrival time, for replayed traffic |
+/// | `small_correct`, `large_correct` | boolean | outcome labels |
+/// | `prompt`, `answer` | string | prompt text and reference answer |
+///
+/// Blank lines are skipped. Any other field is an error, so a misspelt field cannot be ignored.
+public enum TraceJSONL {
+    public static let fields = ["id", "prompt_tokens", "difficulty", "hard_spans", "output_tokens", "steps",
+                                "arrival_s", "small_correct", "large_correct", "prompt", "answer"]
+
+    /// Reads a JSONL trace. O(bytes). Errors name the file, line and field.
+    public static func read(path: String) throws -> Trace {
+        try read(path: path, indexOnly: false).trace
+    }
+
+    /// Reads a JSONL file; with `indexOnly` the difficulties are not kept (the columnar index),
+    /// and the returned trace has an empty column while `offsets` still count the tokens.
+    static func read(path: String, indexOnly: Bool) throws -> (trace: Trace, offsets: [Int]) {
+        let data = try FileIO.read(path)
+        return try data.withUnsafeBytes { raw in
+            try parse(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count), file: path, indexOnly: indexOnly)
+        }
+    }
+
+    public static func parse(_ text: String, file: String) throws -> Trace {
+        let bytes = Array(text.utf8)
+        return try bytes.withUnsafeBufferPointer { try parse($0, file: file, indexOnly: false).trace }
+    }
+
+    static func parse(_ p: UnsafeBufferPointer<UInt8>, file: String, indexOnly: Bool) throws -> (trace: Trace, offsets: [Int]) {
+        var requests: [TraceRequest] = []
+        var offsets = [0]
+        var values: [Float] = []
+        var steps: [Int32] = []
+        var stepOffsets = [0]
+        var lineNo = 0
+        var start = 0
+        while start < p.count {
+            var end = start
+            while end < p.count, p[end] != 0x0A { end += 1 }
+            lineNo += 1
+            let line = UnsafeBufferPointer(rebasing: p[start..<end])
+            start = end + 1
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            let value: JSONValue
+            do { value = try JSONParser.parse(line) } catch {
+                throw HandoffError.input("invalid JSON: \(error.message)", file: file, line: lineNo, column: error.offset + 1)
+            }
+            let before = values.count
+            try decodeLine(value, file: file, line: lineNo, requests: &requests, values: &values, steps: &steps)
+            offsets.append(offsets.last! + values.count - before)
+            if indexOnly { values.removeAll(keepingCapacity: true) }
+            stepOffsets.append(steps.count)
+        }
+        if requests.isEmpty { throw HandoffError.input("the trace has no requests (expected one JSON object per line)", file: file) }
+        if indexOnly {
+            let empty = Trace(requests: requests, offsets: [Int](repeating: 0, count: requests.count + 1), difficulty: DifficultyColumn([]))
+            return (empty, offsets)
+        }
+        return (Trace(requests: requests, offsets: offsets, difficulty: DifficultyColumn(values), steps: steps, stepOffsets: stepOffsets), offsets)
+    }
+
+    static func decodeLine(_ v: JSONValue, file: String, line: Int, requests: inout [TraceRequest],
+                           values: inout [Float], steps: inout [Int32]) throws {
+        func fail(_ field: String?, _ msg: String) -> HandoffError { .input(msg, file: file, line: line, field: field) }
+        guard case let .object(pairs) = v else { throw fail(nil, "expected a JSON object per line, got \(v.typeName)") }
+        var seen = Set<String>()
+        for (k, _) in pairs {
+            guard fields.contains(k) else {
+                throw fail(k, "unknown field; expected one of \(fields.joined(separator: ", "))")
+            }
+            guard seen.insert(k).inserted else { throw fail(k, "field given twice") }
+        }
+        func int(_ k: String, min: Int = 0) throws -> Int? {
+            guard let x = v[k] else { return nil }
+            guard case let .number(d) = x, d == d.rounded(), d >= Double(min), d < 1e15 else {
+                throw fail(k, "expected an integer ≥ \(min), got \(JSONWriter.write(x))")
+            }
+            return Int(d)
+        }
+        func bool(_ k: String) throws -> Bool? {
+            guard let x = v[k] else { return nil }
+            guard case let .bool(b) = x else { throw fail(k, "expected true or false, got \(x.typeName)") }
+            return b
+        }
+        func string(_ k: String) throws -> String? {
+            guard let x = v[k] else { return nil }
+            guard case let .string(s) = x else { throw fail(k, "expected a string, got \(x.typeName)") }
+            return s
+        }
+        var id = String(line)
+        if let x = v["id"] {
+            switch x {
+            case .string(let s): id = s
+            case .number(let d) where d == d.rounded(): id = String(Int64(d))
+            default: throw fail("id", "expected a string or an integer, got \(x.typeName)")
+            }
+        }
+        guard let prompt = try int("prompt_tokens") else { throw fail("prompt_tokens", "missing (the number of prompt tokens, an integer ≥ 0)") }
+        let declared = try int("output_tokens")
+        var n = 0
+        if let d = v["difficulty"] {
+            if v["hard_spans"] != nil { throw fail("hard_spans", "give either difficulty or hard_spans, not both") }
+            guard case let .numbers(xs) = d else { throw fail("difficulty", "expected an array of numbers in [0, 1], got \(d.typeName)") }
+            for (k, x) in xs.enumerated() where !(x >= 0 && x <= 1) {
+                throw fail("difficulty[\(k)]", "\(JSONWriter.number(x)) is out of range; expected a number in [0, 1]")
+            }
+            if let declared, declared != xs.count {
+                throw fail("output_tokens", "is \(declared) but difficulty has \(xs.count) values")
+            }
+            n = xs.count
+            values.reserveCapacity(values.count + n)
+            for x in xs { values.append(Float(x)) }
+        } else if let s = v["hard_spans"] {
+            guard let declared else { throw fail("output_tokens", "missing; hard_spans needs the number of generated tokens") }
+            n = declared
+            let base = values.count
+            values.append(contentsOf: repeatElement(0, count: n))
+            let items: [JSONValue]
+            switch s {
+            case .array(let a): items = a
+            case .numbers(let a) where a.isEmpty: items = []
+            default: throw fail("hard_spans", "expected an array of [start, end) pairs")
+            }
+            for (k, item) in items.enumerated() {
+                guard case let .numbers(pair) = item, pair.count == 2, pair[0] == pair[0].rounded(), pair[1] == pair[1].rounded(),
+                      pair[0] >= 0, pair[0] <= pair[1], pair[1] <= Double(n) else {
+                    throw fail("hard_spans[\(k)]", "expected [start, end) with 0 ≤ start ≤ end ≤ output_tokens (\(n))")
+                }
+                for t in Int(pair[0])..<Int(pair[1]) { values[base + t] = 1 }
+            }
+        } else if let declared {
+            n = declared
+            values.append(contentsOf: repeatElement(0, count: n))
+        } else {
+            throw fail("difficulty", "missing; give difficulty (one value per generated token) or hard_spans with output_tokens")
+        }
+        if let s = v["steps"] {
+            guard case let .numbers(xs) = s else { throw fail("steps", "expected an array of increasing token positions") }
+            var prev = 0.0
+            for (k, x) in xs.enumerated() {
+                guard x == x.rounded(), x > prev, x <= Double(n) else {
+                    throw fail("steps[\(k)]", "\(JSONWriter.number(x)): expected increasing integers in (0, \(n)]")
+                }
+                steps.append(Int32(x))
+                prev = x
+            }
+        }
+        var arrival: Double? = nil
+        if let a = v["arrival_s"] {
+            guard case let .number(x) = a, x >= 0 else { throw fail("arrival_s", "expected a number of seconds ≥ 0") }
+            arrival = x
+        }
+        requests.append(TraceRequest(id: id, promptTokens: prompt, arrivalS: arrival,
+                                     smallCorrect: try bool("small_correct"), largeCorrect: try bool("large_correct"),
+                                     prompt: try string("prompt"), answer: try string("answer")))
+    }
+
+    /// One line of the JSONL form for request `r`, without the trailing newline.
+    public static func line(_ trace: Trace, _ r: Int) -> String {
+        let q = trace.requests[r]
+        var pairs: [(String, JSONValue)] = [("id", .string(q.id)), ("prompt_tokens", .number(Double(q.promptTokens)))]
+        if let a = q.arrivalS { pairs.append(("arrival_s", .number(a))) }
+        if let s = q.smallCorrect { pairs.append(("small_correct", .bool(s))) }
+        if let s = q.largeCorrect { pairs.append(("large_correct", .bool(s))) }
+        if let s = q.prompt { pairs.append(("prompt", .string(s))) }
+        if let s = q.answer { pairs.append(("answer", .string(s))) }
+        pairs.append(("output_tokens", .number(Double(trace.outputTokens(r)))))
+        let st = trace.stepBoundaries(r)
+        if !st.isEmpty { pairs.append(("steps", .numbers(st.map { Double($0) }))) }
+        var s = JSONWriter.write(.object(pairs))
+        s.removeLast()
+        s += ",\"difficulty\":["
+        for (k, i) in trace.tokenRange(r).enumerated() {
+            if k > 0 { s += "," }
+            let d = trace.difficulty[i]
+            s += d == 0 ? "0" : d == 1 ? "1" : String(d)
+        }
+        return s + "]}"
+    }
+
+    /// Writes the whole trace as JSONL, atomically.
+    public static func write(_ trace: Trace, to path: String) throws {
+        var out = ""
+        for r in 0..<trace.count { out += line(trace, r); out += "\n" }
+        try FileIO.writeAtomically(out, to: path)
+    }
+}
