@@ -35,6 +35,9 @@ public protocol Policy: Sendable {
 /// Builds policies from the `policy` section of a scenario.
 public enum PolicyRegistry {
     public static let names = ["small-only", "large-only", "splitreason"]
+    /// Every policy's fields: a policy ignores the others' (so `--set policy.name=…` can switch
+    /// policies on one scenario), but a field no policy knows is an error.
+    public static let allFields = ["name", "offload_threshold", "min_segment_tokens", "max_segment_tokens", "mode", "chunk_tokens"]
 
     public static func make(_ r: ConfigReader) throws -> any Policy {
         let name = try r.string("name", oneOf: names)
@@ -44,7 +47,7 @@ public enum PolicyRegistry {
         case "large-only": p = SingleTierPolicy(name: name, tier: "large")
         default: p = try SplitReasonPolicy(r)
         }
-        try r.finish()
+        try r.finish(known: allFields)
         return p
     }
 }

@@ -1,0 +1,70 @@
+/// Predicts accuracy from outcome labels.
+///
+/// A request with labels (s, l) — small-only and large-only correct, 0 or 1 — is predicted
+/// correct with probability
+///
+///     p = s + (l − s) · w,   w = Σ_{offloaded tokens} dᵞ / Σ_{all tokens} dᵞ
+///
+/// where d are the token difficulties and γ = `accuracy.difficulty_exponent`. w is the share of
+/// the request's difficulty mass that the large model generated: 0 for small-only, 1 for
+/// large-only; with γ > 1 the hardest tokens weigh most, so offloading a few of them moves the
+/// request most of the way to its large-only outcome (SplitReason: ~5% of tokens offloaded recovers
+/// most of the gap on AIME24). Requests without both labels are left out. A request whose tokens
+/// all have difficulty 0 uses the offloaded token share instead.
+///
+/// The prediction is the mean of p; its 95% interval is the percentile bootstrap over requests
+/// (`accuracy.bootstrap_samples` resamples, stream "bootstrap").
+public enum AccuracyModel {
+    public struct Prediction: Sendable {
+        public var predicted: Double
+        public var ci95: (Double, Double)
+        public var labeled: Int
+        public var smallOnly: Double
+        public var largeOnly: Double
+    }
+
+    /// The weight w of one request given its offloaded token ranges.
+    public static func weight(trace: Trace, request r: Int, segments: [Segment], exponent: Double) -> Double {
+        let range = trace.tokenRange(r)
+        let total = trace.difficulty.powerSum(range, exponent: exponent)
+        var pos = range.lowerBound
+        var off = 0.0, offTokens = 0
+        for s in segments {
+            if s.role != 0 {
+                off += trace.difficulty.powerSum(pos..<(pos + s.tokens), exponent: exponent)
+                offTokens += s.tokens
+            }
+            pos += s.tokens
+        }
+        if total > 0 { return min(1, off / total) }
+        return range.isEmpty ? 0 : Double(offTokens) / Double(range.count)
+    }
+
+    public static func predict(trace: Trace, policy: any Policy, requests: [Int], spec: AccuracySpec, seed: UInt64) -> Prediction? {
+        var p: [Double] = [], s: [Double] = [], l: [Double] = []
+        var segs: [Segment] = []
+        for r in requests {
+            guard let sc = trace.requests[r].smallCorrect, let lc = trace.requests[r].largeCorrect else { continue }
+            segs.removeAll(keepingCapacity: true)
+            policy.plan(trace: trace, request: r, into: &segs)
+            let w = weight(trace: trace, request: r, segments: segs, exponent: spec.difficultyExponent)
+            let a = sc ? 1.0 : 0.0, b = lc ? 1.0 : 0.0
+            p.append(a + (b - a) * w)
+            s.append(a)
+            l.append(b)
+        }
+        guard !p.isEmpty else { return nil }
+        let n = p.count
+        let mean = p.reduce(0, +) / Double(n)
+        let rng = RandomStream(seed: seed, name: "bootstrap")
+        var means = [Double](repeating: 0, count: spec.bootstrapSamples)
+        for b in 0..<spec.bootstrapSamples {
+            var sum = 0.0
+            for _ in 0..<n { sum += p[rng.int(below: n)] }
+            means[b] = sum / Double(n)
+        }
+        means.sort()
+        return Prediction(predicted: mean, ci95: (Statistics.quantile(sorted: means, 0.025), Statistics.quantile(sorted: means, 0.975)),
+                          labeled: n, smallOnly: s.reduce(0, +) / Double(n), largeOnly: l.reduce(0, +) / Double(n))
+    }
+}

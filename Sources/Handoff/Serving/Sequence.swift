@@ -1,0 +1,24 @@
+/// One request's presence on one tier: its KV cache there and the work it has queued.
+struct SequenceState {
+    enum Place: UInt8 { case none, waiting, running, parked }
+    var request: Int32
+    var role: Int16
+    var replica: Int32
+    var place: Place = .none
+    /// KV tokens computed and held on the replica.
+    var kv = 0
+    /// Tokens to prefill before decoding can (re)start.
+    var pendingPrefill = 0
+    /// Tokens still to generate in the current segment.
+    var decodeLeft = 0
+    /// Kept resident for the other tier's tokens (pipelined mode): never evicted as cache.
+    var pinned = false
+    /// Admission order on the replica, for LIFO preemption.
+    var admittedAt = 0
+    /// Tokens generated since the last chunk was streamed to the other tier (pipelined).
+    var sinceChunk = 0
+    /// Position in the parked LRU list's clock (sequential prefix cache).
+    var parkedAt = 0
+    /// In the iteration in flight: the prefill chunk (> 0), decoding (−1), or not batched (0).
+    var batch = 0
+}

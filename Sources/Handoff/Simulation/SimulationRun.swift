@@ -1,0 +1,176 @@
+import Foundation
+
+/// A finished simulation with its summary.
+public struct SimulationResult: Sendable {
+    public var scenario: Scenario
+    public var outcome: SimulationOutcome
+    public var accuracy: AccuracyModel.Prediction?
+    /// The summary with stable keys (see `docs/output.md`).
+    public var summary: JSONValue
+}
+
+/// Loads a scenario's trace and runs it: the library's one-call entry point.
+public enum Simulation {
+    public static func loadTrace(_ s: Scenario) throws -> Trace {
+        switch s.trace {
+        case .synthetic(let spec): return spec.generate()
+        case .file(let path): return try TraceReader.read(path: path)
+        }
+    }
+
+    public static func run(_ scenario: Scenario, trace given: Trace? = nil) throws -> SimulationResult {
+        let trace = try given ?? loadTrace(scenario)
+        let sim = HybridSimulator(scenario: scenario, trace: trace)
+        let outcome = try sim.run()
+        let used = Array(Set(outcome.requests.map(\.traceIndex))).sorted()
+        let acc = AccuracyModel.predict(trace: trace, policy: scenario.policy, requests: used, spec: scenario.accuracy, seed: scenario.seed)
+        return SimulationResult(scenario: scenario, outcome: outcome, accuracy: acc,
+                                summary: summarize(scenario, outcome, acc))
+    }
+
+    static func summarize(_ s: Scenario, _ o: SimulationOutcome, _ acc: AccuracyModel.Prediction?) -> JSONValue {
+        let ok = o.requests.filter { !$0.failed }
+        let duration = o.endTime
+        let outTokens = ok.reduce(0) { $0 + $1.outputTokens }
+        let offTokens = ok.reduce(0) { $0 + $1.offloadedTokens }
+        let gib = 1_073_741_824.0
+        var memory: [(String, JSONValue)] = []
+        var cost: [(String, JSONValue)] = []
+        var util: [(String, JSONValue)] = []
+        var total = 0.0
+        for (t, tier) in s.tiers.enumerated() {
+            let to = o.tiers[t]
+            var c = 0.0
+            if tier.kind == .gpu {
+                let capacity = Double(tier.tensorParallel) * tier.gpu.memoryGiB
+                let peak = (tier.model.weightMemory + Double(to.peakKVTokens) * tier.model.kvBytesPerToken) / gib
+                memory.append((tier.name, .object([("peak", .number(peak)), ("capacity", .number(capacity)),
+                                                   ("fits", .bool(tier.kvCapacityTokens > 0 && peak <= capacity * tier.gpuMemoryUtilization + 1e-9)),
+                                                   ("weights", .number(tier.model.weightMemory / gib)),
+                                                   ("kv_peak_tokens", .number(Double(to.peakKVTokens))),
+                                                   ("kv_capacity_tokens", .number(Double(tier.kvCapacityTokens)))])))
+                c = Double(tier.replicas * tier.tensorParallel) * tier.cost.usdPerGpuHour * duration / 3600
+                util.append((tier.name, .number(duration > 0 ? to.busySeconds / (duration * Double(tier.replicas)) : 0)))
+            } else {
+                let inTok = o.requests.reduce(0) { $0 + $1.apiInputTokens }, cached = o.requests.reduce(0) { $0 + $1.apiCachedInputTokens }
+                let outTok = o.requests.reduce(0) { $0 + $1.apiOutputTokens }
+                c = (Double(inTok) * tier.cost.usdPerMillionInput + Double(cached) * (tier.cost.usdPerMillionCachedInput ?? 0)
+                     + Double(outTok) * tier.cost.usdPerMillionOutput) / 1e6
+            }
+            total += c
+            cost.append((tier.name, .number(c)))
+        }
+        let n = Double(max(1, ok.count))
+        func ms(_ xs: [Double]) -> JSONValue { Statistics.summary(xs.map { $0 * 1000 }).json }
+        var sloPairs: [(String, JSONValue)] = []
+        if let t = s.slo.ttftMs { sloPairs.append(("ttft_attainment", .number(Double(ok.filter { $0.ttftS * 1000 <= t }.count) / n))) }
+        if let e = s.slo.e2elMs { sloPairs.append(("e2el_attainment", .number(Double(ok.filter { $0.e2elS * 1000 <= e }.count) / n))) }
+        var accPairs: [(String, JSONValue)] = [("predicted", .null), ("ci95", .null), ("labeled_requests", .number(0))]
+        if let a = acc {
+            accPairs = [("predicted", .number(a.predicted)), ("ci95", .numbers([a.ci95.0, a.ci95.1])),
+                        ("labeled_requests", .number(Double(a.labeled))), ("small_only", .number(a.smallOnly)), ("large_only", .number(a.largeOnly))]
+        }
+        return .object([
+            ("scenario", .string(s.name)),
+            ("policy", .object(s.policy.parameters)),
+            ("requests", .number(Double(ok.count))),
+            ("requests_failed", .number(Double(o.requests.count - ok.count))),
+            ("duration_s", .number(duration)),
+            ("throughput_rps", .number(duration > 0 ? Double(ok.count) / duration : 0)),
+            ("output_tokens_per_s", .number(duration > 0 ? Double(outTokens) / duration : 0)),
+            ("latency_ms", .object([("ttft", ms(ok.map(\.ttftS))), ("tpot", ms(ok.filter { $0.outputTokens > 1 }.map(\.tpotS))), ("e2el", ms(ok.map(\.e2elS)))])),
+            ("offload", .object([("token_fraction", .number(outTokens > 0 ? Double(offTokens) / Double(outTokens) : 0)),
+                                 ("handoffs_per_request", .number(Double(ok.reduce(0) { $0 + $1.handoffs }) / n)),
+                                 ("segments_per_request", .number(Double(ok.reduce(0) { $0 + $1.offloadSegments }) / n))])),
+            ("memory_gib", .object(memory)),
+            ("utilization", .object(util)),
+            ("preemptions", .object(o.tiers.map { ($0.name, .number(Double($0.preemptions))) })),
+            ("cost_usd", .object([("total", .number(total)), ("per_1k_requests", .number(ok.isEmpty ? 0 : total / Double(ok.count) * 1000)),
+                                  ("by_tier", .object(cost))])),
+            ("accuracy", .object(accPairs)),
+            ("slo", .object(sloPairs)),
+            ("events", .number(Double(o.events))),
+            ("seed", .number(Double(s.seed))),
+        ])
+    }
+}
+
+/// Writes a simulation's outputs.
+public enum SimulationOutput {
+    public static func requestsCSV(_ r: SimulationResult) -> String {
+        var out = "id,arrival_s,ttft_ms,tpot_ms,e2el_ms,output_tokens,offloaded_tokens,handoffs,failed\n"
+        for q in r.outcome.requests {
+            out += [CSV.escape(q.id), JSONWriter.number(q.arrivalS), JSONWriter.number(q.ttftS * 1000), JSONWriter.number(q.tpotS * 1000),
+                    JSONWriter.number(q.e2elS * 1000), String(q.outputTokens), String(q.offloadedTokens), String(q.handoffs),
+                    q.failed ? "true" : "false"].joined(separator: ",") + "\n"
+        }
+        return out
+    }
+
+    /// The summary flattened to dotted keys, in document order.
+    public static func flatten(_ v: JSONValue, prefix: String = "") -> [(String, String)] {
+        switch v {
+        case .object(let pairs): return pairs.flatMap { flatten($0.1, prefix: prefix.isEmpty ? $0.0 : prefix + "." + $0.0) }
+        case .numbers(let xs): return xs.enumerated().map { (prefix + "." + String($0.offset), JSONWriter.number($0.element)) }
+        case .number(let x): return [(prefix, JSONWriter.number(x))]
+        case .string(let s): return [(prefix, s)]
+        case .bool(let b): return [(prefix, b ? "true" : "false")]
+        case .null: return [(prefix, "")]
+        case .array(let items): return items.enumerated().flatMap { flatten($0.element, prefix: prefix + "." + String($0.offset)) }
+        }
+    }
+
+    /// Header row and one value row.
+    public static func summaryCSV(_ r: SimulationResult) -> String {
+        let flat = flatten(r.summary)
+        return flat.map { CSV.escape($0.0) }.joined(separator: ",") + "\n" + flat.map { CSV.escape($0.1) }.joined(separator: ",") + "\n"
+    }
+
+    public static func table(_ r: SimulationResult) -> String {
+        let s = r.summary
+        func num(_ path: String) -> Double {
+            var v: JSONValue? = s
+            for p in path.split(separator: ".") { v = v?[String(p)] }
+            if case let .number(x)? = v { return x }
+            return .nan
+        }
+        var out = "Scenario \(r.scenario.name) · policy \(r.scenario.policy.name) · seed \(r.scenario.seed)\n"
+        out += String(format: "requests %.0f (failed %.0f) in %.1f s simulated: %.3f req/s, %.1f output tok/s\n",
+                      num("requests"), num("requests_failed"), num("duration_s"), num("throughput_rps"), num("output_tokens_per_s"))
+        out += "\nlatency (ms)        mean        p50        p90        p95        p99\n"
+        for k in ["ttft", "tpot", "e2el"] {
+            out += k.padding(toLength: 12, withPad: " ", startingAt: 0)
+            for q in ["mean", "p50", "p90", "p95", "p99"] { out += String(format: " %10.1f", num("latency_ms.\(k).\(q)")) }
+            out += "\n"
+        }
+        out += String(format: "\noffload: %.2f%% of tokens, %.2f handoffs/request\n", 100 * num("offload.token_fraction"), num("offload.handoffs_per_request"))
+        for t in r.scenario.tiers where t.kind == .gpu {
+            out += String(format: "memory %@: peak %.1f / %.0f GiB (%@), utilisation %.0f%%\n", t.name, num("memory_gib.\(t.name).peak"),
+                          num("memory_gib.\(t.name).capacity"), s["memory_gib"]?[t.name]?["fits"] == .bool(true) ? "fits" : "DOES NOT FIT",
+                          100 * num("utilization.\(t.name)"))
+        }
+        out += String(format: "cost: $%.4f total, $%.4f per 1k requests\n", num("cost_usd.total"), num("cost_usd.per_1k_requests"))
+        if let a = r.accuracy {
+            out += String(format: "accuracy: %.3f predicted (95%% CI %.3f–%.3f; small-only %.3f, large-only %.3f; %d labelled)\n",
+                          a.predicted, a.ci95.0, a.ci95.1, a.smallOnly, a.largeOnly, a.labeled)
+        } else { out += "accuracy: no outcome labels in the trace\n" }
+        return out
+    }
+
+    public static func reportMarkdown(_ r: SimulationResult) -> String {
+        var md = "# Handoff simulation: \(r.scenario.name)\n\n"
+        if !r.scenario.description.isEmpty { md += r.scenario.description + "\n\n" }
+        md += "Policy `\(r.scenario.policy.name)`, seed \(r.scenario.seed). Made by `handoff simulate`.\n\n"
+        md += "## Summary\n\n| metric | value |\n|---|---|\n"
+        for (k, v) in flatten(r.summary) { md += "| `\(k)` | \(v) |\n" }
+        md += "\n## Scenario\n\n```yaml\n" + r.scenario.source.yaml() + "```\n"
+        return md
+    }
+
+    /// Writes summary.json, requests.csv and report.md into `dir`, each atomically.
+    public static func write(_ r: SimulationResult, to dir: String) throws {
+        try FileIO.writeAtomically(JSONWriter.write(r.summary, pretty: true) + "\n", to: dir + "/summary.json")
+        try FileIO.writeAtomically(requestsCSV(r), to: dir + "/requests.csv")
+        try FileIO.writeAtomically(reportMarkdown(r), to: dir + "/report.md")
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import Handoff
+
+func cpuSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Benchmarks of the event core and the serving model (not timed tests).",
+                                                    subcommands: [MMc.self, Serving.self])
+
+    struct MMc: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "mmc",
+            abstract: "M/M/c on Handoff's event core, the model of ../shared/bench/mmc_reference.c.",
+            discussion: "Prints events_per_cpu_s (median over --repeats) and the mean wait. With --reference the C program is compiled (gcc -O2, GSL) and run alternately in the same run, and the ratio is printed.")
+        @Option(help: "Servers c.") var servers = 8
+        @Option(help: "Customers.") var customers = 1_000_000
+        @Option(help: "Repeats (the median is reported).") var repeats = 5
+        @Option(help: "Path of mmc_reference.c to compare with.") var reference: String?
+
+        func run() throws {
+            var binary: String? = nil
+            if let reference {
+                let bin = NSTemporaryDirectory() + "handoff-mmc-reference"
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                p.arguments = ["gcc", "-O2", "-o", bin, reference, "-lgsl", "-lgslcblas", "-lm"]
+                try p.run(); p.waitUntilExit()
+                guard p.terminationStatus == 0 else { throw ValidationError("could not compile \(reference) with gcc") }
+                binary = bin
+            }
+            var swiftRates: [Double] = [], cRates: [Double] = []
+            var wait = 0.0, cWait = ""
+            for _ in 0..<repeats {
+                let t0 = cpuSeconds()
+                let r = MMcModel(servers: servers, customers: customers).run()
+                let t1 = cpuSeconds()
+                swiftRates.append(Double(r.events) / (t1 - t0))
+                wait = r.meanWait
+                if let binary {
+                    let p = Process(), pipe = Pipe()
+                    p.executableURL = URL(fileURLWithPath: binary)
+                    p.arguments = ["array-gsl", String(servers), String(customers)]
+                    p.standardOutput = pipe
+                    try p.run(); p.waitUntilExit()
+                    let line = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                    for f in line.split(separator: " ") {
+                        if f.hasPrefix("ev_per_s_cpu="), let v = Double(f.dropFirst(13)) { cRates.append(v) }
+                        if f.hasPrefix("meanWait=") { cWait = String(f.dropFirst(9)).trimmingCharacters(in: .whitespacesAndNewlines) }
+                    }
+                }
+            }
+            let erlang = ErlangC.meanWait(servers: servers, arrivalRate: 0.9 * Double(servers), serviceRate: 1)
+            print("RESULT lang=swift c=\(servers) customers=\(customers) events_per_cpu_s=\(Int(median(swiftRates))) meanWait=\(wait) erlangC=\(erlang)")
+            if !cRates.isEmpty {
+                print("RESULT lang=c variant=array-gsl events_per_cpu_s=\(Int(median(cRates))) meanWait=\(cWait)")
+                print(String(format: "ratio swift/c = %.3f (medians of %d alternating runs); mean waits %@", median(swiftRates) / median(cRates), repeats,
+                             String(wait) == cWait ? "identical" : "DIFFER"))
+            }
+        }
+    }
+
+    struct Serving: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Simulate splitreason-a6000 with synthetic 8k–16k-token requests; print simulated_tokens_per_cpu_s.")
+        @Option(help: "Scenario.") var scenario = "Scenarios/splitreason-a6000.yaml"
+        @Option(help: "Requests.") var requests = 10_000
+        @Option(name: .customLong("set"), help: ArgumentHelp("Extra overrides.", valueName: "path=value")) var overrides: [String] = []
+        func run() throws {
+            try guarded {
+                let sc = try ScenarioLoader.load(path: scenario, overrides: [
+                    "trace.synthetic.requests=\(requests)", "trace.synthetic.output_tokens={median: 12000, sigma: 0, min: 8192, max: 16384}",
+                    "traffic.requests=\(requests)"] + overrides)
+                let g0 = cpuSeconds()
+                let trace = try Simulation.loadTrace(sc)
+                let g1 = cpuSeconds()
+                let t0 = cpuSeconds()
+                let r = try Simulation.run(sc, trace: trace)
+                let t1 = cpuSeconds()
+                let tokens = r.outcome.requests.reduce(0) { $0 + $1.outputTokens }
+                print(String(format: "RESULT requests=%d tokens=%d events=%d trace_cpu_s=%.3f simulate_cpu_s=%.3f simulated_tokens_per_cpu_s=%.0f",
+                             requests, tokens, r.outcome.events, g1 - g0, t1 - t0, Double(tokens) / (t1 - t0)))
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import ArgumentParser
+import Foundation
+import Handoff
+
+@main
+struct HandoffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "handoff",
+        abstract: "Simulate and tune hybrid small/large LLM inference from token-difficulty traces.",
+        discussion: """
+        A scenario (YAML, see docs/scenario.md) names the trace, the traffic, the models, the GPU tiers, \
+        the network, the prices and the policy; `simulate` predicts latency, throughput, memory, cost, \
+        offload share and accuracy. Any field can be overridden with --set path.to.field=value.
+
+        Exit codes: 0 success, 2 bad input (the message names file, line and field), 1 other failures.
+        """,
+        subcommands: [Simulate.self, ScenarioCommand.self, TraceCommand.self, Bench.self])
+}
+
+/// Runs `body`, turning Handoff errors into a message on stderr and their exit code.
+func guarded(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as HandoffError {
+        FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+        throw ExitCode(e.exitCode)
+    }
+}
+
+func emit(_ s: String) { FileHandle.standardOutput.write(Data(s.utf8)) }
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
+
+struct Simulate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replay a trace through a scenario and print the predicted metrics.",
+        discussion: """
+        With no SCENARIO, runs the embedded default scenario (Scenarios/default.yaml). The JSON summary's \
+        keys are stable (docs/output.md): requests, duration_s, throughput_rps, output_tokens_per_s, \
+        latency_ms.{ttft,tpot,e2el}.{mean,p50,p90,p95,p99}, offload.token_fraction, \
+        offload.handoffs_per_request, memory_gib.<tier>.{peak,capacity,fits}, cost_usd.{total,per_1k_requests}, \
+        accuracy.{predicted,ci95}, seed.
+        """)
+
+    @Argument(help: "Scenario YAML file (default: the embedded default scenario).")
+    var scenario: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a field: path.to.field=value (repeatable).", valueName: "path=value"))
+    var overrides: [String] = []
+
+    @Option(help: "Output format: table, json or csv (summary as one header row and one value row).")
+    var format: OutputFormat = .table
+
+    @Option(help: "Directory to write summary.json, requests.csv and report.md into.")
+    var out: String?
+
+    func run() throws {
+        try guarded {
+            let sc = try ScenarioLoader.load(path: scenario, overrides: overrides)
+            let result = try Simulation.run(sc)
+            if let out { try SimulationOutput.write(result, to: out) }
+            switch format {
+            case .table: emit(SimulationOutput.table(result))
+            case .json: emit(JSONWriter.write(result.summary, pretty: true) + "\n")
+            case .csv: emit(SimulationOutput.summaryCSV(result))
+            }
+        }
+    }
+}
+
+struct ScenarioCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "scenario", abstract: "Work with scenario files.", subcommands: [Check.self])
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate a scenario (and its trace) without simulating; print it resolved.")
+        @Argument(help: "Scenario YAML file.") var file: String
+        @Option(name: .customLong("set"), help: ArgumentHelp("Override a field: path.to.field=value.", valueName: "path=value"))
+        var overrides: [String] = []
+        func run() throws {
+            try guarded {
+                let sc = try ScenarioLoader.load(path: file, overrides: overrides)
+                let trace = try Simulation.loadTrace(sc)
+                var s = "ok: \(file): scenario '\(sc.name)', policy \(sc.policy.name), \(trace.count) trace requests, \(trace.totalOutputTokens) output tokens\n"
+                for t in sc.tiers {
+                    if t.kind == .gpu {
+                        s += String(format: "  tier %@: %d × %@ (tp %d), %@ %.1f GiB weights, KV room %d tokens\n", t.name, t.replicas, t.gpu.name,
+                                    t.tensorParallel, t.model.name, t.model.weightMemory / 1_073_741_824, t.kvCapacityTokens)
+                    } else { s += "  tier \(t.name): API\n" }
+                }
+                emit(s)
+            }
+        }
+    }
+}
+
+struct TraceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "trace", abstract: "Create, convert and inspect token-difficulty traces (docs/traces.md).",
+                                                    subcommands: [Synth.self, Convert.self, Inspect.self, ImportSplitReason.self])
+
+    struct Synth: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Generate a seeded synthetic trace (distributions in docs/traces.md).",
+                                                        discussion: "Parameters come from the scenario's trace.synthetic section; override them with --set trace.synthetic.FIELD=value.")
+        @Argument(help: "Scenario whose trace.synthetic section to use (default: the embedded default).") var scenario: String?
+        @Option(name: .customLong("set"), help: ArgumentHelp("Override a field, e.g. trace.synthetic.requests=1000.", valueName: "path=value"))
+        var overrides: [String] = []
+        @Option(name: [.short, .long], help: "Output: a .jsonl file, or a directory for the columnar form.") var output: String
+        @Option(help: "Difficulty dtype of the columnar form: u1, f2 or f4.") var dtype: String = "f2"
+        func run() throws {
+            try guarded {
+                let sc = try ScenarioLoader.load(path: scenario, overrides: overrides)
+                guard case let .synthetic(spec) = sc.trace else { throw HandoffError.input("the scenario's trace is a file, not trace.synthetic", field: "trace") }
+                try writeTrace(spec.generate(), to: output, dtype: dtype)
+            }
+        }
+    }
+
+    struct Convert: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Convert between JSONL and the columnar (.npy) form.",
+                                                        discussion: "The direction follows OUTPUT: a path ending in .jsonl gets JSONL, anything else a columnar directory.")
+        @Argument(help: "Input trace (JSONL file or columnar directory).") var input: String
+        @Argument(help: "Output path.") var output: String
+        @Option(help: "Difficulty dtype of the columnar form: u1 (q/255), f2 or f4.") var dtype: String = "f2"
+        func run() throws { try guarded { try writeTrace(try TraceReader.read(path: input), to: output, dtype: dtype) } }
+    }
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Summarise a trace: requests, tokens, length percentiles, difficulty histogram.")
+        @Argument(help: "Trace (JSONL file or columnar directory).") var input: String
+        @Option(help: "table or json.") var format: OutputFormat = .table
+        func run() throws {
+            try guarded {
+                let stats = TraceStatistics.compute(try TraceReader.read(path: input))
+                if format == .json { emit(JSONWriter.write(stats, pretty: true) + "\n"); return }
+                emit(SimulationOutput.flatten(stats).map { "\($0.0.padding(toLength: 28, withPad: " ", startingAt: 0)) \($0.1)" }.joined(separator: "\n") + "\n")
+            }
+        }
+    }
+
+    struct ImportSplitReason: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "import-splitreason",
+                                                        abstract: "Import text annotated with <bigmodel>…</bigmodel> spans (also <\\bigmodel>).")
+        @Argument(help: "JSONL with response/text fields, or a plain text file.") var input: String
+        @Option(name: [.short, .long], help: "Output trace path (.jsonl or columnar directory).") var output: String
+        func run() throws { try guarded { try writeTrace(try SplitReasonImport.read(path: input), to: output, dtype: "u1") } }
+    }
+}
+
+func writeTrace(_ t: Trace, to path: String, dtype: String) throws {
+    guard let dt = DifficultyColumn.DType(rawValue: dtype) else { throw HandoffError.input("'\(dtype)' is not one of u1, f2, f4", field: "--dtype") }
+    if path.hasSuffix(".jsonl") { try TraceJSONL.write(t, to: path) } else { try TraceColumnar.write(t, to: path, dtype: dt) }
+    FileHandle.standardError.write(Data("wrote \(path): \(t.count) requests, \(t.totalOutputTokens) output tokens\n".utf8))
+}
