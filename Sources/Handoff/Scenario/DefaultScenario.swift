@@ -47,5 +47,6 @@ accuracy:
 slo:
   ttft_ms: 1000
   e2el_ms: 60000
+
 """#
 }

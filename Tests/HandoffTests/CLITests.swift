@@ -1,0 +1,96 @@
+import XCTest
+@testable import Handoff
+
+/// Bad input: exit code 2, a message naming file, line and field, and no output files.
+final class CLITests: XCTestCase {
+    func expectInputError(_ args: [String], contains parts: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        let out = tempDir() + "/out"
+        let r = try runCLI(args + ["--out", out])
+        XCTAssertEqual(r.status, 2, "stderr: \(r.stderr)", file: file, line: line)
+        for p in parts { XCTAssertTrue(r.stderr.contains(p), "'\(p)' not in: \(r.stderr)", file: file, line: line) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "output left behind", file: file, line: line)
+    }
+
+    func write(_ text: String, _ name: String) -> String {
+        let p = tempDir() + "/" + name
+        try! text.write(toFile: p, atomically: true, encoding: .utf8)
+        return p
+    }
+
+    var scenarioText: String { try! String(contentsOfFile: packageRoot + "/Scenarios/default.yaml", encoding: .utf8) }
+
+    func testMalformedYAML() throws {
+        let p = write("name: x\ntiers:\n  small: {gpu: L4-24GB\n", "bad.yaml")
+        try expectInputError(["simulate", p], contains: [p + ":", "malformed YAML"])
+    }
+
+    func testUnknownField() throws {
+        let p = write(scenarioText.replacingOccurrences(of: "    replicas: 1\n    max_num_seqs", with: "    replicas: 1\n    max_num_seq: 4\n    max_num_seqs"), "unknown.yaml")
+        try expectInputError(["simulate", p], contains: [p + ":25:", "tiers.small.max_num_seq", "unknown field", "did you mean 'max_num_seqs'"])
+    }
+
+    func testWrongUnit() throws {
+        let p = write(scenarioText.replacingOccurrences(of: "median: 0.5, p99: 2", with: "median: 40ms, p99: 2"), "unit.yaml")
+        try expectInputError(["simulate", p], contains: [p + ":", "network.rtt_ms.median", "'40ms' has a unit", "milliseconds"])
+    }
+
+    func testBadOverride() throws {
+        try expectInputError(["simulate", "--set", "tiers.small.replicas=two"], contains: ["--set tiers.small.replicas=two", "tiers.small.replicas", "expected an integer"])
+    }
+
+    func traceScenario(_ trace: String) -> String {
+        write("""
+        trace: {file: \(trace)}
+        tiers:
+          small: {gpu: L4-24GB, model: DeepSeek-R1-Distill-Qwen-1.5B}
+          large: {gpu: H100-SXM-80GB, model: DeepSeek-R1-Distill-Qwen-14B}
+        policy: {name: splitreason}
+        """, "s.yaml")
+    }
+
+    func testTraceLineWithBadJSON() throws {
+        let t = write(#"{"id":"a","prompt_tokens":3,"difficulty":[0.1,0.2]}"# + "\n" + #"{"id":"b","prompt_tokens":3,"difficulty":[0.1,]}"# + "\n", "t.jsonl")
+        try expectInputError(["simulate", traceScenario(t)], contains: [t + ":2:", "invalid JSON"])
+    }
+
+    func testDifficultyOutOfRange() throws {
+        let t = write(#"{"id":"a","prompt_tokens":3,"difficulty":[0.1,1.3]}"# + "\n", "t.jsonl")
+        try expectInputError(["simulate", traceScenario(t)], contains: [t + ":1:", "difficulty[1]", "out of range"])
+    }
+
+    func testEmptyTrace() throws {
+        let t = write("\n\n", "t.jsonl")
+        try expectInputError(["simulate", traceScenario(t)], contains: [t, "no requests"])
+    }
+
+    func testSimulateWritesOutputs() throws {
+        let out = tempDir() + "/run"
+        let r = try runCLI(["simulate", "--set", "trace.synthetic.requests=30", "--format", "json", "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let summary = try JSONParser.parse(r.stdout)
+        for key in ["requests", "duration_s", "throughput_rps", "output_tokens_per_s", "latency_ms.ttft.p99", "latency_ms.tpot.mean", "latency_ms.e2el.p50",
+                    "offload.token_fraction", "offload.handoffs_per_request", "memory_gib.small.peak", "memory_gib.large.capacity",
+                    "cost_usd.total", "cost_usd.per_1k_requests", "accuracy.predicted", "seed"] {
+            XCTAssertNotNil(number(summary, key), key)
+        }
+        XCTAssertEqual(summary["memory_gib"]?["small"]?["fits"], .bool(true))
+        guard case let .numbers(ci)? = summary["accuracy"]?["ci95"] else { return XCTFail("accuracy.ci95 missing") }
+        XCTAssertEqual(ci.count, 2)
+        let csv = try String(contentsOfFile: out + "/requests.csv", encoding: .utf8)
+        XCTAssertEqual(csv.split(separator: "\n").count, 31)
+        XCTAssertEqual(try String(contentsOfFile: out + "/summary.json", encoding: .utf8), JSONWriter.write(summary, pretty: true) + "\n")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/report.md"))
+    }
+
+    func testScenarioCheckAllShipped() throws {
+        for name in ["default", "splitreason-a6000", "edge-cloud", "api-offload"] {
+            let r = try runCLI(["scenario", "check", "Scenarios/\(name).yaml"])
+            XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
+            XCTAssertTrue(r.stdout.hasPrefix("ok:"))
+        }
+    }
+
+    func testEmbeddedDefaultMatchesFile() throws {
+        XCTAssertEqual(DefaultScenario.yaml, scenarioText, "run scripts/embed-default")
+    }
+}

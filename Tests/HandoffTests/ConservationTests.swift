@@ -1,0 +1,87 @@
+import XCTest
+@testable import Handoff
+
+/// Random scenarios: every token generated exactly once, KV never above capacity, the clock
+/// never goes back; and the same seed gives byte-identical JSON.
+final class ConservationTests: XCTestCase {
+    func randomScenario(_ k: Int) throws -> Scenario {
+        let rng = RandomStream(seed: UInt64(k), name: "test")
+        let policies = ["small-only", "large-only", "splitreason"]
+        let modes = ["sequential", "pipelined"]
+        // A small GPU memory forces admission limits, eviction and preemption.
+        return try scenario("""
+        seed: \(k)
+        trace:
+          synthetic:
+            requests: \(20 + rng.int(below: 60))
+            output_tokens: {median: \(200 + rng.int(below: 3000)), sigma: 0.7, min: 1, max: 12000}
+            prompt_tokens: {median: 200, sigma: 1, min: 0, max: 3000}
+        traffic: {arrival: \(["poisson", "gamma", "closed_loop"][rng.int(below: 3)]), rate_rps: \(1 + rng.int(below: 20)), concurrency: \(1 + rng.int(below: 16))}
+        gpus:
+          tiny: {memory_gib: \(5 + rng.int(below: 4)), memory_bandwidth_gb_s: 300, bf16_tflops: 100}
+        models:
+          small: {name: DeepSeek-R1-Distill-Qwen-1.5B}
+          large: {name: DeepSeek-R1-Distill-Qwen-1.5B}
+        tiers:
+          small: {gpu: tiny, replicas: \(1 + rng.int(below: 3)), max_num_seqs: \(2 + rng.int(below: 30)), max_num_batched_tokens: \(256 + rng.int(below: 4000)), prefix_caching: \(rng.bernoulli(0.7))}
+          large: {gpu: tiny, replicas: \(1 + rng.int(below: 2)), max_num_seqs: \(2 + rng.int(below: 30)), max_num_batched_tokens: \(512 + rng.int(below: 4000))}
+        network: {rtt_ms: {distribution: lognormal, median: \(1 + rng.int(below: 50)), sigma: 0.5}}
+        policy: {name: \(policies[rng.int(below: 3)]), offload_threshold: \(0.5 + 0.4 * rng.uniform()), min_segment_tokens: \(1 + rng.int(below: 16)), mode: \(modes[rng.int(below: 2)]), chunk_tokens: \(16 + rng.int(below: 256))}
+        """)
+    }
+
+    func testConservationOnRandomScenarios() throws {
+        var preemptions = 0
+        for k in 0..<40 {
+            let sc = try randomScenario(k)
+            let trace = try Simulation.loadTrace(sc)
+            let r = try Simulation.run(sc, trace: trace)
+            let o = r.outcome
+            XCTAssertFalse(o.clockWentBackwards, "scenario \(k)")
+            XCTAssertFalse(o.kvOverflow, "scenario \(k)")
+            var expected = 0
+            for q in o.requests {
+                let needed = trace.requests[q.traceIndex].promptTokens + trace.outputTokens(q.traceIndex)
+                if q.failed {
+                    // Only a request whose context cannot fit in a replica's KV cache may fail.
+                    XCTAssertGreaterThan(needed, sc.tiers.map(\.kvCapacityTokens).min()! - 1, "scenario \(k) request \(q.id)")
+                    continue
+                }
+                XCTAssertEqual(q.outputTokens, trace.outputTokens(q.traceIndex), "scenario \(k) request \(q.id)")
+                XCTAssertGreaterThanOrEqual(q.e2elS, q.ttftS)
+                XCTAssertGreaterThanOrEqual(q.ttftS, 0)
+                expected += q.outputTokens
+            }
+            XCTAssertEqual(o.tiers.reduce(0) { $0 + $1.generatedTokens }, expected, "scenario \(k)")
+            for (t, tier) in sc.tiers.enumerated() { XCTAssertLessThanOrEqual(o.tiers[t].peakKVTokens, tier.kvCapacityTokens) }
+            preemptions += o.tiers.reduce(0) { $0 + $1.preemptions + $1.evictions }
+        }
+        XCTAssertGreaterThan(preemptions, 0, "the random scenarios should exercise memory pressure")
+    }
+
+    func testDeterminism() throws {
+        for k in [3, 17] {
+            let a = JSONWriter.write(try Simulation.run(try randomScenario(k)).summary)
+            let b = JSONWriter.write(try Simulation.run(try randomScenario(k)).summary)
+            XCTAssertEqual(a, b)
+        }
+        let d1 = JSONWriter.write(try Simulation.run(try ScenarioLoader.load(path: nil)).summary)
+        let d2 = JSONWriter.write(try Simulation.run(try ScenarioLoader.load(path: nil)).summary)
+        XCTAssertEqual(d1, d2)
+        let d3 = JSONWriter.write(try Simulation.run(try ScenarioLoader.load(path: nil, overrides: ["seed=43"])).summary)
+        XCTAssertNotEqual(d1, d3)
+    }
+
+    /// Accuracy: small-only predicts the small labels' mean, large-only the large labels'.
+    func testAccuracyEndpoints() throws {
+        let small = try Simulation.run(try ScenarioLoader.load(path: nil, overrides: ["policy.name=small-only"]))
+        let large = try Simulation.run(try ScenarioLoader.load(path: nil, overrides: ["policy.name=large-only"]))
+        let split = try Simulation.run(try ScenarioLoader.load(path: nil))
+        XCTAssertEqual(small.accuracy!.predicted, small.accuracy!.smallOnly, accuracy: 1e-12)
+        XCTAssertEqual(large.accuracy!.predicted, large.accuracy!.largeOnly, accuracy: 1e-12)
+        XCTAssertGreaterThan(split.accuracy!.predicted, small.accuracy!.predicted)
+        XCTAssertLessThan(split.accuracy!.predicted, large.accuracy!.predicted)
+        XCTAssertLessThan(split.accuracy!.ci95.0, split.accuracy!.predicted)
+        XCTAssertGreaterThan(split.accuracy!.ci95.1, split.accuracy!.predicted)
+    }
+}

@@ -1,0 +1,89 @@
+import XCTest
+@testable import Handoff
+
+/// One request alone: the latency is a hand-computable sum.
+///
+/// Linear latency: an iteration takes f + a·(prefill tokens) + b·(decoding sequences) ms.
+/// small: f=1, a=0.1, b=10; large: f=2, a=0.2, b=30. RTT 10 ms (one way 5 ms), payload free.
+/// A phase that prefills p tokens and generates k takes (f + a·p) + (k−1)(f + b): the iteration
+/// that finishes the prefill yields the first token.
+/// Request: prompt 100 tokens, 20 output tokens, tokens 5…9 hard → segments small 5, large 5, small 10.
+final class SingleRequestTests: XCTestCase {
+    static let traceLine = #"{"id":"a","prompt_tokens":100,"difficulty":[0.1,0.1,0.1,0.1,0.1,0.9,0.9,0.9,0.9,0.9,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1]}"#
+
+    func run(_ policy: String, mode: String = "sequential") throws -> RequestOutcome {
+        let dir = tempDir()
+        let path = dir + "/t.jsonl"
+        try (Self.traceLine + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let sc = try scenario("""
+        trace: {file: \(path)}
+        traffic: {arrival: constant, rate_rps: 1}
+        models:
+          small: {name: DeepSeek-R1-Distill-Qwen-1.5B}
+          large: {name: DeepSeek-R1-Distill-Qwen-14B}
+        tiers:
+          small: {gpu: A100-SXM-80GB, latency: {kind: linear, fixed_ms: 1, prefill_ms_per_token: 0.1, decode_ms_per_seq: 10}}
+          large: {gpu: A100-SXM-80GB, latency: {kind: linear, fixed_ms: 2, prefill_ms_per_token: 0.2, decode_ms_per_seq: 30}}
+        network: {rtt_ms: 10, bytes_per_token: 0}
+        policy: {name: \(policy), offload_threshold: 0.5, mode: \(mode), chunk_tokens: 4}
+        """)
+        let r = try Simulation.run(sc)
+        XCTAssertEqual(r.outcome.requests.count, 1)
+        return r.outcome.requests[0]
+    }
+
+    func testSmallOnly() throws {
+        let q = try run("small-only")
+        XCTAssertEqual(q.ttftS * 1000, 11, accuracy: 1e-9)            // 1 + 0.1·100
+        XCTAssertEqual(q.e2elS * 1000, 11 + 19 * 11, accuracy: 1e-9)  // + 19 decode steps of 1 + 10
+        XCTAssertEqual(q.offloadedTokens, 0)
+    }
+
+    func testLargeOnly() throws {
+        let q = try run("large-only")
+        // there 5, prefill 2 + 0.2·100 = 22, first token back 5 → TTFT 32; 19 steps of 32; back 5.
+        XCTAssertEqual(q.ttftS * 1000, 5 + 22 + 5, accuracy: 1e-9)
+        XCTAssertEqual(q.e2elS * 1000, 5 + 22 + 19 * 32 + 5, accuracy: 1e-9)
+        XCTAssertEqual(q.offloadedTokens, 20)
+        XCTAssertEqual(q.handoffs, 0)
+    }
+
+    func testSplitReasonSequential() throws {
+        let q = try run("splitreason", mode: "sequential")
+        let small1 = 11.0 + 4 * 11               // prefill 100, 5 tokens
+        let large = (2 + 0.2 * 105) + 4 * 32     // prefill the 105 unseen tokens, 5 tokens
+        let small2 = (1 + 0.1 * 6) + 9 * 11      // small KV holds 104 of 110: prefill 6, 10 tokens
+        XCTAssertEqual(q.ttftS * 1000, 11, accuracy: 1e-9)
+        XCTAssertEqual(q.e2elS * 1000, small1 + 5 + large + 5 + small2, accuracy: 1e-9)
+        XCTAssertEqual(q.offloadedTokens, 5)
+        XCTAssertEqual(q.handoffs, 2)
+        XCTAssertEqual(q.outputTokens, 20)
+    }
+
+    func testSplitReasonPipelined() throws {
+        let q = try run("splitreason", mode: "pipelined")
+        // Both tiers prefill the prompt at arrival; chunks of 4 stream to the idle tier while the
+        // other decodes (and finish long before the handoff), so a handoff prefills only the last
+        // partial chunk (1 token): small 55, 5 there, large (2 + 0.2·1) + 4·32, 5 back, small (1 + 0.1·1) + 9·11.
+        let expected = 55 + 5 + (2.2 + 128) + 5 + (1.1 + 99)
+        XCTAssertEqual(q.e2elS * 1000, expected, accuracy: 1e-9)
+        XCTAssertEqual(q.ttftS * 1000, 11, accuracy: 1e-9)
+        XCTAssertEqual(q.handoffs, 2)
+        XCTAssertEqual(q.offloadedTokens, 5)
+    }
+
+    /// The SplitReason segmentation honours min/max segment lengths.
+    func testSegmentation() throws {
+        let t = try TraceJSONL.parse(Self.traceLine, file: "t")
+        var segs: [Segment] = []
+        SplitReasonPolicy(offloadThreshold: 0.5).plan(trace: t, request: 0, into: &segs)
+        XCTAssertEqual(segs, [Segment(role: 0, tokens: 5), Segment(role: 1, tokens: 5), Segment(role: 0, tokens: 10)])
+        segs = []
+        SplitReasonPolicy(offloadThreshold: 0.5, minSegmentTokens: 8).plan(trace: t, request: 0, into: &segs)
+        XCTAssertEqual(segs, [Segment(role: 0, tokens: 5), Segment(role: 1, tokens: 8), Segment(role: 0, tokens: 7)])
+        segs = []
+        SplitReasonPolicy(offloadThreshold: 0.5, maxSegmentTokens: 2).plan(trace: t, request: 0, into: &segs)
+        XCTAssertEqual(segs.map(\.tokens).reduce(0, +), 20)
+        XCTAssertEqual(segs.filter { $0.role == 1 }.map(\.tokens), [2, 2, 1])
+    }
+}

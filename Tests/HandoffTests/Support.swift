@@ -1,0 +1,51 @@
+import Foundation
+import XCTest
+@testable import Handoff
+
+/// Builds a scenario from YAML text (relative paths resolve against the package root).
+func scenario(_ yaml: String, _ overrides: [String] = []) throws -> Scenario {
+    let root = try ConfigNode.parse(yaml: yaml, origin: "test.yaml")
+    for o in overrides { try root.apply(override: o) }
+    return try ScenarioLoader.build(root, baseDir: packageRoot)
+}
+
+let packageRoot: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path
+}()
+
+/// Runs the built `handoff` executable.
+func runCLI(_ args: [String], cwd: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+    let here = Bundle(for: CLITests.self).bundleURL
+    let candidates = [here.appendingPathComponent("handoff").path, here.deletingLastPathComponent().appendingPathComponent("handoff").path,
+                      packageRoot + "/.build/debug/handoff"]
+    let bin = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) ?? candidates[0]
+    guard FileManager.default.isExecutableFile(atPath: bin) else {
+        XCTFail("handoff executable not found at \(bin); run `swift build` before `swift test` (scripts/test does)")
+        return (-1, "", "")
+    }
+    let p = Process(), out = Pipe(), err = Pipe()
+    p.executableURL = URL(fileURLWithPath: bin)
+    p.arguments = args
+    p.currentDirectoryURL = URL(fileURLWithPath: cwd ?? packageRoot)
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+func tempDir() -> String {
+    let d = NSTemporaryDirectory() + "handoff-test-" + UUID().uuidString
+    try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+    return d
+}
+
+func number(_ v: JSONValue?, _ path: String) -> Double? {
+    var cur = v
+    for p in path.split(separator: ".") { cur = cur?[String(p)] }
+    if case let .number(x)? = cur { return x }
+    return nil
+}
