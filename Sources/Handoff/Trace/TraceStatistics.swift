@@ -9,7 +9,7 @@ public enum TraceStatistics {
         let d = t.difficulty
         for i in 0..<d.count {
             let x = Double(d[i])
-            hist[min(9, Int(x * 10))] += 1
+            hist[min(9, Int(d[i] * 10))] += 1  // in Float, so a stored 0.9 falls in 0.9–1.0
             for (k, th) in thresholds.enumerated() where x > th { above[k] += 1 }
         }
         let n = Double(max(1, d.count))
