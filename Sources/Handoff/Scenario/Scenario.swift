@@ -14,6 +14,18 @@ public struct ModelSpec: Sendable, Equatable {
     /// Bytes per KV-cache element.
     public var kvBytes: Double
 
+    /// A catalogue model in bf16 weights and KV.
+    public init(catalog c: Catalog.Model) {
+        self.init(name: c.name, paramsB: c.paramsB, layers: c.layers, attentionHeads: c.attentionHeads, kvHeads: c.kvHeads,
+                  headDim: c.headDim, hidden: c.hidden, weightBytes: 2, kvBytes: 2)
+    }
+
+    public init(name: String, paramsB: Double, layers: Int, attentionHeads: Int, kvHeads: Int, headDim: Int, hidden: Int,
+                weightBytes: Double, kvBytes: Double) {
+        self.name = name; self.paramsB = paramsB; self.layers = layers; self.attentionHeads = attentionHeads
+        self.kvHeads = kvHeads; self.headDim = headDim; self.hidden = hidden; self.weightBytes = weightBytes; self.kvBytes = kvBytes
+    }
+
     /// Weight memory in bytes.
     public var weightMemory: Double { paramsB * 1e9 * weightBytes }
     /// KV bytes per token: 2 (K and V) × layers × kv_heads × head_dim × bytes.

@@ -98,10 +98,7 @@ public enum ScenarioLoader {
             let modelKey = try t.string("model", default: key)
             let model: ModelSpec
             if let m = models[modelKey] { model = m }
-            else if let c = catalog.models[modelKey] {
-                model = ModelSpec(name: c.name, paramsB: c.paramsB, layers: c.layers, attentionHeads: c.attentionHeads, kvHeads: c.kvHeads,
-                                  headDim: c.headDim, hidden: c.hidden, weightBytes: 2, kvBytes: 2)
-            } else if kind == .api {
+            else if let c = catalog.models[modelKey] { model = ModelSpec(catalog: c) } else if kind == .api {
                 model = ModelSpec(name: modelKey, paramsB: 0, layers: 1, attentionHeads: 1, kvHeads: 1, headDim: 1, hidden: 1, weightBytes: 0, kvBytes: 0)
             } else {
                 throw t.error("'\(modelKey)' is neither a key of 'models' (\(models.keys.sorted().joined(separator: ", "))) nor a catalogue model", key: "model")

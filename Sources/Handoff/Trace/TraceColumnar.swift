@@ -69,17 +69,7 @@ public enum TraceColumnar {
     public static func write(_ trace: Trace, to path: String, dtype: DifficultyColumn.DType) throws {
         try FileIO.writeDirectoryAtomically(path) { dir in
             var index = ""
-            for r in 0..<trace.count {
-                let q = trace.requests[r]
-                var pairs: [(String, JSONValue)] = [("id", .string(q.id)), ("prompt_tokens", .number(Double(q.promptTokens))),
-                                                    ("output_tokens", .number(Double(trace.outputTokens(r))))]
-                if let a = q.arrivalS { pairs.append(("arrival_s", .number(a))) }
-                if let s = q.smallCorrect { pairs.append(("small_correct", .bool(s))) }
-                if let s = q.largeCorrect { pairs.append(("large_correct", .bool(s))) }
-                if let s = q.prompt { pairs.append(("prompt", .string(s))) }
-                if let s = q.answer { pairs.append(("answer", .string(s))) }
-                index += JSONWriter.write(.object(pairs)) + "\n"
-            }
+            for r in 0..<trace.count { index += JSONWriter.write(.object(TraceJSONL.metadata(trace, r))) + "\n" }
             try Data(index.utf8).write(to: URL(fileURLWithPath: dir + "/index.jsonl"))
             let col = trace.difficulty
             let data: Data

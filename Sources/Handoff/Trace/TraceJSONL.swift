@@ -167,8 +167,8 @@ public enum TraceJSONL {
                                      prompt: try string("prompt"), answer: try string("answer")))
     }
 
-    /// One line of the JSONL form for request `r`, without the trailing newline.
-    public static func line(_ trace: Trace, _ r: Int) -> String {
+    /// Every field of request `r` except `difficulty` and `steps`: the columnar index line.
+    static func metadata(_ trace: Trace, _ r: Int) -> [(String, JSONValue)] {
         let q = trace.requests[r]
         var pairs: [(String, JSONValue)] = [("id", .string(q.id)), ("prompt_tokens", .number(Double(q.promptTokens)))]
         if let a = q.arrivalS { pairs.append(("arrival_s", .number(a))) }
@@ -177,6 +177,12 @@ public enum TraceJSONL {
         if let s = q.prompt { pairs.append(("prompt", .string(s))) }
         if let s = q.answer { pairs.append(("answer", .string(s))) }
         pairs.append(("output_tokens", .number(Double(trace.outputTokens(r)))))
+        return pairs
+    }
+
+    /// One line of the JSONL form for request `r`, without the trailing newline.
+    public static func line(_ trace: Trace, _ r: Int) -> String {
+        var pairs = metadata(trace, r)
         let st = trace.stepBoundaries(r)
         if !st.isEmpty { pairs.append(("steps", .numbers(st.map { Double($0) }))) }
         var s = JSONWriter.write(.object(pairs))
