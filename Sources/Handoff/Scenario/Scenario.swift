@@ -47,8 +47,9 @@ public enum LatencySpec: Sendable, Equatable {
     case roofline(mfu: Double, mbu: Double, overheadMs: Double)
     /// Measured tokens/s by phase and context length from a CSV (SplitReason's columns).
     case table(TokensPerSecondTable, decodeBatchSlope: Double, overheadMs: Double)
-    /// Calibrated coefficients: fixed + per prefill token + per decoding sequence + per context token.
-    case linear(fixedMs: Double, prefillMsPerToken: Double, decodeMsPerSeq: Double, msPerContextToken: Double)
+    /// Calibrated coefficients: fixed + per prefill token + per prefill attention pair + per
+    /// decoding sequence + per context token read.
+    case linear(fixedMs: Double, prefillMsPerToken: Double, decodeMsPerSeq: Double, msPerContextToken: Double, prefillAttentionMs: Double = 0)
 }
 
 /// The latency law of an API tier: each call takes TTFT + (tokens − 1) / rate.
@@ -133,8 +134,19 @@ public struct Scenario: Sendable {
     public var policy: any Policy
     public var accuracy: AccuracySpec
     public var slo: SLOSpec
+    /// How `validate` and `record` talk to real servers, by tier name.
+    public var engine: [String: EngineTierSpec] = [:]
     /// The scenario as read (after overrides), for reports.
     public var source: ConfigNode
 
     public func tierIndex(_ name: String) -> Int? { tiers.firstIndex(where: { $0.name == name }) }
+}
+
+/// How to drive one tier's real server (the `engine` section; used by `validate`).
+public struct EngineTierSpec: Sendable, Equatable {
+    public var url: String?
+    public var template: String
+    /// Generate exactly the requested tokens (for random-weight latency models).
+    public var ignoreEOS: Bool
+    public var topLogprobs: Int
 }

@@ -113,9 +113,20 @@ public enum ScenarioLoader {
             }
             let tp = try t.int("tensor_parallel", default: 1, min: 1)
             var latency = LatencySpec.linear(fixedMs: 0, prefillMsPerToken: 0, decodeMsPerSeq: 0, msPerContextToken: 0)
+            var calibrationReader: ConfigReader?
             var api: APISpec? = nil
             if kind == .gpu {
-                let l = try t.section("latency") ?? ConfigReader(ConfigNode(kind: .map, origin: root.origin, line: nil, column: nil), path: "tiers.\(key).latency")
+                var l = try t.section("latency") ?? ConfigReader(ConfigNode(kind: .map, origin: root.origin, line: nil, column: nil), path: "tiers.\(key).latency")
+                if let cal = try l.optionalString("calibration") {
+                    // A file `handoff calibrate` wrote: its `latency` section replaces this one.
+                    try l.finish()
+                    let path = cal.hasPrefix("/") ? cal : baseDir + "/" + cal
+                    let node = try ConfigNode.parse(yaml: String(decoding: try FileIO.read(path), as: UTF8.self), origin: path)
+                    let cr = ConfigReader(node)
+                    guard let section = try cr.section("latency") else { throw cr.error("a calibration file needs a 'latency' section") }
+                    calibrationReader = cr
+                    l = section
+                }
                 switch try l.string("kind", default: "roofline", oneOf: ["roofline", "table", "linear"]) {
                 case "table":
                     let csv = try l.string("csv")
@@ -125,13 +136,15 @@ public enum ScenarioLoader {
                                      overheadMs: try l.double("overhead_ms", default: 0, min: 0))
                 case "linear":
                     latency = .linear(fixedMs: try l.double("fixed_ms", default: 0, min: 0), prefillMsPerToken: try l.double("prefill_ms_per_token", min: 0),
-                                      decodeMsPerSeq: try l.double("decode_ms_per_seq", min: 0), msPerContextToken: try l.double("ms_per_context_token", default: 0, min: 0))
+                                      decodeMsPerSeq: try l.double("decode_ms_per_seq", min: 0), msPerContextToken: try l.double("ms_per_context_token", default: 0, min: 0),
+                                      prefillAttentionMs: try l.double("prefill_attention_ms", default: 0, min: 0))
                 default:
                     latency = .roofline(mfu: try l.double("mfu", default: 0.5, min: 0, max: 1, exclusiveMin: true),
                                         mbu: try l.double("mbu", default: 0.8, min: 0, max: 1, exclusiveMin: true),
                                         overheadMs: try l.double("overhead_ms", default: 1, min: 0))
                 }
                 try l.finish()
+                try calibrationReader?.finish(known: ["fit", "probes", "server", "model"])
             } else {
                 guard let a = try t.section("api") else { throw t.error("an api tier needs an 'api' section with ttft_ms and tokens_per_s") }
                 api = APISpec(ttftMs: try Distribution.read(a, "ttft_ms", default: nil), tokensPerS: try Distribution.read(a, "tokens_per_s", default: nil))
@@ -194,9 +207,26 @@ public enum ScenarioLoader {
         let so = try r.section("slo") ?? ConfigReader(ConfigNode(kind: .map, origin: root.origin, line: nil, column: nil), path: "slo")
         let slo = SLOSpec(ttftMs: try so.optionalDouble("ttft_ms", min: 0), e2elMs: try so.optionalDouble("e2el_ms", min: 0))
         try so.finish()
+        var engine: [String: EngineTierSpec] = [:]
+        if let es = try r.section("engine") {
+            for key in es.keys {
+                guard tiers.contains(where: { $0.name == key }) else {
+                    throw es.error("no tier named '\(key)'; tiers: \(tiers.map(\.name).joined(separator: ", "))", key: key)
+                }
+                guard let e = try es.section(key) else { continue }
+                engine[key] = EngineTierSpec(url: try e.optionalString("url"),
+                                             template: try e.string("template", default: "server", oneOf: PromptTemplate.allCases.map(\.rawValue)),
+                                             ignoreEOS: try e.bool("ignore_eos", default: false),
+                                             topLogprobs: try e.int("top_logprobs", default: 5, min: 1, max: 20))
+                try e.finish()
+            }
+            try es.finish()
+        }
         try r.finish()
-        return Scenario(name: name, description: description, seed: seed, trace: trace, traffic: traffic, tiers: tiers,
-                        network: network, policy: policy, accuracy: accuracy, slo: slo, source: root)
+        var scenario = Scenario(name: name, description: description, seed: seed, trace: trace, traffic: traffic, tiers: tiers,
+                                network: network, policy: policy, accuracy: accuracy, slo: slo, source: root)
+        scenario.engine = engine
+        return scenario
     }
 
     static func readSynthetic(_ s: ConfigReader, seed: UInt64) throws -> SyntheticTraceSpec {

@@ -84,7 +84,8 @@ public struct IterationLoad {
 ///   B = weights + KV bytes read (decode contexts) and written (prefill tokens).
 ///   (Williams et al., "Roofline", CACM 2009; the LLM form as in LLM-Viewer, arXiv 2402.16363.)
 /// - table: Σ chunk / prefill_tps(context after chunk) + (decode > 0 ? (1 + slope·(B−1)) / decode_tps(mean context) : 0) + overhead.
-/// - linear: fixed + a·prefill tokens + b·decode sequences + c·decode context.
+/// - linear: fixed + a·prefill tokens + e·prefill attention (Σ chunk·(context + chunk/2)) + b·decode sequences
+///   + c·decode context, in ms (the law `handoff calibrate` fits).
 public struct LatencyModel: Sendable {
     public let spec: LatencySpec
     let flopsPerSecond: Double
@@ -128,8 +129,8 @@ public struct LatencyModel: Sendable {
                 s += (1 + slope * Double(l.decodeSeqs - 1)) / t.decodeTPS(context: l.decodeContext / Double(l.decodeSeqs))
             }
             return s
-        case let .linear(fixed, a, b, c):
-            return (fixed + a * Double(l.prefillTokens) + b * Double(l.decodeSeqs) + c * l.decodeContext) / 1000
+        case let .linear(fixed, a, b, c, e):
+            return (fixed + a * Double(l.prefillTokens) + e * l.prefillAttention + b * Double(l.decodeSeqs) + c * l.decodeContext) / 1000
         }
     }
 }

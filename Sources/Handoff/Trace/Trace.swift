@@ -13,9 +13,12 @@ public struct TraceRequest: Sendable, Equatable {
     public var prompt: String?
     /// Reference answer, when known.
     public var answer: String?
+    /// What `record` or `validate` measured on a real engine for this request (per-token times,
+    /// the server's timings, the generated text), kept verbatim.
+    public var measured: JSONValue?
 
     public init(id: String, promptTokens: Int, arrivalS: Double? = nil, smallCorrect: Bool? = nil,
-                largeCorrect: Bool? = nil, prompt: String? = nil, answer: String? = nil) {
+                largeCorrect: Bool? = nil, prompt: String? = nil, answer: String? = nil, measured: JSONValue? = nil) {
         self.id = id
         self.promptTokens = promptTokens
         self.arrivalS = arrivalS
@@ -23,6 +26,7 @@ public struct TraceRequest: Sendable, Equatable {
         self.largeCorrect = largeCorrect
         self.prompt = prompt
         self.answer = answer
+        self.measured = measured
     }
 }
 

@@ -13,11 +13,12 @@ import Foundation
 /// | `arrival_s` | number ≥ 0 | recorded arrival time, for replayed traffic |
 /// | `small_correct`, `large_correct` | boolean | outcome labels |
 /// | `prompt`, `answer` | string | prompt text and reference answer |
+/// | `measured` | object | what a real engine run measured (`record`, `validate`), kept verbatim |
 ///
 /// Blank lines are skipped. Any other field is an error, so a misspelt field cannot be ignored.
 public enum TraceJSONL {
     public static let fields = ["id", "prompt_tokens", "difficulty", "hard_spans", "output_tokens", "steps",
-                                "arrival_s", "small_correct", "large_correct", "prompt", "answer"]
+                                "arrival_s", "small_correct", "large_correct", "prompt", "answer", "measured"]
 
     /// Reads a JSONL trace. O(bytes). Errors name the file, line and field.
     public static func read(path: String) throws -> Trace {
@@ -164,7 +165,7 @@ public enum TraceJSONL {
         }
         requests.append(TraceRequest(id: id, promptTokens: prompt, arrivalS: arrival,
                                      smallCorrect: try bool("small_correct"), largeCorrect: try bool("large_correct"),
-                                     prompt: try string("prompt"), answer: try string("answer")))
+                                     prompt: try string("prompt"), answer: try string("answer"), measured: v["measured"]))
     }
 
     /// Every field of request `r` except `difficulty` and `steps`: the columnar index line.
@@ -176,6 +177,7 @@ public enum TraceJSONL {
         if let s = q.largeCorrect { pairs.append(("large_correct", .bool(s))) }
         if let s = q.prompt { pairs.append(("prompt", .string(s))) }
         if let s = q.answer { pairs.append(("answer", .string(s))) }
+        if let m = q.measured { pairs.append(("measured", m)) }
         pairs.append(("output_tokens", .number(Double(trace.outputTokens(r)))))
         return pairs
     }
