@@ -7,6 +7,7 @@
 #include <gsl/gsl_statistics_double.h>
 #include <gsl/gsl_sort_double.h>
 #include <gsl/gsl_math.h>
+#include <gsl/gsl_multifit.h>
 
 /* Swift 6 rejects C globals such as gsl_rng_mt19937 as shared mutable state; hand them out
    through functions instead. */

@@ -3,7 +3,7 @@ import Foundation
 import Handoff
 
 @main
-struct HandoffCommand: ParsableCommand {
+struct HandoffCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "handoff",
         abstract: "Simulate and tune hybrid small/large LLM inference from token-difficulty traces.",
@@ -14,7 +14,8 @@ struct HandoffCommand: ParsableCommand {
 
         Exit codes: 0 success, 2 bad input (the message names file, line and field), 1 other failures.
         """,
-        subcommands: [Simulate.self, ScenarioCommand.self, TraceCommand.self, Bench.self])
+        subcommands: [Simulate.self, ScenarioCommand.self, TraceCommand.self, Record.self, Validate.self, Calibrate.self,
+                      EngineCommand.self, PromptsCommand.self, Bench.self])
 }
 
 /// Runs `body`, turning Handoff errors into a message on stderr and their exit code.
@@ -22,6 +23,17 @@ func guarded(_ body: () throws -> Void) throws {
     do { try body() } catch let e as HandoffError {
         FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
         throw ExitCode(e.exitCode)
+    }
+}
+
+/// `guarded` for async commands; engine failures exit 1 with their message.
+func guardedAsync(_ body: () async throws -> Void) async throws {
+    do { try await body() } catch let e as HandoffError {
+        FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+        throw ExitCode(e.exitCode)
+    } catch let e as EngineError {
+        FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+        throw ExitCode(1)
     }
 }
 

@@ -74,6 +74,10 @@ public struct CompletionRequest: Sendable {
     public var ignoreEOS = false
     public var chat = false
     public var seed: UInt64 = 0
+    /// Send these token ids instead of the prompt text (`/v1/completions` accepts both).
+    public var promptTokenIDs: [Int]?
+    /// llama.cpp: reuse the slot's cached prefix (`cache_prompt`); nil leaves the server default.
+    public var cachePrompt: Bool?
 
     public init(prompt: String, maxTokens: Int, topLogprobs: Int = 0, ignoreEOS: Bool = false, chat: Bool = false) {
         self.prompt = prompt
@@ -89,12 +93,13 @@ public struct CompletionRequest: Sendable {
             o.append(("messages", .array([.object([("role", .string("user")), ("content", .string(prompt))])])))
             if topLogprobs > 0 { o += [("logprobs", .bool(true)), ("top_logprobs", .number(Double(topLogprobs)))] }
         } else {
-            o.append(("prompt", .string(prompt)))
+            if let ids = promptTokenIDs { o.append(("prompt", .numbers(ids.map(Double.init)))) } else { o.append(("prompt", .string(prompt))) }
             if topLogprobs > 0 { o.append(("logprobs", .number(Double(topLogprobs)))) }
         }
         o += [("max_tokens", .number(Double(maxTokens))), ("temperature", .number(temperature)), ("seed", .number(Double(seed))),
               ("stream", .bool(true)), ("stream_options", .object([("include_usage", .bool(true))]))]
         if ignoreEOS { o.append(("ignore_eos", .bool(true))) }
+        if let cachePrompt { o.append(("cache_prompt", .bool(cachePrompt))) }
         return .object(o)
     }
 }

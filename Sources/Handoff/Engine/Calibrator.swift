@@ -1,0 +1,130 @@
+import Foundation
+
+/// `handoff calibrate`: measures a server with a probe design and fits the `linear` latency law
+///
+///     iteration ms = fixed + a·prefill tokens + e·prefill attention + b·decoding sequences + c·context read
+///
+/// (the law `LatencyModel` applies per engine iteration) by weighted least squares (weights 1/y²,
+/// so every probe counts by its relative error).
+///
+/// Probes, all greedy with `ignore_eos` and random token-id prompts (exact lengths, no prefix reuse):
+/// - prefill: prompt length n, one output token, concurrency 1. The server's `timings.prompt_ms`
+///   is ⌈n/ubatch⌉ iterations carrying n tokens and n²/2 attention pairs.
+/// - decode: B identical requests at once (prompt P, G output tokens). The server's
+///   `predicted_ms / predicted_n` per request is one iteration with B sequences reading
+///   B·(P + G/2) context tokens on average.
+public struct Calibrator: Sendable {
+    public struct Design: Sendable {
+        public var prefillLengths = [16, 64, 128, 256, 512, 1024]
+        public var decodeBatches = [1, 2, 4]
+        public var decodeContexts = [32, 512]
+        public var decodeTokens = 48
+        public var repeats = 3
+        /// Tokens the server processes per prefill iteration (llama.cpp `--ubatch-size`, 512 by default).
+        public var ubatch = 512
+        public init() {}
+    }
+
+    public struct Probe: Sendable {
+        public var kind: String
+        public var tokens: Int
+        public var batch: Int
+        public var x: [Double]
+        /// Median over repeats of the measured iteration-law quantity, ms.
+        public var measuredMs: Double
+        public var fittedMs: Double = 0
+    }
+
+    public var client: OpenAIClient
+    public var design: Design
+    public var seed: UInt64 = 1
+
+    public init(client: OpenAIClient, design: Design = Design()) {
+        self.client = client
+        self.design = design
+    }
+
+    func tokens(_ n: Int, _ rng: inout RandomStream) -> [Int] { (0..<n).map { _ in 1000 + rng.int(below: 20000) } }
+
+    /// Runs the probes. `progress(done, total)` after each probe.
+    public func measure(progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) async throws -> [Probe] {
+        var rng = RandomStream(seed: seed, name: "calibrate")
+        var probes: [Probe] = []
+        let total = design.prefillLengths.count + design.decodeBatches.count * design.decodeContexts.count
+        // Warm-up: the first request after a start pays for page faults and allocations.
+        var warm = CompletionRequest(prompt: "", maxTokens: 4, ignoreEOS: true)
+        warm.promptTokenIDs = tokens(32, &rng)
+        warm.cachePrompt = false
+        _ = try await client.complete(warm)
+        for n in design.prefillLengths {
+            var ms: [Double] = []
+            for _ in 0..<design.repeats {
+                var r = CompletionRequest(prompt: "", maxTokens: 1, ignoreEOS: true)
+                r.promptTokenIDs = tokens(n, &rng)
+                r.cachePrompt = false
+                let res = try await client.complete(r)
+                guard let t = res.timings else { throw HandoffError("\(client.base): no `timings` in the answer; calibrate needs llama.cpp's timings", exitCode: 1) }
+                ms.append(t.promptMs)
+            }
+            let iters = Double((n + design.ubatch - 1) / design.ubatch)
+            probes.append(Probe(kind: "prefill", tokens: n, batch: 1, x: [iters, Double(n), Double(n) * Double(n) / 2, 0, 0], measuredMs: median(ms)))
+            progress(probes.count, total)
+        }
+        for b in design.decodeBatches {
+            for p in design.decodeContexts {
+                var ms: [Double] = []
+                for _ in 0..<design.repeats {
+                    let reqs = (0..<b).map { _ -> CompletionRequest in
+                        var r = CompletionRequest(prompt: "", maxTokens: design.decodeTokens, ignoreEOS: true)
+                        r.promptTokenIDs = tokens(p, &rng)
+                        r.cachePrompt = false
+                        return r
+                    }
+                    let c = client
+                    let per = try await withThrowingTaskGroup(of: Double.self) { g in
+                        for r in reqs { g.addTask { let res = try await c.complete(r); guard let t = res.timings, t.predictedTokens > 0 else { return .nan }; return t.predictedMs / Double(t.predictedTokens) } }
+                        var xs: [Double] = []
+                        for try await x in g where x.isFinite { xs.append(x) }
+                        return xs
+                    }
+                    if !per.isEmpty { ms.append(median(per)) }
+                }
+                guard !ms.isEmpty else { throw HandoffError("\(client.base): decode probes returned no timings", exitCode: 1) }
+                let ctx = Double(b) * (Double(p) + Double(design.decodeTokens) / 2)
+                probes.append(Probe(kind: "decode", tokens: p, batch: b, x: [1, 0, 0, Double(b), ctx], measuredMs: median(ms)))
+                progress(probes.count, total)
+            }
+        }
+        return probes
+    }
+
+    /// Fits the law to the probes; returns the coefficients (`fixed_ms`, `prefill_ms_per_token`,
+    /// `prefill_attention_ms`, `decode_ms_per_seq`, `ms_per_context_token`) and fills `fittedMs`.
+    public static func fit(_ probes: inout [Probe]) throws -> [Double] {
+        let f = try LeastSquares.fit(rows: probes.map(\.x), y: probes.map(\.measuredMs), weights: probes.map { 1 / ($0.measuredMs * $0.measuredMs) })
+        for i in probes.indices { probes[i].fittedMs = f.fitted[i] }
+        return f.coefficients
+    }
+
+    public static let coefficientNames = ["fixed_ms", "prefill_ms_per_token", "prefill_attention_ms", "decode_ms_per_seq", "ms_per_context_token"]
+
+    /// The calibration file a scenario references with `latency: {calibration: FILE}`.
+    public static func yaml(server: String, model: String, coefficients c: [Double], probes: [Probe]) -> String {
+        let rel = probes.map { abs($0.fittedMs - $0.measuredMs) / $0.measuredMs * 100 }
+        var s = "# Written by `handoff calibrate` against \(server).\n# iteration ms = fixed + a·prefill tokens + e·prefill attention pairs + b·decoding seqs + c·context tokens read\n"
+        s += "server: \(server)\nmodel: \(yamlString(model))\nlatency:\n  kind: linear\n"
+        for (k, name) in coefficientNames.enumerated() { s += "  \(name): \(JSONWriter.number(c[k]))\n" }
+        s += "fit:\n  probes: \(probes.count)\n"
+        s += "  median_abs_error_pct: \(JSONWriter.number((median(rel) * 100).rounded() / 100))\n"
+        s += "  max_abs_error_pct: \(JSONWriter.number(((rel.max() ?? 0) * 100).rounded() / 100))\n"
+        s += "probes:\n"
+        for p in probes {
+            s += "  - {kind: \(p.kind), tokens: \(p.tokens), batch: \(p.batch), measured_ms: \(JSONWriter.number((p.measuredMs * 1000).rounded() / 1000)), fitted_ms: \(JSONWriter.number((p.fittedMs * 1000).rounded() / 1000))}\n"
+        }
+        return s
+    }
+}
+
+func median(_ xs: [Double]) -> Double { Statistics.quantile(sorted: xs.sorted(), 0.5) }
+
+func yamlString(_ s: String) -> String { JSONWriter.quote(s) }

@@ -1,0 +1,159 @@
+import Foundation
+
+/// Measured against predicted for one validation run: the table `handoff validate` prints and
+/// writes. Keys are stable (`docs/output.md`).
+public struct ValidationReport: Sendable {
+    public struct Row: Sendable {
+        public var metric: String
+        public var measured: Double
+        public var predicted: Double
+        public var errorPct: Double { measured == 0 ? (predicted == 0 ? 0 : .infinity) : (predicted - measured) / measured * 100 }
+    }
+
+    public var policy: String
+    public var concurrency: Int
+    public var requests: Int
+    public var rows: [Row]
+    /// Median over requests of |predicted − measured| / measured, per-request E2EL and TTFT.
+    public var e2elMedianAbsErrorPct: Double
+    public var ttftMedianAbsErrorPct: Double
+    /// The prediction from the recorded trace alone (before anything ran).
+    public var recorded: [(String, Double)]
+    public var accuracyMeasured: Double?
+    public var perRequest: [(id: String, measuredMs: Double, predictedMs: Double)]
+
+    /// Replays the realised streams through the simulator and compares.
+    public static func make(_ v: Validator, _ samples: [MeasuredRequest]) throws -> ValidationReport {
+        precondition(!samples.isEmpty)
+        // Arrival times: epochs (resumed runs) follow each other.
+        var epochOffset: [Int: Double] = [:]
+        var offset = 0.0
+        for e in Set(samples.map(\.epoch)).sorted() {
+            let inEpoch = samples.filter { $0.epoch == e }
+            let first = inEpoch.map(\.startS).min()!
+            epochOffset[e] = offset - first
+            offset += inEpoch.map { $0.startS + $0.e2elS }.max()! - first
+        }
+        let t0 = samples.map { $0.startS + epochOffset[$0.epoch]! }.min()!
+        var reqs: [TraceRequest] = [], offsets = [0], values: [Float] = []
+        for m in samples {
+            let q = v.trace.requests[m.index]
+            reqs.append(TraceRequest(id: m.id, promptTokens: m.promptTokens, arrivalS: m.startS + epochOffset[m.epoch]! - t0,
+                                     smallCorrect: q.smallCorrect, largeCorrect: q.largeCorrect))
+            values += m.difficulty
+            offsets.append(values.count)
+        }
+        let realised = Trace(requests: reqs, offsets: offsets, difficulty: DifficultyColumn(values))
+        var s = v.scenario
+        s.traffic = TrafficSpec(arrival: .replay, rateRps: 1, cv: 1, concurrency: 1, thinkTimeS: 0, requests: samples.count)
+        if let sr = v.scenario.policy as? SplitReasonPolicy {
+            s.policy = SplitReasonPolicy(offloadThreshold: sr.offloadThreshold, minSegmentTokens: sr.minSegmentTokens,
+                                         maxSegmentTokens: sr.minSegmentTokens, mode: .sequential, chunkTokens: sr.chunkTokens)
+        }
+        let sim = try Simulation.run(s, trace: realised)
+        let predicted = sim.outcome.requests.sorted { $0.traceIndex < $1.traceIndex }
+
+        // The user's prediction: the scenario's own policy on the recorded trace, same arrivals.
+        var recReqs: [TraceRequest] = [], recOffsets = [0], recValues: [Float] = []
+        for (k, m) in samples.enumerated() {
+            var q = v.trace.requests[m.index]
+            q.arrivalS = reqs[k].arrivalS
+            q.measured = nil
+            recReqs.append(q)
+            for i in v.trace.tokenRange(m.index) { recValues.append(v.trace.difficulty[i]) }
+            recOffsets.append(recValues.count)
+        }
+        var s2 = v.scenario
+        s2.traffic = s.traffic
+        let fromRecorded = try Simulation.run(s2, trace: Trace(requests: recReqs, offsets: recOffsets, difficulty: DifficultyColumn(recValues)))
+
+        func q(_ xs: [Double], _ p: Double) -> Double { Statistics.quantile(sorted: xs.sorted(), p) }
+        let mE2E = samples.map { $0.e2elS * 1000 }, pE2E = predicted.map { $0.e2elS * 1000 }
+        let mTTFT = samples.map { $0.ttftS * 1000 }, pTTFT = predicted.map { $0.ttftS * 1000 }
+        let mTPOT = samples.map { m in m.difficulty.count > 1 ? (m.e2elS - m.ttftS) * 1000 / Double(m.difficulty.count - 1) : 0 }
+        let pTPOT = predicted.map { $0.tpotS * 1000 }
+        let mSpan = samples.map { $0.startS + epochOffset[$0.epoch]! + $0.e2elS }.max()! - t0
+        let pSpan = predicted.map { $0.arrivalS + $0.e2elS }.max()! - predicted.map(\.arrivalS).min()!
+        let mTokens = Double(samples.reduce(0) { $0 + $1.difficulty.count })
+        let pTokens = Double(predicted.reduce(0) { $0 + $1.outputTokens })
+        let mLarge = Double(samples.reduce(0) { $0 + $1.largeTokens })
+        let pLarge = Double(predicted.reduce(0) { $0 + $1.offloadedTokens })
+        var rows: [Row] = [
+            Row(metric: "e2el_ms.p50", measured: q(mE2E, 0.5), predicted: q(pE2E, 0.5)),
+            Row(metric: "e2el_ms.p95", measured: q(mE2E, 0.95), predicted: q(pE2E, 0.95)),
+            Row(metric: "e2el_ms.mean", measured: mE2E.reduce(0, +) / Double(mE2E.count), predicted: pE2E.reduce(0, +) / Double(pE2E.count)),
+            Row(metric: "ttft_ms.p50", measured: q(mTTFT, 0.5), predicted: q(pTTFT, 0.5)),
+            Row(metric: "ttft_ms.p95", measured: q(mTTFT, 0.95), predicted: q(pTTFT, 0.95)),
+            Row(metric: "tpot_ms.p50", measured: q(mTPOT, 0.5), predicted: q(pTPOT, 0.5)),
+            Row(metric: "throughput_rps", measured: Double(samples.count) / mSpan, predicted: Double(predicted.count) / pSpan),
+            Row(metric: "output_tokens_per_s", measured: mTokens / mSpan, predicted: pTokens / pSpan),
+        ]
+        if v.policyName != "small-only" {
+            let lf = v.policyName == "large-only"
+            rows.append(Row(metric: "offload.token_fraction", measured: lf ? 1 : mLarge / max(1, mTokens),
+                            predicted: lf ? 1 : pLarge / max(1, pTokens)))
+            rows.append(Row(metric: "handoffs.mean", measured: Double(samples.reduce(0) { $0 + $1.handoffs }) / Double(samples.count),
+                            predicted: Double(predicted.reduce(0) { $0 + $1.handoffs }) / Double(predicted.count)))
+        }
+        func medAbs(_ m: [Double], _ p: [Double]) -> Double {
+            q(zip(m, p).map { abs($1 - $0) / max($0, 1e-9) * 100 }, 0.5)
+        }
+        let rec = fromRecorded.outcome.requests
+        let recTokens = Double(rec.reduce(0) { $0 + $1.outputTokens })
+        let recorded: [(String, Double)] = [
+            ("offload.token_fraction", Double(rec.reduce(0) { $0 + $1.offloadedTokens }) / max(1, recTokens)),
+            ("handoffs.mean", Double(rec.reduce(0) { $0 + $1.handoffs }) / Double(rec.count)),
+            ("e2el_ms.p50", q(rec.map { $0.e2elS * 1000 }, 0.5)),
+        ]
+        let judged = samples.compactMap(\.correct)
+        return ValidationReport(policy: v.policyName, concurrency: v.concurrency, requests: samples.count, rows: rows,
+                                e2elMedianAbsErrorPct: medAbs(mE2E, pE2E), ttftMedianAbsErrorPct: medAbs(mTTFT, pTTFT),
+                                recorded: recorded,
+                                accuracyMeasured: judged.isEmpty ? nil : Double(judged.filter { $0 }.count) / Double(judged.count),
+                                perRequest: zip(samples, zip(mE2E, pE2E)).map { ($0.id, $1.0, $1.1) })
+    }
+
+    public var json: JSONValue {
+        var metrics: [(String, JSONValue)] = rows.map { r in
+            (r.metric, .object([("measured", .number(r.measured)), ("predicted", .number(r.predicted)),
+                                ("error_pct", r.errorPct.isFinite ? .number(r.errorPct) : .null)]))
+        }
+        metrics.append(("e2el_ms.per_request_median_abs_error_pct", .number(e2elMedianAbsErrorPct)))
+        metrics.append(("ttft_ms.per_request_median_abs_error_pct", .number(ttftMedianAbsErrorPct)))
+        var o: [(String, JSONValue)] = [("policy", .string(policy)), ("concurrency", .number(Double(concurrency))),
+                                        ("requests", .number(Double(requests))), ("metrics", .object(metrics)),
+                                        ("from_recorded_trace", .object(recorded.map { ($0.0, .number($0.1)) }))]
+        if let a = accuracyMeasured { o.append(("accuracy.measured", .number(a))) }
+        return .object(o)
+    }
+
+    public var table: String {
+        func f(_ x: Double) -> String { x.isFinite ? String(format: abs(x) >= 100 ? "%.1f" : "%.4g", x) : "—" }
+        var s = "validate \(policy), \(requests) requests, concurrency \(concurrency)\n"
+        s += "metric".padding(toLength: 26, withPad: " ", startingAt: 0) + "measured".leftPad(12) + "predicted".leftPad(12) + "error %".leftPad(10) + "\n"
+        for r in rows {
+            s += r.metric.padding(toLength: 26, withPad: " ", startingAt: 0) + f(r.measured).leftPad(12) + f(r.predicted).leftPad(12)
+                + (r.errorPct.isFinite ? String(format: "%+.1f", r.errorPct) : "—").leftPad(10) + "\n"
+        }
+        s += String(format: "per-request E2EL: median |error| %.1f%%; TTFT: %.1f%%\n", e2elMedianAbsErrorPct, ttftMedianAbsErrorPct)
+        s += "from the recorded trace alone: " + recorded.map { "\($0.0) \(f($0.1))" }.joined(separator: ", ") + "\n"
+        if let a = accuracyMeasured { s += String(format: "accuracy (answers checked): %.3f\n", a) }
+        return s
+    }
+
+    public var markdown: String {
+        func f(_ x: Double) -> String { x.isFinite ? String(format: abs(x) >= 100 ? "%.1f" : "%.4g", x) : "—" }
+        var s = "## \(policy), concurrency \(concurrency), \(requests) requests\n\n| metric | measured | predicted | error % |\n|---|---:|---:|---:|\n"
+        for r in rows { s += "| \(r.metric) | \(f(r.measured)) | \(f(r.predicted)) | \(r.errorPct.isFinite ? String(format: "%+.1f", r.errorPct) : "—") |\n" }
+        s += String(format: "\nPer-request end-to-end latency: median |error| **%.1f%%** (TTFT %.1f%%).\n", e2elMedianAbsErrorPct, ttftMedianAbsErrorPct)
+        s += "From the recorded trace alone (the prediction before running): " + recorded.map { "\($0.0) = \(f($0.1))" }.joined(separator: ", ") + ".\n"
+        if let a = accuracyMeasured { s += String(format: "Accuracy where answers are known: %.3f.\n", a) }
+        s += "\n| request | measured E2EL ms | predicted ms |\n|---|---:|---:|\n"
+        for p in perRequest { s += "| \(p.id) | \(f(p.measuredMs)) | \(f(p.predictedMs)) |\n" }
+        return s
+    }
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}

@@ -1,0 +1,298 @@
+import Foundation
+
+/// One request run for real under a policy: what the client measured, and the realised token
+/// stream (which tier generated each token, the small model's difficulty where it was scored).
+public struct MeasuredRequest: Sendable {
+    public var index: Int
+    public var id: String
+    /// Run segment (a resumed run starts a new one) and start time within it, seconds.
+    public var epoch: Int
+    public var startS: Double
+    public var ttftS: Double
+    public var e2elS: Double
+    public var promptTokens: Int
+    /// Realised difficulty per output token (see `Validator`), and the tier of each token.
+    public var difficulty: [Float]
+    public var largeTokens: Int
+    public var handoffs: Int
+    /// Small-model tokens generated and thrown away because they crossed the threshold.
+    public var discardedTokens: Int
+    public var text: String
+    public var correct: Bool?
+
+    var json: JSONValue {
+        var o: [(String, JSONValue)] = [
+            ("index", .number(Double(index))), ("id", .string(id)), ("epoch", .number(Double(epoch))),
+            ("start_s", .number(startS)), ("ttft_s", .number(ttftS)), ("e2el_s", .number(e2elS)),
+            ("prompt_tokens", .number(Double(promptTokens))), ("large_tokens", .number(Double(largeTokens))),
+            ("handoffs", .number(Double(handoffs))), ("discarded_tokens", .number(Double(discardedTokens))),
+            ("text", .string(text)), ("difficulty", .numbers(difficulty.map { Double($0) })),
+        ]
+        if let correct { o.append(("correct", .bool(correct))) }
+        return .object(o)
+    }
+
+    init(index: Int, id: String, epoch: Int, startS: Double, ttftS: Double, e2elS: Double, promptTokens: Int, difficulty: [Float],
+         largeTokens: Int, handoffs: Int, discardedTokens: Int, text: String, correct: Bool?) {
+        self.index = index; self.id = id; self.epoch = epoch; self.startS = startS; self.ttftS = ttftS; self.e2elS = e2elS
+        self.promptTokens = promptTokens; self.difficulty = difficulty; self.largeTokens = largeTokens; self.handoffs = handoffs
+        self.discardedTokens = discardedTokens; self.text = text; self.correct = correct
+    }
+
+    init?(_ v: JSONValue) {
+        func num(_ k: String) -> Double? { if case let .number(x)? = v[k] { return x }; return nil }
+        guard let index = num("index"), case let .string(id)? = v["id"], let epoch = num("epoch"), let start = num("start_s"),
+              let ttft = num("ttft_s"), let e2el = num("e2el_s"), let pt = num("prompt_tokens"), let lt = num("large_tokens"),
+              let h = num("handoffs"), let dt = num("discarded_tokens"), case let .string(text)? = v["text"] else { return nil }
+        var d: [Float] = []
+        switch v["difficulty"] {
+        case .numbers(let xs)?: d = xs.map { Float($0) }
+        default: return nil
+        }
+        var correct: Bool?
+        if case let .bool(b)? = v["correct"] { correct = b }
+        self.init(index: Int(index), id: id, epoch: Int(epoch), startS: start, ttftS: ttft, e2elS: e2el, promptTokens: Int(pt),
+                  difficulty: d, largeTokens: Int(lt), handoffs: Int(h), discardedTokens: Int(dt), text: text, correct: correct)
+    }
+}
+
+/// `handoff validate`: runs a scenario's policy for real on a sample of a recorded trace, then
+/// simulates the same requests with the same arrival times and compares, metric by metric.
+///
+/// Real execution, per request (greedy decoding; each request's output budget is its recorded
+/// length):
+/// - `small-only` / `large-only`: one streamed completion on that tier's server.
+/// - `splitreason` (sequential): stream the small model with top-k log-probabilities; when a
+///   token's difficulty 1 − p(top-1) exceeds `offload_threshold`, stop the stream, drop that token,
+///   send the prompt plus the text so far to the large model for `min_segment_tokens` tokens
+///   (the live rule: the small model's difficulty of the large model's tokens is not known while
+///   they are generated), append its text and resume the small model. Text, not token ids, crosses
+///   tiers, so the two models need not share a vocabulary.
+///
+/// The simulation replays the realised token stream: small tokens carry their measured
+/// difficulty, each offloaded segment starts at the crossing token and its other tokens carry
+/// difficulty 1, and the policy is splitreason with min = max = the live segment length, so the
+/// simulator reproduces the segmentation the engine ran. A second simulation runs the scenario's
+/// policy on the recorded trace alone — the prediction a user makes before running anything.
+///
+/// Finished requests are appended to `samples.jsonl` in the output folder as they complete; a
+/// rerun with the same arguments resumes after the last finished one.
+public struct Validator: Sendable {
+    public var scenario: Scenario
+    public var trace: Trace
+    public var clients: [String: OpenAIClient]
+    public var sample: Int
+    public var concurrency: Int
+    public var outDir: String
+
+    public init(scenario: Scenario, trace: Trace, clients: [String: OpenAIClient], sample: Int, concurrency: Int, outDir: String) {
+        self.scenario = scenario; self.trace = trace; self.clients = clients; self.sample = sample
+        self.concurrency = concurrency; self.outDir = outDir
+    }
+
+    var policyName: String { scenario.policy.name }
+
+    func spec(_ tier: String) -> EngineTierSpec {
+        scenario.engine[tier] ?? EngineTierSpec(url: nil, template: "server", ignoreEOS: false, topLogprobs: 5)
+    }
+
+    func client(_ tier: String) throws -> OpenAIClient {
+        guard let c = clients[tier] else {
+            throw HandoffError.input("no server for tier '\(tier)': give --\(tier) URL or engine.\(tier).url in the scenario")
+        }
+        return c
+    }
+
+    public var header: JSONValue {
+        .object([("validate", .object([("scenario", .string(scenario.name)), ("policy", .string(policyName)),
+                                       ("concurrency", .number(Double(concurrency))), ("sample", .number(Double(sample)))]))])
+    }
+
+    /// Runs what is not on disk yet; returns every finished sample, in request order.
+    public func runReal(progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) async throws -> [MeasuredRequest] {
+        guard sample >= 1, sample <= trace.count else {
+            throw HandoffError.input("--sample \(sample) is out of range: the trace has \(trace.count) requests")
+        }
+        for r in 0..<sample where trace.requests[r].prompt == nil {
+            throw HandoffError.input("trace request \(trace.requests[r].id) has no prompt text; record the trace with `handoff record`")
+        }
+        if let sr = scenario.policy as? SplitReasonPolicy, sr.mode != .sequential {
+            throw HandoffError.input("validate runs splitreason in sequential mode only; set policy.mode=sequential", field: "policy.mode")
+        }
+        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        let path = outDir + "/samples.jsonl"
+        var done: [Int: MeasuredRequest] = [:]
+        var epoch = 0
+        let headerLine = JSONWriter.write(header)
+        if FileManager.default.fileExists(atPath: path) {
+            let text = String(decoding: try FileIO.read(path), as: UTF8.self)
+            let lines = text.split(separator: "\n")
+            guard let first = lines.first, String(first) == headerLine else {
+                throw HandoffError.input("\(path) belongs to another validation run (\(lines.first.map(String.init) ?? "empty")); use another --out or delete it")
+            }
+            for l in lines.dropFirst() {
+                // A line cut short by a kill does not parse and is simply run again.
+                guard let v = try? JSONParser.parse(String(l)), let m = MeasuredRequest(v) else { continue }
+                done[m.index] = m
+                epoch = max(epoch, m.epoch + 1)
+            }
+        } else {
+            try FileIO.writeAtomically(headerLine + "\n", to: path)
+        }
+        let todo = (0..<sample).filter { done[$0] == nil }
+        if !todo.isEmpty {
+            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            log.seekToEndOfFile()
+            defer { try? log.close() }
+            let queue = WorkQueue(todo)
+            let t0 = Monotonic.now()
+            let ep = epoch
+            let finished = done.count
+            let counter = Counter(finished)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<max(1, concurrency) {
+                    group.addTask {
+                        while let r = await queue.next() {
+                            let start = Monotonic.now() - t0
+                            let m: MeasuredRequest
+                            do { m = try await self.execute(r, epoch: ep, start: start) } catch {
+                                let n = await counter.value
+                                throw HandoffError("request \(self.trace.requests[r].id) failed: \(error). \(n) of \(self.sample) samples are saved in \(path); rerun the same command to resume", exitCode: 1)
+                            }
+                            let line = JSONWriter.write(m.json) + "\n"
+                            await counter.append(line, to: log)
+                            progress(await counter.value, self.sample)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let text = String(decoding: try FileIO.read(path), as: UTF8.self)
+            for l in text.split(separator: "\n").dropFirst() {
+                if let v = try? JSONParser.parse(String(l)), let m = MeasuredRequest(v) { done[m.index] = m }
+            }
+        }
+        return (0..<sample).compactMap { done[$0] }
+    }
+
+    /// Runs request `r` for real.
+    func execute(_ r: Int, epoch: Int, start: Double) async throws -> MeasuredRequest {
+        let q = trace.requests[r]
+        let budget = trace.outputTokens(r)
+        let prompt = q.prompt!
+        let t0 = Monotonic.now()
+        var first: Double?
+        var d: [Float] = []
+        var text = ""
+        var largeTokens = 0, handoffs = 0, discarded = 0, promptTokens = q.promptTokens
+        var tier: [UInt8] = []
+        func stamp(_ res: CompletionResult, sentAt: Double) {
+            if first == nil, let t = res.tokens.first?.at { first = sentAt + t - t0 }
+        }
+        switch policyName {
+        case "small-only", "large-only":
+            let tier = policyName == "small-only" ? "small" : "large"
+            let c = try client(tier), s = spec(tier)
+            var req = CompletionRequest(prompt: try await PromptTemplate(rawValue: s.template)!.format(prompt, client: c), maxTokens: budget,
+                                        topLogprobs: tier == "small" ? s.topLogprobs : 0, ignoreEOS: s.ignoreEOS)
+            req.temperature = 0
+            let sent = Monotonic.now()
+            let res = try await c.complete(req)
+            stamp(res, sentAt: sent)
+            text = res.text
+            d = res.tokens.map { Float($0.difficulty ?? 0) }
+            if tier == "large" { largeTokens = res.tokens.count; d = [Float](repeating: 1, count: res.tokens.count) }
+            if let t = res.timings { promptTokens = t.promptTokens + t.cachedTokens } else if let p = res.promptTokens { promptTokens = p }
+        case "splitreason":
+            guard let sr = scenario.policy as? SplitReasonPolicy else { fallthrough }
+            let small = try client("small"), large = try client("large")
+            let ss = spec("small"), ls = spec("large")
+            let smallPrefix = try await PromptTemplate(rawValue: ss.template)!.format(prompt, client: small)
+            let largePrefix = try await PromptTemplate(rawValue: ls.template)!.format(prompt, client: large)
+            let threshold = sr.offloadThreshold
+            let segment = sr.minSegmentTokens
+            var firstCall = true
+            var pendingHard: Float?
+            while d.count < budget {
+                if let hard = pendingHard {
+                    // The large model generates the segment, starting at the hard position.
+                    var req = CompletionRequest(prompt: largePrefix + text, maxTokens: min(segment, budget - d.count), ignoreEOS: ls.ignoreEOS)
+                    req.temperature = 0
+                    let sent = Monotonic.now()
+                    let res = try await large.complete(req)
+                    stamp(res, sentAt: sent)
+                    pendingHard = nil
+                    if res.tokens.isEmpty { break }
+                    text += res.text
+                    largeTokens += res.tokens.count
+                    d.append(hard)
+                    d += [Float](repeating: 1, count: res.tokens.count - 1)
+                    tier += [UInt8](repeating: 1, count: res.tokens.count)
+                    continue
+                }
+                var req = CompletionRequest(prompt: smallPrefix + text, maxTokens: budget - d.count, topLogprobs: ss.topLogprobs, ignoreEOS: ss.ignoreEOS)
+                req.temperature = 0
+                let crossed = Flag()
+                let sent = Monotonic.now()
+                let res = try await small.complete(req) { tok, _ in
+                    if (tok.difficulty ?? 0) > threshold { crossed.set(Float(tok.difficulty!)); return false }
+                    return true
+                }
+                if firstCall {
+                    if let t = res.timings { promptTokens = t.promptTokens + t.cachedTokens } else if let p = res.promptTokens { promptTokens = p }
+                    firstCall = false
+                }
+                var kept = res.tokens
+                if let hard = crossed.value {
+                    kept.removeLast()
+                    discarded += 1
+                    pendingHard = hard
+                }
+                stamp(CompletionResult(tokens: kept), sentAt: sent)
+                text += kept.map(\.text).joined()
+                d += kept.map { Float($0.difficulty ?? 0) }
+                tier += [UInt8](repeating: 0, count: kept.count)
+                if pendingHard == nil { break }  // the small model finished (EOS or budget)
+            }
+            // Control transfers, counted as the simulator does: changes of tier along the stream.
+            handoffs = zip(tier, tier.dropFirst()).reduce(0) { $0 + ($1.0 != $1.1 ? 1 : 0) }
+        default:
+            throw HandoffError.input("validate runs small-only, large-only and splitreason; the scenario's policy is \(policyName)", field: "policy.name")
+        }
+        let end = Monotonic.now()
+        let correct = q.answer.map { PromptSet.isCorrect(output: text, reference: $0) }
+        return MeasuredRequest(index: r, id: q.id, epoch: epoch, startS: start, ttftS: first ?? (end - t0), e2elS: end - t0,
+                               promptTokens: promptTokens, difficulty: d, largeTokens: largeTokens, handoffs: handoffs,
+                               discardedTokens: discarded, text: text, correct: correct)
+    }
+}
+
+/// Hands out request indices to the workers in order.
+actor WorkQueue {
+    var items: [Int]
+    var i = 0
+    init(_ items: [Int]) { self.items = items }
+    func next() -> Int? {
+        guard i < items.count else { return nil }
+        defer { i += 1 }
+        return items[i]
+    }
+}
+
+/// Counts finished samples and appends their lines, one writer at a time.
+actor Counter {
+    var value: Int
+    init(_ v: Int) { value = v }
+    func append(_ line: String, to h: FileHandle) {
+        h.write(Data(line.utf8))
+        value += 1
+    }
+}
+
+/// A value set from the delegate queue and read after the stream ends.
+final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var v: Float?
+    func set(_ x: Float) { lock.lock(); v = x; lock.unlock() }
+    var value: Float? { lock.lock(); defer { lock.unlock() }; return v }
+}

@@ -1,0 +1,215 @@
+import ArgumentParser
+import Foundation
+import Handoff
+
+/// Progress on stderr when it is a terminal (and a final line either way).
+final class Progress: @unchecked Sendable {
+    let label: String
+    let tty = isatty(2) != 0
+    let start = Monotonic.now()
+    let lock = NSLock()
+    init(_ label: String) { self.label = label }
+    func update(_ done: Int, _ total: Int, _ extra: String = "") {
+        lock.lock(); defer { lock.unlock() }
+        let el = Monotonic.now() - start
+        let eta = done > 0 ? el / Double(done) * Double(total - done) : 0
+        let line = String(format: "%@: %d/%d%@, %.0f s elapsed, ETA %.0f s", label, done, total, extra, el, eta)
+        if tty { FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8)); if done == total { FileHandle.standardError.write(Data("\n".utf8)) } }
+        else if done == total { FileHandle.standardError.write(Data("\(line)\n".utf8)) }
+    }
+}
+
+struct ServerOptions: ParsableArguments {
+    @Option(help: "First-byte timeout per request, seconds.") var timeout: Double = 300
+    @Option(help: "Retries of a refused connection or a 503, with exponential backoff.") var retries: Int = 3
+    func client(_ url: String) throws -> OpenAIClient { try OpenAIClient(base: url, firstByteTimeout: timeout, idleTimeout: max(60, timeout / 2), retries: retries) }
+}
+
+struct Record: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Record a token-difficulty trace: prompts through the small model's server.",
+        discussion: """
+        Streams each prompt (greedy, with top-k log-probabilities) and writes one trace line per prompt: \
+        difficulty per generated token = 1 − p(top-1), the prompt's token count, and under `measured` the \
+        per-token arrival times, TTFT, end-to-end latency, the server's timings, the text, and whether the \
+        answer was right when the prompt file has answers (small_correct). See docs/engine.md.
+        """)
+    @Option(help: "Prompts (JSONL: id, prompt, answer); default: the shipped arithmetic set Scenarios/data/arith-prompts.jsonl.") var prompts: String = "Scenarios/data/arith-prompts.jsonl"
+    @Option(help: "The small model's server (OpenAI-compatible).") var server: String = "http://127.0.0.1:8081"
+    @Option(name: [.short, .long], help: "Output trace (.jsonl, or a directory for the columnar form).") var output: String
+    @Option(help: "Record only the first N prompts.") var limit: Int?
+    @Option(help: "Maximum tokens generated per prompt.") var maxTokens: Int = 256
+    @Option(help: "Top-k log-probabilities per token (1–20).") var topK: Int = 5
+    @Option(help: "Requests in flight (1 gives clean per-token times).") var concurrency: Int = 1
+    @Option(help: "Prompt template: server (/apply-template), chatml or raw.") var template: String = "server"
+    @OptionGroup var serverOptions: ServerOptions
+
+    func run() async throws {
+        try await guardedAsync {
+            guard let tpl = PromptTemplate(rawValue: template) else { throw HandoffError.input("'\(template)' is not server, chatml or raw", field: "--template") }
+            guard (1...20).contains(topK) else { throw HandoffError.input("expected 1–20", field: "--top-k") }
+            guard maxTokens >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--max-tokens") }
+            var ps = try PromptSet.read(path: prompts)
+            if let limit { ps = Array(ps.prefix(limit)) }
+            var rec = Recorder(client: try serverOptions.client(server))
+            rec.maxTokens = maxTokens; rec.topK = topK; rec.concurrency = concurrency; rec.template = tpl
+            let progress = Progress("record")
+            let trace = try await rec.record(ps) { d, t, tokens in progress.update(d, t, ", \(tokens) tokens") }
+            try writeTrace(trace, to: output, dtype: "f4")
+            let judged = trace.requests.compactMap(\.smallCorrect)
+            if !judged.isEmpty {
+                FileHandle.standardError.write(Data(String(format: "small model correct on %d of %d prompts (%.3f)\n", judged.filter { $0 }.count, judged.count,
+                                                           Double(judged.filter { $0 }.count) / Double(judged.count)).utf8))
+            }
+        }
+    }
+}
+
+struct Validate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a scenario's policy for real on a sample, simulate the same requests, and compare.",
+        discussion: """
+        Runs small-only, large-only or splitreason (sequential) against real OpenAI-compatible servers, \
+        measuring TTFT, TPOT, end-to-end latency, throughput, offload share, handoffs and accuracy; then \
+        simulates the same requests with the same arrival times and prints measured, predicted and error %. \
+        Finished requests are saved in OUT/samples.jsonl as they complete: after a fault, rerun the same \
+        command to resume. With --format json: {"policy", "requests", "metrics": {"e2el_ms.p50": \
+        {"measured", "predicted", "error_pct"}, …}}. See docs/engine.md.
+        """)
+    @Argument(help: "Scenario YAML (its trace must be recorded with prompts, e.g. by `handoff record`).") var scenario: String
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a field (repeatable), e.g. policy.name=small-only.", valueName: "path=value"))
+    var overrides: [String] = []
+    @Option(help: "The small tier's server (default: engine.small.url in the scenario).") var small: String?
+    @Option(help: "The large tier's server (default: engine.large.url in the scenario).") var large: String?
+    @Option(help: "Requests to run (the first N of the trace).") var sample: Int = 8
+    @Option(help: "Requests in flight (closed loop).") var concurrency: Int = 1
+    @Option(help: "Output folder (samples.jsonl, report.md, validation.json); default Reports/validate-<scenario>-<policy>-c<C>.") var out: String?
+    @Option(help: "table or json.") var format: OutputFormat = .table
+    @OptionGroup var serverOptions: ServerOptions
+
+    func run() async throws {
+        try await guardedAsync {
+            guard concurrency >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--concurrency") }
+            let sc = try ScenarioLoader.load(path: scenario, overrides: overrides)
+            let trace = try Simulation.loadTrace(sc)
+            var clients: [String: OpenAIClient] = [:]
+            for (tier, url) in [("small", small), ("large", large)] {
+                if let u = url ?? sc.engine[tier]?.url { clients[tier] = try serverOptions.client(u) }
+            }
+            let dir = out ?? "Reports/validate-\(sc.name)-\(sc.policy.name)-c\(concurrency)"
+            let v = Validator(scenario: sc, trace: trace, clients: clients, sample: sample, concurrency: concurrency, outDir: dir)
+            let progress = Progress("validate \(sc.policy.name)")
+            let samples = try await v.runReal { d, t in progress.update(d, t) }
+            let report = try ValidationReport.make(v, samples)
+            try FileIO.writeAtomically(JSONWriter.write(report.json, pretty: true) + "\n", to: dir + "/validation.json")
+            try FileIO.writeAtomically("# Validation: \(sc.name)\n\nScenario `\(scenario)`\(overrides.isEmpty ? "" : " with " + overrides.map { "`--set \($0)`" }.joined(separator: " ")).\n\n" + report.markdown, to: dir + "/report.md")
+            emit(format == .json ? JSONWriter.write(report.json, pretty: true) + "\n" : report.table)
+        }
+    }
+}
+
+struct Calibrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fit a server's latency law (linear) from probe runs; write a calibration file.",
+        discussion: """
+        Probes prompt lengths (prefill) and concurrent decodes at two context lengths, reads the server's \
+        own timings, and fits fixed + per-prefill-token + prefill-attention + per-sequence + per-context-token \
+        costs by weighted least squares (GSL). A scenario uses the file with \
+        `tiers.NAME.latency: {calibration: FILE}`.
+        """)
+    @Option(help: "The server to probe.") var server: String = "http://127.0.0.1:8081"
+    @Option(name: [.short, .long], help: "Calibration file to write (YAML).") var output: String
+    @Option(help: "Prefill probe lengths (comma-separated tokens).") var prefill: String = "16,64,128,256,512,1024"
+    @Option(help: "Decode probe concurrencies (≤ the server's --parallel).") var batches: String = "1,2,4"
+    @Option(help: "Decode probe context lengths.") var contexts: String = "32,512"
+    @Option(help: "Tokens generated per decode probe.") var decodeTokens: Int = 48
+    @Option(help: "Repeats per probe (the median is fitted).") var repeats: Int = 3
+    @Option(help: "Tokens per prefill iteration (llama.cpp --ubatch-size).") var ubatch: Int = 512
+    @OptionGroup var serverOptions: ServerOptions
+
+    func run() async throws {
+        try await guardedAsync {
+            func ints(_ s: String, _ field: String) throws -> [Int] {
+                let xs = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+                guard !xs.isEmpty, xs.allSatisfy({ ($0 ?? 0) >= 1 }) else { throw HandoffError.input("expected comma-separated integers ≥ 1, got '\(s)'", field: field) }
+                return xs.map { $0! }
+            }
+            var d = Calibrator.Design()
+            d.prefillLengths = try ints(prefill, "--prefill"); d.decodeBatches = try ints(batches, "--batches")
+            d.decodeContexts = try ints(contexts, "--contexts"); d.decodeTokens = decodeTokens; d.repeats = max(1, repeats); d.ubatch = ubatch
+            let client = try serverOptions.client(server)
+            let cal = Calibrator(client: client, design: d)
+            let progress = Progress("calibrate")
+            var probes = try await cal.measure { a, b in progress.update(a, b) }
+            let coef = try Calibrator.fit(&probes)
+            var model = "unknown"
+            if let (_, props) = try? await client.getJSON("props"), case let .string(m)? = props?["model_path"] { model = m }
+            try FileIO.writeAtomically(Calibrator.yaml(server: server, model: model, coefficients: coef, probes: probes), to: output)
+            var s = "calibrated \(server) (\(model)):\n"
+            for (k, n) in Calibrator.coefficientNames.enumerated() { s += "  \(n.padding(toLength: 22, withPad: " ", startingAt: 0)) \(String(format: "%.6g", coef[k]))\n" }
+            s += "probe             measured ms   fitted ms   error %\n"
+            for p in probes {
+                s += "  \(p.kind) n=\(p.tokens) B=\(p.batch)".padding(toLength: 20, withPad: " ", startingAt: 0)
+                    + String(format: "%10.2f  %10.2f  %+7.1f\n", p.measuredMs, p.fittedMs, (p.fittedMs - p.measuredMs) / p.measuredMs * 100)
+            }
+            emit(s + "wrote \(output)\n")
+        }
+    }
+}
+
+struct EngineCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "engine", abstract: "Start the local llama.cpp servers installed by scripts/install-engine.",
+                                                    subcommands: [Serve.self])
+
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run llama-server on 127.0.0.1 with an installed model until interrupted.",
+            discussion: "Models: small (SmolLM2-135M Q8_0), large (random-weight 1.07B llama, latency only), gemma (Gemma-3-270M), or a .gguf path. Prints the KV-cache bytes the server allocated.")
+        @Argument(help: "Model name or path.") var model: String = "small"
+        @Option(help: "Port.") var port: Int = 8081
+        @Option(help: "Parallel slots (continuous batching).") var parallel: Int = 4
+        @Option(help: "Context tokens (KV cells, shared by the slots).") var ctx: Int = 8192
+        @Option(help: "Threads.") var threads: Int = 2
+        @Option(help: "Pin to these CPUs (taskset -c), e.g. 0 or 1.") var cpus: String?
+        @Option(help: "Server log file.") var log: String?
+        func run() async throws {
+            try await guardedAsync {
+                let inst = try EngineInstall.locate()
+                let o = LlamaServer.Options(model: try inst.model(model), port: port, parallel: parallel, contextTokens: ctx, threads: threads, cpus: cpus)
+                let logPath = log ?? NSTemporaryDirectory() + "handoff-llama-\(port).log"
+                let s = try await LlamaServer.start(o, install: inst, logPath: logPath)
+                emit("serving \(o.model) at \(s.url) (pid \(s.process.processIdentifier), log \(logPath))\n")
+                if let kv = s.kvCacheBytes() { emit(String(format: "KV cache allocated: %.0f bytes (%.2f MiB)\n", kv, kv / 1_048_576)) }
+                signal(SIGINT, SIG_IGN); signal(SIGTERM, SIG_IGN)
+                let src = [DispatchSource.makeSignalSource(signal: SIGINT), DispatchSource.makeSignalSource(signal: SIGTERM)]
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let once = Flag1()
+                    for x in src { x.setEventHandler { if once.fire() { c.resume() } }; x.resume() }
+                    DispatchQueue.global().async { s.process.waitUntilExit(); if once.fire() { c.resume() } }
+                }
+                s.stop()
+            }
+        }
+    }
+}
+
+final class Flag1: @unchecked Sendable {
+    let lock = NSLock(); var fired = false
+    func fire() -> Bool { lock.lock(); defer { lock.unlock() }; if fired { return false }; fired = true; return true }
+}
+
+struct PromptsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "prompts", abstract: "Prompt sets with reference answers.", subcommands: [Generate.self])
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Generate arithmetic word problems with exact answers (JSONL: id, prompt, answer).")
+        @Option(help: "How many.") var count: Int = 200
+        @Option(help: "Seed.") var seed: UInt64 = 7
+        @Option(name: [.short, .long], help: "Output JSONL.") var output: String
+        func run() throws {
+            try guarded {
+                guard count >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--count") }
+                try FileIO.writeAtomically(PromptSet.arithmetic(count: count, seed: seed).map(PromptSet.line).joined(separator: "\n") + "\n", to: output)
+            }
+        }
+    }
+}
