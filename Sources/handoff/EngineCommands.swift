@@ -180,22 +180,23 @@ struct EngineCommand: AsyncParsableCommand {
                 let s = try await LlamaServer.start(o, install: inst, logPath: logPath)
                 emit("serving \(o.model) at \(s.url) (pid \(s.process.processIdentifier), log \(logPath))\n")
                 if let kv = s.kvCacheBytes() { emit(String(format: "KV cache allocated: %.0f bytes (%.2f MiB)\n", kv, kv / 1_048_576)) }
-                signal(SIGINT, SIG_IGN); signal(SIGTERM, SIG_IGN)
-                let src = [DispatchSource.makeSignalSource(signal: SIGINT), DispatchSource.makeSignalSource(signal: SIGTERM)]
-                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                    let once = Flag1()
-                    for x in src { x.setEventHandler { if once.fire() { c.resume() } }; x.resume() }
-                    DispatchQueue.global().async { s.process.waitUntilExit(); if once.fire() { c.resume() } }
-                }
+                signal(SIGINT) { _ in serveStopRequested = 1 }
+                signal(SIGTERM) { _ in serveStopRequested = 1 }
+                while s.process.isRunning && serveStopRequested == 0 { try await Task.sleep(nanoseconds: 200_000_000) }
+                if !s.process.isRunning { throw HandoffError("llama-server exited with status \(s.process.terminationStatus); see \(logPath)", exitCode: 1) }
                 s.stop()
             }
         }
     }
 }
 
+/// Set by the SIGINT/SIGTERM handler of `engine serve` (a plain store: async-signal-safe).
+nonisolated(unsafe) var serveStopRequested: sig_atomic_t = 0
+
 final class Flag1: @unchecked Sendable {
-    let lock = NSLock(); var fired = false
-    func fire() -> Bool { lock.lock(); defer { lock.unlock() }; if fired { return false }; fired = true; return true }
+    let lock = NSLock(); private var _fired = false
+    var fired: Bool { lock.lock(); defer { lock.unlock() }; return _fired }
+    func fire() -> Bool { lock.lock(); defer { lock.unlock() }; if _fired { return false }; _fired = true; return true }
 }
 
 struct PromptsCommand: AsyncParsableCommand {

@@ -68,7 +68,7 @@ public final class LlamaServer: @unchecked Sendable {
     public static func arguments(_ o: Options, server: String) -> [String] {
         var a = [server, "-m", o.model, "--host", "127.0.0.1", "--port", String(o.port), "-t", String(o.threads),
                  "-tb", String(o.threads), "--parallel", String(o.parallel), "-c", String(o.contextTokens),
-                 "--metrics", "--cache-ram", "0", "--no-webui"]
+                 "--metrics", "--cache-ram", "0", "--no-webui", "-lv", "4"]
         a += o.extra
         if let cpus = o.cpus { a = ["taskset", "-c", cpus] + a }
         return a
@@ -115,11 +115,14 @@ public final class LlamaServer: @unchecked Sendable {
 
     deinit { stop() }
 
+X
     public func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Monotonic.now() + 1
+        while process.isRunning && Monotonic.now() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        while process.isRunning { usleep(20_000) }
     }
 
     /// KV-cache bytes the server allocated at load, from its log line
@@ -128,7 +131,7 @@ public final class LlamaServer: @unchecked Sendable {
 
     public static func kvCacheBytes(log: String) -> Double? {
         var total = 0.0, found = false
-        for line in log.split(separator: "\n") where line.contains("llama_kv_cache") && line.contains("size =") {
+        for line in log.split(separator: "\n") where line.contains("llama_kv_cache: size =") {
             guard let r = line.range(of: "size =") else { continue }
             let rest = line[r.upperBound...].trimmingCharacters(in: .whitespaces)
             let num = rest.prefix { $0.isNumber || $0 == "." }

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// One alternative the server reported for a token position.
 public struct TopToken: Sendable, Equatable {
@@ -158,21 +155,14 @@ public struct OpenAIClient: Sendable {
 
     /// GET a JSON document (e.g. `/health`, `/props`).
     public func getJSON(_ path: String, timeout: Double = 10) async throws -> (status: Int, body: JSONValue?) {
-        var req = URLRequest(url: base.appendingPathComponent(path))
-        req.timeoutInterval = timeout
-        return try await send(req)
+        try await send(path, method: "GET", body: nil, timeout: timeout)
     }
 
     /// POST a JSON body, read a JSON answer (e.g. `/apply-template`, `/tokenize`).
     public func postJSON(_ path: String, _ body: JSONValue, timeout: Double = 60) async throws -> JSONValue {
-        var req = URLRequest(url: base.appendingPathComponent(path))
-        req.httpMethod = "POST"
-        req.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        req.httpBody = Data(JSONWriter.write(body).utf8)
-        req.timeoutInterval = timeout
-        let (status, json) = try await send(req)
+        let (status, json) = try await send(path, method: "POST", body: body, timeout: timeout)
         guard status == 200, let json else {
-            throw EngineError.http(url: req.url!.absoluteString, status: status, body: json.map { JSONWriter.write($0) } ?? "")
+            throw EngineError.http(url: base.appendingPathComponent(path).absoluteString, status: status, body: json.map { JSONWriter.write($0) } ?? "")
         }
         return json
     }
@@ -192,26 +182,16 @@ public struct OpenAIClient: Sendable {
         throw EngineError.timeout(url: base.appendingPathComponent("health").absoluteString, seconds: timeout, phase: "healthy answer (last: \(last))")
     }
 
-    private func send(_ req: URLRequest) async throws -> (Int, JSONValue?) {
-        let u = req.url!.absoluteString
-        return try await withCheckedThrowingContinuation { c in
-            let task = URLSession.shared.dataTask(with: req) { data, response, error in
-                if let error = error as NSError? {
-                    if error.code == NSURLErrorTimedOut {
-                        c.resume(throwing: EngineError.timeout(url: u, seconds: req.timeoutInterval, phase: "answer"))
-                    } else {
-                        c.resume(throwing: EngineError.unreachable(url: u, reason: error.localizedDescription))
-                    }
-                    return
-                }
-                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-                let json = data.flatMap { d in try? JSONParser.parse(String(decoding: d, as: UTF8.self)) }
-                c.resume(returning: (status, json))
-            }
-            task.resume()
-        }
+    private func send(_ path: String, method: String, body: JSONValue?, timeout: Double) async throws -> (Int, JSONValue?) {
+        let url = base.appendingPathComponent(path)
+        let collected = Collected()
+        let status = try await HTTPClient.request(url, method: method, body: body.map { Data(JSONWriter.write($0).utf8) },
+                                                  firstByteTimeout: timeout, idleTimeout: timeout) { p in collected.bytes.append(contentsOf: p); return true }
+        return (status, try? JSONParser.parse(String(decoding: collected.bytes, as: UTF8.self)))
     }
 }
+
+private final class Collected: @unchecked Sendable { var bytes = [UInt8]() }
 
 /// Collects streamed chunks into a `CompletionResult`. Used from the delegate queue only.
 private final class Accumulator: @unchecked Sendable {

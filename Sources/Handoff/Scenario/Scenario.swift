@@ -73,6 +73,9 @@ public struct TierSpec: Sendable, Equatable {
     public var latency: LatencySpec
     public var api: APISpec?
     public var cost: CostSpec
+    /// KV-cache tokens per replica when the engine fixes them (llama.cpp's `-c`), overriding the
+    /// memory arithmetic.
+    public var kvCapacityOverride: Int? = nil
 
     /// GPUs per replica.
     public var gpusPerReplica: Int { tensorParallel }
@@ -80,7 +83,7 @@ public struct TierSpec: Sendable, Equatable {
     public var kvCapacityBytes: Double {
         Double(tensorParallel) * gpu.memoryGiB * 1_073_741_824 * gpuMemoryUtilization - model.weightMemory
     }
-    public var kvCapacityTokens: Int { max(0, Int(kvCapacityBytes / model.kvBytesPerToken)) }
+    public var kvCapacityTokens: Int { kvCapacityOverride ?? max(0, Int(kvCapacityBytes / model.kvBytesPerToken)) }
 }
 
 public struct CostSpec: Sendable, Equatable {

@@ -158,12 +158,13 @@ public enum ScenarioLoader {
                 cost.usdPerMillionCachedInput = try c.optionalDouble("usd_per_million_cached_input_tokens", min: 0)
                 try c.finish()
             }
-            let tier = TierSpec(name: key, kind: kind, model: model, gpu: gpu,
+            var tier = TierSpec(name: key, kind: kind, model: model, gpu: gpu,
                                 replicas: try t.int("replicas", default: 1, min: 1, max: 100_000), tensorParallel: tp,
                                 gpuMemoryUtilization: try t.double("gpu_memory_utilization", default: 0.9, min: 0, max: 1, exclusiveMin: true),
                                 maxNumSeqs: try t.int("max_num_seqs", default: 256, min: 1),
                                 maxNumBatchedTokens: try t.int("max_num_batched_tokens", default: 8192, min: 1),
                                 prefixCaching: try t.bool("prefix_caching", default: true), latency: latency, api: api, cost: cost)
+            tier.kvCapacityOverride = try t.optionalInt("kv_capacity_tokens", min: 1)
             try t.finish()
             if tier.kind == .gpu && tier.kvCapacityTokens <= 0 {
                 let gib = 1_073_741_824.0
