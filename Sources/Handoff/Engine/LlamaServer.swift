@@ -115,7 +115,9 @@ public final class LlamaServer: @unchecked Sendable {
 
     deinit { stop() }
 
-X
+    /// SIGTERM, then SIGKILL after 1 s. (A child started by Foundation's `Process` can inherit a
+    /// mask that blocks SIGTERM, so the grace period is short; llama-server keeps no state worth
+    /// a clean shutdown.) Polls: Foundation's `waitUntilExit` spins a run loop.
     public func stop() {
         guard process.isRunning else { return }
         process.terminate()
