@@ -120,7 +120,7 @@ struct Calibrate: AsyncParsableCommand {
     @Option(help: "The server to probe.") var server: String = "http://127.0.0.1:8081"
     @Option(name: [.short, .long], help: "Calibration file to write (YAML).") var output: String
     @Option(help: "Prefill probe lengths (comma-separated tokens).") var prefill: String = "16,64,128,256,512,1024"
-    @Option(help: "Decode probe concurrencies (≤ the server's --parallel).") var batches: String = "1,2,4"
+    @Option(help: "Decode probe concurrencies (≤ the server's --parallel).") var batches: String = "1,2,3,4"
     @Option(help: "Decode probe context lengths.") var contexts: String = "32,512"
     @Option(help: "Tokens generated per decode probe.") var decodeTokens: Int = 48
     @Option(help: "Repeats per probe (the median is fitted).") var repeats: Int = 3
@@ -141,12 +141,14 @@ struct Calibrate: AsyncParsableCommand {
             let cal = Calibrator(client: client, design: d)
             let progress = Progress("calibrate")
             var probes = try await cal.measure { a, b in progress.update(a, b) }
-            let coef = try Calibrator.fit(&probes)
+            let coef = try Calibrator.fit(&probes, design: d)
             var model = "unknown"
             if let (_, props) = try? await client.getJSON("props"), case let .string(m)? = props?["model_path"] { model = m }
             try FileIO.writeAtomically(Calibrator.yaml(server: server, model: model, coefficients: coef, probes: probes), to: output)
             var s = "calibrated \(server) (\(model)):\n"
-            for (k, n) in Calibrator.coefficientNames.enumerated() { s += "  \(n.padding(toLength: 22, withPad: " ", startingAt: 0)) \(String(format: "%.6g", coef[k]))\n" }
+            s += String(format: "  fixed_ms               %.4g\n  prefill_ms_per_token   %.4g\n  prefill_attention_ms   %.4g\n", coef.fixedMs, coef.prefillMsPerToken, coef.prefillAttentionMs)
+            s += "  decode_ms_by_batch     " + coef.decodeMsByBatch.map { String(format: "%.3g", $0) }.joined(separator: ", ") + "\n"
+            s += String(format: "  ms_per_context_token   %.4g\n", coef.msPerContextToken)
             s += "probe             measured ms   fitted ms   error %\n"
             for p in probes {
                 s += "  \(p.kind) n=\(p.tokens) B=\(p.batch)".padding(toLength: 20, withPad: " ", startingAt: 0)

@@ -2,8 +2,11 @@ import Foundation
 
 /// `handoff calibrate`: measures a server with a probe design and fits the `linear` latency law
 ///
-///     iteration ms = fixed + a·prefill tokens + e·prefill attention + b·decoding sequences + c·context read
+///     iteration ms = fixed + a·prefill tokens + e·prefill attention + d[B] + c·context read
 ///
+/// with d[B] the decode cost of a batch of B sequences, one coefficient per probed batch size
+/// (llama.cpp on a CPU switches kernels above B = 1: measured 6.9 ms per step at B = 1, 27.5 at
+/// B = 2, 41.2 at B = 4 for SmolLM2-135M on one thread, which no single per-sequence slope fits)
 /// (the law `LatencyModel` applies per engine iteration) by weighted least squares (weights 1/y²,
 /// so every probe counts by its relative error).
 ///
@@ -16,13 +19,14 @@ import Foundation
 public struct Calibrator: Sendable {
     public struct Design: Sendable {
         public var prefillLengths = [16, 64, 128, 256, 512, 1024]
-        public var decodeBatches = [1, 2, 4]
+        public var decodeBatches = [1, 2, 3, 4]
         public var decodeContexts = [32, 512]
         public var decodeTokens = 48
         public var repeats = 3
         /// Tokens the server processes per prefill iteration (llama.cpp `--ubatch-size`, 512 by default).
         public var ubatch = 512
         public init() {}
+        var batchColumns: [Int] { Array(Set(decodeBatches)).sorted() }
     }
 
     public struct Probe: Sendable {
@@ -67,7 +71,8 @@ public struct Calibrator: Sendable {
                 ms.append(t.promptMs)
             }
             let iters = Double((n + design.ubatch - 1) / design.ubatch)
-            probes.append(Probe(kind: "prefill", tokens: n, batch: 1, x: [iters, Double(n), Double(n) * Double(n) / 2, 0, 0], measuredMs: median(ms)))
+            probes.append(Probe(kind: "prefill", tokens: n, batch: 0, x: [iters, Double(n), Double(n) * Double(n) / 2] + [Double](repeating: 0, count: design.batchColumns.count) + [0],
+                                measuredMs: median(ms)))
             progress(probes.count, total)
         }
         for b in design.decodeBatches {
@@ -91,29 +96,51 @@ public struct Calibrator: Sendable {
                 }
                 guard !ms.isEmpty else { throw HandoffError("\(client.base): decode probes returned no timings", exitCode: 1) }
                 let ctx = Double(b) * (Double(p) + Double(design.decodeTokens) / 2)
-                probes.append(Probe(kind: "decode", tokens: p, batch: b, x: [1, 0, 0, Double(b), ctx], measuredMs: median(ms)))
+                probes.append(Probe(kind: "decode", tokens: p, batch: b, x: [1, 0, 0] + design.batchColumns.map { $0 == b ? 1 : 0 } + [ctx], measuredMs: median(ms)))
                 progress(probes.count, total)
             }
         }
         return probes
     }
 
-    /// Fits the law to the probes; returns the coefficients (`fixed_ms`, `prefill_ms_per_token`,
-    /// `prefill_attention_ms`, `decode_ms_per_seq`, `ms_per_context_token`) and fills `fittedMs`.
-    public static func fit(_ probes: inout [Probe]) throws -> [Double] {
-        let f = try LeastSquares.fit(rows: probes.map(\.x), y: probes.map(\.measuredMs), weights: probes.map { 1 / ($0.measuredMs * $0.measuredMs) })
-        for i in probes.indices { probes[i].fittedMs = f.fitted[i] }
-        return f.coefficients
+    /// The fitted law: coefficients by name, `decode_ms_by_batch` for B = 1…max probed B (batch
+    /// sizes not probed are interpolated).
+    public struct Coefficients: Sendable {
+        public var fixedMs: Double
+        public var prefillMsPerToken: Double
+        public var prefillAttentionMs: Double
+        public var decodeMsByBatch: [Double]
+        public var msPerContextToken: Double
     }
 
-    public static let coefficientNames = ["fixed_ms", "prefill_ms_per_token", "prefill_attention_ms", "decode_ms_per_seq", "ms_per_context_token"]
+    /// Fits the law to the probes (GSL weighted least squares, coefficients ≥ 0) and fills `fittedMs`.
+    public static func fit(_ probes: inout [Probe], design: Design) throws -> Coefficients {
+        let f = try LeastSquares.fit(rows: probes.map(\.x), y: probes.map(\.measuredMs), weights: probes.map { 1 / ($0.measuredMs * $0.measuredMs) })
+        for i in probes.indices { probes[i].fittedMs = f.fitted[i] }
+        let c = f.coefficients
+        let cols = design.batchColumns
+        let measured = Dictionary(uniqueKeysWithValues: cols.enumerated().map { ($1, c[3 + $0]) })
+        var byBatch: [Double] = []
+        for b in 1...(cols.last ?? 1) {
+            if let v = measured[b] { byBatch.append(v); continue }
+            let lo = cols.last(where: { $0 < b }), hi = cols.first(where: { $0 > b })
+            switch (lo, hi) {
+            case let (l?, h?): byBatch.append(measured[l]! + (measured[h]! - measured[l]!) * Double(b - l) / Double(h - l))
+            case let (nil, h?): byBatch.append(measured[h]! * Double(b) / Double(h))
+            default: byBatch.append(byBatch.last ?? 0)
+            }
+        }
+        return Coefficients(fixedMs: c[0], prefillMsPerToken: c[1], prefillAttentionMs: c[2], decodeMsByBatch: byBatch, msPerContextToken: c[c.count - 1])
+    }
 
     /// The calibration file a scenario references with `latency: {calibration: FILE}`.
-    public static func yaml(server: String, model: String, coefficients c: [Double], probes: [Probe]) -> String {
+    public static func yaml(server: String, model: String, coefficients c: Coefficients, probes: [Probe]) -> String {
         let rel = probes.map { abs($0.fittedMs - $0.measuredMs) / $0.measuredMs * 100 }
-        var s = "# Written by `handoff calibrate` against \(server).\n# iteration ms = fixed + a·prefill tokens + e·prefill attention pairs + b·decoding seqs + c·context tokens read\n"
+        func n(_ x: Double) -> String { JSONWriter.number((x * 1e6).rounded() / 1e6) }
+        var s = "# Written by `handoff calibrate` against \(server).\n# iteration ms = fixed + a·prefill tokens + e·prefill attention pairs + decode_ms_by_batch[B] + c·context tokens read\n"
         s += "server: \(server)\nmodel: \(yamlString(model))\nlatency:\n  kind: linear\n"
-        for (k, name) in coefficientNames.enumerated() { s += "  \(name): \(JSONWriter.number(c[k]))\n" }
+        s += "  fixed_ms: \(n(c.fixedMs))\n  prefill_ms_per_token: \(n(c.prefillMsPerToken))\n  prefill_attention_ms: \(JSONWriter.number(c.prefillAttentionMs))\n"
+        s += "  decode_ms_by_batch: [\(c.decodeMsByBatch.map(n).joined(separator: ", "))]\n  ms_per_context_token: \(JSONWriter.number(c.msPerContextToken))\n"
         s += "fit:\n  probes: \(probes.count)\n"
         s += "  median_abs_error_pct: \(JSONWriter.number((median(rel) * 100).rounded() / 100))\n"
         s += "  max_abs_error_pct: \(JSONWriter.number(((rel.max() ?? 0) * 100).rounded() / 100))\n"

@@ -63,6 +63,17 @@ public struct ConfigReader {
         return v
     }
 
+    /// A list of numbers (empty when absent), e.g. `[6.9, 27.5, 34.4]`.
+    public func doubleList(_ key: String, min: Double? = nil) throws -> [Double] {
+        guard let n = take(key) else { return [] }
+        guard case .list = n.kind else { throw error(n, key, "expected a list of numbers, e.g. [1.5, 2.5]") }
+        return try n.items.enumerated().map { k, item in
+            guard let s = item.scalar, let v = Double(s), v.isFinite else { throw error(item, "\(key)[\(k)]", "expected a number") }
+            if let min, v < min { throw error(item, "\(key)[\(k)]", "\(s) is out of range; expected a number ≥ \(JSONWriter.number(min))") }
+            return v
+        }
+    }
+
     public func double(_ key: String, default d: Double? = nil, min: Double? = nil, max: Double? = nil, exclusiveMin: Bool = false) throws -> Double {
         if let v = try optionalDouble(key, min: min, max: max, exclusiveMin: exclusiveMin) { return v }
         guard let d else { throw error("missing required field", key: nil).with(field: fieldPath(key)) }

@@ -47,9 +47,12 @@ public enum LatencySpec: Sendable, Equatable {
     case roofline(mfu: Double, mbu: Double, overheadMs: Double)
     /// Measured tokens/s by phase and context length from a CSV (SplitReason's columns).
     case table(TokensPerSecondTable, decodeBatchSlope: Double, overheadMs: Double)
-    /// Calibrated coefficients: fixed + per prefill token + per prefill attention pair + per
-    /// decoding sequence + per context token read.
-    case linear(fixedMs: Double, prefillMsPerToken: Double, decodeMsPerSeq: Double, msPerContextToken: Double, prefillAttentionMs: Double = 0)
+    /// Calibrated coefficients: fixed + per prefill token + per prefill attention pair + decode
+    /// cost of B sequences + per context token read. The decode cost is `decodeMsPerSeq`·B, or,
+    /// when `decodeMsByBatch` is given, its B-th entry (measured per batch size; beyond the last
+    /// entry the last step is extended linearly).
+    case linear(fixedMs: Double, prefillMsPerToken: Double, decodeMsPerSeq: Double, msPerContextToken: Double, prefillAttentionMs: Double = 0,
+                decodeMsByBatch: [Double] = [])
 }
 
 /// The latency law of an API tier: each call takes TTFT + (tokens − 1) / rate.

@@ -84,8 +84,9 @@ public struct IterationLoad {
 ///   B = weights + KV bytes read (decode contexts) and written (prefill tokens).
 ///   (Williams et al., "Roofline", CACM 2009; the LLM form as in LLM-Viewer, arXiv 2402.16363.)
 /// - table: Σ chunk / prefill_tps(context after chunk) + (decode > 0 ? (1 + slope·(B−1)) / decode_tps(mean context) : 0) + overhead.
-/// - linear: fixed + a·prefill tokens + e·prefill attention (Σ chunk·(context + chunk/2)) + b·decode sequences
-///   + c·decode context, in ms (the law `handoff calibrate` fits).
+/// - linear: fixed + a·prefill tokens + e·prefill attention (Σ chunk·(context + chunk/2)) + decode(B)
+///   + c·decode context, in ms, with decode(B) = b·B or a measured per-batch-size list (the law
+///   `handoff calibrate` fits; llama.cpp on a CPU takes 4× longer per step at B = 2 than at B = 1).
 public struct LatencyModel: Sendable {
     public let spec: LatencySpec
     let flopsPerSecond: Double
@@ -129,8 +130,16 @@ public struct LatencyModel: Sendable {
                 s += (1 + slope * Double(l.decodeSeqs - 1)) / t.decodeTPS(context: l.decodeContext / Double(l.decodeSeqs))
             }
             return s
-        case let .linear(fixed, a, b, c, e):
-            return (fixed + a * Double(l.prefillTokens) + e * l.prefillAttention + b * Double(l.decodeSeqs) + c * l.decodeContext) / 1000
+        case let .linear(fixed, a, b, c, e, byBatch):
+            var decode = 0.0
+            if l.decodeSeqs > 0 {
+                if byBatch.isEmpty { decode = b * Double(l.decodeSeqs) } else if l.decodeSeqs <= byBatch.count { decode = byBatch[l.decodeSeqs - 1] } else {
+                    let k = byBatch.count
+                    let slope = k >= 2 ? byBatch[k - 1] - byBatch[k - 2] : byBatch[0]
+                    decode = byBatch[k - 1] + slope * Double(l.decodeSeqs - k)
+                }
+            }
+            return (fixed + a * Double(l.prefillTokens) + e * l.prefillAttention + decode + c * l.decodeContext) / 1000
         }
     }
 }

@@ -1,0 +1,205 @@
+import Foundation
+import XCTest
+@testable import Handoff
+
+/// Real llama-server processes for the engine tests: started once, killed at exit. Never skipped:
+/// without the engine the tests fail and say how to install it.
+actor EngineFixture {
+    static let shared = EngineFixture()
+    var servers: [String: LlamaServer] = [:]
+
+    /// Ports away from the ones a developer's own servers use (8081/8082).
+    static let ports = ["small": 18081, "large": 18082]
+
+    func url(_ name: String) async throws -> String {
+        if let s = servers[name] { return s.url }
+        let install: EngineInstall
+        do { install = try EngineInstall.locate() } catch {
+            throw HandoffError("the engine tests need llama-server and the models: run ./scripts/install-engine (scripts/test does). \(error)", exitCode: 1)
+        }
+        // One core each, as in Scenarios/llamacpp-local.yaml.
+        let o = LlamaServer.Options(model: try install.model(name), port: Self.ports[name]!, parallel: 4, contextTokens: 8192, threads: 1,
+                                    cpus: name == "small" ? "0" : "1")
+        let s = try await LlamaServer.start(o, install: install, logPath: NSTemporaryDirectory() + "handoff-test-llama-\(name).log")
+        servers[name] = s
+        let pid = s.process.processIdentifier
+        EngineFixture.registerKill(pid)
+        return s.url
+    }
+
+    func server(_ name: String) -> LlamaServer? { servers[name] }
+
+    nonisolated static func registerKill(_ pid: Int32) {
+        pids.withLock { $0.append(pid) }
+        _ = installed
+    }
+    static let pids = Mutex<[Int32]>([])
+    static let installed: Bool = {
+        atexit { EngineFixture.pids.withLock { for p in $0 { kill(p, SIGKILL) } } }
+        return true
+    }()
+}
+
+final class Mutex<T>: @unchecked Sendable {
+    private var value: T
+    private let lock = NSLock()
+    init(_ v: T) { value = v }
+    func withLock<R>(_ f: (inout T) -> R) -> R { lock.lock(); defer { lock.unlock() }; return f(&value) }
+}
+
+final class EngineTests: XCTestCase {
+    /// Records a small trace once (3 prompts, ≤ 32 tokens) for the tests that need one.
+    static let recorded = Mutex<String?>(nil)
+
+    func recordedTrace() async throws -> String {
+        if let p = Self.recorded.withLock({ $0 }) { return p }
+        let small = try await EngineFixture.shared.url("small")
+        let path = tempDir() + "/rec.jsonl"
+        let r = try runCLI(["record", "--server", small, "--limit", "4", "--max-tokens", "32", "-o", path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        Self.recorded.withLock { $0 = path }
+        return path
+    }
+
+    func testKVCacheBytesEqualPrediction() async throws {
+        for name in ["small", "large"] {
+            _ = try await EngineFixture.shared.url(name)
+            let server = await EngineFixture.shared.server(name)!
+            let sc = try ScenarioLoader.load(path: packageRoot + "/Scenarios/llamacpp-local.yaml")
+            let tier = sc.tiers[sc.tierIndex(name)!]
+            let predicted = Double(tier.kvCapacityTokens) * tier.model.kvBytesPerToken
+            // llama.cpp prints the size in MiB with two decimals.
+            let reported = try XCTUnwrap(server.kvCacheBytes(), "no llama_kv_cache size line in \(server.logPath)")
+            XCTAssertEqual(reported, predicted, accuracy: 0.005 * 1_048_576, name)
+        }
+    }
+
+    func testRecordWritesAValidTrace() async throws {
+        let path = try await recordedTrace()
+        let t = try TraceReader.read(path: path)
+        XCTAssertEqual(t.count, 4)
+        for r in 0..<t.count {
+            let q = t.requests[r]
+            XCTAssertGreaterThan(q.promptTokens, 20, "the chat template plus the question")
+            XCTAssertGreaterThan(t.outputTokens(r), 0)
+            XCTAssertLessThanOrEqual(t.outputTokens(r), 32)
+            XCTAssertNotNil(q.smallCorrect, "answers are known, so correctness is recorded")
+            guard case let .numbers(ms)? = q.measured?["token_ms"] else { return XCTFail("no measured.token_ms") }
+            XCTAssertEqual(ms.count, t.outputTokens(r), "one arrival time per token")
+            XCTAssertEqual(ms, ms.sorted(), "arrival times increase")
+            for i in t.tokenRange(r) { XCTAssert(t.difficulty[i] >= 0 && t.difficulty[i] <= 1) }
+            XCTAssertNotNil(q.measured?["timings"]?["predicted_ms"], "the server's own timings are kept")
+        }
+        // Greedy decoding: some token is uncertain, most are not (a real model, not a constant).
+        let d = (0..<t.difficulty.count).map { t.difficulty[$0] }
+        XCTAssertGreaterThan(d.max()!, 0.3)
+        XCTAssertLessThan(d.min()!, 0.05)
+    }
+
+    func validate(_ policy: String, sample: Int, concurrency: Int, out: String) async throws -> JSONValue {
+        let small = try await EngineFixture.shared.url("small"), large = try await EngineFixture.shared.url("large")
+        let trace = try await recordedTrace()
+        let r = try runCLI(["validate", "Scenarios/llamacpp-local.yaml", "--set", "trace.file=\(trace)", "--set", "policy.name=\(policy)",
+                            "--set", "policy.offload_threshold=0.5", "--small", small, "--large", large,
+                            "--sample", String(sample), "--concurrency", String(concurrency), "--out", out, "--format", "json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return try JSONParser.parse(r.stdout)
+    }
+
+    func checkErrors(_ v: JSONValue, bound: Double, _ label: String) {
+        for key in ["e2el_ms.p50", "e2el_ms.p95", "ttft_ms.p50", "throughput_rps"] {
+            guard let e = number(v["metrics"]?[key], "error_pct"), let m = number(v["metrics"]?[key], "measured"),
+                  let p = number(v["metrics"]?[key], "predicted") else { XCTFail("\(label): \(key) missing"); continue }
+            XCTAssert(m > 0 && p > 0, "\(label) \(key): measured \(m), predicted \(p)")
+            XCTAssertLessThan(abs(e), bound, "\(label) \(key): measured \(m), predicted \(p)")
+        }
+    }
+
+    func testValidateSmallOnlyAndOffload() async throws {
+        let small = try await validate("small-only", sample: 4, concurrency: 2, out: tempDir())
+        checkErrors(small, bound: 50, "small-only")
+        let off = try await validate("splitreason", sample: 4, concurrency: 2, out: tempDir())
+        checkErrors(off, bound: 50, "splitreason")
+        let frac = try XCTUnwrap(number(off["metrics"]?["offload.token_fraction"], "measured"))
+        XCTAssertGreaterThan(frac, 0, "threshold 0.5 offloads something on these prompts")
+        // The replay reproduces the realised segmentation exactly.
+        XCTAssertEqual(frac, try XCTUnwrap(number(off["metrics"]?["offload.token_fraction"], "predicted")), accuracy: 1e-9)
+    }
+
+    func testValidateResumesAfterAnInterruption() async throws {
+        let out = tempDir()
+        _ = try await validate("small-only", sample: 3, concurrency: 1, out: out)
+        // Cut the last finished sample in half, as a kill mid-write would.
+        let path = out + "/samples.jsonl"
+        var lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 4, "header + 3 samples")
+        lines[3] = String(lines[3].prefix(40))
+        try (lines.joined(separator: "\n")).write(toFile: path, atomically: true, encoding: .utf8)
+        let v = try await validate("small-only", sample: 3, concurrency: 1, out: out)
+        XCTAssertEqual(number(v, "requests"), 3)
+        let after = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        let epochs = after.dropFirst().compactMap { try? JSONParser.parse(String($0)) }.compactMap { number($0, "epoch") }
+        XCTAssertEqual(epochs.sorted(), [0, 0, 1], "two samples kept from the first run, one run again")
+    }
+
+    func testUnreachableServerIsAClearError() async throws {
+        let trace = try await recordedTrace()
+        let out = tempDir()
+        let r = try runCLI(["validate", "Scenarios/llamacpp-local.yaml", "--set", "trace.file=\(trace)", "--set", "policy.name=small-only",
+                            "--small", "http://127.0.0.1:9", "--sample", "2", "--retries", "1", "--out", out])
+        XCTAssertEqual(r.status, 1)
+        XCTAssert(r.stderr.contains("cannot connect to http://127.0.0.1:9"), r.stderr)
+        XCTAssert(r.stderr.contains("rerun the same command to resume"), r.stderr)
+    }
+
+    func testHTTPErrorsAreReported() async throws {
+        let small = try await EngineFixture.shared.url("small")
+        let c = try OpenAIClient(base: small)
+        do {
+            _ = try await c.postJSON("no-such-endpoint", .object([]))
+            XCTFail("expected an HTTP error")
+        } catch let e as EngineError {
+            guard case let .http(_, status, _) = e else { return XCTFail("\(e)") }
+            XCTAssertEqual(status, 404)
+        }
+        // A request the server rejects: the body's message reaches the user.
+        var bad = CompletionRequest(prompt: "x", maxTokens: 4)
+        bad.promptTokenIDs = [999_999_999]
+        do {
+            _ = try await c.complete(bad)
+            XCTFail("expected an error for an out-of-vocabulary token")
+        } catch let e as EngineError {
+            XCTAssert("\(e)".contains("HTTP 4") || "\(e)".contains("HTTP 5"), "\(e)")
+        }
+    }
+
+    func testCalibrateReproducesItsProbes() async throws {
+        let small = try await EngineFixture.shared.url("small")
+        let dir = tempDir()
+        let file = dir + "/cal.yaml"
+        let r = try runCLI(["calibrate", "--server", small, "-o", file, "--prefill", "16,128,512", "--batches", "1,2",
+                            "--contexts", "32,256", "--decode-tokens", "16", "--repeats", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let node = try ConfigNode.parse(yaml: try String(contentsOfFile: file, encoding: .utf8), origin: file)
+        guard case let .array(probes)? = node.json["probes"] else { return XCTFail("no probes in \(file)") }
+        XCTAssertEqual(probes.count, 3 + 2 * 2)
+        var errors: [Double] = []
+        for p in probes {
+            let m = try XCTUnwrap(number(p, "measured_ms")), f = try XCTUnwrap(number(p, "fitted_ms"))
+            errors.append(abs(f - m) / m)
+        }
+        XCTAssertLessThan(errors.sorted()[errors.count / 2], 0.15, "median probe error \(errors)")
+        XCTAssertLessThan(errors.max()!, 0.5, "worst probe error \(errors)")
+        // The file is a latency law a scenario can reference.
+        let sc = try scenario("""
+            trace: {synthetic: {requests: 2}}
+            models: {small: {params_b: 0.1348, layers: 30, attention_heads: 9, kv_heads: 3, head_dim: 64, hidden: 576}}
+            gpus: {cpu: {memory_gib: 8, memory_bandwidth_gb_s: 20, bf16_tflops: 0.05}}
+            tiers: {small: {gpu: cpu, latency: {calibration: \(file)}}}
+            policy: {name: small-only}
+            """)
+        guard case let .linear(_, a, _, _, _, byBatch) = sc.tiers[0].latency else { return XCTFail("not a linear law") }
+        XCTAssertGreaterThan(a, 0)
+        XCTAssertEqual(byBatch.count, 2)
+    }
+}
