@@ -125,6 +125,7 @@ struct Calibrate: AsyncParsableCommand {
     @Option(help: "Tokens generated per decode probe.") var decodeTokens: Int = 48
     @Option(help: "Repeats per probe (the median is fitted).") var repeats: Int = 3
     @Option(help: "Tokens per prefill iteration (llama.cpp --ubatch-size).") var ubatch: Int = 512
+    @Option(help: "Top-k log-probabilities per token, as the tier is served (a small tier whose difficulties drive offload: 5).") var topLogprobs: Int = 0
     @OptionGroup var serverOptions: ServerOptions
 
     func run() async throws {
@@ -136,7 +137,7 @@ struct Calibrate: AsyncParsableCommand {
             }
             var d = Calibrator.Design()
             d.prefillLengths = try ints(prefill, "--prefill"); d.decodeBatches = try ints(batches, "--batches")
-            d.decodeContexts = try ints(contexts, "--contexts"); d.decodeTokens = decodeTokens; d.repeats = max(1, repeats); d.ubatch = ubatch
+            d.decodeContexts = try ints(contexts, "--contexts"); d.decodeTokens = decodeTokens; d.repeats = max(1, repeats); d.ubatch = ubatch; d.topLogprobs = topLogprobs
             let client = try serverOptions.client(server)
             let cal = Calibrator(client: client, design: d)
             let progress = Progress("calibrate")

@@ -25,6 +25,9 @@ public struct Calibrator: Sendable {
         public var repeats = 3
         /// Tokens the server processes per prefill iteration (llama.cpp `--ubatch-size`, 512 by default).
         public var ubatch = 512
+        /// Top-k log-probabilities per generated token, as the tier serves them (computing them
+        /// costs time per token: a softmax and a partial sort over the vocabulary).
+        public var topLogprobs = 0
         public init() {}
         var batchColumns: [Int] { Array(Set(decodeBatches)).sorted() }
     }
@@ -63,7 +66,7 @@ public struct Calibrator: Sendable {
         for n in design.prefillLengths {
             var ms: [Double] = []
             for _ in 0..<design.repeats {
-                var r = CompletionRequest(prompt: "", maxTokens: 1, ignoreEOS: true)
+                var r = CompletionRequest(prompt: "", maxTokens: 1, topLogprobs: design.topLogprobs, ignoreEOS: true)
                 r.promptTokenIDs = tokens(n, &rng)
                 r.cachePrompt = false
                 let res = try await client.complete(r)
@@ -80,7 +83,7 @@ public struct Calibrator: Sendable {
                 var ms: [Double] = []
                 for _ in 0..<design.repeats {
                     let reqs = (0..<b).map { _ -> CompletionRequest in
-                        var r = CompletionRequest(prompt: "", maxTokens: design.decodeTokens, ignoreEOS: true)
+                        var r = CompletionRequest(prompt: "", maxTokens: design.decodeTokens, topLogprobs: design.topLogprobs, ignoreEOS: true)
                         r.promptTokenIDs = tokens(p, &rng)
                         r.cachePrompt = false
                         return r

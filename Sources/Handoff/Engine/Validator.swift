@@ -180,6 +180,12 @@ public struct Validator: Sendable {
         let q = trace.requests[r]
         let budget = trace.outputTokens(r)
         let prompt = q.prompt!
+        // Prompts are formatted (llama.cpp /apply-template) before the clock starts: a deployment
+        // formats them in the frontend, not on the model server's time.
+        var formatted: [String: String] = [:]
+        for tier in policyName == "small-only" ? ["small"] : policyName == "large-only" ? ["large"] : ["small", "large"] {
+            formatted[tier] = try await PromptTemplate(rawValue: spec(tier).template)!.format(prompt, client: try client(tier))
+        }
         let t0 = Monotonic.now()
         var first: Double?
         var d: [Float] = []
@@ -193,9 +199,10 @@ public struct Validator: Sendable {
         case "small-only", "large-only":
             let tier = policyName == "small-only" ? "small" : "large"
             let c = try client(tier), s = spec(tier)
-            var req = CompletionRequest(prompt: try await PromptTemplate(rawValue: s.template)!.format(prompt, client: c), maxTokens: budget,
+            var req = CompletionRequest(prompt: formatted[tier]!, maxTokens: budget,
                                         topLogprobs: tier == "small" ? s.topLogprobs : 0, ignoreEOS: s.ignoreEOS)
             req.temperature = 0
+            req.cachePrompt = false  // no prefix shared across requests, as the simulator assumes
             let sent = Monotonic.now()
             let res = try await c.complete(req)
             stamp(res, sentAt: sent)
@@ -207,17 +214,19 @@ public struct Validator: Sendable {
             guard let sr = scenario.policy as? SplitReasonPolicy else { fallthrough }
             let small = try client("small"), large = try client("large")
             let ss = spec("small"), ls = spec("large")
-            let smallPrefix = try await PromptTemplate(rawValue: ss.template)!.format(prompt, client: small)
-            let largePrefix = try await PromptTemplate(rawValue: ls.template)!.format(prompt, client: large)
+            let smallPrefix = formatted["small"]!, largePrefix = formatted["large"]!
             let threshold = sr.offloadThreshold
             let segment = sr.minSegmentTokens
-            var firstCall = true
+            var firstCall = true, firstLargeCall = true
             var pendingHard: Float?
             while d.count < budget {
                 if let hard = pendingHard {
                     // The large model generates the segment, starting at the hard position.
                     var req = CompletionRequest(prompt: largePrefix + text, maxTokens: min(segment, budget - d.count), ignoreEOS: ls.ignoreEOS)
                     req.temperature = 0
+                    // Reuse this request's own context on the tier, never another request's.
+                    req.cachePrompt = !firstLargeCall
+                    firstLargeCall = false
                     let sent = Monotonic.now()
                     let res = try await large.complete(req)
                     stamp(res, sentAt: sent)
@@ -232,6 +241,7 @@ public struct Validator: Sendable {
                 }
                 var req = CompletionRequest(prompt: smallPrefix + text, maxTokens: budget - d.count, topLogprobs: ss.topLogprobs, ignoreEOS: ss.ignoreEOS)
                 req.temperature = 0
+                req.cachePrompt = !firstCall
                 let crossed = Flag()
                 let sent = Monotonic.now()
                 let res = try await small.complete(req) { tok, _ in
