@@ -75,6 +75,8 @@ public struct CompletionRequest: Sendable {
     public var promptTokenIDs: [Int]?
     /// llama.cpp: reuse the slot's cached prefix (`cache_prompt`); nil leaves the server default.
     public var cachePrompt: Bool?
+    /// llama.cpp: run in this slot (`id_slot`), so a request's calls find their own cached prefix.
+    public var slot: Int?
 
     public init(prompt: String, maxTokens: Int, topLogprobs: Int = 0, ignoreEOS: Bool = false, chat: Bool = false) {
         self.prompt = prompt
@@ -97,6 +99,7 @@ public struct CompletionRequest: Sendable {
               ("stream", .bool(true)), ("stream_options", .object([("include_usage", .bool(true))]))]
         if ignoreEOS { o.append(("ignore_eos", .bool(true))) }
         if let cachePrompt { o.append(("cache_prompt", .bool(cachePrompt))) }
+        if let slot { o.append(("id_slot", .number(Double(slot)))) }
         return .object(o)
     }
 }

@@ -47,8 +47,10 @@ public struct ValidationReport: Sendable {
         var s = v.scenario
         s.traffic = TrafficSpec(arrival: .replay, rateRps: 1, cv: 1, concurrency: 1, thinkTimeS: 0, requests: samples.count)
         if let sr = v.scenario.policy as? SplitReasonPolicy {
-            s.policy = SplitReasonPolicy(offloadThreshold: sr.offloadThreshold, minSegmentTokens: sr.minSegmentTokens,
-                                         maxSegmentTokens: sr.minSegmentTokens, mode: .sequential, chunkTokens: sr.chunkTokens)
+            var replay = SplitReasonPolicy(offloadThreshold: sr.offloadThreshold, minSegmentTokens: sr.minSegmentTokens,
+                                           maxSegmentTokens: sr.minSegmentTokens, mode: .sequential, chunkTokens: sr.chunkTokens)
+            replay.triggerTokens = 1
+            s.policy = replay
         }
         let sim = try Simulation.run(s, trace: realised)
         let predicted = sim.outcome.requests.sorted { $0.traceIndex < $1.traceIndex }
@@ -70,11 +72,11 @@ public struct ValidationReport: Sendable {
         func q(_ xs: [Double], _ p: Double) -> Double { Statistics.quantile(sorted: xs.sorted(), p) }
         let mE2E = samples.map { $0.e2elS * 1000 }, pE2E = predicted.map { $0.e2elS * 1000 }
         let mTTFT = samples.map { $0.ttftS * 1000 }, pTTFT = predicted.map { $0.ttftS * 1000 }
-        let mTPOT = samples.map { m in m.difficulty.count > 1 ? (m.e2elS - m.ttftS) * 1000 / Double(m.difficulty.count - 1) : 0 }
+        let mTPOT = samples.map { m in m.outputTokens > 1 ? (m.e2elS - m.ttftS) * 1000 / Double(m.outputTokens - 1) : 0 }
         let pTPOT = predicted.map { $0.tpotS * 1000 }
         let mSpan = samples.map { $0.startS + epochOffset[$0.epoch]! + $0.e2elS }.max()! - t0
         let pSpan = predicted.map { $0.arrivalS + $0.e2elS }.max()! - predicted.map(\.arrivalS).min()!
-        let mTokens = Double(samples.reduce(0) { $0 + $1.difficulty.count })
+        let mTokens = Double(samples.reduce(0) { $0 + $1.outputTokens })
         let pTokens = Double(predicted.reduce(0) { $0 + $1.outputTokens })
         let mLarge = Double(samples.reduce(0) { $0 + $1.largeTokens })
         let pLarge = Double(predicted.reduce(0) { $0 + $1.offloadedTokens })

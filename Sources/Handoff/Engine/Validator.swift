@@ -11,14 +11,17 @@ public struct MeasuredRequest: Sendable {
     public var ttftS: Double
     public var e2elS: Double
     public var promptTokens: Int
-    /// Realised difficulty per output token (see `Validator`), and the tier of each token.
+    /// Realised stream (see `Validator`): difficulty per output token.
     public var difficulty: [Float]
+    public var outputTokens: Int { difficulty.count }
     public var largeTokens: Int
     public var handoffs: Int
     /// Small-model tokens generated and thrown away because they crossed the threshold.
     public var discardedTokens: Int
     public var text: String
     public var correct: Bool?
+    /// The servers' own timings of every call (tier, cache_n, prompt_n, prompt_ms, predicted_n, predicted_ms).
+    public var calls: [JSONValue] = []
 
     var json: JSONValue {
         var o: [(String, JSONValue)] = [
@@ -29,6 +32,7 @@ public struct MeasuredRequest: Sendable {
             ("text", .string(text)), ("difficulty", .numbers(difficulty.map { Double($0) })),
         ]
         if let correct { o.append(("correct", .bool(correct))) }
+        if !calls.isEmpty { o.append(("calls", .array(calls))) }
         return .object(o)
     }
 
@@ -51,8 +55,11 @@ public struct MeasuredRequest: Sendable {
         }
         var correct: Bool?
         if case let .bool(b)? = v["correct"] { correct = b }
+        var calls: [JSONValue] = []
+        if case let .array(a)? = v["calls"] { calls = a }
         self.init(index: Int(index), id: id, epoch: Int(epoch), startS: start, ttftS: ttft, e2elS: e2el, promptTokens: Int(pt),
                   difficulty: d, largeTokens: Int(lt), handoffs: Int(h), discardedTokens: Int(dt), text: text, correct: correct)
+        self.calls = calls
     }
 }
 
@@ -70,9 +77,10 @@ public struct MeasuredRequest: Sendable {
 ///   tiers, so the two models need not share a vocabulary.
 ///
 /// The simulation replays the realised token stream: small tokens carry their measured
-/// difficulty, each offloaded segment starts at the crossing token and its other tokens carry
-/// difficulty 1, and the policy is splitreason with min = max = the live segment length, so the
-/// simulator reproduces the segmentation the engine ran. A second simulation runs the scenario's
+/// difficulty; each offloaded segment starts with the crossing difficulty and its other tokens
+/// carry 1; the policy is splitreason with min = max = the live segment length and one trigger
+/// token (the dropped crossing token: decoded by the small model, not output). So the simulator
+/// runs the segmentation and the round trips the engine ran. A second simulation runs the scenario's
 /// policy on the recorded trace alone — the prediction a user makes before running anything.
 ///
 /// Finished requests are appended to `samples.jsonl` in the output folder as they complete; a
@@ -93,7 +101,7 @@ public struct Validator: Sendable {
     var policyName: String { scenario.policy.name }
 
     func spec(_ tier: String) -> EngineTierSpec {
-        scenario.engine[tier] ?? EngineTierSpec(url: nil, template: "server", ignoreEOS: false, topLogprobs: 5)
+        scenario.engine[tier] ?? EngineTierSpec(url: nil, template: "server", ignoreEOS: false, topLogprobs: 5, pinSlots: false)
     }
 
     func client(_ tier: String) throws -> OpenAIClient {
@@ -150,12 +158,12 @@ public struct Validator: Sendable {
             let finished = done.count
             let counter = Counter(finished)
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<max(1, concurrency) {
+                for w in 0..<max(1, concurrency) {
                     group.addTask {
                         while let r = await queue.next() {
                             let start = Monotonic.now() - t0
                             let m: MeasuredRequest
-                            do { m = try await self.execute(r, epoch: ep, start: start) } catch {
+                            do { m = try await self.execute(r, epoch: ep, start: start, worker: w) } catch {
                                 let n = await counter.value
                                 throw HandoffError("request \(self.trace.requests[r].id) failed: \(error). \(n) of \(self.sample) samples are saved in \(path); rerun the same command to resume", exitCode: 1)
                             }
@@ -176,7 +184,8 @@ public struct Validator: Sendable {
     }
 
     /// Runs request `r` for real.
-    func execute(_ r: Int, epoch: Int, start: Double) async throws -> MeasuredRequest {
+    func execute(_ r: Int, epoch: Int, start: Double, worker: Int) async throws -> MeasuredRequest {
+        func slot(_ tier: String) -> Int? { spec(tier).pinSlots ? worker : nil }
         let q = trace.requests[r]
         let budget = trace.outputTokens(r)
         let prompt = q.prompt!
@@ -192,8 +201,14 @@ public struct Validator: Sendable {
         var text = ""
         var largeTokens = 0, handoffs = 0, discarded = 0, promptTokens = q.promptTokens
         var tier: [UInt8] = []
-        func stamp(_ res: CompletionResult, sentAt: Double) {
+        var calls: [JSONValue] = []
+        func stamp(_ res: CompletionResult, sentAt: Double, tier: String = "") {
             if first == nil, let t = res.tokens.first?.at { first = sentAt + t - t0 }
+            if let t = res.timings, case var .object(o) = t.json {
+                o.insert(("tier", .string(tier)), at: 0)
+                o.append(("wall_ms", .number(round3(res.duration * 1000))))
+                calls.append(.object(o))
+            }
         }
         switch policyName {
         case "small-only", "large-only":
@@ -203,9 +218,10 @@ public struct Validator: Sendable {
                                         topLogprobs: tier == "small" ? s.topLogprobs : 0, ignoreEOS: s.ignoreEOS)
             req.temperature = 0
             req.cachePrompt = false  // no prefix shared across requests, as the simulator assumes
+            req.slot = slot(tier)
             let sent = Monotonic.now()
             let res = try await c.complete(req)
-            stamp(res, sentAt: sent)
+            stamp(res, sentAt: sent, tier: tier)
             text = res.text
             d = res.tokens.map { Float($0.difficulty ?? 0) }
             if tier == "large" { largeTokens = res.tokens.count; d = [Float](repeating: 1, count: res.tokens.count) }
@@ -218,30 +234,36 @@ public struct Validator: Sendable {
             let threshold = sr.offloadThreshold
             let segment = sr.minSegmentTokens
             var firstCall = true, firstLargeCall = true
+            var largeCalls = 0
             var pendingHard: Float?
-            while d.count < budget {
+            var produced = 0  // output tokens (kept small + large)
+            while produced < budget {
                 if let hard = pendingHard {
                     // The large model generates the segment, starting at the hard position.
-                    var req = CompletionRequest(prompt: largePrefix + text, maxTokens: min(segment, budget - d.count), ignoreEOS: ls.ignoreEOS)
+                    var req = CompletionRequest(prompt: largePrefix + text, maxTokens: min(segment, budget - produced), ignoreEOS: ls.ignoreEOS)
                     req.temperature = 0
                     // Reuse this request's own context on the tier, never another request's.
                     req.cachePrompt = !firstLargeCall
+                    req.slot = slot("large")
                     firstLargeCall = false
                     let sent = Monotonic.now()
                     let res = try await large.complete(req)
-                    stamp(res, sentAt: sent)
+                    stamp(res, sentAt: sent, tier: "large")
                     pendingHard = nil
+                    largeCalls += 1
                     if res.tokens.isEmpty { break }
                     text += res.text
                     largeTokens += res.tokens.count
+                    produced += res.tokens.count
                     d.append(hard)
                     d += [Float](repeating: 1, count: res.tokens.count - 1)
                     tier += [UInt8](repeating: 1, count: res.tokens.count)
                     continue
                 }
-                var req = CompletionRequest(prompt: smallPrefix + text, maxTokens: budget - d.count, topLogprobs: ss.topLogprobs, ignoreEOS: ss.ignoreEOS)
+                var req = CompletionRequest(prompt: smallPrefix + text, maxTokens: budget - produced, topLogprobs: ss.topLogprobs, ignoreEOS: ss.ignoreEOS)
                 req.temperature = 0
                 req.cachePrompt = !firstCall
+                req.slot = slot("small")
                 let crossed = Flag()
                 let sent = Monotonic.now()
                 let res = try await small.complete(req) { tok, _ in
@@ -258,22 +280,28 @@ public struct Validator: Sendable {
                     discarded += 1
                     pendingHard = hard
                 }
-                stamp(CompletionResult(tokens: kept), sentAt: sent)
+                var shown = res
+                shown.tokens = kept
+                stamp(shown, sentAt: sent, tier: "small")
                 text += kept.map(\.text).joined()
+                produced += kept.count
                 d += kept.map { Float($0.difficulty ?? 0) }
                 tier += [UInt8](repeating: 0, count: kept.count)
                 if pendingHard == nil { break }  // the small model finished (EOS or budget)
             }
-            // Control transfers, counted as the simulator does: changes of tier along the stream.
-            handoffs = zip(tier, tier.dropFirst()).reduce(0) { $0 + ($1.0 != $1.1 ? 1 : 0) }
+            // Control transfers, counted as the simulator does: to the large model and back for
+            // every large call, except the return after a stream that ends on the large model.
+            handoffs = 2 * largeCalls - (tier.last == 1 ? 1 : 0)
         default:
             throw HandoffError.input("validate runs small-only, large-only and splitreason; the scenario's policy is \(policyName)", field: "policy.name")
         }
         let end = Monotonic.now()
         let correct = q.answer.map { PromptSet.isCorrect(output: text, reference: $0) }
-        return MeasuredRequest(index: r, id: q.id, epoch: epoch, startS: start, ttftS: first ?? (end - t0), e2elS: end - t0,
-                               promptTokens: promptTokens, difficulty: d, largeTokens: largeTokens, handoffs: handoffs,
-                               discardedTokens: discarded, text: text, correct: correct)
+        var m = MeasuredRequest(index: r, id: q.id, epoch: epoch, startS: start, ttftS: first ?? (end - t0), e2elS: end - t0,
+                                promptTokens: promptTokens, difficulty: d, largeTokens: largeTokens, handoffs: handoffs,
+                                discardedTokens: discarded, text: text, correct: correct)
+        m.calls = calls
+        return m
     }
 }
 

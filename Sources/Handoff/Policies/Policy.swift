@@ -12,7 +12,10 @@ public struct Segment: Sendable, Equatable {
     /// Index into the policy's `roles`.
     public var role: Int
     public var tokens: Int
-    public init(role: Int, tokens: Int) { self.role = role; self.tokens = tokens }
+    /// Decoded but not output (a trigger token such as SplitReason's `<bigmodel>`): costs a
+    /// decode step and context, does not count as output or as the first token.
+    public var silent: Bool
+    public init(role: Int, tokens: Int, silent: Bool = false) { self.role = role; self.tokens = tokens; self.silent = silent }
 }
 
 /// A serving policy: decides, per request, which tier generates which tokens.
@@ -37,7 +40,7 @@ public enum PolicyRegistry {
     public static let names = ["small-only", "large-only", "splitreason"]
     /// Every policy's fields: a policy ignores the others' (so `--set policy.name=…` can switch
     /// policies on one scenario), but a field no policy knows is an error.
-    public static let allFields = ["name", "offload_threshold", "min_segment_tokens", "max_segment_tokens", "mode", "chunk_tokens"]
+    public static let allFields = ["name", "offload_threshold", "min_segment_tokens", "max_segment_tokens", "mode", "chunk_tokens", "trigger_tokens"]
 
     public static func make(_ r: ConfigReader) throws -> any Policy {
         let name = try r.string("name", oneOf: names)

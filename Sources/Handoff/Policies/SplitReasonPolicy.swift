@@ -11,6 +11,10 @@ public struct SplitReasonPolicy: Policy {
     public var maxSegmentTokens: Int
     public var mode: ExecutionMode
     public var chunkTokens: Int
+    /// Tokens the small model decodes, and does not output, before each offloaded segment: 1
+    /// models SplitReason's `<bigmodel>` trigger token, or a live threshold check that drops the
+    /// crossing token (`handoff validate`); 0 assumes the hand-off decision is free.
+    public var triggerTokens: Int = 0
     public var roles: [String] { ["small", "large"] }
 
     public init(offloadThreshold: Double, minSegmentTokens: Int = 1, maxSegmentTokens: Int = 1 << 30,
@@ -31,6 +35,7 @@ public struct SplitReasonPolicy: Policy {
         }
         mode = ExecutionMode(rawValue: try r.string("mode", default: "sequential", oneOf: ExecutionMode.allCases.map(\.rawValue)))!
         chunkTokens = try r.int("chunk_tokens", default: 256, min: 1)
+        triggerTokens = try r.int("trigger_tokens", default: 0, min: 0, max: 16)
     }
 
     public func plan(trace: Trace, request r: Int, into segments: inout [Segment]) {
@@ -44,6 +49,7 @@ public struct SplitReasonPolicy: Policy {
                 break
             }
             if hard > i { segments.append(Segment(role: 0, tokens: hard - i)) }
+            if triggerTokens > 0 { segments.append(Segment(role: 0, tokens: triggerTokens, silent: true)) }
             let minEnd = min(range.upperBound, hard + minSegmentTokens)
             let maxEnd = min(range.upperBound, hard + maxSegmentTokens)
             let end = minEnd >= maxEnd ? maxEnd : (d.firstIndex(in: minEnd..<maxEnd, atOrBelow: t) ?? maxEnd)
@@ -54,6 +60,7 @@ public struct SplitReasonPolicy: Policy {
 
     public var parameters: [(String, JSONValue)] {
         [("name", .string(name)), ("offload_threshold", .number(offloadThreshold)), ("min_segment_tokens", .number(Double(minSegmentTokens))),
-         ("max_segment_tokens", .number(Double(maxSegmentTokens))), ("mode", .string(mode.rawValue)), ("chunk_tokens", .number(Double(chunkTokens)))]
+         ("max_segment_tokens", .number(Double(maxSegmentTokens))), ("mode", .string(mode.rawValue)), ("chunk_tokens", .number(Double(chunkTokens))),
+         ("trigger_tokens", .number(Double(triggerTokens)))]
     }
 }

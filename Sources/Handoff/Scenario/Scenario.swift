@@ -155,4 +155,7 @@ public struct EngineTierSpec: Sendable, Equatable {
     /// Generate exactly the requested tokens (for random-weight latency models).
     public var ignoreEOS: Bool
     public var topLogprobs: Int
+    /// llama.cpp: pin each in-flight request to its own slot (`id_slot` = worker), so its calls
+    /// reuse their cached prefix as a prefix cache would (needs concurrency ≤ the server's slots).
+    public var pinSlots: Bool
 }

@@ -219,7 +219,8 @@ public enum ScenarioLoader {
                 engine[key] = EngineTierSpec(url: try e.optionalString("url"),
                                              template: try e.string("template", default: "server", oneOf: PromptTemplate.allCases.map(\.rawValue)),
                                              ignoreEOS: try e.bool("ignore_eos", default: false),
-                                             topLogprobs: try e.int("top_logprobs", default: 5, min: 1, max: 20))
+                                             topLogprobs: try e.int("top_logprobs", default: 5, min: 1, max: 20),
+                                             pinSlots: try e.bool("pin_slots", default: false))
                 try e.finish()
             }
             try es.finish()

@@ -67,6 +67,8 @@ public final class HybridSimulator {
         var stagedTokens = 0
         var stagedHandoff = 0
         var firstToken = -1.0
+        /// Tokens decoded in silent segments (not output).
+        var silentTokens: Int32 = 0
         var done = -1.0
         var handoffs: Int32 = 0
         var offloadSegments: Int32 = 0
@@ -236,7 +238,7 @@ public final class HybridSimulator {
             reqs[i].apiCached += cached
             reqs[i].apiOut += seg.tokens
             reqs[i].apiSent = reqs[i].context + seg.tokens
-            if reqs[i].firstToken < 0, seg.tokens > 0 { reqs[i].firstToken = now + ttft }
+            if reqs[i].firstToken < 0, seg.tokens > 0, !seg.silent { reqs[i].firstToken = now + ttft }
             produce(request: i, role: role, tokens: seg.tokens)
             tierGenerated[tierIdx] += seg.tokens
             schedule(now + ttft + Double(max(0, seg.tokens - 1)) / rate, .apiDone, 0, UInt32(i))
@@ -289,9 +291,13 @@ public final class HybridSimulator {
         poke(Int(seqs[s].replica))
     }
 
+    /// Is request `i`'s current segment silent (decoded, not output)?
+    @inline(__always) func silent(_ i: Int) -> Bool { segments[Int(reqs[i].segFirst + reqs[i].seg)].silent }
+
     @inline(__always) func produce(request i: Int, role: Int, tokens n: Int) {
-        reqs[i].generated += n
         reqs[i].context += n
+        if silent(i) { reqs[i].silentTokens += Int32(n); return }
+        reqs[i].generated += n
         if role != 0 { reqs[i].offloaded += n }
     }
 
@@ -472,7 +478,7 @@ public final class HybridSimulator {
                 replicas[r].kvUsed += j
             }
             guard produced > 0 else { continue }
-            if reqs[i].firstToken < 0 {
+            if reqs[i].firstToken < 0 && !silent(i) {
                 let role = Int(seqs[s].role)
                 let t = replicas[r].runStart + replicas[r].iterationSeconds
                 reqs[i].firstToken = role == 0 ? t : t + oneWay(tokens: 0)
