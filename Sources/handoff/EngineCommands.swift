@@ -119,7 +119,7 @@ struct Calibrate: AsyncParsableCommand {
         """)
     @Option(help: "The server to probe.") var server: String = "http://127.0.0.1:8081"
     @Option(name: [.short, .long], help: "Calibration file to write (YAML).") var output: String
-    @Option(help: "Prefill probe lengths (comma-separated tokens).") var prefill: String = "16,64,128,256,512,1024"
+    @Option(help: "Prefill probe lengths (comma-separated tokens; mix lengths on and off multiples of 16).") var prefill: String = "24,60,100,200,360,700,1030"
     @Option(help: "Decode probe concurrencies (≤ the server's --parallel).") var batches: String = "1,2,3,4"
     @Option(help: "Decode probe context lengths.") var contexts: String = "32,512"
     @Option(help: "Tokens generated per decode probe.") var decodeTokens: Int = 48
@@ -175,10 +175,12 @@ struct EngineCommand: AsyncParsableCommand {
         @Option(help: "Threads.") var threads: Int = 2
         @Option(help: "Pin to these CPUs (taskset -c), e.g. 0 or 1.") var cpus: String?
         @Option(help: "Server log file.") var log: String?
+        @Flag(inversion: .prefixedNo, help: "One KV buffer shared by the slots (llama.cpp -kvu); without it a prompt joining running decodes is split into per-sequence ubatches.")
+        var kvUnified = true
         func run() async throws {
             try await guardedAsync {
                 let inst = try EngineInstall.locate()
-                let o = LlamaServer.Options(model: try inst.model(model), port: port, parallel: parallel, contextTokens: ctx, threads: threads, cpus: cpus)
+                let o = LlamaServer.Options(model: try inst.model(model), port: port, parallel: parallel, contextTokens: ctx, threads: threads, cpus: cpus, kvUnified: kvUnified)
                 let logPath = log ?? NSTemporaryDirectory() + "handoff-llama-\(port).log"
                 let s = try await LlamaServer.start(o, install: inst, logPath: logPath)
                 emit("serving \(o.model) at \(s.url) (pid \(s.process.processIdentifier), log \(logPath))\n")

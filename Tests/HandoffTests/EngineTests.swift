@@ -173,6 +173,29 @@ final class EngineTests: XCTestCase {
         }
     }
 
+    func testChatAndCompletionsStreamTokensWithLogprobs() async throws {
+        let c = try OpenAIClient(base: try await EngineFixture.shared.url("small"))
+        for chat in [false, true] {
+            var r = CompletionRequest(prompt: "Count from one to five.", maxTokens: 12, topLogprobs: 3, ignoreEOS: true, chat: chat)
+            r.temperature = 0
+            let res = try await c.complete(r)
+            XCTAssertEqual(res.tokens.count, 12, "chat \(chat)")
+            XCTAssertEqual(res.timings?.predictedTokens, 12)
+            XCTAssertEqual(res.completionTokens, 12, "usage")
+            for t in res.tokens {
+                XCTAssertEqual(t.top.count, 3)
+                XCTAssertNotNil(t.difficulty)
+            }
+            XCTAssertEqual(res.tokens.map(\.at), res.tokens.map(\.at).sorted())
+        }
+        // Stopping a stream early: the handler sees exactly the tokens up to its stop.
+        var r = CompletionRequest(prompt: "Once upon a time", maxTokens: 64, topLogprobs: 1, ignoreEOS: true)
+        r.temperature = 0
+        let res = try await c.complete(r) { _, n in n < 5 }
+        XCTAssert(res.stopped)
+        XCTAssertEqual(res.tokens.count, 5)
+    }
+
     func testCalibrateReproducesItsProbes() async throws {
         let small = try await EngineFixture.shared.url("small")
         let dir = tempDir()

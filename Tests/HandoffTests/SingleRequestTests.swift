@@ -11,7 +11,7 @@ import XCTest
 final class SingleRequestTests: XCTestCase {
     static let traceLine = #"{"id":"a","prompt_tokens":100,"difficulty":[0.1,0.1,0.1,0.1,0.1,0.9,0.9,0.9,0.9,0.9,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1]}"#
 
-    func run(_ policy: String, mode: String = "sequential") throws -> RequestOutcome {
+    func run(_ policy: String, mode: String = "sequential", extra: String = "") throws -> RequestOutcome {
         let dir = tempDir()
         let path = dir + "/t.jsonl"
         try (Self.traceLine + "\n").write(toFile: path, atomically: true, encoding: .utf8)
@@ -25,7 +25,7 @@ final class SingleRequestTests: XCTestCase {
           small: {gpu: A100-SXM-80GB, latency: {kind: linear, fixed_ms: 1, prefill_ms_per_token: 0.1, decode_ms_per_seq: 10}}
           large: {gpu: A100-SXM-80GB, latency: {kind: linear, fixed_ms: 2, prefill_ms_per_token: 0.2, decode_ms_per_seq: 30}}
         network: {rtt_ms: 10, bytes_per_token: 0}
-        policy: {name: \(policy), offload_threshold: 0.5, mode: \(mode), chunk_tokens: 4}
+        policy: {name: \(policy), offload_threshold: 0.5, mode: \(mode), chunk_tokens: 4\(extra)}
         """)
         let r = try Simulation.run(sc)
         XCTAssertEqual(r.outcome.requests.count, 1)
@@ -58,6 +58,20 @@ final class SingleRequestTests: XCTestCase {
         XCTAssertEqual(q.offloadedTokens, 5)
         XCTAssertEqual(q.handoffs, 2)
         XCTAssertEqual(q.outputTokens, 20)
+    }
+
+    /// A trigger token (SplitReason's <bigmodel>, or validate's dropped crossing token): one more
+    /// small decode step before the handoff, in the context, not in the output.
+    func testSplitReasonTriggerToken() throws {
+        let q = try run("splitreason", mode: "sequential", extra: ", trigger_tokens: 1")
+        let small1 = 11.0 + 5 * 11               // prefill 100, 5 tokens + the silent trigger
+        let large = (2 + 0.2 * 106) + 4 * 32     // the 106 unseen tokens include the trigger
+        let small2 = (1 + 0.1 * 6) + 9 * 11      // small KV holds 105 of 111
+        XCTAssertEqual(q.ttftS * 1000, 11, accuracy: 1e-9)
+        XCTAssertEqual(q.e2elS * 1000, small1 + 5 + large + 5 + small2, accuracy: 1e-9)
+        XCTAssertEqual(q.outputTokens, 20, "the trigger is not output")
+        XCTAssertEqual(q.offloadedTokens, 5)
+        XCTAssertEqual(q.handoffs, 2)
     }
 
     func testSplitReasonPipelined() throws {

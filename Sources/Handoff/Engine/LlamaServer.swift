@@ -51,11 +51,16 @@ public final class LlamaServer: @unchecked Sendable {
         public var threads = 2
         /// CPU cores to pin the process to (`taskset -c`), so two tiers do not share cores.
         public var cpus: String?
+        /// One KV buffer shared by all slots (`-kvu`). Without it llama.cpp splits every batch into
+        /// equal per-sequence ubatches, so a prompt joining running decodes is processed a few
+        /// tokens per iteration.
+        public var kvUnified = true
         public var extra: [String] = []
 
-        public init(model: String, port: Int, parallel: Int = 1, contextTokens: Int = 4096, threads: Int = 2, cpus: String? = nil, extra: [String] = []) {
+        public init(model: String, port: Int, parallel: Int = 1, contextTokens: Int = 4096, threads: Int = 2, cpus: String? = nil,
+                    kvUnified: Bool = true, extra: [String] = []) {
             self.model = model; self.port = port; self.parallel = parallel; self.contextTokens = contextTokens
-            self.threads = threads; self.cpus = cpus; self.extra = extra
+            self.threads = threads; self.cpus = cpus; self.kvUnified = kvUnified; self.extra = extra
         }
     }
 
@@ -69,6 +74,7 @@ public final class LlamaServer: @unchecked Sendable {
         var a = [server, "-m", o.model, "--host", "127.0.0.1", "--port", String(o.port), "-t", String(o.threads),
                  "-tb", String(o.threads), "--parallel", String(o.parallel), "-c", String(o.contextTokens),
                  "--metrics", "--cache-ram", "0", "--no-webui", "-lv", "4"]
+        a.append(o.kvUnified ? "--kv-unified" : "--no-kv-unified")
         a += o.extra
         if let cpus = o.cpus { a = ["taskset", "-c", cpus] + a }
         return a
