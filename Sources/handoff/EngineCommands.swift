@@ -83,6 +83,7 @@ struct Validate: AsyncParsableCommand {
     @Option(help: "The large tier's server (default: engine.large.url in the scenario).") var large: String?
     @Option(help: "Requests to run (the first N of the trace).") var sample: Int = 8
     @Option(help: "Requests in flight (closed loop).") var concurrency: Int = 1
+    @Option(help: "Passes over the sample; figures are medians over passes (a shared machine is noisy).") var repeats: Int = 1
     @Option(help: "Output folder (samples.jsonl, report.md, validation.json); default Reports/validate-<scenario>-<policy>-c<C>.") var out: String?
     @Option(help: "table or json.") var format: OutputFormat = .table
     @OptionGroup var serverOptions: ServerOptions
@@ -97,7 +98,8 @@ struct Validate: AsyncParsableCommand {
                 if let u = url ?? sc.engine[tier]?.url { clients[tier] = try serverOptions.client(u) }
             }
             let dir = out ?? "Reports/validate-\(sc.name)-\(sc.policy.name)-c\(concurrency)"
-            let v = Validator(scenario: sc, trace: trace, clients: clients, sample: sample, concurrency: concurrency, outDir: dir)
+            guard repeats >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--repeats") }
+            let v = Validator(scenario: sc, trace: trace, clients: clients, sample: sample, concurrency: concurrency, outDir: dir, repeats: repeats)
             let progress = Progress("validate \(sc.policy.name)")
             let samples = try await v.runReal { d, t in progress.update(d, t) }
             let report = try ValidationReport.make(v, samples)

@@ -21,9 +21,41 @@ public struct ValidationReport: Sendable {
     public var recorded: [(String, Double)]
     public var accuracyMeasured: Double?
     public var perRequest: [(id: String, measuredMs: Double, predictedMs: Double)]
+    /// Passes over the sample that the figures are medians of.
+    public var repeats = 1
 
-    /// Replays the realised streams through the simulator and compares.
+    /// Replays each pass's realised streams through the simulator and compares; with several
+    /// passes every figure is the median over passes (measured and predicted separately), and
+    /// per-request errors compare each request's median measured and median predicted latency.
     public static func make(_ v: Validator, _ samples: [MeasuredRequest]) throws -> ValidationReport {
+        let groups = Dictionary(grouping: samples, by: \.repeat_).sorted { $0.key < $1.key }
+        var reports: [ValidationReport] = []
+        for g in groups { reports.append(try one(v, g.value)) }
+        guard var out = reports.first else { throw HandoffError("no finished samples to report", exitCode: 1) }
+        if reports.count == 1 { return out }
+        func med(_ xs: [Double]) -> Double { Statistics.quantile(sorted: xs.sorted(), 0.5) }
+        out.repeats = reports.count
+        out.rows = out.rows.indices.map { k in
+            Row(metric: out.rows[k].metric, measured: med(reports.map { $0.rows[k].measured }), predicted: med(reports.map { $0.rows[k].predicted }))
+        }
+        var byID: [String: (m: [Double], p: [Double])] = [:]
+        for r in reports { for q in r.perRequest { byID[q.id, default: ([], [])].m.append(q.measuredMs); byID[q.id, default: ([], [])].p.append(q.predictedMs) } }
+        out.perRequest = out.perRequest.map { q in (q.id, med(byID[q.id]!.m), med(byID[q.id]!.p)) }
+        out.e2elMedianAbsErrorPct = med(out.perRequest.map { abs($0.predictedMs - $0.measuredMs) / $0.measuredMs * 100 })
+        out.ttftMedianAbsErrorPct = med(reports.map(\.ttftMedianAbsErrorPct))
+        let acc = reports.compactMap(\.accuracyMeasured)
+        out.accuracyMeasured = acc.isEmpty ? nil : acc.reduce(0, +) / Double(acc.count)
+        out.spread = out.rows.map { r in
+            let xs = reports.map { $0.rows.first(where: { $0.metric == r.metric })!.measured }
+            return (r.metric, xs.min()!, xs.max()!)
+        }
+        return out
+    }
+
+    /// Measured range over passes, per metric (empty for one pass): how noisy the machine was.
+    public var spread: [(String, Double, Double)] = []
+
+    static func one(_ v: Validator, _ samples: [MeasuredRequest]) throws -> ValidationReport {
         precondition(!samples.isEmpty)
         // Arrival times: epochs (resumed runs) follow each other.
         var epochOffset: [Int: Double] = [:]
@@ -55,7 +87,7 @@ public struct ValidationReport: Sendable {
         let sim = try Simulation.run(s, trace: realised)
         let predicted = sim.outcome.requests.sorted { $0.traceIndex < $1.traceIndex }
 
-        // The user's prediction: the scenario's own policy on the recorded trace, same arrivals.
+        // The user's prediction: the scenario's own policy on the recorded trace.
         var recReqs: [TraceRequest] = [], recOffsets = [0], recValues: [Float] = []
         for (k, m) in samples.enumerated() {
             var q = v.trace.requests[m.index]
@@ -65,8 +97,10 @@ public struct ValidationReport: Sendable {
             for i in v.trace.tokenRange(m.index) { recValues.append(v.trace.difficulty[i]) }
             recOffsets.append(recValues.count)
         }
+        // Closed loop at the run's concurrency, as the user would simulate it before running
+        // (replaying the measured arrivals of other streams would not be a prediction).
         var s2 = v.scenario
-        s2.traffic = s.traffic
+        s2.traffic = TrafficSpec(arrival: .closed_loop, rateRps: 1, cv: 1, concurrency: v.concurrency, thinkTimeS: 0, requests: samples.count)
         let fromRecorded = try Simulation.run(s2, trace: Trace(requests: recReqs, offsets: recOffsets, difficulty: DifficultyColumn(recValues)))
 
         func q(_ xs: [Double], _ p: Double) -> Double { Statistics.quantile(sorted: xs.sorted(), p) }
@@ -123,15 +157,18 @@ public struct ValidationReport: Sendable {
         metrics.append(("e2el_ms.per_request_median_abs_error_pct", .number(e2elMedianAbsErrorPct)))
         metrics.append(("ttft_ms.per_request_median_abs_error_pct", .number(ttftMedianAbsErrorPct)))
         var o: [(String, JSONValue)] = [("policy", .string(policy)), ("concurrency", .number(Double(concurrency))),
-                                        ("requests", .number(Double(requests))), ("metrics", .object(metrics)),
+                                        ("requests", .number(Double(requests))), ("repeats", .number(Double(repeats))), ("metrics", .object(metrics)),
                                         ("from_recorded_trace", .object(recorded.map { ($0.0, .number($0.1)) }))]
         if let a = accuracyMeasured { o.append(("accuracy.measured", .number(a))) }
+        if !spread.isEmpty {
+            o.append(("measured_range_over_repeats", .object(spread.map { ($0.0, .numbers([$0.1, $0.2])) })))
+        }
         return .object(o)
     }
 
     public var table: String {
         func f(_ x: Double) -> String { x.isFinite ? String(format: abs(x) >= 100 ? "%.1f" : "%.4g", x) : "—" }
-        var s = "validate \(policy), \(requests) requests, concurrency \(concurrency)\n"
+        var s = "validate \(policy), \(requests) requests, concurrency \(concurrency)\(repeats > 1 ? ", medians of \(repeats) passes" : "")\n"
         s += "metric".padding(toLength: 26, withPad: " ", startingAt: 0) + "measured".leftPad(12) + "predicted".leftPad(12) + "error %".leftPad(10) + "\n"
         for r in rows {
             s += r.metric.padding(toLength: 26, withPad: " ", startingAt: 0) + f(r.measured).leftPad(12) + f(r.predicted).leftPad(12)
@@ -145,8 +182,13 @@ public struct ValidationReport: Sendable {
 
     public var markdown: String {
         func f(_ x: Double) -> String { x.isFinite ? String(format: abs(x) >= 100 ? "%.1f" : "%.4g", x) : "—" }
-        var s = "## \(policy), concurrency \(concurrency), \(requests) requests\n\n| metric | measured | predicted | error % |\n|---|---:|---:|---:|\n"
-        for r in rows { s += "| \(r.metric) | \(f(r.measured)) | \(f(r.predicted)) | \(r.errorPct.isFinite ? String(format: "%+.1f", r.errorPct) : "—") |\n" }
+        var s = "## \(policy), concurrency \(concurrency), \(requests) requests\(repeats > 1 ? ", medians of \(repeats) passes" : "")\n\n"
+        s += "| metric | measured | predicted | error % |\(spread.isEmpty ? "" : " measured range over passes |")\n|---|---:|---:|---:|\(spread.isEmpty ? "" : "---:|")\n"
+        for r in rows {
+            s += "| \(r.metric) | \(f(r.measured)) | \(f(r.predicted)) | \(r.errorPct.isFinite ? String(format: "%+.1f", r.errorPct) : "—") |"
+            if let sp = spread.first(where: { $0.0 == r.metric }) { s += " \(f(sp.1))–\(f(sp.2)) |" }
+            s += "\n"
+        }
         s += String(format: "\nPer-request end-to-end latency: median |error| **%.1f%%** (TTFT %.1f%%).\n", e2elMedianAbsErrorPct, ttftMedianAbsErrorPct)
         s += "From the recorded trace alone (the prediction before running): " + recorded.map { "\($0.0) = \(f($0.1))" }.joined(separator: ", ") + ".\n"
         if let a = accuracyMeasured { s += String(format: "Accuracy where answers are known: %.3f.\n", a) }

@@ -4,6 +4,8 @@ import Foundation
 /// stream (which tier generated each token, the small model's difficulty where it was scored).
 public struct MeasuredRequest: Sendable {
     public var index: Int
+    /// Which pass over the sample (`--repeats`), from 0.
+    public var repeat_: Int = 0
     public var id: String
     /// Run segment (a resumed run starts a new one) and start time within it, seconds.
     public var epoch: Int
@@ -25,7 +27,7 @@ public struct MeasuredRequest: Sendable {
 
     var json: JSONValue {
         var o: [(String, JSONValue)] = [
-            ("index", .number(Double(index))), ("id", .string(id)), ("epoch", .number(Double(epoch))),
+            ("index", .number(Double(index))), ("repeat", .number(Double(repeat_))), ("id", .string(id)), ("epoch", .number(Double(epoch))),
             ("start_s", .number(startS)), ("ttft_s", .number(ttftS)), ("e2el_s", .number(e2elS)),
             ("prompt_tokens", .number(Double(promptTokens))), ("large_tokens", .number(Double(largeTokens))),
             ("handoffs", .number(Double(handoffs))), ("discarded_tokens", .number(Double(discardedTokens))),
@@ -60,6 +62,7 @@ public struct MeasuredRequest: Sendable {
         self.init(index: Int(index), id: id, epoch: Int(epoch), startS: start, ttftS: ttft, e2elS: e2el, promptTokens: Int(pt),
                   difficulty: d, largeTokens: Int(lt), handoffs: Int(h), discardedTokens: Int(dt), text: text, correct: correct)
         self.calls = calls
+        if case let .number(x)? = v["repeat"] { repeat_ = Int(x) }
     }
 }
 
@@ -92,10 +95,12 @@ public struct Validator: Sendable {
     public var sample: Int
     public var concurrency: Int
     public var outDir: String
+    /// Passes over the sample; the report compares medians over passes (the machine is shared).
+    public var repeats: Int
 
-    public init(scenario: Scenario, trace: Trace, clients: [String: OpenAIClient], sample: Int, concurrency: Int, outDir: String) {
+    public init(scenario: Scenario, trace: Trace, clients: [String: OpenAIClient], sample: Int, concurrency: Int, outDir: String, repeats: Int = 1) {
         self.scenario = scenario; self.trace = trace; self.clients = clients; self.sample = sample
-        self.concurrency = concurrency; self.outDir = outDir
+        self.concurrency = concurrency; self.outDir = outDir; self.repeats = max(1, repeats)
     }
 
     var policyName: String { scenario.policy.name }
@@ -113,7 +118,8 @@ public struct Validator: Sendable {
 
     public var header: JSONValue {
         .object([("validate", .object([("scenario", .string(scenario.name)), ("policy", .string(policyName)),
-                                       ("concurrency", .number(Double(concurrency))), ("sample", .number(Double(sample)))]))])
+                                       ("concurrency", .number(Double(concurrency))), ("sample", .number(Double(sample))),
+                                       ("repeats", .number(Double(repeats)))]))])
     }
 
     /// Runs what is not on disk yet; returns every finished sample, in request order.
@@ -141,46 +147,49 @@ public struct Validator: Sendable {
             for l in lines.dropFirst() {
                 // A line cut short by a kill does not parse and is simply run again.
                 guard let v = try? JSONParser.parse(String(l)), let m = MeasuredRequest(v) else { continue }
-                done[m.index] = m
+                done[m.repeat_ * sample + m.index] = m
                 epoch = max(epoch, m.epoch + 1)
             }
         } else {
             try FileIO.writeAtomically(headerLine + "\n", to: path)
         }
-        let todo = (0..<sample).filter { done[$0] == nil }
-        if !todo.isEmpty {
-            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            log.seekToEndOfFile()
-            defer { try? log.close() }
+        let total = sample * repeats
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        log.seekToEndOfFile()
+        defer { try? log.close() }
+        let counter = Counter(done.count)
+        // Passes run one after another, so each pass is a closed-loop run of its own.
+        for rep in 0..<repeats {
+            let todo = (0..<sample).filter { done[rep * sample + $0] == nil }
+            if todo.isEmpty { continue }
             let queue = WorkQueue(todo)
             let t0 = Monotonic.now()
             let ep = epoch
-            let finished = done.count
-            let counter = Counter(finished)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for w in 0..<max(1, concurrency) {
                     group.addTask {
                         while let r = await queue.next() {
                             let start = Monotonic.now() - t0
-                            let m: MeasuredRequest
+                            var m: MeasuredRequest
                             do { m = try await self.execute(r, epoch: ep, start: start, worker: w) } catch {
                                 let n = await counter.value
-                                throw HandoffError("request \(self.trace.requests[r].id) failed: \(error). \(n) of \(self.sample) samples are saved in \(path); rerun the same command to resume", exitCode: 1)
+                                throw HandoffError("request \(self.trace.requests[r].id) failed: \(error). \(n) of \(total) samples are saved in \(path); rerun the same command to resume", exitCode: 1)
                             }
+                            m.repeat_ = rep
                             let line = JSONWriter.write(m.json) + "\n"
                             await counter.append(line, to: log)
-                            progress(await counter.value, self.sample)
+                            progress(await counter.value, total)
                         }
                     }
                 }
                 try await group.waitForAll()
             }
-            let text = String(decoding: try FileIO.read(path), as: UTF8.self)
-            for l in text.split(separator: "\n").dropFirst() {
-                if let v = try? JSONParser.parse(String(l)), let m = MeasuredRequest(v) { done[m.index] = m }
-            }
         }
-        return (0..<sample).compactMap { done[$0] }
+        let text = String(decoding: try FileIO.read(path), as: UTF8.self)
+        for l in text.split(separator: "\n").dropFirst() {
+            if let v = try? JSONParser.parse(String(l)), let m = MeasuredRequest(v) { done[m.repeat_ * sample + m.index] = m }
+        }
+        return (0..<total).compactMap { done[$0] }
     }
 
     /// Runs request `r` for real.
