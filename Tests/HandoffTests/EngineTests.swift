@@ -142,6 +142,43 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(epochs.sorted(), [0, 0, 1], "two samples kept from the first run, one run again")
     }
 
+    /// SIGKILL the validating process after its first finished sample; the rerun keeps what was
+    /// saved and runs only the rest.
+    func testValidateResumesAfterSIGKILL() async throws {
+        let small = try await EngineFixture.shared.url("small")
+        let trace = try await recordedTrace()
+        let out = tempDir()
+        let args = ["validate", "Scenarios/llamacpp-local.yaml", "--set", "trace.file=\(trace)", "--set", "policy.name=small-only",
+                    "--small", small, "--sample", "4", "--out", out, "--format", "json"]
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: packageRoot + "/.build/debug/handoff")
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: packageRoot)
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let path = out + "/samples.jsonl"
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let n = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").count
+            if n >= 2 { break }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        kill(p.processIdentifier, SIGKILL)
+        while p.isRunning { try await Task.sleep(nanoseconds: 20_000_000) }
+        let saved = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").count - 1
+        XCTAssertGreaterThanOrEqual(saved, 1)
+        XCTAssertLessThan(saved, 4, "killed before the end")
+        let r = try runCLI(args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let v = try JSONParser.parse(r.stdout)
+        XCTAssertEqual(number(v, "requests"), 4)
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropFirst()
+        let epochs = lines.compactMap { try? JSONParser.parse(String($0)) }.compactMap { number($0, "epoch") }
+        XCTAssertEqual(epochs.count, 4)
+        XCTAssertEqual(epochs.filter { $0 == 0 }.count, saved, "the saved samples are kept, not rerun")
+    }
+
     func testUnreachableServerIsAClearError() async throws {
         let trace = try await recordedTrace()
         let out = tempDir()

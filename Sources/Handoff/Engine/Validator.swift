@@ -144,11 +144,17 @@ public struct Validator: Sendable {
             guard let first = lines.first, String(first) == headerLine else {
                 throw HandoffError.input("\(path) belongs to another validation run (\(lines.first.map(String.init) ?? "empty")); use another --out or delete it")
             }
+            var kept = [headerLine]
             for l in lines.dropFirst() {
                 // A line cut short by a kill does not parse and is simply run again.
                 guard let v = try? JSONParser.parse(String(l)), let m = MeasuredRequest(v) else { continue }
                 done[m.repeat_ * sample + m.index] = m
                 epoch = max(epoch, m.epoch + 1)
+                kept.append(String(l))
+            }
+            if kept.count != lines.count || !text.hasSuffix("\n") {
+                // Drop the broken tail before appending, or the next line would be glued to it.
+                try FileIO.writeAtomically(kept.joined(separator: "\n") + "\n", to: path)
             }
         } else {
             try FileIO.writeAtomically(headerLine + "\n", to: path)
