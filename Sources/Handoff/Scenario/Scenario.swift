@@ -140,7 +140,7 @@ public struct Scenario: Sendable {
     public var policy: any Policy
     public var accuracy: AccuracySpec
     public var slo: SLOSpec
-    /// How `validate` and `record` talk to real servers, by tier name.
+    /// How `validate` talks to real servers, by tier name.
     public var engine: [String: EngineTierSpec] = [:]
     /// The scenario as read (after overrides), for reports.
     public var source: ConfigNode
