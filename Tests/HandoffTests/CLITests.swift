@@ -83,11 +83,31 @@ final class CLITests: XCTestCase {
     }
 
     func testScenarioCheckAllShipped() throws {
-        for name in ["default", "splitreason-a6000", "edge-cloud", "api-offload"] {
+        for name in ["default", "splitreason-a6000", "edge-cloud", "api-offload", "llamacpp-local"] {
             let r = try runCLI(["scenario", "check", "Scenarios/\(name).yaml"])
             XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
             XCTAssertTrue(r.stdout.hasPrefix("ok:"))
         }
+    }
+
+    /// Engine commands reject bad input before touching a server (none runs at these URLs).
+    func testEngineCommandsBadInput() throws {
+        let prompts = write("{\"id\": 1, \"prompt\": \"x\"}\n{\"id\": 2, \"promt\": \"y\"}\n", "p.jsonl")
+        var r = try runCLI(["record", "--prompts", prompts, "-o", tempDir() + "/t.jsonl", "--server", "http://127.0.0.1:9"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssert(r.stderr.contains(prompts + ":2") && r.stderr.contains("promt"), r.stderr)
+        r = try runCLI(["calibrate", "-o", tempDir() + "/c.yaml", "--batches", "1,x"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssert(r.stderr.contains("--batches"), r.stderr)
+        r = try runCLI(["validate", "Scenarios/llamacpp-local.yaml", "--sample", "1000", "--out", tempDir() + "/v"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssert(r.stderr.contains("--sample 1000 is out of range"), r.stderr)
+        r = try runCLI(["validate", "Scenarios/llamacpp-local.yaml", "--set", "engine.small.template=jinja", "--out", tempDir() + "/v"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssert(r.stderr.contains("engine.small.template") && r.stderr.contains("'jinja' is not one of"), r.stderr)
+        r = try runCLI(["validate", "Scenarios/llamacpp-local.yaml", "--small", "ftp://x", "--out", tempDir() + "/v"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssert(r.stderr.contains("not a server URL"), r.stderr)
     }
 
     func testEmbeddedDefaultMatchesFile() throws {
