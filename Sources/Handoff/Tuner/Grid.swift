@@ -1,0 +1,88 @@
+import Foundation
+
+/// One swept field and its values, from `--grid path=values`: a list (`0.5,0.7,0.9`, any YAML
+/// scalars, e.g. GPU names) or an inclusive numeric range `start:stop:step` (`0.5:0.95:0.05`).
+public struct GridAxis: Sendable, Equatable {
+    public var path: String
+    public var values: [String]
+
+    public static func parse(_ spec: String) throws -> GridAxis {
+        guard let eq = spec.firstIndex(of: "=") else {
+            throw HandoffError.input("expected path.to.field=values (a list a,b,c or a range start:stop:step)", field: "--grid \(spec)")
+        }
+        let path = String(spec[..<eq]).trimmingCharacters(in: .whitespaces)
+        let raw = String(spec[spec.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
+        guard !path.isEmpty, path.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ !$0.isEmpty }) else {
+            throw HandoffError.input("'\(path)' is not a field path (names joined by dots)", field: "--grid \(spec)")
+        }
+        let parts = raw.split(separator: ":", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        if parts.count == 3, let a = Double(parts[0]), let b = Double(parts[1]), let step = Double(parts[2]) {
+            guard step > 0, a.isFinite, b.isFinite else { throw HandoffError.input("the step of \(raw) must be > 0", field: "--grid \(spec)") }
+            guard b >= a else { throw HandoffError.input("the range \(raw) is empty (stop < start)", field: "--grid \(spec)") }
+            let n = Int(((b - a) / step + 1e-9).rounded(.down)) + 1
+            guard n <= 100_000 else { throw HandoffError.input("the range \(raw) has \(n) values; at most 100,000", field: "--grid \(spec)") }
+            // Values as a + k·step, printed in the shortest form that round-trips, so 0.1 steps stay 0.3, not 0.30000000000000004.
+            let decimals = [parts[0], parts[2]].map { $0.split(separator: ".").dropFirst().first?.count ?? 0 }.max() ?? 0
+            let values = (0..<n).map { k -> String in
+                let x = a + Double(k) * step
+                let r = (x * pow(10, Double(decimals))).rounded() / pow(10, Double(decimals))
+                return JSONWriter.number(r)
+            }
+            return GridAxis(path: path, values: values)
+        }
+        if parts.count > 1 && raw.contains(":") && !raw.contains(",") {
+            throw HandoffError.input("'\(raw)' is not a range start:stop:step of numbers", field: "--grid \(spec)")
+        }
+        let values = raw.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !values.isEmpty, values.allSatisfy({ !$0.isEmpty }) else {
+            throw HandoffError.input("no values (or an empty one) in '\(raw)'", field: "--grid \(spec)")
+        }
+        return GridAxis(path: path, values: values)
+    }
+}
+
+/// The cartesian product of the axes, in a fixed order: the first axis varies slowest.
+/// Configuration `k` is the same on every machine and in every shard.
+public struct Grid: Sendable {
+    public var axes: [GridAxis]
+
+    public init(_ axes: [GridAxis]) throws {
+        var seen = Set<String>()
+        for a in axes where !seen.insert(a.path).inserted {
+            throw HandoffError.input("'\(a.path)' is swept twice; give its values in one --grid", field: "--grid")
+        }
+        self.axes = axes
+    }
+
+    public var count: Int { axes.reduce(1) { $0 * $1.values.count } }
+
+    /// The overrides (`path=value`) of configuration `k`.
+    public func configuration(_ k: Int) -> [(path: String, value: String)] {
+        var rest = k
+        var out = [(String, String)](repeating: ("", ""), count: axes.count)
+        for (i, a) in axes.enumerated().reversed() {
+            out[i] = (a.path, a.values[rest % a.values.count])
+            rest /= a.values.count
+        }
+        return out
+    }
+}
+
+/// `--shard i/N`: configuration k belongs to shard k mod N (disjoint, together complete, and
+/// balanced when neighbouring configurations cost alike).
+public struct Shard: Sendable, Equatable {
+    public var index: Int
+    public var count: Int
+
+    public static let whole = Shard(index: 0, count: 1)
+
+    public static func parse(_ s: String) throws -> Shard {
+        let p = s.split(separator: "/")
+        guard p.count == 2, let i = Int(p[0]), let n = Int(p[1]), n >= 1, i >= 0, i < n else {
+            throw HandoffError.input("expected i/N with 0 ≤ i < N, e.g. 0/4", field: "--shard \(s)")
+        }
+        return Shard(index: i, count: n)
+    }
+
+    public func contains(_ k: Int) -> Bool { k % count == index }
+}
