@@ -96,12 +96,33 @@ final class EngineTests: XCTestCase {
         XCTAssertLessThan(d.min()!, 0.05)
     }
 
-    func validate(_ policy: String, sample: Int, concurrency: Int, out: String) async throws -> JSONValue {
+    /// Calibration files measured here, once per server (a quick probe design): the shipped ones
+    /// describe the machine they were made on, and CI may run on another.
+    static let calibrations = Mutex<[String: String]>([:])
+
+    func calibration(_ name: String) async throws -> String {
+        if let f = Self.calibrations.withLock({ $0[name] }) { return f }
+        let url = try await EngineFixture.shared.url(name)
+        let file = tempDir() + "/cal-\(name).yaml"
+        let r = try runCLI(["calibrate", "--server", url, "-o", file, "--prefill", name == "small" ? "24,100,360" : "24,100,200",
+                            "--batches", "1,2", "--contexts", "32,256", "--decode-tokens", "16", "--repeats", "1",
+                            "--top-logprobs", name == "small" ? "5" : "0"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        Self.calibrations.withLock { $0[name] = file }
+        return file
+    }
+
+    func validate(_ policy: String, sample: Int, concurrency: Int, out: String, calibrated: Bool = false) async throws -> JSONValue {
         let small = try await EngineFixture.shared.url("small"), large = try await EngineFixture.shared.url("large")
         let trace = try await recordedTrace()
+        var extra: [String] = []
+        if calibrated {
+            extra = ["--set", "tiers.small.latency.calibration=\(try await calibration("small"))",
+                     "--set", "tiers.large.latency.calibration=\(try await calibration("large"))"]
+        }
         let r = try runCLI(["validate", "Scenarios/llamacpp-local.yaml", "--set", "trace.file=\(trace)", "--set", "policy.name=\(policy)",
                             "--set", "policy.offload_threshold=0.5", "--small", small, "--large", large,
-                            "--sample", String(sample), "--concurrency", String(concurrency), "--out", out, "--format", "json"])
+                            "--sample", String(sample), "--concurrency", String(concurrency), "--out", out, "--format", "json"] + extra)
         XCTAssertEqual(r.status, 0, r.stderr)
         return try JSONParser.parse(r.stdout)
     }
@@ -116,9 +137,10 @@ final class EngineTests: XCTestCase {
     }
 
     func testValidateSmallOnlyAndOffload() async throws {
-        let small = try await validate("small-only", sample: 4, concurrency: 2, out: tempDir())
+        // record → calibrate → validate, all on this machine.
+        let small = try await validate("small-only", sample: 4, concurrency: 2, out: tempDir(), calibrated: true)
         checkErrors(small, bound: 50, "small-only")
-        let off = try await validate("splitreason", sample: 4, concurrency: 2, out: tempDir())
+        let off = try await validate("splitreason", sample: 4, concurrency: 2, out: tempDir(), calibrated: true)
         checkErrors(off, bound: 50, "splitreason")
         let frac = try XCTUnwrap(number(off["metrics"]?["offload.token_fraction"], "measured"))
         XCTAssertGreaterThan(frac, 0, "threshold 0.5 offloads something on these prompts")
