@@ -8,7 +8,6 @@ func cpuSeconds() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
-func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Benchmarks of the event core and the serving model (not timed tests).",
@@ -56,10 +55,10 @@ struct Bench: ParsableCommand {
                 }
             }
             let erlang = ErlangC.meanWait(servers: servers, arrivalRate: 0.9 * Double(servers), serviceRate: 1)
-            print("RESULT lang=swift c=\(servers) customers=\(customers) events_per_cpu_s=\(Int(median(swiftRates))) meanWait=\(wait) erlangC=\(erlang)")
+            print("RESULT lang=swift c=\(servers) customers=\(customers) events_per_cpu_s=\(Int(Statistics.median(swiftRates))) meanWait=\(wait) erlangC=\(erlang)")
             if !cRates.isEmpty {
-                print("RESULT lang=c variant=array-gsl events_per_cpu_s=\(Int(median(cRates))) meanWait=\(cWait)")
-                print(String(format: "ratio swift/c = %.3f (medians of %d alternating runs); mean waits %@", median(swiftRates) / median(cRates), repeats,
+                print("RESULT lang=c variant=array-gsl events_per_cpu_s=\(Int(Statistics.median(cRates))) meanWait=\(cWait)")
+                print(String(format: "ratio swift/c = %.3f (medians of %d alternating runs); mean waits %@", Statistics.median(swiftRates) / Statistics.median(cRates), repeats,
                              String(wait) == cWait ? "identical" : "DIFFER"))
             }
         }

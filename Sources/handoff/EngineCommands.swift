@@ -200,12 +200,6 @@ struct EngineCommand: AsyncParsableCommand {
 /// Set by the SIGINT/SIGTERM handler of `engine serve` (a plain store: async-signal-safe).
 nonisolated(unsafe) var serveStopRequested: sig_atomic_t = 0
 
-final class Flag1: @unchecked Sendable {
-    let lock = NSLock(); private var _fired = false
-    var fired: Bool { lock.lock(); defer { lock.unlock() }; return _fired }
-    func fire() -> Bool { lock.lock(); defer { lock.unlock() }; if _fired { return false }; _fired = true; return true }
-}
-
 struct PromptsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "prompts", abstract: "Prompt sets with reference answers.", subcommands: [Generate.self])
     struct Generate: ParsableCommand {

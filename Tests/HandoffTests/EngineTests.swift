@@ -172,20 +172,9 @@ final class EngineTests: XCTestCase {
         let out = tempDir()
         let args = ["validate", "Scenarios/llamacpp-local.yaml", "--set", "trace.file=\(trace)", "--set", "policy.name=small-only",
                     "--small", small, "--sample", "4", "--out", out, "--format", "json"]
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: packageRoot + "/.build/debug/handoff")
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: packageRoot)
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try startCLI(args)
         let path = out + "/samples.jsonl"
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            let n = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").count
-            if n >= 2 { break }
-            try await Task.sleep(nanoseconds: 20_000_000)
-        }
+        waitForLines(path, 2)
         kill(p.processIdentifier, SIGKILL)
         while p.isRunning { try await Task.sleep(nanoseconds: 20_000_000) }
         let saved = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").count - 1

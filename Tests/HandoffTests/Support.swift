@@ -37,6 +37,24 @@ func runCLI(_ args: [String], cwd: String? = nil) throws -> (status: Int32, stdo
     return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
 }
 
+/// Starts the built `handoff` in the background (output discarded), for tests that kill it.
+func startCLI(_ args: [String]) throws -> Process {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: packageRoot + "/.build/debug/handoff")
+    p.arguments = args
+    p.currentDirectoryURL = URL(fileURLWithPath: packageRoot)
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    return p
+}
+
+/// Waits (up to a minute) until the file at `path` has at least `n` lines.
+func waitForLines(_ path: String, _ n: Int) {
+    let deadline = Date().addingTimeInterval(60)
+    while Date() < deadline, ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").count < n { usleep(5_000) }
+}
+
 func tempDir() -> String {
     let d = NSTemporaryDirectory() + "handoff-test-" + UUID().uuidString
     try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)

@@ -72,16 +72,9 @@ final class SweepTests: XCTestCase {
         let whole = tempDir()
         XCTAssertEqual(try runCLI(["sweep"] + args + ["--out", whole]).status, 0)
         let out = tempDir()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: packageRoot + "/.build/debug/handoff")
-        p.arguments = ["sweep"] + args + ["--out", out]
-        p.currentDirectoryURL = URL(fileURLWithPath: packageRoot)
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try startCLI(["sweep"] + args + ["--out", out])
         let journal = out + "/results.jsonl"
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").split(separator: "\n").count < 6 { usleep(5_000) }
+        waitForLines(journal, 6)
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         let partial = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").count - 1

@@ -77,7 +77,7 @@ public struct Calibrator: Sendable {
             }
             let iters = Double((n + design.ubatch - 1) / design.ubatch)
             probes.append(Probe(kind: "prefill", tokens: n, batch: 0, x: [iters, Double(n), Double(n) * Double(n) / 2] + [Double](repeating: 0, count: design.batchColumns.count) + [0],
-                                measuredMs: median(ms)))
+                                measuredMs: Statistics.median(ms)))
             progress(probes.count, total)
         }
         for b in design.decodeBatches {
@@ -97,11 +97,11 @@ public struct Calibrator: Sendable {
                         for try await x in g where x.isFinite { xs.append(x) }
                         return xs
                     }
-                    if !per.isEmpty { ms.append(median(per)) }
+                    if !per.isEmpty { ms.append(Statistics.median(per)) }
                 }
                 guard !ms.isEmpty else { throw HandoffError("\(client.base): decode probes returned no timings", exitCode: 1) }
                 let ctx = Double(b) * (Double(p) + Double(design.decodeTokens) / 2)
-                probes.append(Probe(kind: "decode", tokens: p, batch: b, x: [1, 0, 0] + design.batchColumns.map { $0 == b ? 1 : 0 } + [ctx], measuredMs: median(ms)))
+                probes.append(Probe(kind: "decode", tokens: p, batch: b, x: [1, 0, 0] + design.batchColumns.map { $0 == b ? 1 : 0 } + [ctx], measuredMs: Statistics.median(ms)))
                 progress(probes.count, total)
             }
         }
@@ -143,11 +143,11 @@ public struct Calibrator: Sendable {
         let rel = probes.map { abs($0.fittedMs - $0.measuredMs) / $0.measuredMs * 100 }
         func n(_ x: Double) -> String { JSONWriter.number((x * 1e6).rounded() / 1e6) }
         var s = "# Written by `handoff calibrate` against \(server).\n# iteration ms = fixed + a·prefill tokens + e·prefill attention pairs + decode_ms_by_batch[B] + c·context tokens read\n"
-        s += "server: \(server)\nmodel: \(yamlString(model))\nlatency:\n  kind: linear\n"
+        s += "server: \(server)\nmodel: \(JSONWriter.quote(model))\nlatency:\n  kind: linear\n"
         s += "  fixed_ms: \(n(c.fixedMs))\n  prefill_ms_per_token: \(n(c.prefillMsPerToken))\n  prefill_attention_ms: \(JSONWriter.number(c.prefillAttentionMs))\n"
         s += "  decode_ms_by_batch: [\(c.decodeMsByBatch.map(n).joined(separator: ", "))]\n  ms_per_context_token: \(JSONWriter.number(c.msPerContextToken))\n"
         s += "fit:\n  probes: \(probes.count)\n"
-        s += "  median_abs_error_pct: \(JSONWriter.number((median(rel) * 100).rounded() / 100))\n"
+        s += "  median_abs_error_pct: \(JSONWriter.number((Statistics.median(rel) * 100).rounded() / 100))\n"
         s += "  max_abs_error_pct: \(JSONWriter.number(((rel.max() ?? 0) * 100).rounded() / 100))\n"
         s += "probes:\n"
         for p in probes {
@@ -157,6 +157,3 @@ public struct Calibrator: Sendable {
     }
 }
 
-func median(_ xs: [Double]) -> Double { Statistics.quantile(sorted: xs.sorted(), 0.5) }
-
-func yamlString(_ s: String) -> String { JSONWriter.quote(s) }

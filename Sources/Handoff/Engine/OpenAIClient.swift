@@ -170,21 +170,6 @@ public struct OpenAIClient: Sendable {
         return json
     }
 
-    /// Waits until `/health` answers 200 (llama.cpp answers 503 while loading the model).
-    public func waitHealthy(timeout: Double = 120) async throws {
-        let deadline = Monotonic.now() + timeout
-        var last = "no answer"
-        while Monotonic.now() < deadline {
-            do {
-                let (status, _) = try await getJSON("health", timeout: 2)
-                if status == 200 { return }
-                last = "HTTP \(status)"
-            } catch { last = "\(error)" }
-            try await Task.sleep(nanoseconds: 200_000_000)
-        }
-        throw EngineError.timeout(url: base.appendingPathComponent("health").absoluteString, seconds: timeout, phase: "healthy answer (last: \(last))")
-    }
-
     private func send(_ path: String, method: String, body: JSONValue?, timeout: Double) async throws -> (Int, JSONValue?) {
         let url = base.appendingPathComponent(path)
         let collected = Collected()

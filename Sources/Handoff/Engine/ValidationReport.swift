@@ -33,16 +33,15 @@ public struct ValidationReport: Sendable {
         for g in groups { reports.append(try one(v, g.value)) }
         guard var out = reports.first else { throw HandoffError("no finished samples to report", exitCode: 1) }
         if reports.count == 1 { return out }
-        func med(_ xs: [Double]) -> Double { Statistics.quantile(sorted: xs.sorted(), 0.5) }
         out.repeats = reports.count
         out.rows = out.rows.indices.map { k in
-            Row(metric: out.rows[k].metric, measured: med(reports.map { $0.rows[k].measured }), predicted: med(reports.map { $0.rows[k].predicted }))
+            Row(metric: out.rows[k].metric, measured: Statistics.median(reports.map { $0.rows[k].measured }), predicted: Statistics.median(reports.map { $0.rows[k].predicted }))
         }
         var byID: [String: (m: [Double], p: [Double])] = [:]
         for r in reports { for q in r.perRequest { byID[q.id, default: ([], [])].m.append(q.measuredMs); byID[q.id, default: ([], [])].p.append(q.predictedMs) } }
-        out.perRequest = out.perRequest.map { q in (q.id, med(byID[q.id]!.m), med(byID[q.id]!.p)) }
-        out.e2elMedianAbsErrorPct = med(out.perRequest.map { abs($0.predictedMs - $0.measuredMs) / $0.measuredMs * 100 })
-        out.ttftMedianAbsErrorPct = med(reports.map(\.ttftMedianAbsErrorPct))
+        out.perRequest = out.perRequest.map { q in (q.id, Statistics.median(byID[q.id]!.m), Statistics.median(byID[q.id]!.p)) }
+        out.e2elMedianAbsErrorPct = Statistics.median(out.perRequest.map { abs($0.predictedMs - $0.measuredMs) / $0.measuredMs * 100 })
+        out.ttftMedianAbsErrorPct = Statistics.median(reports.map(\.ttftMedianAbsErrorPct))
         let acc = reports.compactMap(\.accuracyMeasured)
         out.accuracyMeasured = acc.isEmpty ? nil : acc.reduce(0, +) / Double(acc.count)
         out.spread = out.rows.map { r in

@@ -106,7 +106,7 @@ public struct Validator: Sendable {
     var policyName: String { scenario.policy.name }
 
     func spec(_ tier: String) -> EngineTierSpec {
-        scenario.engine[tier] ?? EngineTierSpec(url: nil, template: "server", ignoreEOS: false, topLogprobs: 5, pinSlots: false)
+        scenario.engine[tier] ?? .defaults
     }
 
     func client(_ tier: String) throws -> OpenAIClient {
@@ -136,29 +136,12 @@ public struct Validator: Sendable {
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
         let path = outDir + "/samples.jsonl"
         var done: [Int: MeasuredRequest] = [:]
-        var epoch = 0
-        let headerLine = JSONWriter.write(header)
-        if FileManager.default.fileExists(atPath: path) {
-            let text = String(decoding: try FileIO.read(path), as: UTF8.self)
-            let lines = text.split(separator: "\n")
-            guard let first = lines.first, String(first) == headerLine else {
-                throw HandoffError.input("\(path) belongs to another validation run (\(lines.first.map(String.init) ?? "empty")); use another --out or delete it")
-            }
-            var kept = [headerLine]
-            for l in lines.dropFirst() {
-                // A line cut short by a kill does not parse and is simply run again.
-                guard let v = try? JSONParser.parse(String(l)), let m = MeasuredRequest(v) else { continue }
-                done[m.repeat_ * sample + m.index] = m
-                epoch = max(epoch, m.epoch + 1)
-                kept.append(String(l))
-            }
-            if kept.count != lines.count || !text.hasSuffix("\n") {
-                // Drop the broken tail before appending, or the next line would be glued to it.
-                try FileIO.writeAtomically(kept.joined(separator: "\n") + "\n", to: path)
-            }
-        } else {
-            try FileIO.writeAtomically(headerLine + "\n", to: path)
+        // A line cut short by a kill does not parse and is simply run again.
+        for v in try Journal.read(path: path, header: JSONWriter.write(header), index: { v in MeasuredRequest(v).map { $0.repeat_ * sample + $0.index } }) {
+            let m = MeasuredRequest(v)!
+            done[m.repeat_ * sample + m.index] = m
         }
+        let epoch = done.values.map { $0.epoch + 1 }.max() ?? 0
         let total = sample * repeats
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         log.seekToEndOfFile()
@@ -182,8 +165,7 @@ public struct Validator: Sendable {
                                 throw HandoffError("request \(self.trace.requests[r].id) failed: \(error). \(n) of \(total) samples are saved in \(path); rerun the same command to resume", exitCode: 1)
                             }
                             m.repeat_ = rep
-                            let line = JSONWriter.write(m.json) + "\n"
-                            await counter.append(line, to: log)
+                            await counter.append(m, to: log)
                             progress(await counter.value, total)
                         }
                     }
@@ -191,10 +173,7 @@ public struct Validator: Sendable {
                 try await group.waitForAll()
             }
         }
-        let text = String(decoding: try FileIO.read(path), as: UTF8.self)
-        for l in text.split(separator: "\n").dropFirst() {
-            if let v = try? JSONParser.parse(String(l)), let m = MeasuredRequest(v) { done[m.repeat_ * sample + m.index] = m }
-        }
+        for m in await counter.fresh { done[m.repeat_ * sample + m.index] = m }
         return (0..<total).compactMap { done[$0] }
     }
 
@@ -215,7 +194,7 @@ public struct Validator: Sendable {
         var d: [Float] = []
         var text = ""
         var largeTokens = 0, handoffs = 0, discarded = 0, promptTokens = q.promptTokens
-        var tier: [UInt8] = []
+        var endedOnLarge = false
         var calls: [JSONValue] = []
         func stamp(_ res: CompletionResult, sentAt: Double, tier: String = "") {
             if first == nil, let t = res.tokens.first?.at { first = sentAt + t - t0 }
@@ -272,7 +251,7 @@ public struct Validator: Sendable {
                     produced += res.tokens.count
                     d.append(hard)
                     d += [Float](repeating: 1, count: res.tokens.count - 1)
-                    tier += [UInt8](repeating: 1, count: res.tokens.count)
+                    endedOnLarge = true
                     continue
                 }
                 var req = CompletionRequest(prompt: smallPrefix + text, maxTokens: budget - produced, topLogprobs: ss.topLogprobs, ignoreEOS: ss.ignoreEOS)
@@ -301,12 +280,12 @@ public struct Validator: Sendable {
                 text += kept.map(\.text).joined()
                 produced += kept.count
                 d += kept.map { Float($0.difficulty ?? 0) }
-                tier += [UInt8](repeating: 0, count: kept.count)
+                if !kept.isEmpty { endedOnLarge = false }
                 if pendingHard == nil { break }  // the small model finished (EOS or budget)
             }
             // Control transfers, counted as the simulator does: to the large model and back for
             // every large call, except the return after a stream that ends on the large model.
-            handoffs = 2 * largeCalls - (tier.last == 1 ? 1 : 0)
+            handoffs = 2 * largeCalls - (endedOnLarge ? 1 : 0)
         default:
             throw HandoffError.input("validate runs small-only, large-only and splitreason; the scenario's policy is \(policyName)", field: "policy.name")
         }
@@ -332,12 +311,14 @@ actor WorkQueue {
     }
 }
 
-/// Counts finished samples and appends their lines, one writer at a time.
+/// Appends finished samples to the journal, one writer at a time, and keeps them.
 actor Counter {
     var value: Int
+    var fresh: [MeasuredRequest] = []
     init(_ v: Int) { value = v }
-    func append(_ line: String, to h: FileHandle) {
-        h.write(Data(line.utf8))
+    func append(_ m: MeasuredRequest, to h: FileHandle) {
+        h.write(Data((JSONWriter.write(m.json) + "\n").utf8))
+        fresh.append(m)
         value += 1
     }
 }

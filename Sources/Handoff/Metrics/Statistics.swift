@@ -11,6 +11,9 @@ public enum Statistics {
     }
 
     /// Quantile `p` ∈ [0, 1] of already sorted data. O(1).
+    /// The median (the mean of the two middle values for an even count). O(n log n).
+    public static func median(_ xs: [Double]) -> Double { quantile(sorted: xs.sorted(), 0.5) }
+
     public static func quantile(sorted: [Double], _ p: Double) -> Double {
         guard !sorted.isEmpty else { return .nan }
         return sorted.withUnsafeBufferPointer { gsl_stats_quantile_from_sorted_data($0.baseAddress, 1, $0.count, p) }

@@ -158,4 +158,7 @@ public struct EngineTierSpec: Sendable, Equatable {
     /// llama.cpp: pin each in-flight request to its own slot (`id_slot` = worker), so its calls
     /// reuse their cached prefix as a prefix cache would (needs concurrency ≤ the server's slots).
     public var pinSlots: Bool
+
+    /// A tier the `engine` section does not mention.
+    public static let defaults = EngineTierSpec(url: nil, template: "server", ignoreEOS: false, topLogprobs: 5, pinSlots: false)
 }

@@ -5,20 +5,20 @@ import Foundation
 public enum ScenarioLoader {
     /// Loads `path` (or the embedded default scenario when nil).
     public static func load(path: String?, overrides: [String] = []) throws -> Scenario {
-        let text: String, origin: String, baseDir: String
-        if let path {
-            text = String(decoding: try FileIO.read(path), as: UTF8.self)
-            origin = path
-            baseDir = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        } else {
-            text = DefaultScenario.yaml
-            origin = "default scenario (Scenarios/default.yaml)"
-            baseDir = FileManager.default.currentDirectoryPath
-        }
+        let (text, origin, baseDir) = try source(path: path)
         let root = try ConfigNode.parse(yaml: text, origin: origin)
         guard root.isMap else { throw HandoffError.input("a scenario is a YAML mapping of sections", file: origin, line: 1) }
         for o in overrides { try root.apply(override: o) }
         return try build(root, baseDir: baseDir)
+    }
+
+    /// A scenario's YAML text, the name errors give it, and the folder its relative paths start
+    /// from: the file at `path`, or the embedded default scenario when nil.
+    public static func source(path: String?) throws -> (text: String, origin: String, baseDir: String) {
+        guard let path else {
+            return (DefaultScenario.yaml, "default scenario (Scenarios/default.yaml)", FileManager.default.currentDirectoryPath)
+        }
+        return (String(decoding: try FileIO.read(path), as: UTF8.self), path, URL(fileURLWithPath: path).deletingLastPathComponent().path)
     }
 
     public static func build(_ root: ConfigNode, baseDir: String) throws -> Scenario {
@@ -216,11 +216,12 @@ public enum ScenarioLoader {
                     throw es.error("no tier named '\(key)'; tiers: \(tiers.map(\.name).joined(separator: ", "))", key: key)
                 }
                 guard let e = try es.section(key) else { continue }
+                let d = EngineTierSpec.defaults
                 engine[key] = EngineTierSpec(url: try e.optionalString("url"),
-                                             template: try e.string("template", default: "server", oneOf: PromptTemplate.allCases.map(\.rawValue)),
-                                             ignoreEOS: try e.bool("ignore_eos", default: false),
-                                             topLogprobs: try e.int("top_logprobs", default: 5, min: 1, max: 20),
-                                             pinSlots: try e.bool("pin_slots", default: false))
+                                             template: try e.string("template", default: d.template, oneOf: PromptTemplate.allCases.map(\.rawValue)),
+                                             ignoreEOS: try e.bool("ignore_eos", default: d.ignoreEOS),
+                                             topLogprobs: try e.int("top_logprobs", default: d.topLogprobs, min: 1, max: 20),
+                                             pinSlots: try e.bool("pin_slots", default: d.pinSlots))
                 try e.finish()
             }
             try es.finish()

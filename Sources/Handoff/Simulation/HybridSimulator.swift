@@ -67,8 +67,6 @@ public final class HybridSimulator {
         var stagedTokens = 0
         var stagedHandoff = 0
         var firstToken = -1.0
-        /// Tokens decoded in silent segments (not output).
-        var silentTokens: Int32 = 0
         var done = -1.0
         var handoffs: Int32 = 0
         var offloadSegments: Int32 = 0
@@ -296,7 +294,7 @@ public final class HybridSimulator {
 
     @inline(__always) func produce(request i: Int, role: Int, tokens n: Int) {
         reqs[i].context += n
-        if silent(i) { reqs[i].silentTokens += Int32(n); return }
+        if silent(i) { return }  // decoded, in the context, not output
         reqs[i].generated += n
         if role != 0 { reqs[i].offloaded += n }
     }

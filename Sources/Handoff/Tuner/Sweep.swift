@@ -50,15 +50,7 @@ public final class Sweep: @unchecked Sendable {
         self.shard = shard
         self.outDir = outDir
         self.seedPerConfig = seedPerConfig
-        if let scenarioPath {
-            baseYAML = String(decoding: try FileIO.read(scenarioPath), as: UTF8.self)
-            origin = scenarioPath
-            baseDir = URL(fileURLWithPath: scenarioPath).deletingLastPathComponent().path
-        } else {
-            baseYAML = DefaultScenario.yaml
-            origin = "default scenario (Scenarios/default.yaml)"
-            baseDir = FileManager.default.currentDirectoryPath
-        }
+        (baseYAML, origin, baseDir) = try ScenarioLoader.source(path: scenarioPath)
     }
 
     /// The scenario of configuration k.
@@ -122,10 +114,11 @@ public final class Sweep: @unchecked Sendable {
                 lock.unlock()
                 do {
                     let s = try self.scenario(k)
-                    let key = self.grid.configuration(k).filter { $0.path.hasPrefix("trace.") }.map { "\($0.path)=\($0.value)" }.joined(separator: "|")
+                    let config = self.grid.configuration(k)
+                    let key = config.filter { $0.path.hasPrefix("trace.") }.map { "\($0.path)=\($0.value)" }.joined(separator: "|")
                     let trace = try traceCache.get(key) { try Simulation.loadTrace(s) }
                     let r = try Simulation.run(s, trace: trace)
-                    let row = SweepRow(index: k, config: self.grid.configuration(k), summary: r.summary)
+                    let row = SweepRow(index: k, config: config, summary: r.summary)
                     let line = JSONWriter.write(row.json) + "\n"
                     lock.lock()
                     log.write(Data(line.utf8))
@@ -179,8 +172,10 @@ final class TraceCache: @unchecked Sendable {
     }
 }
 
-/// Append-only JSON Lines journals with a header line (sweeps, validations): resumable after a
-/// kill. A half-written last line is dropped (and the file rewritten) before anything is appended.
+/// Append-only JSON Lines journals with a header line (`sweep`, `validate`): resumable after a
+/// kill. Creates the file with its header when missing; refuses a file with another header;
+/// drops a half-written last line (rewriting the file) before anything is appended, or the next
+/// line would be glued to it. Returns the complete lines after the header, first of each index.
 enum Journal {
     static func read(path: String, header: String, index: (JSONValue) -> Int?) throws -> [JSONValue] {
         guard FileManager.default.fileExists(atPath: path) else {
