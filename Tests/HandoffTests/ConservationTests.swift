@@ -39,6 +39,7 @@ final class ConservationTests: XCTestCase {
             let o = r.outcome
             XCTAssertFalse(o.clockWentBackwards, "scenario \(k)")
             XCTAssertFalse(o.kvOverflow, "scenario \(k)")
+            XCTAssertEqual(o.stalledRequests, 0, "scenario \(k)")
             var expected = 0
             for q in o.requests {
                 let needed = trace.requests[q.traceIndex].promptTokens + trace.outputTokens(q.traceIndex)
@@ -57,6 +58,33 @@ final class ConservationTests: XCTestCase {
             preemptions += o.tiers.reduce(0) { $0 + $1.preemptions + $1.evictions }
         }
         XCTAssertGreaterThan(preemptions, 0, "the random scenarios should exercise memory pressure")
+    }
+
+    /// Sequences coming back to a tier wait while holding their cached prefix. Before waiting
+    /// prefixes became evictable, that KV could fill an idle replica whose queue head needed more:
+    /// nothing ran, nothing woke it, and requests stalled forever (found in an overloaded
+    /// splitreason-a6000 sweep: 980 of 1,000 requests never finished).
+    func testPlanEvictsCachedPrefixesOfWaitingSequences() throws {
+        let sc = try ScenarioLoader.load(path: nil, overrides: ["tiers.large.kv_capacity_tokens=1000"])
+        let sim = HybridSimulator(scenario: sc, trace: try Simulation.loadTrace(sc))
+        let r = sim.tierFirstReplica[1]
+        for k in 0..<3 {
+            var q = SequenceState(request: 0, role: 1, replica: Int32(r))
+            q.kv = 300
+            q.pendingPrefill = k == 0 ? 300 : 100
+            q.decodeLeft = 10
+            sim.seqs.append(q)
+            sim.replicas[r].kvUsed += 300
+            sim.enqueue(k, replica: r)
+        }
+        // Free: 100. The head needs 301: the last in the queue gives up its 300-token prefix.
+        sim.plan(r)
+        XCTAssertTrue(sim.replicas[r].busy)
+        XCTAssertEqual(sim.replicas[r].running.first, 0)
+        XCTAssertEqual(sim.seqs[2].kv, 0)
+        XCTAssertEqual(sim.seqs[2].pendingPrefill, 400)
+        XCTAssertEqual(sim.seqs[1].kv, 300)
+        XCTAssertEqual(sim.replicas[r].evictions, 1)
     }
 
     func testDeterminism() throws {

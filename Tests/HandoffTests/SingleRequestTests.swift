@@ -11,10 +11,17 @@ import XCTest
 final class SingleRequestTests: XCTestCase {
     static let traceLine = #"{"id":"a","prompt_tokens":100,"difficulty":[0.1,0.1,0.1,0.1,0.1,0.9,0.9,0.9,0.9,0.9,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1]}"#
 
-    func run(_ policy: String, mode: String = "sequential", extra: String = "") throws -> RequestOutcome {
+    func run(_ policy: String, mode: String = "sequential", extra: String = "", trace: String = traceLine) throws -> RequestOutcome {
+        let r = try runAll(policy, mode: mode, extra: extra, trace: trace)
+        XCTAssertEqual(r.outcome.requests.count, 1)
+        return r.outcome.requests[0]
+    }
+
+    func runAll(_ policy: String, mode: String = "sequential", extra: String = "", trace: String = traceLine,
+                overrides: [String] = []) throws -> SimulationResult {
         let dir = tempDir()
         let path = dir + "/t.jsonl"
-        try (Self.traceLine + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        try (trace + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         let sc = try scenario("""
         trace: {file: \(path)}
         traffic: {arrival: constant, rate_rps: 1}
@@ -26,10 +33,19 @@ final class SingleRequestTests: XCTestCase {
           large: {gpu: A100-SXM-80GB, latency: {kind: linear, fixed_ms: 2, prefill_ms_per_token: 0.2, decode_ms_per_seq: 30}}
         network: {rtt_ms: 10, bytes_per_token: 0}
         policy: {name: \(policy), offload_threshold: 0.5, mode: \(mode), chunk_tokens: 4\(extra)}
-        """)
-        let r = try Simulation.run(sc)
-        XCTAssertEqual(r.outcome.requests.count, 1)
-        return r.outcome.requests[0]
+        """, overrides)
+        return try Simulation.run(sc)
+    }
+
+    /// Admission control: constant arrivals every 100 ms, each request alone takes 220 ms
+    /// (small-only), at most 1 in flight: requests 0, 3, 6, 9 are served, the other 6 rejected.
+    func testMaxInFlightRejectsArrivals() throws {
+        let r = try runAll("small-only", overrides: ["traffic.rate_rps=10", "traffic.requests=10", "traffic.max_in_flight=1"])
+        XCTAssertEqual(r.outcome.requests.filter(\.rejected).map(\.arrivalS).map { Int(($0 * 10).rounded()) }, [1, 2, 4, 5, 7, 8])
+        XCTAssertEqual(r.summary["requests"], .number(4))
+        XCTAssertEqual(r.summary["requests_rejected"], .number(6))
+        XCTAssertEqual(r.summary["requests_failed"], .number(6))
+        for q in r.outcome.requests where !q.failed { XCTAssertEqual(q.e2elS * 1000, 220, accuracy: 1e-9) }
     }
 
     func testSmallOnly() throws {
@@ -84,6 +100,36 @@ final class SingleRequestTests: XCTestCase {
         XCTAssertEqual(q.ttftS * 1000, 11, accuracy: 1e-9)
         XCTAssertEqual(q.handoffs, 2)
         XCTAssertEqual(q.offloadedTokens, 5)
+    }
+
+    /// The same with a 50-token prompt, so that the small tier's prompt prefill (1 + 0.1·50 = 6)
+    /// differs from a decode step (11). With 100 tokens both are 11, which hid a small tier that
+    /// never prefilled the prompt in pipelined mode.
+    func testPipelinedPromptPrefill() throws {
+        let q = try run("splitreason", mode: "pipelined", trace: Self.traceLine.replacingOccurrences(of: "\"prompt_tokens\":100", with: "\"prompt_tokens\":50"))
+        XCTAssertEqual(q.ttftS * 1000, 6, accuracy: 1e-9)
+        let expected: Double = 6 + 44 + 5 + 130.2 + 5 + 100.1   // small 6 + 4·11, large 2.2 + 4·32, small 1.1 + 9·11
+        XCTAssertEqual(q.e2elS * 1000, expected, accuracy: 1e-9)
+        XCTAssertEqual(q.outputTokens, 20)
+    }
+
+    /// A request whose first tokens are hard starts on the large tier; in pipelined mode the small
+    /// tier (the frontend, no network) follows along. Before the shadow was chosen by the first
+    /// segment's role, the large sequence was told to arrive twice and the second arrival wiped
+    /// its decode work: the request never finished.
+    func testPipelinedStartingOnTheLargeTier() throws {
+        let hardFirst = #"{"id":"b","prompt_tokens":100,"difficulty":[0.9,0.9,0.9,0.9,0.9,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1]}"#
+        let q = try run("splitreason", mode: "pipelined", trace: hardFirst)
+        // 5 there, large prefill 22 → first token, 5 back: TTFT 32. Large 5 tokens end at
+        // 5 + 22 + 4·32 = 155; the chunk of 4 reached the small tier long before, so the handoff
+        // carries 1 token: 5 there, then small (1 + 0.1·1) + 14·11.
+        XCTAssertEqual(q.ttftS * 1000, 32, accuracy: 1e-9)
+        let expected: Double = 155 + 5 + 1.1 + 154
+        XCTAssertEqual(q.e2elS * 1000, expected, accuracy: 1e-9)
+        XCTAssertEqual(q.outputTokens, 20)
+        XCTAssertEqual(q.offloadedTokens, 5)
+        XCTAssertEqual(q.handoffs, 1)
+        XCTAssertFalse(q.failed)
     }
 
     /// The SplitReason segmentation honours min/max segment lengths.

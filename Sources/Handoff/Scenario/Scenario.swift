@@ -111,6 +111,9 @@ public struct TrafficSpec: Sendable, Equatable {
     public var thinkTimeS: Double
     /// Requests to simulate (the trace is cycled when larger than the trace).
     public var requests: Int?
+    /// Admission control at the frontend: an arrival finding this many requests in the system is
+    /// rejected (an HTTP 429) and counted in `requests_rejected`. 0: unlimited.
+    public var maxInFlight: Int = 0
 }
 
 public struct AccuracySpec: Sendable, Equatable {

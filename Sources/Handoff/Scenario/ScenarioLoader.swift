@@ -41,12 +41,13 @@ public enum ScenarioLoader {
         // traffic
         let tf = try r.section("traffic") ?? ConfigReader(ConfigNode(kind: .map, origin: root.origin, line: nil, column: nil), path: "traffic")
         let arrival = TrafficSpec.Arrival(rawValue: try tf.string("arrival", default: "poisson", oneOf: TrafficSpec.Arrival.allCases.map(\.rawValue)))!
-        let traffic = TrafficSpec(arrival: arrival,
+        var traffic = TrafficSpec(arrival: arrival,
                                   rateRps: try tf.double("rate_rps", default: 1, min: 0, exclusiveMin: true),
                                   cv: try tf.double("cv", default: 1, min: 0),
                                   concurrency: try tf.int("concurrency", default: 1, min: 1),
                                   thinkTimeS: try tf.double("think_time_s", default: 0, min: 0),
                                   requests: try tf.optionalInt("requests", min: 1))
+        traffic.maxInFlight = try tf.int("max_in_flight", default: 0, min: 0)
         try tf.finish()
 
         // models

@@ -14,10 +14,15 @@ struct Replica {
     let maxSeqs: Int
     let maxBatchedTokens: Int
     let latency: LatencyModel
+    /// KV tokens admission leaves free for growth: vLLM's `watermark` (0.01 of the blocks;
+    /// `BlockSpaceManager.can_allocate` admits only if free − required ≥ watermark).
+    let watermark: Int
 
     var running: [Int32] = []
     var waiting: [Int32] = []
     var waitingHead = 0
+    /// KV tokens held by waiting sequences (cached prefixes), so eviction skips the queue when 0.
+    var waitingKV = 0
     var parked: [Int32] = []
     var kvUsed = 0
     var peakKV = 0
@@ -45,6 +50,7 @@ struct Replica {
         capacity = spec.kvCapacityTokens
         maxSeqs = spec.maxNumSeqs
         maxBatchedTokens = spec.maxNumBatchedTokens
+        watermark = spec.kvCapacityTokens / 100
         latency = LatencyModel(spec: spec.latency, model: spec.model, gpu: spec.gpu, tensorParallel: spec.tensorParallel)
     }
 

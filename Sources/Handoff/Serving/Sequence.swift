@@ -13,6 +13,9 @@ struct SequenceState {
     var decodeLeft = 0
     /// Kept resident for the other tier's tokens (pipelined mode): never evicted as cache.
     var pinned = false
+    /// A pipelined shadow context evicted while idle: chunks accumulate as pending prefill and
+    /// are recomputed only when the request's control returns to this tier.
+    var dropped = false
     /// Admission order on the replica, for LIFO preemption.
     var admittedAt = 0
     /// Tokens generated since the last chunk was streamed to the other tier (pipelined).

@@ -15,6 +15,8 @@ public struct RequestOutcome: Sendable {
     /// Segments run on a non-entry tier.
     public var offloadSegments: Int
     public var failed: Bool
+    /// Turned away at arrival by `traffic.max_in_flight` (also counted as failed).
+    public var rejected: Bool
     public var apiInputTokens: Int
     public var apiCachedInputTokens: Int
     public var apiOutputTokens: Int
@@ -44,6 +46,9 @@ public struct SimulationOutcome: Sendable {
     /// Conservation and safety checks, asserted by tests.
     public var clockWentBackwards: Bool
     public var kvOverflow: Bool
+    /// Requests neither finished nor failed when the event queue ran dry: a lost wake-up. Always 0
+    /// in a correct run; asserted by tests.
+    public var stalledRequests: Int
 }
 
 /// Replays a trace through a scenario's tiers under its policy: the discrete-event model.
@@ -73,6 +78,7 @@ public final class HybridSimulator {
         var offloaded = 0
         var generated = 0
         var failed = false
+        var rejected = false
         var apiSent = 0
         var apiIn = 0, apiCached = 0, apiOut = 0
     }
@@ -99,6 +105,8 @@ public final class HybridSimulator {
     var backwards = false
     var overflow = false
     var nextClosedLoop = 0
+    /// Requests arrived and not yet finished or failed.
+    var inFlight = 0
     let totalRequests: Int
 
     public init(scenario: Scenario, trace: Trace) {
@@ -194,17 +202,26 @@ public final class HybridSimulator {
 
     func arrive(_ i: Int) {
         if scenario.traffic.arrival == .closed_loop { reqs[i].arrival = now }
+        let limit = scenario.traffic.maxInFlight
+        if limit > 0 && inFlight >= limit {
+            reqs[i].rejected = true
+            fail(i)
+            return
+        }
+        inFlight += 1
         reqs[i].location = 0
         if reqs[i].segCount == 0 { complete(i, at: now); return }
         if pipelined {
-            // The other tier follows along from the start: it prefills the prompt too.
-            let shadow = Int(reqs[i].seqBase) + 1
+            // The tier that does not start follows along from the start: it prefills the prompt too.
+            let first = segments[Int(reqs[i].segFirst)].role
+            let shadow = Int(reqs[i].seqBase) + (first == 0 ? 1 : 0)
             seqs[shadow].pinned = true
             seqs[shadow].pendingPrefill = reqs[i].context
             place(shadow)
-            schedule(now + oneWay(tokens: reqs[i].context), .seqArrive, 0, UInt32(shadow))
-            let s0 = Int(reqs[i].seqBase)
-            seqs[s0].pinned = true
+            schedule(now + (first == 0 ? oneWay(tokens: reqs[i].context) : 0), .seqArrive, 0, UInt32(shadow))
+            // The starting tier prefills the prompt as well (its arrival adds only handoff tokens).
+            seqs[Int(reqs[i].seqBase) + first].pinned = true
+            seqs[Int(reqs[i].seqBase) + first].pendingPrefill = reqs[i].context
         }
         startSegment(i, from: nil, handoff: false)
     }
@@ -262,6 +279,7 @@ public final class HybridSimulator {
         let r = Int(seqs[s].replica)
         let active = Int(reqs[i].seqBase) + Int(reqs[i].location) == s
         if active {
+            seqs[s].dropped = false
             if pipelined {
                 seqs[s].pendingPrefill += reqs[i].stagedHandoff
                 reqs[i].stagedHandoff = 0
@@ -285,6 +303,7 @@ public final class HybridSimulator {
         let i = Int(seqs[s].request)
         if reqs[i].failed || reqs[i].done >= 0 { return }
         seqs[s].pendingPrefill += chunkTokens
+        if seqs[s].dropped { return }
         if seqs[s].place == .none { enqueue(s, replica: Int(seqs[s].replica)) }
         poke(Int(seqs[s].replica))
     }
@@ -333,6 +352,7 @@ public final class HybridSimulator {
 
     func complete(_ i: Int, at t: Double) {
         if reqs[i].done < 0 || reqs[i].done <= t { reqs[i].done = t }
+        inFlight -= 1
         releaseAll(i)
         if scenario.traffic.arrival == .closed_loop, nextClosedLoop < totalRequests {
             schedule(t + scenario.traffic.thinkTimeS, .arrival, 0, UInt32(nextClosedLoop))
@@ -358,6 +378,7 @@ public final class HybridSimulator {
     }
 
     func fail(_ i: Int) {
+        if !reqs[i].rejected { inFlight -= 1 }
         reqs[i].failed = true
         reqs[i].done = now
         releaseAll(i)
@@ -372,11 +393,21 @@ public final class HybridSimulator {
     func enqueue(_ s: Int, replica r: Int) {
         seqs[s].place = .waiting
         replicas[r].waiting.append(Int32(s))
+        replicas[r].waitingKV += seqs[s].kv
     }
 
     func removeWaiting(_ s: Int, replica r: Int) {
         if let k = replicas[r].waiting[replicas[r].waitingHead...].firstIndex(of: Int32(s)) { replicas[r].waiting.remove(at: k) }
         seqs[s].place = .none
+        replicas[r].waitingKV -= seqs[s].kv
+    }
+
+    /// Takes the head off replica `r`'s waiting queue.
+    @inline(__always) func popWaiting(replica r: Int) -> Int {
+        let s = Int(replicas[r].waiting[replicas[r].waitingHead])
+        replicas[r].waitingHead += 1
+        replicas[r].waitingKV -= seqs[s].kv
+        return s
     }
 
     func removeRunning(_ s: Int, replica r: Int) {
@@ -401,13 +432,47 @@ public final class HybridSimulator {
         seqs[s].kv = 0
     }
 
-    /// Evicts least recently parked contexts until `need` tokens are free. Returns success.
+    /// Frees KV until `need` tokens are free and returns success, dropping contexts nobody is
+    /// computing on, like vLLM's unreferenced prefix blocks: first the least recently parked
+    /// contexts; then the cached prefixes of waiting sequences, latest in the queue first (the head
+    /// keeps its prefix: it is the one being admitted); then the idle resident contexts of
+    /// pipelined requests (no pending work), oldest admitted first. Each will recompute what it
+    /// lost when it next has work.
     func evict(replica r: Int, need: Int) -> Bool {
         while replicas[r].free < need, !replicas[r].parked.isEmpty {
             let s = Int(replicas[r].parked.removeFirst())
             seqs[s].place = .none
             freeSeq(s, replica: r)
             replicas[r].evictions += 1
+        }
+        var k = replicas[r].waiting.count - 1
+        let head = Int(replicas[r].waiting.count > replicas[r].waitingHead ? replicas[r].waiting[replicas[r].waitingHead] : -1)
+        let headKV = head >= 0 ? seqs[head].kv : 0
+        while replicas[r].free < need, replicas[r].waitingKV > headKV, k > replicas[r].waitingHead {
+            let s = Int(replicas[r].waiting[k])
+            k -= 1
+            guard seqs[s].kv > 0 else { continue }
+            seqs[s].pendingPrefill += seqs[s].kv
+            replicas[r].waitingKV -= seqs[s].kv
+            freeSeq(s, replica: r)
+            replicas[r].evictions += 1
+        }
+        if replicas[r].free < need {
+            var kept: [Int32] = []
+            kept.reserveCapacity(replicas[r].running.count)
+            for s32 in replicas[r].running {
+                let s = Int(s32)
+                if replicas[r].free < need, !hasWork(s), seqs[s].kv > 0 {
+                    seqs[s].pendingPrefill += seqs[s].kv
+                    seqs[s].place = .none
+                    seqs[s].dropped = true
+                    freeSeq(s, replica: r)
+                    replicas[r].evictions += 1
+                } else {
+                    kept.append(s32)
+                }
+            }
+            replicas[r].running = kept
         }
         return replicas[r].free >= need
     }
@@ -511,14 +576,17 @@ public final class HybridSimulator {
         while replicas[r].waitingCount > 0, work < replicas[r].maxSeqs {
             let s = Int(replicas[r].waiting[replicas[r].waitingHead])
             let need = seqs[s].pendingPrefill + (seqs[s].decodeLeft > 0 ? 1 : 0)
-            if need > replicas[r].capacity {
-                replicas[r].waitingHead += 1
+            if need + seqs[s].kv > replicas[r].capacity {
+                _ = popWaiting(replica: r)
                 seqs[s].place = .none
                 fail(Int(seqs[s].request))
                 continue
             }
-            guard evict(replica: r, need: need) else { break }
-            replicas[r].waitingHead += 1
+            // vLLM's admission watermark: keep 1% of the cache free for running sequences to grow
+            // into, or admission and preemption ping-pong every iteration (unless nothing runs).
+            let reserve = work > 0 ? replicas[r].watermark : 0
+            guard evict(replica: r, need: need + reserve) else { break }
+            _ = popWaiting(replica: r)
             seqs[s].place = .running
             seqs[s].admittedAt = replicas[r].admissions
             replicas[r].admissions += 1
@@ -543,6 +611,7 @@ public final class HybridSimulator {
         var slots = replicas[r].maxSeqs
         for s32 in replicas[r].running {
             let s = Int(s32)
+            guard seqs[s].place == .running else { continue }  // evicted while this batch was built
             if seqs[s].pendingPrefill == 0 {
                 guard seqs[s].decodeLeft > 0, slots > 0 else { continue }
                 slots -= 1
@@ -607,7 +676,7 @@ public final class HybridSimulator {
                                       traceIndex: tr, arrivalS: q.arrival,
                                       ttftS: q.firstToken >= 0 ? q.firstToken - q.arrival : 0, e2elS: q.done - q.arrival,
                                       outputTokens: q.generated, offloadedTokens: q.offloaded, handoffs: Int(q.handoffs),
-                                      offloadSegments: Int(q.offloadSegments), failed: q.failed || q.done < 0,
+                                      offloadSegments: Int(q.offloadSegments), failed: q.failed || q.done < 0, rejected: q.rejected,
                                       apiInputTokens: q.apiIn, apiCachedInputTokens: q.apiCached, apiOutputTokens: q.apiOut))
         }
         var tiers: [TierOutcome] = []
@@ -618,6 +687,8 @@ public final class HybridSimulator {
                                      preemptions: rs.reduce(0) { $0 + $1.preemptions }, evictions: rs.reduce(0) { $0 + $1.evictions },
                                      generatedTokens: tierGenerated[t], prefilledTokens: tierPrefilled[t]))
         }
-        return SimulationOutcome(requests: out, tiers: tiers, endTime: end, events: events, clockWentBackwards: backwards, kvOverflow: overflow)
+        let stalled = reqs.reduce(0) { $0 + ($1.done < 0 && !$1.failed ? 1 : 0) }
+        return SimulationOutcome(requests: out, tiers: tiers, endTime: end, events: events, clockWentBackwards: backwards, kvOverflow: overflow,
+                                 stalledRequests: stalled)
     }
 }

@@ -75,6 +75,7 @@ public enum Simulation {
             ("policy", .object(s.policy.parameters)),
             ("requests", .number(Double(ok.count))),
             ("requests_failed", .number(Double(o.requests.count - ok.count))),
+            ("requests_rejected", .number(Double(o.requests.reduce(0) { $0 + ($1.rejected ? 1 : 0) }))),
             ("duration_s", .number(duration)),
             ("throughput_rps", .number(duration > 0 ? Double(ok.count) / duration : 0)),
             ("output_tokens_per_s", .number(duration > 0 ? Double(outTokens) / duration : 0)),
