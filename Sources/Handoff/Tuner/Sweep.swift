@@ -39,9 +39,7 @@ public final class Sweep: @unchecked Sendable {
     public let shard: Shard
     public let outDir: String
     public let seedPerConfig: Bool
-    let baseYAML: String
-    let origin: String
-    let baseDir: String
+    let family: ScenarioFamily
 
     public init(scenarioPath: String?, baseOverrides: [String], grid: Grid, shard: Shard = .whole, outDir: String, seedPerConfig: Bool = false) throws {
         self.scenarioPath = scenarioPath
@@ -50,24 +48,19 @@ public final class Sweep: @unchecked Sendable {
         self.shard = shard
         self.outDir = outDir
         self.seedPerConfig = seedPerConfig
-        (baseYAML, origin, baseDir) = try ScenarioLoader.source(path: scenarioPath)
+        family = try ScenarioFamily(path: scenarioPath, overrides: baseOverrides)
     }
 
     /// The scenario of configuration k.
     public func scenario(_ k: Int) throws -> Scenario {
-        let root = try ConfigNode.parse(yaml: baseYAML, origin: origin)
-        for o in baseOverrides { try root.apply(override: o) }
         let config = grid.configuration(k)
-        for c in config { try root.apply(override: "\(c.path)=\(c.value)") }
-        var s = try ScenarioLoader.build(root, baseDir: baseDir)
-        if seedPerConfig {
+        return try family.scenario(config.map { "\($0.path)=\($0.value)" }, seed: seedPerConfig ? { s in
             var h: UInt64 = 0xcbf29ce484222325   // FNV-1a over "seed|path=value|…"
             for b in ("\(s.seed)|" + config.map { "\($0.path)=\($0.value)" }.joined(separator: "|")).utf8 {
                 h = (h ^ UInt64(b)) &* 0x100000001b3
             }
-            s.seed = h >> 1
-        }
-        return s
+            return h >> 1
+        } : nil)
     }
 
     /// Checks every value of every axis (with the other axes at their first value) before running.
@@ -81,7 +74,7 @@ public final class Sweep: @unchecked Sendable {
     }
 
     public var header: JSONValue {
-        .object([("sweep", .object([("scenario", .string(origin)), ("set", .array(baseOverrides.map { .string($0) })),
+        .object([("sweep", .object([("scenario", .string(family.origin)), ("set", .array(baseOverrides.map { .string($0) })),
                                     ("grid", .array(grid.axes.map { .object([("path", .string($0.path)), ("values", .array($0.values.map { .string($0) }))]) })),
                                     ("seed_per_config", .bool(seedPerConfig)), ("shard", .string("\(shard.index)/\(shard.count)"))]))])
     }
@@ -101,7 +94,7 @@ public final class Sweep: @unchecked Sendable {
         defer { try? log.close() }
 
         // Traces are shared between configurations that do not change the trace section.
-        let traceCache = TraceCache()
+        let traceCache = family.traces
         let st = WorkState(finished: done.count)
         let lock = st.lock
         GSL.configure()
@@ -207,16 +200,9 @@ public enum SweepOutput {
     public static let paretoObjectives: [(key: String, sense: Pareto.Sense)] = [
         ("accuracy.predicted", .maximize), ("latency_ms.e2el.p99", .minimize), ("cost_usd.per_1k_requests", .minimize)]
 
-    static func value(_ v: JSONValue, _ dotted: String) -> Double? {
-        var cur: JSONValue? = v
-        for p in dotted.split(separator: ".") { cur = cur?[String(p)] }
-        if case let .number(x)? = cur { return x }
-        return nil
-    }
-
     /// Writes both files atomically. Identical rows give identical bytes, however they were run.
     public static func write(_ rows: [SweepRow], grid: Grid, to dir: String) throws {
-        let pareto = Pareto.frontier(rows.map { r in paretoObjectives.map { value(r.summary, $0.key) } }, senses: paretoObjectives.map(\.sense))
+        let pareto = Pareto.frontier(rows.map { r in paretoObjectives.map { r.summary.number(at: $0.key) } }, senses: paretoObjectives.map(\.sense))
         var keys: [String] = []
         var seen = Set<String>()
         let flat = rows.map { SimulationOutput.flatten($0.summary) }

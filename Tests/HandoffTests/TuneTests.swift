@@ -1,0 +1,86 @@
+import Foundation
+import XCTest
+@testable import Handoff
+
+/// `tune` on a scenario whose answer is known by hand: one request of 100 tokens whose
+/// difficulties are 0.01, 0.02, …, 1.00, so threshold t offloads the tokens with d > t: a share
+/// of (100 − ⌊100t⌋)/100. Segments have no minimum length, and the large model is slower per token.
+final class TuneTests: XCTestCase {
+    func family(_ dir: String) throws -> ScenarioFamily {
+        let ds = (1...100).map { JSONWriter.number(Double($0) / 100) }.joined(separator: ",")
+        try #"{"id":"ramp","prompt_tokens":10,"difficulty":[\#(ds)]}"#.appending("\n").write(toFile: dir + "/ramp.jsonl", atomically: true, encoding: .utf8)
+        try """
+        trace: {file: ramp.jsonl}
+        traffic: {arrival: constant, rate_rps: 1}
+        models:
+          small: {name: DeepSeek-R1-Distill-Qwen-1.5B}
+          large: {name: DeepSeek-R1-Distill-Qwen-14B}
+        tiers:
+          small: {gpu: A100-SXM-80GB, latency: {kind: linear, fixed_ms: 1, prefill_ms_per_token: 0.1, decode_ms_per_seq: 10}}
+          large: {gpu: A100-SXM-80GB, latency: {kind: linear, fixed_ms: 2, prefill_ms_per_token: 0.2, decode_ms_per_seq: 30}}
+        network: {rtt_ms: 10, bytes_per_token: 0}
+        policy: {name: splitreason, offload_threshold: 0.5, min_segment_tokens: 1, mode: sequential}
+        """.write(toFile: dir + "/ramp.yaml", atomically: true, encoding: .utf8)
+        return try ScenarioFamily(path: dir + "/ramp.yaml", overrides: [])
+    }
+
+    /// Target share 0.25: any t in [0.75, 0.76) offloads exactly 25 tokens.
+    func testTargetOffloadShare() throws {
+        let tuner = Tuner(family: try family(tempDir()), spec: TuneSpec(objective: nil, constraints: [], target: ("offload.token_fraction", 0.25),
+                                                                     axes: [.continuous(path: "policy.offload_threshold", lo: 0, hi: 1)]))
+        let r = try tuner.run()
+        let t = Double(r.best!.config[0].value)!
+        XCTAssertEqual(r.best!.summary.number(at: "offload.token_fraction"), 0.25)
+        XCTAssertGreaterThanOrEqual(t, 0.75 - 1e-12)
+        XCTAssertLessThan(t, 0.76)
+        // A proper 1-D search, not a fine grid: 9 scan points + O(log(1/tol)) Brent steps.
+        XCTAssertLessThan(r.simulations, 30)
+    }
+
+    /// Minimise mean latency subject to offloading at least 30%: latency grows with the offloaded
+    /// share, so the optimum is the highest threshold that still offloads 30 tokens: t in [0.70, 0.71).
+    func testConstrainedOptimumOnTheBoundary() throws {
+        let tuner = Tuner(family: try family(tempDir()),
+                          spec: TuneSpec(objective: try Objective.parse("min:latency_ms.e2el.mean"),
+                                         constraints: [try MetricConstraint.parse("offload.token_fraction>=0.3")], target: nil,
+                                         axes: [.continuous(path: "policy.offload_threshold", lo: 0, hi: 1)]))
+        let r = try tuner.run()
+        let b = r.best!
+        XCTAssertTrue(b.feasible)
+        XCTAssertEqual(b.summary.number(at: "offload.token_fraction"), 0.3)
+        let t = Double(b.config[0].value)!
+        XCTAssertGreaterThanOrEqual(t, 0.70 - 1e-12)
+        XCTAssertLessThan(t, 0.71)
+        // Hand-computed latency of that split: small 70 tokens (prefill 10), large 30, small none.
+        // small: (1 + 0.1·10) + 69·11 = 761; 5 there; large: (2 + 0.2·80) + 29·32 = 946; 5 back.
+        XCTAssertEqual(b.summary.number(at: "latency_ms.e2el.mean")!, 761 + 5 + 946 + 5, accuracy: 1e-6)
+    }
+
+    func testConstraintAndObjectiveParsing() throws {
+        XCTAssertEqual(try MetricConstraint.parse("latency_ms.e2el.p99 <= 30000"), MetricConstraint(key: "latency_ms.e2el.p99", relation: .le, bound: 30000))
+        XCTAssertEqual(try MetricConstraint.parse("accuracy.predicted>=0.4").relation, .ge)
+        XCTAssertThrowsError(try MetricConstraint.parse("accuracy.predicted>=high"))
+        XCTAssertThrowsError(try MetricConstraint.parse("accuracy.predicted=0.4"))
+        XCTAssertEqual(try Objective.parse("cost"), Objective(key: "cost_usd.per_1k_requests", maximize: false))
+        XCTAssertThrowsError(try Objective.parse("cheapest"))
+        XCTAssertEqual(try TuneAxis.parse("policy.offload_threshold=0:1"), .continuous(path: "policy.offload_threshold", lo: 0, hi: 1))
+        XCTAssertThrowsError(try TuneAxis.parse("policy.offload_threshold=1:0"))
+    }
+
+    /// Bad tune input through the real binary: exit 2 and a message that names the problem.
+    func testBadTuneInputExits2() throws {
+        let cases: [([String], String)] = [
+            (["--objective", "cost", "--vary", "policy.offload_treshold=0:1"], "offload_treshold"),
+            (["--objective", "cost", "--vary", "policy.offload_threshold=0.9:0.1"], "empty"),
+            (["--objective", "cost", "--constraint", "latency_ms.e2el.p99<=fast", "--vary", "policy.offload_threshold=0:1"], "not a number"),
+            (["--objective", "cost", "--constraint", "latency_ms.e2el.p999<=100", "--vary", "policy.offload_threshold=0:1"], "did you mean 'latency_ms.e2el.p99'"),
+            (["--objective", "cost", "--vary", "policy.offload_threshold=0:2"], "offload_threshold"),
+            (["--target", "offload.token_fraction", "--vary", "policy.offload_threshold=0:1"], "KEY=VALUE"),
+        ]
+        for (args, needle) in cases {
+            let r = try runCLI(["tune"] + args)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(needle), "\(args): \(r.stderr)")
+        }
+    }
+}
