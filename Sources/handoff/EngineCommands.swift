@@ -17,6 +17,13 @@ final class Progress: @unchecked Sendable {
         if tty { FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8)); if done == total { FileHandle.standardError.write(Data("\n".utf8)) } }
         else if done == total { FileHandle.standardError.write(Data("\(line)\n".utf8)) }
     }
+    /// A status line for searches of unknown length (on a terminal only).
+    func note(_ text: String) {
+        guard tty else { return }
+        lock.lock(); defer { lock.unlock() }
+        FileHandle.standardError.write(Data(String(format: "\r\u{1B}[K%@: %@ (%.0f s)", label, text, Monotonic.now() - start).utf8))
+    }
+    func finish() { if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }
 }
 
 struct ServerOptions: ParsableArguments {

@@ -73,6 +73,11 @@ public struct TierSpec: Sendable, Equatable {
     public var maxNumSeqs: Int
     public var maxNumBatchedTokens: Int
     public var prefixCaching: Bool
+    /// How a sequence new to the tier picks a replica: `least_loaded` at once (join the shortest
+    /// queue), or `shared_queue`: it waits in one tier-wide FIFO until a replica has a free slot
+    /// (a gateway queue; with one slot per replica, exactly an M/M/c queue).
+    public enum Routing: String, Sendable, CaseIterable { case least_loaded, shared_queue }
+    public var routing: Routing = .least_loaded
     public var latency: LatencySpec
     public var api: APISpec?
     public var cost: CostSpec

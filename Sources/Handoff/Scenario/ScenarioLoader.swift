@@ -167,11 +167,14 @@ public enum ScenarioLoader {
                                 maxNumBatchedTokens: try t.int("max_num_batched_tokens", default: 8192, min: 1),
                                 prefixCaching: try t.bool("prefix_caching", default: true), latency: latency, api: api, cost: cost)
             tier.kvCapacityOverride = try t.optionalInt("kv_capacity_tokens", min: 1)
+            tier.routing = TierSpec.Routing(rawValue: try t.string("routing", default: "least_loaded", oneOf: TierSpec.Routing.allCases.map(\.rawValue)))!
             try t.finish()
             if tier.kind == .gpu && tier.kvCapacityTokens <= 0 {
                 let gib = 1_073_741_824.0
-                throw t.error(String(format: "the weights (%.1f GiB) leave no room for a KV cache in %d × %.0f GiB × %.2f; raise tensor_parallel, pick a larger GPU or lower weight_bytes",
-                                     model.weightMemory / gib, tp, gpu.memoryGiB, tier.gpuMemoryUtilization))
+                var e = t.error(String(format: "the weights (%.1f GiB) leave no room for a KV cache in %d × %.0f GiB × %.2f; raise tensor_parallel, pick a larger GPU or lower weight_bytes",
+                                       model.weightMemory / gib, tp, gpu.memoryGiB, tier.gpuMemoryUtilization))
+                e.doesNotFit = true
+                throw e
             }
             tiers.append(tier)
         }

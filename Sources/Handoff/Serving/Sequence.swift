@@ -16,6 +16,8 @@ struct SequenceState {
     /// A pipelined shadow context evicted while idle: chunks accumulate as pending prefill and
     /// are recomputed only when the request's control returns to this tier.
     var dropped = false
+    /// Waiting in its tier's shared queue for a replica (shared-queue routing).
+    var inTierQueue = false
     /// Admission order on the replica, for LIFO preemption.
     var admittedAt = 0
     /// Tokens generated since the last chunk was streamed to the other tier (pipelined).

@@ -99,6 +99,9 @@ public final class HybridSimulator {
     let apiRNG: RandomStream
     let arrivalRNG: RandomStream
     var tierGenerated: [Int]
+    let sharedQueue: [Bool]
+    var tierQueue: [[Int32]]
+    var tierQueueHead: [Int]
     var tierPrefilled: [Int]
     var now = 0.0
     var events = 0
@@ -125,6 +128,9 @@ public final class HybridSimulator {
         }
         tierFirstReplica.append(replicas.count)
         tierGenerated = [Int](repeating: 0, count: scenario.tiers.count)
+        sharedQueue = scenario.tiers.map { $0.routing == .shared_queue }
+        tierQueue = [[Int32]](repeating: [], count: scenario.tiers.count)
+        tierQueueHead = [Int](repeating: 0, count: scenario.tiers.count)
         tierPrefilled = tierGenerated
         totalRequests = scenario.traffic.requests ?? trace.count
     }
@@ -267,15 +273,43 @@ public final class HybridSimulator {
     func place(_ s: Int) {
         guard seqs[s].replica < 0 else { return }
         let t = roleTier[Int(seqs[s].role)]
+        if sharedQueue[t] { return }  // dispatched on arrival at the tier, or from its queue
         var best = tierFirstReplica[t]
         for r in tierFirstReplica[t]..<tierFirstReplica[t + 1] where replicas[r].load < replicas[best].load { best = r }
         seqs[s].replica = Int32(best)
     }
 
+    /// Outstanding slots of replica `r`: sequences with work plus the waiting ones.
+    func slotsUsed(_ r: Int) -> Int {
+        replicas[r].running.reduce(0) { $0 + (hasWork(Int($1)) ? 1 : 0) } + replicas[r].waitingCount
+    }
+
+    /// Shared-queue routing: the first replica of tier `t` with a free slot, or -1.
+    func freeReplica(tier t: Int) -> Int {
+        for r in tierFirstReplica[t]..<tierFirstReplica[t + 1] where slotsUsed(r) < replicas[r].maxSeqs { return r }
+        return -1
+    }
+
     /// A sequence's work reaches its replica.
     func seqArrive(_ s: Int) {
+        let r = deliver(s)
+        if r >= 0 { poke(r) }
+    }
+
+    /// Hands a sequence's staged work to its replica's queue (choosing the replica under
+    /// shared-queue routing, or parking the sequence in the tier queue). Returns the replica or -1.
+    func deliver(_ s: Int) -> Int {
         let i = Int(seqs[s].request)
-        if reqs[i].failed || reqs[i].done >= 0 { return }
+        if reqs[i].failed || reqs[i].done >= 0 { return -1 }
+        if seqs[s].replica < 0 {
+            let t = roleTier[Int(seqs[s].role)]
+            let r = freeReplica(tier: t)
+            if r < 0 {
+                if !seqs[s].inTierQueue { seqs[s].inTierQueue = true; tierQueue[t].append(Int32(s)) }
+                return -1
+            }
+            seqs[s].replica = Int32(r)
+        }
         let r = Int(seqs[s].replica)
         let active = Int(reqs[i].seqBase) + Int(reqs[i].location) == s
         if active {
@@ -296,14 +330,14 @@ public final class HybridSimulator {
         case .none: enqueue(s, replica: r)
         case .waiting, .running: break
         }
-        poke(r)
+        return r
     }
 
     func chunkArrive(_ s: Int) {
         let i = Int(seqs[s].request)
         if reqs[i].failed || reqs[i].done >= 0 { return }
         seqs[s].pendingPrefill += chunkTokens
-        if seqs[s].dropped { return }
+        if seqs[s].dropped || seqs[s].replica < 0 { return }
         if seqs[s].place == .none { enqueue(s, replica: Int(seqs[s].replica)) }
         poke(Int(seqs[s].replica))
     }
@@ -571,6 +605,17 @@ public final class HybridSimulator {
 
     func plan(_ r: Int) {
         guard !replicas[r].busy else { return }
+        let t = replicas[r].tier
+        // Shared-queue routing: take sequences from the tier's queue while a slot is free.
+        while tierQueueHead[t] < tierQueue[t].count, replicas[r].waitingCount == 0, slotsUsed(r) < replicas[r].maxSeqs {
+            let s = Int(tierQueue[t][tierQueueHead[t]])
+            tierQueueHead[t] += 1
+            seqs[s].inTierQueue = false
+            let i = Int(seqs[s].request)
+            if reqs[i].failed || reqs[i].done >= 0 { continue }
+            seqs[s].replica = Int32(r)
+            _ = deliver(s)
+        }
         // Admission: FIFO while sequence slots and memory allow.
         var work = replicas[r].running.reduce(0) { $0 + (hasWork(Int($1)) ? 1 : 0) }
         while replicas[r].waitingCount > 0, work < replicas[r].maxSeqs {

@@ -9,6 +9,9 @@ public struct HandoffError: Error, CustomStringConvertible, Sendable {
     public var field: String?
     public var message: String
     public var exitCode: Int32
+    /// Set when the configuration is valid but cannot run: a model's weights leave no room for a
+    /// KV cache on the chosen GPU. Planners treat such a configuration as infeasible, not as bad input.
+    public var doesNotFit = false
 
     public init(file: String? = nil, line: Int? = nil, column: Int? = nil, field: String? = nil,
                 _ message: String, exitCode: Int32 = 2) {

@@ -1,0 +1,200 @@
+import Foundation
+
+/// A capacity plan: GPU type and replicas per GPU tier.
+public struct CapacityPlan: Sendable, Equatable {
+    public var gpus: [String]
+    public var replicas: [Int]
+}
+
+/// The answer of `capacity`.
+public struct CapacityResult: Sendable {
+    public var tiers: [String]
+    public var plan: CapacityPlan?
+    public var summary: JSONValue?
+    public var usdPerHour: Double
+    public var gpuCount: Int
+    /// The highest arrival rate (req/s) at which the plan still meets the SLOs.
+    public var headroomRps: Double?
+    /// Every GPU combination tried, with its fewest replicas (nil: none up to the limit).
+    public var candidates: [(gpus: [String], replicas: [Int]?, usdPerHour: Double?)]
+    public var simulations: Int
+}
+
+/// `handoff capacity`: the fewest replicas per GPU tier, and given lists the cheapest GPU type per
+/// tier, that meet SLOs at an arrival rate.
+///
+/// For each combination of GPU types: replicas of every tier double from 1 until the SLOs hold
+/// (the bracket); then each tier's count is bisected down with the others fixed, until a pass
+/// changes nothing. This assumes more replicas never hurt (true of this model's routing to the
+/// least loaded replica up to sampling noise; common random numbers keep the arrivals fixed).
+/// The cheapest plan in $/hour wins, fewer GPUs breaking ties. Headroom: the rate is doubled
+/// until the plan fails, then bisected to `headroomPrecision`. A plan with failed or rejected
+/// requests never meets the SLOs. O(tiers · log(replicas)) simulations per GPU combination.
+public final class CapacityPlanner {
+    public let family: ScenarioFamily
+    public let rateRps: Double
+    public let slos: [MetricConstraint]
+    /// Candidate GPU types per tier name; tiers not listed keep the scenario's.
+    public let gpuChoices: [String: [String]]
+    public var maxReplicas = 512
+    public var headroomPrecision = 0.01
+    public var progress: (String) -> Void = { _ in }
+    public let tiers: [String]
+    public let tensorParallel: [Int]
+    let slotsPerReplica: [Int]
+
+    public init(family: ScenarioFamily, rateRps: Double, slos: [MetricConstraint], gpuChoices: [String: [String]] = [:]) throws {
+        self.family = family
+        self.rateRps = rateRps
+        self.slos = slos
+        self.gpuChoices = gpuChoices
+        let base = try family.scenario()
+        let gpuTiers = base.tiers.filter { $0.kind == .gpu }
+        tiers = gpuTiers.map(\.name)
+        tensorParallel = gpuTiers.map(\.tensorParallel)
+        slotsPerReplica = gpuTiers.map(\.maxNumSeqs)
+        guard !tiers.isEmpty else { throw HandoffError.input("the scenario has no GPU tier to size") }
+        guard !slos.isEmpty else { throw HandoffError.input("give at least one --slo, e.g. 'latency_ms.ttft.p99<=2000'") }
+        for t in gpuChoices.keys where !tiers.contains(t) {
+            throw HandoffError.input("no GPU tier named '\(t)' (tiers: \(tiers.joined(separator: ", ")))", field: "--gpus")
+        }
+        let summary = try family.summary(["traffic.rate_rps=\(JSONWriter.number(rateRps))"])
+        for s in slos { try SummaryKeys.check(s.key, in: summary, field: "--slo \(s)") }
+        for (t, names) in gpuChoices {
+            for g in names {
+                do { _ = try family.scenario(["tiers.\(t).gpu=\(g)"]) } catch let e as HandoffError where e.doesNotFit {}
+            }
+        }
+    }
+
+    func overrides(_ p: CapacityPlan, rate: Double) -> [String] {
+        var o = ["traffic.rate_rps=\(JSONWriter.number(rate))"]
+        for (k, t) in tiers.enumerated() {
+            o.append("tiers.\(t).gpu=\(p.gpus[k])")
+            o.append("tiers.\(t).replicas=\(p.replicas[k])")
+        }
+        // A backlog far beyond every slot means the plan has already failed: reject instead of
+        // simulating an ever-growing queue (speed only; any rejection makes the plan infeasible).
+        let slots = zip(p.replicas, slotsPerReplica).reduce(0) { $0 + $1.0 * $1.1 }
+        o.append("traffic.max_in_flight=\(max(256, 16 * slots))")
+        return o
+    }
+
+    func meets(_ p: CapacityPlan, rate: Double) throws -> (Bool, JSONValue) {
+        let s = try family.summary(overrides(p, rate: rate))
+        return ((s.number(at: "requests_failed") ?? 1) == 0 && slos.allSatisfy { $0.satisfied(s) }, s)
+    }
+
+    func usdPerHour(_ p: CapacityPlan) throws -> Double {
+        let s = try family.scenario(overrides(p, rate: rateRps))
+        return s.tiers.filter { $0.kind == .gpu }.reduce(0) { $0 + Double($1.replicas * $1.tensorParallel) * $1.cost.usdPerGpuHour }
+    }
+
+    /// The fewest replicas per tier for fixed GPU types, or nil.
+    func fewestReplicas(gpus: [String]) throws -> [Int]? {
+        var r = [Int](repeating: 1, count: tiers.count)
+        while try !meets(CapacityPlan(gpus: gpus, replicas: r), rate: rateRps).0 {
+            if r.allSatisfy({ $0 >= maxReplicas }) { return nil }
+            r = r.map { min(maxReplicas, $0 * 2) }
+            progress("  \(gpus.joined(separator: "/")): trying \(r.map(String.init).joined(separator: "/")) replicas")
+        }
+        for _ in 0..<4 {
+            var changed = false
+            for k in tiers.indices {
+                var lo = 0, hi = r[k]   // lo fails (or is 0), hi meets
+                while hi - lo > 1 {
+                    let mid = (lo + hi) / 2
+                    var t = r; t[k] = mid
+                    if try meets(CapacityPlan(gpus: gpus, replicas: t), rate: rateRps).0 { hi = mid } else { lo = mid }
+                }
+                if hi != r[k] { r[k] = hi; changed = true }
+            }
+            if !changed { break }
+        }
+        return r
+    }
+
+    public func run() throws -> CapacityResult {
+        let base = try family.scenario()
+        let current = base.tiers.filter { $0.kind == .gpu }.map(\.gpu.name)
+        let choices = tiers.enumerated().map { k, t in gpuChoices[t] ?? [current[k]] }
+        var combos: [[String]] = [[]]
+        for c in choices { combos = combos.flatMap { prefix in c.map { prefix + [$0] } } }
+        var candidates: [(gpus: [String], replicas: [Int]?, usdPerHour: Double?)] = []
+        var best: (CapacityPlan, Double, Int)?
+        for g in combos {
+            progress("GPUs \(g.joined(separator: "/"))")
+            let r: [Int]?
+            do { r = try fewestReplicas(gpus: g) } catch let e as HandoffError where e.doesNotFit { r = nil }
+            guard let r else { candidates.append((g, nil, nil)); continue }
+            let p = CapacityPlan(gpus: g, replicas: r)
+            let usd = try usdPerHour(p)
+            let n = zip(r, tensorParallel).reduce(0) { $0 + $1.0 * $1.1 }
+            candidates.append((g, r, usd))
+            if best == nil || usd < best!.1 - 1e-9 || (abs(usd - best!.1) <= 1e-9 && n < best!.2) { best = (p, usd, n) }
+        }
+        guard let (plan, usd, n) = best else {
+            return CapacityResult(tiers: tiers, plan: nil, summary: nil, usdPerHour: 0, gpuCount: 0, headroomRps: nil,
+                                  candidates: candidates, simulations: family.simulations)
+        }
+        let summary = try meets(plan, rate: rateRps).1
+        // Headroom: double the rate until the plan fails, then bisect.
+        progress("headroom of \(plan.replicas.map(String.init).joined(separator: "/")) replicas")
+        var lo = rateRps, hi = rateRps * 2
+        while try meets(plan, rate: hi).0 {
+            lo = hi; hi *= 2
+            if hi > rateRps * 1024 { break }
+        }
+        while (hi - lo) / lo > headroomPrecision {
+            let mid = (lo + hi) / 2
+            if try meets(plan, rate: mid).0 { lo = mid } else { hi = mid }
+        }
+        return CapacityResult(tiers: tiers, plan: plan, summary: summary, usdPerHour: usd, gpuCount: n, headroomRps: lo,
+                              candidates: candidates, simulations: family.simulations)
+    }
+
+    /// The result as JSON (stable keys: docs/tuning.md).
+    public func json(_ r: CapacityResult) -> JSONValue {
+        var tierPairs: [(String, JSONValue)] = []
+        if let p = r.plan, let s = r.summary {
+            for (k, t) in tiers.enumerated() {
+                tierPairs.append((t, .object([("gpu", .string(p.gpus[k])), ("replicas", .number(Double(p.replicas[k]))),
+                                              ("gpus", .number(Double(p.replicas[k] * tensorParallel[k]))),
+                                              ("utilization", s.number(at: "utilization.\(t)").map(JSONValue.number) ?? .null)])))
+            }
+        }
+        return .object([
+            ("capacity", .object([("scenario", .string(family.origin)), ("set", .array(family.baseOverrides.map { .string($0) })),
+                                  ("rate_rps", .number(rateRps)), ("slo", .array(slos.map { .string($0.description) })),
+                                  ("gpu_choices", .object(gpuChoices.sorted { $0.key < $1.key }.map { ($0.key, .array($0.value.map { .string($0) })) }))])),
+            ("feasible", .bool(r.plan != nil)),
+            ("tiers", .object(tierPairs)),
+            ("gpus", .number(Double(r.gpuCount))),
+            ("usd_per_hour", .number(r.usdPerHour)),
+            ("headroom_rps", r.headroomRps.map(JSONValue.number) ?? .null),
+            ("slo_values", .object(slos.map { ($0.key, r.summary?.number(at: $0.key).map(JSONValue.number) ?? .null) })),
+            ("candidates", .array(r.candidates.map { c in
+                .object([("gpus", .array(c.gpus.map { .string($0) })), ("replicas", c.replicas.map { .array($0.map { .number(Double($0)) }) } ?? .null),
+                         ("usd_per_hour", c.usdPerHour.map(JSONValue.number) ?? .null)])
+            })),
+            ("simulations", .number(Double(r.simulations))),
+            ("summary", r.summary ?? .null),
+        ])
+    }
+
+    /// `20/s`, `20`, `1200/min`, `72000/h` → requests per second.
+    public static func parseRate(_ text: String) throws -> Double {
+        let parts = text.replacingOccurrences(of: " ", with: "").split(separator: "/", omittingEmptySubsequences: false)
+        let per: Double
+        switch parts.count == 2 ? String(parts[1]) : "s" {
+        case "s", "sec": per = 1
+        case "min", "m": per = 60
+        case "h", "hour": per = 3600
+        default: throw HandoffError.input("unknown unit in '\(text)'; expected N/s, N/min or N/h", field: "--rate")
+        }
+        guard parts.count <= 2, let n = Double(parts[0]), n > 0, n.isFinite else {
+            throw HandoffError.input("expected a positive rate such as 20/s, got '\(text)'", field: "--rate")
+        }
+        return n / per
+    }
+}
