@@ -84,3 +84,31 @@ final class TuneTests: XCTestCase {
         }
     }
 }
+
+/// `whatif`: a GPU price change moves cost by (Δprice × GPU-hours) exactly and nothing else
+/// (common random numbers: same arrivals, same schedule).
+final class WhatIfTests: XCTestCase {
+    func testPriceDeltaIsExact() throws {
+        let family = try ScenarioFamily(path: nil, overrides: [])
+        let w = try WhatIf(family: family, grid: try Grid([GridAxis(path: "cost.large.usd_per_gpu_hour", values: ["2", "5"])]))
+        let (base, rows) = try w.run(jobs: 2)
+        let sc = try family.scenario()
+        let large = sc.tiers.first { $0.name == "large" }!
+        let gpuHours = Double(large.replicas * large.tensorParallel) * base.number(at: "duration_s")! / 3600
+        for (k, price) in [2.0, 5.0].enumerated() {
+            XCTAssertEqual(rows[k].number(at: "cost_usd.total")! - base.number(at: "cost_usd.total")!, (price - large.cost.usdPerGpuHour) * gpuHours, accuracy: 1e-9)
+            XCTAssertEqual(rows[k].number(at: "latency_ms.e2el.p99"), base.number(at: "latency_ms.e2el.p99"))
+        }
+        let j = w.json(baseline: base, rows: rows)
+        XCTAssertEqual(j["rows"].flatMap { if case let .array(a) = $0 { return a.count }; return nil }, 2)
+    }
+
+    func testBadWhatIfInputExits2() throws {
+        for (args, needle) in [(["--vary", "cost.large.usd_per_gpu_hr=2,3"], "unknown field"), (["--vary", "network.rtt_ms=5:1:1"], "empty"),
+                               (["--vary", "network.rtt_ms=5", "--metric", "latency_ms.e2el.p98"], "did you mean")] {
+            let r = try runCLI(["whatif"] + args)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(needle), "\(args): \(r.stderr)")
+        }
+    }
+}

@@ -168,5 +168,5 @@ public struct ConfigReader {
 }
 
 extension HandoffError {
-    func with(field: String) -> HandoffError { var e = self; e.field = field; return e }
+    public func with(field: String) -> HandoffError { var e = self; e.field = field; return e }
 }
