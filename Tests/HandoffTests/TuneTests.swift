@@ -112,3 +112,33 @@ final class WhatIfTests: XCTestCase {
         }
     }
 }
+
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// `report`: self-contained HTML whose charts are well-formed SVG and reference nothing outside.
+final class ReportTests: XCTestCase {
+    func testReportIsSelfContainedAndWellFormed() throws {
+        let dir = tempDir()
+        let r = try runCLI(["report", "--thresholds", "0:1:0.25", "--out", dir, "--name", "t"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let html = try String(contentsOfFile: dir + "/t/index.html", encoding: .utf8)
+        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 7, "4 threshold curves, CDFs, Pareto, memory")
+        let external = html.replacingOccurrences(of: "xmlns=\"http://www.w3.org/2000/svg\"", with: "")
+        for needle in ["http://", "https://", "<script", "src="] { XCTAssertFalse(external.contains(needle), needle) }
+        for f in ["threshold-accuracy", "threshold-latency", "threshold-cost", "threshold-offload", "latency-cdf", "pareto", "memory"] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/t/\(f).svg"))
+            let parser = XMLParser(data: data)
+            XCTAssertTrue(parser.parse(), "\(f).svg: \(String(describing: parser.parserError))")
+            XCTAssertTrue(try String(contentsOfFile: dir + "/t/report.md", encoding: .utf8).contains("](\(f).svg)"))
+        }
+        // thresholds.csv: one row per threshold; exactly the rows marked Pareto agree with Pareto.frontier.
+        let csv = try String(contentsOfFile: dir + "/t/thresholds.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(csv.count, 1 + 5)
+        XCTAssertTrue(csv[0].hasPrefix("offload_threshold,"))
+        let bad = try runCLI(["report", "--thresholds", "1:0:0.1", "--out", dir])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("--thresholds"), bad.stderr)
+    }
+}
