@@ -87,6 +87,17 @@ final class ConservationTests: XCTestCase {
         XCTAssertEqual(sim.replicas[r].evictions, 1)
     }
 
+    /// splitreason-a6000 at threshold 0 (pipelined, every segment on the large tier): a sequence
+    /// between two of its own segments was evicted as idle while another finished request freed
+    /// memory, and 4 of 200 requests never finished.
+    func testNoStallWhenTheActiveSequenceIsBetweenSegments() throws {
+        let sc = try ScenarioLoader.load(path: packageRoot + "/Scenarios/splitreason-a6000.yaml", overrides: ["policy.offload_threshold=0"])
+        let o = try Simulation.run(sc).outcome
+        XCTAssertEqual(o.stalledRequests, 0)
+        XCTAssertEqual(o.requests.filter(\.failed).count, 0)
+        XCTAssertFalse(o.kvOverflow)
+    }
+
     func testDeterminism() throws {
         for k in [3, 17] {
             let a = JSONWriter.write(try Simulation.run(try randomScenario(k)).summary)

@@ -496,7 +496,10 @@ public final class HybridSimulator {
             kept.reserveCapacity(replicas[r].running.count)
             for s32 in replicas[r].running {
                 let s = Int(s32)
-                if replicas[r].free < need, !hasWork(s), seqs[s].kv > 0 {
+                // Not the sequence the request is on: between two of its segments on this tier it
+                // has no work for an instant (while other finished sequences are handled first).
+                let i = Int(seqs[s].request)
+                if replicas[r].free < need, !hasWork(s), seqs[s].kv > 0, Int(reqs[i].seqBase) + Int(reqs[i].location) != s {
                     seqs[s].pendingPrefill += seqs[s].kv
                     seqs[s].place = .none
                     seqs[s].dropped = true
