@@ -6,7 +6,7 @@ import XCTest
 /// prompt, 10 ms per generated token and geometric output lengths with mean 100 (p = 0.01, so
 /// service is exponential-like: CV² = 0.99, mean 1 s). Poisson arrivals at λ = 4/s: an M/M/c
 /// queue with offered load a = 4 under shared-queue routing (one FIFO for the tier). TTFT = wait + 10 ms, so the SLO ttft.p90 ≤ 15 ms is P(wait > 5 ms) ≤ 0.1,
-/// ≈ Erlang C: C(7, 4) = 0.117 fails, C(8, 4) = 0.044 meets.
+/// ≈ Erlang C: C(7, 4) = 0.135 fails, C(8, 4) = 0.059 meets.
 /// (Least-loaded routing is not M/M/c: fewer arrivals wait, the unlucky ones longer. Measured at
 /// 7 replicas: P(wait > 5 ms) = 0.099 against Erlang C's 0.135, mean wait 99 ms against 45.)
 final class CapacityTests: XCTestCase {
