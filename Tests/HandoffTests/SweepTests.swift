@@ -25,6 +25,13 @@ final class SweepTests: XCTestCase {
         }
         // Unknown objectives are never on the frontier and never dominate.
         XCTAssertEqual(Pareto.frontier([[1, nil], [0, 0]], senses: [.maximize, .maximize]), [false, true])
+        // A configuration that rejected or failed requests never makes the frontier, even when its
+        // served requests look better on every objective.
+        func summary(_ acc: Double, _ p99: Double, _ cost: Double, failed: Double) -> JSONValue {
+            .object([("requests_failed", .number(failed)), ("latency_ms", .object([("e2el", .object([("p99", .number(p99))]))])),
+                     ("cost_usd", .object([("per_1k_requests", .number(cost))])), ("accuracy", .object([("predicted", .number(acc))]))])
+        }
+        XCTAssertEqual(SweepOutput.frontier([summary(0.9, 10, 1, failed: 3), summary(0.5, 20, 2, failed: 0)]), [false, true])
     }
 
     func testGridParsing() throws {

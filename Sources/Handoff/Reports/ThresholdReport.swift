@@ -34,7 +34,7 @@ public struct ThresholdReport {
     }
 
     var pareto: [Bool] {
-        Pareto.frontier(results.map { r in SweepOutput.paretoObjectives.map { r.summary.number(at: $0.key) } }, senses: SweepOutput.paretoObjectives.map(\.sense))
+        SweepOutput.frontier(results.map(\.summary))
     }
 
     /// The charts, by file name.

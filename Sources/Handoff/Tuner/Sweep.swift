@@ -200,9 +200,18 @@ public enum SweepOutput {
     public static let paretoObjectives: [(key: String, sense: Pareto.Sense)] = [
         ("accuracy.predicted", .maximize), ("latency_ms.e2el.p99", .minimize), ("cost_usd.per_1k_requests", .minimize)]
 
+    /// Pareto marking of summaries over `paretoObjectives`. A configuration that did not serve
+    /// every request (failed or rejected) is never on the frontier: its percentiles cover only
+    /// the requests it kept, so it would look better than it is.
+    public static func frontier(_ summaries: [JSONValue]) -> [Bool] {
+        Pareto.frontier(summaries.map { s in
+            (s.number(at: "requests_failed") ?? 0) > 0 ? paretoObjectives.map { _ in nil } : paretoObjectives.map { s.number(at: $0.key) }
+        }, senses: paretoObjectives.map(\.sense))
+    }
+
     /// Writes both files atomically. Identical rows give identical bytes, however they were run.
     public static func write(_ rows: [SweepRow], grid: Grid, to dir: String) throws {
-        let pareto = Pareto.frontier(rows.map { r in paretoObjectives.map { r.summary.number(at: $0.key) } }, senses: paretoObjectives.map(\.sense))
+        let pareto = frontier(rows.map(\.summary))
         var keys: [String] = []
         var seen = Set<String>()
         let flat = rows.map { SimulationOutput.flatten($0.summary) }
