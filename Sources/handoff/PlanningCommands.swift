@@ -46,6 +46,7 @@ struct TuneCommand: ParsableCommand {
                 }
                 tgt = (String(t[..<eq]), v)
             }
+            guard format != .csv else { throw HandoffError.input("expected table or json", field: "--format") }
             guard scan >= 3 else { throw HandoffError.input("expected ≥ 3", field: "--scan") }
             guard tolerance > 0, tolerance < 1 else { throw HandoffError.input("expected a fraction in (0, 1)", field: "--tolerance") }
             var spec = TuneSpec(objective: obj, constraints: cons, target: tgt, axes: try vary.map(TuneAxis.parse))
@@ -110,6 +111,7 @@ struct CapacityCommand: ParsableCommand {
                 choices[String(g[..<eq]), default: []] += names
             }
             guard maxReplicas >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--max-replicas") }
+            guard format != .csv else { throw HandoffError.input("expected table or json", field: "--format") }
             let planner = try CapacityPlanner(family: try ScenarioFamily(path: scenario, overrides: overrides),
                                               rateRps: try CapacityPlanner.parseRate(rate), slos: try slos.map { try MetricConstraint.parse($0, field: "--slo") },
                                               gpuChoices: choices)

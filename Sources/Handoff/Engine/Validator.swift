@@ -130,6 +130,9 @@ public struct Validator: Sendable {
         for r in 0..<sample where trace.requests[r].prompt == nil {
             throw HandoffError.input("trace request \(trace.requests[r].id) has no prompt text; record the trace with `handoff record`")
         }
+        guard ["small-only", "large-only", "splitreason"].contains(policyName) else {
+            throw HandoffError.input("validate runs small-only, large-only and splitreason; a '\(policyName)' request runs as one of the first two (validate those)", field: "policy.name")
+        }
         if let sr = scenario.policy as? SplitReasonPolicy, sr.mode != .sequential {
             throw HandoffError.input("validate runs splitreason in sequential mode only; set policy.mode=sequential", field: "policy.mode")
         }

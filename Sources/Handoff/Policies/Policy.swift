@@ -37,10 +37,11 @@ public protocol Policy: Sendable {
 
 /// Builds policies from the `policy` section of a scenario.
 public enum PolicyRegistry {
-    public static let names = ["small-only", "large-only", "splitreason"]
+    public static let names = ["small-only", "large-only", "splitreason", "route"]
     /// Every policy's fields: a policy ignores the others' (so `--set policy.name=…` can switch
     /// policies on one scenario), but a field no policy knows is an error.
-    public static let allFields = ["name", "offload_threshold", "min_segment_tokens", "max_segment_tokens", "mode", "chunk_tokens", "trigger_tokens"]
+    public static let allFields = ["name", "offload_threshold", "min_segment_tokens", "max_segment_tokens", "mode", "chunk_tokens", "trigger_tokens",
+                                           "route_threshold", "route_score"]
 
     public static func make(_ r: ConfigReader) throws -> any Policy {
         let name = try r.string("name", oneOf: names)
@@ -48,6 +49,7 @@ public enum PolicyRegistry {
         switch name {
         case "small-only": p = SingleTierPolicy(name: name, tier: "small")
         case "large-only": p = SingleTierPolicy(name: name, tier: "large")
+        case "route": p = try RoutePolicy(r)
         default: p = try SplitReasonPolicy(r)
         }
         try r.finish(known: allFields)

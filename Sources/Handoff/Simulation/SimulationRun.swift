@@ -81,6 +81,7 @@ public enum Simulation {
             ("output_tokens_per_s", .number(duration > 0 ? Double(outTokens) / duration : 0)),
             ("latency_ms", .object([("ttft", ms(ok.map(\.ttftS))), ("tpot", ms(ok.filter { $0.outputTokens > 1 }.map(\.tpotS))), ("e2el", ms(ok.map(\.e2elS)))])),
             ("offload", .object([("token_fraction", .number(outTokens > 0 ? Double(offTokens) / Double(outTokens) : 0)),
+                                 ("request_fraction", .number(Double(ok.filter { $0.offloadedTokens > 0 }.count) / n)),
                                  ("handoffs_per_request", .number(Double(ok.reduce(0) { $0 + $1.handoffs }) / n)),
                                  ("segments_per_request", .number(Double(ok.reduce(0) { $0 + $1.offloadSegments }) / n))])),
             ("memory_gib", .object(memory)),

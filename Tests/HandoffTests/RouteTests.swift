@@ -1,0 +1,56 @@
+import Foundation
+import XCTest
+@testable import Handoff
+
+/// `route`: whole-request routing. Its ends reproduce the single-tier policies number for number.
+final class RouteTests: XCTestCase {
+    /// Every summary key but the policy's own parameters.
+    func withoutPolicy(_ s: JSONValue) -> [String: String] {
+        Dictionary(uniqueKeysWithValues: SimulationOutput.flatten(s).filter { !$0.0.hasPrefix("policy.") })
+    }
+
+    func testThresholdEndsEqualSingleTierPolicies() throws {
+        let path = packageRoot + "/Scenarios/route-default.yaml"
+        let sc = try ScenarioLoader.load(path: path)
+        let trace = try Simulation.loadTrace(sc)
+        let route = sc.policy as! RoutePolicy
+        let maxScore = (0..<trace.count).map { route.score(trace: trace, request: $0) }.max()!
+        XCTAssertLessThan(maxScore, 1)
+        let large = try Simulation.run(try ScenarioLoader.load(path: path, overrides: ["policy.name=large-only"]), trace: trace)
+        let small = try Simulation.run(try ScenarioLoader.load(path: path, overrides: ["policy.name=small-only"]), trace: trace)
+        let all = try Simulation.run(try ScenarioLoader.load(path: path, overrides: ["policy.route_threshold=0"]), trace: trace)
+        let none = try Simulation.run(try ScenarioLoader.load(path: path, overrides: ["policy.route_threshold=1"]), trace: trace)
+        XCTAssertEqual(withoutPolicy(all.summary), withoutPolicy(large.summary))
+        XCTAssertEqual(withoutPolicy(none.summary), withoutPolicy(small.summary))
+        XCTAssertEqual(all.summary.number(at: "offload.request_fraction"), 1)
+        XCTAssertEqual(none.summary.number(at: "offload.request_fraction"), 0)
+    }
+
+    /// `tune --target` calibrates τ to a share of large-model requests (RouteLLM's calibration).
+    func testTuneTargetsLargeRequestShare() throws {
+        let tuner = Tuner(family: try ScenarioFamily(path: packageRoot + "/Scenarios/route-default.yaml", overrides: []),
+                          spec: TuneSpec(objective: nil, constraints: [], target: ("offload.request_fraction", 0.2),
+                                         axes: [.continuous(path: "policy.route_threshold", lo: 0, hi: 1)]))
+        let r = try tuner.run()
+        XCTAssertEqual(r.best!.summary.number(at: "offload.request_fraction")!, 0.2, accuracy: 1.0 / 300)
+    }
+}
+
+extension SingleRequestTests {
+    /// The single-request trace of SingleRequestTests has mean difficulty (5·0.9 + 15·0.1)/20 = 0.3:
+    /// τ = 0.29 sends it to the large tier (large-only's hand-computed latency), τ = 0.31 keeps it small
+    /// (difficulties are stored as Float: the mean is 0.29999999, so τ = 0.3 itself is not a boundary to test).
+    func testRouteSingleRequestLatencies() throws {
+        let large = try run("route", extra: ", route_threshold: 0.29")
+        let expected: Double = 5 + 22 + 608 + 5   // large-only's: there, prefill, 19 steps of 32, back
+        XCTAssertEqual(large.e2elS * 1000, expected, accuracy: 1e-9)
+        XCTAssertEqual(large.offloadedTokens, 20)
+        let small = try run("route", extra: ", route_threshold: 0.31")
+        XCTAssertEqual(small.e2elS * 1000, 220, accuracy: 1e-9)   // small-only's: 11 + 19·11
+        XCTAssertEqual(small.offloadedTokens, 0)
+        // max and p90 scores: 0.9 ≥ 0.5 routes large.
+        XCTAssertEqual(try run("route", extra: ", route_threshold: 0.5, route_score: max").offloadedTokens, 20)
+        XCTAssertEqual(try run("route", extra: ", route_threshold: 0.5, route_score: p90").offloadedTokens, 20)
+    }
+
+}
