@@ -30,6 +30,7 @@ public enum AccuracyModel {
         var pos = range.lowerBound
         var off = 0.0, offTokens = 0
         for s in segments {
+            if s.silent { continue }  // decoded, not output: not a trace position (trigger tokens, speculative drafts)
             if s.role != 0 {
                 off += trace.difficulty.powerSum(pos..<(pos + s.tokens), exponent: exponent)
                 offTokens += s.tokens

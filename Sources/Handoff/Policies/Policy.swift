@@ -15,7 +15,15 @@ public struct Segment: Sendable, Equatable {
     /// Decoded but not output (a trigger token such as SplitReason's `<bigmodel>`): costs a
     /// decode step and context, does not count as output or as the first token.
     public var silent: Bool
-    public init(role: Int, tokens: Int, silent: Bool = false) { self.role = role; self.tokens = tokens; self.silent = silent }
+    /// All `tokens` come out of the iteration that finishes the tier's prefill, as when a target
+    /// model verifies draft tokens in one forward pass (speculative decoding).
+    public var burst: Bool
+    /// Tokens dropped from the end of the context when the segment ends (rejected drafts): the
+    /// context shrinks, and every tier's KV beyond it is freed.
+    public var rollback: Int
+    public init(role: Int, tokens: Int, silent: Bool = false, burst: Bool = false, rollback: Int = 0) {
+        self.role = role; self.tokens = tokens; self.silent = silent; self.burst = burst; self.rollback = rollback
+    }
 }
 
 /// A serving policy: decides, per request, which tier generates which tokens.
@@ -37,11 +45,12 @@ public protocol Policy: Sendable {
 
 /// Builds policies from the `policy` section of a scenario.
 public enum PolicyRegistry {
-    public static let names = ["small-only", "large-only", "splitreason", "route"]
+    public static let names = ["small-only", "large-only", "splitreason", "route", "speculative"]
     /// Every policy's fields: a policy ignores the others' (so `--set policy.name=…` can switch
     /// policies on one scenario), but a field no policy knows is an error.
     public static let allFields = ["name", "offload_threshold", "min_segment_tokens", "max_segment_tokens", "mode", "chunk_tokens", "trigger_tokens",
-                                           "route_threshold", "route_score"]
+                                           "route_threshold", "route_score", "draft_tokens", "acceptance", "acceptance_from",
+                                           "accept_threshold", "acceptance_seed"]
 
     public static func make(_ r: ConfigReader) throws -> any Policy {
         let name = try r.string("name", oneOf: names)
@@ -50,6 +59,7 @@ public enum PolicyRegistry {
         case "small-only": p = SingleTierPolicy(name: name, tier: "small")
         case "large-only": p = SingleTierPolicy(name: name, tier: "large")
         case "route": p = try RoutePolicy(r)
+        case "speculative": p = try SpeculativePolicy(r)
         default: p = try SplitReasonPolicy(r)
         }
         try r.finish(known: allFields)

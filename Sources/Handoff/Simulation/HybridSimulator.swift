@@ -356,6 +356,8 @@ public final class HybridSimulator {
     func segmentDone(seq: Int, request i: Int) {
         if reqs[i].failed { return }
         let prevRole = Int(reqs[i].location)
+        let rollback = segments[Int(reqs[i].segFirst + reqs[i].seg)].rollback
+        if rollback > 0 { self.rollback(i, tokens: rollback, verifier: prevRole) }
         reqs[i].seg += 1
         if reqs[i].seg == reqs[i].segCount {
             if prevRole != 0 {
@@ -382,6 +384,23 @@ public final class HybridSimulator {
             if scenario.tiers[roleTier[prevRole]].prefixCaching { park(seq, replica: r) } else { freeSeq(seq, replica: r) }
         }
         startSegment(i, from: seq >= 0 ? seq : nil, handoff: true)
+    }
+
+    /// Drops `n` tokens from the end of request `i`'s context (rejected drafts) and frees KV
+    /// beyond what each tier validly holds: the verifier, everything up to the new end; the other
+    /// tiers, at most up to the token before it (the verifier's own token, which they never saw).
+    func rollback(_ i: Int, tokens n: Int, verifier: Int) {
+        reqs[i].context -= n
+        for role in 0..<policy.roles.count {
+            let s = Int(reqs[i].seqBase) + role
+            let r = Int(seqs[s].replica)
+            let keep = role == verifier ? reqs[i].context : reqs[i].context - 1
+            guard r >= 0, seqs[s].kv > keep else { continue }
+            let drop = seqs[s].kv - keep
+            replicas[r].kvUsed -= drop
+            if seqs[s].place == .waiting { replicas[r].waitingKV -= drop }
+            seqs[s].kv = keep
+        }
     }
 
     func complete(_ i: Int, at t: Double) {
@@ -571,7 +590,10 @@ public final class HybridSimulator {
                 replicas[r].kvUsed += chunk
                 seqs[s].pendingPrefill -= chunk
                 tierPrefilled[tierIdx] += chunk
-                if seqs[s].pendingPrefill == 0 && seqs[s].decodeLeft > 0 { produced = 1 }
+                if seqs[s].pendingPrefill == 0 && seqs[s].decodeLeft > 0 {
+                    // A burst segment (speculative verification) emits all its tokens at once.
+                    produced = segments[Int(reqs[i].segFirst + reqs[i].seg)].burst ? seqs[s].decodeLeft : 1
+                }
             } else if chunk < 0 {
                 produced = j
                 seqs[s].kv += j
