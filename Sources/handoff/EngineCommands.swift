@@ -123,12 +123,15 @@ struct Calibrate: AsyncParsableCommand {
         discussion: """
         Probes prompt lengths (prefill) and concurrent decodes at two context lengths, reads the server's \
         own timings, and fits fixed + per-prefill-token + prefill-attention + per-sequence + per-context-token \
-        costs by weighted least squares (GSL). A scenario uses the file with \
+        costs by weighted least squares (GSL); small prefill batches (--small-prefill) are measured into a \
+        table instead, since CPU kernels for a few tokens cost nearly a decode step per token. A scenario uses the file with \
         `tiers.NAME.latency: {calibration: FILE}`.
         """)
     @Option(help: "The server to probe.") var server: String = "http://127.0.0.1:8081"
     @Option(name: [.short, .long], help: "Calibration file to write (YAML).") var output: String
     @Option(help: "Prefill probe lengths (comma-separated tokens; mix lengths on and off multiples of 16).") var prefill: String = "24,60,100,200,360,700,1030"
+    @Option(help: "Small prefill batches probed one by one after a cached prefix (prefill_ms_by_tokens: the cost of verifying draft tokens); must run 1, 2, … without gaps to be used.")
+    var smallPrefill: String = "1,2,3,4,5,6,7,8,9,10,11,12"
     @Option(help: "Decode probe concurrencies (≤ the server's --parallel).") var batches: String = "1,2,3,4"
     @Option(help: "Decode probe context lengths.") var contexts: String = "32,512"
     @Option(help: "Tokens generated per decode probe.") var decodeTokens: Int = 48
@@ -146,6 +149,7 @@ struct Calibrate: AsyncParsableCommand {
             }
             var d = Calibrator.Design()
             d.prefillLengths = try ints(prefill, "--prefill"); d.decodeBatches = try ints(batches, "--batches")
+            d.smallPrefillTokens = try ints(smallPrefill, "--small-prefill")
             d.decodeContexts = try ints(contexts, "--contexts"); d.decodeTokens = decodeTokens; d.repeats = max(1, repeats); d.ubatch = ubatch; d.topLogprobs = topLogprobs
             let client = try serverOptions.client(server)
             let cal = Calibrator(client: client, design: d)
@@ -158,6 +162,7 @@ struct Calibrate: AsyncParsableCommand {
             var s = "calibrated \(server) (\(model)):\n"
             s += String(format: "  fixed_ms               %.4g\n  prefill_ms_per_token   %.4g\n  prefill_attention_ms   %.4g\n", coef.fixedMs, coef.prefillMsPerToken, coef.prefillAttentionMs)
             s += "  decode_ms_by_batch     " + coef.decodeMsByBatch.map { String(format: "%.3g", $0) }.joined(separator: ", ") + "\n"
+            if !coef.prefillMsByTokens.isEmpty { s += "  prefill_ms_by_tokens   " + coef.prefillMsByTokens.map { String(format: "%.3g", $0) }.joined(separator: ", ") + "\n" }
             s += String(format: "  ms_per_context_token   %.4g\n", coef.msPerContextToken)
             s += "probe             measured ms   fitted ms   error %\n"
             for p in probes {
@@ -219,6 +224,68 @@ struct PromptsCommand: AsyncParsableCommand {
                 guard count >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--count") }
                 try FileIO.writeAtomically(PromptSet.arithmetic(count: count, seed: seed).map(PromptSet.line).joined(separator: "\n") + "\n", to: output)
             }
+        }
+    }
+}
+
+struct ValidateSpeculative: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate-speculative",
+        abstract: "Run speculative decoding for real in llama-server at forced acceptance rates; compare with the simulator.",
+        discussion: """
+        One llama-server per cell: the target (models/large) with the draft (models/small, -md, --spec-type \
+        draft-simple) drafting k tokens, acceptance forced by --spec-synth-rates α,α²,…; k = 0 is the target \
+        alone. Each cell runs the first --sample prompts one at a time with --max-tokens each; the same \
+        requests (prompt tokens from the server) are simulated under the scenario's latency laws with the \
+        speculative policy at (k, α). Writes OUT/validation.json and OUT/report.md. Needs ./scripts/install-engine.
+        """)
+    @Argument(help: "Scenario with small (draft) and large (target) tiers.") var scenario: String = "Scenarios/speculative-llamacpp.yaml"
+    @Option(help: "Draft lengths k (0 = no speculation).") var draftTokens: String = "0,2,4"
+    @Option(help: "Acceptance rates α.") var acceptance: String = "0.3,0.6,0.9"
+    @Option(help: "Prompts per cell.") var sample: Int = 3
+    @Option(help: "Tokens generated per request.") var maxTokens: Int = 64
+    @Option(help: "Prompt file (JSONL: id, text).") var prompts: String = "Scenarios/data/arith-prompts.jsonl"
+    @Option(help: "Port for the server.") var port: Int = 8093
+    @Option(help: "Output folder.") var out: String = "Reports/speculative-llamacpp"
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a scenario field (repeatable).", valueName: "path=value"))
+    var overrides: [String] = []
+
+    func run() async throws {
+        try await guardedAsync {
+            let ks = try draftTokens.split(separator: ",").map { s -> Int in
+                guard let k = Int(s.trimmingCharacters(in: .whitespaces)), k >= 0, k <= 16 else { throw HandoffError.input("expected integers 0…16", field: "--draft-tokens \(draftTokens)") }
+                return k
+            }
+            let alphas = try acceptance.split(separator: ",").map { s -> Double in
+                guard let a = Double(s.trimmingCharacters(in: .whitespaces)), a >= 0, a <= 1 else { throw HandoffError.input("expected numbers in [0, 1]", field: "--acceptance \(acceptance)") }
+                return a
+            }
+            guard sample >= 1, maxTokens >= 2 else { throw HandoffError.input("expected --sample ≥ 1 and --max-tokens ≥ 2") }
+            let family = try ScenarioFamily(path: scenario, overrides: overrides)
+            _ = try family.scenario(["policy.name=speculative"])
+            let ps = Array(try PromptSet.read(path: prompts).prefix(sample))
+            var cells: [SpeculativeValidation.Cell] = []
+            for k in ks { if k == 0 { cells.append(.init(k: 0, alpha: 0)) } else { for a in alphas { cells.append(.init(k: k, alpha: a)) } } }
+            let v = SpeculativeValidation(family: family, install: try EngineInstall.locate(), prompts: ps, maxTokens: maxTokens, port: port, outDir: out)
+            let progress = Progress("validate-speculative")
+            let rows = try await v.run(cells: cells) { progress.note($0) }
+            progress.finish()
+            let json = SpeculativeValidation.json(rows, maxTokens: maxTokens)
+            try FileIO.writeAtomically(JSONWriter.write(json, pretty: true) + "\n", to: out + "/validation.json")
+            let table = SpeculativeValidation.table(rows)
+            let md = """
+            # Speculative decoding: llama-server against the simulator
+
+            Scenario `\(scenario)`; \(sample) prompts per cell, \(maxTokens) tokens each, one at a time. Target: the
+            random-weight 1.07B llama on core 1; draft: SmolLM2-135M on core 0, one thread each, in one llama-server
+            (`-md`, `--spec-type draft-simple`, acceptance forced with `--spec-synth-rates α,α²,…`). Made by
+            `handoff validate-speculative`. ms/token is generation time per token (the server's predicted_ms / predicted_n;
+            the simulator's (E2EL − TTFT)/(n − 1)).
+
+            \(table)
+            """
+            try FileIO.writeAtomically(md, to: out + "/report.md")
+            emit(table)
         }
     }
 }

@@ -249,13 +249,13 @@ final class EngineTests: XCTestCase {
         let dir = tempDir()
         let file = dir + "/cal.yaml"
         let r = try runCLI(["calibrate", "--server", small, "-o", file, "--prefill", "16,128,512", "--batches", "1,2",
-                            "--contexts", "32,256", "--decode-tokens", "16", "--repeats", "1"])
+                            "--contexts", "32,256", "--decode-tokens", "16", "--repeats", "1", "--small-prefill", "1,2,3"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let node = try ConfigNode.parse(yaml: try String(contentsOfFile: file, encoding: .utf8), origin: file)
         guard case let .array(probes)? = node.json["probes"] else { return XCTFail("no probes in \(file)") }
-        XCTAssertEqual(probes.count, 3 + 2 * 2)
+        XCTAssertEqual(probes.count, 3 + 2 * 2 + 3)
         var errors: [Double] = []
-        for p in probes {
+        for p in probes where p["kind"] != .string("prefill-small") {
             let m = try XCTUnwrap(number(p, "measured_ms")), f = try XCTUnwrap(number(p, "fitted_ms"))
             errors.append(abs(f - m) / m)
         }
@@ -269,8 +269,11 @@ final class EngineTests: XCTestCase {
             tiers: {small: {gpu: cpu, latency: {calibration: \(file)}}}
             policy: {name: small-only}
             """)
-        guard case let .linear(_, a, _, _, _, byBatch) = sc.tiers[0].latency else { return XCTFail("not a linear law") }
+        guard case let .linear(_, a, _, _, _, byBatch, byTokens) = sc.tiers[0].latency else { return XCTFail("not a linear law") }
         XCTAssertGreaterThan(a, 0)
         XCTAssertEqual(byBatch.count, 2)
+        // The small-batch table: measured costs, growing with the batch (1 token < 3 tokens).
+        XCTAssertEqual(byTokens.count, 3)
+        XCTAssertLessThan(byTokens[0], byTokens[2])
     }
 }

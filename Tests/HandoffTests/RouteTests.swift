@@ -59,15 +59,15 @@ extension SingleRequestTests {
     /// Speculative decoding, k = 4, acceptance from the trace (difficulty ≤ 0.5 accepted): tokens
     /// 1–4 are hard, so four rounds accept nothing (1 token each), then three rounds accept all 4
     /// (5 tokens each): 1 + 4 + 15 = 20. A round: 5 ms to the draft, its prefill of what it lacks
-    /// + 3 decode steps of 11, 5 ms to the target, its prefill of the 4–5 unseen tokens (2 + 0.2·n).
-    /// Rejected drafts leave the KV; the draft tier never holds the target's last token.
+    /// + 3 decode steps of 11, 5 ms to the target, its verification of k + 1 = 5 tokens (2 + 0.2·5):
+    /// the target's own last token is in no KV cache yet. Rejected drafts leave the KV.
     func testSpeculativeHandComputed() throws {
         let q = try run("speculative", extra: ", draft_tokens: 4, acceptance_from: trace, accept_threshold: 0.5")
         XCTAssertEqual(q.ttftS * 1000, 32, accuracy: 1e-9)                // 5 there, prefill 100: 22, 5 back
-        let rounds: [Double] = [5 + 11.1 + 33 + 5 + 3.0,                    // draft prefills 101, target 5 unseen
-                                46.9, 46.9, 46.9,                           // draft prefills 1; target 4 unseen
-                                5 + 34.1 + 5 + 2.8,                         // all 4 accepted
-                                5 + 34.2 + 5 + 3.0, 5 + 34.2 + 5 + 3.0]     // draft 2 unseen, target 5
+        let rounds: [Double] = [5 + 11.1 + 33 + 5 + 3.0,                    // draft prefills 101; target verifies 5
+                                47.1, 47.1, 47.1,                           // draft prefills 1 (the target's token)
+                                5 + 34.1 + 5 + 3.0,                         // all 4 accepted
+                                5 + 34.2 + 5 + 3.0, 5 + 34.2 + 5 + 3.0]     // draft prefills 2 (last draft + target's token)
         let expected = 27 + rounds.reduce(0, +) + 5
         XCTAssertEqual(q.e2elS * 1000, expected, accuracy: 1e-9)
         XCTAssertEqual(q.outputTokens, 20)

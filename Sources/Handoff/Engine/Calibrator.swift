@@ -21,6 +21,10 @@ public struct Calibrator: Sendable {
         /// Lengths off and on multiples of 16: llama.cpp on a CPU prefills a 65-token prompt at 15.5 ms
         /// per token and an 80-token one at 14.4 (1.07B model), so aligned lengths alone bias low.
         public var prefillLengths = [24, 60, 100, 200, 360, 700, 1030]
+        /// Small prefill batches, measured one by one on top of a cached prefix of
+        /// `smallPrefillPrefix` tokens: what verifying n − 1 draft tokens costs (`prefill_ms_by_tokens`).
+        public var smallPrefillTokens = Array(1...12)
+        public var smallPrefillPrefix = 128
         public var decodeBatches = [1, 2, 3, 4]
         public var decodeContexts = [32, 512]
         public var decodeTokens = 48
@@ -59,7 +63,7 @@ public struct Calibrator: Sendable {
     public func measure(progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) async throws -> [Probe] {
         var rng = RandomStream(seed: seed, name: "calibrate")
         var probes: [Probe] = []
-        let total = design.prefillLengths.count + design.decodeBatches.count * design.decodeContexts.count
+        let total = design.prefillLengths.count + design.decodeBatches.count * design.decodeContexts.count + design.smallPrefillTokens.count
         // Warm-up: the first request after a start pays for page faults and allocations.
         var warm = CompletionRequest(prompt: "", maxTokens: 4, ignoreEOS: true)
         warm.promptTokenIDs = tokens(32, &rng)
@@ -78,6 +82,29 @@ public struct Calibrator: Sendable {
             let iters = Double((n + design.ubatch - 1) / design.ubatch)
             probes.append(Probe(kind: "prefill", tokens: n, batch: 0, x: [iters, Double(n), Double(n) * Double(n) / 2] + [Double](repeating: 0, count: design.batchColumns.count) + [0],
                                 measuredMs: Statistics.median(ms)))
+            progress(probes.count, total)
+        }
+        // Small batches: prefix cached in slot 0, then n new tokens after it (prompt_n = n).
+        for n in design.smallPrefillTokens {
+            var ms: [Double] = []
+            for _ in 0..<design.repeats {
+                let prefix = tokens(design.smallPrefillPrefix, &rng)
+                var warmPrefix = CompletionRequest(prompt: "", maxTokens: 1, topLogprobs: design.topLogprobs, ignoreEOS: true)
+                warmPrefix.promptTokenIDs = prefix
+                warmPrefix.cachePrompt = true
+                warmPrefix.slot = 0
+                _ = try await client.complete(warmPrefix)
+                var r = warmPrefix
+                r.promptTokenIDs = prefix + tokens(n, &rng)
+                let res = try await client.complete(r)
+                guard let t = res.timings else { throw HandoffError("\(client.base): no `timings` in the answer; calibrate needs llama.cpp's timings", exitCode: 1) }
+                guard t.promptTokens == n else {
+                    throw HandoffError("\(client.base): the small-batch probe prefilled \(t.promptTokens) tokens, not \(n) (is the prompt cache off? calibrate needs --parallel ≥ 1 with slot 0 free)", exitCode: 1)
+                }
+                ms.append(t.promptMs)
+            }
+            let m = Statistics.median(ms)
+            probes.append(Probe(kind: "prefill-small", tokens: n, batch: 0, x: [], measuredMs: m, fittedMs: m))
             progress(probes.count, total)
         }
         for b in design.decodeBatches {
@@ -116,12 +143,20 @@ public struct Calibrator: Sendable {
         public var prefillAttentionMs: Double
         public var decodeMsByBatch: [Double]
         public var msPerContextToken: Double
+        /// Measured, not fitted: the small-batch probes' medians, n = 1, 2, …
+        public var prefillMsByTokens: [Double] = []
     }
 
     /// Fits the law to the probes (GSL weighted least squares, coefficients ≥ 0) and fills `fittedMs`.
     public static func fit(_ probes: inout [Probe], design: Design) throws -> Coefficients {
-        let f = try LeastSquares.fit(rows: probes.map(\.x), y: probes.map(\.measuredMs), weights: probes.map { 1 / ($0.measuredMs * $0.measuredMs) })
-        for i in probes.indices { probes[i].fittedMs = f.fitted[i] }
+        let fitted = probes.indices.filter { probes[$0].kind != "prefill-small" }
+        let f = try LeastSquares.fit(rows: fitted.map { probes[$0].x }, y: fitted.map { probes[$0].measuredMs },
+                                     weights: fitted.map { 1 / (probes[$0].measuredMs * probes[$0].measuredMs) })
+        for (k, i) in fitted.enumerated() { probes[i].fittedMs = f.fitted[k] }
+        let small = probes.filter { $0.kind == "prefill-small" }.sorted { $0.tokens < $1.tokens }
+        // A contiguous table from n = 1 (prefill_ms_by_tokens[n − 1]).
+        var byTokens: [Double] = []
+        for (k, p) in small.enumerated() where p.tokens == k + 1 { byTokens.append(p.measuredMs) }
         let c = f.coefficients
         let cols = design.batchColumns
         let measured = Dictionary(uniqueKeysWithValues: cols.enumerated().map { ($1, c[3 + $0]) })
@@ -135,18 +170,20 @@ public struct Calibrator: Sendable {
             default: byBatch.append(byBatch.last ?? 0)
             }
         }
-        return Coefficients(fixedMs: c[0], prefillMsPerToken: c[1], prefillAttentionMs: c[2], decodeMsByBatch: byBatch, msPerContextToken: c[c.count - 1])
+        return Coefficients(fixedMs: c[0], prefillMsPerToken: c[1], prefillAttentionMs: c[2], decodeMsByBatch: byBatch, msPerContextToken: c[c.count - 1],
+                            prefillMsByTokens: byTokens)
     }
 
     /// The calibration file a scenario references with `latency: {calibration: FILE}`.
     public static func yaml(server: String, model: String, coefficients c: Coefficients, probes: [Probe]) -> String {
-        let rel = probes.map { abs($0.fittedMs - $0.measuredMs) / $0.measuredMs * 100 }
+        let rel = probes.filter { $0.kind != "prefill-small" }.map { abs($0.fittedMs - $0.measuredMs) / $0.measuredMs * 100 }
         func n(_ x: Double) -> String { JSONWriter.number((x * 1e6).rounded() / 1e6) }
         var s = "# Written by `handoff calibrate` against \(server).\n# iteration ms = fixed + a·prefill tokens + e·prefill attention pairs + decode_ms_by_batch[B] + c·context tokens read\n"
         s += "server: \(server)\nmodel: \(JSONWriter.quote(model))\nlatency:\n  kind: linear\n"
         s += "  fixed_ms: \(n(c.fixedMs))\n  prefill_ms_per_token: \(n(c.prefillMsPerToken))\n  prefill_attention_ms: \(JSONWriter.number(c.prefillAttentionMs))\n"
         s += "  decode_ms_by_batch: [\(c.decodeMsByBatch.map(n).joined(separator: ", "))]\n  ms_per_context_token: \(JSONWriter.number(c.msPerContextToken))\n"
-        s += "fit:\n  probes: \(probes.count)\n"
+        if !c.prefillMsByTokens.isEmpty { s += "  prefill_ms_by_tokens: [\(c.prefillMsByTokens.map(n).joined(separator: ", "))]\n" }
+        s += "fit:\n  probes: \(rel.count)   # fitted; prefill-small probes are the measured table\n"
         s += "  median_abs_error_pct: \(JSONWriter.number((Statistics.median(rel) * 100).rounded() / 100))\n"
         s += "  max_abs_error_pct: \(JSONWriter.number(((rel.max() ?? 0) * 100).rounded() / 100))\n"
         s += "probes:\n"

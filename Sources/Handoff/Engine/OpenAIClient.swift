@@ -30,6 +30,10 @@ public struct ServerTimings: Sendable, Equatable {
     public var promptMs: Double
     public var predictedTokens: Int
     public var predictedMs: Double
+    /// Speculative decoding: draft tokens proposed and accepted (llama-server's `draft_n`,
+    /// `draft_n_accepted`), when the server drafts.
+    public var draftTokens: Int?
+    public var draftAccepted: Int?
 
     init?(_ v: JSONValue?) {
         guard let v, case .object = v,
@@ -38,11 +42,15 @@ public struct ServerTimings: Sendable, Equatable {
         var cached = 0.0
         if case let .number(c)? = v["cache_n"] { cached = c }
         cachedTokens = Int(cached); promptTokens = Int(pn); promptMs = pms; predictedTokens = Int(gn); predictedMs = gms
+        if case let .number(d)? = v["draft_n"] { draftTokens = Int(d) }
+        if case let .number(a)? = v["draft_n_accepted"] { draftAccepted = Int(a) }
     }
 
     public var json: JSONValue {
-        .object([("cache_n", .number(Double(cachedTokens))), ("prompt_n", .number(Double(promptTokens))), ("prompt_ms", .number(promptMs)),
-                 ("predicted_n", .number(Double(predictedTokens))), ("predicted_ms", .number(predictedMs))])
+        var o: [(String, JSONValue)] = [("cache_n", .number(Double(cachedTokens))), ("prompt_n", .number(Double(promptTokens))), ("prompt_ms", .number(promptMs)),
+                                        ("predicted_n", .number(Double(predictedTokens))), ("predicted_ms", .number(predictedMs))]
+        if let d = draftTokens, let a = draftAccepted { o += [("draft_n", .number(Double(d))), ("draft_n_accepted", .number(Double(a)))] }
+        return .object(o)
     }
 }
 

@@ -50,9 +50,12 @@ public enum LatencySpec: Sendable, Equatable {
     /// Calibrated coefficients: fixed + per prefill token + per prefill attention pair + decode
     /// cost of B sequences + per context token read. The decode cost is `decodeMsPerSeq`·B, or,
     /// when `decodeMsByBatch` is given, its B-th entry (measured per batch size; beyond the last
-    /// entry the last step is extended linearly).
+    /// entry the last step is extended linearly). `prefillMsByTokens[n − 1]`, when given, replaces
+    /// fixed + a·n for an iteration prefilling n ≤ its length tokens: small batches run other
+    /// kernels (llama.cpp on a CPU: a 5-token batch of the 1.07B model takes 245 ms, 49 ms per
+    /// token, where long prompts take 15), which is what verifying draft tokens costs.
     case linear(fixedMs: Double, prefillMsPerToken: Double, decodeMsPerSeq: Double, msPerContextToken: Double, prefillAttentionMs: Double = 0,
-                decodeMsByBatch: [Double] = [])
+                decodeMsByBatch: [Double] = [], prefillMsByTokens: [Double] = [])
 }
 
 /// The latency law of an API tier: each call takes TTFT + (tokens − 1) / rate.

@@ -139,7 +139,8 @@ public enum ScenarioLoader {
                     latency = .linear(fixedMs: try l.double("fixed_ms", default: 0, min: 0), prefillMsPerToken: try l.double("prefill_ms_per_token", min: 0),
                                       decodeMsPerSeq: try l.double("decode_ms_per_seq", default: l.has("decode_ms_by_batch") ? 0 : nil, min: 0), msPerContextToken: try l.double("ms_per_context_token", default: 0, min: 0),
                                       prefillAttentionMs: try l.double("prefill_attention_ms", default: 0, min: 0),
-                                      decodeMsByBatch: try l.doubleList("decode_ms_by_batch", min: 0))
+                                      decodeMsByBatch: try l.doubleList("decode_ms_by_batch", min: 0),
+                                      prefillMsByTokens: try l.doubleList("prefill_ms_by_tokens", min: 0))
                 default:
                     latency = .roofline(mfu: try l.double("mfu", default: 0.5, min: 0, max: 1, exclusiveMin: true),
                                         mbu: try l.double("mbu", default: 0.8, min: 0, max: 1, exclusiveMin: true),

@@ -86,7 +86,8 @@ public struct IterationLoad {
 /// - table: Σ chunk / prefill_tps(context after chunk) + (decode > 0 ? (1 + slope·(B−1)) / decode_tps(mean context) : 0) + overhead.
 /// - linear: fixed + a·prefill tokens + e·prefill attention (Σ chunk·(context + chunk/2)) + decode(B)
 ///   + c·decode context, in ms, with decode(B) = b·B or a measured per-batch-size list (the law
-///   `handoff calibrate` fits; llama.cpp on a CPU takes 4× longer per step at B = 2 than at B = 1).
+///   `handoff calibrate` fits; llama.cpp on a CPU takes 4× longer per step at B = 2 than at B = 1),
+///   and fixed + a·n replaced by a measured cost for small prefill batches of n tokens when given.
 public struct LatencyModel: Sendable {
     public let spec: LatencySpec
     let flopsPerSecond: Double
@@ -130,7 +131,7 @@ public struct LatencyModel: Sendable {
                 s += (1 + slope * Double(l.decodeSeqs - 1)) / t.decodeTPS(context: l.decodeContext / Double(l.decodeSeqs))
             }
             return s
-        case let .linear(fixed, a, b, c, e, byBatch):
+        case let .linear(fixed, a, b, c, e, byBatch, byTokens):
             var decode = 0.0
             if l.decodeSeqs > 0 {
                 if byBatch.isEmpty { decode = b * Double(l.decodeSeqs) } else if l.decodeSeqs <= byBatch.count { decode = byBatch[l.decodeSeqs - 1] } else {
@@ -139,7 +140,8 @@ public struct LatencyModel: Sendable {
                     decode = byBatch[k - 1] + slope * Double(l.decodeSeqs - k)
                 }
             }
-            return (fixed + a * Double(l.prefillTokens) + e * l.prefillAttention + decode + c * l.decodeContext) / 1000
+            let prefill = l.prefillTokens >= 1 && l.prefillTokens <= byTokens.count ? byTokens[l.prefillTokens - 1] : fixed + a * Double(l.prefillTokens)
+            return (prefill + e * l.prefillAttention + decode + c * l.decodeContext) / 1000
         }
     }
 }

@@ -357,7 +357,7 @@ public final class HybridSimulator {
         if reqs[i].failed { return }
         let prevRole = Int(reqs[i].location)
         let rollback = segments[Int(reqs[i].segFirst + reqs[i].seg)].rollback
-        if rollback > 0 { self.rollback(i, tokens: rollback, verifier: prevRole) }
+        if rollback > 0 { self.rollback(i, tokens: rollback) }
         reqs[i].seg += 1
         if reqs[i].seg == reqs[i].segCount {
             if prevRole != 0 {
@@ -387,14 +387,15 @@ public final class HybridSimulator {
     }
 
     /// Drops `n` tokens from the end of request `i`'s context (rejected drafts) and frees KV
-    /// beyond what each tier validly holds: the verifier, everything up to the new end; the other
-    /// tiers, at most up to the token before it (the verifier's own token, which they never saw).
-    func rollback(_ i: Int, tokens n: Int, verifier: Int) {
+    /// beyond what every tier validly holds: up to the token before the new end. The last token
+    /// is the verifier's own, sampled from its logits and not yet run through any model (llama.cpp
+    /// verifies id_last plus the k drafts: a batch of k + 1 tokens).
+    func rollback(_ i: Int, tokens n: Int) {
         reqs[i].context -= n
         for role in 0..<policy.roles.count {
             let s = Int(reqs[i].seqBase) + role
             let r = Int(seqs[s].replica)
-            let keep = role == verifier ? reqs[i].context : reqs[i].context - 1
+            let keep = reqs[i].context - 1
             guard r >= 0, seqs[s].kv > keep else { continue }
             let drop = seqs[s].kv - keep
             replicas[r].kvUsed -= drop
