@@ -83,7 +83,7 @@ final class CLITests: XCTestCase {
     }
 
     func testScenarioCheckAllShipped() throws {
-        for name in ["default", "splitreason-a6000", "edge-cloud", "api-offload", "llamacpp-local", "route-default"] {
+        for name in ["default", "splitreason-a6000", "edge-cloud", "api-offload", "llamacpp-local", "route-default", "speculative-llamacpp"] {
             let r = try runCLI(["scenario", "check", "Scenarios/\(name).yaml"])
             XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
             XCTAssertTrue(r.stdout.hasPrefix("ok:"))
