@@ -59,7 +59,8 @@ struct TuneCommand: ParsableCommand {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
                 try FileIO.writeAtomically(JSONWriter.write(json, pretty: true) + "\n", to: out + "/tune.json")
             }
-            if format == .json { emit(JSONWriter.write(json, pretty: true) + "\n"); return }
+            let infeasible = tgt == nil && r.best?.feasible != true
+            if format == .json { emit(JSONWriter.write(json, pretty: true) + "\n"); if infeasible { throw ExitCode(1) }; return }
             var s = "tune \(tuner.family.origin): \(obj.map { $0.description } ?? "target \(tgt!.0) = \(JSONWriter.number(tgt!.1))")"
             if !cons.isEmpty { s += " subject to " + cons.map(\.description).joined(separator: ", ") }
             s += "\n\(r.method); \(r.simulations) simulations\n"
@@ -73,7 +74,7 @@ struct TuneCommand: ParsableCommand {
                 for k in keys { s += "  \(k.padding(toLength: 28, withPad: " ", startingAt: 0)) \(fmt(b.summary.number(at: k)))\n" }
             }
             emit(s)
-            if let b = r.best, !b.feasible, tgt == nil { throw ExitCode(1) }
+            if infeasible { throw ExitCode(1) }
         }
     }
 }

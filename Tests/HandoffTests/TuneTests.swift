@@ -82,6 +82,10 @@ final class TuneTests: XCTestCase {
             XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains(needle), "\(args): \(r.stderr)")
         }
+        // Valid input that no configuration satisfies: exit 1, the least bad is reported.
+        let r = try runCLI(["tune", "--objective", "cost", "--constraint", "latency_ms.e2el.p99<=1", "--vary", "policy.offload_threshold=0:1", "--scan", "3"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stdout.contains("NOT FEASIBLE"), r.stdout)
     }
 }
 
