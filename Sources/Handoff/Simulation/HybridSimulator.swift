@@ -51,6 +51,14 @@ public struct SimulationOutcome: Sendable {
     public var stalledRequests: Int
 }
 
+/// A policy's segments for every request of a trace: request r's are
+/// `segments[first[r] ..< first[r] + count[r]]`.
+struct PolicyPlan {
+    var segments: [Segment] = []
+    var first: [Int32] = []
+    var count: [Int32] = []
+}
+
 /// Replays a trace through a scenario's tiers under its policy: the discrete-event model.
 ///
 /// Events: request arrival; a sequence's work reaching a replica (after the network); a replica's
@@ -144,7 +152,21 @@ public final class HybridSimulator {
         reqs.reserveCapacity(totalRequests)
         seqs.reserveCapacity(totalRequests * roles)
         var t = 0.0
-        var planBuffer: [Segment] = []
+        // Every trace request's plan, once per trace and policy (a sweep over serving fields reuses it).
+        let planned = min(trace.count, totalRequests)
+        let plan = trace.memoised("plan|\(planned)|" + JSONWriter.write(.object(policy.parameters))) { () -> PolicyPlan in
+            var p = PolicyPlan()
+            var buffer: [Segment] = []
+            for r in 0..<planned {
+                buffer.removeAll(keepingCapacity: true)
+                policy.plan(trace: trace, request: r, into: &buffer)
+                p.first.append(Int32(p.segments.count))
+                p.count.append(Int32(buffer.count))
+                p.segments.append(contentsOf: buffer)
+            }
+            return p
+        }
+        segments = plan.segments
         for i in 0..<totalRequests {
             let tr = i % trace.count
             var arrival = 0.0
@@ -161,13 +183,9 @@ public final class HybridSimulator {
                 arrival = a + Double(i / trace.count) * (trace.requests.compactMap(\.arrivalS).max() ?? 0)
             case .closed_loop: arrival = 0
             }
-            planBuffer.removeAll(keepingCapacity: true)
-            policy.plan(trace: trace, request: tr, into: &planBuffer)
-            let first = Int32(segments.count)
-            segments.append(contentsOf: planBuffer)
             let base = Int32(seqs.count)
             for role in 0..<roles { seqs.append(SequenceState(request: Int32(i), role: Int16(role), replica: -1)) }
-            reqs.append(RequestState(trace: Int32(tr), arrival: arrival, segFirst: first, segCount: Int32(planBuffer.count),
+            reqs.append(RequestState(trace: Int32(tr), arrival: arrival, segFirst: plan.first[tr], segCount: plan.count[tr],
                                      seqBase: base, context: trace.requests[tr].promptTokens))
         }
         if traffic.arrival == .closed_loop {

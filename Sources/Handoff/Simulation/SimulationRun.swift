@@ -23,7 +23,13 @@ public enum Simulation {
         let sim = HybridSimulator(scenario: scenario, trace: trace)
         let outcome = try sim.run()
         let used = Array(Set(outcome.requests.map(\.traceIndex))).sorted()
-        let acc = AccuracyModel.predict(trace: trace, policy: scenario.policy, requests: used, spec: scenario.accuracy, seed: scenario.seed)
+        // The prediction depends on the trace, the policy, the requests served, the accuracy spec and
+        // the seed, not on the serving fields: a sweep over replicas or prices computes it once.
+        var key = "accuracy|" + JSONWriter.write(.object(scenario.policy.parameters)) + "|\(scenario.accuracy.difficultyExponent)|"
+        key += "\(scenario.accuracy.bootstrapSamples)|\(scenario.seed)|" + used.map(String.init).joined(separator: ",")
+        let acc = trace.memoised(key) {
+            AccuracyModel.predict(trace: trace, policy: scenario.policy, requests: used, spec: scenario.accuracy, seed: scenario.seed)
+        }
         return SimulationResult(scenario: scenario, outcome: outcome, accuracy: acc,
                                 summary: summarize(scenario, outcome, acc))
     }

@@ -1,3 +1,4 @@
+import Foundation
 /// What a trace knows of one request, apart from its per-token difficulties.
 public struct TraceRequest: Sendable, Equatable {
     public var id: String
@@ -42,6 +43,20 @@ public final class Trace: @unchecked Sendable {
     public let difficulty: DifficultyColumn
     public let steps: [Int32]
     public let stepOffsets: [Int]
+    /// Results derived from this trace alone and a key (e.g. accuracy predictions by policy), so
+    /// variants of a sweep that differ only in serving fields compute them once. Thread-safe.
+    private var memo: [String: Any] = [:]
+    private let memoLock = NSLock()
+
+    /// The value memoised under `key`, made by `make` the first time. Values must be immutable.
+    public func memoised<T>(_ key: String, _ make: () -> T) -> T {
+        memoLock.lock()
+        if let v = memo[key] as? T { memoLock.unlock(); return v }
+        memoLock.unlock()
+        let v = make()
+        memoLock.lock(); memo[key] = v; memoLock.unlock()
+        return v
+    }
 
     public init(requests: [TraceRequest], offsets: [Int], difficulty: DifficultyColumn,
                 steps: [Int32] = [], stepOffsets: [Int]? = nil) {
