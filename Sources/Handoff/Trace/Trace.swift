@@ -51,7 +51,9 @@ public final class Trace: @unchecked Sendable {
     /// The value memoised under `key`, made by `make` the first time. Values must be immutable.
     public func memoised<T>(_ key: String, _ make: () -> T) -> T {
         memoLock.lock()
-        if let v = memo[key] as? T { memoLock.unlock(); return v }
+        // Look the entry up before casting: a missing entry cast to an Optional T would be a
+        // "found" nil.
+        if let entry = memo[key], let v = entry as? T { memoLock.unlock(); return v }
         memoLock.unlock()
         let v = make()
         memoLock.lock(); memo[key] = v; memoLock.unlock()
