@@ -46,7 +46,11 @@ public final class Trace: @unchecked Sendable {
     /// Results derived from this trace alone and a key (e.g. accuracy predictions by policy), so
     /// variants of a sweep that differ only in serving fields compute them once. Thread-safe.
     private var memo: [String: Any] = [:]
+    private var memoOrder: [String] = []
     private let memoLock = NSLock()
+    /// Entries kept (oldest dropped first): a sweep's neighbouring configurations share a policy, and
+    /// a plan of a long trace can take tens of MB (1,000 requests × 600 segments: 14 MB).
+    static let memoCapacity = 16
 
     /// The value memoised under `key`, made by `make` the first time. Values must be immutable.
     public func memoised<T>(_ key: String, _ make: () -> T) -> T {
@@ -56,7 +60,10 @@ public final class Trace: @unchecked Sendable {
         if let entry = memo[key], let v = entry as? T { memoLock.unlock(); return v }
         memoLock.unlock()
         let v = make()
-        memoLock.lock(); memo[key] = v; memoLock.unlock()
+        memoLock.lock()
+        if memo.updateValue(v, forKey: key) == nil { memoOrder.append(key) }
+        while memoOrder.count > Self.memoCapacity { memo[memoOrder.removeFirst()] = nil }
+        memoLock.unlock()
         return v
     }
 
