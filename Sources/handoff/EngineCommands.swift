@@ -110,7 +110,7 @@ struct Validate: AsyncParsableCommand {
             let progress = Progress("validate \(sc.policy.name)")
             let samples = try await v.runReal { d, t in progress.update(d, t) }
             let report = try ValidationReport.make(v, samples)
-            try FileIO.writeAtomically(JSONWriter.write(report.json, pretty: true) + "\n", to: dir + "/validation.json")
+            try writeJSON(report.json, to: dir, name: "validation.json")
             try FileIO.writeAtomically("# Validation: \(sc.name)\n\nScenario `\(scenario)`\(overrides.isEmpty ? "" : " with " + overrides.map { "`--set \($0)`" }.joined(separator: " ")).\n\n" + report.markdown, to: dir + "/report.md")
             emit(format == .json ? JSONWriter.write(report.json, pretty: true) + "\n" : report.table)
         }
@@ -271,7 +271,7 @@ struct ValidateSpeculative: AsyncParsableCommand {
             let rows = try await v.run(cells: cells) { progress.note($0) }
             progress.finish()
             let json = SpeculativeValidation.json(rows, maxTokens: maxTokens)
-            try FileIO.writeAtomically(JSONWriter.write(json, pretty: true) + "\n", to: out + "/validation.json")
+            try writeJSON(json, to: out, name: "validation.json")
             let table = SpeculativeValidation.table(rows)
             let md = """
             # Speculative decoding: llama-server against the simulator

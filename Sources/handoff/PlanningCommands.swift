@@ -5,6 +5,12 @@ import Handoff
 /// Formats a summary number for tables.
 func fmt(_ x: Double?) -> String { x.map { String(format: "%.4g", $0) } ?? "—" }
 
+/// Writes `json` (pretty, atomically) as `dir/name`, creating `dir`.
+func writeJSON(_ json: JSONValue, to dir: String, name: String) throws {
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    try FileIO.writeAtomically(JSONWriter.write(json, pretty: true) + "\n", to: dir + "/" + name)
+}
+
 struct TuneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tune",
@@ -55,10 +61,7 @@ struct TuneCommand: ParsableCommand {
             let tuner = Tuner(family: try ScenarioFamily(path: scenario, overrides: overrides), spec: spec)
             let r = try tuner.run()
             let json = tuner.json(r)
-            if let out {
-                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-                try FileIO.writeAtomically(JSONWriter.write(json, pretty: true) + "\n", to: out + "/tune.json")
-            }
+            if let out { try writeJSON(json, to: out, name: "tune.json") }
             let infeasible = tgt == nil && r.best?.feasible != true
             if format == .json { emit(JSONWriter.write(json, pretty: true) + "\n"); if infeasible { throw ExitCode(1) }; return }
             var s = "tune \(tuner.family.origin): \(obj.map { $0.description } ?? "target \(tgt!.0) = \(JSONWriter.number(tgt!.1))")"
@@ -123,10 +126,7 @@ struct CapacityCommand: ParsableCommand {
             let r = try planner.run()
             progress.finish()
             let json = planner.json(r)
-            if let out {
-                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-                try FileIO.writeAtomically(JSONWriter.write(json, pretty: true) + "\n", to: out + "/capacity.json")
-            }
+            if let out { try writeJSON(json, to: out, name: "capacity.json") }
             if format == .json { emit(JSONWriter.write(json, pretty: true) + "\n"); if r.plan == nil { throw ExitCode(1) }; return }
             var s = "capacity \(planner.family.origin) at \(JSONWriter.number(planner.rateRps)) req/s, SLO \(planner.slos.map(\.description).joined(separator: ", "))\n"
             guard let p = r.plan, let sum = r.summary else {
@@ -187,10 +187,7 @@ struct WhatIfCommand: ParsableCommand {
                                metrics: metrics.isEmpty ? WhatIf.defaultMetrics : metrics)
             let (base, rows) = try w.run(jobs: jobs)
             let json = w.json(baseline: base, rows: rows)
-            if let out {
-                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-                try FileIO.writeAtomically(JSONWriter.write(json, pretty: true) + "\n", to: out + "/whatif.json")
-            }
+            if let out { try writeJSON(json, to: out, name: "whatif.json") }
             switch format {
             case .json: emit(JSONWriter.write(json, pretty: true) + "\n")
             case .csv:
@@ -198,9 +195,8 @@ struct WhatIfCommand: ParsableCommand {
                 s += (grid.axes.map { _ in "baseline" } + w.metrics.flatMap { [base.number(at: $0).map(JSONWriter.number) ?? "", "0", "0"] }).joined(separator: ",") + "\n"
                 for (k, r) in rows.enumerated() {
                     s += (grid.configuration(k).map { CSV.escape($0.value) } + w.metrics.flatMap { m -> [String] in
-                        let v = r.number(at: m), b = base.number(at: m)
-                        let d = v.flatMap { v in b.map { v - $0 } }
-                        return [v.map(JSONWriter.number) ?? "", d.map(JSONWriter.number) ?? "", d.flatMap { d in b.flatMap { $0 != 0 ? JSONWriter.number(100 * d / abs($0)) : nil } } ?? ""]
+                        let d = WhatIf.delta(m, of: r, against: base)
+                        return [d.value, d.delta, d.percent].map { $0.map(JSONWriter.number) ?? "" }
                     }).joined(separator: ",") + "\n"
                 }
                 emit(s)
@@ -208,19 +204,18 @@ struct WhatIfCommand: ParsableCommand {
                 let cols = w.metrics
                 var s = "whatif \(w.family.origin): \(rows.count) variants against the baseline (same seed)\n"
                 let head = grid.axes.map { $0.path.split(separator: ".").suffix(2).joined(separator: ".") }
-                s += (head + cols.map { $0.replacingOccurrences(of: "latency_ms.", with: "").replacingOccurrences(of: "cost_usd.", with: "$") })
-                    .map { $0.padding(toLength: max(14, min(24, $0.count + 2)), withPad: " ", startingAt: 0) }.joined() + "\n"
-                func cell(_ t: String, _ w: Int) -> String { t.padding(toLength: w, withPad: " ", startingAt: 0) }
-                let widths = (head + cols.map { $0.replacingOccurrences(of: "latency_ms.", with: "").replacingOccurrences(of: "cost_usd.", with: "$") }).map { max(14, min(24, $0.count + 2)) }
-                s += zip(grid.axes.map { _ in "baseline" } + cols.map { fmt(base.number(at: $0)) }, widths).map { cell($0, $1) }.joined() + "\n"
+                    + cols.map { $0.replacingOccurrences(of: "latency_ms.", with: "").replacingOccurrences(of: "cost_usd.", with: "$") }
+                let widths = head.map { max(14, min(24, $0.count + 2)) }
+                func line(_ cells: [String]) -> String { zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined() + "\n" }
+                s += line(head)
+                s += line(grid.axes.map { _ in "baseline" } + cols.map { fmt(base.number(at: $0)) })
                 for (k, r) in rows.enumerated() {
-                    let vals = grid.configuration(k).map(\.value) + cols.map { m -> String in
-                        guard let v = r.number(at: m), let b = base.number(at: m) else { return "—" }
-                        let d = v - b
-                        if d == 0 { return "=" }
-                        return b != 0 ? String(format: "%+.1f%%", 100 * d / abs(b)) : String(format: "%+.4g", d)
-                    }
-                    s += zip(vals, widths).map { cell($0, $1) }.joined() + "\n"
+                    s += line(grid.configuration(k).map(\.value) + cols.map { m -> String in
+                        let d = WhatIf.delta(m, of: r, against: base)
+                        guard let delta = d.delta else { return "—" }
+                        if delta == 0 { return "=" }
+                        return d.percent.map { String(format: "%+.1f%%", $0) } ?? String(format: "%+.4g", delta)
+                    })
                 }
                 s += "(variants show the change against the baseline row: % of the baseline, or the difference when it is 0)\n"
                 emit(s)

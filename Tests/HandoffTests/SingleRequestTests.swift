@@ -22,18 +22,8 @@ final class SingleRequestTests: XCTestCase {
         let dir = tempDir()
         let path = dir + "/t.jsonl"
         try (trace + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-        let sc = try scenario("""
-        trace: {file: \(path)}
-        traffic: {arrival: constant, rate_rps: 1}
-        models:
-          small: {name: DeepSeek-R1-Distill-Qwen-1.5B}
-          large: {name: DeepSeek-R1-Distill-Qwen-14B}
-        tiers:
-          small: {gpu: A100-SXM-80GB, latency: {kind: linear, fixed_ms: 1, prefill_ms_per_token: 0.1, decode_ms_per_seq: 10}}
-          large: {gpu: A100-SXM-80GB, latency: {kind: linear, fixed_ms: 2, prefill_ms_per_token: 0.2, decode_ms_per_seq: 30}}
-        network: {rtt_ms: 10, bytes_per_token: 0}
-        policy: {name: \(policy), offload_threshold: 0.5, mode: \(mode), chunk_tokens: 4\(extra)}
-        """, overrides)
+        let sc = try scenario(handComputableScenarioYAML(trace: path, policy: "name: \(policy), offload_threshold: 0.5, mode: \(mode), chunk_tokens: 4\(extra)"),
+                              overrides)
         return try Simulation.run(sc)
     }
 

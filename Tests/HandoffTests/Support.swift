@@ -67,3 +67,21 @@ func number(_ v: JSONValue?, _ path: String) -> Double? {
     if case let .number(x)? = cur { return x }
     return nil
 }
+
+/// The two-tier scenario whose latencies the single-request tests compute by hand (linear laws:
+/// small f = 1, a = 0.1, b = 10; large f = 2, a = 0.2, b = 30; one-way network 5 ms, free payload),
+/// over the trace file `trace` with the flow-map body `policy`.
+func handComputableScenarioYAML(trace: String, policy: String) -> String {
+    """
+    trace: {file: \(trace)}
+    traffic: {arrival: constant, rate_rps: 1}
+    models:
+      small: {name: DeepSeek-R1-Distill-Qwen-1.5B}
+      large: {name: DeepSeek-R1-Distill-Qwen-14B}
+    tiers:
+      small: {gpu: A100-SXM-80GB, latency: {kind: linear, fixed_ms: 1, prefill_ms_per_token: 0.1, decode_ms_per_seq: 10}}
+      large: {gpu: A100-SXM-80GB, latency: {kind: linear, fixed_ms: 2, prefill_ms_per_token: 0.2, decode_ms_per_seq: 30}}
+    network: {rtt_ms: 10, bytes_per_token: 0}
+    policy: {\(policy)}
+    """
+}

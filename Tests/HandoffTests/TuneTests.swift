@@ -9,18 +9,8 @@ final class TuneTests: XCTestCase {
     func family(_ dir: String) throws -> ScenarioFamily {
         let ds = (1...100).map { JSONWriter.number(Double($0) / 100) }.joined(separator: ",")
         try #"{"id":"ramp","prompt_tokens":10,"difficulty":[\#(ds)]}"#.appending("\n").write(toFile: dir + "/ramp.jsonl", atomically: true, encoding: .utf8)
-        try """
-        trace: {file: ramp.jsonl}
-        traffic: {arrival: constant, rate_rps: 1}
-        models:
-          small: {name: DeepSeek-R1-Distill-Qwen-1.5B}
-          large: {name: DeepSeek-R1-Distill-Qwen-14B}
-        tiers:
-          small: {gpu: A100-SXM-80GB, latency: {kind: linear, fixed_ms: 1, prefill_ms_per_token: 0.1, decode_ms_per_seq: 10}}
-          large: {gpu: A100-SXM-80GB, latency: {kind: linear, fixed_ms: 2, prefill_ms_per_token: 0.2, decode_ms_per_seq: 30}}
-        network: {rtt_ms: 10, bytes_per_token: 0}
-        policy: {name: splitreason, offload_threshold: 0.5, min_segment_tokens: 1, mode: sequential}
-        """.write(toFile: dir + "/ramp.yaml", atomically: true, encoding: .utf8)
+        try handComputableScenarioYAML(trace: "ramp.jsonl", policy: "name: splitreason, offload_threshold: 0.5, min_segment_tokens: 1, mode: sequential")
+            .write(toFile: dir + "/ramp.yaml", atomically: true, encoding: .utf8)
         return try ScenarioFamily(path: dir + "/ramp.yaml", overrides: [])
     }
 

@@ -80,14 +80,12 @@ public final class SpeculativeValidation: @unchecked Sendable {
             let ok = sim.outcome.requests.filter { !$0.failed }
             // Generation time per token as the server counts it: from the first token to the last.
             let predTok = ok.map { $0.outputTokens > 1 ? ($0.e2elS - $0.ttftS) * 1000 / Double($0.outputTokens - 1) : 0 }
-            rows.append(Row(cell: c, requests: prompts.count, measuredMsPerToken: mean(msPerToken), measuredE2ELMs: mean(e2el),
+            rows.append(Row(cell: c, requests: prompts.count, measuredMsPerToken: Statistics.mean(msPerToken), measuredE2ELMs: Statistics.mean(e2el),
                             measuredAcceptance: drafted > 0 ? Double(accepted) / Double(drafted) : nil,
-                            predictedMsPerToken: mean(predTok), predictedE2ELMs: mean(ok.map { $0.e2elS * 1000 })))
+                            predictedMsPerToken: Statistics.mean(predTok), predictedE2ELMs: Statistics.mean(ok.map { $0.e2elS * 1000 })))
         }
         return rows
     }
-
-    func mean(_ xs: [Double]) -> Double { xs.isEmpty ? .nan : xs.reduce(0, +) / Double(xs.count) }
 
     public static func json(_ rows: [Row], maxTokens: Int) -> JSONValue {
         .object([("max_tokens", .number(Double(maxTokens))), ("cells", .array(rows.map { r in

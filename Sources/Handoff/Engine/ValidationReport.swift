@@ -43,7 +43,7 @@ public struct ValidationReport: Sendable {
         out.e2elMedianAbsErrorPct = Statistics.median(out.perRequest.map { abs($0.predictedMs - $0.measuredMs) / $0.measuredMs * 100 })
         out.ttftMedianAbsErrorPct = Statistics.median(reports.map(\.ttftMedianAbsErrorPct))
         let acc = reports.compactMap(\.accuracyMeasured)
-        out.accuracyMeasured = acc.isEmpty ? nil : acc.reduce(0, +) / Double(acc.count)
+        out.accuracyMeasured = acc.isEmpty ? nil : Statistics.mean(acc)
         out.spread = out.rows.map { r in
             let xs = reports.map { $0.rows.first(where: { $0.metric == r.metric })!.measured }
             return (r.metric, xs.min()!, xs.max()!)

@@ -11,6 +11,9 @@ public enum Statistics {
     }
 
     /// Quantile `p` ∈ [0, 1] of already sorted data. O(1).
+    /// The arithmetic mean, summed in order (NaN when empty). O(n).
+    public static func mean(_ xs: [Double]) -> Double { xs.reduce(0, +) / Double(xs.count) }
+
     /// The median (the mean of the two middle values for an even count). O(n log n).
     public static func median(_ xs: [Double]) -> Double { quantile(sorted: xs.sorted(), 0.5) }
 

@@ -12,29 +12,17 @@ public struct ThresholdReport {
     public var baseline: SimulationResult
     public var thresholds: [String]
     public var results: [SimulationResult]
+    /// Which thresholds are on the Pareto frontier (`SweepOutput.frontier`).
+    public var pareto: [Bool]
 
     public static func build(family: ScenarioFamily, name: String, thresholds: [String], jobs: Int) throws -> ThresholdReport {
         let base = try family.run()
         let hasThreshold = base.scenario.policy.parameters.contains { $0.0 == "offload_threshold" }
         let values = hasThreshold ? thresholds : []
         for v in values { _ = try family.scenario(["policy.offload_threshold=\(v)"]) }
-        final class Box: @unchecked Sendable { var r: [SimulationResult?]; var e: Error?; let l = NSLock(); init(_ n: Int) { r = Array(repeating: nil, count: n) } }
-        let box = Box(values.count)
-        let workers = max(1, min(jobs, values.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            var k = w
-            while k < values.count {
-                do { let r = try family.run(["policy.offload_threshold=\(values[k])"]); box.l.lock(); box.r[k] = r; box.l.unlock() }
-                catch { box.l.lock(); box.e = box.e ?? error; box.l.unlock() }
-                k += workers
-            }
-        }
-        if let e = box.e { throw e }
-        return ThresholdReport(name: name, baseline: base, thresholds: values, results: box.r.map { $0! })
-    }
-
-    var pareto: [Bool] {
-        SweepOutput.frontier(results.map(\.summary))
+        let results = try Parallel.map(values.count, jobs: jobs) { k in try family.run(["policy.offload_threshold=\(values[k])"]) }
+        return ThresholdReport(name: name, baseline: base, thresholds: values, results: results,
+                               pareto: SweepOutput.frontier(results.map(\.summary)))
     }
 
     /// The charts, by file name.
@@ -101,22 +89,20 @@ public struct ThresholdReport {
 
     public func csv() -> String {
         var s = (["offload_threshold"] + Self.tableKeys + ["pareto"]).joined(separator: ",") + "\n"
-        let p = pareto
         for (k, r) in results.enumerated() {
-            s += ([thresholds[k]] + Self.tableKeys.map { r.summary.number(at: $0).map(JSONWriter.number) ?? "" } + [p[k] ? "true" : "false"]).joined(separator: ",") + "\n"
+            s += ([thresholds[k]] + Self.tableKeys.map { r.summary.number(at: $0).map(JSONWriter.number) ?? "" } + [pareto[k] ? "true" : "false"]).joined(separator: ",") + "\n"
         }
         return s
     }
 
     func table(markdown: Bool) -> String {
-        let p = pareto
         let head = ["threshold"] + Self.tableKeys + ["Pareto"]
-        let rows = results.enumerated().map { k, r in [thresholds[k]] + Self.tableKeys.map { key in r.summary.number(at: key).map { String(format: "%.4g", $0) } ?? "—" } + [p[k] ? "yes" : ""] }
+        let rows = results.enumerated().map { k, r in [thresholds[k]] + Self.tableKeys.map { key in r.summary.number(at: key).map { String(format: "%.4g", $0) } ?? "—" } + [pareto[k] ? "yes" : ""] }
         if markdown {
             return "| " + head.joined(separator: " | ") + " |\n|" + head.map { _ in "---" }.joined(separator: "|") + "|\n" + rows.map { "| " + $0.joined(separator: " | ") + " |" }.joined(separator: "\n") + "\n"
         }
         return "<table><tr>" + head.map { "<th>\(SVGChart.esc($0))</th>" }.joined() + "</tr>\n" + rows.enumerated().map { k, r in
-            "<tr\(p[k] ? " class=\"pareto\"" : "")>" + r.map { "<td>\(SVGChart.esc($0))</td>" }.joined() + "</tr>" }.joined(separator: "\n") + "</table>\n"
+            "<tr\(pareto[k] ? " class=\"pareto\"" : "")>" + r.map { "<td>\(SVGChart.esc($0))</td>" }.joined() + "</tr>" }.joined(separator: "\n") + "</table>\n"
     }
 
     var intro: String {
@@ -125,7 +111,7 @@ public struct ThresholdReport {
             + "\(Int(baseline.summary.number(at: "requests") ?? 0)) requests. Every threshold uses the same seed (common random numbers)."
     }
 
-    public func html() -> String {
+    public func html(charts: [(file: String, title: String, svg: String)]) -> String {
         var h = """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><title>Handoff report: \(SVGChart.esc(name))</title>
@@ -140,7 +126,6 @@ public struct ThresholdReport {
         <p>\(intro) Made by <code>handoff report</code>.</p>
 
         """
-        let charts = charts()
         h += "<h2>Charts</h2><div class=\"grid\">\n"
         for c in charts { h += "<figure>\(c.svg)<figcaption>\(SVGChart.esc(c.title))</figcaption></figure>\n" }
         h += "</div>\n"
@@ -150,10 +135,10 @@ public struct ThresholdReport {
         return h
     }
 
-    public func markdown() -> String {
+    public func markdown(charts: [(file: String, title: String, svg: String)]) -> String {
         var md = "# Handoff report: \(name)\n\n" + intro.replacingOccurrences(of: "<code>", with: "`").replacingOccurrences(of: "</code>", with: "`")
         md += " Made by `handoff report`; `index.html` has the same content self-contained.\n\n## Charts\n\n"
-        for c in charts() { md += "![\(c.title)](\(c.file))\n\n" }
+        for c in charts { md += "![\(c.title)](\(c.file))\n\n" }
         if !results.isEmpty { md += "## Threshold sweep\n\n" + table(markdown: true) + "\n" }
         md += "## Baseline summary\n\n| metric | value |\n|---|---|\n" + SimulationOutput.flatten(baseline.summary).map { "| `\($0.0)` | \($0.1) |" }.joined(separator: "\n") + "\n"
         md += "\n## Scenario\n\n```yaml\n" + baseline.scenario.source.yaml() + "```\n"
@@ -163,9 +148,10 @@ public struct ThresholdReport {
     /// Writes every file into `dir` atomically.
     public func write(to dir: String) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        for c in charts() { try FileIO.writeAtomically(c.svg, to: dir + "/" + c.file) }
-        try FileIO.writeAtomically(html(), to: dir + "/index.html")
-        try FileIO.writeAtomically(markdown(), to: dir + "/report.md")
+        let charts = charts()
+        for c in charts { try FileIO.writeAtomically(c.svg, to: dir + "/" + c.file) }
+        try FileIO.writeAtomically(html(charts: charts), to: dir + "/index.html")
+        try FileIO.writeAtomically(markdown(charts: charts), to: dir + "/report.md")
         try FileIO.writeAtomically(csv(), to: dir + "/thresholds.csv")
         try FileIO.writeAtomically(JSONWriter.write(baseline.summary, pretty: true) + "\n", to: dir + "/summary.json")
     }

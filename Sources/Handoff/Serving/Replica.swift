@@ -27,7 +27,6 @@ struct Replica {
     var kvUsed = 0
     var peakKV = 0
     var admissions = 0
-    var clock = 0
 
     // The iteration run in flight.
     var busy = false

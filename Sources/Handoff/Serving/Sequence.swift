@@ -11,8 +11,6 @@ struct SequenceState {
     var pendingPrefill = 0
     /// Tokens still to generate in the current segment.
     var decodeLeft = 0
-    /// Kept resident for the other tier's tokens (pipelined mode): never evicted as cache.
-    var pinned = false
     /// A pipelined shadow context evicted while idle: chunks accumulate as pending prefill and
     /// are recomputed only when the request's control returns to this tier.
     var dropped = false
@@ -22,8 +20,6 @@ struct SequenceState {
     var admittedAt = 0
     /// Tokens generated since the last chunk was streamed to the other tier (pipelined).
     var sinceChunk = 0
-    /// Position in the parked LRU list's clock (sequential prefix cache).
-    var parkedAt = 0
     /// In the iteration in flight: the prefill chunk (> 0), decoding (−1), or not batched (0).
     var batch = 0
 }

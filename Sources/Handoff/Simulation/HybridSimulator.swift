@@ -239,12 +239,10 @@ public final class HybridSimulator {
             // The tier that does not start follows along from the start: it prefills the prompt too.
             let first = segments[Int(reqs[i].segFirst)].role
             let shadow = Int(reqs[i].seqBase) + (first == 0 ? 1 : 0)
-            seqs[shadow].pinned = true
             seqs[shadow].pendingPrefill = reqs[i].context
             place(shadow)
             schedule(now + (first == 0 ? oneWay(tokens: reqs[i].context) : 0), .seqArrive, 0, UInt32(shadow))
             // The starting tier prefills the prompt as well (its arrival adds only handoff tokens).
-            seqs[Int(reqs[i].seqBase) + first].pinned = true
             seqs[Int(reqs[i].seqBase) + first].pendingPrefill = reqs[i].context
         }
         startSegment(i, from: nil, handoff: false)
@@ -297,10 +295,11 @@ public final class HybridSimulator {
         seqs[s].replica = Int32(best)
     }
 
+    /// Running sequences of replica `r` that have work (the ones holding a `max_num_seqs` slot). O(running).
+    func working(_ r: Int) -> Int { replicas[r].running.reduce(0) { $0 + (hasWork(Int($1)) ? 1 : 0) } }
+
     /// Outstanding slots of replica `r`: sequences with work plus the waiting ones.
-    func slotsUsed(_ r: Int) -> Int {
-        replicas[r].running.reduce(0) { $0 + (hasWork(Int($1)) ? 1 : 0) } + replicas[r].waitingCount
-    }
+    func slotsUsed(_ r: Int) -> Int { working(r) + replicas[r].waitingCount }
 
     /// Shared-queue routing: the first replica of tier `t` with a free slot, or -1.
     func freeReplica(tier t: Int) -> Int {
@@ -489,8 +488,6 @@ public final class HybridSimulator {
 
     func park(_ s: Int, replica r: Int) {
         seqs[s].place = .parked
-        seqs[s].parkedAt = replicas[r].clock
-        replicas[r].clock += 1
         replicas[r].parked.append(Int32(s))
     }
 
@@ -577,7 +574,7 @@ public final class HybridSimulator {
         guard replicas[r].decodeOnlyRun, replicas[r].plannedIterations > 1 else { return }
         var canJoin = replicas[r].running.contains { seqs[Int($0)].pendingPrefill > 0 }
         if !canJoin, replicas[r].waitingCount > 0 {
-            let work = replicas[r].running.reduce(0) { $0 + (hasWork(Int($1)) ? 1 : 0) }
+            let work = working(r)
             canJoin = work < replicas[r].maxSeqs
         }
         guard canJoin else { return }
@@ -661,7 +658,7 @@ public final class HybridSimulator {
             _ = deliver(s)
         }
         // Admission: FIFO while sequence slots and memory allow.
-        var work = replicas[r].running.reduce(0) { $0 + (hasWork(Int($1)) ? 1 : 0) }
+        var work = working(r)
         while replicas[r].waitingCount > 0, work < replicas[r].maxSeqs {
             let s = Int(replicas[r].waiting[replicas[r].waitingHead])
             let need = seqs[s].pendingPrefill + (seqs[s].decodeLeft > 0 ? 1 : 0)

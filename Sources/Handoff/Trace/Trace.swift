@@ -43,29 +43,14 @@ public final class Trace: @unchecked Sendable {
     public let difficulty: DifficultyColumn
     public let steps: [Int32]
     public let stepOffsets: [Int]
-    /// Results derived from this trace alone and a key (e.g. accuracy predictions by policy), so
-    /// variants of a sweep that differ only in serving fields compute them once. Thread-safe.
-    private var memo: [String: Any] = [:]
-    private var memoOrder: [String] = []
-    private let memoLock = NSLock()
-    /// Entries kept (oldest dropped first): a sweep's neighbouring configurations share a policy, and
-    /// a plan of a long trace can take tens of MB (1,000 requests × 600 segments: 14 MB).
-    static let memoCapacity = 16
+    /// Results derived from this trace alone and a key (e.g. plans and accuracy predictions by
+    /// policy), so variants of a sweep that differ only in serving fields compute them once. The 16
+    /// newest are kept: a sweep's neighbouring configurations share a policy, and a plan of a long
+    /// trace can take tens of MB (1,000 requests × 600 segments: 14 MB).
+    private let memo = Memo<Any>(capacity: 16)
 
     /// The value memoised under `key`, made by `make` the first time. Values must be immutable.
-    public func memoised<T>(_ key: String, _ make: () -> T) -> T {
-        memoLock.lock()
-        // Look the entry up before casting: a missing entry cast to an Optional T would be a
-        // "found" nil.
-        if let entry = memo[key], let v = entry as? T { memoLock.unlock(); return v }
-        memoLock.unlock()
-        let v = make()
-        memoLock.lock()
-        if memo.updateValue(v, forKey: key) == nil { memoOrder.append(key) }
-        while memoOrder.count > Self.memoCapacity { memo[memoOrder.removeFirst()] = nil }
-        memoLock.unlock()
-        return v
-    }
+    public func memoised<T>(_ key: String, _ make: () -> T) -> T { memo.get(key, make: make) as! T }
 
     public init(requests: [TraceRequest], offsets: [Int], difficulty: DifficultyColumn,
                 steps: [Int32] = [], stepOffsets: [Int]? = nil) {

@@ -42,6 +42,8 @@ public final class CapacityPlanner {
     public let tiers: [String]
     public let tensorParallel: [Int]
     let slotsPerReplica: [Int]
+    /// The scenario's GPU type per tier, used where `gpuChoices` lists none.
+    let scenarioGPUs: [String]
 
     public init(family: ScenarioFamily, rateRps: Double, slos: [MetricConstraint], gpuChoices: [String: [String]] = [:]) throws {
         self.family = family
@@ -53,6 +55,7 @@ public final class CapacityPlanner {
         tiers = gpuTiers.map(\.name)
         tensorParallel = gpuTiers.map(\.tensorParallel)
         slotsPerReplica = gpuTiers.map(\.maxNumSeqs)
+        scenarioGPUs = gpuTiers.map(\.gpu.name)
         guard !tiers.isEmpty else { throw HandoffError.input("the scenario has no GPU tier to size") }
         guard !slos.isEmpty else { throw HandoffError.input("give at least one --slo, e.g. 'latency_ms.ttft.p99<=2000'") }
         for t in gpuChoices.keys where !tiers.contains(t) {
@@ -82,7 +85,7 @@ public final class CapacityPlanner {
 
     func meets(_ p: CapacityPlan, rate: Double) throws -> (Bool, JSONValue) {
         let s = try family.summary(overrides(p, rate: rate))
-        return ((s.number(at: "requests_failed") ?? 1) == 0 && slos.allSatisfy { $0.satisfied(s) }, s)
+        return (MetricConstraint.allMet(slos, by: s), s)
     }
 
     func usdPerHour(_ p: CapacityPlan) throws -> Double {
@@ -115,9 +118,7 @@ public final class CapacityPlanner {
     }
 
     public func run() throws -> CapacityResult {
-        let base = try family.scenario()
-        let current = base.tiers.filter { $0.kind == .gpu }.map(\.gpu.name)
-        let choices = tiers.enumerated().map { k, t in gpuChoices[t] ?? [current[k]] }
+        let choices = tiers.enumerated().map { k, t in gpuChoices[t] ?? [scenarioGPUs[k]] }
         var combos: [[String]] = [[]]
         for c in choices { combos = combos.flatMap { prefix in c.map { prefix + [$0] } } }
         var candidates: [(gpus: [String], replicas: [Int]?, usdPerHour: Double?)] = []

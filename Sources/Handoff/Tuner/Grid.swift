@@ -56,6 +56,22 @@ public struct Grid: Sendable {
 
     public var count: Int { axes.reduce(1) { $0 * $1.values.count } }
 
+    /// `[{path, values: [string]}]`, as sweep headers and `results.json` store the grid.
+    public var json: JSONValue {
+        .array(axes.map { .object([("path", .string($0.path)), ("values", .array($0.values.map { .string($0) }))]) })
+    }
+
+    /// The grid `json` wrote, or nil when `v` is not one.
+    public init?(json v: JSONValue) throws {
+        guard case let .array(items) = v else { return nil }
+        var axes: [GridAxis] = []
+        for a in items {
+            guard case let .string(p)? = a["path"], case let .array(vs)? = a["values"] else { return nil }
+            axes.append(GridAxis(path: p, values: vs.compactMap { if case let .string(s) = $0 { return s }; return nil }))
+        }
+        try self.init(axes)
+    }
+
     /// The overrides (`path=value`) of configuration `k`.
     public func configuration(_ k: Int) -> [(path: String, value: String)] {
         var rest = k

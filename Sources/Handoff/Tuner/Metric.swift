@@ -16,6 +16,9 @@ public enum SummaryKeys {
         SimulationOutput.flatten(summary).map(\.0).filter { summary.number(at: $0) != nil }
     }
 
+    /// No request failed or was rejected.
+    public static func servedAll(_ summary: JSONValue) -> Bool { (summary.number(at: "requests_failed") ?? 1) == 0 }
+
     /// Checks that `key` names a number in `summary`; the error suggests the closest key.
     public static func check(_ key: String, in summary: JSONValue, field: String) throws {
         guard summary.number(at: key) == nil else { return }
@@ -53,6 +56,12 @@ public struct MetricConstraint: Sendable, Equatable, CustomStringConvertible {
         case .le, .lt: return bound - v
         case .ge, .gt: return v - bound
         }
+    }
+
+    /// Every bound holds and every request was served: a configuration that failed or rejected
+    /// requests meets nothing, since its percentiles cover only the requests it kept.
+    public static func allMet(_ constraints: [MetricConstraint], by summary: JSONValue) -> Bool {
+        SummaryKeys.servedAll(summary) && constraints.allSatisfy { $0.satisfied(summary) }
     }
 
     public func satisfied(_ summary: JSONValue) -> Bool {

@@ -9,8 +9,8 @@ public final class ScenarioFamily: @unchecked Sendable {
     public let baseOverrides: [String]
     let yaml: String
     let baseDir: String
-    let traces = TraceCache()
-    private var memo: [String: JSONValue] = [:]
+    private let traces = Memo<Trace>()
+    private let summaries = Memo<JSONValue>()
     private let lock = NSLock()
     /// Simulations run (memo hits excluded).
     public private(set) var simulations = 0
@@ -29,9 +29,10 @@ public final class ScenarioFamily: @unchecked Sendable {
         return s
     }
 
-    /// Simulates the variant and returns its full result.
-    public func run(_ extra: [String] = []) throws -> SimulationResult {
-        let s = try scenario(extra)
+    /// Simulates the variant (with `seed`, a seed derived from the built scenario) and returns its
+    /// full result. Variants that leave `trace.*` alone share one loaded trace.
+    public func run(_ extra: [String] = [], seed: ((Scenario) -> UInt64)? = nil) throws -> SimulationResult {
+        let s = try scenario(extra, seed: seed)
         let key = (baseOverrides + extra).filter { $0.hasPrefix("trace.") }.joined(separator: "|")
         let trace = try traces.get(key) { try Simulation.loadTrace(s) }
         lock.lock(); simulations += 1; lock.unlock()
@@ -40,12 +41,13 @@ public final class ScenarioFamily: @unchecked Sendable {
 
     /// The summary of the variant (memoised).
     public func summary(_ extra: [String] = []) throws -> JSONValue {
-        let key = extra.joined(separator: "\u{1}")
-        lock.lock()
-        if let v = memo[key] { lock.unlock(); return v }
-        lock.unlock()
-        let v = try run(extra).summary
-        lock.lock(); memo[key] = v; lock.unlock()
-        return v
+        try summaries.get(extra.joined(separator: "\u{1}")) { try run(extra).summary }
+    }
+
+    /// Checks that the scenario accepts every value of a field; errors name `field`.
+    public func check(_ path: String, values: [String], field: String) throws {
+        for v in values {
+            do { _ = try scenario(["\(path)=\(v)"]) } catch let e as HandoffError where e.field == nil { throw e.with(field: field) }
+        }
     }
 }

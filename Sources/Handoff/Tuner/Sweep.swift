@@ -33,17 +33,14 @@ public struct SweepRow: Sendable {
 /// `results.csv` and `results.json` are written at the end, sorted by configuration, with the
 /// Pareto frontier over accuracy (max), p99 end-to-end latency (min) and cost per 1k requests (min).
 public final class Sweep: @unchecked Sendable {
-    public let scenarioPath: String?
-    public let baseOverrides: [String]
     public let grid: Grid
     public let shard: Shard
     public let outDir: String
     public let seedPerConfig: Bool
     let family: ScenarioFamily
+    public var baseOverrides: [String] { family.baseOverrides }
 
     public init(scenarioPath: String?, baseOverrides: [String], grid: Grid, shard: Shard = .whole, outDir: String, seedPerConfig: Bool = false) throws {
-        self.scenarioPath = scenarioPath
-        self.baseOverrides = baseOverrides
         self.grid = grid
         self.shard = shard
         self.outDir = outDir
@@ -51,16 +48,22 @@ public final class Sweep: @unchecked Sendable {
         family = try ScenarioFamily(path: scenarioPath, overrides: baseOverrides)
     }
 
+    /// Configuration k's overrides and, with `seedPerConfig`, its seed: FNV-1a over
+    /// "seed|path=value|…" of the scenario seed and the overrides.
+    func variant(_ k: Int) -> (overrides: [String], seed: ((Scenario) -> UInt64)?) {
+        let overrides = grid.configuration(k).map { "\($0.path)=\($0.value)" }
+        guard seedPerConfig else { return (overrides, nil) }
+        return (overrides, { s in
+            var h: UInt64 = 0xcbf29ce484222325
+            for b in ("\(s.seed)|" + overrides.joined(separator: "|")).utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+            return h >> 1
+        })
+    }
+
     /// The scenario of configuration k.
     public func scenario(_ k: Int) throws -> Scenario {
-        let config = grid.configuration(k)
-        return try family.scenario(config.map { "\($0.path)=\($0.value)" }, seed: seedPerConfig ? { s in
-            var h: UInt64 = 0xcbf29ce484222325   // FNV-1a over "seed|path=value|…"
-            for b in ("\(s.seed)|" + config.map { "\($0.path)=\($0.value)" }.joined(separator: "|")).utf8 {
-                h = (h ^ UInt64(b)) &* 0x100000001b3
-            }
-            return h >> 1
-        } : nil)
+        let v = variant(k)
+        return try family.scenario(v.overrides, seed: v.seed)
     }
 
     /// Checks every value of every axis (with the other axes at their first value) before running.
@@ -75,7 +78,7 @@ public final class Sweep: @unchecked Sendable {
 
     public var header: JSONValue {
         .object([("sweep", .object([("scenario", .string(family.origin)), ("set", .array(baseOverrides.map { .string($0) })),
-                                    ("grid", .array(grid.axes.map { .object([("path", .string($0.path)), ("values", .array($0.values.map { .string($0) }))]) })),
+                                    ("grid", grid.json),
                                     ("seed_per_config", .bool(seedPerConfig)), ("shard", .string("\(shard.index)/\(shard.count)"))]))])
     }
 
@@ -93,8 +96,6 @@ public final class Sweep: @unchecked Sendable {
         log.seekToEndOfFile()
         defer { try? log.close() }
 
-        // Traces are shared between configurations that do not change the trace section.
-        let traceCache = family.traces
         let st = WorkState(finished: done.count)
         let lock = st.lock
         GSL.configure()
@@ -106,12 +107,9 @@ public final class Sweep: @unchecked Sendable {
                 st.next += 1
                 lock.unlock()
                 do {
-                    let s = try self.scenario(k)
-                    let config = self.grid.configuration(k)
-                    let key = config.filter { $0.path.hasPrefix("trace.") }.map { "\($0.path)=\($0.value)" }.joined(separator: "|")
-                    let trace = try traceCache.get(key) { try Simulation.loadTrace(s) }
-                    let r = try Simulation.run(s, trace: trace)
-                    let row = SweepRow(index: k, config: config, summary: r.summary)
+                    let v = self.variant(k)
+                    let r = try self.family.run(v.overrides, seed: v.seed)
+                    let row = SweepRow(index: k, config: self.grid.configuration(k), summary: r.summary)
                     let line = JSONWriter.write(row.json) + "\n"
                     lock.lock()
                     log.write(Data(line.utf8))
@@ -147,22 +145,6 @@ final class WorkState: @unchecked Sendable {
     var failure: Error?
     var fresh: [SweepRow] = []
     init(finished: Int) { self.finished = finished }
-}
-
-/// A thread-safe cache of traces by the trace overrides that produced them.
-final class TraceCache: @unchecked Sendable {
-    private var traces: [String: Trace] = [:]
-    private let lock = NSLock()
-    func get(_ key: String, make: () throws -> Trace) throws -> Trace {
-        lock.lock()
-        if let t = traces[key] { lock.unlock(); return t }
-        lock.unlock()
-        let t = try make()
-        lock.lock(); defer { lock.unlock() }
-        if let t2 = traces[key] { return t2 }
-        traces[key] = t
-        return t
-    }
 }
 
 /// Append-only JSON Lines journals with a header line (`sweep`, `validate`): resumable after a
@@ -205,7 +187,7 @@ public enum SweepOutput {
     /// the requests it kept, so it would look better than it is.
     public static func frontier(_ summaries: [JSONValue]) -> [Bool] {
         Pareto.frontier(summaries.map { s in
-            (s.number(at: "requests_failed") ?? 0) > 0 ? paretoObjectives.map { _ in nil } : paretoObjectives.map { s.number(at: $0.key) }
+            SummaryKeys.servedAll(s) ? paretoObjectives.map { s.number(at: $0.key) } : paretoObjectives.map { _ in nil }
         }, senses: paretoObjectives.map(\.sense))
     }
 
@@ -222,7 +204,7 @@ public enum SweepOutput {
             csv += ([String(r.index)] + r.config.map(\.value) + keys.map { d[$0] ?? "" } + [pareto[i] ? "true" : "false"]).map(CSV.escape).joined(separator: ",") + "\n"
         }
         let json = JSONValue.object([
-            ("grid", .array(grid.axes.map { .object([("path", .string($0.path)), ("values", .array($0.values.map { .string($0) }))]) })),
+            ("grid", grid.json),
             ("pareto_objectives", .array(paretoObjectives.map { .string(($0.sense == .maximize ? "max " : "min ") + $0.key) })),
             ("results", .array(rows.enumerated().map { i, r in
                 .object([("index", .number(Double(r.index))), ("config", .object(r.config.map { ($0.path, .string($0.value)) })),
@@ -262,12 +244,7 @@ public enum SweepOutput {
         for (i, h) in headers.enumerated() where strip(h) != strip(h0) {
             throw HandoffError.input("\(dirs[i]) comes from another sweep than \(dirs[0]) (scenario, --set or grid differ)")
         }
-        guard case let .array(axesJSON)? = h0["sweep"]?["grid"] else { throw HandoffError.input("bad sweep header in \(dirs[0])") }
-        let axes = axesJSON.compactMap { a -> GridAxis? in
-            guard case let .string(p)? = a["path"], case let .array(vs)? = a["values"] else { return nil }
-            return GridAxis(path: p, values: vs.compactMap { if case let .string(s) = $0 { return s }; return nil })
-        }
-        let grid = try Grid(axes)
+        guard let gridJSON = h0["sweep"]?["grid"], let grid = try Grid(json: gridJSON) else { throw HandoffError.input("bad sweep header in \(dirs[0])") }
         let missing = (0..<grid.count).filter { rows[$0] == nil }
         if !missing.isEmpty {
             throw HandoffError.input("\(missing.count) of \(grid.count) configurations are in no shard (first: \(missing.prefix(5).map(String.init).joined(separator: ", "))); run the missing shards")

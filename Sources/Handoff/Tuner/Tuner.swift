@@ -92,10 +92,8 @@ public final class Tuner {
         // Every field and value must be accepted by the scenario; the metrics must exist.
         for a in spec.axes {
             switch a {
-            case .continuous(let p, let lo, let hi):
-                for x in [lo, hi] { try check { _ = try family.scenario(["\(p)=\(JSONWriter.number(x))"]) } }
-            case .discrete(let g):
-                for v in g.values { try check { _ = try family.scenario(["\(g.path)=\(v)"]) } }
+            case .continuous(let p, let lo, let hi): try family.check(p, values: [lo, hi].map(JSONWriter.number), field: "--vary \(p)")
+            case .discrete(let g): try family.check(g.path, values: g.values, field: "--vary \(g.path)")
             }
         }
         let base = try family.summary()
@@ -104,13 +102,6 @@ public final class Tuner {
         if let t = spec.target { try SummaryKeys.check(t.key, in: base, field: "--target") }
     }
 
-    func check(_ body: () throws -> Void) throws {
-        do { try body() } catch let e as HandoffError where e.field == nil { throw e.with(field: "--vary") }
-    }
-
-    func feasible(_ s: JSONValue) -> Bool {
-        (s.number(at: "requests_failed") ?? 1) == 0 && spec.constraints.allSatisfy { $0.satisfied(s) }
-    }
 
     /// Simulates one configuration (memoised) and records it.
     @discardableResult
@@ -119,7 +110,7 @@ public final class Tuner {
         let k = key.joined(separator: "\u{1}")
         if let p = points[k] { return p }
         let s = try family.summary(key)
-        let p = TunePoint(config: config, summary: s, feasible: feasible(s))
+        let p = TunePoint(config: config, summary: s, feasible: MetricConstraint.allMet(spec.constraints, by: s))
         points[k] = p
         order.append(k)
         return p
@@ -170,7 +161,7 @@ public final class Tuner {
                 let flip = spec.constraints.first { $0.satisfied(scan[i].summary) != $0.satisfied(scan[i + 1].summary) }
                 let b = try Brent.root(in: xs[i], xs[i + 1], xtol: xtol) { x in
                     let p = try at(x)
-                    if let c = flip, (p.summary.number(at: "requests_failed") ?? 1) == 0 {
+                    if let c = flip, SummaryKeys.servedAll(p.summary) {
                         let m = c.margin(p.summary)
                         return m == 0 && (c.relation == .lt || c.relation == .gt) ? -1e-300 : m
                     }

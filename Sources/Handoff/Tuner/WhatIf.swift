@@ -14,27 +14,28 @@ public struct WhatIf: Sendable {
         self.family = family; self.grid = grid; self.metrics = metrics
         let base = try family.summary()
         for m in metrics { try SummaryKeys.check(m, in: base, field: "--metric") }
-        for a in grid.axes {
-            for v in a.values {
-                do { _ = try family.scenario(["\(a.path)=\(v)"]) } catch let e as HandoffError where e.field == nil { throw e.with(field: "--vary \(a.path)") }
-            }
-        }
+        for a in grid.axes { try family.check(a.path, values: a.values, field: "--vary \(a.path)") }
     }
 
     /// Baseline summary and one summary per configuration, in grid order.
     public func run(jobs: Int) throws -> (baseline: JSONValue, rows: [JSONValue]) {
         let baseline = try family.summary()
-        let n = grid.count
-        let box = ResultBox(n)
-        DispatchQueue.concurrentPerform(iterations: max(1, min(jobs, n))) { w in
-            var k = w
-            while k < n {
-                do { box.set(k, try family.summary(grid.configuration(k).map { "\($0.path)=\($0.value)" })) } catch { box.fail(error) }
-                k += max(1, min(jobs, n))
-            }
-        }
-        if let e = box.error { throw e }
-        return (baseline, box.values.map { $0! })
+        let rows = try Parallel.map(grid.count, jobs: jobs) { k in try family.summary(grid.configuration(k).map { "\($0.path)=\($0.value)" }) }
+        return (baseline, rows)
+    }
+
+    /// A metric of a variant against the baseline: the value, the difference and the difference
+    /// as a % of |baseline| (nil when the baseline is 0 or a value is missing).
+    public struct Delta {
+        public var value: Double?
+        public var delta: Double?
+        public var percent: Double?
+    }
+
+    public static func delta(_ metric: String, of row: JSONValue, against baseline: JSONValue) -> Delta {
+        let v = row.number(at: metric), b = baseline.number(at: metric)
+        let d = v.flatMap { v in b.map { v - $0 } }
+        return Delta(value: v, delta: d, percent: d.flatMap { d in b.flatMap { $0 != 0 ? 100 * d / abs($0) : nil } })
     }
 
     /// Stable keys (docs/tuning.md): `whatif`, `baseline`, `rows[].{config, metrics.<key>.{value, delta, delta_pct}}`.
@@ -46,22 +47,11 @@ public struct WhatIf: Sendable {
             ("rows", .array(rows.enumerated().map { k, s in
                 .object([("config", .object(grid.configuration(k).map { ($0.path, .string($0.value)) })),
                          ("metrics", .object(metrics.map { m in
-                             let v = s.number(at: m), b = baseline.number(at: m)
-                             let d = v.flatMap { v in b.map { v - $0 } }
-                             let pct = d.flatMap { d in b.flatMap { $0 != 0 ? 100 * d / abs($0) : nil } }
-                             return (m, .object([("value", v.map(JSONValue.number) ?? .null), ("delta", d.map(JSONValue.number) ?? .null),
-                                                 ("delta_pct", pct.map(JSONValue.number) ?? .null)]))
+                             let d = Self.delta(m, of: s, against: baseline)
+                             return (m, .object([("value", d.value.map(JSONValue.number) ?? .null), ("delta", d.delta.map(JSONValue.number) ?? .null),
+                                                 ("delta_pct", d.percent.map(JSONValue.number) ?? .null)]))
                          }))])
             })),
         ])
     }
-}
-
-final class ResultBox: @unchecked Sendable {
-    let lock = NSLock()
-    var values: [JSONValue?]
-    var error: Error?
-    init(_ n: Int) { values = Array(repeating: nil, count: n) }
-    func set(_ k: Int, _ v: JSONValue) { lock.lock(); values[k] = v; lock.unlock() }
-    func fail(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
 }

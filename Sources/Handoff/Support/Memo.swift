@@ -1,0 +1,59 @@
+import Foundation
+
+/// A thread-safe memo table: the value under a key, made once. When two threads make the same
+/// key at once, the first value stored wins and both get it, so callers share one instance (a
+/// sweep's configurations share one loaded `Trace`, whose own memo then serves them all). With a
+/// `capacity`, the oldest entries are dropped first. `make` runs outside the lock.
+final class Memo<Value>: @unchecked Sendable {
+    private var values: [String: Value] = [:]
+    private var order: [String] = []
+    private let lock = NSLock()
+    let capacity: Int
+
+    init(capacity: Int = .max) { self.capacity = capacity }
+
+    func get(_ key: String, make: () throws -> Value) rethrows -> Value {
+        lock.lock()
+        if let v = values[key] { lock.unlock(); return v }
+        lock.unlock()
+        let v = try make()
+        lock.lock(); defer { lock.unlock() }
+        if let first = values[key] { return first }
+        values[key] = v
+        order.append(key)
+        while order.count > capacity { values[order.removeFirst()] = nil }
+        return v
+    }
+}
+
+/// `body(0..<n)` on up to `jobs` threads, results in index order; the first error is rethrown
+/// after every worker stops. Work is strided (worker w takes w, w + jobs, …).
+enum Parallel {
+    static func map<T>(_ n: Int, jobs: Int, _ body: @Sendable (Int) throws -> T) throws -> [T] {
+        let box = ParallelResults<T>(n)
+        let workers = max(1, min(jobs, n))
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var k = w
+            while k < n {
+                do {
+                    let v = try body(k)
+                    box.lock.lock(); box.values[k] = v; box.lock.unlock()
+                } catch {
+                    box.lock.lock(); if box.error == nil { box.error = error }; box.lock.unlock()
+                    return
+                }
+                k += workers
+            }
+        }
+        if let e = box.error { throw e }
+        return box.values.map { $0! }
+    }
+}
+
+/// The results of `Parallel.map`, guarded by `lock`.
+private final class ParallelResults<T>: @unchecked Sendable {
+    let lock = NSLock()
+    var values: [T?]
+    var error: Error?
+    init(_ n: Int) { values = Array(repeating: nil, count: n) }
+}
