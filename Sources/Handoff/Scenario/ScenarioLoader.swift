@@ -260,6 +260,9 @@ public enum ScenarioLoader {
         g.easyMax = try s.double("easy_max", default: g.easyMax, min: 0, max: 1)
         g.hardMin = try s.double("hard_min", default: g.hardMin, min: 0, max: 1)
         g.stepTokensMean = try s.double("step_tokens_mean", default: g.stepTokensMean, min: 0)
+        g.stepCandidates = try s.int("step_candidates", default: g.stepCandidates, min: 0, max: 256)
+        g.candidateScoreSD = try s.double("candidate_score_sd", default: g.candidateScoreSD, min: 0)
+        if g.stepCandidates > 0 && g.stepTokensMean == 0 { throw s.error("needs step_tokens_mean > 0 (candidates belong to reasoning steps)", key: "step_candidates") }
         g.smallAccuracy = try s.double("small_accuracy", default: g.smallAccuracy, min: 0, max: 1)
         g.largeAccuracy = try s.double("large_accuracy", default: g.largeAccuracy, min: 0, max: 1)
         try s.finish()

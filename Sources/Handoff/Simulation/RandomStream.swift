@@ -51,6 +51,8 @@ public final class RandomStream {
     public func beta(_ a: Double, _ b: Double) -> Double { gsl_ran_beta(rng, a, b) }
     /// Geometric on {1, 2, …} with success probability p (mean 1/p).
     public func geometric(p: Double) -> Int { Int(gsl_ran_geometric(rng, p)) }
+    /// Standard normal (GSL ziggurat).
+    public func gaussian() -> Double { gsl_ran_gaussian_ziggurat(rng, 1) }
     /// Bernoulli(p).
     public func bernoulli(_ p: Double) -> Bool { gsl_rng_uniform(rng) < p }
 }

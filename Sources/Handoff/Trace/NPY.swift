@@ -1,19 +1,21 @@
 import Foundation
 
-/// NumPy `.npy` files (format 1.0–3.0, little-endian, C order, one dimension), so Python users can
+/// NumPy `.npy` files (format 1.0–3.0, little-endian, C order, one or two dimensions), so Python users can
 /// write columnar traces with `numpy.save`. Reading memory-maps the file: O(1) in its size.
 /// Reference: numpy/lib/format.py (the NPY format specification).
 public enum NPY {
     public struct Array1D {
         public let descr: String
         public let count: Int
+        /// Columns of a 2-D array (1 for a 1-D one); `count` is rows × columns.
+        public var columns = 1
         public let dataOffset: Int
         public let file: MappedFile
         public var base: UnsafeRawPointer { file.base + dataOffset }
     }
 
-    /// Maps `path` and checks it holds a 1-D array of one of `descrs`.
-    public static func map(_ path: String, descrs: [String]) throws -> Array1D {
+    /// Maps `path` and checks it holds a 1-D array (or, with `twoD`, a 2-D one) of one of `descrs`.
+    public static func map(_ path: String, descrs: [String], twoD: Bool = false) throws -> Array1D {
         let f = try MappedFile(path: path)
         func bad(_ m: String) -> HandoffError { .input(m, file: path) }
         guard f.size >= 10, f.base.load(as: UInt8.self) == 0x93,
@@ -39,11 +41,15 @@ public enum NPY {
         if let fo = field(header, "fortran_order"), fo.contains("True") { throw bad("Fortran order is not supported; save a 1-D C-order array") }
         guard let shape = field(header, "shape") else { throw bad("header has no 'shape'") }
         let dims = shape.trimmingCharacters(in: CharacterSet(charactersIn: "() ")).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        guard dims.count == 1, let n = Int(dims[0]) else { throw bad("shape \(shape): expected a 1-D array") }
+        let sizes = dims.compactMap { Int($0) }
+        guard sizes.count == dims.count, dims.count == (twoD ? 2 : 1) else {
+            throw bad("shape \(shape): expected a \(twoD ? "2-D (rows, columns)" : "1-D") array")
+        }
+        let n = sizes.reduce(1, *)
         let itemSize = Int(normal.dropFirst(2)) ?? 1
         let offset = headerStart + headerLen
         guard offset + n * itemSize <= f.size else { throw bad("file is shorter than its shape (\(n) × \(itemSize) bytes) says") }
-        return Array1D(descr: normal, count: n, dataOffset: offset, file: f)
+        return Array1D(descr: normal, count: n, columns: twoD ? sizes[1] : 1, dataOffset: offset, file: f)
     }
 
     static func field(_ header: String, _ key: String) -> String? {
@@ -58,8 +64,9 @@ public enum NPY {
     }
 
     /// The bytes of a `.npy` v1.0 file holding `data` (raw little-endian items) with `descr`.
-    public static func encode(descr: String, count: Int, data: UnsafeRawBufferPointer) -> Data {
-        var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': (\(count),), }"
+    public static func encode(descr: String, count: Int, columns: Int? = nil, data: UnsafeRawBufferPointer) -> Data {
+        let shape = columns.map { "(\(count / max($0, 1)), \($0))" } ?? "(\(count),)"
+        var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }"
         let total = 10 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - total % 64) % 64) + "\n"
         var out = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
@@ -76,6 +83,18 @@ public enum NPY {
 
     public static func encode(_ values: [Int32]) -> Data {
         values.withUnsafeBytes { encode(descr: "<i4", count: values.count, data: $0) }
+    }
+
+    /// A 2-D `<f4` array of `columns` columns (row-major `values`).
+    public static func encode(_ values: [Float], columns: Int) -> Data {
+        values.withUnsafeBytes { encode(descr: "<f4", count: values.count, columns: columns, data: $0) }
+    }
+
+    /// Reads a 2-D float array (`<f4` or `<f8`) into memory: (columns, row-major values).
+    public static func readFloats2D(_ path: String) throws -> (columns: Int, values: [Float]) {
+        let a = try map(path, descrs: ["<f4", "<f8"], twoD: true)
+        if a.descr == "<f8" { return (a.columns, (0..<a.count).map { Float(a.base.loadUnaligned(fromByteOffset: 8 * $0, as: Double.self)) }) }
+        return (a.columns, (0..<a.count).map { a.base.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) })
     }
 
     /// Reads an integer array (`<i8` or `<i4`) into memory.

@@ -13,6 +13,11 @@
 /// - an easy token's difficulty is `easy_max`·u³, a hard token's is `hard_min` + (1 − `hard_min`)·u,
 ///   u ~ Uniform(0, 1);
 /// - step boundaries every Geometric(1/`step_tokens_mean`) tokens (when that is > 0);
+/// - with `step_candidates` = K > 0 (and steps), per step with mean token difficulty d̄, from its own
+///   stream "trace.synthetic.candidates" (so the tokens do not change with K): K draft-candidate
+///   scores clamp(1 − d̄ + σ·z, 0, 1) and K target-candidate rewards clamp(1 − d̄/2 + σ·z, 0, 1),
+///   z ~ N(0, 1), σ = `candidate_score_sd` (a hard step's drafts tend to be rejected; the target
+///   does better on it);
 /// - outcome labels from one shared u ~ Uniform(0, 1): small_correct = u < a_s·(1−h)/(1−h̄),
 ///   large_correct = u < a_l·(1−h)/(1−h̄), with a_s = `small_accuracy`, a_l = `large_accuracy`
 ///   (so a request the small model solves is solved by the large one whenever a_l ≥ a_s, and the
@@ -34,6 +39,8 @@ public struct SyntheticTraceSpec: Sendable, Equatable {
     public var easyMax = 0.5
     public var hardMin = 0.6
     public var stepTokensMean = 0.0
+    public var stepCandidates = 0
+    public var candidateScoreSD = 0.15
     public var smallAccuracy = 0.3
     public var largeAccuracy = 0.7
     public var seed: UInt64 = 1
@@ -52,6 +59,9 @@ public struct SyntheticTraceSpec: Sendable, Equatable {
         values.reserveCapacity(Int(Double(self.requests) * meanOut * 1.05))
         var steps: [Int32] = []
         var stepOffsets = [0]
+        let candidateRNG = RandomStream(seed: seed, name: "trace.synthetic.candidates")
+        var scores: [Float] = [], rewards: [Float] = []
+        let k = stepTokensMean > 0 ? stepCandidates : 0
         let hbar = hardnessAlpha / (hardnessAlpha + hardnessBeta)
         func length(_ l: Lengths) -> Int {
             if l.sigma == 0 { return l.min >= l.max ? l.min : l.min + rng.int(below: l.max - l.min + 1) }
@@ -84,6 +94,18 @@ public struct SyntheticTraceSpec: Sendable, Equatable {
                     steps.append(Int32(b))
                 }
                 if n > 0 { steps.append(Int32(n)) }
+                if k > 0 {
+                    var start = 0
+                    for j in stepOffsets.last!..<steps.count {
+                        let end = Int(steps[j])
+                        var sum = 0.0
+                        for t in start..<end { sum += Double(values[offsets.last! + t]) }
+                        let dbar = sum / Double(end - start)
+                        start = end
+                        for _ in 0..<k { scores.append(Float(Swift.min(1, Swift.max(0, 1 - dbar + candidateScoreSD * candidateRNG.gaussian())))) }
+                        for _ in 0..<k { rewards.append(Float(Swift.min(1, Swift.max(0, 1 - dbar / 2 + candidateScoreSD * candidateRNG.gaussian())))) }
+                    }
+                }
             }
             stepOffsets.append(steps.count)
             let u = rng.uniform()
@@ -92,7 +114,8 @@ public struct SyntheticTraceSpec: Sendable, Equatable {
                                          smallCorrect: u < smallAccuracy * scale, largeCorrect: u < largeAccuracy * scale))
             offsets.append(values.count)
         }
-        return Trace(requests: requests, offsets: offsets, difficulty: DifficultyColumn(values), steps: steps, stepOffsets: stepOffsets)
+        return Trace(requests: requests, offsets: offsets, difficulty: DifficultyColumn(values), steps: steps, stepOffsets: stepOffsets,
+                     candidates: k, stepScores: scores, stepRewards: rewards)
     }
 }
 

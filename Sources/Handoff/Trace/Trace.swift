@@ -37,12 +37,23 @@ public struct TraceRequest: Sendable, Equatable {
 /// Token `t` of request `r` is `difficulty[offsets[r] + t]`; request `r` generated
 /// `offsets[r+1] − offsets[r]` tokens. Step boundaries are token positions within a request
 /// (a step ends just before each listed position), `steps[stepOffsets[r]..<stepOffsets[r+1]]`.
+///
+/// A trace may also record, for every step, `candidates` = K candidate steps as SPECS scores them
+/// (arXiv 2506.15733): `stepScores` holds each draft candidate's score (mean target log-prob −
+/// mean draft log-prob + λ·reward, compared with `rejection_threshold`), `stepRewards` each
+/// target-generated candidate's process reward (compared with `switch_back_threshold`). Both are
+/// row-major, one row of K per step in the order of `steps`: step j's candidate c is at
+/// `j · K + c`. Either may be empty.
 public final class Trace: @unchecked Sendable {
     public let requests: [TraceRequest]
     public let offsets: [Int]
     public let difficulty: DifficultyColumn
     public let steps: [Int32]
     public let stepOffsets: [Int]
+    /// Candidates recorded per step (K), 0 when the trace has no per-candidate records.
+    public let candidates: Int
+    public let stepScores: [Float]
+    public let stepRewards: [Float]
     /// Results derived from this trace alone and a key (e.g. plans and accuracy predictions by
     /// policy), so variants of a sweep that differ only in serving fields compute them once. The 16
     /// newest are kept: a sweep's neighbouring configurations share a policy, and a plan of a long
@@ -53,8 +64,13 @@ public final class Trace: @unchecked Sendable {
     public func memoised<T>(_ key: String, _ make: () -> T) -> T { memo.get(key, make: make) as! T }
 
     public init(requests: [TraceRequest], offsets: [Int], difficulty: DifficultyColumn,
-                steps: [Int32] = [], stepOffsets: [Int]? = nil) {
+                steps: [Int32] = [], stepOffsets: [Int]? = nil, candidates: Int = 0, stepScores: [Float] = [], stepRewards: [Float] = []) {
         precondition(offsets.count == requests.count + 1 && offsets.last == difficulty.count)
+        precondition(stepScores.isEmpty || stepScores.count == steps.count * candidates)
+        precondition(stepRewards.isEmpty || stepRewards.count == steps.count * candidates)
+        self.candidates = candidates
+        self.stepScores = stepScores
+        self.stepRewards = stepRewards
         self.requests = requests
         self.offsets = offsets
         self.difficulty = difficulty
@@ -69,4 +85,8 @@ public final class Trace: @unchecked Sendable {
     @inline(__always) public func outputTokens(_ r: Int) -> Int { offsets[r + 1] - offsets[r] }
     @inline(__always) public func tokenRange(_ r: Int) -> Range<Int> { offsets[r]..<offsets[r + 1] }
     public func stepBoundaries(_ r: Int) -> ArraySlice<Int32> { steps[stepOffsets[r]..<stepOffsets[r + 1]] }
+    /// Recorded score of draft candidate `c` of step `j` (a global step index) of the trace.
+    @inline(__always) public func stepScore(step j: Int, candidate c: Int) -> Double { Double(stepScores[j * candidates + c]) }
+    /// Recorded reward of target candidate `c` of step `j`.
+    @inline(__always) public func stepReward(step j: Int, candidate c: Int) -> Double { Double(stepRewards[j * candidates + c]) }
 }

@@ -8,7 +8,9 @@ import Foundation
 ///   `<f2` or `<f4`; memory-mapped when read;
 /// - `offsets.npy` — `<i8`, requests + 1 entries, request r owns `difficulty[offsets[r]:offsets[r+1]]`;
 /// - optionally `steps.npy` (`<i4` step boundaries, positions within the request) with
-///   `step_offsets.npy` (`<i8`, requests + 1 entries).
+///   `step_offsets.npy` (`<i8`, requests + 1 entries);
+/// - optionally `step_scores.npy` and `step_rewards.npy` (`<f4` or `<f8`, shape (steps, K)): the
+///   per-candidate SPECS records, one row per step in the order of `steps.npy`.
 ///
 /// From Python: `np.save("difficulty.npy", d.astype(np.float16))`, `np.save("offsets.npy",
 /// np.cumsum([0] + lengths).astype(np.int64))`, and one JSON object per request in `index.jsonl`.
@@ -62,7 +64,23 @@ public enum TraceColumnar {
             }
             stepOffsets = so
         }
-        return Trace(requests: index.requests, offsets: offsets, difficulty: column, steps: steps, stepOffsets: stepOffsets)
+        var k = 0
+        var records: [String: [Float]] = [:]
+        for key in ["step_scores", "step_rewards"] where FileManager.default.fileExists(atPath: path + "/\(key).npy") {
+            let file = path + "/\(key).npy"
+            let (columns, values) = try NPY.readFloats2D(file)
+            guard values.count == steps.count * columns, columns > 0 else {
+                throw HandoffError.input("has \(values.count / max(columns, 1)) rows; expected one per step (\(steps.count), from steps.npy)", file: file)
+            }
+            guard k == 0 || columns == k else { throw HandoffError.input("has \(columns) columns but step_scores.npy has \(k)", file: file) }
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                throw HandoffError.input("row \(bad / columns) column \(bad % columns) is not a finite number", file: file)
+            }
+            k = columns
+            records[key] = values
+        }
+        return Trace(requests: index.requests, offsets: offsets, difficulty: column, steps: steps, stepOffsets: stepOffsets,
+                     candidates: k, stepScores: records["step_scores"] ?? [], stepRewards: records["step_rewards"] ?? [])
     }
 
     /// Writes `trace` as a columnar directory (atomically: built aside, then renamed).
@@ -93,6 +111,9 @@ public enum TraceColumnar {
             if trace.hasSteps {
                 try NPY.encode(trace.steps).write(to: URL(fileURLWithPath: dir + "/steps.npy"))
                 try NPY.encode(trace.stepOffsets.map { Int64($0) }).write(to: URL(fileURLWithPath: dir + "/step_offsets.npy"))
+            }
+            for (key, xs) in [("step_scores", trace.stepScores), ("step_rewards", trace.stepRewards)] where !xs.isEmpty {
+                try NPY.encode(xs, columns: trace.candidates).write(to: URL(fileURLWithPath: dir + "/\(key).npy"))
             }
         }
     }

@@ -10,6 +10,8 @@ import Foundation
 /// | `hard_spans` | array of `[start, end)` token index pairs | instead of `difficulty`: tokens inside a span get difficulty 1, others 0 (needs `output_tokens`) |
 /// | `output_tokens` | integer ≥ 0 | number of generated tokens (checked against `difficulty` when both are given) |
 /// | `steps` | increasing integers in (0, output_tokens] | reasoning-step boundaries: a step ends just before each position |
+/// | `step_scores` | one array of K numbers per step | SPECS score of each of K draft candidates of the step (K the same on every line) |
+/// | `step_rewards` | one array of K numbers per step | process reward of each of K target-generated candidates of the step |
 /// | `arrival_s` | number ≥ 0 | recorded arrival time, for replayed traffic |
 /// | `small_correct`, `large_correct` | boolean | outcome labels |
 /// | `prompt`, `answer` | string | prompt text and reference answer |
@@ -18,7 +20,7 @@ import Foundation
 /// Blank lines are skipped. Any other field is an error, so a misspelt field cannot be ignored.
 public enum TraceJSONL {
     public static let fields = ["id", "prompt_tokens", "difficulty", "hard_spans", "output_tokens", "steps",
-                                "arrival_s", "small_correct", "large_correct", "prompt", "answer", "measured"]
+                                "step_scores", "step_rewards", "arrival_s", "small_correct", "large_correct", "prompt", "answer", "measured"]
 
     /// Reads a JSONL trace. O(bytes). Errors name the file, line and field.
     public static func read(path: String) throws -> Trace {
@@ -45,6 +47,7 @@ public enum TraceJSONL {
         var values: [Float] = []
         var steps: [Int32] = []
         var stepOffsets = [0]
+        var cands = Candidates()
         var lineNo = 0
         var start = 0
         while start < p.count {
@@ -59,7 +62,13 @@ public enum TraceJSONL {
                 throw HandoffError.input("invalid JSON: \(error.message)", file: file, line: lineNo, column: error.offset + 1)
             }
             let before = values.count
+            let stepsBefore = steps.count
             try decodeLine(value, file: file, line: lineNo, requests: &requests, values: &values, steps: &steps)
+            if !indexOnly {
+                try cands.read(value, steps: steps.count - stepsBefore, file: file, line: lineNo)
+            } else if let key = ["step_scores", "step_rewards"].first(where: { value[$0] != nil }) {
+                throw HandoffError.input("a columnar trace keeps \(key) in \(key).npy (steps × K, <f4), not in index.jsonl", file: file, line: lineNo, field: key)
+            }
             offsets.append(offsets.last! + values.count - before)
             if indexOnly { values.removeAll(keepingCapacity: true) }
             stepOffsets.append(steps.count)
@@ -69,7 +78,48 @@ public enum TraceJSONL {
             let empty = Trace(requests: requests, offsets: [Int](repeating: 0, count: requests.count + 1), difficulty: DifficultyColumn([]))
             return (empty, offsets)
         }
-        return (Trace(requests: requests, offsets: offsets, difficulty: DifficultyColumn(values), steps: steps, stepOffsets: stepOffsets), offsets)
+        return (Trace(requests: requests, offsets: offsets, difficulty: DifficultyColumn(values), steps: steps, stepOffsets: stepOffsets,
+                      candidates: cands.width, stepScores: cands.scores, stepRewards: cands.rewards), offsets)
+    }
+
+    /// Accumulates `step_scores` / `step_rewards` across lines: K (the row length) is fixed by the
+    /// first line that has them, and once a trace has them every line with steps must.
+    struct Candidates {
+        var width = 0
+        var scores: [Float] = []
+        var rewards: [Float] = []
+        var stepsSeen = 0
+        var firstLine = 0
+
+        mutating func read(_ v: JSONValue, steps n: Int, file: String, line: Int) throws {
+            func fail(_ field: String, _ msg: String) -> HandoffError { .input(msg, file: file, line: line, field: field) }
+            for key in ["step_scores", "step_rewards"] {
+                let have = key == "step_scores" ? scores.count : rewards.count
+                guard let x = v[key] else {
+                    if have > 0, n > 0 { throw fail(key, "missing: line \(firstLine) records \(key), so every request with steps needs it") }
+                    continue
+                }
+                let rows: [JSONValue]
+                switch x {
+                case .array(let a): rows = a
+                case .numbers(let a) where a.isEmpty: rows = []
+                default: throw fail(key, "expected one array of candidate values per step, got \(x.typeName)")
+                }
+                guard rows.count == n else { throw fail(key, "has \(rows.count) rows but the request has \(n) steps (one row per step)") }
+                if have == 0 && stepsSeen > 0 && n > 0 { throw fail(key, "earlier requests with steps have no \(key); give it on every line or none") }
+                for (j, row) in rows.enumerated() {
+                    guard case let .numbers(xs) = row, !xs.isEmpty, xs.allSatisfy(\.isFinite) else {
+                        throw fail("\(key)[\(j)]", "expected an array of K finite numbers (one per candidate)")
+                    }
+                    if width == 0 { width = xs.count; firstLine = line }
+                    guard xs.count == width else {
+                        throw fail("\(key)[\(j)]", "has \(xs.count) candidates; line \(firstLine) has \(width) (K must be the same for every step)")
+                    }
+                    if key == "step_scores" { scores.append(contentsOf: xs.map { Float($0) }) } else { rewards.append(contentsOf: xs.map { Float($0) }) }
+                }
+            }
+            stepsSeen += n
+        }
     }
 
     static func decodeLine(_ v: JSONValue, file: String, line: Int, requests: inout [TraceRequest],
@@ -182,11 +232,23 @@ public enum TraceJSONL {
         return pairs
     }
 
+    /// `step_scores` and `step_rewards` of request `r`, when the trace records them.
+    static func candidateFields(_ trace: Trace, _ r: Int) -> [(String, JSONValue)] {
+        let k = trace.candidates
+        let steps = trace.stepOffsets[r]..<trace.stepOffsets[r + 1]
+        var pairs: [(String, JSONValue)] = []
+        for (key, xs) in [("step_scores", trace.stepScores), ("step_rewards", trace.stepRewards)] where !xs.isEmpty {
+            pairs.append((key, .array(steps.map { j in .numbers((0..<k).map { Double(xs[j * k + $0]) }) })))
+        }
+        return pairs
+    }
+
     /// One line of the JSONL form for request `r`, without the trailing newline.
     public static func line(_ trace: Trace, _ r: Int) -> String {
         var pairs = metadata(trace, r)
         let st = trace.stepBoundaries(r)
         if !st.isEmpty { pairs.append(("steps", .numbers(st.map { Double($0) }))) }
+        pairs += candidateFields(trace, r)
         var s = JSONWriter.write(.object(pairs))
         s.removeLast()
         s += ",\"difficulty\":["
