@@ -21,8 +21,43 @@ public struct Segment: Sendable, Equatable {
     /// Tokens dropped from the end of the context when the segment ends (rejected drafts): the
     /// context shrinks, and every tier's KV beyond it is freed.
     public var rollback: Int
-    public init(role: Int, tokens: Int, silent: Bool = false, burst: Bool = false, rollback: Int = 0) {
+    /// Branches decoded side by side (beam candidates: vLLM's `n` sequences sharing the context as
+    /// a cached prefix). Each of the `width` branches decodes `tokens` tokens; every iteration
+    /// counts `width` sequences in the batch and grows the KV by `width`. The context grows by
+    /// `tokens` (the branch that will be kept); the others stay in the tier's KV until pruned.
+    public var width: Int
+    /// Prefill only, no decoding (`tokens` must be 0): the tier reads the context it has not seen,
+    /// plus `branchTokens` for each of the `width` − 1 other branches of the newest step (scoring
+    /// candidates by prefill, or a knowledge source encoding the context).
+    public var prefillOnly: Bool
+    public var branchTokens: Int
+    /// With `prefillOnly`: the tier drops its KV first and reads the whole context again (a model
+    /// run without a KV cache, as the LLM-Modules reference code runs its knowledge source).
+    public var recompute: Bool
+    /// Runs at the same time as the next segment (on another tier); the request goes on when every
+    /// segment of the group has finished. Group members are prefill-only (scorers in parallel).
+    public var parallel: Bool
+    /// When the segment (or its parallel group) ends: this many silent context tokens become
+    /// output (a candidate step accepted by its scorers is emitted then).
+    public var reveal: Int
+    /// When the segment (or group) ends, every tier's KV beyond the context is freed: the branches
+    /// not kept.
+    public var prune: Bool
+
+    public init(role: Int, tokens: Int, silent: Bool = false, burst: Bool = false, rollback: Int = 0, width: Int = 1,
+                prefillOnly: Bool = false, branchTokens: Int = 0, recompute: Bool = false, parallel: Bool = false,
+                reveal: Int = 0, prune: Bool = false) {
         self.role = role; self.tokens = tokens; self.silent = silent; self.burst = burst; self.rollback = rollback
+        self.width = width; self.prefillOnly = prefillOnly; self.branchTokens = branchTokens; self.recompute = recompute
+        self.parallel = parallel; self.reveal = reveal; self.prune = prune
+    }
+
+    /// A prefill-only segment on `role` (scoring `width` candidates of `branchTokens` each, or
+    /// encoding the context).
+    public static func prefill(role: Int, width: Int = 1, branchTokens: Int = 0, recompute: Bool = false, parallel: Bool = false,
+                               reveal: Int = 0, prune: Bool = false) -> Segment {
+        Segment(role: role, tokens: 0, width: width, prefillOnly: true, branchTokens: branchTokens, recompute: recompute,
+                parallel: parallel, reveal: reveal, prune: prune)
     }
 }
 

@@ -87,6 +87,11 @@ public struct TierSpec: Sendable, Equatable {
     /// KV-cache tokens per replica when the engine fixes them (llama.cpp's `-c`), overriding the
     /// memory arithmetic.
     public var kvCapacityOverride: Int? = nil
+    /// Shares the GPUs of another tier (replica k with its replica k), as two engine processes on
+    /// one device do: each keeps its own `gpu_memory_utilization` share of the memory, their
+    /// iterations take turns on the device, handoffs between them cross no network, and the GPUs
+    /// are paid for once (by the host tier).
+    public var colocateWith: String? = nil
 
     /// GPUs per replica.
     public var gpusPerReplica: Int { tensorParallel }

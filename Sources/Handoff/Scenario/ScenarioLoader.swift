@@ -169,6 +169,7 @@ public enum ScenarioLoader {
                                 prefixCaching: try t.bool("prefix_caching", default: true), latency: latency, api: api, cost: cost)
             tier.kvCapacityOverride = try t.optionalInt("kv_capacity_tokens", min: 1)
             tier.routing = TierSpec.Routing(rawValue: try t.string("routing", default: "least_loaded", oneOf: TierSpec.Routing.allCases.map(\.rawValue)))!
+            tier.colocateWith = try t.optionalString("colocate_with")
             try t.finish()
             if tier.kind == .gpu && tier.kvCapacityTokens <= 0 {
                 let gib = 1_073_741_824.0
@@ -180,6 +181,23 @@ public enum ScenarioLoader {
             tiers.append(tier)
         }
         try ts.finish()
+        for t in tiers {
+            guard let host = t.colocateWith else { continue }
+            let at = "tiers.\(t.name).colocate_with"
+            guard let h = tiers.first(where: { $0.name == host }), h.name != t.name else {
+                throw ts.error("\(at): no other tier named '\(host)' (tiers: \(tiers.map(\.name).joined(separator: ", ")))", key: t.name)
+            }
+            guard t.kind == .gpu, h.kind == .gpu, h.colocateWith == nil else {
+                throw ts.error("\(at): both tiers must be GPU tiers, and '\(host)' must not itself be colocated", key: t.name)
+            }
+            guard h.gpu.name == t.gpu.name, h.replicas == t.replicas, h.tensorParallel == t.tensorParallel else {
+                throw ts.error("\(at): colocated tiers need the same gpu, replicas and tensor_parallel ('\(host)': \(h.gpu.name) × \(h.replicas), tp \(h.tensorParallel); '\(t.name)': \(t.gpu.name) × \(t.replicas), tp \(t.tensorParallel))", key: t.name)
+            }
+            let share = tiers.filter { $0.name == host || $0.colocateWith == host }.reduce(0) { $0 + $1.gpuMemoryUtilization }
+            guard share <= 1 + 1e-9 else {
+                throw ts.error(String(format: "\(at): the gpu_memory_utilization of the tiers sharing '\(host)' add up to %.2f; they split one GPU's memory, so the sum must be ≤ 1", share), key: t.name)
+            }
+        }
         if let cs = costSection {
             for k in cs.keys where !tiers.contains(where: { $0.name == k }) {
                 throw cs.error("no tier named '\(k)' (tiers: \(tiers.map(\.name).joined(separator: ", ")))", key: k)

@@ -22,4 +22,12 @@ struct SequenceState {
     var sinceChunk = 0
     /// In the iteration in flight: the prefill chunk (> 0), decoding (−1), or not batched (0).
     var batch = 0
+    /// The request's segment (index within its plan) handed to this tier and not yet delivered, or −1.
+    var staged: Int32 = -1
+    /// Branches decoded side by side in the current segment (`Segment.width`).
+    var width: Int32 = 1
+    /// KV tokens of the branches beyond the first, grown while decoding `width` > 1.
+    var branchKV = 0
+    /// The current segment is prefill-only: done when its prefill is.
+    var scoring = false
 }

@@ -77,7 +77,10 @@ public final class HybridSimulator {
         var seqBase: Int32
         var context: Int
         var location: Int16 = 0
-        var stagedTokens = 0
+        /// Segments of the current parallel group still running (1 outside groups).
+        var pending: Int16 = 1
+        /// The role that decoded the newest silent tokens (credited when they are revealed).
+        var silentRole: Int16 = 0
         var stagedHandoff = 0
         var firstToken = -1.0
         var done = -1.0
@@ -119,6 +122,8 @@ public final class HybridSimulator {
     /// Requests arrived and not yet finished or failed.
     var inFlight = 0
     let totalRequests: Int
+    /// The replica sharing a device with each replica (colocated tiers), or −1.
+    var partner: [Int] = []
 
     public init(scenario: Scenario, trace: Trace) {
         self.scenario = scenario
@@ -135,6 +140,11 @@ public final class HybridSimulator {
             if spec.kind == .gpu { for k in 0..<spec.replicas { replicas.append(Replica(tier: t, index: k, spec: spec)) } }
         }
         tierFirstReplica.append(replicas.count)
+        partner = [Int](repeating: -1, count: replicas.count)
+        for (t, spec) in scenario.tiers.enumerated() {
+            guard let host = spec.colocateWith, let h = scenario.tierIndex(host) else { continue }
+            for k in 0..<spec.replicas { partner[tierFirstReplica[t] + k] = tierFirstReplica[h] + k; partner[tierFirstReplica[h] + k] = tierFirstReplica[t] + k }
+        }
         tierGenerated = [Int](repeating: 0, count: scenario.tiers.count)
         sharedQueue = scenario.tiers.map { $0.routing == .shared_queue }
         tierQueue = [[Int32]](repeating: [], count: scenario.tiers.count)
@@ -248,9 +258,22 @@ public final class HybridSimulator {
         startSegment(i, from: nil, handoff: false)
     }
 
-    /// Starts the current segment of request `i` on its role's tier.
+    /// Starts the current segment of request `i` on its role's tier; a parallel group starts all
+    /// its segments at once, and `seg` moves to the group's last one.
     func startSegment(_ i: Int, from prev: Int?, handoff: Bool) {
-        let seg = segments[Int(reqs[i].segFirst + reqs[i].seg)]
+        var k = Int(reqs[i].seg)
+        reqs[i].pending = 1
+        while segments[Int(reqs[i].segFirst) + k].parallel && k + 1 < Int(reqs[i].segCount) {
+            startOne(i, index: k, from: prev, handoff: handoff)
+            k += 1
+            reqs[i].pending += 1
+        }
+        reqs[i].seg = Int32(k)
+        startOne(i, index: k, from: prev, handoff: handoff)
+    }
+
+    func startOne(_ i: Int, index k: Int, from prev: Int?, handoff: Bool) {
+        let seg = segments[Int(reqs[i].segFirst) + k]
         let role = seg.role
         let s = Int(reqs[i].seqBase) + role
         let tierIdx = roleTier[role]
@@ -260,12 +283,11 @@ public final class HybridSimulator {
             if handoff { reqs[i].handoffs += 1 }
             let payload: Int
             if pipelined, let prev { payload = seqs[prev].sinceChunk } else { payload = reqs[i].context - seqs[s].kv }
-            delay = tier.kind == .api ? 0 : oneWay(tokens: payload)
+            delay = tier.kind == .api || colocated(roleTier[Int(reqs[i].location)], tierIdx) ? 0 : oneWay(tokens: payload)
             if pipelined, let prev { reqs[i].stagedHandoff = seqs[prev].sinceChunk; seqs[prev].sinceChunk = 0 }
         }
         if role != 0 { reqs[i].offloadSegments += 1 }
         reqs[i].location = Int16(role)
-        reqs[i].stagedTokens = seg.tokens
         if tier.kind == .api {
             let api = tier.api!
             let ttft = api.ttftMs.sample(apiRNG) / 1000
@@ -281,9 +303,18 @@ public final class HybridSimulator {
             schedule(now + ttft + Double(max(0, seg.tokens - 1)) / rate, .apiDone, 0, UInt32(i))
             return
         }
+        seqs[s].staged = Int32(k)
         place(s)
         schedule(now + delay, .seqArrive, 0, UInt32(s))
     }
+
+    /// Do tiers `a` and `b` share GPUs?
+    func colocated(_ a: Int, _ b: Int) -> Bool {
+        a != b && (scenario.tiers[a].colocateWith == scenario.tiers[b].name || scenario.tiers[b].colocateWith == scenario.tiers[a].name)
+    }
+
+    /// Is replica `r`'s device running its colocated partner's iteration?
+    @inline(__always) func deviceBusy(_ r: Int) -> Bool { partner[r] >= 0 && replicas[partner[r]].busy }
 
     /// Chooses a replica for a sequence the first time its tier sees it: the least loaded.
     func place(_ s: Int) {
@@ -328,17 +359,21 @@ public final class HybridSimulator {
             seqs[s].replica = Int32(r)
         }
         let r = Int(seqs[s].replica)
-        let active = Int(reqs[i].seqBase) + Int(reqs[i].location) == s
-        if active {
+        if seqs[s].staged >= 0 {
+            let seg = segments[Int(reqs[i].segFirst + seqs[s].staged)]
+            seqs[s].staged = -1
             seqs[s].dropped = false
+            if seg.recompute { dropKV(s, keep: 0) }
             if pipelined {
                 seqs[s].pendingPrefill += reqs[i].stagedHandoff
                 reqs[i].stagedHandoff = 0
             } else {
-                seqs[s].pendingPrefill = reqs[i].context - seqs[s].kv
+                seqs[s].pendingPrefill = reqs[i].context - seqs[s].kv + (seg.prefillOnly ? (seg.width - 1) * seg.branchTokens : 0)
             }
-            seqs[s].decodeLeft = reqs[i].stagedTokens
-            reqs[i].stagedTokens = 0
+            seqs[s].decodeLeft = seg.tokens
+            seqs[s].width = Int32(seg.width)
+            seqs[s].branchKV = 0
+            seqs[s].scoring = seg.prefillOnly
         }
         switch seqs[s].place {
         case .parked:
@@ -364,7 +399,7 @@ public final class HybridSimulator {
 
     @inline(__always) func produce(request i: Int, role: Int, tokens n: Int) {
         reqs[i].context += n
-        if silent(i) { return }  // decoded, in the context, not output
+        if silent(i) { reqs[i].silentRole = Int16(role); return }  // decoded, in the context, not output
         reqs[i].generated += n
         if role != 0 { reqs[i].offloaded += n }
     }
@@ -372,9 +407,23 @@ public final class HybridSimulator {
     /// The sequence `seq` (or the API call of request, when `seq` < 0) finished its segment.
     func segmentDone(seq: Int, request i: Int) {
         if reqs[i].failed { return }
-        let prevRole = Int(reqs[i].location)
-        let rollback = segments[Int(reqs[i].segFirst + reqs[i].seg)].rollback
-        if rollback > 0 { self.rollback(i, tokens: rollback) }
+        if reqs[i].pending > 1 {
+            // A member of a parallel group: the request waits for the others.
+            reqs[i].pending -= 1
+            if seq >= 0 { retire(seq) }
+            return
+        }
+        let prevRole = seq >= 0 ? Int(seqs[seq].role) : Int(reqs[i].location)
+        reqs[i].location = Int16(prevRole)
+        let cur = segments[Int(reqs[i].segFirst + reqs[i].seg)]
+        if cur.rollback > 0 { self.rollback(i, tokens: cur.rollback) }
+        if cur.prune { clip(i, keep: reqs[i].context) }
+        if cur.reveal > 0 {
+            // Accepted silent tokens become output now, and travel to the frontend.
+            reqs[i].generated += cur.reveal
+            if reqs[i].silentRole != 0 { reqs[i].offloaded += cur.reveal }
+            if reqs[i].firstToken < 0 { reqs[i].firstToken = now + (prevRole == 0 ? 0 : oneWay(tokens: 0)) }
+        }
         reqs[i].seg += 1
         if reqs[i].seg == reqs[i].segCount {
             if prevRole != 0 {
@@ -389,18 +438,25 @@ public final class HybridSimulator {
             return
         }
         let next = segments[Int(reqs[i].segFirst + reqs[i].seg)]
-        if next.role == prevRole && seq >= 0 {
+        if next.role == prevRole && seq >= 0 && !next.prefillOnly && !next.parallel {
             // Adjacent segments on one tier: keep decoding.
             seqs[seq].decodeLeft = next.tokens
+            seqs[seq].width = Int32(next.width)
+            seqs[seq].branchKV = 0
             if next.role != 0 { reqs[i].offloadSegments += 1 }
             return
         }
-        if seq >= 0 && !pipelined {
-            let r = Int(seqs[seq].replica)
-            removeRunning(seq, replica: r)
-            if scenario.tiers[roleTier[prevRole]].prefixCaching { park(seq, replica: r) } else { freeSeq(seq, replica: r) }
-        }
+        if seq >= 0 { retire(seq) }
         startSegment(i, from: seq >= 0 ? seq : nil, handoff: true)
+    }
+
+    /// A sequence whose segment ended leaves its replica's batch: parked with its KV as a cached
+    /// prefix (prefix caching), or freed. Pipelined contexts stay resident.
+    func retire(_ seq: Int) {
+        guard !pipelined else { return }
+        let r = Int(seqs[seq].replica)
+        removeRunning(seq, replica: r)
+        if scenario.tiers[roleTier[Int(seqs[seq].role)]].prefixCaching { park(seq, replica: r) } else { freeSeq(seq, replica: r) }
     }
 
     /// Drops `n` tokens from the end of request `i`'s context (rejected drafts) and frees KV
@@ -409,16 +465,26 @@ public final class HybridSimulator {
     /// verifies id_last plus the k drafts: a batch of k + 1 tokens).
     func rollback(_ i: Int, tokens n: Int) {
         reqs[i].context -= n
+        clip(i, keep: reqs[i].context - 1)
+    }
+
+    /// Every tier of request `i` keeps at most `keep` KV tokens.
+    func clip(_ i: Int, keep: Int) {
         for role in 0..<policy.roles.count {
             let s = Int(reqs[i].seqBase) + role
-            let r = Int(seqs[s].replica)
-            let keep = reqs[i].context - 1
-            guard r >= 0, seqs[s].kv > keep else { continue }
-            let drop = seqs[s].kv - keep
-            replicas[r].kvUsed -= drop
-            if seqs[s].place == .waiting { replicas[r].waitingKV -= drop }
-            seqs[s].kv = keep
+            if seqs[s].replica >= 0, seqs[s].kv > keep { dropKV(s, keep: keep) }
+            seqs[s].branchKV = 0
         }
+    }
+
+    /// Sequence `s` keeps `keep` of its KV tokens (≤ its KV), freeing the rest.
+    func dropKV(_ s: Int, keep: Int) {
+        let r = Int(seqs[s].replica)
+        guard r >= 0, seqs[s].kv > keep else { return }
+        let drop = seqs[s].kv - keep
+        replicas[r].kvUsed -= drop
+        if seqs[s].place == .waiting { replicas[r].waitingKV -= drop }
+        seqs[s].kv = keep
     }
 
     func complete(_ i: Int, at t: Double) {
@@ -570,7 +636,11 @@ public final class HybridSimulator {
     /// New work reached replica `r`: start an iteration, or cut a long decode run at the next
     /// iteration boundary when the new work could join the batch.
     func poke(_ r: Int) {
-        if !replicas[r].busy { plan(r); return }
+        if !replicas[r].busy {
+            // The device is the partner's: its run ends at the next iteration boundary, then turns alternate.
+            if deviceBusy(r) { cut(partner[r]) } else { plan(r) }
+            return
+        }
         guard replicas[r].decodeOnlyRun, replicas[r].plannedIterations > 1 else { return }
         var canJoin = replicas[r].running.contains { seqs[Int($0)].pendingPrefill > 0 }
         if !canJoin, replicas[r].waitingCount > 0 {
@@ -578,6 +648,12 @@ public final class HybridSimulator {
             canJoin = work < replicas[r].maxSeqs
         }
         guard canJoin else { return }
+        cut(r)
+    }
+
+    /// Ends replica `r`'s decode-only run at its next iteration boundary.
+    func cut(_ r: Int) {
+        guard replicas[r].decodeOnlyRun, replicas[r].plannedIterations > 1 else { return }
         let d = replicas[r].iterationSeconds
         let j = max(1, Int(((now - replicas[r].runStart) / d - 1e-9).rounded(.up)))
         guard j < replicas[r].plannedIterations else { return }
@@ -606,14 +682,21 @@ public final class HybridSimulator {
                 replicas[r].kvUsed += chunk
                 seqs[s].pendingPrefill -= chunk
                 tierPrefilled[tierIdx] += chunk
+                if seqs[s].pendingPrefill == 0 && seqs[s].scoring {
+                    seqs[s].scoring = false
+                    finished.append(s)
+                    continue
+                }
                 if seqs[s].pendingPrefill == 0 && seqs[s].decodeLeft > 0 {
                     // A burst segment (speculative verification) emits all its tokens at once.
                     produced = segments[Int(reqs[i].segFirst + reqs[i].seg)].burst ? seqs[s].decodeLeft : 1
                 }
             } else if chunk < 0 {
                 produced = j
-                seqs[s].kv += j
-                replicas[r].kvUsed += j
+                let w = Int(seqs[s].width)
+                seqs[s].kv += j * w
+                seqs[s].branchKV += j * (w - 1)
+                replicas[r].kvUsed += j * w
             }
             guard produced > 0 else { continue }
             if reqs[i].firstToken < 0 && !silent(i) {
@@ -623,7 +706,7 @@ public final class HybridSimulator {
             }
             seqs[s].decodeLeft -= produced
             produce(request: i, role: Int(seqs[s].role), tokens: produced)
-            tierGenerated[tierIdx] += produced
+            tierGenerated[tierIdx] += produced * Int(seqs[s].width)
             if pipelined {
                 seqs[s].sinceChunk += produced
                 while seqs[s].sinceChunk >= chunkTokens && seqs[s].decodeLeft > 0 {
@@ -641,11 +724,13 @@ public final class HybridSimulator {
             schedule(now + oneWay(tokens: chunkTokens), .chunk, 0, UInt32(partner))
         }
         for s in finished { segmentDone(seq: s, request: Int(seqs[s].request)) }
+        // A colocated partner waiting for the device goes first: turns alternate.
+        if partner[r] >= 0 && !replicas[partner[r]].busy { plan(partner[r]) }
         if !replicas[r].busy { plan(r) }
     }
 
     func plan(_ r: Int) {
-        guard !replicas[r].busy else { return }
+        guard !replicas[r].busy, !deviceBusy(r) else { return }
         let t = replicas[r].tier
         // Shared-queue routing: take sequences from the tier's queue while a slot is free.
         while tierQueueHead[t] < tierQueue[t].count, replicas[r].waitingCount == 0, slotsUsed(r) < replicas[r].maxSeqs {
@@ -686,7 +771,7 @@ public final class HybridSimulator {
         // Decode batch; preempt while its one-token growth does not fit.
         var decodeCount = 0
         while true {
-            decodeCount = replicas[r].running.reduce(0) { $0 + (seqs[Int($1)].pendingPrefill == 0 && seqs[Int($1)].decodeLeft > 0 ? 1 : 0) }
+            decodeCount = replicas[r].running.reduce(0) { $0 + (seqs[Int($1)].pendingPrefill == 0 && seqs[Int($1)].decodeLeft > 0 ? Int(seqs[Int($1)].width) : 0) }
             if decodeCount <= replicas[r].free || evict(replica: r, need: decodeCount) { break }
             if !preemptOne(replica: r) { break }
         }
@@ -700,10 +785,12 @@ public final class HybridSimulator {
             guard seqs[s].place == .running else { continue }  // evicted while this batch was built
             if seqs[s].pendingPrefill == 0 {
                 guard seqs[s].decodeLeft > 0, slots > 0 else { continue }
-                slots -= 1
+                let w = Int(seqs[s].width)
+                slots -= w
                 seqs[s].batch = -1
-                load.decodeSeqs += 1
-                load.decodeContext += Double(seqs[s].kv)
+                load.decodeSeqs += w
+                // Each branch attends over the shared prefix and its own tokens.
+                load.decodeContext += Double(w) * Double(max(0, seqs[s].kv - seqs[s].branchKV))
                 minLeft = min(minLeft, seqs[s].decodeLeft)
                 if pipelined { minLeft = min(minLeft, max(1, chunkTokens - seqs[s].sinceChunk)) }
             } else if budget > 0 && slots > 0 {

@@ -54,8 +54,10 @@ public enum Simulation {
                                                    ("fits", .bool(tier.kvCapacityTokens > 0 && peak <= capacity * tier.gpuMemoryUtilization + 1e-9)),
                                                    ("weights", .number(tier.model.weightMemory / gib)),
                                                    ("kv_peak_tokens", .number(Double(to.peakKVTokens))),
-                                                   ("kv_capacity_tokens", .number(Double(tier.kvCapacityTokens)))])))
-                c = Double(tier.replicas * tier.tensorParallel) * tier.cost.usdPerGpuHour * duration / 3600
+                                                   ("kv_capacity_tokens", .number(Double(tier.kvCapacityTokens)))]
+                                                  + (tier.colocateWith.map { [("colocated_with", JSONValue.string($0))] } ?? []))))
+                // Colocated tiers run on their host tier's GPUs, paid for there.
+                c = tier.colocateWith != nil ? 0 : Double(tier.replicas * tier.tensorParallel) * tier.cost.usdPerGpuHour * duration / 3600
                 util.append((tier.name, .number(duration > 0 ? to.busySeconds / (duration * Double(tier.replicas)) : 0)))
             } else {
                 let inTok = o.requests.reduce(0) { $0 + $1.apiInputTokens }, cached = o.requests.reduce(0) { $0 + $1.apiCachedInputTokens }

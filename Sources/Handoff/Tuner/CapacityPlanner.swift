@@ -90,7 +90,7 @@ public final class CapacityPlanner {
 
     func usdPerHour(_ p: CapacityPlan) throws -> Double {
         let s = try family.scenario(overrides(p, rate: rateRps))
-        return s.tiers.filter { $0.kind == .gpu }.reduce(0) { $0 + Double($1.replicas * $1.tensorParallel) * $1.cost.usdPerGpuHour }
+        return s.tiers.filter { $0.kind == .gpu && $0.colocateWith == nil }.reduce(0) { $0 + Double($1.replicas * $1.tensorParallel) * $1.cost.usdPerGpuHour }
     }
 
     /// The fewest replicas per tier for fixed GPU types, or nil.
