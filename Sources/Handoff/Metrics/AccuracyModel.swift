@@ -29,13 +29,20 @@ public enum AccuracyModel {
         let total = trace.difficulty.powerSum(range, exponent: exponent)
         var pos = range.lowerBound
         var off = 0.0, offTokens = 0
-        for s in segments {
-            if s.silent { continue }  // decoded, not output: not a trace position (trigger tokens, speculative drafts)
-            if s.role != 0 {
-                off += trace.difficulty.powerSum(pos..<(pos + s.tokens), exponent: exponent)
-                offTokens += s.tokens
+        var silentRole = 0
+        func output(_ n: Int, by role: Int) {
+            if role != 0 {
+                off += trace.difficulty.powerSum(pos..<(pos + n), exponent: exponent)
+                offTokens += n
             }
-            pos += s.tokens
+            pos += n
+        }
+        for s in segments {
+            // Silent tokens are decoded, not output, so not trace positions (trigger tokens,
+            // speculative drafts) until a segment reveals them (an accepted SPECS step), as the
+            // output of the role that decoded them.
+            if s.silent { silentRole = s.role } else { output(s.tokens, by: s.role) }
+            if s.reveal > 0 { output(s.reveal, by: silentRole) }
         }
         if total > 0 { return min(1, off / total) }
         return range.isEmpty ? 0 : Double(offTokens) / Double(range.count)

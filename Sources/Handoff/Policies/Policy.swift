@@ -76,16 +76,26 @@ public protocol Policy: Sendable {
     func plan(trace: Trace, request r: Int, into segments: inout [Segment])
     /// The parameters, for summaries and reports.
     var parameters: [(String, JSONValue)] { get }
+    /// Throws when the trace lacks what the policy reads (e.g. per-candidate step scores).
+    func check(trace: Trace) throws
+    /// Adjusts the tiers the policy runs on (e.g. a bridge module added to a model), at load.
+    func adjust(tiers: inout [TierSpec]) throws
+}
+
+extension Policy {
+    public func check(trace: Trace) throws {}
+    public func adjust(tiers: inout [TierSpec]) throws {}
 }
 
 /// Builds policies from the `policy` section of a scenario.
 public enum PolicyRegistry {
-    public static let names = ["small-only", "large-only", "splitreason", "route", "speculative"]
+    public static let names = ["small-only", "large-only", "splitreason", "route", "speculative", "specs", "llm-modules"]
     /// Every policy's fields: a policy ignores the others' (so `--set policy.name=…` can switch
     /// policies on one scenario), but a field no policy knows is an error.
     public static let allFields = ["name", "offload_threshold", "min_segment_tokens", "max_segment_tokens", "mode", "chunk_tokens", "trigger_tokens",
                                            "route_threshold", "route_score", "draft_tokens", "acceptance", "acceptance_from",
-                                           "accept_threshold", "acceptance_seed"]
+                                           "accept_threshold", "acceptance_seed", "beam_width", "rejection_threshold", "switch_back_threshold",
+                                           "switch_back_rate", "step_tokens", "reward_tier", "variant", "source_kv_cache"]
 
     public static func make(_ r: ConfigReader) throws -> any Policy {
         let name = try r.string("name", oneOf: names)
@@ -95,6 +105,8 @@ public enum PolicyRegistry {
         case "large-only": p = SingleTierPolicy(name: name, tier: "large")
         case "route": p = try RoutePolicy(r)
         case "speculative": p = try SpeculativePolicy(r)
+        case "specs": p = try SpecsPolicy(r)
+        case "llm-modules": p = try LLMModulesPolicy(r)
         default: p = try SplitReasonPolicy(r)
         }
         try r.finish(known: allFields)

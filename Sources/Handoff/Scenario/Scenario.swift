@@ -13,6 +13,10 @@ public struct ModelSpec: Sendable, Equatable {
     public var weightBytes: Double
     /// Bytes per KV-cache element.
     public var kvBytes: Double
+    /// Σ over cross-attention layers of their width (LLM-Modules' bridge: 2 layers × 768): each
+    /// context position adds K and V of that width to the KV cache and 4 × width attention FLOPs
+    /// per token, like a self-attention layer.
+    public var crossAttentionWidth = 0
 
     /// A catalogue model in bf16 weights and KV.
     public init(catalog c: Catalog.Model) {
@@ -29,7 +33,7 @@ public struct ModelSpec: Sendable, Equatable {
     /// Weight memory in bytes.
     public var weightMemory: Double { paramsB * 1e9 * weightBytes }
     /// KV bytes per token: 2 (K and V) × layers × kv_heads × head_dim × bytes.
-    public var kvBytesPerToken: Double { 2 * Double(layers * kvHeads * headDim) * kvBytes }
+    public var kvBytesPerToken: Double { 2 * Double(layers * kvHeads * headDim + crossAttentionWidth) * kvBytes }
 }
 
 /// A GPU's specification.

@@ -218,6 +218,7 @@ public enum ScenarioLoader {
         for role in policy.roles where !tiers.contains(where: { $0.name == role }) {
             throw ps.error("policy '\(policy.name)' needs a tier named '\(role)' under 'tiers'", key: "name")
         }
+        try policy.adjust(tiers: &tiers)
         if policy.mode == .pipelined, let t = tiers.first(where: { policy.roles.contains($0.name) && $0.kind == .api }) {
             throw ps.error("pipelined mode keeps both KV caches current, which an API tier ('\(t.name)') cannot do; use mode: sequential", key: "mode")
         }

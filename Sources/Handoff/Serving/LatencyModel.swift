@@ -67,6 +67,8 @@ public struct IterationLoad {
     public var prefillTokens = 0
     /// Σ over chunks of chunk × (context before the chunk + chunk/2): attention work of prefill.
     public var prefillAttention = 0.0
+    /// Σ over chunks of the context before the chunk: KV read by the chunk's attention.
+    public var prefillContext = 0.0
     /// Σ over chunks of the table's time for that chunk (table model only).
     public var prefillTableSeconds = 0.0
     /// Sequences decoding one token each.
@@ -81,7 +83,8 @@ public struct IterationLoad {
 ///
 /// - roofline: t = max(F / (tp·peak·mfu), B / (tp·bandwidth·mbu)) + overhead, with
 ///   F = 2·params·(prefill + decode tokens) + 4·layers·heads·head_dim·(attention context) and
-///   B = weights + KV bytes read (decode contexts) and written (prefill tokens).
+///   B = weights + KV bytes read (decode contexts, and the cached context each prefill chunk
+///   attends over) and written (prefill tokens).
 ///   (Williams et al., "Roofline", CACM 2009; the LLM form as in LLM-Viewer, arXiv 2402.16363.)
 /// - table: Σ chunk / prefill_tps(context after chunk) + (decode > 0 ? (1 + slope·(B−1)) / decode_tps(mean context) : 0) + overhead.
 /// - linear: fixed + a·prefill tokens + e·prefill attention (Σ chunk·(context + chunk/2)) + decode(B)
@@ -104,7 +107,7 @@ public struct LatencyModel: Sendable {
         flopsPerSecond = Double(tensorParallel) * gpu.tflops * 1e12 * mfu
         bytesPerSecond = Double(tensorParallel) * gpu.bandwidthGBs * 1e9 * mbu
         params = model.paramsB * 1e9
-        attnFactor = 4 * Double(model.layers * model.attentionHeads * model.headDim)
+        attnFactor = 4 * Double(model.layers * model.attentionHeads * model.headDim + model.crossAttentionWidth)
         weights = model.weightMemory
         kvPerToken = model.kvBytesPerToken
     }
@@ -113,6 +116,7 @@ public struct LatencyModel: Sendable {
     @inline(__always) public func addPrefill(_ load: inout IterationLoad, chunk: Int, context: Int) {
         load.prefillTokens += chunk
         load.prefillAttention += Double(chunk) * (Double(context) + Double(chunk) / 2)
+        load.prefillContext += Double(context)
         if case let .table(t, _, _) = spec {
             load.prefillTableSeconds += Double(chunk) / t.prefillTPS(context: Double(context + chunk))
         }
@@ -123,7 +127,7 @@ public struct LatencyModel: Sendable {
         switch spec {
         case let .roofline(_, _, overhead):
             let flops = 2 * params * Double(l.prefillTokens + l.decodeSeqs) + attnFactor * (l.prefillAttention + l.decodeContext)
-            let bytes = weights + kvPerToken * (l.decodeContext + Double(l.prefillTokens))
+            let bytes = weights + kvPerToken * (l.decodeContext + Double(l.prefillTokens) + l.prefillContext)
             return max(flops / flopsPerSecond, bytes / bytesPerSecond) + overhead / 1000
         case let .table(t, slope, overhead):
             var s = l.prefillTableSeconds + overhead / 1000

@@ -157,6 +157,7 @@ public final class HybridSimulator {
 
     /// Runs the simulation to completion. O((arrivals + handoffs + chunks + batch changes) · log).
     public func run() throws -> SimulationOutcome {
+        try policy.check(trace: trace)
         let traffic = scenario.traffic
         let roles = policy.roles.count
         reqs.reserveCapacity(totalRequests)
@@ -416,7 +417,11 @@ public final class HybridSimulator {
         let prevRole = seq >= 0 ? Int(seqs[seq].role) : Int(reqs[i].location)
         reqs[i].location = Int16(prevRole)
         let cur = segments[Int(reqs[i].segFirst + reqs[i].seg)]
-        if cur.rollback > 0 { self.rollback(i, tokens: cur.rollback) }
+        if cur.rollback > 0 {
+            // Speculative verification keeps the verifier's own last token out of every KV cache;
+            // a pruned step (SPECS) simply leaves the context.
+            if cur.prune { reqs[i].context -= cur.rollback } else { self.rollback(i, tokens: cur.rollback) }
+        }
         if cur.prune { clip(i, keep: reqs[i].context) }
         if cur.reveal > 0 {
             // Accepted silent tokens become output now, and travel to the frontend.
