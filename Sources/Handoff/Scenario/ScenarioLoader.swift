@@ -169,7 +169,7 @@ public enum ScenarioLoader {
                                 prefixCaching: try t.bool("prefix_caching", default: true), latency: latency, api: api, cost: cost)
             tier.kvCapacityOverride = try t.optionalInt("kv_capacity_tokens", min: 1)
             tier.routing = TierSpec.Routing(rawValue: try t.string("routing", default: "least_loaded", oneOf: TierSpec.Routing.allCases.map(\.rawValue)))!
-            tier.colocateWith = try t.optionalString("colocate_with")
+            tier.colocateWith = try t.optionalString("colocate_with").flatMap { $0.isEmpty ? nil : $0 }  // "" (--set …=) unsets
             try t.finish()
             if tier.kind == .gpu && tier.kvCapacityTokens <= 0 {
                 let gib = 1_073_741_824.0
