@@ -289,3 +289,57 @@ struct ValidateSpeculative: AsyncParsableCommand {
         }
     }
 }
+
+struct ValidateSpecs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate-specs",
+        abstract: "Run SPECS steps for real (n draft candidates, target prefill scoring) on two llama-servers; compare step latencies with the simulator.",
+        discussion: """
+        The draft server (models/small, core 0) samples --beam-width candidate steps of --step-tokens tokens as \
+        concurrent completions; the target server (models/large, core 1) scores each candidate by prefill only \
+        (max_tokens 1). Candidate 0 is kept and the next step starts. The same requests (prompt tokens from the \
+        server) are simulated with policy specs at acceptance 1 and reward_tier large. Writes OUT/validation.json \
+        and OUT/report.md. Needs ./scripts/install-engine.
+        """)
+    @Argument(help: "Scenario with small (draft) and large (target) tiers.") var scenario: String = "Scenarios/specs-llamacpp.yaml"
+    @Option(help: "Candidates per step (n).") var beamWidth: Int = 4
+    @Option(help: "Tokens per step (L).") var stepTokens: Int = 16
+    @Option(help: "Steps per request.") var steps: Int = 4
+    @Option(help: "Prompts.") var sample: Int = 3
+    @Option(help: "Prompt file (JSONL: id, text).") var prompts: String = "Scenarios/data/arith-prompts.jsonl"
+    @Option(help: "Port of the draft server (the target uses the next one).") var port: Int = 8095
+    @Option(help: "Output folder.") var out: String = "Reports/specs-llamacpp"
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a scenario field (repeatable).", valueName: "path=value"))
+    var overrides: [String] = []
+
+    func run() async throws {
+        try await guardedAsync {
+            guard (1...8).contains(beamWidth), (1...256).contains(stepTokens), (1...64).contains(steps), sample >= 1 else {
+                throw HandoffError.input("expected --beam-width 1…8, --step-tokens 1…256, --steps 1…64, --sample ≥ 1")
+            }
+            let family = try ScenarioFamily(path: scenario, overrides: overrides)
+            _ = try family.scenario(["policy.name=specs", "policy.reward_tier=large"])
+            let ps = Array(try PromptSet.read(path: prompts).prefix(sample))
+            let v = SpecsValidation(family: family, install: try EngineInstall.locate(), prompts: ps, beamWidth: beamWidth, stepTokens: stepTokens,
+                                    steps: steps, port: port, outDir: out)
+            let progress = Progress("validate-specs")
+            let rows = try await v.run { progress.note($0) }
+            progress.finish()
+            let json = SpecsValidation.json(rows, beamWidth: beamWidth, stepTokens: stepTokens)
+            try writeJSON(json, to: out, name: "validation.json")
+            let table = SpecsValidation.table(rows, beamWidth: beamWidth, stepTokens: stepTokens)
+            let md = """
+            # SPECS steps: two llama-servers against the simulator
+
+            Scenario `\(scenario)`; \(sample) prompts, \(steps) steps of \(stepTokens) tokens, beam width \(beamWidth). Draft: SmolLM2-135M \
+            on core 0 (`--parallel \(beamWidth)`), \(beamWidth) concurrent completions per step; target: the random-weight 1.07B llama on core 1, \
+            scoring each candidate by prefill (`max_tokens` 1). Made by `handoff validate-specs`. A step is the draft phase plus the \
+            scoring phase, wall time; the simulator's first step ends at its TTFT.
+
+            \(table)
+            """
+            try FileIO.writeAtomically(md, to: out + "/report.md")
+            emit(table)
+        }
+    }
+}

@@ -15,7 +15,7 @@ struct HandoffCommand: AsyncParsableCommand {
         Exit codes: 0 success, 2 bad input (the message names file, line and field), 1 other failures.
         """,
         subcommands: [Simulate.self, ScenarioCommand.self, TraceCommand.self, Record.self, Validate.self, Calibrate.self,
-                      EngineCommand.self, ValidateSpeculative.self, PromptsCommand.self, SweepCommand.self, MergeCommand.self, TuneCommand.self, CapacityCommand.self, WhatIfCommand.self, ReportCommand.self, Bench.self])
+                      EngineCommand.self, ValidateSpeculative.self, ValidateSpecs.self, PromptsCommand.self, SweepCommand.self, MergeCommand.self, TuneCommand.self, CapacityCommand.self, WhatIfCommand.self, ReportCommand.self, Bench.self])
 }
 
 /// Runs `body`, turning Handoff errors into a message on stderr and their exit code.

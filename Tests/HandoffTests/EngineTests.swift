@@ -244,6 +244,30 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(res.tokens.count, 5)
     }
 
+    /// SPECS steps for real: n = 2 draft candidates of 8 tokens on the small server, prefill scoring
+    /// on the large one. Every step's draft and scoring phases are measured; the target's slots do
+    /// not share the prompt (step 1 prefills it once per candidate: ≥ 2 × prompt tokens), which is why
+    /// the simulator, modelling shared prefixes, predicts faster steps (the shipped report: −38%).
+    func testValidateSpecsAgainstLlamaServers() throws {
+        _ = try EngineInstall.locate()
+        let out = tempDir() + "/specs"
+        let r = try runCLI(["validate-specs", "--sample", "1", "--steps", "2", "--beam-width", "2", "--step-tokens", "8",
+                            "--port", "18095", "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let v = try JSONParser.parse(try String(contentsOfFile: out + "/validation.json", encoding: .utf8))
+        guard case let .array(reqs)? = v["requests"], case let .array(steps)? = reqs.first?["steps"] else { return XCTFail("no steps") }
+        XCTAssertEqual(steps.count, 2)
+        let prompt = try XCTUnwrap(number(reqs[0], "prompt_tokens"))
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(number(steps[0], "score_prefill_tokens")), 2 * prompt)
+        for s in steps {
+            XCTAssertGreaterThan(try XCTUnwrap(number(s, "draft_ms")), 0)
+            XCTAssertGreaterThan(try XCTUnwrap(number(s, "score_ms")), 0)
+        }
+        let e = try XCTUnwrap(number(v, "step_ms.error"))
+        XCTAssertLessThan(e, 0, "shared-prefix model predicts faster steps than per-slot caches")
+        XCTAssertGreaterThan(e, -0.7)
+    }
+
     /// Speculative decoding for real: llama-server with the draft model and forced acceptance.
     /// α = 0.9, k = 2: the realised acceptance estimates (0.9 + 0.81)/2 = 0.855, and the simulator's
     /// prediction of both cells lands within 50% of the measurement (the shipped report shows −9% to −30%).
