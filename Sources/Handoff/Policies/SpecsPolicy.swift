@@ -66,14 +66,8 @@ public struct SpecsPolicy: Policy {
         }
     }
 
-    /// SplitMix64 of (seed, request, step, salt) → uniform in [0, 1).
-    func uniform(_ r: Int, _ j: Int, _ salt: UInt64) -> Double {
-        var z = seed &+ UInt64(truncatingIfNeeded: r) &* 0x9E3779B97F4A7C15 &+ UInt64(truncatingIfNeeded: j) &* 0xBF58476D1CE4E5B9 &+ salt &* 0x94D049BB133111EB
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        z ^= z >> 31
-        return Double(z >> 11) / Double(1 << 53)
-    }
+    /// Uniform in [0, 1) from (seed, request, step, salt: candidate + 1, or 0 for the switch-back draw).
+    func uniform(_ r: Int, _ j: Int, _ salt: UInt64) -> Double { SeededHash.uniform(seed, r, j, salt) }
 
     /// Does some draft candidate of step `j` (global index `g` when recorded) pass?
     func accepted(trace: Trace, request r: Int, step j: Int, global g: Int) -> Bool {

@@ -34,14 +34,8 @@ public struct SpeculativePolicy: Policy {
         seed = UInt64(try r.int("acceptance_seed", default: 1, min: 0))
     }
 
-    /// SplitMix64 of (seed, request, position) → uniform in [0, 1).
-    func uniform(_ r: Int, _ p: Int) -> Double {
-        var z = seed &+ UInt64(truncatingIfNeeded: r) &* 0x9E3779B97F4A7C15 &+ UInt64(truncatingIfNeeded: p) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        z ^= z >> 31
-        return Double(z >> 11) / Double(1 << 53)
-    }
+    /// Uniform in [0, 1) from (seed, request, position).
+    func uniform(_ r: Int, _ p: Int) -> Double { SeededHash.uniform(seed, r, p) }
 
     func accepted(trace: Trace, request r: Int, position p: Int) -> Bool {
         switch source {

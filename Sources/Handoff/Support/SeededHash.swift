@@ -1,0 +1,14 @@
+/// A stateless uniform draw from a key: SplitMix64's finaliser (Steele, Lea, Flood, "Fast
+/// splittable pseudorandom number generators", OOPSLA 2014) over a mix of the seed and up to three
+/// integers. Policies use it so a plan depends only on (seed, request, position), never on the
+/// order in which requests are planned or scheduled. O(1).
+enum SeededHash {
+    @inline(__always) static func uniform(_ seed: UInt64, _ a: Int, _ b: Int, _ c: UInt64 = 0) -> Double {
+        var z = seed &+ UInt64(truncatingIfNeeded: a) &* 0x9E3779B97F4A7C15 &+ UInt64(truncatingIfNeeded: b) &* 0xBF58476D1CE4E5B9
+        if c != 0 { z = z &+ c &* 0x94D049BB133111EB }
+        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        z ^= z >> 31
+        return Double(z >> 11) / Double(1 << 53)
+    }
+}
