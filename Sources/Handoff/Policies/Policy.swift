@@ -87,6 +87,10 @@ extension Policy {
     public func adjust(tiers: inout [TierSpec]) throws {}
 }
 
+/// Where a draft policy's acceptance comes from (`acceptance_from`): i.i.d. draws at a rate, or
+/// the trace's recorded difficulties or scores.
+public enum AcceptanceSource: String, Sendable, CaseIterable { case rate, trace }
+
 /// Builds policies from the `policy` section of a scenario.
 public enum PolicyRegistry {
     public static let names = ["small-only", "large-only", "splitreason", "route", "speculative", "specs", "llm-modules"]

@@ -20,7 +20,7 @@
 /// as large-model output: a lower bound, since a verified draft step is better than an unverified
 /// one. Planning is O(steps · n).
 public struct SpecsPolicy: Policy {
-    public enum Source: String, Sendable, CaseIterable { case rate, trace }
+    public typealias Source = AcceptanceSource
     public var name: String { "specs" }
     public var beamWidth: Int
     public var rejectionThreshold: Double
@@ -80,7 +80,7 @@ public struct SpecsPolicy: Policy {
     /// Does the best target candidate of step `j` earn the way back to drafting?
     func switchesBack(trace: Trace, request r: Int, step j: Int, global g: Int) -> Bool {
         switch source {
-        case .trace: return (0..<beamWidth).map { trace.stepReward(step: g, candidate: $0) }.max()! > switchBackThreshold
+        case .trace: return (0..<beamWidth).contains { trace.stepReward(step: g, candidate: $0) > switchBackThreshold }
         case .rate: return uniform(r, j, 0) < switchBackRate
         }
     }

@@ -11,7 +11,7 @@
 /// Output follows the target's distribution, so the accuracy is the large model's.
 /// Expected tokens per round with rate α: (1 − α^(k+1)) / (1 − α). Planning is O(output tokens).
 public struct SpeculativePolicy: Policy {
-    public enum Source: String, Sendable, CaseIterable { case rate, trace }
+    public typealias Source = AcceptanceSource
     public var name: String { "speculative" }
     public var draftTokens: Int
     public var acceptance: Double

@@ -124,6 +124,8 @@ public final class HybridSimulator {
     let totalRequests: Int
     /// The replica sharing a device with each replica (colocated tiers), or −1.
     var partner: [Int] = []
+    /// Per tier, the tier whose GPUs it runs on (its host when colocated, else itself).
+    var device: [Int] = []
 
     public init(scenario: Scenario, trace: Trace) {
         self.scenario = scenario
@@ -141,8 +143,10 @@ public final class HybridSimulator {
         }
         tierFirstReplica.append(replicas.count)
         partner = [Int](repeating: -1, count: replicas.count)
+        device = Array(scenario.tiers.indices)
         for (t, spec) in scenario.tiers.enumerated() {
             guard let host = spec.colocateWith, let h = scenario.tierIndex(host) else { continue }
+            device[t] = h
             for k in 0..<spec.replicas { partner[tierFirstReplica[t] + k] = tierFirstReplica[h] + k; partner[tierFirstReplica[h] + k] = tierFirstReplica[t] + k }
         }
         tierGenerated = [Int](repeating: 0, count: scenario.tiers.count)
@@ -310,9 +314,7 @@ public final class HybridSimulator {
     }
 
     /// Do tiers `a` and `b` share GPUs?
-    func colocated(_ a: Int, _ b: Int) -> Bool {
-        a != b && (scenario.tiers[a].colocateWith == scenario.tiers[b].name || scenario.tiers[b].colocateWith == scenario.tiers[a].name)
-    }
+    @inline(__always) func colocated(_ a: Int, _ b: Int) -> Bool { a != b && device[a] == device[b] }
 
     /// Is replica `r`'s device running its colocated partner's iteration?
     @inline(__always) func deviceBusy(_ r: Int) -> Bool { partner[r] >= 0 && replicas[partner[r]].busy }
@@ -371,10 +373,7 @@ public final class HybridSimulator {
             } else {
                 seqs[s].pendingPrefill = reqs[i].context - seqs[s].kv + (seg.prefillOnly ? (seg.width - 1) * seg.branchTokens : 0)
             }
-            seqs[s].decodeLeft = seg.tokens
-            seqs[s].width = Int32(seg.width)
-            seqs[s].branchKV = 0
-            seqs[s].scoring = seg.prefillOnly
+            begin(seg, on: s)
         }
         switch seqs[s].place {
         case .parked:
@@ -418,9 +417,11 @@ public final class HybridSimulator {
         reqs[i].location = Int16(prevRole)
         let cur = segments[Int(reqs[i].segFirst + reqs[i].seg)]
         if cur.rollback > 0 {
-            // Speculative verification keeps the verifier's own last token out of every KV cache;
-            // a pruned step (SPECS) simply leaves the context.
-            if cur.prune { reqs[i].context -= cur.rollback } else { self.rollback(i, tokens: cur.rollback) }
+            // Dropped tokens leave the context and every KV cache. After a burst (speculative
+            // verification) the verifier's own last token is in no cache yet: llama.cpp verifies
+            // id_last plus the k drafts, a batch of k + 1 tokens.
+            reqs[i].context -= cur.rollback
+            clip(i, keep: reqs[i].context - (cur.burst ? 1 : 0))
         }
         if cur.prune { clip(i, keep: reqs[i].context) }
         if cur.reveal > 0 {
@@ -445,14 +446,20 @@ public final class HybridSimulator {
         let next = segments[Int(reqs[i].segFirst + reqs[i].seg)]
         if next.role == prevRole && seq >= 0 && !next.prefillOnly && !next.parallel {
             // Adjacent segments on one tier: keep decoding.
-            seqs[seq].decodeLeft = next.tokens
-            seqs[seq].width = Int32(next.width)
-            seqs[seq].branchKV = 0
+            begin(next, on: seq)
             if next.role != 0 { reqs[i].offloadSegments += 1 }
             return
         }
         if seq >= 0 { retire(seq) }
         startSegment(i, from: seq >= 0 ? seq : nil, handoff: true)
+    }
+
+    /// Sequence `s` takes on segment `seg`'s work (its prefill, if any, is set by the caller).
+    @inline(__always) func begin(_ seg: Segment, on s: Int) {
+        seqs[s].decodeLeft = seg.tokens
+        seqs[s].width = Int32(seg.width)
+        seqs[s].branchKV = 0
+        seqs[s].scoring = seg.prefillOnly
     }
 
     /// A sequence whose segment ended leaves its replica's batch: parked with its KV as a cached
@@ -462,15 +469,6 @@ public final class HybridSimulator {
         let r = Int(seqs[seq].replica)
         removeRunning(seq, replica: r)
         if scenario.tiers[roleTier[Int(seqs[seq].role)]].prefixCaching { park(seq, replica: r) } else { freeSeq(seq, replica: r) }
-    }
-
-    /// Drops `n` tokens from the end of request `i`'s context (rejected drafts) and frees KV
-    /// beyond what every tier validly holds: up to the token before the new end. The last token
-    /// is the verifier's own, sampled from its logits and not yet run through any model (llama.cpp
-    /// verifies id_last plus the k drafts: a batch of k + 1 tokens).
-    func rollback(_ i: Int, tokens n: Int) {
-        reqs[i].context -= n
-        clip(i, keep: reqs[i].context - 1)
     }
 
     /// Every tier of request `i` keeps at most `keep` KV tokens.
