@@ -4,12 +4,13 @@ import XCTest
 /// Random scenarios: every token generated exactly once, KV never above capacity, the clock
 /// never goes back; and the same seed gives byte-identical JSON.
 final class ConservationTests: XCTestCase {
-    func randomScenario(_ k: Int) throws -> Scenario {
+    /// - Parameter policy: a policy line replacing the drawn one (the draws stay the same).
+    func randomScenario(_ k: Int, policy: String? = nil, _ overrides: [String] = []) throws -> Scenario {
         let rng = RandomStream(seed: UInt64(k), name: "test")
         let policies = ["small-only", "large-only", "splitreason"]
         let modes = ["sequential", "pipelined"]
         // A small GPU memory forces admission limits, eviction and preemption.
-        return try scenario("""
+        let yaml = """
         seed: \(k)
         trace:
           synthetic:
@@ -27,7 +28,9 @@ final class ConservationTests: XCTestCase {
           large: {gpu: tiny, replicas: \(1 + rng.int(below: 2)), max_num_seqs: \(2 + rng.int(below: 30)), max_num_batched_tokens: \(512 + rng.int(below: 4000))}
         network: {rtt_ms: {distribution: lognormal, median: \(1 + rng.int(below: 50)), sigma: 0.5}}
         policy: {name: \(policies[rng.int(below: 3)]), offload_threshold: \(0.5 + 0.4 * rng.uniform()), min_segment_tokens: \(1 + rng.int(below: 16)), mode: \(modes[rng.int(below: 2)]), chunk_tokens: \(16 + rng.int(below: 256))}
-        """)
+        """
+        guard let policy else { return try scenario(yaml) }
+        return try scenario(yaml.split(separator: "\n").dropLast().joined(separator: "\n") + "\npolicy: {\(policy)}", overrides)
     }
 
     func testConservationOnRandomScenarios() throws {
@@ -35,7 +38,7 @@ final class ConservationTests: XCTestCase {
         for k in 0..<40 {
             let sc = try randomScenario(k)
             let trace = try Simulation.loadTrace(sc)
-            let r = try Simulation.run(sc, trace: trace)
+            let r = try Simulation.run(sc, trace: trace, checkingInvariants: true)
             let o = r.outcome
             XCTAssertFalse(o.clockWentBackwards, "scenario \(k)")
             XCTAssertFalse(o.kvOverflow, "scenario \(k)")
@@ -60,6 +63,33 @@ final class ConservationTests: XCTestCase {
         XCTAssertGreaterThan(preemptions, 0, "the random scenarios should exercise memory pressure")
     }
 
+    /// The replica bookkeeping checks itself after every event (`checkInvariants()`) under every
+    /// policy: speculative rollback, specs branches and pruning, routing, memory pressure.
+    func testInvariantsUnderEveryPolicy() throws {
+        let policies = ["name: route, route_threshold: 0.4",
+                        "name: speculative, draft_tokens: 5, acceptance: 0.6",
+                        "name: specs, acceptance_from: rate, reward_tier: large, beam_width: 4, step_tokens: 24, acceptance: 0.5",
+                        "name: specs, acceptance_from: rate, reward_tier: large, beam_width: 1, step_tokens: 7",
+                        "name: splitreason, offload_threshold: 0.3, mode: pipelined, chunk_tokens: 32",
+                        "name: splitreason, offload_threshold: 0.3, mode: sequential"]
+        var pressure = 0
+        for (p, policy) in policies.enumerated() {
+            for k in 0..<3 {
+                // Short outputs keep the per-event check (O(sequences)) quick.
+                let sc = try randomScenario(100 + 10 * p + k, policy: policy,
+                                            ["trace.synthetic.requests=24", "trace.synthetic.output_tokens.median=400", "trace.synthetic.output_tokens.max=2000",
+                                             "tiers.small.kv_capacity_tokens=4000", "tiers.large.kv_capacity_tokens=3000"])
+                let trace = try Simulation.loadTrace(sc)
+                let o = try Simulation.run(sc, trace: trace, checkingInvariants: true).outcome
+                XCTAssertEqual(o.stalledRequests, 0, policy)
+                XCTAssertFalse(o.kvOverflow, policy)
+                for q in o.requests where !q.failed { XCTAssertEqual(q.outputTokens, trace.outputTokens(q.traceIndex), policy) }
+                pressure += o.tiers.reduce(0) { $0 + $1.preemptions + $1.evictions }
+            }
+        }
+        XCTAssertGreaterThan(pressure, 0)
+    }
+
     /// Sequences coming back to a tier wait while holding their cached prefix. Before waiting
     /// prefixes became evictable, that KV could fill an idle replica whose queue head needed more:
     /// nothing ran, nothing woke it, and requests stalled forever (found in an overloaded
@@ -80,7 +110,7 @@ final class ConservationTests: XCTestCase {
         // Free: 100. The head needs 301: the last in the queue gives up its 300-token prefix.
         sim.plan(r)
         XCTAssertTrue(sim.replicas[r].busy)
-        XCTAssertEqual(sim.replicas[r].running.first, 0)
+        XCTAssertEqual(sim.replicas[r].active.first, 0)
         XCTAssertEqual(sim.seqs[2].kv, 0)
         XCTAssertEqual(sim.seqs[2].pendingPrefill, 400)
         XCTAssertEqual(sim.seqs[1].kv, 300)

@@ -94,7 +94,7 @@ final class SpecsTests: XCTestCase {
                                              overrides: ["trace.synthetic.requests=80", "traffic.rate_rps=4", "policy.beam_width=\(width)",
                                                          "tiers.small.kv_capacity_tokens=12000", "tiers.prm.kv_capacity_tokens=9000"])
             let trace = try Simulation.loadTrace(sc)
-            let o = try Simulation.run(sc, trace: trace).outcome
+            let o = try Simulation.run(sc, trace: trace, checkingInvariants: true).outcome
             XCTAssertEqual(o.stalledRequests, 0)
             XCTAssertFalse(o.kvOverflow)
             XCTAssertFalse(o.clockWentBackwards)

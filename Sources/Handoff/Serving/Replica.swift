@@ -1,3 +1,18 @@
+/// An entry of a replica's waiting queue or idle heap: a sequence and the stamp it had when the
+/// entry was made. An entry whose stamp no longer matches the sequence's is stale and skipped
+/// (removal from the middle of a queue is O(1): the entry is left behind as a tombstone).
+struct QueueEntry {
+    var seq: Int32
+    var stamp: UInt32
+}
+
+/// An idle running sequence (resident KV, no work), keyed by admission order for eviction.
+struct IdleEntry {
+    var admittedAt: Int
+    var seq: Int32
+    var stamp: UInt32
+}
+
 /// One engine replica running continuous batching, vLLM-style.
 ///
 /// Each iteration: admit waiting sequences (FIFO, while `max_num_seqs` and KV memory allow),
@@ -7,6 +22,10 @@
 /// contexts are evicted first, then the most recently admitted sequence is preempted and later
 /// recomputed. Runs of decode-only iterations in which the batch cannot change are taken in one
 /// step (`plannedIterations` > 1), so a long generation costs a few events, not one per token.
+///
+/// The sets below are kept so that no per-event operation scans a queue: the code that moves
+/// sequences between them is `HybridSimulator+Replicas.swift`, and
+/// `HybridSimulator+Invariants.swift` checks them.
 struct Replica {
     let tier: Int
     let index: Int
@@ -18,12 +37,29 @@ struct Replica {
     /// `BlockSpaceManager.can_allocate` admits only if free − required ≥ watermark).
     let watermark: Int
 
-    var running: [Int32] = []
-    var waiting: [Int32] = []
+    /// Running sequences: a doubly linked list in admission order (links in `SequenceState`).
+    var runHead: Int32 = -1
+    var runTail: Int32 = -1
+    var runningCount = 0
+    /// The running sequences with work, in admission order: what an iteration is built from.
+    var active: [Int32] = []
+    /// The active sequences ready to decode (prefill done), in admission order, and their widths' sum.
+    var decoding: [Int32] = []
+    var decodeWidth = 0
+    /// Running sequences without work (resident contexts), a lazy min-heap by admission order.
+    var idle: [IdleEntry] = []
+    /// FIFO of waiting sequences from `waitingHead` on, with tombstones; `waitingCount` live ones.
+    var waiting: [QueueEntry] = []
     var waitingHead = 0
+    var waitingCount = 0
     /// KV tokens held by waiting sequences (cached prefixes), so eviction skips the queue when 0.
     var waitingKV = 0
-    var parked: [Int32] = []
+    /// Waiting sequences that held KV when they joined at the back, in queue order (a lazy stack).
+    var waitingWithKV: [QueueEntry] = []
+    /// Parked sequences (cached prefixes, no work): a doubly linked list, least recently parked first.
+    var parkHead: Int32 = -1
+    var parkTail: Int32 = -1
+    var parkedCount = 0
     var kvUsed = 0
     var peakKV = 0
     var admissions = 0
@@ -36,6 +72,8 @@ struct Replica {
     var runEnd = 0.0
     var version: UInt32 = 0
     var decodeOnlyRun = false
+    /// The sequences batched in the run in flight, in admission order.
+    var batch: [Int32] = []
 
     // Statistics.
     var busySeconds = 0.0
@@ -54,7 +92,6 @@ struct Replica {
     }
 
     var free: Int { capacity - kvUsed }
-    var waitingCount: Int { waiting.count - waitingHead }
     /// Outstanding sequences, for routing.
-    var load: Int { running.count + waitingCount }
+    var load: Int { runningCount + waitingCount }
 }

@@ -30,4 +30,18 @@ struct SequenceState {
     var branchKV = 0
     /// The current segment is prefill-only: done when its prefill is.
     var scoring = false
+
+    // Replica bookkeeping (see `HybridSimulator+Replicas.swift`).
+    /// Links of the replica's running list (admission order) or parked list (LRU), whichever
+    /// `place` says the sequence is on.
+    var prev: Int32 = -1
+    var next: Int32 = -1
+    /// Tells this sequence's live entry in a waiting queue from stale ones (bumped per enqueue).
+    var waitStamp: UInt32 = 0
+    /// Tells this sequence's live entry in the idle heap from stale ones (bumped per push).
+    var idleStamp: UInt32 = 0
+    /// Running with work: in the replica's `active` list.
+    var active = false
+    /// Ready to decode: in the replica's `decoding` list, adding `width` to its `decodeWidth`.
+    var decodeShare: Int32 = 0
 }

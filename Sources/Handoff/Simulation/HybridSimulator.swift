@@ -126,6 +126,8 @@ public final class HybridSimulator {
     var partner: [Int] = []
     /// Per tier, the tier whose GPUs it runs on (its host when colocated, else itself).
     var device: [Int] = []
+    /// Check the replica bookkeeping after every event (`checkInvariants()`; slow, for tests).
+    public var checksInvariants = false
 
     public init(scenario: Scenario, trace: Trace) {
         self.scenario = scenario
@@ -223,6 +225,7 @@ public final class HybridSimulator {
             case .apiDone: segmentDone(seq: -1, request: Int(e.argument))
             case .requestReturn: complete(Int(e.argument), at: now)
             }
+            if checksInvariants { checkInvariants() }
         }
         return outcome()
     }
@@ -329,8 +332,8 @@ public final class HybridSimulator {
         seqs[s].replica = Int32(best)
     }
 
-    /// Running sequences of replica `r` that have work (the ones holding a `max_num_seqs` slot). O(running).
-    func working(_ r: Int) -> Int { replicas[r].running.reduce(0) { $0 + (hasWork(Int($1)) ? 1 : 0) } }
+    /// Running sequences of replica `r` that have work (the ones holding a `max_num_seqs` slot). O(1).
+    @inline(__always) func working(_ r: Int) -> Int { replicas[r].active.count }
 
     /// Outstanding slots of replica `r`: sequences with work plus the waiting ones.
     func slotsUsed(_ r: Int) -> Int { working(r) + replicas[r].waitingCount }
@@ -380,7 +383,8 @@ public final class HybridSimulator {
             unpark(s, replica: r)
             enqueue(s, replica: r)
         case .none: enqueue(s, replica: r)
-        case .waiting, .running: break
+        case .running: sync(s)
+        case .waiting: break
         }
         return r
     }
@@ -390,6 +394,7 @@ public final class HybridSimulator {
         if reqs[i].failed || reqs[i].done >= 0 { return }
         seqs[s].pendingPrefill += chunkTokens
         if seqs[s].dropped || seqs[s].replica < 0 { return }
+        sync(s)
         if seqs[s].place == .none { enqueue(s, replica: Int(seqs[s].replica)) }
         poke(Int(seqs[s].replica))
     }
@@ -447,6 +452,7 @@ public final class HybridSimulator {
         if next.role == prevRole && seq >= 0 && !next.prefillOnly && !next.parallel {
             // Adjacent segments on one tier: keep decoding.
             begin(next, on: seq)
+            sync(seq)
             if next.role != 0 { reqs[i].offloadSegments += 1 }
             return
         }
@@ -528,110 +534,6 @@ public final class HybridSimulator {
         }
     }
 
-    // MARK: Replica bookkeeping
-
-    func enqueue(_ s: Int, replica r: Int) {
-        seqs[s].place = .waiting
-        replicas[r].waiting.append(Int32(s))
-        replicas[r].waitingKV += seqs[s].kv
-    }
-
-    func removeWaiting(_ s: Int, replica r: Int) {
-        if let k = replicas[r].waiting[replicas[r].waitingHead...].firstIndex(of: Int32(s)) { replicas[r].waiting.remove(at: k) }
-        seqs[s].place = .none
-        replicas[r].waitingKV -= seqs[s].kv
-    }
-
-    /// Takes the head off replica `r`'s waiting queue.
-    @inline(__always) func popWaiting(replica r: Int) -> Int {
-        let s = Int(replicas[r].waiting[replicas[r].waitingHead])
-        replicas[r].waitingHead += 1
-        replicas[r].waitingKV -= seqs[s].kv
-        return s
-    }
-
-    func removeRunning(_ s: Int, replica r: Int) {
-        if let k = replicas[r].running.firstIndex(of: Int32(s)) { replicas[r].running.remove(at: k) }
-        seqs[s].place = .none
-    }
-
-    func park(_ s: Int, replica r: Int) {
-        seqs[s].place = .parked
-        replicas[r].parked.append(Int32(s))
-    }
-
-    func unpark(_ s: Int, replica r: Int) {
-        if let k = replicas[r].parked.firstIndex(of: Int32(s)) { replicas[r].parked.remove(at: k) }
-        seqs[s].place = .none
-    }
-
-    func freeSeq(_ s: Int, replica r: Int) {
-        replicas[r].kvUsed -= seqs[s].kv
-        seqs[s].kv = 0
-    }
-
-    /// Frees KV until `need` tokens are free and returns success, dropping contexts nobody is
-    /// computing on, like vLLM's unreferenced prefix blocks: first the least recently parked
-    /// contexts; then the cached prefixes of waiting sequences, latest in the queue first (the head
-    /// keeps its prefix: it is the one being admitted); then the idle resident contexts of
-    /// pipelined requests (no pending work), oldest admitted first. Each will recompute what it
-    /// lost when it next has work.
-    func evict(replica r: Int, need: Int) -> Bool {
-        while replicas[r].free < need, !replicas[r].parked.isEmpty {
-            let s = Int(replicas[r].parked.removeFirst())
-            seqs[s].place = .none
-            freeSeq(s, replica: r)
-            replicas[r].evictions += 1
-        }
-        var k = replicas[r].waiting.count - 1
-        let head = Int(replicas[r].waiting.count > replicas[r].waitingHead ? replicas[r].waiting[replicas[r].waitingHead] : -1)
-        let headKV = head >= 0 ? seqs[head].kv : 0
-        while replicas[r].free < need, replicas[r].waitingKV > headKV, k > replicas[r].waitingHead {
-            let s = Int(replicas[r].waiting[k])
-            k -= 1
-            guard seqs[s].kv > 0 else { continue }
-            seqs[s].pendingPrefill += seqs[s].kv
-            replicas[r].waitingKV -= seqs[s].kv
-            freeSeq(s, replica: r)
-            replicas[r].evictions += 1
-        }
-        if replicas[r].free < need {
-            var kept: [Int32] = []
-            kept.reserveCapacity(replicas[r].running.count)
-            for s32 in replicas[r].running {
-                let s = Int(s32)
-                // Not the sequence the request is on: between two of its segments on this tier it
-                // has no work for an instant (while other finished sequences are handled first).
-                let i = Int(seqs[s].request)
-                if replicas[r].free < need, !hasWork(s), seqs[s].kv > 0, Int(reqs[i].seqBase) + Int(reqs[i].location) != s {
-                    seqs[s].pendingPrefill += seqs[s].kv
-                    seqs[s].place = .none
-                    seqs[s].dropped = true
-                    freeSeq(s, replica: r)
-                    replicas[r].evictions += 1
-                } else {
-                    kept.append(s32)
-                }
-            }
-            replicas[r].running = kept
-        }
-        return replicas[r].free >= need
-    }
-
-    /// Preempts the most recently admitted running sequence other than `keep` (recompute later).
-    func preemptOne(replica r: Int) -> Bool {
-        guard replicas[r].running.count > 1 else { return false }
-        var victim = 0
-        for (k, s) in replicas[r].running.enumerated() where seqs[Int(s)].admittedAt > seqs[Int(replicas[r].running[victim])].admittedAt { victim = k }
-        let s = Int(replicas[r].running.remove(at: victim))
-        seqs[s].pendingPrefill += seqs[s].kv
-        freeSeq(s, replica: r)
-        seqs[s].place = .waiting
-        replicas[r].waiting.insert(Int32(s), at: replicas[r].waitingHead)
-        replicas[r].preemptions += 1
-        return true
-    }
-
     // MARK: Iterations
 
     @inline(__always) func hasWork(_ s: Int) -> Bool { seqs[s].pendingPrefill > 0 || seqs[s].decodeLeft > 0 }
@@ -645,7 +547,8 @@ public final class HybridSimulator {
             return
         }
         guard replicas[r].decodeOnlyRun, replicas[r].plannedIterations > 1 else { return }
-        var canJoin = replicas[r].running.contains { seqs[Int($0)].pendingPrefill > 0 }
+        // An active sequence not ready to decode has prefill to do.
+        var canJoin = replicas[r].active.count > replicas[r].decoding.count
         if !canJoin, replicas[r].waitingCount > 0 {
             let work = working(r)
             canJoin = work < replicas[r].maxSeqs
@@ -674,8 +577,12 @@ public final class HybridSimulator {
         let tierIdx = replicas[r].tier
         var finished: [Int] = []
         var chunkSends: [Int] = []
-        for s32 in replicas[r].running {
+        let batch = replicas[r].batch
+        replicas[r].batch.removeAll(keepingCapacity: true)
+        for s32 in batch {
             let s = Int(s32)
+            // Released while the run was in flight (its request ended on another tier).
+            guard seqs[s].place == .running else { seqs[s].batch = 0; continue }
             let i = Int(seqs[s].request)
             let chunk = seqs[s].batch
             seqs[s].batch = 0
@@ -719,6 +626,7 @@ public final class HybridSimulator {
             }
             if seqs[s].decodeLeft == 0 { finished.append(s) }
         }
+        for s32 in batch { sync(Int(s32)) }
         if replicas[r].kvUsed > replicas[r].capacity { overflow = true }
         replicas[r].peakKV = max(replicas[r].peakKV, replicas[r].kvUsed)
         for s in chunkSends {
@@ -730,6 +638,19 @@ public final class HybridSimulator {
         // A colocated partner waiting for the device goes first: turns alternate.
         if partner[r] >= 0 && !replicas[partner[r]].busy { plan(partner[r]) }
         if !replicas[r].busy { plan(r) }
+    }
+
+    /// Puts ready-to-decode sequence `s` (all its branches) into the iteration being built.
+    @inline(__always) func batchDecode(_ s: Int, replica r: Int, load: inout IterationLoad, slots: inout Int, minLeft: inout Int) {
+        let w = Int(seqs[s].width)
+        slots -= w
+        seqs[s].batch = -1
+        replicas[r].batch.append(Int32(s))
+        load.decodeSeqs += w
+        // Each branch attends over the shared prefix and its own tokens.
+        load.decodeContext += Double(w) * Double(max(0, seqs[s].kv - seqs[s].branchKV))
+        minLeft = min(minLeft, seqs[s].decodeLeft)
+        if pipelined { minLeft = min(minLeft, max(1, chunkTokens - seqs[s].sinceChunk)) }
     }
 
     func plan(_ r: Int) {
@@ -748,11 +669,10 @@ public final class HybridSimulator {
         // Admission: FIFO while sequence slots and memory allow.
         var work = working(r)
         while replicas[r].waitingCount > 0, work < replicas[r].maxSeqs {
-            let s = Int(replicas[r].waiting[replicas[r].waitingHead])
+            let s = waitingFront(r)
             let need = seqs[s].pendingPrefill + (seqs[s].decodeLeft > 0 ? 1 : 0)
             if need + seqs[s].kv > replicas[r].capacity {
                 _ = popWaiting(replica: r)
-                seqs[s].place = .none
                 fail(Int(seqs[s].request))
                 continue
             }
@@ -761,60 +681,60 @@ public final class HybridSimulator {
             let reserve = work > 0 ? replicas[r].watermark : 0
             guard evict(replica: r, need: need + reserve) else { break }
             _ = popWaiting(replica: r)
-            seqs[s].place = .running
-            seqs[s].admittedAt = replicas[r].admissions
-            replicas[r].admissions += 1
-            replicas[r].running.append(Int32(s))
+            addRunning(s, replica: r)
             if hasWork(s) { work += 1 }
         }
-        if replicas[r].waitingHead > 64 && replicas[r].waitingHead * 2 > replicas[r].waiting.count {
-            replicas[r].waiting.removeFirst(replicas[r].waitingHead)
-            replicas[r].waitingHead = 0
-        }
         // Decode batch; preempt while its one-token growth does not fit.
-        var decodeCount = 0
         while true {
-            decodeCount = replicas[r].running.reduce(0) { $0 + (seqs[Int($1)].pendingPrefill == 0 && seqs[Int($1)].decodeLeft > 0 ? Int(seqs[Int($1)].width) : 0) }
-            if decodeCount <= replicas[r].free || evict(replica: r, need: decodeCount) { break }
+            if replicas[r].decodeWidth <= replicas[r].free || evict(replica: r, need: replicas[r].decodeWidth) { break }
             if !preemptOne(replica: r) { break }
         }
+        let decodeCount = replicas[r].decodeWidth
         var load = IterationLoad()
         var avail = replicas[r].free - decodeCount
         var budget = replicas[r].maxBatchedTokens - decodeCount
         var minLeft = Int.max
         var slots = replicas[r].maxSeqs
-        for s32 in replicas[r].running {
-            let s = Int(s32)
-            guard seqs[s].place == .running else { continue }  // evicted while this batch was built
+        // Every sequence with work in admission order, while a prefill chunk can still be given;
+        // then only the sequences ready to decode, from where that stopped. O(batch + log n).
+        let active = replicas[r].active
+        var pos = 0
+        var prefillOpen = budget > 0
+        while prefillOpen, pos < active.count, slots > 0 {
+            let s = Int(active[pos])
+            pos += 1
             if seqs[s].pendingPrefill == 0 {
-                guard seqs[s].decodeLeft > 0, slots > 0 else { continue }
-                let w = Int(seqs[s].width)
-                slots -= w
-                seqs[s].batch = -1
-                load.decodeSeqs += w
-                // Each branch attends over the shared prefix and its own tokens.
-                load.decodeContext += Double(w) * Double(max(0, seqs[s].kv - seqs[s].branchKV))
-                minLeft = min(minLeft, seqs[s].decodeLeft)
-                if pipelined { minLeft = min(minLeft, max(1, chunkTokens - seqs[s].sinceChunk)) }
-            } else if budget > 0 && slots > 0 {
-                let want = min(seqs[s].pendingPrefill, budget)
-                if avail < want {
-                    let before = replicas[r].free
-                    _ = evict(replica: r, need: before + want - avail)
-                    avail += replicas[r].free - before
-                }
-                let chunk = min(seqs[s].pendingPrefill, budget, avail)
-                guard chunk > 0 else { continue }
-                slots -= 1
-                seqs[s].batch = chunk
-                replicas[r].latency.addPrefill(&load, chunk: chunk, context: seqs[s].kv)
-                budget -= chunk
-                avail -= chunk
+                batchDecode(s, replica: r, load: &load, slots: &slots, minLeft: &minLeft)
+                continue
+            }
+            let want = min(seqs[s].pendingPrefill, budget)
+            if avail < want {
+                let before = replicas[r].free
+                _ = evict(replica: r, need: before + want - avail)
+                avail += replicas[r].free - before
+            }
+            let chunk = min(seqs[s].pendingPrefill, budget, avail)
+            // No memory left for prefill (nothing more could be evicted): later chunks get none either.
+            guard chunk > 0 else { prefillOpen = false; continue }
+            slots -= 1
+            seqs[s].batch = chunk
+            replicas[r].batch.append(Int32(s))
+            replicas[r].latency.addPrefill(&load, chunk: chunk, context: seqs[s].kv)
+            budget -= chunk
+            avail -= chunk
+            if budget <= 0 { prefillOpen = false }
+        }
+        if pos < active.count, slots > 0 {
+            let decoding = replicas[r].decoding
+            var j = admissionIndex(decoding, seqs[Int(active[pos])].admittedAt)
+            while j < decoding.count, slots > 0 {
+                batchDecode(Int(decoding[j]), replica: r, load: &load, slots: &slots, minLeft: &minLeft)
+                j += 1
             }
         }
         if load.decodeSeqs == 0 && load.prefillTokens == 0 {
             // Nothing can run. If work is stuck for memory, preempt; a lone sequence that cannot fit fails.
-            let stuck = replicas[r].running.filter { hasWork(Int($0)) }
+            let stuck = replicas[r].active
             if !stuck.isEmpty {
                 if preemptOne(replica: r) { plan(r); return }
                 fail(Int(seqs[Int(stuck[0])].request))

@@ -18,9 +18,11 @@ public enum Simulation {
         }
     }
 
-    public static func run(_ scenario: Scenario, trace given: Trace? = nil) throws -> SimulationResult {
+    /// - Parameter checkingInvariants: check the simulator's bookkeeping after every event (slow; tests).
+    public static func run(_ scenario: Scenario, trace given: Trace? = nil, checkingInvariants: Bool = false) throws -> SimulationResult {
         let trace = try given ?? loadTrace(scenario)
         let sim = HybridSimulator(scenario: scenario, trace: trace)
+        sim.checksInvariants = checkingInvariants
         let outcome = try sim.run()
         let used = Array(Set(outcome.requests.map(\.traceIndex))).sorted()
         // The prediction depends on the trace, the policy, the requests served, the accuracy spec and

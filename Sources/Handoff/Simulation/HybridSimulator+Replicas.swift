@@ -1,0 +1,314 @@
+/// A replica's sets of sequences (waiting, running with and without work, parked) and the moves
+/// between them: admission bookkeeping, eviction and preemption.
+///
+/// Every operation here is O(1) or O(log n) in the size of the set it touches, amortised, except
+/// inserting into or removing from `active` (a binary search and a move of the running sequences
+/// with work, which the next iteration visits anyway). Removal from the middle of the waiting
+/// queue or the idle heap leaves a stale entry that is skipped later (see `QueueEntry`).
+extension HybridSimulator {
+    // MARK: Waiting queue
+
+    @inline(__always) func live(_ e: QueueEntry) -> Bool {
+        seqs[Int(e.seq)].place == .waiting && seqs[Int(e.seq)].waitStamp == e.stamp
+    }
+
+    /// Puts `s` at the back of replica `r`'s waiting queue. O(1) amortised.
+    func enqueue(_ s: Int, replica r: Int) {
+        seqs[s].place = .waiting
+        seqs[s].waitStamp &+= 1
+        let e = QueueEntry(seq: Int32(s), stamp: seqs[s].waitStamp)
+        replicas[r].waiting.append(e)
+        replicas[r].waitingCount += 1
+        replicas[r].waitingKV += seqs[s].kv
+        if seqs[s].kv > 0 {
+            replicas[r].waitingWithKV.append(e)
+            if replicas[r].waitingWithKV.count > 2 * replicas[r].waitingCount + 64 {
+                replicas[r].waitingWithKV.removeAll { !live($0) || seqs[Int($0.seq)].kv == 0 }
+            }
+        }
+    }
+
+    /// Puts `s` at the front of replica `r`'s waiting queue (a preempted sequence). O(1) amortised.
+    func enqueueFront(_ s: Int, replica r: Int) {
+        if replicas[r].waitingHead == 0 {
+            let gap = max(16, replicas[r].waiting.count)
+            replicas[r].waiting.insert(contentsOf: repeatElement(QueueEntry(seq: 0, stamp: 0), count: gap), at: 0)
+            replicas[r].waitingHead = gap
+            // The filler entries are stale: sequence 0's stamp is never 0 while it waits (bumped first).
+        }
+        seqs[s].place = .waiting
+        seqs[s].waitStamp &+= 1
+        replicas[r].waitingHead -= 1
+        replicas[r].waiting[replicas[r].waitingHead] = QueueEntry(seq: Int32(s), stamp: seqs[s].waitStamp)
+        replicas[r].waitingCount += 1
+        replicas[r].waitingKV += seqs[s].kv
+    }
+
+    /// The sequence at the head of replica `r`'s waiting queue, or −1. Drops stale entries in front
+    /// of it. O(1) amortised.
+    func waitingFront(_ r: Int) -> Int {
+        guard replicas[r].waitingCount > 0 else {
+            if !replicas[r].waiting.isEmpty {
+                replicas[r].waiting.removeAll(keepingCapacity: true)
+                replicas[r].waitingWithKV.removeAll(keepingCapacity: true)
+                replicas[r].waitingHead = 0
+            }
+            return -1
+        }
+        while !live(replicas[r].waiting[replicas[r].waitingHead]) { replicas[r].waitingHead += 1 }
+        if replicas[r].waitingHead > 64 && replicas[r].waitingHead * 2 > replicas[r].waiting.count {
+            replicas[r].waiting.removeFirst(replicas[r].waitingHead)
+            replicas[r].waitingHead = 0
+        }
+        return Int(replicas[r].waiting[replicas[r].waitingHead].seq)
+    }
+
+    /// Takes the head off replica `r`'s waiting queue (the caller gives it its new place).
+    @inline(__always) func popWaiting(replica r: Int) -> Int {
+        let s = waitingFront(r)
+        replicas[r].waitingHead += 1
+        replicas[r].waitingCount -= 1
+        replicas[r].waitingKV -= seqs[s].kv
+        seqs[s].place = .none
+        return s
+    }
+
+    /// Takes `s` out of replica `r`'s waiting queue, wherever it is. O(1): its entry goes stale.
+    func removeWaiting(_ s: Int, replica r: Int) {
+        seqs[s].place = .none
+        replicas[r].waitingCount -= 1
+        replicas[r].waitingKV -= seqs[s].kv
+    }
+
+    // MARK: Running list, active list, idle heap
+
+    /// Admits `s` to replica `r`'s running set, newest. O(1), plus the active-list insert.
+    func addRunning(_ s: Int, replica r: Int) {
+        seqs[s].place = .running
+        seqs[s].admittedAt = replicas[r].admissions
+        replicas[r].admissions += 1
+        seqs[s].prev = replicas[r].runTail
+        seqs[s].next = -1
+        if replicas[r].runTail >= 0 { seqs[Int(replicas[r].runTail)].next = Int32(s) } else { replicas[r].runHead = Int32(s) }
+        replicas[r].runTail = Int32(s)
+        replicas[r].runningCount += 1
+        if hasWork(s) { activate(s, replica: r) } else { pushIdle(s, replica: r) }
+    }
+
+    /// Takes `s` out of replica `r`'s running set. O(1), plus the active-list removal.
+    func removeRunning(_ s: Int, replica r: Int) {
+        if seqs[s].active { deactivate(s, replica: r) }
+        let p = seqs[s].prev, n = seqs[s].next
+        if p >= 0 { seqs[Int(p)].next = n } else { replicas[r].runHead = n }
+        if n >= 0 { seqs[Int(n)].prev = p } else { replicas[r].runTail = p }
+        seqs[s].prev = -1
+        seqs[s].next = -1
+        replicas[r].runningCount -= 1
+        seqs[s].place = .none
+    }
+
+    /// Where a sequence admitted at `a` stands (or would stand) in `list`, a list in admission
+    /// order. O(log n).
+    @inline(__always) func admissionIndex(_ list: [Int32], _ a: Int) -> Int {
+        var lo = 0, hi = list.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if seqs[Int(list[mid])].admittedAt < a { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// Inserts `s` into `list` (in admission order): O(1) at the end, else a binary search and a move.
+    @inline(__always) func insertByAdmission(_ s: Int, into list: inout [Int32]) {
+        if let last = list.last, seqs[Int(last)].admittedAt > seqs[s].admittedAt {
+            list.insert(Int32(s), at: admissionIndex(list, seqs[s].admittedAt))
+        } else {
+            list.append(Int32(s))
+        }
+    }
+
+    func activate(_ s: Int, replica r: Int) {
+        seqs[s].active = true
+        insertByAdmission(s, into: &replicas[r].active)
+        syncDecoding(s, replica: r)
+    }
+
+    func deactivate(_ s: Int, replica r: Int) {
+        seqs[s].active = false
+        replicas[r].active.remove(at: admissionIndex(replicas[r].active, seqs[s].admittedAt))
+        syncDecoding(s, replica: r)
+    }
+
+    /// Is `s` a running sequence ready to decode (its prefill done)?
+    @inline(__always) func readyToDecode(_ s: Int) -> Bool {
+        seqs[s].active && seqs[s].pendingPrefill == 0 && seqs[s].decodeLeft > 0
+    }
+
+    /// Brings `s`'s membership of `decoding` (and its share of `decodeWidth`) in line.
+    @inline(__always) func syncDecoding(_ s: Int, replica r: Int) {
+        let ready = readyToDecode(s)
+        if ready && seqs[s].decodeShare == 0 {
+            insertByAdmission(s, into: &replicas[r].decoding)
+        } else if !ready && seqs[s].decodeShare > 0 {
+            replicas[r].decoding.remove(at: admissionIndex(replicas[r].decoding, seqs[s].admittedAt))
+        }
+        let share = ready ? seqs[s].width : 0
+        replicas[r].decodeWidth += Int(share - seqs[s].decodeShare)
+        seqs[s].decodeShare = share
+    }
+
+    /// Brings a running sequence's membership of the active and decoding lists in line with its
+    /// work: called after anything that gives a sequence work or takes it away.
+    @inline(__always) func sync(_ s: Int) {
+        guard seqs[s].place == .running else { return }
+        let r = Int(seqs[s].replica)
+        if hasWork(s) {
+            if !seqs[s].active { activate(s, replica: r) } else { syncDecoding(s, replica: r) }
+        } else if seqs[s].active {
+            deactivate(s, replica: r)
+            pushIdle(s, replica: r)
+        }
+    }
+
+    /// Records that running sequence `s` has no work: a candidate for idle eviction. O(log n).
+    func pushIdle(_ s: Int, replica r: Int) {
+        seqs[s].idleStamp &+= 1
+        var i = replicas[r].idle.count
+        let e = IdleEntry(admittedAt: seqs[s].admittedAt, seq: Int32(s), stamp: seqs[s].idleStamp)
+        replicas[r].idle.append(e)
+        while i > 0 {
+            let p = (i - 1) >> 1
+            if replicas[r].idle[p].admittedAt <= e.admittedAt { break }
+            replicas[r].idle[i] = replicas[r].idle[p]
+            i = p
+        }
+        replicas[r].idle[i] = e
+        if replicas[r].idle.count > 2 * replicas[r].runningCount + 64 { compactIdle(r) }
+    }
+
+    /// Is `e` a running sequence without work that still holds KV (and is `e` its newest entry)?
+    @inline(__always) func liveIdle(_ e: IdleEntry) -> Bool {
+        let s = Int(e.seq)
+        return seqs[s].place == .running && seqs[s].idleStamp == e.stamp && !seqs[s].active && seqs[s].kv > 0
+    }
+
+    func popIdle(_ r: Int) -> IdleEntry {
+        let top = replicas[r].idle[0]
+        let last = replicas[r].idle.removeLast()
+        let n = replicas[r].idle.count
+        guard n > 0 else { return top }
+        var i = 0
+        while true {
+            var c = 2 * i + 1
+            if c >= n { break }
+            if c + 1 < n && replicas[r].idle[c + 1].admittedAt < replicas[r].idle[c].admittedAt { c += 1 }
+            if last.admittedAt <= replicas[r].idle[c].admittedAt { break }
+            replicas[r].idle[i] = replicas[r].idle[c]
+            i = c
+        }
+        replicas[r].idle[i] = last
+        return top
+    }
+
+    /// Drops stale idle entries; the rest keep their heap order after a sort. O(n log n), amortised
+    /// O(log n) per push since it runs only when stale entries outnumber the running sequences.
+    func compactIdle(_ r: Int) {
+        replicas[r].idle.removeAll { !liveIdle($0) }
+        replicas[r].idle.sort { $0.admittedAt < $1.admittedAt }
+    }
+
+    // MARK: Parked list
+
+    /// Parks `s` (a cached prefix without work) as the most recently parked. O(1).
+    func park(_ s: Int, replica r: Int) {
+        seqs[s].place = .parked
+        seqs[s].prev = replicas[r].parkTail
+        seqs[s].next = -1
+        if replicas[r].parkTail >= 0 { seqs[Int(replicas[r].parkTail)].next = Int32(s) } else { replicas[r].parkHead = Int32(s) }
+        replicas[r].parkTail = Int32(s)
+        replicas[r].parkedCount += 1
+    }
+
+    /// Takes `s` off replica `r`'s parked list. O(1).
+    func unpark(_ s: Int, replica r: Int) {
+        let p = seqs[s].prev, n = seqs[s].next
+        if p >= 0 { seqs[Int(p)].next = n } else { replicas[r].parkHead = n }
+        if n >= 0 { seqs[Int(n)].prev = p } else { replicas[r].parkTail = p }
+        seqs[s].prev = -1
+        seqs[s].next = -1
+        replicas[r].parkedCount -= 1
+        seqs[s].place = .none
+    }
+
+    func freeSeq(_ s: Int, replica r: Int) {
+        replicas[r].kvUsed -= seqs[s].kv
+        seqs[s].kv = 0
+    }
+
+    // MARK: Eviction and preemption
+
+    /// Frees KV until `need` tokens are free and returns success, dropping contexts nobody is
+    /// computing on, like vLLM's unreferenced prefix blocks: first the least recently parked
+    /// contexts; then the cached prefixes of waiting sequences, latest in the queue first (the head
+    /// keeps its prefix: it is the one being admitted); then the idle resident contexts of
+    /// pipelined requests (no pending work), oldest admitted first. Each will recompute what it
+    /// lost when it next has work. O(log n) per context dropped, amortised.
+    func evict(replica r: Int, need: Int) -> Bool {
+        while replicas[r].free < need, replicas[r].parkHead >= 0 {
+            let s = Int(replicas[r].parkHead)
+            unpark(s, replica: r)
+            freeSeq(s, replica: r)
+            replicas[r].evictions += 1
+        }
+        if replicas[r].free < need {
+            let head = waitingFront(r)
+            let headKV = head >= 0 ? seqs[head].kv : 0
+            while replicas[r].free < need, replicas[r].waitingKV > headKV, let e = replicas[r].waitingWithKV.last {
+                let s = Int(e.seq)
+                guard live(e), seqs[s].kv > 0 else { replicas[r].waitingWithKV.removeLast(); continue }
+                if s == head { break }
+                replicas[r].waitingWithKV.removeLast()
+                seqs[s].pendingPrefill += seqs[s].kv
+                replicas[r].waitingKV -= seqs[s].kv
+                freeSeq(s, replica: r)
+                replicas[r].evictions += 1
+            }
+        }
+        if replicas[r].free < need {
+            var skipped: [IdleEntry] = []
+            while replicas[r].free < need, !replicas[r].idle.isEmpty {
+                let e = popIdle(r)
+                guard liveIdle(e) else { continue }
+                let s = Int(e.seq)
+                // Not the sequence the request is on: between two of its segments on this tier it
+                // has no work for an instant (while other finished sequences are handled first).
+                let i = Int(seqs[s].request)
+                if Int(reqs[i].seqBase) + Int(reqs[i].location) == s { skipped.append(e); continue }
+                removeRunning(s, replica: r)
+                seqs[s].pendingPrefill += seqs[s].kv
+                seqs[s].dropped = true
+                freeSeq(s, replica: r)
+                replicas[r].evictions += 1
+            }
+            for e in skipped {
+                // Back into the heap as it was (same stamp: still the sequence's live entry).
+                seqs[Int(e.seq)].idleStamp &-= 1
+                pushIdle(Int(e.seq), replica: r)
+            }
+        }
+        return replicas[r].free >= need
+    }
+
+    /// Preempts the most recently admitted running sequence (recomputed later). O(1), plus the
+    /// active-list removal.
+    func preemptOne(replica r: Int) -> Bool {
+        guard replicas[r].runningCount > 1 else { return false }
+        let s = Int(replicas[r].runTail)
+        removeRunning(s, replica: r)
+        seqs[s].pendingPrefill += seqs[s].kv
+        freeSeq(s, replica: r)
+        enqueueFront(s, replica: r)
+        replicas[r].preemptions += 1
+        return true
+    }
+}
