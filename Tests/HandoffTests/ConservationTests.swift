@@ -90,6 +90,33 @@ final class ConservationTests: XCTestCase {
         XCTAssertGreaterThan(pressure, 0)
     }
 
+    /// Admission allocates the first chunk of what it admits in the same pass (vLLM's scheduler
+    /// allocates the slots of what it schedules), so one pass never admits more than fits.
+    ///
+    /// Hand count: KV capacity 1,000 (watermark 10); ten requests of 300 prompt + 50 output tokens
+    /// end at 349 KV tokens each. Two fit together (698), three do not (1,047). The first is
+    /// admitted alone; at its first decode the next two are admitted (301 + 10 ≤ 700, then
+    /// 311 ≤ 400; the fourth does not fit in the 100 left), and when the three have grown to 1,000
+    /// the newest is preempted. Each later group of admissions repeats that at most once, and at
+    /// most ⌈10 / 3⌉ = 4 groups form: at most 4 preemptions. The scheduler that checked each
+    /// admission against the same free memory without allocating admitted all ten at once and
+    /// preempted 22 times (sequences that had been given no memory yet among them).
+    func testAdmissionAllocatesWhatItAdmits() throws {
+        let dir = tempDir()
+        let path = dir + "/t.jsonl"
+        let lines = (1...10).map { #"{"id":"r\#($0)","prompt_tokens":300,"output_tokens":50}"# }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let sc = try scenario(handComputableScenarioYAML(trace: path, policy: "name: small-only"),
+                              ["traffic.arrival=closed_loop", "traffic.concurrency=10", "tiers.small.kv_capacity_tokens=1000"])
+        let o = try Simulation.run(sc, checkingInvariants: true).outcome
+        XCTAssertEqual(o.requests.filter(\.failed).count, 0)
+        for q in o.requests { XCTAssertEqual(q.outputTokens, 50) }
+        XCTAssertFalse(o.kvOverflow)
+        XCTAssertEqual(o.tiers[0].peakKVTokens, 1000)
+        XCTAssertGreaterThanOrEqual(o.tiers[0].preemptions, 1)
+        XCTAssertLessThanOrEqual(o.tiers[0].preemptions, 4)
+    }
+
     /// Sequences coming back to a tier wait while holding their cached prefix. Before waiting
     /// prefixes became evictable, that KV could fill an idle replica whose queue head needed more:
     /// nothing ran, nothing woke it, and requests stalled forever (found in an overloaded

@@ -60,7 +60,10 @@ struct Replica {
     var parkHead: Int32 = -1
     var parkTail: Int32 = -1
     var parkedCount = 0
+    /// KV tokens held or reserved (see `SequenceState.reserved`).
     var kvUsed = 0
+    /// Running sequences with a reservation left.
+    var reservedSeqs = 0
     var peakKV = 0
     var admissions = 0
 

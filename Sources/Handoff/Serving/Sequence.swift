@@ -9,6 +9,9 @@ struct SequenceState {
     var kv = 0
     /// Tokens to prefill before decoding can (re)start.
     var pendingPrefill = 0
+    /// KV slots allocated at admission for prefill not yet computed (≤ `pendingPrefill`; counted in
+    /// the replica's `kvUsed`, like the blocks vLLM allocates for a prompt when it admits it).
+    var reserved = 0
     /// Tokens still to generate in the current segment.
     var decodeLeft = 0
     /// A pipelined shadow context evicted while idle: chunks accumulate as pending prefill and

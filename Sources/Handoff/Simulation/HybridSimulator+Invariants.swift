@@ -10,7 +10,9 @@ extension HybridSimulator {
         var waitingKVOn = [Int](repeating: 0, count: replicas.count)
         for (s, q) in seqs.enumerated() {
             precondition(q.kv >= 0 && q.pendingPrefill >= 0 && q.decodeLeft >= 0, "sequence \(s): negative kv, prefill or decode")
-            if q.replica >= 0 { kvOn[Int(q.replica)] += q.kv } else { precondition(q.kv == 0, "sequence \(s) holds KV on no replica") }
+            if q.replica >= 0 { kvOn[Int(q.replica)] += q.kv + q.reserved } else { precondition(q.kv == 0, "sequence \(s) holds KV on no replica") }
+            precondition(q.reserved >= 0 && q.reserved <= q.pendingPrefill, "sequence \(s): reservation \(q.reserved) beyond its prefill")
+            precondition(q.reserved == 0 || q.place == .running, "sequence \(s): a reservation off the running set")
             if q.place == .waiting { waitingOn[Int(q.replica)] += 1; waitingKVOn[Int(q.replica)] += q.kv }
             precondition(q.active == (q.place == .running && hasWork(s)), "sequence \(s): active flag \(q.active) disagrees")
         }
@@ -18,6 +20,8 @@ extension HybridSimulator {
             let rep = replicas[r]
             precondition(rep.kvUsed == kvOn[r], "replica \(r): kvUsed \(rep.kvUsed) ≠ Σ kv \(kvOn[r])")
             precondition(rep.kvUsed >= 0, "replica \(r): negative kvUsed")
+            let reservedSeqs = seqs.indices.filter { Int(seqs[$0].replica) == r && seqs[$0].reserved > 0 }.count
+            precondition(rep.reservedSeqs == reservedSeqs, "replica \(r): reservedSeqs \(rep.reservedSeqs) ≠ \(reservedSeqs)")
             precondition(rep.waitingCount == waitingOn[r], "replica \(r): waitingCount \(rep.waitingCount) ≠ \(waitingOn[r]) waiting")
             precondition(rep.waitingKV == waitingKVOn[r], "replica \(r): waitingKV \(rep.waitingKV) ≠ \(waitingKVOn[r])")
             // Every waiting sequence has exactly one live entry, at or after the head.

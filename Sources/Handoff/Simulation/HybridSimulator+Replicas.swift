@@ -240,9 +240,12 @@ extension HybridSimulator {
         seqs[s].place = .none
     }
 
+    /// Frees everything `s` holds on replica `r`: its KV and its reservation.
     func freeSeq(_ s: Int, replica r: Int) {
-        replicas[r].kvUsed -= seqs[s].kv
+        replicas[r].kvUsed -= seqs[s].kv + seqs[s].reserved
+        if seqs[s].reserved > 0 { replicas[r].reservedSeqs -= 1 }
         seqs[s].kv = 0
+        seqs[s].reserved = 0
     }
 
     // MARK: Eviction and preemption

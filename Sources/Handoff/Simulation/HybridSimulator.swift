@@ -588,8 +588,12 @@ public final class HybridSimulator {
             seqs[s].batch = 0
             var produced = 0
             if chunk > 0 {
+                // The part of the chunk reserved at admission is already counted in kvUsed.
+                let fromReserve = min(chunk, seqs[s].reserved)
+                seqs[s].reserved -= fromReserve
+                if fromReserve > 0 && seqs[s].reserved == 0 { replicas[r].reservedSeqs -= 1 }
                 seqs[s].kv += chunk
-                replicas[r].kvUsed += chunk
+                replicas[r].kvUsed += chunk - fromReserve
                 seqs[s].pendingPrefill -= chunk
                 tierPrefilled[tierIdx] += chunk
                 if seqs[s].pendingPrefill == 0 && seqs[s].scoring {
@@ -681,6 +685,12 @@ public final class HybridSimulator {
             let reserve = work > 0 ? replicas[r].watermark : 0
             guard evict(replica: r, need: need + reserve) else { break }
             _ = popWaiting(replica: r)
+            // Allocate the first prefill chunk in the same pass, as vLLM allocates the slots of what
+            // it schedules: the next sequence in this pass sees that memory as taken, so a pass
+            // never admits more than fits. Later chunks are allocated as they are batched.
+            seqs[s].reserved = min(seqs[s].pendingPrefill, replicas[r].maxBatchedTokens)
+            replicas[r].kvUsed += seqs[s].reserved
+            if seqs[s].reserved > 0 { replicas[r].reservedSeqs += 1 }
             addRunning(s, replica: r)
             if hasWork(s) { work += 1 }
         }
@@ -700,28 +710,37 @@ public final class HybridSimulator {
         let active = replicas[r].active
         var pos = 0
         var prefillOpen = budget > 0
-        while prefillOpen, pos < active.count, slots > 0 {
+        var memoryOut = false
+        var reservedLeft = replicas[r].reservedSeqs
+        while prefillOpen, !(memoryOut && reservedLeft == 0), pos < active.count, slots > 0 {
             let s = Int(active[pos])
             pos += 1
+            if seqs[s].reserved > 0 { reservedLeft -= 1 }
             if seqs[s].pendingPrefill == 0 {
                 batchDecode(s, replica: r, load: &load, slots: &slots, minLeft: &minLeft)
                 continue
             }
+            // What was reserved at admission needs no new memory; the rest comes out of `avail`.
+            let reserved = seqs[s].reserved
             let want = min(seqs[s].pendingPrefill, budget)
-            if avail < want {
+            if avail < want - reserved && !memoryOut {
                 let before = replicas[r].free
-                _ = evict(replica: r, need: before + want - avail)
+                _ = evict(replica: r, need: before + want - reserved - avail)
                 avail += replicas[r].free - before
             }
-            let chunk = min(seqs[s].pendingPrefill, budget, avail)
-            // No memory left for prefill (nothing more could be evicted): later chunks get none either.
-            guard chunk > 0 else { prefillOpen = false; continue }
+            let chunk = min(seqs[s].pendingPrefill, budget, reserved + max(0, avail))
+            if chunk < want, avail <= 0 {
+                // No memory left (nothing more can be evicted): from here on only reserved prefill
+                // can join, and once no reserved sequence is left, only decoding.
+                memoryOut = true
+            }
+            guard chunk > 0 else { continue }
             slots -= 1
             seqs[s].batch = chunk
             replicas[r].batch.append(Int32(s))
             replicas[r].latency.addPrefill(&load, chunk: chunk, context: seqs[s].kv)
             budget -= chunk
-            avail -= chunk
+            avail -= max(0, chunk - reserved)
             if budget <= 0 { prefillOpen = false }
         }
         if pos < active.count, slots > 0 {
