@@ -90,8 +90,8 @@ final class ConservationTests: XCTestCase {
         XCTAssertGreaterThan(pressure, 0)
     }
 
-    /// Admission allocates the first chunk of what it admits in the same pass (vLLM's scheduler
-    /// allocates the slots of what it schedules), so one pass never admits more than fits.
+    /// Admission allocates the prefill of what it admits in the same pass (vLLM's block manager
+    /// allocates a prompt's blocks when it admits it), so one pass never admits more than fits.
     ///
     /// Hand count: KV capacity 1,000 (watermark 10); ten requests of 300 prompt + 50 output tokens
     /// end at 349 KV tokens each. Two fit together (698), three do not (1,047). The first is

@@ -685,10 +685,10 @@ public final class HybridSimulator {
             let reserve = work > 0 ? replicas[r].watermark : 0
             guard evict(replica: r, need: need + reserve) else { break }
             _ = popWaiting(replica: r)
-            // Allocate the first prefill chunk in the same pass, as vLLM allocates the slots of what
-            // it schedules: the next sequence in this pass sees that memory as taken, so a pass
-            // never admits more than fits. Later chunks are allocated as they are batched.
-            seqs[s].reserved = min(seqs[s].pendingPrefill, replicas[r].maxBatchedTokens)
+            // Allocate what the admission was checked for, as vLLM's block manager allocates a
+            // prompt's blocks when it admits it (`can_allocate`, then `allocate`): the next sequence
+            // in this pass sees the memory as taken, so a pass never admits more than fits.
+            seqs[s].reserved = seqs[s].pendingPrefill
             replicas[r].kvUsed += seqs[s].reserved
             if seqs[s].reserved > 0 { replicas[r].reservedSeqs += 1 }
             addRunning(s, replica: r)
