@@ -23,6 +23,8 @@ let package = Package(
             name: "handoff",
             dependencies: ["Handoff", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // The fixed workload of the instruction-count guard (scripts/perf-guard).
+        .executableTarget(name: "handoff-guard", dependencies: ["Handoff"]),
         .testTarget(name: "HandoffTests", dependencies: ["Handoff"]),
     ]
 )

@@ -11,7 +11,7 @@ func cpuSeconds() -> Double {
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Benchmarks of the event core and the serving model (not timed tests).",
-                                                    subcommands: [MMc.self, Serving.self])
+                                                    subcommands: [MMc.self, Serving.self, Scaling.self])
 
     struct MMc: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "mmc",
@@ -60,6 +60,64 @@ struct Bench: ParsableCommand {
                 print("RESULT lang=c variant=array-gsl events_per_cpu_s=\(Int(Statistics.median(cRates))) meanWait=\(cWait)")
                 print(String(format: "ratio swift/c = %.3f (medians of %d alternating runs); mean waits %@", Statistics.median(swiftRates) / Statistics.median(cRates), repeats,
                              String(wait) == cWait ? "identical" : "DIFFER"))
+            }
+        }
+    }
+
+    struct Scaling: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "CPU cost per event and per simulated token at backlogs of 10 to 10,000 sequences.",
+            discussion: """
+            Runs the scenario as a closed loop with N requests always in flight (N = each --backlogs value), \
+            so the queues hold about N sequences, and prints the event loop's CPU nanoseconds per event and \
+            per simulated token (medians over --repeats; plans are memoised on the trace first, so only the \
+            event loop is timed). The last line gives the ratio of the largest to the smallest cost per \
+            event: the target is at most 2 (flat).
+            """)
+        @Option(help: "Scenario (default: the embedded default scenario).") var scenario: String?
+        @Option(help: "Requests per run.") var requests = 20_000
+        @Option(help: "Median output tokens per request.") var outputTokens = 1000
+        @Option(help: "Backlogs (requests in flight), comma-separated.") var backlogs = "10,100,1000,10000"
+        @Option(help: "Repeats per backlog (the median is reported).") var repeats = 3
+        @Option(name: .customLong("set"), help: ArgumentHelp("Extra overrides.", valueName: "path=value")) var overrides: [String] = []
+
+        func validate() throws {
+            guard requests > 0, outputTokens > 0, repeats > 0 else { throw ValidationError("--requests, --output-tokens and --repeats must be positive") }
+            guard !backlogNumbers.isEmpty, backlogNumbers.allSatisfy({ $0 > 0 }) else {
+                throw ValidationError("--backlogs takes positive whole numbers separated by commas, e.g. 10,100,1000")
+            }
+        }
+
+        var backlogNumbers: [Int] { backlogs.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+
+        func run() throws {
+            try guarded {
+                let base = ["trace.synthetic.requests=\(requests)", "traffic.requests=\(requests)",
+                            "trace.synthetic.output_tokens={median: \(outputTokens), sigma: 0.3, min: 1, max: \(outputTokens * 4)}",
+                            "traffic.arrival=closed_loop"] + overrides
+                let trace = try Simulation.loadTrace(try ScenarioLoader.load(path: scenario, overrides: base))
+                var perEvent: [Double] = []
+                for n in backlogNumbers {
+                    let sc = try ScenarioLoader.load(path: scenario, overrides: base + ["traffic.concurrency=\(n)"])
+                    _ = try HybridSimulator(scenario: sc, trace: trace).run()  // memoises the plan
+                    var cpu: [Double] = []
+                    var outcome: SimulationOutcome? = nil
+                    for _ in 0..<repeats {
+                        let sim = HybridSimulator(scenario: sc, trace: trace)
+                        let t0 = cpuSeconds()
+                        outcome = try sim.run()
+                        cpu.append(cpuSeconds() - t0)
+                    }
+                    let o = outcome!
+                    let c = Statistics.median(cpu)
+                    let tokens = o.requests.reduce(0) { $0 + $1.outputTokens }
+                    let ns = c * 1e9 / Double(o.events)
+                    perEvent.append(ns)
+                    let preempted = o.tiers.reduce(0) { $0 + $1.preemptions }
+                    print(String(format: "RESULT backlog=%d events=%d tokens=%d preemptions=%d cpu_s=%.3f ns_per_event=%.1f ns_per_token=%.3f simulated_tokens_per_cpu_s=%.0f",
+                                 n, o.events, tokens, preempted, c, ns, c * 1e9 / Double(tokens), Double(tokens) / c))
+                }
+                print(String(format: "ratio max/min ns_per_event = %.2f (target <= 2)", perEvent.max()! / perEvent.min()!))
             }
         }
     }
