@@ -100,6 +100,12 @@ final class EngineTests: XCTestCase {
     /// describe the machine they were made on, and CI may run on another.
     static let calibrations = Mutex<[String: String]>([:])
 
+    /// `--set` arguments pointing both tiers at latency laws calibrated on this machine.
+    func machineCalibrations() async throws -> [String] {
+        ["--set", "tiers.small.latency.calibration=\(try await calibration("small"))",
+         "--set", "tiers.large.latency.calibration=\(try await calibration("large"))"]
+    }
+
     func calibration(_ name: String) async throws -> String {
         if let f = Self.calibrations.withLock({ $0[name] }) { return f }
         let url = try await EngineFixture.shared.url(name)
@@ -109,7 +115,7 @@ final class EngineTests: XCTestCase {
         // twice on 2026-11-21, with the simulator's output byte-identical to the previous commit's).
         let r = try runCLI(["calibrate", "--server", url, "-o", file, "--prefill", name == "small" ? "24,100,360" : "24,100,200",
                             "--batches", "1,2", "--contexts", "32,256", "--decode-tokens", "16", "--repeats", "3",
-                            "--top-logprobs", name == "small" ? "5" : "0"])
+                            "--top-logprobs", name == "small" ? "5" : "0"] + (name == "large" ? ["--small-prefill", "1,2,3,4"] : []))
         XCTAssertEqual(r.status, 0, r.stderr)
         Self.calibrations.withLock { $0[name] = file }
         return file
@@ -251,11 +257,12 @@ final class EngineTests: XCTestCase {
     /// on the large one. Every step's draft and scoring phases are measured; the target's slots do
     /// not share the prompt (step 1 prefills it once per candidate: ≥ 2 × prompt tokens), which is why
     /// the simulator, modelling shared prefixes, predicts faster steps (the shipped report: −38%).
-    func testValidateSpecsAgainstLlamaServers() throws {
+    func testValidateSpecsAgainstLlamaServers() async throws {
         _ = try EngineInstall.locate()
         let out = tempDir() + "/specs"
+        // Latency laws calibrated on this machine: the shipped ones describe the machine they were made on.
         let r = try runCLI(["validate-specs", "--sample", "1", "--steps", "2", "--beam-width", "2", "--step-tokens", "8",
-                            "--port", "18095", "--out", out])
+                            "--port", "18095", "--out", out] + (try await machineCalibrations()))
         XCTAssertEqual(r.status, 0, r.stderr)
         let v = try JSONParser.parse(try String(contentsOfFile: out + "/validation.json", encoding: .utf8))
         guard case let .array(reqs)? = v["requests"], case let .array(steps)? = reqs.first?["steps"] else { return XCTFail("no steps") }
@@ -274,11 +281,11 @@ final class EngineTests: XCTestCase {
     /// Speculative decoding for real: llama-server with the draft model and forced acceptance.
     /// α = 0.9, k = 2: the realised acceptance estimates (0.9 + 0.81)/2 = 0.855, and the simulator's
     /// prediction of both cells lands within 50% of the measurement (the shipped report shows −9% to −30%).
-    func testValidateSpeculativeAgainstLlamaServer() throws {
+    func testValidateSpeculativeAgainstLlamaServer() async throws {
         _ = try EngineInstall.locate()
         let out = tempDir() + "/spec"
         let r = try runCLI(["validate-speculative", "--sample", "1", "--draft-tokens", "0,2", "--acceptance", "0.9", "--max-tokens", "24",
-                            "--port", "18093", "--out", out])
+                            "--port", "18093", "--out", out] + (try await machineCalibrations()))
         XCTAssertEqual(r.status, 0, r.stderr)
         let v = try JSONParser.parse(try String(contentsOfFile: out + "/validation.json", encoding: .utf8))
         guard case let .array(cells)? = v["cells"] else { return XCTFail("no cells") }

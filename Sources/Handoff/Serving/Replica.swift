@@ -6,6 +6,13 @@ struct QueueEntry {
     var stamp: UInt32
 }
 
+/// The ends and length of a doubly linked list of sequences (the links are in `SequenceState`).
+struct SequenceList {
+    var head: Int32 = -1
+    var tail: Int32 = -1
+    var count = 0
+}
+
 /// An idle running sequence (resident KV, no work), keyed by admission order for eviction.
 struct IdleEntry {
     var admittedAt: Int
@@ -37,10 +44,8 @@ struct Replica {
     /// `BlockSpaceManager.can_allocate` admits only if free − required ≥ watermark).
     let watermark: Int
 
-    /// Running sequences: a doubly linked list in admission order (links in `SequenceState`).
-    var runHead: Int32 = -1
-    var runTail: Int32 = -1
-    var runningCount = 0
+    /// Running sequences: a doubly linked list in admission order.
+    var running = SequenceList()
     /// The running sequences with work, in admission order: what an iteration is built from.
     var active: [Int32] = []
     /// The active sequences ready to decode (prefill done), in admission order, and their widths' sum.
@@ -57,9 +62,7 @@ struct Replica {
     /// Waiting sequences that held KV when they joined at the back, in queue order (a lazy stack).
     var waitingWithKV: [QueueEntry] = []
     /// Parked sequences (cached prefixes, no work): a doubly linked list, least recently parked first.
-    var parkHead: Int32 = -1
-    var parkTail: Int32 = -1
-    var parkedCount = 0
+    var parked = SequenceList()
     /// KV tokens held or reserved (see `SequenceState.reserved`).
     var kvUsed = 0
     /// Running sequences with a reservation left.
@@ -96,5 +99,5 @@ struct Replica {
 
     var free: Int { capacity - kvUsed }
     /// Outstanding sequences, for routing.
-    var load: Int { runningCount + waitingCount }
+    var load: Int { running.count + waitingCount }
 }

@@ -30,14 +30,14 @@ extension HybridSimulator {
             precondition(entries.count == rep.waitingCount && entries.values.allSatisfy { $0 == 1 }, "replica \(r): waiting queue entries")
             // Running list: admission order, places, and the active and decoding lists as its filters.
             var running: [Int32] = []
-            var s = rep.runHead
+            var s = rep.running.head
             while s >= 0 {
                 precondition(seqs[Int(s)].place == .running && Int(seqs[Int(s)].replica) == r, "replica \(r): running list holds \(s)")
                 if let last = running.last { precondition(seqs[Int(last)].admittedAt < seqs[Int(s)].admittedAt, "replica \(r): running order") }
                 running.append(s)
                 s = seqs[Int(s)].next
             }
-            precondition(running.count == rep.runningCount, "replica \(r): runningCount \(rep.runningCount) ≠ \(running.count)")
+            precondition(running.count == rep.running.count, "replica \(r): running.count \(rep.running.count) ≠ \(running.count)")
             precondition(rep.active == running.filter { hasWork(Int($0)) }, "replica \(r): active list ≠ running with work")
             precondition(rep.decoding == running.filter { readyToDecode(Int($0)) }, "replica \(r): decoding list")
             precondition(rep.decodeWidth == rep.decoding.reduce(0) { $0 + Int(seqs[Int($1)].width) }, "replica \(r): decodeWidth")
@@ -47,15 +47,15 @@ extension HybridSimulator {
                 precondition(idle.contains(q), "replica \(r): idle sequence \(q) missing from the idle heap")
             }
             var parked = 0
-            s = rep.parkHead
+            s = rep.parked.head
             while s >= 0 {
                 precondition(seqs[Int(s)].place == .parked && Int(seqs[Int(s)].replica) == r, "replica \(r): parked list holds \(s)")
                 parked += 1
                 s = seqs[Int(s)].next
             }
-            precondition(parked == rep.parkedCount, "replica \(r): parkedCount")
+            precondition(parked == rep.parked.count, "replica \(r): parked.count")
         }
         let placed = seqs.indices.filter { seqs[$0].place == .running || seqs[$0].place == .parked }.count
-        precondition(placed == replicas.reduce(0) { $0 + $1.runningCount + $1.parkedCount }, "a sequence is in no list or two")
+        precondition(placed == replicas.reduce(0) { $0 + $1.running.count + $1.parked.count }, "a sequence is in no list or two")
     }
 }

@@ -87,23 +87,14 @@ extension HybridSimulator {
         seqs[s].place = .running
         seqs[s].admittedAt = replicas[r].admissions
         replicas[r].admissions += 1
-        seqs[s].prev = replicas[r].runTail
-        seqs[s].next = -1
-        if replicas[r].runTail >= 0 { seqs[Int(replicas[r].runTail)].next = Int32(s) } else { replicas[r].runHead = Int32(s) }
-        replicas[r].runTail = Int32(s)
-        replicas[r].runningCount += 1
+        append(s, to: &replicas[r].running)
         if hasWork(s) { activate(s, replica: r) } else { pushIdle(s, replica: r) }
     }
 
     /// Takes `s` out of replica `r`'s running set. O(1), plus the active-list removal.
     func removeRunning(_ s: Int, replica r: Int) {
         if seqs[s].active { deactivate(s, replica: r) }
-        let p = seqs[s].prev, n = seqs[s].next
-        if p >= 0 { seqs[Int(p)].next = n } else { replicas[r].runHead = n }
-        if n >= 0 { seqs[Int(n)].prev = p } else { replicas[r].runTail = p }
-        seqs[s].prev = -1
-        seqs[s].next = -1
-        replicas[r].runningCount -= 1
+        remove(s, from: &replicas[r].running)
         seqs[s].place = .none
     }
 
@@ -183,7 +174,7 @@ extension HybridSimulator {
             i = p
         }
         replicas[r].idle[i] = e
-        if replicas[r].idle.count > 2 * replicas[r].runningCount + 64 { compactIdle(r) }
+        if replicas[r].idle.count > 2 * replicas[r].running.count + 64 { compactIdle(r) }
     }
 
     /// Is `e` a running sequence without work that still holds KV (and is `e` its newest entry)?
@@ -217,26 +208,38 @@ extension HybridSimulator {
         replicas[r].idle.sort { $0.admittedAt < $1.admittedAt }
     }
 
+    // MARK: Linked lists
+
+    /// Appends `s` to `list`. O(1).
+    @inline(__always) func append(_ s: Int, to list: inout SequenceList) {
+        seqs[s].prev = list.tail
+        seqs[s].next = -1
+        if list.tail >= 0 { seqs[Int(list.tail)].next = Int32(s) } else { list.head = Int32(s) }
+        list.tail = Int32(s)
+        list.count += 1
+    }
+
+    /// Unlinks `s` from `list`, wherever it is. O(1).
+    @inline(__always) func remove(_ s: Int, from list: inout SequenceList) {
+        let p = seqs[s].prev, n = seqs[s].next
+        if p >= 0 { seqs[Int(p)].next = n } else { list.head = n }
+        if n >= 0 { seqs[Int(n)].prev = p } else { list.tail = p }
+        seqs[s].prev = -1
+        seqs[s].next = -1
+        list.count -= 1
+    }
+
     // MARK: Parked list
 
     /// Parks `s` (a cached prefix without work) as the most recently parked. O(1).
     func park(_ s: Int, replica r: Int) {
         seqs[s].place = .parked
-        seqs[s].prev = replicas[r].parkTail
-        seqs[s].next = -1
-        if replicas[r].parkTail >= 0 { seqs[Int(replicas[r].parkTail)].next = Int32(s) } else { replicas[r].parkHead = Int32(s) }
-        replicas[r].parkTail = Int32(s)
-        replicas[r].parkedCount += 1
+        append(s, to: &replicas[r].parked)
     }
 
     /// Takes `s` off replica `r`'s parked list. O(1).
     func unpark(_ s: Int, replica r: Int) {
-        let p = seqs[s].prev, n = seqs[s].next
-        if p >= 0 { seqs[Int(p)].next = n } else { replicas[r].parkHead = n }
-        if n >= 0 { seqs[Int(n)].prev = p } else { replicas[r].parkTail = p }
-        seqs[s].prev = -1
-        seqs[s].next = -1
-        replicas[r].parkedCount -= 1
+        remove(s, from: &replicas[r].parked)
         seqs[s].place = .none
     }
 
@@ -257,8 +260,8 @@ extension HybridSimulator {
     /// pipelined requests (no pending work), oldest admitted first. Each will recompute what it
     /// lost when it next has work. O(log n) per context dropped, amortised.
     func evict(replica r: Int, need: Int) -> Bool {
-        while replicas[r].free < need, replicas[r].parkHead >= 0 {
-            let s = Int(replicas[r].parkHead)
+        while replicas[r].free < need, replicas[r].parked.head >= 0 {
+            let s = Int(replicas[r].parked.head)
             unpark(s, replica: r)
             freeSeq(s, replica: r)
             replicas[r].evictions += 1
@@ -305,8 +308,8 @@ extension HybridSimulator {
     /// Preempts the most recently admitted running sequence (recomputed later). O(1), plus the
     /// active-list removal.
     func preemptOne(replica r: Int) -> Bool {
-        guard replicas[r].runningCount > 1 else { return false }
-        let s = Int(replicas[r].runTail)
+        guard replicas[r].running.count > 1 else { return false }
+        let s = Int(replicas[r].running.tail)
         removeRunning(s, replica: r)
         seqs[s].pendingPrefill += seqs[s].kv
         freeSeq(s, replica: r)
