@@ -119,7 +119,11 @@ struct TraceCommand: ParsableCommand {
             try guarded {
                 let sc = try ScenarioLoader.load(path: scenario, overrides: overrides)
                 guard case let .synthetic(spec) = sc.trace else { throw HandoffError.input("the scenario's trace is a file, not trace.synthetic", field: "trace") }
-                try writeTrace(spec.generate(), to: output, dtype: dtype)
+                if output.hasSuffix(".jsonl") { try writeTrace(spec.generate(), to: output, dtype: dtype); return }
+                // The columnar form is written while it is generated: memory does not grow with the tokens.
+                guard let dt = DifficultyColumn.DType(rawValue: dtype) else { throw HandoffError.input("'\(dtype)' is not one of u1, f2, f4", field: "--dtype") }
+                let n = try TraceColumnar.writeStreaming(spec, to: output, dtype: dt)
+                FileHandle.standardError.write(Data("wrote \(output): \(n.requests) requests, \(n.tokens) output tokens\n".utf8))
             }
         }
     }

@@ -71,6 +71,28 @@ final class TraceTests: XCTestCase {
         XCTAssertEqual(t.requests[0].promptTokens, 6) // "Add", " ", "2", " and", " ", "3"
     }
 
+    /// `trace synth -o DIR` streams the difficulty column to disk as it generates; the directory is
+    /// byte for byte the one written from the whole generated trace, in every dtype, with steps and
+    /// per-candidate scores.
+    func testStreamingSynthWritesWhatTheWholeTraceWrites() throws {
+        var spec = SyntheticTraceSpec()
+        spec.requests = 40
+        spec.stepTokensMean = 50
+        spec.stepCandidates = 3
+        for dtype in DifficultyColumn.DType.allCases {
+            let dir = tempDir()
+            try TraceColumnar.write(spec.generate(), to: dir + "/whole", dtype: dtype)
+            let n = try TraceColumnar.writeStreaming(spec, to: dir + "/streamed", dtype: dtype)
+            XCTAssertEqual(n.requests, 40)
+            XCTAssertEqual(n.tokens, spec.generate().totalOutputTokens)
+            for f in ["index.jsonl", "difficulty.npy", "offsets.npy", "steps.npy", "step_offsets.npy", "step_scores.npy", "step_rewards.npy"] {
+                let a = try Data(contentsOf: URL(fileURLWithPath: dir + "/whole/" + f))
+                let b = try Data(contentsOf: URL(fileURLWithPath: dir + "/streamed/" + f))
+                XCTAssertEqual(a, b, "\(dtype) \(f)")
+            }
+        }
+    }
+
     func testSyntheticIsDeterministicAndDocumented() {
         let a = synth(200), b = synth(200)
         XCTAssertEqual(a.offsets, b.offsets)

@@ -47,28 +47,37 @@ public struct SyntheticTraceSpec: Sendable, Equatable {
 
     public init() {}
 
-    public func generate() -> Trace {
+    /// One request as the generator makes it: its metadata, its tokens' difficulties, its step
+    /// boundaries (within the request) and, with `step_candidates`, K scores and rewards per step.
+    public struct Request {
+        public var request: TraceRequest
+        public var difficulty: [Float]
+        public var steps: [Int32]
+        public var scores: [Float]
+        public var rewards: [Float]
+    }
+
+    /// Candidates recorded per step (0 without steps).
+    public var candidatesPerStep: Int { stepTokensMean > 0 ? stepCandidates : 0 }
+
+    /// Generates the requests in order, one at a time, with exactly the draws of `generate()`.
+    /// O(tokens) time; memory O(longest request), so a writer can stream a 10⁹-token trace.
+    public func forEachRequest(_ body: (Request) throws -> Void) rethrows {
         let rng = RandomStream(seed: seed, name: "trace.synthetic")
-        var requests: [TraceRequest] = []
-        requests.reserveCapacity(self.requests)
-        var offsets = [0]
-        offsets.reserveCapacity(self.requests + 1)
-        let meanOut = outputTokens.sigma == 0 ? Double(outputTokens.min + outputTokens.max) / 2
-            : outputTokens.median * exp(outputTokens.sigma * outputTokens.sigma / 2)
-        var values: [Float] = []
-        values.reserveCapacity(Int(Double(self.requests) * meanOut * 1.05))
-        var steps: [Int32] = []
-        var stepOffsets = [0]
         let candidateRNG = RandomStream(seed: seed, name: "trace.synthetic.candidates")
-        var scores: [Float] = [], rewards: [Float] = []
-        let k = stepTokensMean > 0 ? stepCandidates : 0
+        let k = candidatesPerStep
         let hbar = hardnessAlpha / (hardnessAlpha + hardnessBeta)
         func length(_ l: Lengths) -> Int {
             if l.sigma == 0 { return l.min >= l.max ? l.min : l.min + rng.int(below: l.max - l.min + 1) }
             let x = rng.lognormal(mu: log(l.median), sigma: l.sigma).rounded()
             return Int(Swift.min(Swift.max(x, Double(l.min)), Double(l.max)))
         }
+        var q = Request(request: TraceRequest(id: "", promptTokens: 0), difficulty: [], steps: [], scores: [], rewards: [])
         for r in 0..<self.requests {
+            q.difficulty.removeAll(keepingCapacity: true)
+            q.steps.removeAll(keepingCapacity: true)
+            q.scores.removeAll(keepingCapacity: true)
+            q.rewards.removeAll(keepingCapacity: true)
             let p = length(promptTokens)
             let n = length(outputTokens)
             let h = rng.beta(hardnessAlpha, hardnessBeta)
@@ -79,9 +88,9 @@ public struct SyntheticTraceSpec: Sendable, Equatable {
             while t < n {
                 let run = Swift.min(n - t, rng.geometric(p: hard ? pEnd : pStart))
                 if hard {
-                    for _ in 0..<run { values.append(Float(hardMin + (1 - hardMin) * rng.uniform())) }
+                    for _ in 0..<run { q.difficulty.append(Float(hardMin + (1 - hardMin) * rng.uniform())) }
                 } else {
-                    for _ in 0..<run { let u = rng.uniform(); values.append(Float(easyMax * u * u * u)) }
+                    for _ in 0..<run { let u = rng.uniform(); q.difficulty.append(Float(easyMax * u * u * u)) }
                 }
                 t += run
                 hard.toggle()
@@ -91,31 +100,52 @@ public struct SyntheticTraceSpec: Sendable, Equatable {
                 while true {
                     b += rng.geometric(p: 1 / stepTokensMean)
                     if b >= n { break }
-                    steps.append(Int32(b))
+                    q.steps.append(Int32(b))
                 }
-                if n > 0 { steps.append(Int32(n)) }
+                if n > 0 { q.steps.append(Int32(n)) }
                 if k > 0 {
                     var start = 0
-                    for j in stepOffsets.last!..<steps.count {
-                        let end = Int(steps[j])
+                    for j in q.steps.indices {
+                        let end = Int(q.steps[j])
                         var sum = 0.0
-                        for t in start..<end { sum += Double(values[offsets.last! + t]) }
+                        for t in start..<end { sum += Double(q.difficulty[t]) }
                         let dbar = sum / Double(end - start)
                         start = end
-                        for _ in 0..<k { scores.append(Float(Swift.min(1, Swift.max(0, 1 - dbar + candidateScoreSD * candidateRNG.gaussian())))) }
-                        for _ in 0..<k { rewards.append(Float(Swift.min(1, Swift.max(0, 1 - dbar / 2 + candidateScoreSD * candidateRNG.gaussian())))) }
+                        for _ in 0..<k { q.scores.append(Float(Swift.min(1, Swift.max(0, 1 - dbar + candidateScoreSD * candidateRNG.gaussian())))) }
+                        for _ in 0..<k { q.rewards.append(Float(Swift.min(1, Swift.max(0, 1 - dbar / 2 + candidateScoreSD * candidateRNG.gaussian())))) }
                     }
                 }
             }
-            stepOffsets.append(steps.count)
             let u = rng.uniform()
             let scale = (1 - h) / (1 - hbar)
-            requests.append(TraceRequest(id: "syn-\(r)", promptTokens: p,
-                                         smallCorrect: u < smallAccuracy * scale, largeCorrect: u < largeAccuracy * scale))
+            q.request = TraceRequest(id: "syn-\(r)", promptTokens: p, smallCorrect: u < smallAccuracy * scale, largeCorrect: u < largeAccuracy * scale)
+            try body(q)
+        }
+    }
+
+    public func generate() -> Trace {
+        var requests: [TraceRequest] = []
+        requests.reserveCapacity(self.requests)
+        var offsets = [0]
+        offsets.reserveCapacity(self.requests + 1)
+        let meanOut = outputTokens.sigma == 0 ? Double(outputTokens.min + outputTokens.max) / 2
+            : outputTokens.median * exp(outputTokens.sigma * outputTokens.sigma / 2)
+        var values: [Float] = []
+        values.reserveCapacity(Int(Double(self.requests) * meanOut * 1.05))
+        var steps: [Int32] = []
+        var stepOffsets = [0]
+        var scores: [Float] = [], rewards: [Float] = []
+        forEachRequest { q in
+            requests.append(q.request)
+            values.append(contentsOf: q.difficulty)
             offsets.append(values.count)
+            steps.append(contentsOf: q.steps)
+            stepOffsets.append(steps.count)
+            scores.append(contentsOf: q.scores)
+            rewards.append(contentsOf: q.rewards)
         }
         return Trace(requests: requests, offsets: offsets, difficulty: DifficultyColumn(values), steps: steps, stepOffsets: stepOffsets,
-                     candidates: k, stepScores: scores, stepRewards: rewards)
+                     candidates: candidatesPerStep, stepScores: scores, stepRewards: rewards)
     }
 }
 

@@ -91,6 +91,7 @@ public enum TraceColumnar {
             try Data(index.utf8).write(to: URL(fileURLWithPath: dir + "/index.jsonl"))
             let col = trace.difficulty
             let data: Data
+            // (`writeStreaming` converts the same way, value by value: keep the two in step.)
             if col.dtype == dtype {
                 data = NPY.encode(descr: dtype.npyDescr, count: col.count, data: col.rawBytes)
             } else {
@@ -116,6 +117,69 @@ public enum TraceColumnar {
                 try NPY.encode(xs, columns: trace.candidates).write(to: URL(fileURLWithPath: dir + "/\(key).npy"))
             }
         }
+    }
+}
+
+extension TraceColumnar {
+    /// Writes a synthetic trace as a columnar directory while generating it, byte for byte what
+    /// `write(spec.generate(), …)` writes: the difficulty column goes to disk request by request, so
+    /// memory is O(longest request + requests + steps), not O(tokens). Atomic like `write`.
+    /// - Returns: the requests and output tokens written.
+    @discardableResult
+    public static func writeStreaming(_ spec: SyntheticTraceSpec, to path: String, dtype: DifficultyColumn.DType) throws -> (requests: Int, tokens: Int) {
+        var tokens = 0
+        try FileIO.writeDirectoryAtomically(path) { dir in
+            let file = dir + "/difficulty.npy"
+            guard FileManager.default.createFile(atPath: file, contents: nil), let out = FileHandle(forWritingAtPath: file) else {
+                throw HandoffError(file: file, "cannot create the file", exitCode: 1)
+            }
+            defer { try? out.close() }
+            // The header's length does not depend on the count (it is padded to 64 bytes, and a
+            // count needs far fewer digits than the padding leaves), so it is written now and
+            // rewritten with the count at the end.
+            let header = { (n: Int) in [UInt8](0..<0).withUnsafeBytes { NPY.encode(descr: dtype.npyDescr, count: n, data: $0) } }
+            let placeholder = header(0)
+            try out.write(contentsOf: placeholder)
+            var buffer: [UInt8] = []
+            buffer.reserveCapacity(1 << 20)
+            var index = ""
+            var offsets = [0]
+            var steps: [Int32] = []
+            var stepOffsets = [0]
+            var scores: [Float] = [], rewards: [Float] = []
+            try spec.forEachRequest { q in
+                for v in q.difficulty {
+                    switch dtype {
+                    case .u1: buffer.append(UInt8((min(max(v, 0), 1) * 255).rounded()))
+                    case .f2: withUnsafeBytes(of: Float16(v).bitPattern.littleEndian) { buffer.append(contentsOf: $0) }
+                    case .f4: withUnsafeBytes(of: v.bitPattern.littleEndian) { buffer.append(contentsOf: $0) }
+                    }
+                    if buffer.count >= 1 << 20 { try out.write(contentsOf: buffer); buffer.removeAll(keepingCapacity: true) }
+                }
+                tokens += q.difficulty.count
+                offsets.append(tokens)
+                index += JSONWriter.write(.object(TraceJSONL.metadata(q.request, outputTokens: q.difficulty.count))) + "\n"
+                steps.append(contentsOf: q.steps)
+                stepOffsets.append(steps.count)
+                scores.append(contentsOf: q.scores)
+                rewards.append(contentsOf: q.rewards)
+            }
+            try out.write(contentsOf: buffer)
+            let final = header(tokens)
+            guard final.count == placeholder.count else { throw HandoffError(file: file, "the header grew with the count \(tokens)", exitCode: 1) }
+            try out.seek(toOffset: 0)
+            try out.write(contentsOf: final)
+            try Data(index.utf8).write(to: URL(fileURLWithPath: dir + "/index.jsonl"))
+            try NPY.encode(offsets.map { Int64($0) }).write(to: URL(fileURLWithPath: dir + "/offsets.npy"))
+            if !steps.isEmpty {
+                try NPY.encode(steps).write(to: URL(fileURLWithPath: dir + "/steps.npy"))
+                try NPY.encode(stepOffsets.map { Int64($0) }).write(to: URL(fileURLWithPath: dir + "/step_offsets.npy"))
+            }
+            for (key, xs) in [("step_scores", scores), ("step_rewards", rewards)] where !xs.isEmpty {
+                try NPY.encode(xs, columns: spec.candidatesPerStep).write(to: URL(fileURLWithPath: dir + "/\(key).npy"))
+            }
+        }
+        return (spec.requests, tokens)
     }
 }
 

@@ -220,7 +220,10 @@ public enum TraceJSONL {
 
     /// Every field of request `r` except `difficulty` and `steps`: the columnar index line.
     static func metadata(_ trace: Trace, _ r: Int) -> [(String, JSONValue)] {
-        let q = trace.requests[r]
+        metadata(trace.requests[r], outputTokens: trace.outputTokens(r))
+    }
+
+    static func metadata(_ q: TraceRequest, outputTokens: Int) -> [(String, JSONValue)] {
         var pairs: [(String, JSONValue)] = [("id", .string(q.id)), ("prompt_tokens", .number(Double(q.promptTokens)))]
         if let a = q.arrivalS { pairs.append(("arrival_s", .number(a))) }
         if let s = q.smallCorrect { pairs.append(("small_correct", .bool(s))) }
@@ -228,7 +231,7 @@ public enum TraceJSONL {
         if let s = q.prompt { pairs.append(("prompt", .string(s))) }
         if let s = q.answer { pairs.append(("answer", .string(s))) }
         if let m = q.measured { pairs.append(("measured", m)) }
-        pairs.append(("output_tokens", .number(Double(trace.outputTokens(r)))))
+        pairs.append(("output_tokens", .number(Double(outputTokens))))
         return pairs
     }
 
