@@ -164,8 +164,13 @@ extension HybridSimulator {
     /// Records that running sequence `s` has no work: a candidate for idle eviction. O(log n).
     func pushIdle(_ s: Int, replica r: Int) {
         seqs[s].idleStamp &+= 1
+        insertIdle(IdleEntry(admittedAt: seqs[s].admittedAt, seq: Int32(s), stamp: seqs[s].idleStamp), replica: r)
+        if replicas[r].idle.count > 2 * replicas[r].running.count + 64 { compactIdle(r) }
+    }
+
+    /// Sifts `e` into replica `r`'s idle heap. O(log n).
+    func insertIdle(_ e: IdleEntry, replica r: Int) {
         var i = replicas[r].idle.count
-        let e = IdleEntry(admittedAt: seqs[s].admittedAt, seq: Int32(s), stamp: seqs[s].idleStamp)
         replicas[r].idle.append(e)
         while i > 0 {
             let p = (i - 1) >> 1
@@ -174,7 +179,6 @@ extension HybridSimulator {
             i = p
         }
         replicas[r].idle[i] = e
-        if replicas[r].idle.count > 2 * replicas[r].running.count + 64 { compactIdle(r) }
     }
 
     /// Is `e` a running sequence without work that still holds KV (and is `e` its newest entry)?
@@ -296,11 +300,8 @@ extension HybridSimulator {
                 freeSeq(s, replica: r)
                 replicas[r].evictions += 1
             }
-            for e in skipped {
-                // Back into the heap as it was (same stamp: still the sequence's live entry).
-                seqs[Int(e.seq)].idleStamp &-= 1
-                pushIdle(Int(e.seq), replica: r)
-            }
+            // Back into the heap as they were (their stamps are still the sequences' live ones).
+            for e in skipped { insertIdle(e, replica: r) }
         }
         return replicas[r].free >= need
     }

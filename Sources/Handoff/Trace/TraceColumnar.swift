@@ -108,14 +108,21 @@ public enum TraceColumnar {
                 }
             }
             try data.write(to: URL(fileURLWithPath: dir + "/difficulty.npy"))
-            try NPY.encode(trace.offsets.map { Int64($0) }).write(to: URL(fileURLWithPath: dir + "/offsets.npy"))
-            if trace.hasSteps {
-                try NPY.encode(trace.steps).write(to: URL(fileURLWithPath: dir + "/steps.npy"))
-                try NPY.encode(trace.stepOffsets.map { Int64($0) }).write(to: URL(fileURLWithPath: dir + "/step_offsets.npy"))
-            }
-            for (key, xs) in [("step_scores", trace.stepScores), ("step_rewards", trace.stepRewards)] where !xs.isEmpty {
-                try NPY.encode(xs, columns: trace.candidates).write(to: URL(fileURLWithPath: dir + "/\(key).npy"))
-            }
+            try writeOffsetsAndSteps(dir, offsets: trace.offsets, steps: trace.steps, stepOffsets: trace.stepOffsets,
+                                     candidates: trace.candidates, scores: trace.stepScores, rewards: trace.stepRewards)
+        }
+    }
+
+    /// `offsets.npy` and, when there are steps, `steps.npy`, `step_offsets.npy` and the candidates' files.
+    static func writeOffsetsAndSteps(_ dir: String, offsets: [Int], steps: [Int32], stepOffsets: [Int], candidates: Int,
+                                     scores: [Float], rewards: [Float]) throws {
+        try NPY.encode(offsets.map { Int64($0) }).write(to: URL(fileURLWithPath: dir + "/offsets.npy"))
+        if !steps.isEmpty {
+            try NPY.encode(steps).write(to: URL(fileURLWithPath: dir + "/steps.npy"))
+            try NPY.encode(stepOffsets.map { Int64($0) }).write(to: URL(fileURLWithPath: dir + "/step_offsets.npy"))
+        }
+        for (key, xs) in [("step_scores", scores), ("step_rewards", rewards)] where !xs.isEmpty {
+            try NPY.encode(xs, columns: candidates).write(to: URL(fileURLWithPath: dir + "/\(key).npy"))
         }
     }
 }
@@ -170,14 +177,8 @@ extension TraceColumnar {
             try out.seek(toOffset: 0)
             try out.write(contentsOf: final)
             try Data(index.utf8).write(to: URL(fileURLWithPath: dir + "/index.jsonl"))
-            try NPY.encode(offsets.map { Int64($0) }).write(to: URL(fileURLWithPath: dir + "/offsets.npy"))
-            if !steps.isEmpty {
-                try NPY.encode(steps).write(to: URL(fileURLWithPath: dir + "/steps.npy"))
-                try NPY.encode(stepOffsets.map { Int64($0) }).write(to: URL(fileURLWithPath: dir + "/step_offsets.npy"))
-            }
-            for (key, xs) in [("step_scores", scores), ("step_rewards", rewards)] where !xs.isEmpty {
-                try NPY.encode(xs, columns: spec.candidatesPerStep).write(to: URL(fileURLWithPath: dir + "/\(key).npy"))
-            }
+            try writeOffsetsAndSteps(dir, offsets: offsets, steps: steps, stepOffsets: stepOffsets,
+                                     candidates: spec.candidatesPerStep, scores: scores, rewards: rewards)
         }
         return (spec.requests, tokens)
     }
