@@ -39,10 +39,15 @@ struct Record: AsyncParsableCommand {
         Streams each prompt (greedy, with top-k log-probabilities) and writes one trace line per prompt: \
         difficulty per generated token = 1 − p(top-1), the prompt's token count, and under `measured` the \
         per-token arrival times, TTFT, end-to-end latency, the server's timings, the text, and whether the \
-        answer was right when the prompt file has answers (small_correct). See docs/engine.md.
+        answer was right when the prompt file has answers (small_correct). Generation ends at the model's end of \
+        sequence or at --max-tokens. With --label-server, every prompt also runs on the large model alone, which \
+        labels large_correct and large_output_tokens (its text and timings go under measured.large). See docs/engine.md.
         """)
     @Option(help: "Prompts (JSONL: id, prompt, answer); default: the shipped arithmetic set Scenarios/data/arith-prompts.jsonl.") var prompts: String = "Scenarios/data/arith-prompts.jsonl"
     @Option(help: "The small model's server (OpenAI-compatible).") var server: String = "http://127.0.0.1:8081"
+    @Option(help: "The large model's server: also run every prompt there alone, to label large_correct and large_output_tokens from a real run.")
+    var labelServer: String?
+    @Option(help: "Prompt template on the label server: server, chatml or raw.") var labelTemplate: String = "server"
     @Option(name: [.short, .long], help: "Output trace (.jsonl, or a directory for the columnar form).") var output: String
     @Option(help: "Record only the first N prompts.") var limit: Int?
     @Option(help: "Maximum tokens generated per prompt.") var maxTokens: Int = 256
@@ -59,14 +64,18 @@ struct Record: AsyncParsableCommand {
             var ps = try PromptSet.read(path: prompts)
             if let limit { ps = Array(ps.prefix(limit)) }
             var rec = Recorder(client: try serverOptions.client(server))
+            if let labelServer {
+                rec.labelClient = try serverOptions.client(labelServer)
+                guard let lt = PromptTemplate(rawValue: labelTemplate) else { throw HandoffError.input("'\(labelTemplate)' is not server, chatml or raw", field: "--label-template") }
+                rec.labelTemplate = lt
+            }
             rec.maxTokens = maxTokens; rec.topK = topK; rec.concurrency = concurrency; rec.template = tpl
             let progress = Progress("record")
             let trace = try await rec.record(ps) { d, t, tokens in progress.update(d, t, ", \(tokens) tokens") }
             try writeTrace(trace, to: output, dtype: "f4")
-            let judged = trace.requests.compactMap(\.smallCorrect)
-            if !judged.isEmpty {
-                FileHandle.standardError.write(Data(String(format: "small model correct on %d of %d prompts (%.3f)\n", judged.filter { $0 }.count, judged.count,
-                                                           Double(judged.filter { $0 }.count) / Double(judged.count)).utf8))
+            for (tier, judged) in [("small", trace.requests.compactMap(\.smallCorrect)), ("large", trace.requests.compactMap(\.largeCorrect))] where !judged.isEmpty {
+                let k = judged.filter { $0 }.count
+                FileHandle.standardError.write(Data(String(format: "%@ model correct on %d of %d prompts (%.3f)\n", tier, k, judged.count, Double(k) / Double(judged.count)).utf8))
             }
         }
     }
@@ -91,6 +100,9 @@ struct Validate: AsyncParsableCommand {
     @Option(help: "Requests to run (the first N of the trace).") var sample: Int = 8
     @Option(help: "Requests in flight (closed loop).") var concurrency: Int = 1
     @Option(help: "Passes over the sample; figures are medians over passes (a shared machine is noisy).") var repeats: Int = 1
+    @Option(help: "natural: a request ends where the model ends it (end of sequence or --max-tokens), the closed loop; recorded: force each request's recorded length (isolates the serving model; for models whose text does not matter).")
+    var lengths: Validator.Lengths = .natural
+    @Option(help: "Output cap per request with natural lengths (record the trace with the same cap).") var maxTokens: Int = 256
     @Option(help: "Output folder (samples.jsonl, report.md, validation.json); default Reports/validate-<scenario>-<policy>-c<C>.") var out: String?
     @Option(help: "table or json.") var format: OutputFormat = .table
     @OptionGroup var serverOptions: ServerOptions
@@ -106,7 +118,9 @@ struct Validate: AsyncParsableCommand {
             }
             let dir = out ?? "Reports/validate-\(sc.name)-\(sc.policy.name)-c\(concurrency)"
             guard repeats >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--repeats") }
-            let v = Validator(scenario: sc, trace: trace, clients: clients, sample: sample, concurrency: concurrency, outDir: dir, repeats: repeats)
+            guard maxTokens >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--max-tokens") }
+            var v = Validator(scenario: sc, trace: trace, clients: clients, sample: sample, concurrency: concurrency, outDir: dir, repeats: repeats)
+            v.lengths = lengths; v.maxTokens = maxTokens
             let progress = Progress("validate \(sc.policy.name)")
             let samples = try await v.runReal { d, t in progress.update(d, t) }
             let report = try ValidationReport.make(v, samples)
@@ -116,6 +130,8 @@ struct Validate: AsyncParsableCommand {
         }
     }
 }
+
+extension Validator.Lengths: ExpressibleByArgument {}
 
 struct Calibrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -181,7 +197,7 @@ struct EngineCommand: AsyncParsableCommand {
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run llama-server on 127.0.0.1 with an installed model until interrupted.",
-            discussion: "Models: small (SmolLM2-135M Q8_0), large (random-weight 1.07B llama, latency only), gemma (Gemma-3-270M), or a .gguf path. Prints the KV-cache bytes the server allocated.")
+            discussion: "Models: qwen-small (Qwen2.5-Coder-0.5B-Instruct Q4_K_M) and qwen-large (Qwen2.5-Coder-1.5B-Instruct Q4_K_M), the real pair for closed-loop offload; small (SmolLM2-135M Q8_0) and large (random-weight 1.07B llama, latency only) for speculative and SPECS timing; gemma (Gemma-3-270M); or a .gguf path. Prints the KV-cache bytes the server allocated.")
         @Argument(help: "Model name or path.") var model: String = "small"
         @Option(help: "Port.") var port: Int = 8081
         @Option(help: "Parallel slots (continuous batching).") var parallel: Int = 4
@@ -215,14 +231,23 @@ nonisolated(unsafe) var serveStopRequested: sig_atomic_t = 0
 struct PromptsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "prompts", abstract: "Prompt sets with reference answers.", subcommands: [Generate.self])
     struct Generate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Generate arithmetic word problems with exact answers (JSONL: id, prompt, answer).")
+        static let configuration = CommandConfiguration(
+            abstract: "Generate word problems with exact answers (JSONL: id, prompt, answer, held_out).",
+            discussion: "--kind arith: one to three additions, subtractions and multiplications of counts (Scenarios/data/arith-prompts.jsonl). --kind multistep: two or three operations with prices and change, units, remainders and time differences; every fourth prompt is held out (Scenarios/data/multistep-prompts.jsonl).")
+        @Option(help: "arith or multistep.") var kind: String = "multistep"
         @Option(help: "How many.") var count: Int = 200
         @Option(help: "Seed.") var seed: UInt64 = 7
         @Option(name: [.short, .long], help: "Output JSONL.") var output: String
         func run() throws {
             try guarded {
                 guard count >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--count") }
-                try FileIO.writeAtomically(PromptSet.arithmetic(count: count, seed: seed).map(PromptSet.line).joined(separator: "\n") + "\n", to: output)
+                let ps: [Prompt]
+                switch kind {
+                case "arith": ps = PromptSet.arithmetic(count: count, seed: seed)
+                case "multistep": ps = WordProblems.generate(count: count, seed: seed)
+                default: throw HandoffError.input("'\(kind)' is not arith or multistep", field: "--kind")
+                }
+                try FileIO.writeAtomically(ps.map(PromptSet.line).joined(separator: "\n") + "\n", to: output)
             }
         }
     }

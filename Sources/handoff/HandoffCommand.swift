@@ -14,7 +14,7 @@ struct HandoffCommand: AsyncParsableCommand {
 
         Exit codes: 0 success, 2 bad input (the message names file, line and field), 1 other failures.
         """,
-        subcommands: [Simulate.self, ScenarioCommand.self, TraceCommand.self, Record.self, Validate.self, Calibrate.self,
+        subcommands: [Simulate.self, ScenarioCommand.self, TraceCommand.self, Record.self, Validate.self, ClosedLoopCommand.self, Calibrate.self,
                       EngineCommand.self, ValidateSpeculative.self, ValidateSpecs.self, PromptsCommand.self, SweepCommand.self, MergeCommand.self, TuneCommand.self, CapacityCommand.self, WhatIfCommand.self, ReportCommand.self, Bench.self])
 }
 

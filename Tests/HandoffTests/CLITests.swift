@@ -83,7 +83,7 @@ final class CLITests: XCTestCase {
     }
 
     func testScenarioCheckAllShipped() throws {
-        for name in ["default", "splitreason-a6000", "edge-cloud", "api-offload", "llamacpp-local", "route-default", "speculative-llamacpp"] {
+        for name in ["default", "splitreason-a6000", "edge-cloud", "api-offload", "llamacpp-local", "route-default", "speculative-llamacpp", "qwen-local"] {
             let r = try runCLI(["scenario", "check", "Scenarios/\(name).yaml"])
             XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
             XCTAssertTrue(r.stdout.hasPrefix("ok:"))
@@ -108,6 +108,39 @@ final class CLITests: XCTestCase {
         r = try runCLI(["validate", "Scenarios/llamacpp-local.yaml", "--small", "ftp://x", "--out", tempDir() + "/v"])
         XCTAssertEqual(r.status, 2)
         XCTAssert(r.stderr.contains("not a server URL"), r.stderr)
+        r = try runCLI(["validate", "Scenarios/llamacpp-local.yaml", "--lengths", "forced", "--out", tempDir() + "/v"])
+        XCTAssertEqual(r.status, 64, "argument-parser usage error")
+        XCTAssert(r.stderr.contains("--lengths"), r.stderr)
+        r = try runCLI(["closed-loop", "Scenarios/qwen-local.yaml", "--thresholds", "0.4,0.6", "--fit", "0.5", "--out", tempDir() + "/c"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssert(r.stderr.contains("--fit") && r.stderr.contains("not among --thresholds"), r.stderr)
+        r = try runCLI(["closed-loop", "Scenarios/qwen-local.yaml", "--thresholds", "0.4,1.5", "--out", tempDir() + "/c"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssert(r.stderr.contains("--thresholds"), r.stderr)
+        r = try runCLI(["closed-loop", "Scenarios/qwen-local.yaml", "--sample", "999", "--out", tempDir() + "/c"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssert(r.stderr.contains("--sample 999 is out of range"), r.stderr)
+        r = try runCLI(["prompts", "generate", "--kind", "algebra", "-o", tempDir() + "/p.jsonl"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssert(r.stderr.contains("--kind"), r.stderr)
+    }
+
+    /// The shipped prompt files are exactly what `prompts generate` makes, and the multi-step set
+    /// holds out every fourth prompt.
+    func testShippedPromptsRegenerate() throws {
+        for (kind, seed, file) in [("arith", "7", "arith-prompts"), ("multistep", "11", "multistep-prompts")] {
+            let out = tempDir() + "/p.jsonl"
+            let r = try runCLI(["prompts", "generate", "--kind", kind, "--count", "200", "--seed", seed, "-o", out])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8), try String(contentsOfFile: packageRoot + "/Scenarios/data/\(file).jsonl", encoding: .utf8), kind)
+        }
+        let ps = try PromptSet.read(path: packageRoot + "/Scenarios/data/multistep-prompts.jsonl")
+        XCTAssertEqual(ps.filter(\.heldOut).count, 50)
+        XCTAssertEqual(ps.indices.filter { ps[$0].heldOut }, Array(stride(from: 3, to: 200, by: 4)))
+        // The recorded trace keeps the split, the labels and the large model's lengths.
+        let t = try TraceReader.read(path: packageRoot + "/Scenarios/data/qwen-multistep.jsonl")
+        XCTAssertEqual(t.requests.map(\.heldOut), Array(ps.prefix(t.count).map(\.heldOut)))
+        XCTAssert(t.requests.allSatisfy { $0.largeCorrect != nil && $0.smallCorrect != nil && $0.largeOutputTokens != nil })
     }
 
     func testEmbeddedDefaultMatchesFile() throws {

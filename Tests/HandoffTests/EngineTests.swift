@@ -9,7 +9,7 @@ actor EngineFixture {
     var servers: [String: LlamaServer] = [:]
 
     /// Ports away from the ones a developer's own servers use (8081/8082).
-    static let ports = ["small": 18081, "large": 18082]
+    static let ports = ["small": 18081, "large": 18082, "qwen-small": 18083, "qwen-large": 18084]
 
     func url(_ name: String) async throws -> String {
         if let s = servers[name] { return s.url }
@@ -19,7 +19,7 @@ actor EngineFixture {
         }
         // One core each, as in Scenarios/llamacpp-local.yaml.
         let o = LlamaServer.Options(model: try install.model(name), port: Self.ports[name]!, parallel: 4, contextTokens: 8192, threads: 1,
-                                    cpus: name == "small" ? "0" : "1")
+                                    cpus: name.hasSuffix("small") ? "0" : "1")
         let s = try await LlamaServer.start(o, install: install, logPath: NSTemporaryDirectory() + "handoff-test-llama-\(name).log")
         servers[name] = s
         let pid = s.process.processIdentifier
@@ -131,7 +131,7 @@ final class EngineTests: XCTestCase {
             extra = ["--set", "tiers.small.latency.calibration=\(try await calibration("small"))",
                      "--set", "tiers.large.latency.calibration=\(try await calibration("large"))"]
         }
-        let r = try runCLI(["validate", "Scenarios/llamacpp-local.yaml", "--set", "trace.file=\(trace)", "--set", "policy.name=\(policy)",
+        let r = try runCLI(["validate", "Scenarios/llamacpp-local.yaml", "--set", "trace.file=\(trace)", "--set", "policy.name=\(policy)", "--lengths", "recorded",
                             "--set", "policy.offload_threshold=0.5", "--small", small, "--large", large,
                             "--sample", String(sample), "--concurrency", String(concurrency), "--out", out, "--format", "json"] + extra)
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -163,6 +163,48 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(frac, try XCTUnwrap(number(off["metrics"]?["offload.token_fraction"], "predicted")), accuracy: 1e-9)
     }
 
+    /// The closed loop on the real pair: record 6 prompts on Qwen2.5-Coder-0.5B (labelled on the 1.5B),
+    /// run splitreason live at two thresholds, fit on one and check the other. The bounds catch gross
+    /// errors of the trajectory model; the trace-only prediction (no closed-loop model) misses them.
+    func testClosedLoopOnTheQwenPair() async throws {
+        let small = try await EngineFixture.shared.url("qwen-small"), large = try await EngineFixture.shared.url("qwen-large")
+        let dir = tempDir()
+        let rec = try runCLI(["record", "--prompts", "Scenarios/data/multistep-prompts.jsonl", "--server", small, "--label-server", large,
+                              "--limit", "6", "--max-tokens", "96", "--concurrency", "3", "-o", dir + "/t.jsonl"])
+        XCTAssertEqual(rec.status, 0, rec.stderr)
+        let t = try TraceReader.read(path: dir + "/t.jsonl")
+        XCTAssertEqual(t.count, 6)
+        for q in t.requests {
+            XCTAssertNotNil(q.largeCorrect, "labelled on the large model")
+            XCTAssertNotNil(q.largeOutputTokens)
+            XCTAssertLessThanOrEqual(q.largeOutputTokens ?? 0, 96)
+        }
+        XCTAssertEqual(t.requests.map(\.heldOut), [false, false, false, true, false, false], "every fourth prompt is held out")
+        let r = try runCLI(["closed-loop", "Scenarios/qwen-local.yaml", "--set", "trace.file=\(dir)/t.jsonl",
+                            "--set", "engine.small.url=\(small)", "--set", "engine.large.url=\(large)",
+                            "--thresholds", "0.4,0.6", "--fit", "0.4", "--concurrency", "3", "--sample", "6", "--max-tokens", "96", "--out", dir + "/cl"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        guard case let .array(rows) = try JSONParser.parse(String(decoding: try FileIO.read(dir + "/cl/closed-loop.json"), as: UTF8.self)) else {
+            return XCTFail("closed-loop.json is not a list")
+        }
+        XCTAssertEqual(rows.count, 2)
+        for f in ["closed-loop-model.yaml", "README.md", "index.html"] { XCTAssert(FileManager.default.fileExists(atPath: dir + "/cl/" + f), f) }
+        let held = try XCTUnwrap(rows.first { $0["held_out"] == .bool(true) })
+        XCTAssertEqual(number(held, "offload_threshold"), 0.6)
+        func get(_ part: String, _ key: String) throws -> Double { try XCTUnwrap(number(held[part], key), "\(part).\(key)") }
+        let share = try get("measured", "offload.token_fraction")
+        XCTAssertGreaterThan(share, 0, "τ = 0.6 offloads on these prompts")
+        XCTAssertEqual(try get("predicted", "offload.token_fraction"), share, accuracy: SHARE_BOUND, "held-out offload share")
+        let out = try get("measured", "output_tokens_per_request")
+        XCTAssertEqual(try get("predicted", "output_tokens_per_request"), out, accuracy: 0.3 * out, "held-out output length")
+        guard case let .numbers(ci)? = held["predicted"]?["accuracy_ci95"] else { return XCTFail("no accuracy_ci95") }
+        let acc = try get("measured", "accuracy")
+        XCTAssert(acc >= ci[0] - 1e-9 && acc <= ci[1] + 1e-9, "measured accuracy \(acc) outside the predicted interval \(ci)")
+        // The same bound on the prediction that ignores the trajectory change fails.
+        XCTAssertGreaterThan(abs(try get("trace_only", "offload.token_fraction") - share), SHARE_BOUND,
+                             "the trace-only prediction should miss the live offload share by more than the bound")
+    }
+
     func testValidateResumesAfterAnInterruption() async throws {
         let out = tempDir()
         _ = try await validate("small-only", sample: 3, concurrency: 1, out: out)
@@ -185,7 +227,7 @@ final class EngineTests: XCTestCase {
         let small = try await EngineFixture.shared.url("small")
         let trace = try await recordedTrace()
         let out = tempDir()
-        let args = ["validate", "Scenarios/llamacpp-local.yaml", "--set", "trace.file=\(trace)", "--set", "policy.name=small-only",
+        let args = ["validate", "Scenarios/llamacpp-local.yaml", "--set", "trace.file=\(trace)", "--set", "policy.name=small-only", "--lengths", "recorded",
                     "--small", small, "--sample", "4", "--out", out, "--format", "json"]
         let p = try startCLI(args)
         let path = out + "/samples.jsonl"
@@ -208,7 +250,7 @@ final class EngineTests: XCTestCase {
     func testUnreachableServerIsAClearError() async throws {
         let trace = try await recordedTrace()
         let out = tempDir()
-        let r = try runCLI(["validate", "Scenarios/llamacpp-local.yaml", "--set", "trace.file=\(trace)", "--set", "policy.name=small-only",
+        let r = try runCLI(["validate", "Scenarios/llamacpp-local.yaml", "--set", "trace.file=\(trace)", "--set", "policy.name=small-only", "--lengths", "recorded",
                             "--small", "http://127.0.0.1:9", "--sample", "2", "--retries", "1", "--out", out])
         XCTAssertEqual(r.status, 1)
         XCTAssert(r.stderr.contains("cannot connect to http://127.0.0.1:9"), r.stderr)

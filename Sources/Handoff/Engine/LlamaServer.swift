@@ -30,7 +30,7 @@ public struct EngineInstall: Sendable {
     }
 
     public var server: String { root + "/bin/llama-server" }
-    /// A model by short name (`small`, `large`, `gemma`) or a path.
+    /// A model by short name (`small`, `large`, `gemma`, `qwen-small`, `qwen-large`) or a path.
     public func model(_ name: String) throws -> String {
         let path = name.contains("/") || name.hasSuffix(".gguf") ? name : root + "/models/\(name).gguf"
         guard FileManager.default.fileExists(atPath: path) else {

@@ -5,15 +5,19 @@ public struct Prompt: Sendable, Equatable {
     public var id: String
     public var text: String
     public var answer: String?
+    /// Kept out of every fit (`held_out: true` in the file): the split a closed-loop model is
+    /// checked on.
+    public var heldOut = false
 
-    public init(id: String, text: String, answer: String? = nil) {
+    public init(id: String, text: String, answer: String? = nil, heldOut: Bool = false) {
         self.id = id
         self.text = text
         self.answer = answer
+        self.heldOut = heldOut
     }
 }
 
-/// Prompt files (JSON Lines: `id`, `prompt`, optional `answer`) and the procedurally generated
+/// Prompt files (JSON Lines: `id`, `prompt`, optional `answer` and `held_out`) and the procedurally generated
 /// arithmetic word problems Handoff ships, whose answers are known exactly.
 public enum PromptSet {
     /// Reads prompts; errors name file, line and field.
@@ -28,8 +32,8 @@ public enum PromptSet {
                 throw HandoffError.input("not JSON (column \(error.offset + 1)): \(error.message)", file: path, line: k + 1)
             }
             guard case let .object(pairs) = v else { throw HandoffError.input("expected an object per line", file: path, line: k + 1) }
-            for (key, _) in pairs where !["id", "prompt", "answer"].contains(key) {
-                throw HandoffError.input("unknown field; expected id, prompt, answer", file: path, line: k + 1, field: key)
+            for (key, _) in pairs where !["id", "prompt", "answer", "held_out"].contains(key) {
+                throw HandoffError.input("unknown field; expected id, prompt, answer, held_out", file: path, line: k + 1, field: key)
             }
             guard case let .string(p)? = v["prompt"], !p.isEmpty else {
                 throw HandoffError.input("missing or not a non-empty string", file: path, line: k + 1, field: "prompt")
@@ -48,7 +52,13 @@ public enum PromptSet {
             case nil, .null?: break
             default: throw HandoffError.input("expected a string or a number", file: path, line: k + 1, field: "answer")
             }
-            out.append(Prompt(id: id, text: p, answer: answer))
+            var heldOut = false
+            switch v["held_out"] {
+            case .bool(let b)?: heldOut = b
+            case nil: break
+            default: throw HandoffError.input("expected true or false", file: path, line: k + 1, field: "held_out")
+            }
+            out.append(Prompt(id: id, text: p, answer: answer, heldOut: heldOut))
         }
         if out.isEmpty { throw HandoffError.input("no prompts in the file", file: path) }
         return out
@@ -57,6 +67,7 @@ public enum PromptSet {
     public static func line(_ p: Prompt) -> String {
         var pairs: [(String, JSONValue)] = [("id", .string(p.id)), ("prompt", .string(p.text))]
         if let a = p.answer { pairs.append(("answer", .string(a))) }
+        if p.heldOut { pairs.append(("held_out", .bool(true))) }
         return JSONWriter.write(.object(pairs))
     }
 

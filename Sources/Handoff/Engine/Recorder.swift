@@ -30,8 +30,16 @@ public enum PromptTemplate: String, Sendable, CaseIterable {
 /// generated token is the top-1). 0 means the model was certain; values near 1 mean the mass was
 /// spread. `measured` keeps the per-token arrival times (ms after the request was sent), TTFT,
 /// end-to-end latency, the server's `timings`, the generated text and whether it was correct.
+///
+/// Generation ends naturally: at the model's end of sequence or at `maxTokens`. With a
+/// `labelClient` (the large model's server), every prompt is also run there alone, greedy, with
+/// the same cap: its correctness becomes `large_correct`, its length `large_output_tokens`, and its
+/// text, latency and timings go under `measured.large`. Both outcome labels then come from real
+/// runs, which the accuracy and closed-loop models need.
 public struct Recorder: Sendable {
     public var client: OpenAIClient
+    public var labelClient: OpenAIClient?
+    public var labelTemplate = PromptTemplate.server
     public var maxTokens = 256
     public var topK = 5
     public var concurrency = 1
@@ -98,7 +106,26 @@ public struct Recorder: Sendable {
             ("text", .string(text)),
         ]
         if let t = res.timings { m.append(("timings", t.json)) }
-        let r = TraceRequest(id: p.id, promptTokens: promptTokens, smallCorrect: correct, prompt: p.text, answer: p.answer, measured: .object(m))
+        var r = TraceRequest(id: p.id, promptTokens: promptTokens, smallCorrect: correct, prompt: p.text, answer: p.answer)
+        r.heldOut = p.heldOut
+        if let large = labelClient {
+            var lr = CompletionRequest(prompt: try await labelTemplate.format(p.text, client: large), maxTokens: maxTokens)
+            lr.temperature = 0
+            let lres = try await large.complete(lr)
+            let ltext = lres.text
+            r.largeCorrect = p.answer.map { PromptSet.isCorrect(output: ltext, reference: $0) }
+            r.largeOutputTokens = lres.timings?.predictedTokens ?? lres.completionTokens ?? lres.tokens.count
+            var lm: [(String, JSONValue)] = [
+                ("server", .string(large.base.absoluteString)),
+                ("ttft_ms", .number(round3((lres.ttft ?? lres.duration) * 1000))),
+                ("e2el_ms", .number(round3(lres.duration * 1000))),
+                ("finish_reason", .string(lres.finishReason ?? "")),
+                ("text", .string(ltext)),
+            ]
+            if let t = lres.timings { lm.append(("timings", t.json)) }
+            m.append(("large", .object(lm)))
+        }
+        r.measured = .object(m)
         return (r, d)
     }
 }

@@ -77,12 +77,7 @@ public struct ValidationReport: Sendable {
         let realised = Trace(requests: reqs, offsets: offsets, difficulty: DifficultyColumn(values))
         var s = v.scenario
         s.traffic = TrafficSpec(arrival: .replay, rateRps: 1, cv: 1, concurrency: 1, thinkTimeS: 0, requests: samples.count)
-        if let sr = v.scenario.policy as? SplitReasonPolicy {
-            var replay = SplitReasonPolicy(offloadThreshold: sr.offloadThreshold, minSegmentTokens: sr.minSegmentTokens,
-                                           maxSegmentTokens: sr.minSegmentTokens, mode: .sequential, chunkTokens: sr.chunkTokens)
-            replay.triggerTokens = 1
-            s.policy = replay
-        }
+        if let sr = v.scenario.policy as? SplitReasonPolicy { s.policy = sr.liveReplay }
         let sim = try Simulation.run(s, trace: realised)
         let predicted = sim.outcome.requests.sorted { $0.traceIndex < $1.traceIndex }
 

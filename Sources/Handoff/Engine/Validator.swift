@@ -69,8 +69,9 @@ public struct MeasuredRequest: Sendable {
 /// `handoff validate`: runs a scenario's policy for real on a sample of a recorded trace, then
 /// simulates the same requests with the same arrival times and compares, metric by metric.
 ///
-/// Real execution, per request (greedy decoding; each request's output budget is its recorded
-/// length):
+/// Real execution, per request (greedy decoding; with `lengths: .recorded` each request's output
+/// budget is its recorded length, with `.natural` the request ends at the model's end of sequence
+/// or at `maxTokens`):
 /// - `small-only` / `large-only`: one streamed completion on that tier's server.
 /// - `splitreason` (sequential): stream the small model with top-k log-probabilities; when a
 ///   token's difficulty 1 − p(top-1) exceeds `offload_threshold`, stop the stream, drop that token,
@@ -97,6 +98,14 @@ public struct Validator: Sendable {
     public var outDir: String
     /// Passes over the sample; the report compares medians over passes (the machine is shared).
     public var repeats: Int
+    /// How long a request runs: `natural` ends it where the model ends it (end of sequence, or
+    /// `maxTokens`), as a deployment would — the closed loop; `recorded` forces its recorded length
+    /// (ignore-EOS budgets), which isolates the serving model from the trajectory.
+    public var lengths: Lengths = .recorded
+    /// The output cap of `natural` lengths: record the trace with the same `--max-tokens`.
+    public var maxTokens = 256
+
+    public enum Lengths: String, Sendable, CaseIterable { case natural, recorded }
 
     public init(scenario: Scenario, trace: Trace, clients: [String: OpenAIClient], sample: Int, concurrency: Int, outDir: String, repeats: Int = 1) {
         self.scenario = scenario; self.trace = trace; self.clients = clients; self.sample = sample
@@ -119,7 +128,8 @@ public struct Validator: Sendable {
     public var header: JSONValue {
         .object([("validate", .object([("scenario", .string(scenario.name)), ("policy", .string(policyName)),
                                        ("concurrency", .number(Double(concurrency))), ("sample", .number(Double(sample))),
-                                       ("repeats", .number(Double(repeats)))]))])
+                                       ("repeats", .number(Double(repeats))), ("lengths", .string(lengths.rawValue))]
+                                      + (lengths == .natural ? [("max_tokens", .number(Double(maxTokens)))] : [])))])
     }
 
     /// Runs what is not on disk yet; returns every finished sample, in request order.
@@ -184,7 +194,8 @@ public struct Validator: Sendable {
     func execute(_ r: Int, epoch: Int, start: Double, worker: Int) async throws -> MeasuredRequest {
         func slot(_ tier: String) -> Int? { spec(tier).pinSlots ? worker : nil }
         let q = trace.requests[r]
-        let budget = trace.outputTokens(r)
+        let natural = lengths == .natural
+        let budget = natural ? maxTokens : trace.outputTokens(r)
         let prompt = q.prompt!
         // Prompts are formatted (llama.cpp /apply-template) before the clock starts: a deployment
         // formats them in the frontend, not on the model server's time.
@@ -212,7 +223,7 @@ public struct Validator: Sendable {
             let tier = policyName == "small-only" ? "small" : "large"
             let c = try client(tier), s = spec(tier)
             var req = CompletionRequest(prompt: formatted[tier]!, maxTokens: budget,
-                                        topLogprobs: tier == "small" ? s.topLogprobs : 0, ignoreEOS: s.ignoreEOS)
+                                        topLogprobs: tier == "small" ? s.topLogprobs : 0, ignoreEOS: s.ignoreEOS && !natural)
             req.temperature = 0
             req.cachePrompt = false  // no prefix shared across requests, as the simulator assumes
             req.slot = slot(tier)
@@ -237,7 +248,7 @@ public struct Validator: Sendable {
             while produced < budget {
                 if let hard = pendingHard {
                     // The large model generates the segment, starting at the hard position.
-                    var req = CompletionRequest(prompt: largePrefix + text, maxTokens: min(segment, budget - produced), ignoreEOS: ls.ignoreEOS)
+                    var req = CompletionRequest(prompt: largePrefix + text, maxTokens: min(segment, budget - produced), ignoreEOS: ls.ignoreEOS && !natural)
                     req.temperature = 0
                     // Reuse this request's own context on the tier, never another request's.
                     req.cachePrompt = !firstLargeCall
@@ -255,9 +266,11 @@ public struct Validator: Sendable {
                     d.append(hard)
                     d += [Float](repeating: 1, count: res.tokens.count - 1)
                     endedOnLarge = true
+                    // The large model ended the answer (end of sequence before its segment was done).
+                    if natural && res.finishReason == "stop" { break }
                     continue
                 }
-                var req = CompletionRequest(prompt: smallPrefix + text, maxTokens: budget - produced, topLogprobs: ss.topLogprobs, ignoreEOS: ss.ignoreEOS)
+                var req = CompletionRequest(prompt: smallPrefix + text, maxTokens: budget - produced, topLogprobs: ss.topLogprobs, ignoreEOS: ss.ignoreEOS && !natural)
                 req.temperature = 0
                 req.cachePrompt = !firstCall
                 req.slot = slot("small")

@@ -99,7 +99,7 @@ public enum PolicyRegistry {
     public static let allFields = ["name", "offload_threshold", "min_segment_tokens", "max_segment_tokens", "mode", "chunk_tokens", "trigger_tokens",
                                            "route_threshold", "route_score", "draft_tokens", "acceptance", "acceptance_from",
                                            "accept_threshold", "acceptance_seed", "beam_width", "rejection_threshold", "switch_back_threshold",
-                                           "switch_back_rate", "step_tokens", "reward_tier", "variant", "source_kv_cache"]
+                                           "switch_back_rate", "step_tokens", "reward_tier", "variant", "source_kv_cache", "closed_loop"]
 
     public static func make(_ r: ConfigReader) throws -> any Policy {
         let name = try r.string("name", oneOf: names)

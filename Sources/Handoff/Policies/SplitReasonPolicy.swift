@@ -15,6 +15,11 @@ public struct SplitReasonPolicy: Policy {
     /// models SplitReason's `<bigmodel>` trigger token, or a live threshold check that drops the
     /// crossing token (`handoff validate`); 0 assumes the hand-off decision is free.
     public var triggerTokens: Int = 0
+    /// A fitted closed-loop model (`closed_loop: FILE`, written by `handoff closed-loop`): the
+    /// simulation then runs the live trajectory the model predicts from the trace, not the trace
+    /// itself (docs/closed-loop.md). Sequential mode only.
+    public var closedLoopFile: String?
+    public var closedLoop: ClosedLoopModel?
     public var roles: [String] { ["small", "large"] }
 
     public init(offloadThreshold: Double, minSegmentTokens: Int = 1, maxSegmentTokens: Int = 1 << 30,
@@ -36,6 +41,10 @@ public struct SplitReasonPolicy: Policy {
         mode = ExecutionMode(rawValue: try r.string("mode", default: "sequential", oneOf: ExecutionMode.allCases.map(\.rawValue)))!
         chunkTokens = try r.int("chunk_tokens", default: 256, min: 1)
         triggerTokens = try r.int("trigger_tokens", default: 0, min: 0, max: 16)
+        closedLoopFile = try r.optionalString("closed_loop")
+        if closedLoopFile != nil && mode != .sequential {
+            throw r.error("a closed-loop model describes a live sequential run; set mode: sequential or drop closed_loop", key: "closed_loop")
+        }
     }
 
     public func plan(trace: Trace, request r: Int, into segments: inout [Segment]) {
@@ -58,9 +67,19 @@ public struct SplitReasonPolicy: Policy {
         }
     }
 
+    /// The policy that replays a live stream (`validate`, closed-loop models): segments of exactly
+    /// the live segment length (`min_segment_tokens`), each after one dropped trigger token, over
+    /// streams whose large tokens carry difficulty 1 and kept small tokens difficulty ≤ τ.
+    public var liveReplay: SplitReasonPolicy {
+        var replay = SplitReasonPolicy(offloadThreshold: offloadThreshold, minSegmentTokens: minSegmentTokens,
+                                       maxSegmentTokens: minSegmentTokens, mode: .sequential, chunkTokens: chunkTokens)
+        replay.triggerTokens = 1
+        return replay
+    }
+
     public var parameters: [(String, JSONValue)] {
         [("name", .string(name)), ("offload_threshold", .number(offloadThreshold)), ("min_segment_tokens", .number(Double(minSegmentTokens))),
          ("max_segment_tokens", .number(Double(maxSegmentTokens))), ("mode", .string(mode.rawValue)), ("chunk_tokens", .number(Double(chunkTokens))),
-         ("trigger_tokens", .number(Double(triggerTokens)))]
+         ("trigger_tokens", .number(Double(triggerTokens)))] + (closedLoopFile.map { [("closed_loop", .string($0))] } ?? [])
     }
 }

@@ -214,7 +214,11 @@ public enum ScenarioLoader {
 
         // policy
         guard let ps = try r.section("policy") else { throw r.error("missing section 'policy' (name: \(PolicyRegistry.names.joined(separator: " | ")))") }
-        let policy = try PolicyRegistry.make(ps)
+        var policy = try PolicyRegistry.make(ps)
+        if var sr = policy as? SplitReasonPolicy, let f = sr.closedLoopFile {
+            sr.closedLoop = try ClosedLoopModel.load(path: f.hasPrefix("/") ? f : baseDir + "/" + f)
+            policy = sr
+        }
         for role in policy.roles where !tiers.contains(where: { $0.name == role }) {
             throw ps.error("policy '\(policy.name)' needs a tier named '\(role)' under 'tiers'", key: "name")
         }

@@ -21,6 +21,9 @@ public enum Simulation {
     /// - Parameter checkingInvariants: check the simulator's bookkeeping after every event (slow; tests).
     public static func run(_ scenario: Scenario, trace given: Trace? = nil, checkingInvariants: Bool = false) throws -> SimulationResult {
         let trace = try given ?? loadTrace(scenario)
+        if let sr = scenario.policy as? SplitReasonPolicy, let model = sr.closedLoop {
+            return try runClosedLoop(scenario, sr, model, trace, checkingInvariants: checkingInvariants)
+        }
         let sim = HybridSimulator(scenario: scenario, trace: trace)
         sim.checksInvariants = checkingInvariants
         let outcome = try sim.run()

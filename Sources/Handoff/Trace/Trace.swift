@@ -10,6 +10,11 @@ public struct TraceRequest: Sendable, Equatable {
     /// Outcome labels: was the small (large) model alone correct on this request?
     public var smallCorrect: Bool?
     public var largeCorrect: Bool?
+    /// Tokens the large model alone generated for this prompt (greedy, ending naturally), when the
+    /// trace was labelled with it (`record --label-server`).
+    public var largeOutputTokens: Int?
+    /// Kept out of every fit: the split closed-loop models are checked on.
+    public var heldOut = false
     /// Prompt text, when the trace came from `record` or an import.
     public var prompt: String?
     /// Reference answer, when known.

@@ -14,13 +14,16 @@ import Foundation
 /// | `step_rewards` | one array of K numbers per step | process reward of each of K target-generated candidates of the step |
 /// | `arrival_s` | number ≥ 0 | recorded arrival time, for replayed traffic |
 /// | `small_correct`, `large_correct` | boolean | outcome labels |
+/// | `large_output_tokens` | integer ≥ 0 | tokens the large model alone generated for the prompt (`record --label-server`) |
+/// | `held_out` | boolean | the prompt is kept out of every fit (closed-loop models) |
 /// | `prompt`, `answer` | string | prompt text and reference answer |
 /// | `measured` | object | what a real engine run measured (`record`, `validate`), kept verbatim |
 ///
 /// Blank lines are skipped. Any other field is an error, so a misspelt field cannot be ignored.
 public enum TraceJSONL {
     public static let fields = ["id", "prompt_tokens", "difficulty", "hard_spans", "output_tokens", "steps",
-                                "step_scores", "step_rewards", "arrival_s", "small_correct", "large_correct", "prompt", "answer", "measured"]
+                                "step_scores", "step_rewards", "arrival_s", "small_correct", "large_correct", "large_output_tokens", "held_out",
+                                "prompt", "answer", "measured"]
 
     /// Reads a JSONL trace. O(bytes). Errors name the file, line and field.
     public static func read(path: String) throws -> Trace {
@@ -213,9 +216,12 @@ public enum TraceJSONL {
             guard case let .number(x) = a, x >= 0 else { throw fail("arrival_s", "expected a number of seconds ≥ 0") }
             arrival = x
         }
-        requests.append(TraceRequest(id: id, promptTokens: prompt, arrivalS: arrival,
-                                     smallCorrect: try bool("small_correct"), largeCorrect: try bool("large_correct"),
-                                     prompt: try string("prompt"), answer: try string("answer"), measured: v["measured"]))
+        var q = TraceRequest(id: id, promptTokens: prompt, arrivalS: arrival,
+                             smallCorrect: try bool("small_correct"), largeCorrect: try bool("large_correct"),
+                             prompt: try string("prompt"), answer: try string("answer"), measured: v["measured"])
+        q.largeOutputTokens = try int("large_output_tokens")
+        q.heldOut = try bool("held_out") ?? false
+        requests.append(q)
     }
 
     /// Every field of request `r` except `difficulty` and `steps`: the columnar index line.
@@ -228,6 +234,8 @@ public enum TraceJSONL {
         if let a = q.arrivalS { pairs.append(("arrival_s", .number(a))) }
         if let s = q.smallCorrect { pairs.append(("small_correct", .bool(s))) }
         if let s = q.largeCorrect { pairs.append(("large_correct", .bool(s))) }
+        if let n = q.largeOutputTokens { pairs.append(("large_output_tokens", .number(Double(n)))) }
+        if q.heldOut { pairs.append(("held_out", .bool(true))) }
         if let s = q.prompt { pairs.append(("prompt", .string(s))) }
         if let s = q.answer { pairs.append(("answer", .string(s))) }
         if let m = q.measured { pairs.append(("measured", m)) }

@@ -1,0 +1,179 @@
+import Foundation
+
+/// `handoff closed-loop`: runs `splitreason` live (natural lengths) over a threshold grid at one or
+/// more concurrencies, fits a `ClosedLoopModel` on the runs at the fitting thresholds, and
+/// compares, per cell, what was measured with:
+///
+/// - `predicted`: the fitted closed-loop model on the recorded small-only trace and its labels
+///   (offload share, handoffs, output length, accuracy with its 95% interval), and the simulator on
+///   the streams the model implies (latency, throughput) — what a user gets before running;
+/// - `replay`: the simulator on the realised streams (separates the serving model's error from the
+///   trajectory model's);
+/// - `trace_only`: today's prediction from the recorded trace with no closed-loop model (the
+///   scenario's policy planned on the trace, accuracy by `AccuracyModel`).
+///
+/// Every cell's requests are journaled in `OUT/runs/c<C>-t<τ>/samples.jsonl`: a rerun resumes.
+public struct ClosedLoopValidation: Sendable {
+    public var family: ScenarioFamily
+    public var trace: Trace
+    public var clients: [String: OpenAIClient]
+    public var thresholds: [Double]
+    public var fitThresholds: Set<Double>
+    public var concurrencies: [Int]
+    /// Trace requests run in every cell.
+    public var requests: [Int]
+    public var maxTokens: Int
+    public var outDir: String
+
+    public init(family: ScenarioFamily, trace: Trace, clients: [String: OpenAIClient], thresholds: [Double], fitThresholds: Set<Double>,
+                concurrencies: [Int], requests: [Int], maxTokens: Int, outDir: String) {
+        self.family = family; self.trace = trace; self.clients = clients; self.thresholds = thresholds; self.fitThresholds = fitThresholds
+        self.concurrencies = concurrencies; self.requests = requests; self.maxTokens = maxTokens; self.outDir = outDir
+    }
+
+    public struct Cell: Sendable {
+        public var concurrency: Int
+        public var threshold: Double
+        public var heldOut: Bool
+        public var samples: [MeasuredRequest]
+        public var report: ValidationReport
+        public var measured: [(String, Double)]
+        public var predicted: [(String, Double)]
+        public var accuracyCI95: (Double, Double)?
+        public var traceOnly: [(String, Double)]
+    }
+
+    func validator(_ c: Int, _ tau: Double) throws -> Validator {
+        let sc = try family.scenario(["policy.offload_threshold=\(JSONWriter.number(tau))"])
+        guard sc.policy is SplitReasonPolicy else { throw HandoffError.input("closed-loop validation runs policy splitreason", field: "policy.name") }
+        var v = Validator(scenario: sc, trace: subTrace, clients: clients, sample: requests.count, concurrency: c,
+                          outDir: outDir + "/runs/c\(c)-t\(JSONWriter.number(tau))")
+        v.lengths = .natural
+        v.maxTokens = maxTokens
+        return v
+    }
+
+    /// The trace restricted to `requests`, in that order.
+    var subTrace: Trace {
+        var reqs: [TraceRequest] = [], offsets = [0], values: [Float] = []
+        for r in requests {
+            reqs.append(trace.requests[r])
+            for i in trace.tokenRange(r) { values.append(trace.difficulty[i]) }
+            offsets.append(values.count)
+        }
+        return Trace(requests: reqs, offsets: offsets, difficulty: DifficultyColumn(values))
+    }
+
+    /// Runs what is not journaled yet, fits, and compares every cell.
+    public func run(progress: @escaping @Sendable (String) -> Void) async throws -> (model: ClosedLoopModel, cells: [Cell]) {
+        var runs: [(Int, Double, Validator, [MeasuredRequest])] = []
+        for c in concurrencies {
+            for tau in thresholds {
+                let v = try validator(c, tau)
+                let label = "concurrency \(c), threshold \(JSONWriter.number(tau))"
+                let samples = try await v.runReal { d, t in progress("\(label): \(d)/\(t) requests") }
+                runs.append((c, tau, v, samples))
+            }
+        }
+        let sub = subTrace
+        let segment = (try validator(concurrencies[0], thresholds[0]).scenario.policy as! SplitReasonPolicy).minSegmentTokens
+        let fitRuns = runs.filter { fitThresholds.contains($0.1) }.map { run in
+            ClosedLoopFit.Run(threshold: run.1, segment: segment, observations: run.3.map {
+                .init(request: $0.index, outputTokens: $0.outputTokens, largeTokens: $0.largeTokens, correct: $0.correct)
+            })
+        }
+        let model = try ClosedLoopFit.fit(trace: sub, runs: fitRuns, maxTokens: maxTokens)
+        var cells: [Cell] = []
+        for (c, tau, v, samples) in runs {
+            cells.append(try compare(model, c, tau, v, samples, sub, segment))
+        }
+        return (model, cells)
+    }
+
+    func compare(_ model: ClosedLoopModel, _ c: Int, _ tau: Double, _ v: Validator, _ samples: [MeasuredRequest], _ sub: Trace, _ segment: Int) throws -> Cell {
+        let report = try ValidationReport.make(v, samples)
+        let n = Double(samples.count)
+        func q(_ xs: [Double], _ p: Double) -> Double { Statistics.quantile(sorted: xs.sorted(), p) }
+        let out = Double(samples.reduce(0) { $0 + $1.outputTokens })
+        let judged = samples.compactMap(\.correct)
+        let span = samples.map { $0.startS + $0.e2elS }.max()! - samples.map(\.startS).min()!
+        var measured: [(String, Double)] = []
+        if !judged.isEmpty { measured.append(("accuracy", Double(judged.filter { $0 }.count) / Double(judged.count))) }
+        measured += [
+            ("offload.token_fraction", Double(samples.reduce(0) { $0 + $1.largeTokens }) / max(1, out)),
+            ("handoffs_per_request", Double(samples.reduce(0) { $0 + $1.handoffs }) / n),
+            ("output_tokens_per_request", out / n),
+            ("latency_ms.ttft.p50", q(samples.map { $0.ttftS * 1000 }, 0.5)),
+            ("latency_ms.e2el.p50", q(samples.map { $0.e2elS * 1000 }, 0.5)),
+            ("latency_ms.e2el.p95", q(samples.map { $0.e2elS * 1000 }, 0.95)),
+            ("throughput_rps", n / span),
+        ]
+        // The prediction: the model's trajectories, then the simulator on the streams they imply.
+        let idx = samples.map(\.index)
+        let p = ClosedLoopPrediction.make(model, trace: sub, requests: idx, threshold: tau, segment: segment)
+        var reqs: [TraceRequest] = [], offsets = [0], values: [Float] = []
+        for (k, r) in idx.enumerated() {
+            var req = sub.requests[r]
+            req.measured = nil
+            reqs.append(req)
+            values += model.stream(trace: sub, request: r, segment: segment, p.trajectories[k])
+            offsets.append(values.count)
+        }
+        var s = v.scenario
+        s.traffic = TrafficSpec(arrival: .closed_loop, rateRps: 1, cv: 1, concurrency: c, thinkTimeS: 0, requests: idx.count)
+        s.policy = (v.scenario.policy as! SplitReasonPolicy).liveReplay
+        let sim = try Simulation.run(s, trace: Trace(requests: reqs, offsets: offsets, difficulty: DifficultyColumn(values))).outcome.requests
+        let simSpan = sim.map { $0.arrivalS + $0.e2elS }.max()! - sim.map(\.arrivalS).min()!
+        var predicted: [(String, Double)] = []
+        if let a = p.accuracy { predicted.append(("accuracy", a)) }
+        predicted += [
+            ("offload.token_fraction", p.offloadTokenFraction),
+            ("handoffs_per_request", p.handoffsPerRequest),
+            ("output_tokens_per_request", p.outputTokensPerRequest),
+            ("latency_ms.ttft.p50", q(sim.map { $0.ttftS * 1000 }, 0.5)),
+            ("latency_ms.e2el.p50", q(sim.map { $0.e2elS * 1000 }, 0.5)),
+            ("latency_ms.e2el.p95", q(sim.map { $0.e2elS * 1000 }, 0.95)),
+            ("throughput_rps", Double(sim.count) / simSpan),
+        ]
+        // Today's prediction from the trace alone.
+        var s2 = v.scenario
+        s2.traffic = TrafficSpec(arrival: .closed_loop, rateRps: 1, cv: 1, concurrency: c, thinkTimeS: 0, requests: idx.count)
+        var plain = v.scenario.policy as! SplitReasonPolicy
+        plain.closedLoop = nil
+        plain.closedLoopFile = nil
+        s2.policy = plain
+        let planned = try Simulation.run(s2, trace: Trace(requests: idx.map { sub.requests[$0] }, offsets: idx.reduce(into: [0]) { $0.append($0.last! + sub.outputTokens($1)) },
+                                                          difficulty: DifficultyColumn(idx.flatMap { r in sub.tokenRange(r).map { sub.difficulty[$0] } })))
+        let rec = planned.outcome.requests
+        let recOut = Double(rec.reduce(0) { $0 + $1.outputTokens })
+        var traceOnly: [(String, Double)] = []
+        if let a = planned.accuracy { traceOnly.append(("accuracy", a.predicted)) }
+        traceOnly += [
+            ("offload.token_fraction", Double(rec.reduce(0) { $0 + $1.offloadedTokens }) / max(1, recOut)),
+            ("handoffs_per_request", Double(rec.reduce(0) { $0 + $1.handoffs }) / Double(rec.count)),
+            ("output_tokens_per_request", recOut / Double(rec.count)),
+            ("latency_ms.e2el.p50", q(rec.map { $0.e2elS * 1000 }, 0.5)),
+        ]
+        return Cell(concurrency: c, threshold: tau, heldOut: !fitThresholds.contains(tau), samples: samples, report: report,
+                    measured: measured, predicted: predicted, accuracyCI95: p.accuracyCI95, traceOnly: traceOnly)
+    }
+
+    /// `closed-loop.json`: one row per cell (keys in docs/closed-loop.md).
+    public static func json(model: ClosedLoopModel, cells: [Cell]) -> JSONValue {
+        func obj(_ xs: [(String, Double)]) -> [(String, JSONValue)] { xs.map { ($0.0, .number($0.1)) } }
+        return .array(cells.map { c in
+            var pred = obj(c.predicted)
+            if let ci = c.accuracyCI95 { pred.append(("accuracy_ci95", .numbers([ci.0, ci.1]))) }
+            let replay = c.report.rows.filter { ["e2el_ms.p50", "e2el_ms.p95", "ttft_ms.p50", "throughput_rps"].contains($0.metric) }
+                .map { r -> (String, JSONValue) in
+                    let key = r.metric == "throughput_rps" ? r.metric : "latency_ms." + r.metric.replacingOccurrences(of: "_ms", with: "")
+                    return (key, .number(r.predicted))
+                }
+            return .object([("concurrency", .number(Double(c.concurrency))), ("offload_threshold", .number(c.threshold)),
+                            ("held_out", .bool(c.heldOut)), ("requests", .number(Double(c.samples.count))),
+                            ("measured", .object(obj(c.measured))), ("predicted", .object(pred)),
+                            ("replay", .object(replay + [("e2el_per_request_median_abs_error_pct", .number(c.report.e2elMedianAbsErrorPct))])),
+                            ("trace_only", .object(obj(c.traceOnly)))])
+        })
+    }
+}

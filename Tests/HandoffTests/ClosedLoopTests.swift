@@ -1,0 +1,110 @@
+import Foundation
+import XCTest
+@testable import Handoff
+
+/// The closed-loop model and its fit against hand-computed values (docs/closed-loop.md).
+final class ClosedLoopTests: XCTestCase {
+    /// One request of 10 tokens, crossing τ = 0.5 at position 2 only; the large model alone wrote 20.
+    func oneRequest(large: Int = 20, small: Bool = false, largeCorrect: Bool = true) -> Trace {
+        var q = TraceRequest(id: "a", promptTokens: 5, smallCorrect: small, largeCorrect: largeCorrect)
+        q.largeOutputTokens = large
+        return Trace(requests: [q], offsets: [0, 10], difficulty: DifficultyColumn([0, 0, 0.9, 0, 0, 0, 0, 0, 0, 0]))
+    }
+
+    func testTrajectoryByHand() {
+        let t = oneRequest()
+        // q(0.5) = 1/10; κ = 2 gives q' = 0.2, E[K] = 0.8/0.2 = 4, ω = 4/(4 + 4) = 0.5 with L = 4.
+        XCTAssertEqual(ClosedLoopModel.crossingRate(trace: t, threshold: 0.5), 0.1, accuracy: 1e-12)
+        let m = ClosedLoopModel(crossingFactor: 2, lengthResponse: 1, accuracyExponent: 2, maxTokens: 256)
+        let tr = m.trajectory(trace: t, request: 0, threshold: 0.5, segment: 4, rate: 0.1)
+        XCTAssertEqual(tr.prefix, 2)
+        XCTAssertTrue(tr.crosses)
+        XCTAssertEqual(tr.smallRun, 4, accuracy: 1e-9)
+        XCTAssertEqual(tr.mixShare, 0.5, accuracy: 1e-12)
+        // n_h = c + λ((1 − ω)(n_s − c) + ω(n_l − c)) = 2 + 0.5·8 + 0.5·18 = 15.
+        XCTAssertEqual(tr.outputTokens, 15, accuracy: 1e-9)
+        XCTAssertEqual(tr.largeTokens, 6.5, accuracy: 1e-9)
+        XCTAssertEqual(tr.largeCalls, 2)            // ⌈6.5 / 4⌉
+        XCTAssertEqual(tr.handoffs, 3.5, accuracy: 1e-9)  // 2·2 − ω
+        // p = s + (l − s)·ω^γ = 0.25.
+        XCTAssertEqual(m.pCorrect(small: false, large: true, tr), 0.25, accuracy: 1e-12)
+        // The cap binds: n_h = min(cap, …).
+        var capped = m
+        capped.maxTokens = 12
+        XCTAssertEqual(capped.trajectory(trace: t, request: 0, threshold: 0.5, segment: 4, rate: 0.1).outputTokens, 12, accuracy: 1e-9)
+        // The implied stream: 2 trace tokens, then 4 large (1), 4 small (0), 4 large, 1 small = 15.
+        XCTAssertEqual(m.stream(trace: t, request: 0, segment: 4, tr), [0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0])
+    }
+
+    func testNoCrossingStaysSmallOnly() {
+        let t = oneRequest(small: true, largeCorrect: false)
+        let m = ClosedLoopModel(crossingFactor: 50)
+        let tr = m.trajectory(trace: t, request: 0, threshold: 0.95, segment: 16, rate: 0)
+        XCTAssertFalse(tr.crosses)
+        XCTAssertEqual(tr.outputTokens, 10)
+        XCTAssertEqual(tr.largeTokens, 0)
+        XCTAssertEqual(tr.handoffs, 0)
+        XCTAssertEqual(m.pCorrect(small: true, large: false, tr), 1)
+        XCTAssertEqual(m.stream(trace: t, request: 0, segment: 16, tr).count, 10)
+    }
+
+    func testPoissonBinomialInterval() {
+        // Binomial(4, 1/2): P(0) = 1/16 ≥ 2.5%, P(≤ 3) = 15/16 < 97.5%: the interval is [0, 1].
+        let a = ClosedLoopPrediction.poissonBinomialInterval([0.5, 0.5, 0.5, 0.5], level: 0.95)
+        XCTAssertEqual(a.0, 0); XCTAssertEqual(a.1, 1)
+        // Certain outcomes: a point.
+        let b = ClosedLoopPrediction.poissonBinomialInterval([1, 1, 0, 0], level: 0.95)
+        XCTAssertEqual(b.0, 0.5); XCTAssertEqual(b.1, 0.5)
+        // 40 requests at p = 0.5: Binomial(40, 1/2) has P(≤ 13) = 0.0192, P(≤ 14) = 0.0403, P(≤ 25) = 0.9597,
+        // P(≤ 26) = 0.9808: the interval is [14/40, 26/40].
+        let c = ClosedLoopPrediction.poissonBinomialInterval([Double](repeating: 0.5, count: 40), level: 0.95)
+        XCTAssertEqual(c.0, 14.0 / 40); XCTAssertEqual(c.1, 26.0 / 40)
+    }
+
+    /// Observations made by a known model are fitted back to it.
+    func testFitRecoversTheModel() throws {
+        // 40 requests of 100 tokens, each crossing τ = 0.5 at a different position; q(0.5) = 40/4000.
+        var reqs: [TraceRequest] = [], d: [Float] = [], offsets = [0]
+        for r in 0..<40 {
+            var q = TraceRequest(id: "r\(r)", promptTokens: 10, smallCorrect: false, largeCorrect: true)
+            q.largeOutputTokens = 120 + r
+            reqs.append(q)
+            for i in 0..<100 { d.append(i == r ? 0.9 : 0.1) }
+            offsets.append(d.count)
+        }
+        let trace = Trace(requests: reqs, offsets: offsets, difficulty: DifficultyColumn(d))
+        let truth = ClosedLoopModel(crossingFactor: 6, lengthResponse: 1.3, accuracyExponent: 1, maxTokens: 10_000)
+        var runs: [ClosedLoopFit.Run] = []
+        for tau in [0.5, 0.05] {
+            let q = ClosedLoopModel.crossingRate(trace: trace, threshold: tau)
+            runs.append(.init(threshold: tau, segment: 8, observations: (0..<40).map { r in
+                let t = truth.trajectory(trace: trace, request: r, threshold: tau, segment: 8, rate: q)
+                return .init(request: r, outputTokens: Int(t.outputTokens.rounded()), largeTokens: Int(t.largeTokens.rounded()), correct: nil)
+            }))
+        }
+        let fit = try ClosedLoopFit.fit(trace: trace, runs: runs, maxTokens: 10_000)
+        XCTAssertEqual(fit.crossingFactor, 6, accuracy: 0.3)
+        XCTAssertEqual(fit.lengthResponse, 1.3, accuracy: 0.02)
+        XCTAssertEqual(fit.accuracyExponent, 1, "no outcomes: γ stays 1")
+    }
+
+    /// γ's maximum-likelihood estimate: every informative request has the same ω, so p̂ = ω^γ = the
+    /// share correct, γ = ln(3/4) / ln ω.
+    func testAccuracyExponentIsTheMaximumLikelihood() throws {
+        var reqs: [TraceRequest] = [], d: [Float] = [], offsets = [0]
+        for r in 0..<4 {
+            var q = TraceRequest(id: "r\(r)", promptTokens: 10, smallCorrect: false, largeCorrect: true)
+            q.largeOutputTokens = 10
+            reqs.append(q)
+            d += [0.9, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+            offsets.append(d.count)
+        }
+        let trace = Trace(requests: reqs, offsets: offsets, difficulty: DifficultyColumn(d))
+        // q(0.5) = 0.1; every request crosses at 0, produces 10 tokens of which 5 large: ω̂ = 0.5.
+        let obs = (0..<4).map { ClosedLoopFit.Observation(request: $0, outputTokens: 10, largeTokens: 5, correct: $0 < 3) }
+        let fit = try ClosedLoopFit.fit(trace: trace, runs: [.init(threshold: 0.5, segment: 4, observations: obs)], maxTokens: 256)
+        let w = 4 / (4 + (1 - min(1, fit.crossingFactor * 0.1)) / min(1, fit.crossingFactor * 0.1))
+        XCTAssertEqual(w, 0.5, accuracy: 0.01)
+        XCTAssertEqual(fit.accuracyExponent, log(0.75) / log(w), accuracy: 0.01)
+    }
+}
