@@ -107,4 +107,26 @@ final class ClosedLoopTests: XCTestCase {
         XCTAssertEqual(w, 0.5, accuracy: 0.01)
         XCTAssertEqual(fit.accuracyExponent, log(0.75) / log(w), accuracy: 0.01)
     }
+
+    /// A scenario that references a model file simulates the trajectories the model predicts: the
+    /// simulated output and offload follow the implied streams, and the accuracy is the model's.
+    func testScenarioWithAClosedLoopModel() throws {
+        let file = tempDir() + "/cl.yaml"
+        let m = ClosedLoopModel(crossingFactor: 3, lengthResponse: 1.1, accuracyExponent: 0.5, maxTokens: 256, fittedOn: "test")
+        try ClosedLoopReport.modelYAML(m).write(toFile: file, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try ClosedLoopModel.load(path: file), m, "the file round-trips")
+        let sc = try ScenarioLoader.load(path: packageRoot + "/Scenarios/qwen-local.yaml", overrides: ["policy.closed_loop=\(file)"])
+        let trace = try Simulation.loadTrace(sc)
+        let result = try Simulation.run(sc, trace: trace, checkingInvariants: true)
+        let p = ClosedLoopPrediction.make(m, trace: trace, requests: Array(0..<trace.count), threshold: 0.6, segment: 16)
+        let streams = (0..<trace.count).map { m.stream(trace: trace, request: $0, segment: 16, p.trajectories[$0]) }
+        XCTAssertEqual(result.outcome.requests.reduce(0) { $0 + $1.outputTokens }, streams.reduce(0) { $0 + $1.count }, "output = the implied streams")
+        let sim = try XCTUnwrap(number(result.summary, "offload.token_fraction"))
+        XCTAssertEqual(sim, p.offloadTokenFraction, accuracy: 0.1 * p.offloadTokenFraction, "offload within the streams' rounding")
+        XCTAssertGreaterThan(sim, try XCTUnwrap(number(try Simulation.run(try ScenarioLoader.load(path: packageRoot + "/Scenarios/qwen-local.yaml")).summary, "offload.token_fraction")),
+                             "κ = 3 offloads more than the trace alone")
+        XCTAssertEqual(try XCTUnwrap(result.accuracy).predicted, try XCTUnwrap(p.accuracy), accuracy: 1e-12)
+        // Pipelined mode has no live closed loop to model.
+        XCTAssertThrowsError(try ScenarioLoader.load(path: packageRoot + "/Scenarios/qwen-local.yaml", overrides: ["policy.closed_loop=\(file)", "policy.mode=pipelined"]))
+    }
 }

@@ -191,17 +191,22 @@ final class EngineTests: XCTestCase {
         for f in ["closed-loop-model.yaml", "README.md", "index.html"] { XCTAssert(FileManager.default.fileExists(atPath: dir + "/cl/" + f), f) }
         let held = try XCTUnwrap(rows.first { $0["held_out"] == .bool(true) })
         XCTAssertEqual(number(held, "offload_threshold"), 0.6)
-        func get(_ part: String, _ key: String) throws -> Double { try XCTUnwrap(number(held[part], key), "\(part).\(key)") }
+        // closed-loop.json keys are literal dotted names ("offload.token_fraction").
+        func get(_ part: String, _ key: String) throws -> Double {
+            guard case let .number(x)? = held[part]?[key] else { throw HandoffError("closed-loop.json: no \(part) \(key)") }
+            return x
+        }
+        let shareBound = 0.12
         let share = try get("measured", "offload.token_fraction")
         XCTAssertGreaterThan(share, 0, "τ = 0.6 offloads on these prompts")
-        XCTAssertEqual(try get("predicted", "offload.token_fraction"), share, accuracy: SHARE_BOUND, "held-out offload share")
+        XCTAssertEqual(try get("predicted", "offload.token_fraction"), share, accuracy: shareBound, "held-out offload share")
         let out = try get("measured", "output_tokens_per_request")
         XCTAssertEqual(try get("predicted", "output_tokens_per_request"), out, accuracy: 0.3 * out, "held-out output length")
         guard case let .numbers(ci)? = held["predicted"]?["accuracy_ci95"] else { return XCTFail("no accuracy_ci95") }
         let acc = try get("measured", "accuracy")
         XCTAssert(acc >= ci[0] - 1e-9 && acc <= ci[1] + 1e-9, "measured accuracy \(acc) outside the predicted interval \(ci)")
         // The same bound on the prediction that ignores the trajectory change fails.
-        XCTAssertGreaterThan(abs(try get("trace_only", "offload.token_fraction") - share), SHARE_BOUND,
+        XCTAssertGreaterThan(abs(try get("trace_only", "offload.token_fraction") - share), shareBound,
                              "the trace-only prediction should miss the live offload share by more than the bound")
     }
 
