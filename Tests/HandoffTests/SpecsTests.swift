@@ -59,6 +59,23 @@ final class SpecsTests: XCTestCase {
     }
 
     /// Rate mode: acceptance 1 never falls back; acceptance 0 makes the target generate every step.
+    /// Verified drafts earn the verifier's credit: every step accepted by the target's and the
+    /// PRM's scores, small wrong and large right alone: accuracy ν (difficulties all 0, so the
+    /// weight is the credited token share: ν · 20 / 20).
+    func testVerifiedDraftsEarnTheVerifiersCredit() throws {
+        let labelled = #"{"id":"s","prompt_tokens":100,"output_tokens":20,"steps":[10,20],"step_scores":[[0.9,0.2],[0.9,0.3]],"step_rewards":[[0,0],[0,0]],"small_correct":false,"large_correct":true}"#
+        for nu in [1.0, 0.5, 0.0] {
+            let dir = tempDir()
+            try (labelled + "\n").write(toFile: dir + "/t.jsonl", atomically: true, encoding: .utf8)
+            var yaml = handComputableScenarioYAML(trace: dir + "/t.jsonl", policy: "name: specs, beam_width: 2, rejection_threshold: 0.75, acceptance_from: trace")
+            yaml = yaml.replacingOccurrences(of: "models:\n", with: "models:\n  prm: {name: DeepSeek-R1-Distill-Qwen-1.5B}\n")
+                .replacingOccurrences(of: "tiers:\n", with: "tiers:\n  prm: {gpu: A100-SXM-80GB, latency: {kind: linear, fixed_ms: 1, prefill_ms_per_token: 0.05, decode_ms_per_seq: 10}}\n")
+            let r = try Simulation.run(try scenario(yaml, ["accuracy.verified_draft_credit=\(nu)"]))
+            XCTAssertEqual(r.outcome.requests[0].offloadedTokens, 0, "both steps are drafts")
+            XCTAssertEqual(try XCTUnwrap(r.summary.number(at: "accuracy.predicted")), nu, accuracy: 1e-12, "ν = \(nu)")
+        }
+    }
+
     func testAcceptanceRateEnds() throws {
         let all = try run("name: specs, beam_width: 4, acceptance_from: rate, acceptance: 1")
         XCTAssertEqual(all.outcome.requests[0].offloadedTokens, 0)

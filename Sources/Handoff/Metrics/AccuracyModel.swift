@@ -12,6 +12,13 @@
 /// most of the gap on AIME24). Requests without both labels are left out. A request whose tokens
 /// all have difficulty 0 uses the offloaded token share instead.
 ///
+/// A small-model draft that a larger tier verified before it was output (a SPECS step revealed by
+/// the target's or the reward model's scoring) counts as the verifier's output with weight
+/// ν = `accuracy.verified_draft_credit` (default 1): SPECS accepts a draft only when the target's
+/// log-probabilities and the reward pass their thresholds, and reports accuracy at or above
+/// target beam search (arXiv 2506.15733), so a verified step carries the target's quality. ν = 0
+/// restores the old reading, where an accepted draft is small-model output.
+///
 /// The prediction is the mean of p; its 95% interval is the percentile bootstrap over requests
 /// (`accuracy.bootstrap_samples` resamples, stream "bootstrap").
 public enum AccuracyModel {
@@ -24,16 +31,16 @@ public enum AccuracyModel {
     }
 
     /// The weight w of one request given its offloaded token ranges.
-    public static func weight(trace: Trace, request r: Int, segments: [Segment], exponent: Double) -> Double {
+    public static func weight(trace: Trace, request r: Int, segments: [Segment], exponent: Double, verifiedCredit: Double = 1) -> Double {
         let range = trace.tokenRange(r)
         let total = trace.difficulty.powerSum(range, exponent: exponent)
         var pos = range.lowerBound
-        var off = 0.0, offTokens = 0
+        var off = 0.0, offTokens = 0.0
         var silentRole = 0
         func output(_ n: Int, by role: Int) {
             if role != 0 {
                 off += trace.difficulty.powerSum(pos..<(pos + n), exponent: exponent)
-                offTokens += n
+                offTokens += Double(n)
             }
             pos += n
         }
@@ -42,10 +49,17 @@ public enum AccuracyModel {
             // speculative drafts) until a segment reveals them (an accepted SPECS step), as the
             // output of the role that decoded them.
             if s.silent { silentRole = s.role } else { output(s.tokens, by: s.role) }
-            if s.reveal > 0 { output(s.reveal, by: silentRole) }
+            if s.reveal > 0 {
+                if silentRole == 0 && s.role != 0 && verifiedCredit > 0 {
+                    // A small draft verified by a larger tier: credited to the verifier, by ν.
+                    off += verifiedCredit * trace.difficulty.powerSum(pos..<(pos + s.reveal), exponent: exponent)
+                    offTokens += verifiedCredit * Double(s.reveal)
+                }
+                output(s.reveal, by: silentRole)
+            }
         }
         if total > 0 { return min(1, off / total) }
-        return range.isEmpty ? 0 : Double(offTokens) / Double(range.count)
+        return range.isEmpty ? 0 : min(1, offTokens / Double(range.count))
     }
 
     public static func predict(trace: Trace, policy: any Policy, requests: [Int], spec: AccuracySpec, seed: UInt64) -> Prediction? {
@@ -55,7 +69,7 @@ public enum AccuracyModel {
             guard let sc = trace.requests[r].smallCorrect, let lc = trace.requests[r].largeCorrect else { continue }
             segs.removeAll(keepingCapacity: true)
             policy.plan(trace: trace, request: r, into: &segs)
-            let w = weight(trace: trace, request: r, segments: segs, exponent: spec.difficultyExponent)
+            let w = weight(trace: trace, request: r, segments: segs, exponent: spec.difficultyExponent, verifiedCredit: spec.verifiedDraftCredit)
             let a = sc ? 1.0 : 0.0, b = lc ? 1.0 : 0.0
             p.append(a + (b - a) * w)
             s.append(a)

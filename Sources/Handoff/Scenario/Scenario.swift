@@ -136,6 +136,10 @@ public struct TrafficSpec: Sendable, Equatable {
 public struct AccuracySpec: Sendable, Equatable {
     public var difficultyExponent: Double
     public var bootstrapSamples: Int
+    /// How much of the large model's credit a small-model draft earns when a larger tier verified
+    /// it before it was output (a SPECS step accepted by the target's and the reward model's
+    /// scores): 1 counts it as the verifier's output, 0 as the small model's (docs/model.md).
+    public var verifiedDraftCredit: Double = 1
 }
 
 public struct SLOSpec: Sendable, Equatable {

@@ -231,8 +231,9 @@ public enum ScenarioLoader {
         }
 
         let ac = try r.section("accuracy") ?? ConfigReader(ConfigNode(kind: .map, origin: root.origin, line: nil, column: nil), path: "accuracy")
-        let accuracy = AccuracySpec(difficultyExponent: try ac.double("difficulty_exponent", default: 2, min: 0),
+        var accuracy = AccuracySpec(difficultyExponent: try ac.double("difficulty_exponent", default: 2, min: 0),
                                     bootstrapSamples: try ac.int("bootstrap_samples", default: 1000, min: 10))
+        accuracy.verifiedDraftCredit = try ac.double("verified_draft_credit", default: 1, min: 0, max: 1)
         try ac.finish()
         let so = try r.section("slo") ?? ConfigReader(ConfigNode(kind: .map, origin: root.origin, line: nil, column: nil), path: "slo")
         let slo = SLOSpec(ttftMs: try so.optionalDouble("ttft_ms", min: 0), e2elMs: try so.optionalDouble("e2el_ms", min: 0))

@@ -31,7 +31,7 @@ public enum Simulation {
         // The prediction depends on the trace, the policy, the requests served, the accuracy spec and
         // the seed, not on the serving fields: a sweep over replicas or prices computes it once.
         var key = "accuracy|" + JSONWriter.write(.object(scenario.policy.parameters)) + "|\(scenario.accuracy.difficultyExponent)|"
-        key += "\(scenario.accuracy.bootstrapSamples)|\(scenario.seed)|" + used.map(String.init).joined(separator: ",")
+        key += "\(scenario.accuracy.bootstrapSamples)|\(scenario.accuracy.verifiedDraftCredit)|\(scenario.seed)|" + used.map(String.init).joined(separator: ",")
         let acc = trace.memoised(key) {
             AccuracyModel.predict(trace: trace, policy: scenario.policy, requests: used, spec: scenario.accuracy, seed: scenario.seed)
         }
