@@ -49,15 +49,15 @@ struct ClosedLoopCommand: AsyncParsableCommand {
             let v = ClosedLoopValidation(family: family, trace: trace, clients: clients, thresholds: taus, fitThresholds: Set(fits),
                                          concurrencies: cs, requests: Array(0..<sample), maxTokens: maxTokens, outDir: out)
             let progress = Progress("closed-loop")
-            let (model, cells) = try await v.run { progress.note($0) }
+            let (model, cells, load) = try await v.run { progress.note($0) }
             progress.finish()
             let json = ClosedLoopValidation.json(model: model, cells: cells)
             try writeJSON(json, to: out, name: "closed-loop.json")
             try FileIO.writeAtomically(ClosedLoopReport.modelYAML(model), to: out + "/closed-loop-model.yaml")
             let command = (["handoff closed-loop", scenario] + overrides.map { "--set \($0)" }
                            + ["--thresholds \(thresholds) --fit \(fit) --concurrency \(concurrency) --sample \(sample) --max-tokens \(maxTokens) --out \(out)"]).joined(separator: " ")
-            try FileIO.writeAtomically(ClosedLoopReport.markdown(model: model, cells: cells, command: command), to: out + "/README.md")
-            try FileIO.writeAtomically(ClosedLoopReport.html(model: model, cells: cells, command: command), to: out + "/index.html")
+            try FileIO.writeAtomically(ClosedLoopReport.markdown(model: model, cells: cells, command: command, load: load), to: out + "/README.md")
+            try FileIO.writeAtomically(ClosedLoopReport.html(model: model, cells: cells, command: command, load: load), to: out + "/index.html")
             emit(ClosedLoopReport.table(cells))
         }
     }

@@ -65,7 +65,8 @@ public struct ClosedLoopValidation: Sendable {
     }
 
     /// Runs what is not journaled yet, fits, and compares every cell.
-    public func run(progress: @escaping @Sendable (String) -> Void) async throws -> (model: ClosedLoopModel, cells: [Cell]) {
+    public func run(progress: @escaping @Sendable (String) -> Void) async throws -> (model: ClosedLoopModel, cells: [Cell], load: HostLoad?) {
+        let before = HostLoad.Reading.now()
         var runs: [(Int, Double, Validator, [MeasuredRequest])] = []
         for c in concurrencies {
             for tau in thresholds {
@@ -75,6 +76,7 @@ public struct ClosedLoopValidation: Sendable {
                 runs.append((c, tau, v, samples))
             }
         }
+        let load = HostLoad.between(before, HostLoad.Reading.now())
         let sub = subTrace
         let segment = (try validator(concurrencies[0], thresholds[0]).scenario.policy as! SplitReasonPolicy).minSegmentTokens
         let fitRuns = runs.filter { fitThresholds.contains($0.1) }.map { run in
@@ -87,7 +89,7 @@ public struct ClosedLoopValidation: Sendable {
         for (c, tau, v, samples) in runs {
             cells.append(try compare(model, c, tau, v, samples, sub, segment))
         }
-        return (model, cells)
+        return (model, cells, load)
     }
 
     func compare(_ model: ClosedLoopModel, _ c: Int, _ tau: Double, _ v: Validator, _ samples: [MeasuredRequest], _ sub: Trace, _ segment: Int) throws -> Cell {

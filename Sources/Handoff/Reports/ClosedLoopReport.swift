@@ -46,7 +46,7 @@ public enum ClosedLoopReport {
         return s
     }
 
-    public static func markdown(model m: ClosedLoopModel, cells: [ClosedLoopValidation.Cell], command: String) -> String {
+    public static func markdown(model m: ClosedLoopModel, cells: [ClosedLoopValidation.Cell], command: String, load: HostLoad? = nil) -> String {
         var s = """
         # Closed-loop fidelity: Qwen2.5-Coder 0.5B → 1.5B, live
 
@@ -58,6 +58,9 @@ public enum ClosedLoopReport {
         **predicted** is what a user gets from the recorded small-only trace and its labels alone, through the fitted model;
         **replay** simulates the realised streams (the serving model's error alone); **trace only** is the prediction with no
         closed-loop model. Accuracy intervals are 95% Poisson–binomial prediction intervals for the measured accuracy.
+
+        Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; \(load?.summary ?? "no /proc/stat reading (every cell was already journaled)").
+        Per-request E2EL error of the replay (the serving model alone) is in `closed-loop.json` (`replay.e2el_per_request_median_abs_error_pct`).
 
         | conc. | τ | split | accuracy meas. | pred. [95%] | offload meas. | pred. | trace only | out tok/req meas. | pred. | E2EL p50 ms meas. | pred. | replay |
         |---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
@@ -76,7 +79,7 @@ public enum ClosedLoopReport {
         return s
     }
 
-    public static func html(model m: ClosedLoopModel, cells: [ClosedLoopValidation.Cell], command: String) -> String {
+    public static func html(model m: ClosedLoopModel, cells: [ClosedLoopValidation.Cell], command: String, load: HostLoad? = nil) -> String {
         var charts = ""
         for c in Array(Set(cells.map(\.concurrency))).sorted() {
             let cs = cells.filter { $0.concurrency == c }.sorted { $0.threshold < $1.threshold }
@@ -90,7 +93,7 @@ public enum ClosedLoopReport {
                                        SVGChart.Series(name: "trace only", points: pts(\.traceOnly), dashed: true)], yFromZero: true)
             }
         }
-        let md = markdown(model: m, cells: cells, command: command)
+        let md = markdown(model: m, cells: cells, command: command, load: load)
         let table = md.split(separator: "\n").filter { $0.hasPrefix("|") }.enumerated().map { k, line -> String in
             if k == 1 { return "" }
             let tag = k == 0 ? "th" : "td"
