@@ -63,19 +63,22 @@ final class ClosedLoopTests: XCTestCase {
 
     /// Observations made by a known model are fitted back to it.
     func testFitRecoversTheModel() throws {
-        // 40 requests of 100 tokens, each crossing τ = 0.5 at a different position; q(0.5) = 40/4000.
+        // 40 requests of 100 tokens: one token at 0.9 (position r), four at 0.6 (50, 60, 70, 80), the
+        // rest 0.1. So q(0.7) = 1/100 and q(0.5) = 5/100.
         var reqs: [TraceRequest] = [], d: [Float] = [], offsets = [0]
         for r in 0..<40 {
             var q = TraceRequest(id: "r\(r)", promptTokens: 10, smallCorrect: false, largeCorrect: true)
             q.largeOutputTokens = 120 + r
             reqs.append(q)
-            for i in 0..<100 { d.append(i == r ? 0.9 : 0.1) }
+            for i in 0..<100 { d.append(i == r ? 0.9 : [50, 60, 70, 80].contains(i) ? 0.6 : 0.1) }
             offsets.append(d.count)
         }
         let trace = Trace(requests: reqs, offsets: offsets, difficulty: DifficultyColumn(d))
-        let truth = ClosedLoopModel(crossingFactor: 6, lengthResponse: 1.3, accuracyExponent: 1, maxTokens: 10_000)
+        XCTAssertEqual(ClosedLoopModel.crossingRate(trace: trace, threshold: 0.5), 0.05, accuracy: 1e-12)
+        var truth = ClosedLoopModel(crossingFactor: 3, lengthResponse: 1.3, accuracyExponent: 1, maxTokens: 10_000)
+        truth.crossingFloor = 0.02   // q′(0.7) = 0.05, q′(0.5) = 0.17
         var runs: [ClosedLoopFit.Run] = []
-        for tau in [0.5, 0.05] {
+        for tau in [0.7, 0.5] {
             let q = ClosedLoopModel.crossingRate(trace: trace, threshold: tau)
             runs.append(.init(threshold: tau, segment: 8, observations: (0..<40).map { r in
                 let t = truth.trajectory(trace: trace, request: r, threshold: tau, segment: 8, rate: q)
@@ -83,9 +86,14 @@ final class ClosedLoopTests: XCTestCase {
             }))
         }
         let fit = try ClosedLoopFit.fit(trace: trace, runs: runs, maxTokens: 10_000)
-        XCTAssertEqual(fit.crossingFactor, 6, accuracy: 0.3)
+        XCTAssertEqual(fit.crossingFactor, 3, accuracy: 0.15)
+        XCTAssertEqual(fit.crossingFloor, 0.02, accuracy: 0.003)
         XCTAssertEqual(fit.lengthResponse, 1.3, accuracy: 0.02)
         XCTAssertEqual(fit.accuracyExponent, 1, "no outcomes: γ stays 1")
+        // One run: the floor is not identifiable, κ alone is fitted (q̂′/q).
+        let one = try ClosedLoopFit.fit(trace: trace, runs: [runs[0]], maxTokens: 10_000)
+        XCTAssertEqual(one.crossingFloor, 0)
+        XCTAssertEqual(one.crossingFactor, 5, accuracy: 0.25)   // 0.05 / 0.01
     }
 
     /// γ's maximum-likelihood estimate: every informative request has the same ω, so p̂ = ω^γ = the
@@ -112,7 +120,8 @@ final class ClosedLoopTests: XCTestCase {
     /// simulated output and offload follow the implied streams, and the accuracy is the model's.
     func testScenarioWithAClosedLoopModel() throws {
         let file = tempDir() + "/cl.yaml"
-        let m = ClosedLoopModel(crossingFactor: 3, lengthResponse: 1.1, accuracyExponent: 0.5, maxTokens: 256, fittedOn: "test")
+        var m = ClosedLoopModel(crossingFactor: 3, lengthResponse: 1.1, accuracyExponent: 0.5, maxTokens: 256, fittedOn: "test")
+        m.crossingFloor = 0.004
         try ClosedLoopReport.modelYAML(m).write(toFile: file, atomically: true, encoding: .utf8)
         XCTAssertEqual(try ClosedLoopModel.load(path: file), m, "the file round-trips")
         let sc = try ScenarioLoader.load(path: packageRoot + "/Scenarios/qwen-local.yaml", overrides: ["policy.closed_loop=\(file)"])

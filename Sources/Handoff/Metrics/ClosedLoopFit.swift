@@ -3,9 +3,11 @@ import Foundation
 /// Fits a `ClosedLoopModel` to live runs (docs/closed-loop.md), on the requests of the runs at
 /// the fitting thresholds only:
 ///
-/// - κ by GSL's Brent minimiser (in log κ, after a grid scan that brackets the minimum) of
-///   Σ_runs (ω(κ, τ) − ω̂)², ω̂ = Σ large tokens / Σ (output − c) over the run's requests that
-///   crossed: the measured large share after the first crossing;
+/// - κ and ε by GSL least squares (non-negative) of the measured post-handoff crossing rate
+///   q̂′ = 1 / (1 + E[K]) on [q(τ), 1], one row per run weighted by its tokens after the first
+///   crossing; E[K] = L(1 − ω̂)/ω̂ from ω̂ = Σ large tokens / Σ (output − c) over the run's requests
+///   that crossed (the measured large share after the first crossing). With one run, ε = 0 and κ
+///   alone is fitted;
 /// - λ by GSL least squares through the origin: (n − c) = λ · base, base = (1 − ω)(n_s − c) + ω(n_l − c);
 /// - γ by Brent on the negative log-likelihood of the measured outcomes under
 ///   p = s + (l − s)·ω^γ (only requests with s ≠ l carry information; none leaves γ = 1).
@@ -33,7 +35,7 @@ public enum ClosedLoopFit {
     public static func fit(trace: Trace, runs: [Run], maxTokens: Int) throws -> ClosedLoopModel {
         var m = ClosedLoopModel(maxTokens: maxTokens)
         // Per run: the measured mixed share, and the rate q(τ).
-        struct Mixed { var threshold: Double; var segment: Int; var q: Double; var share: Double }
+        struct Mixed { var threshold: Double; var segment: Int; var q: Double; var share: Double; var after: Double }
         var mixed: [Mixed] = []
         for run in runs {
             var large = 0.0, after = 0.0
@@ -43,17 +45,21 @@ public enum ClosedLoopFit {
                 large += Double(o.largeTokens)
                 after += Double(max(0, o.outputTokens - (hard - range.lowerBound)))
             }
-            if after > 0 { mixed.append(Mixed(threshold: run.threshold, segment: run.segment, q: ClosedLoopModel.crossingRate(trace: trace, threshold: run.threshold), share: large / after)) }
+            if after > 0 { mixed.append(Mixed(threshold: run.threshold, segment: run.segment, q: ClosedLoopModel.crossingRate(trace: trace, threshold: run.threshold), share: large / after, after: after)) }
         }
-        if !mixed.isEmpty {
-            func loss(_ logK: Double) -> Double {
-                mixed.reduce(0) { acc, x in
-                    let qq = min(1, exp(logK) * max(x.q, 1e-9)), l = Double(x.segment)
-                    let w = l / (l + (1 - qq) / qq)
-                    return acc + (w - x.share) * (w - x.share)
-                }
-            }
-            m.crossingFactor = exp(try minimise(loss, lo: log(0.01), hi: log(1e4)))
+        // Measured post-handoff crossing rates, one row per run.
+        var qRows: [[Double]] = [], qY: [Double] = [], qW: [Double] = []
+        for x in mixed where x.share > 0 {
+            let l = Double(x.segment)
+            let k = x.share >= 1 ? 0 : l * (1 - x.share) / x.share
+            qRows.append([x.q, 1]); qY.append(1 / (1 + k)); qW.append(x.after)
+        }
+        if qRows.count >= 2 {
+            let c = try LeastSquares.fit(rows: qRows, y: qY, weights: qW).coefficients
+            m.crossingFactor = c[0]; m.crossingFloor = c[1]
+            if m.crossingFactor == 0 && m.crossingFloor == 0 { m.crossingFactor = 1 }
+        } else if let x = qRows.first, x[0] > 0 {
+            m.crossingFactor = qY[0] / x[0]
         }
         // λ: mixed-part lengths.
         var rows: [[Double]] = [], y: [Double] = []

@@ -9,18 +9,20 @@ import Foundation
 /// trace suggests. Per request r with recorded length n_s, large-only length n_l, first crossing
 /// c (the first trace token with d > τ; none: the request stays small-only, exactly):
 ///
-/// - **Crossing rate after a handoff:** q' = min(1, κ · q(τ)) per kept small token, q(τ) the share
-///   of the trace's tokens with d > τ. The small run before the next crossing is geometric,
+/// - **Crossing rate after a handoff:** q' = min(1, κ · q(τ) + ε) per kept small token, q(τ) the
+///   share of the trace's tokens with d > τ, ε a floor: the small model resuming on the large
+///   model's text is uncertain at some rate whatever τ is. The small run before the next crossing is geometric,
 ///   E[K] = (1 − q')/q'; the large share of the mixed part is ω = L / (L + E[K]).
 /// - **Output length:** n_h = min(cap, c + λ · max(0, (1 − ω)(n_s − c) + ω(n_l − c))): the rest of
 ///   the answer interpolates between the two models' remaining lengths by share, scaled by λ.
 /// - **Offload:** large tokens ω·(n_h − c); large calls ⌈ω(n_h − c)/L⌉; handoffs 2·calls − ω.
 /// - **Accuracy:** p = s + (l − s)·ω^γ for a request that crosses, s for one that does not.
 ///
-/// κ, λ and γ are fitted (`ClosedLoopFit`) on measured runs at some thresholds and checked at
-/// others. κ = 1, λ = 1, γ = 1 is the model with no fitted change: the trace's own crossing rate.
+/// κ, ε, λ and γ are fitted (`ClosedLoopFit`) on measured runs at some thresholds and checked at
+/// others. κ = 1, ε = 0, λ = 1, γ = 1 is the model with no fitted change: the trace's own crossing rate.
 public struct ClosedLoopModel: Sendable, Equatable {
     public var crossingFactor: Double
+    public var crossingFloor: Double = 0
     public var lengthResponse: Double
     public var accuracyExponent: Double
     /// The output cap the runs used (`record` and `validate --max-tokens`).
@@ -37,10 +39,11 @@ public struct ClosedLoopModel: Sendable, Equatable {
     public static func load(path: String) throws -> ClosedLoopModel {
         let node = try ConfigNode.parse(yaml: String(decoding: try FileIO.read(path), as: UTF8.self), origin: path)
         let r = ConfigReader(node)
-        let m = ClosedLoopModel(crossingFactor: try r.double("crossing_factor", min: 0, exclusiveMin: true),
+        var m = ClosedLoopModel(crossingFactor: try r.double("crossing_factor", min: 0),
                                 lengthResponse: try r.double("length_response", min: 0, exclusiveMin: true),
                                 accuracyExponent: try r.double("accuracy_exponent", min: 0, exclusiveMin: true),
                                 maxTokens: try r.int("max_tokens", min: 1), fittedOn: try r.string("fitted_on", default: ""))
+        m.crossingFloor = try r.double("crossing_floor", default: 0, min: 0, max: 1)
         try r.finish()
         return m
     }
@@ -78,7 +81,7 @@ public struct ClosedLoopModel: Sendable, Equatable {
             return Trajectory(prefix: ns, crosses: false, outputTokens: Double(ns), largeTokens: 0, largeCalls: 0, handoffs: 0, mixShare: 0, smallRun: 0)
         }
         let c = hard - range.lowerBound
-        let qq = min(1, crossingFactor * max(q, 1e-9))
+        let qq = min(1, max(1e-9, crossingFactor * q + crossingFloor))
         let k = (1 - qq) / qq
         let l = Double(segment)
         let w = l / (l + k)

@@ -8,7 +8,8 @@ public enum ClosedLoopReport {
         """
         # Closed-loop model of splitreason run live, fitted by `handoff closed-loop` (docs/closed-loop.md).
         fitted_on: \(JSONWriter.quote(m.fittedOn))
-        crossing_factor: \(JSONWriter.number(m.crossingFactor))      # kappa: post-handoff crossing rate = kappa * q(tau)
+        crossing_factor: \(JSONWriter.number(m.crossingFactor))      # kappa: post-handoff crossing rate = kappa * q(tau) + epsilon
+        crossing_floor: \(JSONWriter.number(m.crossingFloor))       # epsilon
         length_response: \(JSONWriter.number(m.lengthResponse))      # lambda: scales the mixed part's interpolated length
         accuracy_exponent: \(JSONWriter.number(m.accuracyExponent))  # gamma: p = s + (l - s) * omega^gamma
         max_tokens: \(m.maxTokens)
@@ -52,7 +53,7 @@ public enum ClosedLoopReport {
 
         Made by `\(command)`.
 
-        Fitted model (`closed-loop-model.yaml`, docs/closed-loop.md): crossing factor κ = \(f(m.crossingFactor)), length response
+        Fitted model (`closed-loop-model.yaml`, docs/closed-loop.md): crossing factor κ = \(f(m.crossingFactor)), floor ε = \(String(format: "%.4f", m.crossingFloor)), length response
         λ = \(f(m.lengthResponse)), accuracy exponent γ = \(f(m.accuracyExponent)); fitted on \(m.fittedOn).
 
         **predicted** is what a user gets from the recorded small-only trace and its labels alone, through the fitted model;
@@ -104,7 +105,7 @@ public enum ClosedLoopReport {
         <html><head><meta charset="utf-8"><title>Closed-loop fidelity: Qwen2.5-Coder 0.5B → 1.5B</title>
         <style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}svg{margin:6px}</style></head>
         <body><h1>Closed-loop fidelity: Qwen2.5-Coder 0.5B → 1.5B, live</h1>
-        <p>Made by <code>\(SVGChart.esc(command))</code>. Fitted κ = \(f(m.crossingFactor)), λ = \(f(m.lengthResponse)), γ = \(f(m.accuracyExponent)) on \(SVGChart.esc(m.fittedOn)).</p>
+        <p>Made by <code>\(SVGChart.esc(command))</code>. Fitted κ = \(f(m.crossingFactor)), ε = \(String(format: "%.4f", m.crossingFloor)), λ = \(f(m.lengthResponse)), γ = \(f(m.accuracyExponent)) on \(SVGChart.esc(m.fittedOn)).</p>
         \(charts)
         <table>
         \(table)
