@@ -67,16 +67,18 @@ public struct ClosedLoopValidation: Sendable {
     /// Runs what is not journaled yet, fits, and compares every cell.
     public func run(progress: @escaping @Sendable (String) -> Void) async throws -> (model: ClosedLoopModel, cells: [Cell], load: HostLoad?) {
         let before = HostLoad.Reading.now()
+        let ran = Flag()
         var runs: [(Int, Double, Validator, [MeasuredRequest])] = []
         for c in concurrencies {
             for tau in thresholds {
                 let v = try validator(c, tau)
                 let label = "concurrency \(c), threshold \(JSONWriter.number(tau))"
-                let samples = try await v.runReal { d, t in progress("\(label): \(d)/\(t) requests") }
+                let samples = try await v.runReal { d, t in ran.set(1); progress("\(label): \(d)/\(t) requests") }
                 runs.append((c, tau, v, samples))
             }
         }
-        let load = HostLoad.between(before, HostLoad.Reading.now())
+        // The host's load over the requests this invocation ran (none: nothing to say).
+        let load = ran.value == nil ? nil : HostLoad.between(before, HostLoad.Reading.now())
         let sub = subTrace
         let segment = (try validator(concurrencies[0], thresholds[0]).scenario.policy as! SplitReasonPolicy).minSegmentTokens
         let fitRuns = runs.filter { fitThresholds.contains($0.1) }.map { run in

@@ -60,7 +60,7 @@ public enum ClosedLoopReport {
         **replay** simulates the realised streams (the serving model's error alone); **trace only** is the prediction with no
         closed-loop model. Accuracy intervals are 95% Poisson–binomial prediction intervals for the measured accuracy.
 
-        Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; \(load?.summary ?? "no /proc/stat reading (every cell was already journaled)").
+        Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; \(load.map { "during the requests this invocation ran, " + $0.summary } ?? "no load reading (every cell was already journaled when this report was made)").
         Per-request E2EL error of the replay (the serving model alone) is in `closed-loop.json` (`replay.e2el_per_request_median_abs_error_pct`).
 
         | conc. | τ | split | accuracy meas. | pred. [95%] | offload meas. | pred. | trace only | out tok/req meas. | pred. | E2EL p50 ms meas. | pred. | replay |
