@@ -94,6 +94,21 @@ final class ClosedLoopTests: XCTestCase {
         let one = try ClosedLoopFit.fit(trace: trace, runs: [runs[0]], maxTokens: 10_000)
         XCTAssertEqual(one.crossingFloor, 0)
         XCTAssertEqual(one.crossingFactor, 5, accuracy: 0.25)   // 0.05 / 0.01
+        // Held-out prompts never enter the fit: corrupting their observations changes nothing.
+        var split: [TraceRequest] = reqs
+        for r in stride(from: 3, to: 40, by: 4) { split[r].heldOut = true }
+        let splitTrace = Trace(requests: split, offsets: offsets, difficulty: DifficultyColumn(d))
+        var corrupted = runs
+        for k in corrupted.indices {
+            for j in corrupted[k].observations.indices where split[corrupted[k].observations[j].request].heldOut {
+                corrupted[k].observations[j].largeTokens = 0
+                corrupted[k].observations[j].outputTokens *= 3
+            }
+        }
+        XCTAssertEqual(try ClosedLoopFit.fit(trace: splitTrace, runs: corrupted, maxTokens: 10_000).crossingFactor,
+                       try ClosedLoopFit.fit(trace: splitTrace, runs: runs, maxTokens: 10_000).crossingFactor)
+        XCTAssertEqual(try ClosedLoopFit.fit(trace: splitTrace, runs: corrupted, maxTokens: 10_000).lengthResponse,
+                       try ClosedLoopFit.fit(trace: splitTrace, runs: runs, maxTokens: 10_000).lengthResponse)
     }
 
     /// γ's maximum-likelihood estimate: every informative request has the same ω, so p̂ = ω^γ = the

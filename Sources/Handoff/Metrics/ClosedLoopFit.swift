@@ -1,7 +1,7 @@
 import Foundation
 
 /// Fits a `ClosedLoopModel` to live runs (docs/closed-loop.md), on the requests of the runs at
-/// the fitting thresholds only:
+/// the fitting thresholds only, leaving out held-out prompts (`held_out` in the trace):
 ///
 /// - κ and ε by GSL least squares (non-negative) of the measured post-handoff crossing rate
 ///   q̂′ = 1 / (1 + E[K]) on [q(τ), 1], one row per run weighted by its tokens after the first
@@ -32,7 +32,10 @@ public enum ClosedLoopFit {
         }
     }
 
-    public static func fit(trace: Trace, runs: [Run], maxTokens: Int) throws -> ClosedLoopModel {
+    public static func fit(trace: Trace, runs given: [Run], maxTokens: Int) throws -> ClosedLoopModel {
+        let runs = given.map { run in
+            Run(threshold: run.threshold, segment: run.segment, observations: run.observations.filter { !trace.requests[$0.request].heldOut })
+        }
         var m = ClosedLoopModel(maxTokens: maxTokens)
         // Per run: the measured mixed share, and the rate q(τ).
         struct Mixed { var threshold: Double; var segment: Int; var q: Double; var share: Double; var after: Double }
@@ -103,7 +106,8 @@ public enum ClosedLoopFit {
             m.accuracyExponent = exp(try minimise(nll, lo: log(0.02), hi: log(50)))
         }
         let thresholds = runs.map { JSONWriter.number($0.threshold) }.joined(separator: ", ")
-        m.fittedOn = "\(runs.reduce(0) { $0 + $1.observations.count }) live requests at thresholds \(thresholds)"
+        let heldOut = given.reduce(0) { $0 + $1.observations.count } - runs.reduce(0) { $0 + $1.observations.count }
+        m.fittedOn = "\(runs.reduce(0) { $0 + $1.observations.count }) live requests at thresholds \(thresholds) (\(heldOut) of held-out prompts left out)"
         return m
     }
 
