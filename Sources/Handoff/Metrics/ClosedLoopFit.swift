@@ -105,7 +105,7 @@ public enum ClosedLoopFit {
             }
             m.accuracyExponent = exp(try minimise(nll, lo: log(0.02), hi: log(50)))
         }
-        let thresholds = runs.map { JSONWriter.number($0.threshold) }.joined(separator: ", ")
+        let thresholds = Set(runs.map(\.threshold)).sorted().map { JSONWriter.number($0) }.joined(separator: ", ")
         let heldOut = given.reduce(0) { $0 + $1.observations.count } - runs.reduce(0) { $0 + $1.observations.count }
         m.fittedOn = "\(runs.reduce(0) { $0 + $1.observations.count }) live requests at thresholds \(thresholds) (\(heldOut) of held-out prompts left out)"
         return m
