@@ -147,8 +147,10 @@ final class ClosedLoopTests: XCTestCase {
         XCTAssertEqual(result.outcome.requests.reduce(0) { $0 + $1.outputTokens }, streams.reduce(0) { $0 + $1.count }, "output = the implied streams")
         let sim = try XCTUnwrap(number(result.summary, "offload.token_fraction"))
         XCTAssertEqual(sim, p.offloadTokenFraction, accuracy: 0.1 * p.offloadTokenFraction, "offload within the streams' rounding")
-        XCTAssertGreaterThan(sim, try XCTUnwrap(number(try Simulation.run(try ScenarioLoader.load(path: packageRoot + "/Scenarios/qwen-local.yaml")).summary, "offload.token_fraction")),
-                             "κ = 3 offloads more than the trace alone")
+        let unit = tempDir() + "/unit.yaml"
+        try ClosedLoopReport.modelYAML(ClosedLoopModel(maxTokens: 256)).write(toFile: unit, atomically: true, encoding: .utf8)
+        let plain = try Simulation.run(try ScenarioLoader.load(path: packageRoot + "/Scenarios/qwen-local.yaml", overrides: ["policy.closed_loop=\(unit)"]))
+        XCTAssertGreaterThan(sim, try XCTUnwrap(number(plain.summary, "offload.token_fraction")), "κ = 3 offloads more than κ = 1")
         XCTAssertEqual(try XCTUnwrap(result.accuracy).predicted, try XCTUnwrap(p.accuracy), accuracy: 1e-12)
         // Pipelined mode has no live closed loop to model.
         XCTAssertThrowsError(try ScenarioLoader.load(path: packageRoot + "/Scenarios/qwen-local.yaml", overrides: ["policy.closed_loop=\(file)", "policy.mode=pipelined"]))
