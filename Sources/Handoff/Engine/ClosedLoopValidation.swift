@@ -24,11 +24,20 @@ public struct ClosedLoopValidation: Sendable {
     public var requests: [Int]
     public var maxTokens: Int
     public var outDir: String
+    /// The trace restricted to `requests`, in that order (built once: every cell runs it).
+    let subTrace: Trace
 
     public init(family: ScenarioFamily, trace: Trace, clients: [String: OpenAIClient], thresholds: [Double], fitThresholds: Set<Double>,
                 concurrencies: [Int], requests: [Int], maxTokens: Int, outDir: String) {
         self.family = family; self.trace = trace; self.clients = clients; self.thresholds = thresholds; self.fitThresholds = fitThresholds
         self.concurrencies = concurrencies; self.requests = requests; self.maxTokens = maxTokens; self.outDir = outDir
+        var reqs: [TraceRequest] = [], offsets = [0], values: [Float] = []
+        for r in requests {
+            reqs.append(trace.requests[r])
+            for i in trace.tokenRange(r) { values.append(trace.difficulty[i]) }
+            offsets.append(values.count)
+        }
+        subTrace = Trace(requests: reqs, offsets: offsets, difficulty: DifficultyColumn(values))
     }
 
     public struct Cell: Sendable {
@@ -51,17 +60,6 @@ public struct ClosedLoopValidation: Sendable {
         v.lengths = .natural
         v.maxTokens = maxTokens
         return v
-    }
-
-    /// The trace restricted to `requests`, in that order.
-    var subTrace: Trace {
-        var reqs: [TraceRequest] = [], offsets = [0], values: [Float] = []
-        for r in requests {
-            reqs.append(trace.requests[r])
-            for i in trace.tokenRange(r) { values.append(trace.difficulty[i]) }
-            offsets.append(values.count)
-        }
-        return Trace(requests: reqs, offsets: offsets, difficulty: DifficultyColumn(values))
     }
 
     /// Runs what is not journaled yet, fits, and compares every cell.
