@@ -55,12 +55,14 @@ struct Record: AsyncParsableCommand {
     @Option(help: "Requests in flight (1 gives clean per-token times).") var concurrency: Int = 1
     @Option(help: "Prompt template: server (/apply-template), chatml or raw.") var template: String = "server"
     @OptionGroup var serverOptions: ServerOptions
+    @OptionGroup var outputOptions: OutputOptions
 
     func run() async throws {
         try await guardedAsync {
             guard let tpl = PromptTemplate(rawValue: template) else { throw HandoffError.input("'\(template)' is not server, chatml or raw", field: "--template") }
             guard (1...20).contains(topK) else { throw HandoffError.input("expected 1–20", field: "--top-k") }
             guard maxTokens >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--max-tokens") }
+            try outputOptions.trace(output, "--output", inputs: [prompts])
             var ps = try PromptSet.read(path: prompts)
             if let limit { ps = Array(ps.prefix(limit)) }
             var rec = Recorder(client: try serverOptions.client(server))
@@ -106,6 +108,7 @@ struct Validate: AsyncParsableCommand {
     @Option(help: "Output folder (samples.jsonl, report.md, validation.json); default Reports/validate-<scenario>-<policy>-c<C>.") var out: String?
     @Option(help: "table or json.") var format: OutputFormat = .table
     @OptionGroup var serverOptions: ServerOptions
+    @OptionGroup var output: OutputOptions
 
     func run() async throws {
         try await guardedAsync {
@@ -119,6 +122,7 @@ struct Validate: AsyncParsableCommand {
             let dir = out ?? "Reports/validate-\(sc.name)-\(sc.policy.name)-c\(concurrency)"
             guard repeats >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--repeats") }
             guard maxTokens >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--max-tokens") }
+            try output.prepare(dir, "--out", inputs: [scenario, sc.trace.path], ownNames: ["samples.jsonl", "validation.json", "report.md"])
             var v = Validator(scenario: sc, trace: trace, clients: clients, sample: sample, concurrency: concurrency, outDir: dir, repeats: repeats)
             v.lengths = lengths; v.maxTokens = maxTokens
             let progress = Progress("validate \(sc.policy.name)")
@@ -155,6 +159,7 @@ struct Calibrate: AsyncParsableCommand {
     @Option(help: "Tokens per prefill iteration (llama.cpp --ubatch-size).") var ubatch: Int = 512
     @Option(help: "Top-k log-probabilities per token, as the tier is served (a small tier whose difficulties drive offload: 5).") var topLogprobs: Int = 0
     @OptionGroup var serverOptions: ServerOptions
+    @OptionGroup var outputOptions: OutputOptions
 
     func run() async throws {
         try await guardedAsync {
@@ -163,6 +168,7 @@ struct Calibrate: AsyncParsableCommand {
                 guard !xs.isEmpty, xs.allSatisfy({ ($0 ?? 0) >= 1 }) else { throw HandoffError.input("expected comma-separated integers ≥ 1, got '\(s)'", field: field) }
                 return xs.map { $0! }
             }
+            try outputOptions.file(output, "--output")
             var d = Calibrator.Design()
             d.prefillLengths = try ints(prefill, "--prefill"); d.decodeBatches = try ints(batches, "--batches")
             d.smallPrefillTokens = try ints(smallPrefill, "--small-prefill")
@@ -238,8 +244,10 @@ struct PromptsCommand: AsyncParsableCommand {
         @Option(help: "How many.") var count: Int = 200
         @Option(help: "Seed.") var seed: UInt64 = 7
         @Option(name: [.short, .long], help: "Output JSONL.") var output: String
+        @OptionGroup var outputOptions: OutputOptions
         func run() throws {
             try guarded {
+                try outputOptions.file(output, "--output")
                 guard count >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--count") }
                 let ps: [Prompt]
                 switch kind {
@@ -274,6 +282,7 @@ struct ValidateSpeculative: AsyncParsableCommand {
     @Option(help: "Output folder.") var out: String = "Reports/speculative-llamacpp"
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a scenario field (repeatable).", valueName: "path=value"))
     var overrides: [String] = []
+    @OptionGroup var output: OutputOptions
 
     func run() async throws {
         try await guardedAsync {
@@ -291,6 +300,8 @@ struct ValidateSpeculative: AsyncParsableCommand {
             let ps = Array(try PromptSet.read(path: prompts).prefix(sample))
             var cells: [SpeculativeValidation.Cell] = []
             for k in ks { if k == 0 { cells.append(.init(k: 0, alpha: 0)) } else { for a in alphas { cells.append(.init(k: k, alpha: a)) } } }
+            let cellFiles = cells.flatMap { c in ["log", "jsonl"].map { "\($0 == "log" ? "server" : "trace")-k\(c.k)-a\(JSONWriter.number(c.alpha)).\($0)" } }
+            try output.prepare(out, "--out", inputs: [scenario, prompts], ownNames: Set(["validation.json", "report.md"] + cellFiles))
             let v = SpeculativeValidation(family: family, install: try EngineInstall.locate(), prompts: ps, maxTokens: maxTokens, port: port, outDir: out)
             let progress = Progress("validate-speculative")
             let rows = try await v.run(cells: cells) { progress.note($0) }
@@ -336,6 +347,7 @@ struct ValidateSpecs: AsyncParsableCommand {
     @Option(help: "Output folder.") var out: String = "Reports/specs-llamacpp"
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a scenario field (repeatable).", valueName: "path=value"))
     var overrides: [String] = []
+    @OptionGroup var output: OutputOptions
 
     func run() async throws {
         try await guardedAsync {
@@ -345,6 +357,8 @@ struct ValidateSpecs: AsyncParsableCommand {
             let family = try ScenarioFamily(path: scenario, overrides: overrides)
             _ = try family.scenario(["policy.name=specs", "policy.reward_tier=large"])
             let ps = Array(try PromptSet.read(path: prompts).prefix(sample))
+            try output.prepare(out, "--out", inputs: [scenario, prompts],
+                               ownNames: ["validation.json", "report.md", "server-draft.log", "server-target.log", "trace.jsonl"])
             let v = SpecsValidation(family: family, install: try EngineInstall.locate(), prompts: ps, beamWidth: beamWidth, stepTokens: stepTokens,
                                     steps: steps, port: port, outDir: out)
             let progress = Progress("validate-specs")

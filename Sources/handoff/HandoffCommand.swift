@@ -61,12 +61,14 @@ struct Simulate: ParsableCommand {
     @Option(help: "Output format: table, json or csv (summary as one header row and one value row).")
     var format: OutputFormat = .table
 
-    @Option(help: "Directory to write summary.json, requests.csv and report.md into.")
+    @Option(help: "Directory to write summary.json, requests.csv and report.md into (replaced as a whole, atomically).")
     var out: String?
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         try guarded {
             let sc = try ScenarioLoader.load(path: scenario, overrides: overrides)
+            if let out { try output.directory(out, "--out", inputs: [scenario, sc.trace.path], ownNames: SimulationOutput.fileNames) }
             let result = try Simulation.run(sc)
             if let out { try SimulationOutput.write(result, to: out) }
             switch format {
@@ -115,10 +117,12 @@ struct TraceCommand: ParsableCommand {
         var overrides: [String] = []
         @Option(name: [.short, .long], help: "Output: a .jsonl file, or a directory for the columnar form.") var output: String
         @Option(help: "Difficulty dtype of the columnar form: u1, f2 or f4.") var dtype: String = "f2"
+        @OptionGroup var outputOptions: OutputOptions
         func run() throws {
             try guarded {
                 let sc = try ScenarioLoader.load(path: scenario, overrides: overrides)
                 guard case let .synthetic(spec) = sc.trace else { throw HandoffError.input("the scenario's trace is a file, not trace.synthetic", field: "trace") }
+                try outputOptions.trace(output, "--output", inputs: [scenario])
                 if output.hasSuffix(".jsonl") { try writeTrace(spec.generate(), to: output, dtype: dtype); return }
                 // The columnar form is written while it is generated: memory does not grow with the tokens.
                 guard let dt = DifficultyColumn.DType(rawValue: dtype) else { throw HandoffError.input("'\(dtype)' is not one of u1, f2, f4", field: "--dtype") }
@@ -134,7 +138,13 @@ struct TraceCommand: ParsableCommand {
         @Argument(help: "Input trace (JSONL file or columnar directory).") var input: String
         @Argument(help: "Output path.") var output: String
         @Option(help: "Difficulty dtype of the columnar form: u1 (q/255), f2 or f4.") var dtype: String = "f2"
-        func run() throws { try guarded { try writeTrace(try TraceReader.read(path: input), to: output, dtype: dtype) } }
+        @OptionGroup var outputOptions: OutputOptions
+        func run() throws {
+            try guarded {
+                try outputOptions.trace(output, "OUTPUT", inputs: [input])
+                try writeTrace(try TraceReader.read(path: input), to: output, dtype: dtype)
+            }
+        }
     }
 
     struct Inspect: ParsableCommand {
@@ -155,7 +165,13 @@ struct TraceCommand: ParsableCommand {
                                                         abstract: "Import text annotated with <bigmodel>…</bigmodel> spans (also <\\bigmodel>).")
         @Argument(help: "JSONL with response/text fields, or a plain text file.") var input: String
         @Option(name: [.short, .long], help: "Output trace path (.jsonl or columnar directory).") var output: String
-        func run() throws { try guarded { try writeTrace(try SplitReasonImport.read(path: input), to: output, dtype: "u1") } }
+        @OptionGroup var outputOptions: OutputOptions
+        func run() throws {
+            try guarded {
+                try outputOptions.trace(output, "--output", inputs: [input])
+                try writeTrace(try SplitReasonImport.read(path: input), to: output, dtype: "u1")
+            }
+        }
     }
 }
 

@@ -5,9 +5,10 @@ import Handoff
 /// Formats a summary number for tables.
 func fmt(_ x: Double?) -> String { x.map { String(format: "%.4g", $0) } ?? "—" }
 
-/// Writes `json` (pretty, atomically) as `dir/name`, creating `dir`.
+/// Writes `json` (pretty, atomically) as `dir/name`, in a directory already checked or prepared
+/// (`OutputOptions`); creates and marks `dir` when it is new.
 func writeJSON(_ json: JSONValue, to dir: String, name: String) throws {
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    try FileIO.prepareOutputDirectory(dir, argument: "--out", force: true, ownNames: [name])
     try FileIO.writeAtomically(JSONWriter.write(json, pretty: true) + "\n", to: dir + "/" + name)
 }
 
@@ -40,6 +41,7 @@ struct TuneCommand: ParsableCommand {
     @Option(help: "Stop root finding and minimisation at this fraction of the interval.") var tolerance: Double = 1e-3
     @Option(help: "table or json.") var format: OutputFormat = .table
     @Option(help: "Also write tune.json into this folder.") var out: String?
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         try guarded {
@@ -53,6 +55,7 @@ struct TuneCommand: ParsableCommand {
                 tgt = (String(t[..<eq]), v)
             }
             guard format != .csv else { throw HandoffError.input("expected table or json", field: "--format") }
+            if let out { try output.directory(out, "--out", inputs: [scenario], ownNames: ["tune.json"]) }
             guard scan >= 3 else { throw HandoffError.input("expected ≥ 3", field: "--scan") }
             guard tolerance > 0, tolerance < 1 else { throw HandoffError.input("expected a fraction in (0, 1)", field: "--tolerance") }
             var spec = TuneSpec(objective: obj, constraints: cons, target: tgt, axes: try vary.map(TuneAxis.parse))
@@ -104,6 +107,7 @@ struct CapacityCommand: ParsableCommand {
     @Option(help: "Largest replica count tried per tier.") var maxReplicas: Int = 512
     @Option(help: "table or json.") var format: OutputFormat = .table
     @Option(help: "Also write capacity.json into this folder.") var out: String?
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         try guarded {
@@ -115,6 +119,7 @@ struct CapacityCommand: ParsableCommand {
                 choices[String(g[..<eq]), default: []] += names
             }
             guard maxReplicas >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--max-replicas") }
+            if let out { try output.directory(out, "--out", inputs: [scenario], ownNames: ["capacity.json"]) }
             guard format != .csv else { throw HandoffError.input("expected table or json", field: "--format") }
             let planner = try CapacityPlanner(family: try ScenarioFamily(path: scenario, overrides: overrides),
                                               rateRps: try CapacityPlanner.parseRate(rate), slos: try slos.map { try MetricConstraint.parse($0, field: "--slo") },
@@ -175,11 +180,13 @@ struct WhatIfCommand: ParsableCommand {
     @Option(help: "Configurations simulated at once (default: all cores).") var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "table, json or csv.") var format: OutputFormat = .table
     @Option(help: "Also write whatif.json into this folder.") var out: String?
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         try guarded {
             guard !vary.isEmpty else { throw HandoffError.input("give at least one --vary path=values") }
             guard jobs >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--jobs") }
+            if let out { try output.directory(out, "--out", inputs: [scenario], ownNames: ["whatif.json"]) }
             let grid = try Grid(try vary.map { s in
                 do { return try GridAxis.parse(s) } catch let e as HandoffError { throw e.with(field: "--vary \(s)") }
             })
@@ -241,6 +248,7 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a field (repeatable).", valueName: "path=value"))
     var overrides: [String] = []
     @Option(help: "Simulations at once (default: all cores).") var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         try guarded {
@@ -252,8 +260,10 @@ struct ReportCommand: ParsableCommand {
             guard !reportName.isEmpty, !reportName.contains("/"), reportName != ".", reportName != ".." else {
                 throw HandoffError.input("'\(reportName)' is not a folder name", field: "--name")
             }
-            let r = try ThresholdReport.build(family: family, name: reportName, thresholds: axis.values, jobs: jobs)
             let dir = out + "/" + reportName
+            // The chart files are named by the report; every report writes these and its .svg charts.
+            try output.directory(dir, "--out", inputs: [scenario], ownNames: ["index.html", "report.md", "thresholds.csv", "summary.json"])
+            let r = try ThresholdReport.build(family: family, name: reportName, thresholds: axis.values, jobs: jobs)
             try r.write(to: dir)
             emit("report → \(dir)/index.html, report.md (\(r.results.count) thresholds + baseline, \(family.simulations) simulations)\n")
         }

@@ -27,6 +27,7 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Configurations simulated at once (default: all cores).") var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Derive each configuration's seed from the scenario seed and its values instead of sharing the scenario seed.")
     var seedPerConfig = false
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         try guarded {
@@ -35,6 +36,8 @@ struct SweepCommand: ParsableCommand {
             let grid = try Grid(try grids.map(GridAxis.parse))
             let sweep = try Sweep(scenarioPath: scenario, baseOverrides: overrides, grid: grid, shard: try Shard.parse(shard), outDir: out,
                                   seedPerConfig: seedPerConfig)
+            try sweep.validate()
+            try output.prepare(out, "--out", inputs: [scenario], ownNames: Sweep.fileNames)
             let progress = Progress("sweep")
             let rows = try sweep.run(jobs: jobs) { d, t in progress.update(d, t) }
             emit(SweepSummary.table(rows, grid: grid, out: out))
@@ -48,8 +51,10 @@ struct MergeCommand: ParsableCommand {
         abstract: "Join the folders of sweep shards into the files one unsharded run writes.")
     @Argument(help: "Shard output folders (each with results.jsonl).") var shards: [String]
     @Option(help: "Output folder.") var out: String
+    @OptionGroup var output: OutputOptions
     func run() throws {
         try guarded {
+            try output.directory(out, "--out", inputs: shards, ownNames: Sweep.fileNames)
             let n = try SweepOutput.merge(shards, into: out)
             emit("merged \(shards.count) shards: \(n) configurations → \(out)/results.csv, results.json\n")
         }

@@ -145,14 +145,19 @@ public struct ThresholdReport {
         return md
     }
 
-    /// Writes every file into `dir` atomically.
+    /// The files `write` puts in its directory.
+    public var fileNames: Set<String> { Set(charts().map(\.file) + ["index.html", "report.md", "thresholds.csv", "summary.json"]) }
+
+    /// Writes every file as the directory `dir`, atomically (built aside, then renamed).
     public func write(to dir: String) throws {
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let charts = charts()
-        for c in charts { try FileIO.writeAtomically(c.svg, to: dir + "/" + c.file) }
-        try FileIO.writeAtomically(html(charts: charts), to: dir + "/index.html")
-        try FileIO.writeAtomically(markdown(charts: charts), to: dir + "/report.md")
-        try FileIO.writeAtomically(csv(), to: dir + "/thresholds.csv")
-        try FileIO.writeAtomically(JSONWriter.write(baseline.summary, pretty: true) + "\n", to: dir + "/summary.json")
+        try FileIO.writeDirectoryAtomically(dir, ownNames: fileNames) { d in
+            func put(_ text: String, _ name: String) throws { try Data(text.utf8).write(to: URL(fileURLWithPath: d + "/" + name)) }
+            for c in charts { try put(c.svg, c.file) }
+            try put(html(charts: charts), "index.html")
+            try put(markdown(charts: charts), "report.md")
+            try put(csv(), "thresholds.csv")
+            try put(JSONWriter.write(baseline.summary, pretty: true) + "\n", "summary.json")
+        }
     }
 }

@@ -150,6 +150,9 @@ public struct SLOSpec: Sendable, Equatable {
 public enum TraceSource: Sendable, Equatable {
     case synthetic(SyntheticTraceSpec)
     case file(String)
+
+    /// The trace file, when the trace is one.
+    public var path: String? { if case let .file(p) = self { p } else { nil } }
 }
 
 /// Everything one simulation needs, validated. Built by `ScenarioLoader` from YAML.

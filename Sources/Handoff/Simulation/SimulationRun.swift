@@ -182,10 +182,16 @@ public enum SimulationOutput {
         return md
     }
 
-    /// Writes summary.json, requests.csv and report.md into `dir`, each atomically.
+    /// The files `write` puts in its directory.
+    public static let fileNames: Set<String> = ["summary.json", "requests.csv", "report.md"]
+
+    /// Writes summary.json, requests.csv and report.md as the directory `dir`, atomically
+    /// (`FileIO.writeDirectoryAtomically`: built aside, then renamed).
     public static func write(_ r: SimulationResult, to dir: String) throws {
-        try FileIO.writeAtomically(JSONWriter.write(r.summary, pretty: true) + "\n", to: dir + "/summary.json")
-        try FileIO.writeAtomically(requestsCSV(r), to: dir + "/requests.csv")
-        try FileIO.writeAtomically(reportMarkdown(r), to: dir + "/report.md")
+        try FileIO.writeDirectoryAtomically(dir, ownNames: fileNames) { d in
+            try Data((JSONWriter.write(r.summary, pretty: true) + "\n").utf8).write(to: URL(fileURLWithPath: d + "/summary.json"))
+            try Data(requestsCSV(r).utf8).write(to: URL(fileURLWithPath: d + "/requests.csv"))
+            try Data(reportMarkdown(r).utf8).write(to: URL(fileURLWithPath: d + "/report.md"))
+        }
     }
 }

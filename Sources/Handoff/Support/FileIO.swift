@@ -24,9 +24,12 @@ public enum FileIO {
         try writeAtomically(Data(text.utf8), to: path)
     }
 
-    /// Builds a directory in a temporary sibling with `body`, then moves it to `path`, replacing
-    /// an existing directory only once the new one is complete.
-    public static func writeDirectoryAtomically(_ path: String, _ body: (String) throws -> Void) throws {
+    /// Builds a directory in a temporary sibling with `body`, marks it as Handoff's output (listing
+    /// what `body` wrote), then renames it to `path`. An existing directory at `path` is replaced
+    /// only once the new one is complete, and only when it holds nothing but Handoff's own files
+    /// (those its marker lists, or `ownNames`): whatever else it holds is never deleted.
+    public static func writeDirectoryAtomically(_ path: String, ownNames: Set<String> = [], _ body: (String) throws -> Void) throws {
+        guard !path.isEmpty else { throw HandoffError.input("the output path is empty; give a directory to write") }
         let url = URL(fileURLWithPath: path).standardizedFileURL
         let parent = url.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
@@ -35,8 +38,16 @@ public enum FileIO {
         try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
         do {
             try body(tmp.path)
+            let written = try FileManager.default.contentsOfDirectory(atPath: tmp.path)
+            try OutputPath.mark(tmp.path, names: written)
             var isDir: ObjCBool = false
             if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) {
+                guard isDir.boolValue else { throw HandoffError.input("\(path) is a file; expected a directory path") }
+                let own = (OutputPath.ownFiles(url.path) ?? []).union(ownNames).union([OutputPath.marker])
+                let foreign = try FileManager.default.contentsOfDirectory(atPath: url.path).filter { !own.contains($0) && !OutputPath.isOwnTemporary($0) }
+                guard foreign.isEmpty else {
+                    throw HandoffError.input("\(path) holds \(OutputPath.list(foreign.sorted())), which Handoff did not write; it is left as it was")
+                }
                 let old = parent.appendingPathComponent(".\(url.lastPathComponent).old-\(getpid())")
                 try? FileManager.default.removeItem(at: old)
                 try FileManager.default.moveItem(at: url, to: old)
@@ -49,6 +60,16 @@ public enum FileIO {
             try? FileManager.default.removeItem(at: tmp)
             throw error
         }
+    }
+
+    /// Prepares `path` for an output written file by file in place (a journal that a rerun
+    /// resumes): checks it (`OutputPath.check`), creates it, and marks it as Handoff's, listing
+    /// `ownNames`.
+    public static func prepareOutputDirectory(_ path: String, argument: String, force: Bool = false,
+                                              inputs: [String] = [], ownNames: Set<String>) throws {
+        try OutputPath.check(path, kind: .directory, argument: argument, force: force, inputs: inputs, ownNames: ownNames)
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try OutputPath.mark(path, names: Array(ownNames))
     }
 
     /// Reads a whole file, with an input error naming the file when it cannot.

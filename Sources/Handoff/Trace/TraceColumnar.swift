@@ -83,9 +83,13 @@ public enum TraceColumnar {
                      candidates: k, stepScores: records["step_scores"] ?? [], stepRewards: records["step_rewards"] ?? [])
     }
 
+    /// The files a columnar trace directory may hold.
+    public static let fileNames: Set<String> = ["index.jsonl", "difficulty.npy", "offsets.npy", "steps.npy", "step_offsets.npy",
+                                                "step_scores.npy", "step_rewards.npy"]
+
     /// Writes `trace` as a columnar directory (atomically: built aside, then renamed).
     public static func write(_ trace: Trace, to path: String, dtype: DifficultyColumn.DType) throws {
-        try FileIO.writeDirectoryAtomically(path) { dir in
+        try FileIO.writeDirectoryAtomically(path, ownNames: fileNames) { dir in
             var index = ""
             for r in 0..<trace.count { index += JSONWriter.write(.object(TraceJSONL.metadata(trace, r))) + "\n" }
             try Data(index.utf8).write(to: URL(fileURLWithPath: dir + "/index.jsonl"))
@@ -135,7 +139,7 @@ extension TraceColumnar {
     @discardableResult
     public static func writeStreaming(_ spec: SyntheticTraceSpec, to path: String, dtype: DifficultyColumn.DType) throws -> (requests: Int, tokens: Int) {
         var tokens = 0
-        try FileIO.writeDirectoryAtomically(path) { dir in
+        try FileIO.writeDirectoryAtomically(path, ownNames: fileNames) { dir in
             let file = dir + "/difficulty.npy"
             guard FileManager.default.createFile(atPath: file, contents: nil), let out = FileHandle(forWritingAtPath: file) else {
                 throw HandoffError(file: file, "cannot create the file", exitCode: 1)

@@ -39,6 +39,13 @@ public final class ScenarioFamily: @unchecked Sendable {
         return try Simulation.run(s, trace: trace)
     }
 
+    /// Loads (and keeps) the trace of the variant, so a bad trace fails before any output is written.
+    public func loadTrace(_ extra: [String] = []) throws {
+        let s = try scenario(extra)
+        let key = (baseOverrides + extra).filter { $0.hasPrefix("trace.") }.joined(separator: "|")
+        _ = try traces.get(key) { try Simulation.loadTrace(s) }
+    }
+
     /// The summary of the variant (memoised).
     public func summary(_ extra: [String] = []) throws -> JSONValue {
         try summaries.get(extra.joined(separator: "\u{1}")) { try run(extra).summary }

@@ -66,7 +66,11 @@ public final class Sweep: @unchecked Sendable {
         return try family.scenario(v.overrides, seed: v.seed)
     }
 
-    /// Checks every value of every axis (with the other axes at their first value) before running.
+    /// The files a sweep writes in its folder.
+    public static let fileNames: Set<String> = ["results.jsonl", "results.csv", "results.json"]
+
+    /// Checks every value of every axis (with the other axes at their first value), and loads the
+    /// first configuration's trace, before anything is written.
     public func validate() throws {
         guard grid.count >= 1 else { throw HandoffError.input("the grid is empty", field: "--grid") }
         var stride = grid.count
@@ -74,6 +78,7 @@ public final class Sweep: @unchecked Sendable {
             stride /= a.values.count
             for v in 0..<a.values.count { _ = try scenario(v * stride) }
         }
+        try family.loadTrace(variant(0).overrides)
     }
 
     public var header: JSONValue {
@@ -85,7 +90,7 @@ public final class Sweep: @unchecked Sendable {
     /// Runs the shard's configurations not yet in the journal, `jobs` at a time.
     public func run(jobs: Int, progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) throws -> [SweepRow] {
         try validate()
-        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        try FileIO.prepareOutputDirectory(outDir, argument: "--out", force: true, ownNames: Self.fileNames)
         let path = outDir + "/results.jsonl"
         let headerLine = JSONWriter.write(header)
         var done = try Journal.read(path: path, header: headerLine, index: { SweepRow($0)?.index }).map { SweepRow($0)! }
@@ -249,7 +254,7 @@ public enum SweepOutput {
         if !missing.isEmpty {
             throw HandoffError.input("\(missing.count) of \(grid.count) configurations are in no shard (first: \(missing.prefix(5).map(String.init).joined(separator: ", "))); run the missing shards")
         }
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try FileIO.prepareOutputDirectory(out, argument: "--out", force: true, ownNames: Sweep.fileNames)
         let sorted = (0..<grid.count).map { rows[$0]! }
         // The merged journal equals an unsharded run's (header with shard 0/1, rows in order).
         var journal = JSONWriter.write(.object([("sweep", .object({ () -> [(String, JSONValue)] in

@@ -1,0 +1,87 @@
+import Foundation
+
+/// The rules every output path obeys, so that no command destroys what the user has:
+///
+/// - An output that does not exist yet is created (files and directories are built in a
+///   temporary sibling and renamed into place; see `FileIO`).
+/// - An output that exists is replaced only when it is Handoff's own: a directory holding the
+///   `.handoff-output` marker and nothing but the files listed in it, or an empty directory. A
+///   directory or file that exists and is not Handoff's own is an error unless `force`.
+/// - Even with `force`, Handoff never replaces an input of the same command, a directory that
+///   holds an input, or a directory that holds anything but Handoff's own files.
+public enum OutputPath {
+    /// The marker file in every output directory: the names Handoff wrote there, one per line.
+    public static let marker = ".handoff-output"
+
+    public enum Kind: Sendable { case file, directory }
+
+    /// Checks that `path` may receive an output of `kind`; throws an input error naming
+    /// `argument` (for example `--out`) otherwise.
+    ///
+    /// - Parameters:
+    ///   - inputs: the command's input files and directories; never replaced.
+    ///   - ownNames: for a directory, the names this command writes; with `force`, an existing
+    ///     directory without the marker may be replaced when it holds only these.
+    public static func check(_ path: String, kind: Kind, argument: String, force: Bool = false,
+                             inputs: [String] = [], ownNames: Set<String> = []) throws {
+        guard !path.isEmpty else {
+            throw HandoffError.input("the output path is empty; give a \(kind == .file ? "file" : "directory") to write", field: argument)
+        }
+        let target = absolute(path)
+        for input in inputs where !input.isEmpty {
+            let i = absolute(input)
+            if i == target {
+                throw HandoffError.input("\(path) is also this command's input; write the output somewhere else", field: argument)
+            }
+            if i.hasPrefix(target == "/" ? "/" : target + "/") {
+                throw HandoffError.input("\(path) holds this command's input \(input); write the output somewhere else", field: argument)
+            }
+        }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: target, isDirectory: &isDir) else { return }
+        switch kind {
+        case .file:
+            if isDir.boolValue { throw HandoffError.input("\(path) is a directory; expected a file path", field: argument) }
+            if !force { throw HandoffError.input("\(path) exists; pass --force to replace it, or choose another path", field: argument) }
+        case .directory:
+            guard isDir.boolValue else { throw HandoffError.input("\(path) is a file; expected a directory path", field: argument) }
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: target)) ?? []
+            let recorded = ownFiles(target)
+            if let recorded {
+                let foreign = entries.filter { $0 != marker && !recorded.contains($0) && !isOwnTemporary($0) }.sorted()
+                if foreign.isEmpty { return }
+                throw HandoffError.input("\(path) is an earlier Handoff output but also holds \(list(foreign)), which Handoff did not write; move them, or choose another path", field: argument)
+            }
+            if entries.isEmpty { return }
+            let foreign = entries.filter { !ownNames.contains($0) }.sorted()
+            if foreign.isEmpty && force { return }
+            if foreign.isEmpty {
+                throw HandoffError.input("\(path) exists and is not marked as Handoff output; pass --force to replace it, or choose another path", field: argument)
+            }
+            throw HandoffError.input("\(path) exists and holds \(list(foreign)), which Handoff did not write; choose another path (--force replaces only a directory of Handoff's own files)", field: argument)
+        }
+    }
+
+    /// The names recorded in the marker of `dir`, or nil when it has none.
+    public static func ownFiles(_ dir: String) -> Set<String>? {
+        guard let d = FileManager.default.contents(atPath: dir + "/" + marker), let s = String(data: d, encoding: .utf8) else { return nil }
+        return Set(s.split(separator: "\n").map(String.init).filter { !$0.isEmpty })
+    }
+
+    /// Writes the marker of `dir`, listing `names` (and whatever an earlier marker listed).
+    public static func mark(_ dir: String, names: [String]) throws {
+        let all = (ownFiles(dir) ?? []).union(names).subtracting([marker]).sorted()
+        try (all.joined(separator: "\n") + "\n").write(toFile: dir + "/" + marker, atomically: true, encoding: .utf8)
+    }
+
+    static func isOwnTemporary(_ name: String) -> Bool { name.hasPrefix(".") && name.contains(".tmp-") }
+
+    static func absolute(_ path: String) -> String {
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        return url.resolvingSymlinksInPath().path
+    }
+
+    static func list(_ names: [String]) -> String {
+        names.prefix(3).joined(separator: ", ") + (names.count > 3 ? " and \(names.count - 3) more" : "")
+    }
+}

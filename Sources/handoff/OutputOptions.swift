@@ -1,0 +1,30 @@
+import ArgumentParser
+import Handoff
+
+/// `--force` and the checks every command runs on its output path before doing any work
+/// (`OutputPath`: an existing output that is not Handoff's own is an error unless --force, and
+/// an input, or a directory holding anything but Handoff's files, is never replaced).
+struct OutputOptions: ParsableArguments {
+    @Flag(help: "Replace an existing output that Handoff did not mark as its own. Never replaces an input, nor a directory that holds files Handoff did not write.")
+    var force = false
+
+    func directory(_ path: String, _ argument: String, inputs: [String?] = [], ownNames: Set<String>) throws {
+        try OutputPath.check(path, kind: .directory, argument: argument, force: force, inputs: inputs.compactMap { $0 }, ownNames: ownNames)
+    }
+
+    func file(_ path: String, _ argument: String, inputs: [String?] = []) throws {
+        try OutputPath.check(path, kind: .file, argument: argument, force: force, inputs: inputs.compactMap { $0 })
+    }
+
+    /// A trace output: a `.jsonl` file, or a columnar directory.
+    func trace(_ path: String, _ argument: String, inputs: [String?] = []) throws {
+        if path.hasSuffix(".jsonl") { try file(path, argument, inputs: inputs) } else {
+            try directory(path, argument, inputs: inputs, ownNames: TraceColumnar.fileNames)
+        }
+    }
+
+    /// Checks, creates and marks a directory that receives files one by one (`FileIO.prepareOutputDirectory`).
+    func prepare(_ path: String, _ argument: String, inputs: [String?] = [], ownNames: Set<String>) throws {
+        try FileIO.prepareOutputDirectory(path, argument: argument, force: force, inputs: inputs.compactMap { $0 }, ownNames: ownNames)
+    }
+}
