@@ -27,6 +27,7 @@ public final class ConfigNode: @unchecked Sendable {
 
     /// Parses YAML text. `origin` names the source in errors.
     public static func parse(yaml: String, origin: String) throws -> ConfigNode {
+        try YAMLPrescan.check(yaml, origin: origin)
         let node: Node?
         do { node = try Yams.compose(yaml: yaml) } catch let e as YamlError {
             var line: Int? = nil, col: Int? = nil, problem = "\(e)"

@@ -265,12 +265,13 @@ public enum ScenarioLoader {
     static func readSynthetic(_ s: ConfigReader, seed: UInt64) throws -> SyntheticTraceSpec {
         var g = SyntheticTraceSpec()
         g.seed = UInt64(try s.int("seed", default: Int(seed), min: 0))
-        g.requests = try s.int("requests", default: g.requests, min: 1)
+        g.requests = try s.int("requests", default: g.requests, min: 1, max: Limits.requests)
         func lengths(_ key: String, _ d: SyntheticTraceSpec.Lengths) throws -> SyntheticTraceSpec.Lengths {
             guard let l = try s.section(key) else { return d }
             let out = SyntheticTraceSpec.Lengths(median: try l.double("median", default: d.median, min: 0, exclusiveMin: true),
                                                  sigma: try l.double("sigma", default: d.sigma, min: 0),
-                                                 min: try l.int("min", default: d.min, min: 0), max: try l.int("max", default: d.max, min: 0))
+                                                 min: try l.int("min", default: d.min, min: 0, max: Limits.requestTokens),
+                                                 max: try l.int("max", default: d.max, min: 0, max: Limits.requestTokens))
             if out.max < out.min { throw l.error("max (\(out.max)) is below min (\(out.min))", key: "max") }
             try l.finish()
             return out
@@ -284,6 +285,10 @@ public enum ScenarioLoader {
         g.easyMax = try s.double("easy_max", default: g.easyMax, min: 0, max: 1)
         g.hardMin = try s.double("hard_min", default: g.hardMin, min: 0, max: 1)
         g.stepTokensMean = try s.double("step_tokens_mean", default: g.stepTokensMean, min: 0)
+        // Step lengths are geometric with mean step_tokens_mean ≥ 1 (p = 1/mean ≤ 1); 0 means no steps.
+        if g.stepTokensMean > 0 && g.stepTokensMean < 1 {
+            throw s.error("\(JSONWriter.number(g.stepTokensMean)) is out of range; expected 0 (no steps) or a mean step length ≥ 1 token", key: "step_tokens_mean")
+        }
         g.stepCandidates = try s.int("step_candidates", default: g.stepCandidates, min: 0, max: 256)
         g.candidateScoreSD = try s.double("candidate_score_sd", default: g.candidateScoreSD, min: 0)
         if g.stepCandidates > 0 && g.stepTokensMean == 0 { throw s.error("needs step_tokens_mean > 0 (candidates belong to reasoning steps)", key: "step_candidates") }

@@ -41,14 +41,17 @@ public enum NPY {
         if let fo = field(header, "fortran_order"), fo.contains("True") { throw bad("Fortran order is not supported; save a 1-D C-order array") }
         guard let shape = field(header, "shape") else { throw bad("header has no 'shape'") }
         let dims = shape.trimmingCharacters(in: CharacterSet(charactersIn: "() ")).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let sizes = dims.compactMap { Int($0) }
+        let sizes = dims.compactMap { Int($0) }.filter { $0 >= 0 }
         guard sizes.count == dims.count, dims.count == (twoD ? 2 : 1) else {
-            throw bad("shape \(shape): expected a \(twoD ? "2-D (rows, columns)" : "1-D") array")
+            throw bad("shape \(shape): expected a \(twoD ? "2-D (rows, columns)" : "1-D") array of sizes ≥ 0")
         }
-        let n = sizes.reduce(1, *)
         let itemSize = Int(normal.dropFirst(2)) ?? 1
         let offset = headerStart + headerLen
-        guard offset + n * itemSize <= f.size else { throw bad("file is shorter than its shape (\(n) × \(itemSize) bytes) says") }
+        // Checked: a shape such as (2**62,) must not wrap around and pass the size check.
+        guard let n = sizes.reduce(Optional(1), { acc, s in acc.flatMap { Checked.multiply($0, s) } }),
+              let bytes = Checked.multiply(n, itemSize), let end = Checked.add(offset, bytes), end <= f.size else {
+            throw bad("file is shorter than its shape \(shape) says (\(f.size - offset) data bytes of \(itemSize)-byte items)")
+        }
         return Array1D(descr: normal, count: n, columns: twoD ? sizes[1] : 1, dataOffset: offset, file: f)
     }
 

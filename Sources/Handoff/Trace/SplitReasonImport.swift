@@ -78,9 +78,17 @@ public enum SplitReasonImport {
                 var prompt: String? = nil
                 if case let .string(p)? = v["prompt"] { prompt = p }
                 var ptoks = prompt.map { tokenCount(Substring($0)) } ?? 0
-                if case let .number(x)? = v["prompt_tokens"] { ptoks = Int(x) }
+                if let x = v["prompt_tokens"] {
+                    guard case let .number(d) = x, let t = Limits.integer(d, limit: Limits.requestTokens) else {
+                        throw HandoffError.input("expected an integer in 0…\(Limits.requestTokens), got \(JSONWriter.write(x))", file: path, line: k + 1, field: "prompt_tokens")
+                    }
+                    ptoks = t
+                }
                 var id = "sr-\(items.count)"
-                if case let .string(s)? = v["id"] { id = s } else if case let .number(x)? = v["id"] { id = String(Int(x)) }
+                if case let .string(s)? = v["id"] { id = s } else if case let .number(x)? = v["id"] {
+                    guard x == x.rounded(), abs(x) < 9e15 else { throw HandoffError.input("expected a string or an integer", file: path, line: k + 1, field: "id") }
+                    id = String(Int64(x))
+                }
                 var q = TraceRequest(id: id, promptTokens: ptoks, prompt: prompt)
                 if case let .bool(b)? = v["small_correct"] { q.smallCorrect = b }
                 if case let .bool(b)? = v["large_correct"] { q.largeCorrect = b }

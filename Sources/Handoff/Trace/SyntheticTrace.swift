@@ -131,7 +131,9 @@ public struct SyntheticTraceSpec: Sendable, Equatable {
         let meanOut = outputTokens.sigma == 0 ? Double(outputTokens.min + outputTokens.max) / 2
             : outputTokens.median * exp(outputTokens.sigma * outputTokens.sigma / 2)
         var values: [Float] = []
-        values.reserveCapacity(Int(Double(self.requests) * meanOut * 1.05))
+        // An estimate only; bounded, since a large sigma makes the lognormal mean overflow.
+        let estimate = Swift.min(Double(self.requests) * meanOut * 1.05, Double(self.requests) * Double(outputTokens.max), Double(Limits.traceTokens))
+        values.reserveCapacity(Int(estimate.isFinite ? estimate : 0))
         var steps: [Int32] = []
         var stepOffsets = [0]
         var scores: [Float] = [], rewards: [Float] = []

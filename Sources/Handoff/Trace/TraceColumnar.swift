@@ -55,14 +55,36 @@ public enum TraceColumnar {
                                          file: path + "/difficulty.npy", field: "difficulty[\(i)]")
             }
         }
+        for r in 0..<index.count where offsets[r + 1] < offsets[r] {
+            throw HandoffError.input("entry \(r + 1) (\(offsets[r + 1])) is below entry \(r) (\(offsets[r])); offsets must not decrease", file: offFile)
+        }
         var steps: [Int32] = [], stepOffsets: [Int]? = nil
-        if FileManager.default.fileExists(atPath: path + "/steps.npy") {
-            steps = try NPY.readInts(path + "/steps.npy").map { Int32($0) }
-            let so = try NPY.readInts(path + "/step_offsets.npy")
-            guard so.count == index.count + 1, so.first == 0, so.last == steps.count else {
-                throw HandoffError.input("must have requests + 1 entries from 0 to the length of steps.npy", file: path + "/step_offsets.npy")
+        let stepsFile = path + "/steps.npy", soFile = path + "/step_offsets.npy"
+        if FileManager.default.fileExists(atPath: stepsFile) {
+            let raw = try NPY.readInts(stepsFile)
+            let so = try NPY.readInts(soFile)
+            guard so.count == index.count + 1, so.first == 0, so.last == raw.count else {
+                throw HandoffError.input("must have requests + 1 entries from 0 to the length of steps.npy (\(raw.count))", file: soFile)
             }
+            // The rules of the JSONL `steps` field: per request, increasing positions in (0, output_tokens].
+            for r in 0..<index.count {
+                guard so[r + 1] >= so[r] else {
+                    throw HandoffError.input("entry \(r + 1) (\(so[r + 1])) is below entry \(r) (\(so[r])); offsets must not decrease", file: soFile)
+                }
+                let n = offsets[r + 1] - offsets[r]
+                var prev = 0
+                for j in so[r]..<so[r + 1] {
+                    guard raw[j] > prev, raw[j] <= n else {
+                        throw HandoffError.input("request \(index.requests[r].id) step \(j - so[r]): position \(raw[j]); expected increasing integers in (0, \(n)]",
+                                                 file: stepsFile, field: "steps[\(j)]")
+                    }
+                    prev = raw[j]
+                }
+            }
+            steps = raw.map { Int32($0) }
             stepOffsets = so
+        } else if FileManager.default.fileExists(atPath: soFile) {
+            throw HandoffError.input("step_offsets.npy without steps.npy; give both or neither", file: soFile)
         }
         var k = 0
         var records: [String: [Float]] = [:]

@@ -59,6 +59,9 @@ public enum TraceJSONL {
             lineNo += 1
             let line = UnsafeBufferPointer(rebasing: p[start..<end])
             start = end + 1
+            guard line.count <= Limits.lineBytes else {
+                throw HandoffError.input("the line has \(line.count) bytes; at most \(Limits.lineBytes) (docs/limits.md: HANDOFF_MAX_LINE_BYTES raises it)", file: file, line: lineNo)
+            }
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
             let value: JSONValue
             do { value = try JSONParser.parse(line) } catch {
@@ -66,14 +69,17 @@ public enum TraceJSONL {
             }
             let before = values.count
             let stepsBefore = steps.count
-            try decodeLine(value, file: file, line: lineNo, requests: &requests, values: &values, steps: &steps)
+            let n = try decodeLine(value, file: file, line: lineNo, requests: &requests, values: &values, steps: &steps, indexOnly: indexOnly)
+            guard offsets.last! + n <= (indexOnly ? Int.max / 2 : Limits.traceTokens) else {
+                throw HandoffError.input("the trace has more than \(Limits.traceTokens) tokens, the most a JSONL trace may hold in memory; convert it to the columnar form (handoff trace convert), or raise HANDOFF_MAX_TRACE_TOKENS (docs/limits.md)", file: file, line: lineNo)
+            }
             if !indexOnly {
                 try cands.read(value, steps: steps.count - stepsBefore, file: file, line: lineNo)
             } else if let key = ["step_scores", "step_rewards"].first(where: { value[$0] != nil }) {
                 throw HandoffError.input("a columnar trace keeps \(key) in \(key).npy (steps × K, <f4), not in index.jsonl", file: file, line: lineNo, field: key)
             }
-            offsets.append(offsets.last! + values.count - before)
-            if indexOnly { values.removeAll(keepingCapacity: true) }
+            assert(indexOnly || values.count - before == n)
+            offsets.append(offsets.last! + n)
             stepOffsets.append(steps.count)
         }
         if requests.isEmpty { throw HandoffError.input("the trace has no requests (expected one JSON object per line)", file: file) }
@@ -125,8 +131,12 @@ public enum TraceJSONL {
         }
     }
 
+    /// Decodes one request, appending its difficulties to `values` (unless `indexOnly`: a columnar
+    /// index line, whose difficulties live in difficulty.npy) and its steps to `steps`.
+    /// - Returns: the request's output tokens.
+    @discardableResult
     static func decodeLine(_ v: JSONValue, file: String, line: Int, requests: inout [TraceRequest],
-                           values: inout [Float], steps: inout [Int32]) throws {
+                           values: inout [Float], steps: inout [Int32], indexOnly: Bool = false) throws -> Int {
         func fail(_ field: String?, _ msg: String) -> HandoffError { .input(msg, file: file, line: line, field: field) }
         guard case let .object(pairs) = v else { throw fail(nil, "expected a JSON object per line, got \(v.typeName)") }
         var seen = Set<String>()
@@ -138,10 +148,16 @@ public enum TraceJSONL {
         }
         func int(_ k: String, min: Int = 0) throws -> Int? {
             guard let x = v[k] else { return nil }
-            guard case let .number(d) = x, d == d.rounded(), d >= Double(min), d < 1e15 else {
+            guard case let .number(d) = x, d == d.rounded(), d >= Double(min) else {
                 throw fail(k, "expected an integer ≥ \(min), got \(JSONWriter.write(x))")
             }
-            return Int(d)
+            guard let i = Limits.integer(d, limit: Limits.requestTokens) else {
+                throw fail(k, "\(JSONWriter.write(x)) is above the limit of \(Limits.requestTokens) tokens per request (docs/limits.md: HANDOFF_MAX_REQUEST_TOKENS raises it)")
+            }
+            return i
+        }
+        if indexOnly, let key = ["difficulty", "hard_spans", "steps"].first(where: { v[$0] != nil }) {
+            throw fail(key, "a columnar index line keeps \(key == "steps" ? "steps in steps.npy" : "difficulties in difficulty.npy"); leave \(key) out of index.jsonl")
         }
         func bool(_ k: String) throws -> Bool? {
             guard let x = v[k] else { return nil }
@@ -157,14 +173,17 @@ public enum TraceJSONL {
         if let x = v["id"] {
             switch x {
             case .string(let s): id = s
-            case .number(let d) where d == d.rounded(): id = String(Int64(d))
+            case .number(let d) where d == d.rounded() && abs(d) < 9e15: id = String(Int64(d))
             default: throw fail("id", "expected a string or an integer, got \(x.typeName)")
             }
         }
         guard let prompt = try int("prompt_tokens") else { throw fail("prompt_tokens", "missing (the number of prompt tokens, an integer ≥ 0)") }
         let declared = try int("output_tokens")
         var n = 0
-        if let d = v["difficulty"] {
+        if indexOnly {
+            guard let declared else { throw fail("output_tokens", "missing; a columnar index line needs the request's number of generated tokens") }
+            n = declared
+        } else if let d = v["difficulty"] {
             if v["hard_spans"] != nil { throw fail("hard_spans", "give either difficulty or hard_spans, not both") }
             guard case let .numbers(xs) = d else { throw fail("difficulty", "expected an array of numbers in [0, 1], got \(d.typeName)") }
             for (k, x) in xs.enumerated() where !(x >= 0 && x <= 1) {
@@ -213,7 +232,7 @@ public enum TraceJSONL {
         }
         var arrival: Double? = nil
         if let a = v["arrival_s"] {
-            guard case let .number(x) = a, x >= 0 else { throw fail("arrival_s", "expected a number of seconds ≥ 0") }
+            guard case let .number(x) = a, x >= 0, x < 1e12 else { throw fail("arrival_s", "expected a finite number of seconds ≥ 0, got \(JSONWriter.write(a))") }
             arrival = x
         }
         var q = TraceRequest(id: id, promptTokens: prompt, arrivalS: arrival,
@@ -222,6 +241,7 @@ public enum TraceJSONL {
         q.largeOutputTokens = try int("large_output_tokens")
         q.heldOut = try bool("held_out") ?? false
         requests.append(q)
+        return n
     }
 
     /// Every field of request `r` except `difficulty` and `steps`: the columnar index line.

@@ -19,14 +19,27 @@ public struct GridAxis: Sendable, Equatable {
         if parts.count == 3, let a = Double(parts[0]), let b = Double(parts[1]), let step = Double(parts[2]) {
             guard step > 0, a.isFinite, b.isFinite else { throw HandoffError.input("the step of \(raw) must be > 0", field: "--grid \(spec)") }
             guard b >= a else { throw HandoffError.input("the range \(raw) is empty (stop < start)", field: "--grid \(spec)") }
-            let n = Int(((b - a) / step + 1e-9).rounded(.down)) + 1
-            guard n <= 100_000 else { throw HandoffError.input("the range \(raw) has \(n) values; at most 100,000", field: "--grid \(spec)") }
+            // Counted in Double before any Int conversion: (b − a)/step may be 1e608 (inf) or NaN.
+            let count = ((b - a) / step + 1e-9).rounded(.down) + 1
+            guard count.isFinite, count <= Double(Limits.configurations) else {
+                throw HandoffError.input("the range \(raw) has \(count.isFinite ? JSONWriter.number(count) : "too many") values; at most \(Limits.configurations) (docs/limits.md: HANDOFF_MAX_CONFIGURATIONS)", field: "--grid \(spec)")
+            }
+            let n = Int(count)
             // Values as a + k·step, printed in the shortest form that round-trips, so 0.1 steps stay 0.3, not 0.30000000000000004.
             let decimals = [parts[0], parts[2]].map { $0.split(separator: ".").dropFirst().first?.count ?? 0 }.max() ?? 0
             let values = (0..<n).map { k -> String in
                 let x = a + Double(k) * step
                 let r = (x * pow(10, Double(decimals))).rounded() / pow(10, Double(decimals))
                 return JSONWriter.number(r)
+            }
+            // A step finer than the printed digits (1e-05 has no '.') would repeat values: print
+            // them in full instead, and refuse a step below the resolution of a Double.
+            if Set(values).count < values.count {
+                let full = (0..<n).map { JSONWriter.number(a + Double($0) * step) }
+                guard Set(full).count == full.count else {
+                    throw HandoffError.input("the step of \(raw) is below the resolution of the numbers; values repeat", field: "--grid \(spec)")
+                }
+                return GridAxis(path: path, values: full)
             }
             return GridAxis(path: path, values: values)
         }
@@ -51,9 +64,17 @@ public struct Grid: Sendable {
         for a in axes where !seen.insert(a.path).inserted {
             throw HandoffError.input("'\(a.path)' is swept twice; give its values in one --grid", field: "--grid")
         }
+        var n = 1
+        for a in axes {
+            guard let m = Checked.multiply(n, a.values.count), m <= Limits.configurations else {
+                throw HandoffError.input("the grid has more than \(Limits.configurations) configurations (docs/limits.md: HANDOFF_MAX_CONFIGURATIONS raises it)", field: "--grid")
+            }
+            n = m
+        }
         self.axes = axes
     }
 
+    /// Configurations: at most `Limits.configurations` (checked by `init`).
     public var count: Int { axes.reduce(1) { $0 * $1.values.count } }
 
     /// `[{path, values: [string]}]`, as sweep headers and `results.json` store the grid.
