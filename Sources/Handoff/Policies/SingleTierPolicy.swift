@@ -13,7 +13,9 @@ public struct SingleTierPolicy: Policy {
     }
 
     public func plan(trace: Trace, request r: Int, into segments: inout [Segment]) {
-        segments.append(Segment(role: tier == "small" ? 0 : 1, tokens: trace.outputTokens(r)))
+        // A request without output tokens has nothing to serve: no segment, done at arrival.
+        let n = trace.outputTokens(r)
+        if n > 0 { segments.append(Segment(role: tier == "small" ? 0 : 1, tokens: n)) }
     }
 
     public var parameters: [(String, JSONValue)] { [("name", .string(name))] }

@@ -54,10 +54,18 @@ public struct ConfigReader {
         return error(n, key, "expected \(expected), got '\(s)'")
     }
 
+    /// The largest magnitude a number field accepts.
+    public static let magnitude = 1e15
+
     public func optionalDouble(_ key: String, min: Double? = nil, max: Double? = nil, exclusiveMin: Bool = false) throws -> Double? {
         guard let n = take(key) else { return nil }
         let s = try scalar(key, n, expected: "a number")
         guard let v = Double(s.replacingOccurrences(of: "_", with: "")), v.isFinite else { throw numberError(key, n, s, expected: "a number") }
+        // No physical quantity of a scenario comes near 1e15 in its unit; bounding them keeps every
+        // product the simulator forms (bytes × tokens / bandwidth, price × GPUs × hours) finite.
+        guard abs(v) <= ConfigReader.magnitude else {
+            throw error(n, key, "\(s) is out of range; expected a number of magnitude ≤ 1e15")
+        }
         if let min, exclusiveMin ? v <= min : v < min { throw error(n, key, "\(s) is out of range; expected a number \(exclusiveMin ? ">" : "≥") \(JSONWriter.number(min))") }
         if let max, v > max { throw error(n, key, "\(s) is out of range; expected a number ≤ \(JSONWriter.number(max))") }
         return v

@@ -47,9 +47,9 @@ public enum Distribution: Sendable, Equatable {
                 let p99 = try s.double("p99", min: median)
                 out = .lognormal(median: median, sigma: log(p99 / median) / GSL.normalQuantile(0.99))
             } else {
-                out = .lognormal(median: median, sigma: try s.double("sigma", default: 0, min: 0))
+                out = .lognormal(median: median, sigma: try s.double("sigma", default: 0, min: 0, max: 10))
             }
-        case "gamma": out = .gamma(mean: try s.double("mean", min: 0, exclusiveMin: true), cv: try s.double("cv", default: 1, min: 0))
+        case "gamma": out = .gamma(mean: try s.double("mean", min: 0, exclusiveMin: true), cv: try s.double("cv", default: 1, min: 0, max: 100))
         case "exponential": out = .exponential(mean: try s.double("mean", min: 0, exclusiveMin: true))
         default: out = .constant(try s.double("value", min: 0))
         }

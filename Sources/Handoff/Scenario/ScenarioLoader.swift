@@ -269,7 +269,7 @@ public enum ScenarioLoader {
         func lengths(_ key: String, _ d: SyntheticTraceSpec.Lengths) throws -> SyntheticTraceSpec.Lengths {
             guard let l = try s.section(key) else { return d }
             let out = SyntheticTraceSpec.Lengths(median: try l.double("median", default: d.median, min: 0, exclusiveMin: true),
-                                                 sigma: try l.double("sigma", default: d.sigma, min: 0),
+                                                 sigma: try l.double("sigma", default: d.sigma, min: 0, max: 10),
                                                  min: try l.int("min", default: d.min, min: 0, max: Limits.requestTokens),
                                                  max: try l.int("max", default: d.max, min: 0, max: Limits.requestTokens))
             if out.max < out.min { throw l.error("max (\(out.max)) is below min (\(out.min))", key: "max") }

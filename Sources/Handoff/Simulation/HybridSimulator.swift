@@ -83,6 +83,8 @@ public final class HybridSimulator {
         var silentRole: Int16 = 0
         var stagedHandoff = 0
         var firstToken = -1.0
+        /// When the newest revealed output reaches the frontend: the request cannot finish earlier.
+        var revealedAt = -1.0
         var done = -1.0
         var handoffs: Int32 = 0
         var offloadSegments: Int32 = 0
@@ -433,7 +435,9 @@ public final class HybridSimulator {
             // Accepted silent tokens become output now, and travel to the frontend.
             reqs[i].generated += cur.reveal
             if reqs[i].silentRole != 0 { reqs[i].offloaded += cur.reveal }
-            if reqs[i].firstToken < 0 { reqs[i].firstToken = now + (prevRole == 0 ? 0 : oneWay(tokens: 0)) }
+            let arrives = now + (prevRole == 0 ? 0 : oneWay(tokens: 0))
+            if reqs[i].firstToken < 0 { reqs[i].firstToken = arrives }
+            reqs[i].revealedAt = max(reqs[i].revealedAt, arrives)
         }
         reqs[i].seg += 1
         if reqs[i].seg == reqs[i].segCount {
@@ -497,6 +501,7 @@ public final class HybridSimulator {
     }
 
     func complete(_ i: Int, at t: Double) {
+        let t = max(t, reqs[i].revealedAt)
         if reqs[i].done < 0 || reqs[i].done <= t { reqs[i].done = t }
         inFlight -= 1
         releaseAll(i)
@@ -789,7 +794,7 @@ public final class HybridSimulator {
             end = max(end, q.done)
             out.append(RequestOutcome(id: totalRequests > trace.count ? "\(trace.requests[tr].id)#\(i / trace.count)" : trace.requests[tr].id,
                                       traceIndex: tr, arrivalS: q.arrival,
-                                      ttftS: q.firstToken >= 0 ? q.firstToken - q.arrival : 0, e2elS: q.done - q.arrival,
+                                      ttftS: q.firstToken >= 0 ? q.firstToken - q.arrival : 0, e2elS: q.done >= 0 ? q.done - q.arrival : 0,
                                       outputTokens: q.generated, offloadedTokens: q.offloaded, handoffs: Int(q.handoffs),
                                       offloadSegments: Int(q.offloadSegments), failed: q.failed || q.done < 0, rejected: q.rejected,
                                       apiInputTokens: q.apiIn, apiCachedInputTokens: q.apiCached, apiOutputTokens: q.apiOut))

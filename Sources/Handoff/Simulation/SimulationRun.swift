@@ -35,8 +35,9 @@ public enum Simulation {
         let acc = trace.memoised(key) {
             AccuracyModel.predict(trace: trace, policy: scenario.policy, requests: used, spec: scenario.accuracy, seed: scenario.seed)
         }
-        return SimulationResult(scenario: scenario, outcome: outcome, accuracy: acc,
-                                summary: summarize(scenario, outcome, acc))
+        let summary = summarize(scenario, outcome, acc)
+        try SummaryCheck.check(summary, scenario: scenario)
+        return SimulationResult(scenario: scenario, outcome: outcome, accuracy: acc, summary: summary)
     }
 
     static func summarize(_ s: Scenario, _ o: SimulationOutcome, _ acc: AccuracyModel.Prediction?) -> JSONValue {
@@ -65,6 +66,11 @@ public enum Simulation {
                 c = tier.colocateWith != nil ? 0 : Double(tier.replicas * tier.tensorParallel) * tier.cost.usdPerGpuHour * duration / 3600
                 util.append((tier.name, .number(duration > 0 ? to.busySeconds / (duration * Double(tier.replicas)) : 0)))
             } else {
+                // Every tier is in every per-tier table; an API tier holds nothing on the user's
+                // GPUs and keeps none of them busy (docs/output.md).
+                memory.append((tier.name, .object([("peak", .number(0)), ("capacity", .number(0)), ("fits", .bool(true)), ("weights", .number(0)),
+                                                   ("kv_peak_tokens", .number(0)), ("kv_capacity_tokens", .number(0)), ("api", .bool(true))])))
+                util.append((tier.name, .number(0)))
                 let inTok = o.requests.reduce(0) { $0 + $1.apiInputTokens }, cached = o.requests.reduce(0) { $0 + $1.apiCachedInputTokens }
                 let outTok = o.requests.reduce(0) { $0 + $1.apiOutputTokens }
                 c = (Double(inTok) * tier.cost.usdPerMillionInput + Double(cached) * (tier.cost.usdPerMillionCachedInput ?? 0)

@@ -48,7 +48,7 @@ public final class CapacityPlanner {
     public init(family: ScenarioFamily, rateRps: Double, slos: [MetricConstraint], gpuChoices: [String: [String]] = [:]) throws {
         self.family = family
         self.rateRps = rateRps
-        self.slos = slos
+        self.slos = slos.reduce(into: []) { acc, c in if !acc.contains(where: { $0.description == c.description }) { acc.append(c) } }
         self.gpuChoices = gpuChoices
         let base = try family.scenario()
         let gpuTiers = base.tiers.filter { $0.kind == .gpu }
@@ -173,7 +173,9 @@ public final class CapacityPlanner {
             ("gpus", .number(Double(r.gpuCount))),
             ("usd_per_hour", .number(r.usdPerHour)),
             ("headroom_rps", r.headroomRps.map(JSONValue.number) ?? .null),
-            ("slo_values", .object(slos.map { ($0.key, r.summary?.number(at: $0.key).map(JSONValue.number) ?? .null) })),
+            // One entry per key: two bounds on one metric (or one --slo given twice) share its value.
+            ("slo_values", .object(slos.map(\.key).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+                .map { ($0, r.summary?.number(at: $0).map(JSONValue.number) ?? .null) })),
             ("candidates", .array(r.candidates.map { c in
                 .object([("gpus", .array(c.gpus.map { .string($0) })), ("replicas", c.replicas.map { .array($0.map { .number(Double($0)) }) } ?? .null),
                          ("usd_per_hour", c.usdPerHour.map(JSONValue.number) ?? .null)])
