@@ -16,6 +16,21 @@ struct HandoffCommand: AsyncParsableCommand {
         """,
         subcommands: [Simulate.self, ScenarioCommand.self, TraceCommand.self, Record.self, Validate.self, ClosedLoopCommand.self, Calibrate.self,
                       EngineCommand.self, ValidateSpeculative.self, ValidateSpecs.self, PromptsCommand.self, SweepCommand.self, MergeCommand.self, TuneCommand.self, CapacityCommand.self, WhatIfCommand.self, ReportCommand.self, Bench.self])
+
+    /// Runs the command as ArgumentParser does, except that a usage error (an unknown option, a
+    /// missing or malformed argument: ArgumentParser's exit 64) exits 2 like every other bad input.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var c = command as? AsyncParsableCommand { try await c.run() } else { try command.run() }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// Runs `body`, turning Handoff errors into a message on stderr and their exit code.

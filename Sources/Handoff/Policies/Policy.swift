@@ -103,17 +103,28 @@ public enum PolicyRegistry {
 
     public static func make(_ r: ConfigReader) throws -> any Policy {
         let name = try r.string("name", oneOf: names)
-        let p: any Policy
-        switch name {
-        case "small-only": p = SingleTierPolicy(name: name, tier: "small")
-        case "large-only": p = SingleTierPolicy(name: name, tier: "large")
-        case "route": p = try RoutePolicy(r)
-        case "speculative": p = try SpeculativePolicy(r)
-        case "specs": p = try SpecsPolicy(r)
-        case "llm-modules": p = try LLMModulesPolicy(r)
-        default: p = try SplitReasonPolicy(r)
+        let p = try build(name, r)
+        // The other policies' fields are range-checked too: a scenario may carry several policies'
+        // settings (to switch with --set policy.name=…), and a bad value must not wait for that switch.
+        for other in names where other != name {
+            do { _ = try build(other, ConfigReader(r.node, path: r.path)) } catch var e as HandoffError {
+                e.message += " (a field of policy \(other), checked although the policy is \(name))"
+                throw e
+            }
         }
         try r.finish(known: allFields)
         return p
+    }
+
+    static func build(_ name: String, _ r: ConfigReader) throws -> any Policy {
+        switch name {
+        case "small-only": return SingleTierPolicy(name: name, tier: "small")
+        case "large-only": return SingleTierPolicy(name: name, tier: "large")
+        case "route": return try RoutePolicy(r)
+        case "speculative": return try SpeculativePolicy(r)
+        case "specs": return try SpecsPolicy(r)
+        case "llm-modules": return try LLMModulesPolicy(r)
+        default: return try SplitReasonPolicy(r)
+        }
     }
 }

@@ -45,8 +45,8 @@ public struct SpecsPolicy: Policy {
 
     init(_ r: ConfigReader) throws {
         beamWidth = try r.int("beam_width", default: 4, min: 1, max: 256)
-        rejectionThreshold = try r.double("rejection_threshold", default: 0.5)
-        switchBackThreshold = try r.double("switch_back_threshold", default: 0.5)
+        rejectionThreshold = try r.double("rejection_threshold", default: 0.5, min: 0, max: 1)
+        switchBackThreshold = try r.double("switch_back_threshold", default: 0.5, min: 0, max: 1)
         source = Source(rawValue: try r.string("acceptance_from", default: "trace", oneOf: Source.allCases.map(\.rawValue)))!
         acceptance = try r.double("acceptance", default: 0.7, min: 0, max: 1)
         switchBackRate = try r.double("switch_back_rate", default: 0.5, min: 0, max: 1)

@@ -25,6 +25,25 @@ public final class ConfigNode: @unchecked Sendable {
 
     public subscript(key: String) -> ConfigNode? { entries.first(where: { $0.key == key })?.value }
 
+    /// The node at a dotted field path (`policy.beam_width`), or nil.
+    public func node(at path: String) -> ConfigNode? {
+        var cur: ConfigNode? = self
+        for part in path.split(separator: ".") {
+            guard let c = cur else { return nil }
+            if case .list = c.kind, let i = Int(part) { cur = i >= 0 && i < c.items.count ? c.items[i] : nil } else { cur = c[String(part)] }
+        }
+        return cur
+    }
+
+    /// `e` located in this scenario when it names a field but no file: the field's file and line,
+    /// or at least the scenario's file.
+    public func locate(_ e: HandoffError) -> HandoffError {
+        guard e.file == nil, e.exitCode == 2 else { return e }
+        var e = e
+        if let f = e.field, let n = node(at: f) { e.file = n.origin; e.line = n.line; e.column = n.column } else { e.file = origin }
+        return e
+    }
+
     /// Parses YAML text. `origin` names the source in errors.
     public static func parse(yaml: String, origin: String) throws -> ConfigNode {
         try YAMLPrescan.check(yaml, origin: origin)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads typed values out of a `ConfigNode` map, checking types, ranges and units, and reports
 /// any field it was not asked for as unknown (with the closest known name).
 public struct ConfigReader {
@@ -21,6 +23,15 @@ public struct ConfigReader {
     }
 
     public func has(_ key: String) -> Bool { node[key] != nil }
+
+    /// `value` (the string of field `key`) as a path relative to `baseDir`; an error at the field's
+    /// line when nothing is there, so a missing file is reported where the scenario names it.
+    public func existingPath(_ key: String, _ value: String, baseDir: String) throws -> String {
+        guard !value.isEmpty else { throw error("is empty; expected the path of a file", key: key) }
+        let p = value.hasPrefix("/") ? value : baseDir + "/" + value
+        guard FileManager.default.fileExists(atPath: p) else { throw error("no such file: \(p)", key: key) }
+        return p
+    }
 
     func take(_ key: String) -> ConfigNode? {
         guard let n = node[key] else { return nil }

@@ -32,7 +32,7 @@ public enum ScenarioLoader {
         guard let tr = try r.section("trace") else { throw r.error("missing section 'trace' (a file or a synthetic generator)") }
         let trace: TraceSource
         if let f = try tr.optionalString("file") {
-            trace = .file(f.hasPrefix("/") ? f : baseDir + "/" + f)
+            trace = .file(try tr.existingPath("file", f, baseDir: baseDir))
         } else if let s = try tr.section("synthetic") {
             trace = .synthetic(try readSynthetic(s, seed: seed))
         } else { throw tr.error("give either 'file' or 'synthetic'") }
@@ -121,7 +121,7 @@ public enum ScenarioLoader {
                 if let cal = try l.optionalString("calibration") {
                     // A file `handoff calibrate` wrote: its `latency` section replaces this one.
                     try l.finish()
-                    let path = cal.hasPrefix("/") ? cal : baseDir + "/" + cal
+                    let path = try l.existingPath("calibration", cal, baseDir: baseDir)
                     let node = try ConfigNode.parse(yaml: String(decoding: try FileIO.read(path), as: UTF8.self), origin: path)
                     let cr = ConfigReader(node)
                     guard let section = try cr.section("latency") else { throw cr.error("a calibration file needs a 'latency' section") }
@@ -131,7 +131,7 @@ public enum ScenarioLoader {
                 switch try l.string("kind", default: "roofline", oneOf: ["roofline", "table", "linear"]) {
                 case "table":
                     let csv = try l.string("csv")
-                    let csvPath = csv.hasPrefix("/") ? csv : baseDir + "/" + csv
+                    let csvPath = try l.existingPath("csv", csv, baseDir: baseDir)
                     let table = try TokensPerSecondTable.load(csvPath: csvPath, model: try l.string("model", default: model.name))
                     latency = .table(table, decodeBatchSlope: try l.double("decode_batch_slope", default: 0, min: 0),
                                      overheadMs: try l.double("overhead_ms", default: 0, min: 0))
@@ -216,7 +216,7 @@ public enum ScenarioLoader {
         guard let ps = try r.section("policy") else { throw r.error("missing section 'policy' (name: \(PolicyRegistry.names.joined(separator: " | ")))") }
         var policy = try PolicyRegistry.make(ps)
         if var sr = policy as? SplitReasonPolicy, let f = sr.closedLoopFile {
-            sr.closedLoop = try ClosedLoopModel.load(path: f.hasPrefix("/") ? f : baseDir + "/" + f)
+            sr.closedLoop = try ClosedLoopModel.load(path: try ps.existingPath("closed_loop", f, baseDir: baseDir))
             policy = sr
         }
         for role in policy.roles where !tiers.contains(where: { $0.name == role }) {

@@ -197,7 +197,7 @@ public final class HybridSimulator {
             case .constant: arrival = Double(i) / traffic.rateRps
             case .replay:
                 guard let a = trace.requests[tr].arrivalS else {
-                    throw HandoffError.input("traffic.arrival is replay but trace request \(trace.requests[tr].id) has no arrival_s", field: "traffic.arrival")
+                    throw HandoffError.input("is replay but trace request \(trace.requests[tr].id)\(scenario.trace.path.map { " (\($0), request \(tr + 1))" } ?? "") has no arrival_s; record arrivals or use poisson", field: "traffic.arrival")
                 }
                 arrival = a + Double(i / trace.count) * (trace.requests.compactMap(\.arrivalS).max() ?? 0)
             case .closed_loop: arrival = 0

@@ -20,6 +20,12 @@ public enum Simulation {
 
     /// - Parameter checkingInvariants: check the simulator's bookkeeping after every event (slow; tests).
     public static func run(_ scenario: Scenario, trace given: Trace? = nil, checkingInvariants: Bool = false) throws -> SimulationResult {
+        do { return try runLocated(scenario, trace: given, checkingInvariants: checkingInvariants) } catch let e as HandoffError {
+            throw scenario.source.locate(e)
+        }
+    }
+
+    static func runLocated(_ scenario: Scenario, trace given: Trace? = nil, checkingInvariants: Bool) throws -> SimulationResult {
         let trace = try given ?? loadTrace(scenario)
         if let sr = scenario.policy as? SplitReasonPolicy, let model = sr.closedLoop {
             return try runClosedLoop(scenario, sr, model, trace, checkingInvariants: checkingInvariants)

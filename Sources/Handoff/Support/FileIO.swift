@@ -42,11 +42,11 @@ public enum FileIO {
             try OutputPath.mark(tmp.path, names: written)
             var isDir: ObjCBool = false
             if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) {
-                guard isDir.boolValue else { throw HandoffError.input("\(path) is a file; expected a directory path") }
+                guard isDir.boolValue else { throw HandoffError.input("is a file; expected a directory path", file: path) }
                 let own = (OutputPath.ownFiles(url.path) ?? []).union(ownNames).union([OutputPath.marker])
                 let foreign = try FileManager.default.contentsOfDirectory(atPath: url.path).filter { !own.contains($0) && !OutputPath.isOwnTemporary($0) }
                 guard foreign.isEmpty else {
-                    throw HandoffError.input("\(path) holds \(OutputPath.list(foreign.sorted())), which Handoff did not write; it is left as it was")
+                    throw HandoffError.input("holds \(OutputPath.list(foreign.sorted())), which Handoff did not write; it is left as it was", file: path)
                 }
                 let old = parent.appendingPathComponent(".\(url.lastPathComponent).old-\(getpid())")
                 try? FileManager.default.removeItem(at: old)
@@ -74,6 +74,7 @@ public enum FileIO {
 
     /// Reads a whole file, with an input error naming the file when it cannot.
     public static func read(_ path: String) throws -> Data {
+        guard !path.isEmpty else { throw HandoffError.input("the file path is empty; give the path of a file") }
         guard let d = FileManager.default.contents(atPath: path) else {
             throw HandoffError.input(FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file", file: path)
         }

@@ -56,7 +56,7 @@ public final class CapacityPlanner {
         tensorParallel = gpuTiers.map(\.tensorParallel)
         slotsPerReplica = gpuTiers.map(\.maxNumSeqs)
         scenarioGPUs = gpuTiers.map(\.gpu.name)
-        guard !tiers.isEmpty else { throw HandoffError.input("the scenario has no GPU tier to size") }
+        guard !tiers.isEmpty else { throw HandoffError.input("the scenario has no GPU tier to size", file: family.origin) }
         guard !slos.isEmpty else { throw HandoffError.input("give at least one --slo, e.g. 'latency_ms.ttft.p99<=2000'") }
         for t in gpuChoices.keys where !tiers.contains(t) {
             throw HandoffError.input("no GPU tier named '\(t)' (tiers: \(tiers.joined(separator: ", ")))", field: "--gpus")

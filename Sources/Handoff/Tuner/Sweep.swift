@@ -247,12 +247,13 @@ public enum SweepOutput {
         }
         guard let h0 = headers.first else { throw HandoffError.input("no shard folders given") }
         for (i, h) in headers.enumerated() where strip(h) != strip(h0) {
-            throw HandoffError.input("\(dirs[i]) comes from another sweep than \(dirs[0]) (scenario, --set or grid differ)")
+            throw HandoffError.input("comes from another sweep than \(dirs[0]) (scenario, --set or grid differ)", file: dirs[i] + "/results.jsonl", line: 1)
         }
-        guard let gridJSON = h0["sweep"]?["grid"], let grid = try Grid(json: gridJSON) else { throw HandoffError.input("bad sweep header in \(dirs[0])") }
+        guard let gridJSON = h0["sweep"]?["grid"], let grid = try Grid(json: gridJSON) else { throw HandoffError.input("bad sweep header: expected {\"sweep\": {…, \"grid\": […]}}", file: dirs[0] + "/results.jsonl", line: 1) }
         let missing = (0..<grid.count).filter { rows[$0] == nil }
         if !missing.isEmpty {
-            throw HandoffError.input("\(missing.count) of \(grid.count) configurations are in no shard (first: \(missing.prefix(5).map(String.init).joined(separator: ", "))); run the missing shards")
+            throw HandoffError.input("\(missing.count) of \(grid.count) configurations are in no shard (first: \(missing.prefix(5).map(String.init).joined(separator: ", "))); run the missing shards",
+                                     field: "SHARDS (\(dirs.joined(separator: " ")))")
         }
         try FileIO.prepareOutputDirectory(out, argument: "--out", force: true, ownNames: Sweep.fileNames)
         let sorted = (0..<grid.count).map { rows[$0]! }
