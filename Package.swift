@@ -25,6 +25,8 @@ let package = Package(
         ),
         // The fixed workload of the instruction-count guard (scripts/perf-guard).
         .executableTarget(name: "handoff-guard", dependencies: ["Handoff"]),
+        // libFuzzer entry points for the readers (scripts/fuzz); a plain build replays files.
+        .executableTarget(name: "handoff-fuzz", dependencies: ["Handoff"]),
         .testTarget(name: "HandoffTests", dependencies: ["Handoff"]),
     ]
 )
