@@ -57,6 +57,7 @@ final class ConservationTests: XCTestCase {
                 expected += q.outputTokens
             }
             XCTAssertEqual(o.tiers.reduce(0) { $0 + $1.generatedTokens }, expected, "scenario \(k)")
+            assertOutputInvariants(r, "scenario \(k)")
             for (t, tier) in sc.tiers.enumerated() { XCTAssertLessThanOrEqual(o.tiers[t].peakKVTokens, tier.kvCapacityTokens) }
             preemptions += o.tiers.reduce(0) { $0 + $1.preemptions + $1.evictions }
         }
@@ -71,18 +72,28 @@ final class ConservationTests: XCTestCase {
                         "name: specs, acceptance_from: rate, reward_tier: large, beam_width: 4, step_tokens: 24, acceptance: 0.5",
                         "name: specs, acceptance_from: rate, reward_tier: large, beam_width: 1, step_tokens: 7",
                         "name: splitreason, offload_threshold: 0.3, mode: pipelined, chunk_tokens: 32",
-                        "name: splitreason, offload_threshold: 0.3, mode: sequential"]
+                        "name: splitreason, offload_threshold: 0.3, mode: sequential",
+                        // One step covers the whole output: its tokens are revealed at the end.
+                        "name: specs, acceptance_from: rate, reward_tier: large, beam_width: 2, step_tokens: 5000",
+                        "name: llm-modules, variant: per_token",
+                        "name: llm-modules, variant: prompt",
+                        "name: small-only",
+                        "name: large-only"]
         var pressure = 0
         for (p, policy) in policies.enumerated() {
             for k in 0..<3 {
                 // Short outputs keep the per-event check (O(sequences)) quick.
                 let sc = try randomScenario(100 + 10 * p + k, policy: policy,
+                                            // k = 2: some requests have no output tokens at all.
                                             ["trace.synthetic.requests=24", "trace.synthetic.output_tokens.median=400", "trace.synthetic.output_tokens.max=2000",
+                                             "trace.synthetic.output_tokens.min=\(k == 2 ? 0 : 1)", "trace.synthetic.output_tokens.sigma=\(k == 2 ? 4 : 0.7)",
                                              "tiers.small.kv_capacity_tokens=4000", "tiers.large.kv_capacity_tokens=3000"])
                 let trace = try Simulation.loadTrace(sc)
-                let o = try Simulation.run(sc, trace: trace, checkingInvariants: true).outcome
+                let r = try Simulation.run(sc, trace: trace, checkingInvariants: true)
+                let o = r.outcome
+                assertOutputInvariants(r, policy)
                 XCTAssertEqual(o.stalledRequests, 0, policy)
-                XCTAssertFalse(o.kvOverflow, policy)
+                XCTAssertFalse(o.kvOverflow, "\(policy) k=\(k)")
                 for q in o.requests where !q.failed { XCTAssertEqual(q.outputTokens, trace.outputTokens(q.traceIndex), policy) }
                 pressure += o.tiers.reduce(0) { $0 + $1.preemptions + $1.evictions }
             }
@@ -179,5 +190,32 @@ final class ConservationTests: XCTestCase {
         XCTAssertLessThan(split.accuracy!.predicted, large.accuracy!.predicted)
         XCTAssertLessThan(split.accuracy!.ci95.0, split.accuracy!.predicted)
         XCTAssertGreaterThan(split.accuracy!.ci95.1, split.accuracy!.predicted)
+    }
+
+    /// The promises of docs/output.md on one result: every number finite, latencies ≥ 0 with
+    /// ordered percentiles, TTFT ≤ E2EL and TPOT ≥ 0 for every request (requests.csv included),
+    /// and every tier in every per-tier table.
+    func assertOutputInvariants(_ r: SimulationResult, _ label: String, file: StaticString = #filePath, line: UInt = #line) {
+        SummaryCheck.walk(r.summary, "") { key, x in XCTAssertTrue(x.isFinite, "\(label): \(key) = \(x)", file: file, line: line) }
+        for k in ["ttft", "tpot", "e2el"] {
+            let p = r.summary["latency_ms"]?[k]
+            let qs = ["mean", "p50", "p90", "p95", "p99"].compactMap { p?[$0].flatMap { if case let .number(x) = $0 { return x }; return nil } }
+            XCTAssertEqual(qs.count, 5, "\(label): latency_ms.\(k)", file: file, line: line)
+            XCTAssertTrue(qs.allSatisfy { $0 >= 0 }, "\(label): latency_ms.\(k) \(qs)", file: file, line: line)
+            XCTAssertTrue(zip(qs.dropFirst(), qs.dropFirst(2)).allSatisfy { $0 <= $1 * (1 + 1e-12) }, "\(label): latency_ms.\(k) \(qs)", file: file, line: line)
+        }
+        for q in r.outcome.requests {
+            XCTAssertTrue(q.ttftS >= 0 && q.e2elS >= q.ttftS - 1e-12 && q.tpotS >= -1e-12, "\(label): request \(q.id) ttft \(q.ttftS) e2el \(q.e2elS)", file: file, line: line)
+        }
+        let csv = SimulationOutput.requestsCSV(r).split(separator: "\n").dropFirst()
+        for row in csv {
+            let c = row.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard let ttft = Double(c[2]), let tpot = Double(c[3]), let e2el = Double(c[4]) else { XCTFail("\(label): \(row)", file: file, line: line); continue }
+            XCTAssertTrue(ttft >= 0 && tpot >= -1e-9 && e2el >= ttft - 1e-9, "\(label): requests.csv \(row)", file: file, line: line)
+        }
+        for table in ["memory_gib", "utilization", "preemptions"] {
+            for t in r.scenario.tiers { XCTAssertNotNil(r.summary[table]?[t.name], "\(label): \(table).\(t.name)", file: file, line: line) }
+        }
+        for t in r.scenario.tiers { XCTAssertNotNil(r.summary["cost_usd"]?["by_tier"]?[t.name], "\(label): cost_usd.by_tier.\(t.name)", file: file, line: line) }
     }
 }

@@ -622,6 +622,9 @@ public final class HybridSimulator {
                 let role = Int(seqs[s].role)
                 let t = replicas[r].runStart + replicas[r].iterationSeconds
                 reqs[i].firstToken = role == 0 ? t : t + oneWay(tokens: 0)
+                // The request cannot end before its first token reaches the frontend (the return
+                // trip draws its own delay).
+                reqs[i].revealedAt = reqs[i].firstToken
             }
             seqs[s].decodeLeft -= produced
             produce(request: i, role: Int(seqs[s].role), tokens: produced)
@@ -702,7 +705,13 @@ public final class HybridSimulator {
         // Decode batch; preempt while its one-token growth does not fit.
         while true {
             if replicas[r].decodeWidth <= replicas[r].free || evict(replica: r, need: replicas[r].decodeWidth) { break }
-            if !preemptOne(replica: r) { break }
+            if preemptOne(replica: r) { continue }
+            // One sequence is left and still cannot grow: its context has outgrown the replica's
+            // KV cache. It fails, as vLLM aborts a sequence that can no longer fit.
+            guard replicas[r].running.count == 1, replicas[r].decodeWidth > 0 else { break }
+            fail(Int(seqs[Int(replicas[r].running.tail)].request))
+            plan(r)
+            return
         }
         let decodeCount = replicas[r].decodeWidth
         var load = IterationLoad()
