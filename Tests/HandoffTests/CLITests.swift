@@ -109,7 +109,7 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.status, 2)
         XCTAssert(r.stderr.contains("not a server URL"), r.stderr)
         r = try runCLI(["validate", "Scenarios/llamacpp-local.yaml", "--lengths", "forced", "--out", tempDir() + "/v"])
-        XCTAssertEqual(r.status, 64, "argument-parser usage error")
+        XCTAssertEqual(r.status, 2, "argument-parser usage errors exit 2 like all bad input")
         XCTAssert(r.stderr.contains("--lengths"), r.stderr)
         r = try runCLI(["closed-loop", "Scenarios/qwen-local.yaml", "--thresholds", "0.4,0.6", "--fit", "0.5", "--out", tempDir() + "/c"])
         XCTAssertEqual(r.status, 2)

@@ -96,6 +96,8 @@ public struct Validator: Sendable {
     public var sample: Int
     public var concurrency: Int
     public var outDir: String
+    /// The files `validate` writes in its folder.
+    public static let fileNames: Set<String> = ["samples.jsonl", "validation.json", "report.md"]
     /// Passes over the sample; the report compares medians over passes (the machine is shared).
     public var repeats: Int
     /// How long a request runs: `natural` ends it where the model ends it (end of sequence, or
@@ -146,7 +148,8 @@ public struct Validator: Sendable {
         if let sr = scenario.policy as? SplitReasonPolicy, sr.mode != .sequential {
             throw HandoffError.input("validate runs splitreason in sequential mode only; set policy.mode=sequential", field: "policy.mode")
         }
-        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        // Created only once the input is known good (the command checked the path, with --force).
+        try FileIO.prepareOutputDirectory(outDir, argument: "--out", force: true, ownNames: Self.fileNames)
         let path = outDir + "/samples.jsonl"
         var done: [Int: MeasuredRequest] = [:]
         // A line cut short by a kill does not parse and is simply run again.

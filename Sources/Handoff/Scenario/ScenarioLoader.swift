@@ -171,6 +171,11 @@ public enum ScenarioLoader {
             tier.routing = TierSpec.Routing(rawValue: try t.string("routing", default: "least_loaded", oneOf: TierSpec.Routing.allCases.map(\.rawValue)))!
             tier.colocateWith = try t.optionalString("colocate_with").flatMap { $0.isEmpty ? nil : $0 }  // "" (--set …=) unsets
             try t.finish()
+            // vLLM's own rule (SchedulerConfig): a batch must be able to hold one token of every sequence.
+            if tier.kind == .gpu && tier.maxNumBatchedTokens < tier.maxNumSeqs {
+                throw t.error("\(tier.maxNumBatchedTokens) is below max_num_seqs (\(tier.maxNumSeqs)); a batch must hold one token of every sequence, as vLLM requires",
+                              key: t.has("max_num_batched_tokens") ? "max_num_batched_tokens" : "max_num_seqs")
+            }
             if tier.kind == .gpu && tier.kvCapacityTokens <= 0 {
                 let gib = 1_073_741_824.0
                 var e = t.error(String(format: "the weights (%.1f GiB) leave no room for a KV cache in %d × %.0f GiB × %.2f; raise tensor_parallel, pick a larger GPU or lower weight_bytes",

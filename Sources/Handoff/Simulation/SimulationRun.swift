@@ -86,7 +86,11 @@ public enum Simulation {
             cost.append((tier.name, .number(c)))
         }
         let n = Double(max(1, ok.count))
-        func ms(_ xs: [Double]) -> JSONValue { Statistics.summary(xs.map { $0 * 1000 }).json }
+        // An empty set (nothing served, or no request of two or more tokens for TPOT) reports 0,
+        // never NaN; `requests` says how many were served (docs/output.md).
+        func ms(_ xs: [Double]) -> JSONValue {
+            xs.isEmpty ? Statistics.Summary(mean: 0, p50: 0, p90: 0, p95: 0, p99: 0).json : Statistics.summary(xs.map { $0 * 1000 }).json
+        }
         var sloPairs: [(String, JSONValue)] = []
         if let t = s.slo.ttftMs { sloPairs.append(("ttft_attainment", .number(Double(ok.filter { $0.ttftS * 1000 <= t }.count) / n))) }
         if let e = s.slo.e2elMs { sloPairs.append(("e2el_attainment", .number(Double(ok.filter { $0.e2elS * 1000 <= e }.count) / n))) }
