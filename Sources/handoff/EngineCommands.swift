@@ -122,7 +122,7 @@ struct Validate: AsyncParsableCommand {
             let dir = out ?? "Reports/validate-\(sc.name)-\(sc.policy.name)-c\(concurrency)"
             guard repeats >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--repeats") }
             guard maxTokens >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--max-tokens") }
-            try output.directory(dir, "--out", inputs: [scenario, sc.trace.path], ownNames: Validator.fileNames)
+            try output.directory(dir, "--out", inputs: [scenario, sc.trace.path], ownNames: Validator.fileNames, inPlace: true)
             var v = Validator(scenario: sc, trace: trace, clients: clients, sample: sample, concurrency: concurrency, outDir: dir, repeats: repeats)
             v.lengths = lengths; v.maxTokens = maxTokens
             let progress = Progress("validate \(sc.policy.name)")

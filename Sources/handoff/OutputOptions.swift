@@ -8,8 +8,9 @@ struct OutputOptions: ParsableArguments {
     @Flag(help: "Replace an existing output that Handoff did not mark as its own. Never replaces an input, nor a directory that holds files Handoff did not write.")
     var force = false
 
-    func directory(_ path: String, _ argument: String, inputs: [String?] = [], ownNames: Set<String>) throws {
-        try OutputPath.check(path, kind: .directory, argument: argument, force: force, inputs: inputs.compactMap { $0 }, ownNames: ownNames)
+    /// - Parameter inPlace: the command writes into the directory file by file (a journal it resumes) instead of replacing it.
+    func directory(_ path: String, _ argument: String, inputs: [String?] = [], ownNames: Set<String>, inPlace: Bool = false) throws {
+        try OutputPath.check(path, kind: .directory, argument: argument, force: force, inputs: inputs.compactMap { $0 }, ownNames: ownNames, inPlace: inPlace)
     }
 
     func file(_ path: String, _ argument: String, inputs: [String?] = []) throws {

@@ -55,7 +55,7 @@ struct TuneCommand: ParsableCommand {
                 tgt = (String(t[..<eq]), v)
             }
             guard format != .csv else { throw HandoffError.input("expected table or json", field: "--format") }
-            if let out { try output.directory(out, "--out", inputs: [scenario], ownNames: ["tune.json"]) }
+            if let out { try output.directory(out, "--out", inputs: [scenario], ownNames: ["tune.json"], inPlace: true) }
             guard scan >= 3 else { throw HandoffError.input("expected ≥ 3", field: "--scan") }
             guard tolerance > 0, tolerance < 1 else { throw HandoffError.input("expected a fraction in (0, 1)", field: "--tolerance") }
             var spec = TuneSpec(objective: obj, constraints: cons, target: tgt, axes: try vary.map(TuneAxis.parse))
@@ -119,7 +119,7 @@ struct CapacityCommand: ParsableCommand {
                 choices[String(g[..<eq]), default: []] += names
             }
             guard maxReplicas >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--max-replicas") }
-            if let out { try output.directory(out, "--out", inputs: [scenario], ownNames: ["capacity.json"]) }
+            if let out { try output.directory(out, "--out", inputs: [scenario], ownNames: ["capacity.json"], inPlace: true) }
             guard format != .csv else { throw HandoffError.input("expected table or json", field: "--format") }
             let planner = try CapacityPlanner(family: try ScenarioFamily(path: scenario, overrides: overrides),
                                               rateRps: try CapacityPlanner.parseRate(rate), slos: try slos.map { try MetricConstraint.parse($0, field: "--slo") },
@@ -186,7 +186,7 @@ struct WhatIfCommand: ParsableCommand {
         try guarded {
             guard !vary.isEmpty else { throw HandoffError.input("give at least one --vary path=values") }
             guard jobs >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--jobs") }
-            if let out { try output.directory(out, "--out", inputs: [scenario], ownNames: ["whatif.json"]) }
+            if let out { try output.directory(out, "--out", inputs: [scenario], ownNames: ["whatif.json"], inPlace: true) }
             let grid = try Grid(try vary.map { s in
                 do { return try GridAxis.parse(s) } catch let e as HandoffError { throw e.with(field: "--vary \(s)") }
             })

@@ -54,7 +54,7 @@ struct MergeCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
     func run() throws {
         try guarded {
-            try output.directory(out, "--out", inputs: shards, ownNames: Sweep.fileNames)
+            try output.directory(out, "--out", inputs: shards, ownNames: Sweep.fileNames, inPlace: true)
             let n = try SweepOutput.merge(shards, into: out)
             emit("merged \(shards.count) shards: \(n) configurations → \(out)/results.csv, results.json\n")
         }

@@ -55,6 +55,25 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: d).sorted(), ["o", "sim"])
     }
 
+    /// A command that writes into its folder file by file (tune, capacity, whatif, validate,
+    /// sweep) deletes nothing: into an unmarked folder with --force only, and other files stay.
+    func testInPlaceOutputsKeepOtherFiles() throws {
+        let out = tempDir()
+        try "notes".write(toFile: out + "/README.md", atomically: true, encoding: .utf8)
+        let args = ["whatif", "--vary", "policy.offload_threshold=0.5", "--set", "trace.synthetic.requests=5", "--format", "json", "--out", out]
+        var r = try runCLI(args)
+        XCTAssertEqual(r.status, 2)
+        XCTAssert(r.stderr.contains("--force"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/whatif.json"))
+        r = try runCLI(args + ["--force"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssert(FileManager.default.fileExists(atPath: out + "/whatif.json"))
+        XCTAssertEqual(try String(contentsOfFile: out + "/README.md", encoding: .utf8), "notes")
+        // Now marked: a rerun needs no --force, and still keeps the README.
+        XCTAssertEqual(try runCLI(args).status, 0)
+        XCTAssertEqual(try String(contentsOfFile: out + "/README.md", encoding: .utf8), "notes")
+    }
+
     /// An existing file is replaced only with --force; an empty path is an error.
     func testExistingFileNeedsForce() throws {
         let d = tempDir()

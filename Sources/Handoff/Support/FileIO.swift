@@ -67,7 +67,7 @@ public enum FileIO {
     /// `ownNames`.
     public static func prepareOutputDirectory(_ path: String, argument: String, force: Bool = false,
                                               inputs: [String] = [], ownNames: Set<String>) throws {
-        try OutputPath.check(path, kind: .directory, argument: argument, force: force, inputs: inputs, ownNames: ownNames)
+        try OutputPath.check(path, kind: .directory, argument: argument, force: force, inputs: inputs, ownNames: ownNames, inPlace: true)
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         try OutputPath.mark(path, names: Array(ownNames))
     }

@@ -9,6 +9,9 @@ import Foundation
 ///   directory or file that exists and is not Handoff's own is an error unless `force`.
 /// - Even with `force`, Handoff never replaces an input of the same command, a directory that
 ///   holds an input, or a directory that holds anything but Handoff's own files.
+/// - An output written in place (`inPlace`: a journal a rerun resumes) deletes nothing: it may go
+///   into a directory that also holds other files, which it leaves alone (with `force` when the
+///   directory is not marked).
 public enum OutputPath {
     /// The marker file in every output directory: the names Handoff wrote there, one per line.
     public static let marker = ".handoff-output"
@@ -22,8 +25,9 @@ public enum OutputPath {
     ///   - inputs: the command's input files and directories; never replaced.
     ///   - ownNames: for a directory, the names this command writes; with `force`, an existing
     ///     directory without the marker may be replaced when it holds only these.
+    ///   - inPlace: the directory is written file by file and never replaced as a whole.
     public static func check(_ path: String, kind: Kind, argument: String, force: Bool = false,
-                             inputs: [String] = [], ownNames: Set<String> = []) throws {
+                             inputs: [String] = [], ownNames: Set<String> = [], inPlace: Bool = false) throws {
         guard !path.isEmpty else {
             throw HandoffError.input("the output path is empty; give a \(kind == .file ? "file" : "directory") to write", field: argument)
         }
@@ -49,10 +53,14 @@ public enum OutputPath {
             let recorded = ownFiles(target)
             if let recorded {
                 let foreign = entries.filter { $0 != marker && !recorded.contains($0) && !isOwnTemporary($0) }.sorted()
-                if foreign.isEmpty { return }
+                if foreign.isEmpty || inPlace { return }
                 throw HandoffError.input("\(path) is an earlier Handoff output but also holds \(list(foreign)), which Handoff did not write; move them, or choose another path", field: argument)
             }
             if entries.isEmpty { return }
+            if inPlace {
+                if force { return }
+                throw HandoffError.input("\(path) exists and is not marked as Handoff output; pass --force to write \(list(ownNames.sorted())) into it (nothing else in it is touched), or choose another path", field: argument)
+            }
             let foreign = entries.filter { !ownNames.contains($0) }.sorted()
             if foreign.isEmpty && force { return }
             if foreign.isEmpty {
