@@ -38,6 +38,10 @@ func guarded(_ body: () throws -> Void) throws {
     do { try body() } catch let e as HandoffError {
         FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
         throw ExitCode(e.exitCode)
+    } catch let e as ExitCode { throw e } catch let e as ValidationError { throw e } catch {
+        // Anything else (a Foundation error from I/O): its message, exit 1, never a raw dump.
+        FileHandle.standardError.write(Data("error: \((error as NSError).localizedDescription)\n".utf8))
+        throw ExitCode(1)
     }
 }
 
@@ -48,6 +52,9 @@ func guardedAsync(_ body: () async throws -> Void) async throws {
         throw ExitCode(e.exitCode)
     } catch let e as EngineError {
         FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+        throw ExitCode(1)
+    } catch let e as ExitCode { throw e } catch let e as ValidationError { throw e } catch {
+        FileHandle.standardError.write(Data("error: \((error as NSError).localizedDescription)\n".utf8))
         throw ExitCode(1)
     }
 }

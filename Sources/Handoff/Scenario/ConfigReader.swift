@@ -67,6 +67,8 @@ public struct ConfigReader {
 
     /// The largest magnitude a number field accepts.
     public static let magnitude = 1e15
+    /// The smallest nonzero magnitude a number field accepts: below it, quotients overflow.
+    public static let resolution = 1e-9
 
     public func optionalDouble(_ key: String, min: Double? = nil, max: Double? = nil, exclusiveMin: Bool = false) throws -> Double? {
         guard let n = take(key) else { return nil }
@@ -74,8 +76,8 @@ public struct ConfigReader {
         guard let v = Double(s.replacingOccurrences(of: "_", with: "")), v.isFinite else { throw numberError(key, n, s, expected: "a number") }
         // No physical quantity of a scenario comes near 1e15 in its unit; bounding them keeps every
         // product the simulator forms (bytes × tokens / bandwidth, price × GPUs × hours) finite.
-        guard abs(v) <= ConfigReader.magnitude else {
-            throw error(n, key, "\(s) is out of range; expected a number of magnitude ≤ 1e15")
+        guard abs(v) <= ConfigReader.magnitude, v == 0 || abs(v) >= ConfigReader.resolution else {
+            throw error(n, key, "\(s) is out of range; expected 0 or a number of magnitude 1e-9 … 1e15")
         }
         if let min, exclusiveMin ? v <= min : v < min { throw error(n, key, "\(s) is out of range; expected a number \(exclusiveMin ? ">" : "≥") \(JSONWriter.number(min))") }
         if let max, v > max { throw error(n, key, "\(s) is out of range; expected a number ≤ \(JSONWriter.number(max))") }

@@ -132,7 +132,12 @@ public enum ScenarioLoader {
                 case "table":
                     let csv = try l.string("csv")
                     let csvPath = try l.existingPath("csv", csv, baseDir: baseDir)
-                    let table = try TokensPerSecondTable.load(csvPath: csvPath, model: try l.string("model", default: model.name))
+                    let tableModel = try l.string("model", default: model.name)
+                    let table: TokensPerSecondTable
+                    do { table = try TokensPerSecondTable.load(csvPath: csvPath, model: tableModel) } catch let e as HandoffError where e.line == nil {
+                        // Located where the scenario names the table (and the model looked up in it).
+                        throw l.error("\(csvPath): \(e.message)", key: l.has("model") ? "model" : "csv")
+                    }
                     latency = .table(table, decodeBatchSlope: try l.double("decode_batch_slope", default: 0, min: 0),
                                      overheadMs: try l.double("overhead_ms", default: 0, min: 0))
                 case "linear":

@@ -3,8 +3,30 @@ import Foundation
 /// File helpers that never leave a half-written output behind: everything is written to a
 /// temporary sibling and renamed into place.
 public enum FileIO {
+    /// Runs a file operation on `path`, turning Foundation's errors into a `HandoffError` naming
+    /// the file and the system's reason: exit 2 when the path is the problem (no permission, a
+    /// file where a directory should be, a read-only disk), exit 1 otherwise (a full disk).
+    public static func io<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as HandoffError { throw e } catch {
+            let ns = error as NSError
+            let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError
+            let posix: Int32? = ns.domain == NSPOSIXErrorDomain ? Int32(ns.code)
+                : underlying.flatMap { $0.domain == NSPOSIXErrorDomain ? Int32($0.code) : nil }
+            let reason = posix.map { String(cString: strerror($0)) } ?? ns.localizedDescription
+            let pathProblems: Set<Int32> = [EACCES, EPERM, ENOTDIR, EISDIR, EROFS, ENOENT, EEXIST, ENAMETOOLONG, ELOOP]
+            // Foundation's own codes for the same path problems (CocoaError.Code).
+            let cocoaPathProblems: Set<Int> = [4, 257, 258, 260, 513, 514, 516, 642]
+            let isPath = posix.map { pathProblems.contains($0) } ?? (ns.domain == NSCocoaErrorDomain && cocoaPathProblems.contains(ns.code))
+            throw HandoffError(file: path, "cannot write: \(reason)", exitCode: isPath ? 2 : 1)
+        }
+    }
+
     /// Writes `data` to `path` atomically (temporary file in the same directory, then rename).
     public static func writeAtomically(_ data: Data, to path: String) throws {
+        try io(path) { try writeAtomicallyUnwrapped(data, to: path) }
+    }
+
+    static func writeAtomicallyUnwrapped(_ data: Data, to path: String) throws {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -30,6 +52,10 @@ public enum FileIO {
     /// (those its marker lists, or `ownNames`): whatever else it holds is never deleted.
     public static func writeDirectoryAtomically(_ path: String, ownNames: Set<String> = [], _ body: (String) throws -> Void) throws {
         guard !path.isEmpty else { throw HandoffError.input("the output path is empty; give a directory to write") }
+        try io(path) { try writeDirectoryUnwrapped(path, ownNames: ownNames, body) }
+    }
+
+    static func writeDirectoryUnwrapped(_ path: String, ownNames: Set<String>, _ body: (String) throws -> Void) throws {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         let parent = url.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
@@ -68,8 +94,10 @@ public enum FileIO {
     public static func prepareOutputDirectory(_ path: String, argument: String, force: Bool = false,
                                               inputs: [String] = [], ownNames: Set<String>) throws {
         try OutputPath.check(path, kind: .directory, argument: argument, force: force, inputs: inputs, ownNames: ownNames, inPlace: true)
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        try OutputPath.mark(path, names: Array(ownNames))
+        try io(path) {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try OutputPath.mark(path, names: Array(ownNames))
+        }
     }
 
     /// Reads a whole file, with an input error naming the file when it cannot.
