@@ -4,8 +4,9 @@ import Foundation
 /// typo or a hostile file gets an exit-2 error instead of exhausting memory. Documented in
 /// docs/limits.md; each can be raised with the environment variable named beside it.
 public enum Limits {
-    /// Output tokens (and prompt tokens) of one request: 2²⁴. `HANDOFF_MAX_REQUEST_TOKENS`.
-    public static let requestTokens = value("HANDOFF_MAX_REQUEST_TOKENS", default: 1 << 24)
+    /// Output tokens (and prompt tokens) of one request: 2²¹ = 2,097,152, above the longest
+    /// context window deployed today (1–2 M tokens). `HANDOFF_MAX_REQUEST_TOKENS`.
+    public static let requestTokens = value("HANDOFF_MAX_REQUEST_TOKENS", default: 1 << 21)
     /// Tokens of a trace read into memory (JSONL, 4 bytes each): 2³⁰. Columnar traces are
     /// memory-mapped and not bound by it. `HANDOFF_MAX_TRACE_TOKENS`.
     public static let traceTokens = value("HANDOFF_MAX_TRACE_TOKENS", default: 1 << 30)
