@@ -120,6 +120,15 @@ final class BadInputTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(count, 14)
     }
 
+    /// Two high surrogates in a row ("\udB0a\udB0a", found by libFuzzer) underflowed the pair
+    /// arithmetic: a trap in debug builds, a wrong character under -Ounchecked.
+    func testJSONSurrogates() throws {
+        XCTAssertEqual(try JSONParser.parse(#""\ud83d\ude00""#), .string("😀"))
+        XCTAssertEqual(try JSONParser.parse(#""\udB0a\udB0a""#), .string("\u{FFFD}\u{FFFD}"))
+        XCTAssertEqual(try JSONParser.parse(#""\udc00x""#), .string("\u{FFFD}x"))
+        XCTAssertThrowsError(try JSONParser.parse(#""\udB0a\udB0a"#))
+    }
+
     func testNPYShapeOverflowIsAnError() throws {
         let d = tempDir()
         var h = "{'descr': '<i8', 'fortran_order': False, 'shape': (4611686018427387904,), }"

@@ -177,9 +177,16 @@ public struct JSONParser {
             case UInt8(ascii: "u"):
                 var code = try hex4()
                 if (0xD800..<0xDC00).contains(code), i + 6 <= p.count, p[i] == UInt8(ascii: "\\"), p[i + 1] == UInt8(ascii: "u") {
+                    let back = i
                     i += 2
                     let low = try hex4()
-                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    if (0xDC00..<0xE000).contains(low) {
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    } else {
+                        // An unpaired high surrogate (fuzzer: "\udB0a\udB0a" underflowed): U+FFFD, and
+                        // the next escape is read on its own.
+                        i = back
+                    }
                 }
                 let scalar = UnicodeScalar(code) ?? "\u{FFFD}"
                 bytes.append(contentsOf: Array(String(Character(scalar)).utf8))
