@@ -45,8 +45,7 @@ struct ClosedLoopCommand: AsyncParsableCommand {
             let sc = try family.scenario()
             let trace = try Simulation.loadTrace(sc)
             guard sample <= trace.count else { throw HandoffError.input("--sample \(sample) is out of range: the trace has \(trace.count) requests", field: "--sample") }
-            try output.prepare(out, "--out", inputs: [scenario, sc.trace.path],
-                               ownNames: ["runs", "closed-loop.json", "closed-loop-model.yaml", "README.md", "index.html"])
+            try output.prepare(out, "--out", inputs: [scenario, sc.trace.path], ownNames: ClosedLoopValidation.fileNames)
             var clients: [String: OpenAIClient] = [:]
             for tier in ["small", "large"] { if let u = sc.engine[tier]?.url { clients[tier] = try serverOptions.client(u) } }
             let v = ClosedLoopValidation(family: family, trace: trace, clients: clients, thresholds: taus, fitThresholds: Set(fits),

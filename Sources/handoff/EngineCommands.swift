@@ -300,8 +300,7 @@ struct ValidateSpeculative: AsyncParsableCommand {
             let ps = Array(try PromptSet.read(path: prompts).prefix(sample))
             var cells: [SpeculativeValidation.Cell] = []
             for k in ks { if k == 0 { cells.append(.init(k: 0, alpha: 0)) } else { for a in alphas { cells.append(.init(k: k, alpha: a)) } } }
-            let cellFiles = cells.flatMap { c in ["log", "jsonl"].map { "\($0 == "log" ? "server" : "trace")-k\(c.k)-a\(JSONWriter.number(c.alpha)).\($0)" } }
-            try output.prepare(out, "--out", inputs: [scenario, prompts], ownNames: Set(["validation.json", "report.md"] + cellFiles))
+            try output.prepare(out, "--out", inputs: [scenario, prompts], ownNames: SpeculativeValidation.fileNames(cells))
             let v = SpeculativeValidation(family: family, install: try EngineInstall.locate(), prompts: ps, maxTokens: maxTokens, port: port, outDir: out)
             let progress = Progress("validate-speculative")
             let rows = try await v.run(cells: cells) { progress.note($0) }
@@ -357,8 +356,7 @@ struct ValidateSpecs: AsyncParsableCommand {
             let family = try ScenarioFamily(path: scenario, overrides: overrides)
             _ = try family.scenario(["policy.name=specs", "policy.reward_tier=large"])
             let ps = Array(try PromptSet.read(path: prompts).prefix(sample))
-            try output.prepare(out, "--out", inputs: [scenario, prompts],
-                               ownNames: ["validation.json", "report.md", "server-draft.log", "server-target.log", "trace.jsonl"])
+            try output.prepare(out, "--out", inputs: [scenario, prompts], ownNames: SpecsValidation.fileNames)
             let v = SpecsValidation(family: family, install: try EngineInstall.locate(), prompts: ps, beamWidth: beamWidth, stepTokens: stepTokens,
                                     steps: steps, port: port, outDir: out)
             let progress = Progress("validate-specs")

@@ -36,30 +36,33 @@ struct HandoffCommand: AsyncParsableCommand {
     }
 }
 
-/// Runs `body`, turning Handoff errors into a message on stderr and their exit code.
+/// Runs `body`, turning its error into a message on stderr and an exit code (`reported`).
 func guarded(_ body: () throws -> Void) throws {
-    do { try body() } catch let e as HandoffError {
+    do { try body() } catch { throw reported(error) }
+}
+
+/// The error a command ends with: Handoff's errors on stderr with their exit code, engine failures
+/// exit 1; ArgumentParser's own pass through; anything else (a Foundation error from I/O) prints
+/// its message and exits 1, never a raw dump.
+func reported(_ error: Error) -> Error {
+    switch error {
+    case let e as HandoffError:
         FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
-        throw ExitCode(e.exitCode)
-    } catch let e as ExitCode { throw e } catch let e as ValidationError { throw e } catch {
-        // Anything else (a Foundation error from I/O): its message, exit 1, never a raw dump.
+        return ExitCode(e.exitCode)
+    case let e as EngineError:
+        FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+        return ExitCode(1)
+    case is ExitCode, is ValidationError:
+        return error
+    default:
         FileHandle.standardError.write(Data("error: \((error as NSError).localizedDescription)\n".utf8))
-        throw ExitCode(1)
+        return ExitCode(1)
     }
 }
 
-/// `guarded` for async commands; engine failures exit 1 with their message.
+/// `guarded` for async commands.
 func guardedAsync(_ body: () async throws -> Void) async throws {
-    do { try await body() } catch let e as HandoffError {
-        FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
-        throw ExitCode(e.exitCode)
-    } catch let e as EngineError {
-        FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
-        throw ExitCode(1)
-    } catch let e as ExitCode { throw e } catch let e as ValidationError { throw e } catch {
-        FileHandle.standardError.write(Data("error: \((error as NSError).localizedDescription)\n".utf8))
-        throw ExitCode(1)
-    }
+    do { try await body() } catch { throw reported(error) }
 }
 
 func emit(_ s: String) { FileHandle.standardOutput.write(Data(s.utf8)) }

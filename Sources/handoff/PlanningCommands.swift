@@ -261,8 +261,8 @@ struct ReportCommand: ParsableCommand {
                 throw HandoffError.input("'\(reportName)' is not a folder name", field: "--name")
             }
             let dir = out + "/" + reportName
-            // The chart files are named by the report; every report writes these and its .svg charts.
-            try output.directory(dir, "--out", inputs: [scenario], ownNames: ["index.html", "report.md", "thresholds.csv", "summary.json"])
+            // The .svg charts are named by the report; the other files are fixed.
+            try output.directory(dir, "--out", inputs: [scenario], ownNames: ThresholdReport.fileNames)
             let r = try ThresholdReport.build(family: family, name: reportName, thresholds: axis.values, jobs: jobs)
             try r.write(to: dir)
             emit("report → \(dir)/index.html, report.md (\(r.results.count) thresholds + baseline, \(family.simulations) simulations)\n")

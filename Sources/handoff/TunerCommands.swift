@@ -36,8 +36,8 @@ struct SweepCommand: ParsableCommand {
             let grid = try Grid(try grids.map(GridAxis.parse))
             let sweep = try Sweep(scenarioPath: scenario, baseOverrides: overrides, grid: grid, shard: try Shard.parse(shard), outDir: out,
                                   seedPerConfig: seedPerConfig)
-            try sweep.validate()
-            try output.prepare(out, "--out", inputs: [scenario], ownNames: Sweep.fileNames)
+            // Checked only: `run` validates the grid and loads the trace before it creates the folder.
+            try output.directory(out, "--out", inputs: [scenario], ownNames: Sweep.fileNames, inPlace: true)
             let progress = Progress("sweep")
             let rows = try sweep.run(jobs: jobs) { d, t in progress.update(d, t) }
             emit(SweepSummary.table(rows, grid: grid, out: out))

@@ -24,6 +24,8 @@ public struct ClosedLoopValidation: Sendable {
     public var requests: [Int]
     public var maxTokens: Int
     public var outDir: String
+    /// What `handoff closed-loop` writes in its folder (the cells' journals under `runs/`).
+    public static let fileNames: Set<String> = ["runs", "closed-loop.json", "closed-loop-model.yaml", "README.md", "index.html"]
     /// The trace restricted to `requests`, in that order (built once: every cell runs it).
     let subTrace: Trace
 

@@ -28,6 +28,8 @@ public final class SpecsValidation: @unchecked Sendable {
     public let steps: Int
     public let port: Int
     public let outDir: String
+    /// The files it writes in its folder.
+    public static let fileNames: Set<String> = ["validation.json", "report.md", "server-draft.log", "server-target.log", "trace.jsonl"]
 
     public init(family: ScenarioFamily, install: EngineInstall, prompts: [Prompt], beamWidth: Int, stepTokens: Int, steps: Int, port: Int, outDir: String) {
         self.family = family; self.install = install; self.prompts = prompts; self.beamWidth = beamWidth

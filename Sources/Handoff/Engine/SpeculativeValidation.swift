@@ -8,7 +8,16 @@ import Foundation
 /// Cell k = 0 is the target alone (`large-only`). One server start per cell.
 public final class SpeculativeValidation: @unchecked Sendable {
     public struct Cell: Sendable, Equatable { public var k: Int; public var alpha: Double
-        public init(k: Int, alpha: Double) { self.k = k; self.alpha = alpha } }
+        public init(k: Int, alpha: Double) { self.k = k; self.alpha = alpha }
+        /// The cell's files in the output folder: the server's log and the requests' trace.
+        var logFile: String { "server-k\(k)-a\(JSONWriter.number(alpha)).log" }
+        var traceFile: String { "trace-k\(k)-a\(JSONWriter.number(alpha)).jsonl" }
+    }
+
+    /// The files a run over `cells` writes in its folder.
+    public static func fileNames(_ cells: [Cell]) -> Set<String> {
+        Set(["validation.json", "report.md"] + cells.flatMap { [$0.logFile, $0.traceFile] })
+    }
 
     public struct Row: Sendable {
         public var cell: Cell
@@ -51,7 +60,7 @@ public final class SpeculativeValidation: @unchecked Sendable {
         var rows: [Row] = []
         for c in cells {
             progress("k=\(c.k) α=\(JSONWriter.number(c.alpha)): starting llama-server")
-            let server = try await LlamaServer.start(try serverOptions(c), install: install, logPath: outDir + "/server-k\(c.k)-a\(JSONWriter.number(c.alpha)).log")
+            let server = try await LlamaServer.start(try serverOptions(c), install: install, logPath: outDir + "/" + c.logFile)
             defer { server.stop() }
             let client = try OpenAIClient(base: server.url)
             var msPerToken: [Double] = [], e2el: [Double] = [], drafted = 0, accepted = 0
@@ -71,7 +80,7 @@ public final class SpeculativeValidation: @unchecked Sendable {
                 traceLines += #"{"id":"\#(p.id)","prompt_tokens":\#(t.promptTokens + t.cachedTokens),"difficulty":[\#(zeros)]}"# + "\n"
             }
             server.stop()
-            let tracePath = outDir + "/trace-k\(c.k)-a\(JSONWriter.number(c.alpha)).jsonl"
+            let tracePath = outDir + "/" + c.traceFile
             try FileIO.writeAtomically(traceLines, to: tracePath)
             var o = ["trace.file=\(URL(fileURLWithPath: tracePath).path)", "traffic.arrival=closed_loop", "traffic.concurrency=1"]
             o += c.k == 0 ? ["policy.name=large-only"] : ["policy.name=speculative", "policy.draft_tokens=\(c.k)", "policy.acceptance=\(JSONWriter.number(c.alpha))",

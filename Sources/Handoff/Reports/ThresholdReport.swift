@@ -145,19 +145,18 @@ public struct ThresholdReport {
         return md
     }
 
-    /// The files `write` puts in its directory.
-    public var fileNames: Set<String> { Set(charts().map(\.file) + ["index.html", "report.md", "thresholds.csv", "summary.json"]) }
+    /// The files every report writes, besides its `.svg` charts.
+    public static let fileNames: Set<String> = ["index.html", "report.md", "thresholds.csv", "summary.json"]
 
     /// Writes every file as the directory `dir`, atomically (built aside, then renamed).
     public func write(to dir: String) throws {
         let charts = charts()
-        try FileIO.writeDirectoryAtomically(dir, ownNames: fileNames) { d in
-            func put(_ text: String, _ name: String) throws { try Data(text.utf8).write(to: URL(fileURLWithPath: d + "/" + name)) }
-            for c in charts { try put(c.svg, c.file) }
-            try put(html(charts: charts), "index.html")
-            try put(markdown(charts: charts), "report.md")
-            try put(csv(), "thresholds.csv")
-            try put(JSONWriter.write(baseline.summary, pretty: true) + "\n", "summary.json")
+        try FileIO.writeDirectoryAtomically(dir, ownNames: Self.fileNames.union(charts.map(\.file))) { d in
+            for c in charts { try FileIO.put(c.svg, in: d, c.file) }
+            try FileIO.put(html(charts: charts), in: d, "index.html")
+            try FileIO.put(markdown(charts: charts), in: d, "report.md")
+            try FileIO.put(csv(), in: d, "thresholds.csv")
+            try FileIO.put(JSONWriter.write(baseline.summary, pretty: true) + "\n", in: d, "summary.json")
         }
     }
 }

@@ -205,9 +205,9 @@ public enum SimulationOutput {
     /// (`FileIO.writeDirectoryAtomically`: built aside, then renamed).
     public static func write(_ r: SimulationResult, to dir: String) throws {
         try FileIO.writeDirectoryAtomically(dir, ownNames: fileNames) { d in
-            try Data((JSONWriter.write(r.summary, pretty: true) + "\n").utf8).write(to: URL(fileURLWithPath: d + "/summary.json"))
-            try Data(requestsCSV(r).utf8).write(to: URL(fileURLWithPath: d + "/requests.csv"))
-            try Data(reportMarkdown(r).utf8).write(to: URL(fileURLWithPath: d + "/report.md"))
+            try FileIO.put(JSONWriter.write(r.summary, pretty: true) + "\n", in: d, "summary.json")
+            try FileIO.put(requestsCSV(r), in: d, "requests.csv")
+            try FileIO.put(reportMarkdown(r), in: d, "report.md")
         }
     }
 }

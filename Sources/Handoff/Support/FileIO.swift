@@ -88,6 +88,12 @@ public enum FileIO {
         }
     }
 
+    /// Writes `text` as `dir/name`, in a directory being built by `writeDirectoryAtomically`
+    /// (which makes the whole directory atomic, so the file need not be).
+    public static func put(_ text: String, in dir: String, _ name: String) throws {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/" + name))
+    }
+
     /// Prepares `path` for an output written file by file in place (a journal that a rerun
     /// resumes): checks it (`OutputPath.check`), creates it, and marks it as Handoff's, listing
     /// `ownNames`.

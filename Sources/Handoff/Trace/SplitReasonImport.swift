@@ -86,8 +86,8 @@ public enum SplitReasonImport {
                 }
                 var id = "sr-\(items.count)"
                 if case let .string(s)? = v["id"] { id = s } else if case let .number(x)? = v["id"] {
-                    guard x == x.rounded(), abs(x) < 9e15 else { throw HandoffError.input("expected a string or an integer", file: path, line: k + 1, field: "id") }
-                    id = String(Int64(x))
+                    guard let s = TraceJSONL.integerID(x) else { throw HandoffError.input("expected a string or an integer", file: path, line: k + 1, field: "id") }
+                    id = s
                 }
                 var q = TraceRequest(id: id, promptTokens: ptoks, prompt: prompt)
                 if case let .bool(b)? = v["small_correct"] { q.smallCorrect = b }

@@ -55,9 +55,6 @@ public enum TraceColumnar {
                                          file: path + "/difficulty.npy", field: "difficulty[\(i)]")
             }
         }
-        for r in 0..<index.count where offsets[r + 1] < offsets[r] {
-            throw HandoffError.input("entry \(r + 1) (\(offsets[r + 1])) is below entry \(r) (\(offsets[r])); offsets must not decrease", file: offFile)
-        }
         var steps: [Int32] = [], stepOffsets: [Int]? = nil
         let stepsFile = path + "/steps.npy", soFile = path + "/step_offsets.npy"
         if FileManager.default.fileExists(atPath: stepsFile) {

@@ -131,6 +131,9 @@ public enum TraceJSONL {
         }
     }
 
+    /// A numeric `id` as text, when it is an integer that `Int64` holds exactly (|d| < 9e15).
+    static func integerID(_ d: Double) -> String? { d == d.rounded() && abs(d) < 9e15 ? String(Int64(d)) : nil }
+
     /// Decodes one request, appending its difficulties to `values` (unless `indexOnly`: a columnar
     /// index line, whose difficulties live in difficulty.npy) and its steps to `steps`.
     /// - Returns: the request's output tokens.
@@ -173,7 +176,7 @@ public enum TraceJSONL {
         if let x = v["id"] {
             switch x {
             case .string(let s): id = s
-            case .number(let d) where d == d.rounded() && abs(d) < 9e15: id = String(Int64(d))
+            case .number(let d) where integerID(d) != nil: id = integerID(d)!
             default: throw fail("id", "expected a string or an integer, got \(x.typeName)")
             }
         }

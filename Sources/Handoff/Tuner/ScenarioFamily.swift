@@ -33,17 +33,18 @@ public final class ScenarioFamily: @unchecked Sendable {
     /// full result. Variants that leave `trace.*` alone share one loaded trace.
     public func run(_ extra: [String] = [], seed: ((Scenario) -> UInt64)? = nil) throws -> SimulationResult {
         let s = try scenario(extra, seed: seed)
-        let key = (baseOverrides + extra).filter { $0.hasPrefix("trace.") }.joined(separator: "|")
-        let trace = try traces.get(key) { try Simulation.loadTrace(s) }
+        let trace = try self.trace(s, extra)
         lock.lock(); simulations += 1; lock.unlock()
         return try Simulation.run(s, trace: trace)
     }
 
     /// Loads (and keeps) the trace of the variant, so a bad trace fails before any output is written.
-    public func loadTrace(_ extra: [String] = []) throws {
-        let s = try scenario(extra)
+    public func loadTrace(_ extra: [String] = []) throws { _ = try trace(try scenario(extra), extra) }
+
+    /// The trace of variant `s` (built with `extra`), shared by every variant that leaves `trace.*` alone.
+    func trace(_ s: Scenario, _ extra: [String]) throws -> Trace {
         let key = (baseOverrides + extra).filter { $0.hasPrefix("trace.") }.joined(separator: "|")
-        _ = try traces.get(key) { try Simulation.loadTrace(s) }
+        return try traces.get(key) { try Simulation.loadTrace(s) }
     }
 
     /// The summary of the variant (memoised).
