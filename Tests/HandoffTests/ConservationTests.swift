@@ -87,7 +87,9 @@ final class ConservationTests: XCTestCase {
                                             // k = 2: some requests have no output tokens at all.
                                             ["trace.synthetic.requests=24", "trace.synthetic.output_tokens.median=400", "trace.synthetic.output_tokens.max=2000",
                                              "trace.synthetic.output_tokens.min=\(k == 2 ? 0 : 1)", "trace.synthetic.output_tokens.sigma=\(k == 2 ? 4 : 0.7)",
-                                             "tiers.small.kv_capacity_tokens=4000", "tiers.large.kv_capacity_tokens=3000"])
+                                             "tiers.small.kv_capacity_tokens=4000", "tiers.large.kv_capacity_tokens=3000"]
+                                            // k = 1: llama.cpp's per-slot caches (beam branches copy the context).
+                                            + (k == 1 ? ["tiers.small.prefix_cache=per_slot", "tiers.large.prefix_cache=per_slot"] : []))
                 let trace = try Simulation.loadTrace(sc)
                 let r = try Simulation.run(sc, trace: trace, checkingInvariants: true)
                 let o = r.outcome

@@ -43,6 +43,51 @@ final class SpecsTests: XCTestCase {
         XCTAssertEqual(r.outcome.tiers.first { $0.name == "large" }!.generatedTokens, 20)
     }
 
+    /// The cache models with the figures two llama-servers reported (Reports/specs-llamacpp: a
+    /// 31-token prompt, 4 candidates of 16 tokens, candidate c in slot c). Shared blocks: the target
+    /// prefills the prompt and kept candidate once plus 3 other candidates (95), then 4·16 = 64 a
+    /// step. Per slot: every slot reads the prompt and its candidate (4·47 = 188; measured 187),
+    /// then slot 0 its new candidate and slots 1–3 the kept step again plus their own: 16 + 3·32 =
+    /// 112 (measured 108–112). The draft: 4·31 = 124 (measured 124), then the kept step in slots 1–3:
+    /// 48 (measured 38–49).
+    func testPrefixCacheModelsGiveTheMeasuredPrefill() {
+        let shared = SpecsValidation.modelPrefill(prompt: 31, steps: 4, n: 4, l: 16, draft: .shared, target: .shared)
+        XCTAssertEqual(shared.score, [95, 64, 64, 64])
+        XCTAssertEqual(shared.draft, [31, 0, 0, 0])
+        let slots = SpecsValidation.modelPrefill(prompt: 31, steps: 4, n: 4, l: 16, draft: .per_slot, target: .per_slot)
+        XCTAssertEqual(slots.score, [188, 112, 112, 112])
+        XCTAssertEqual(slots.draft, [124, 48, 48, 48])
+        // Width 1 is the same under both; a sequence that lost its KV re-reads from where it has it.
+        XCTAssertEqual(PrefixCache.per_slot.branchPrefill(context: 50, kv: 20, width: 1, candidateTokens: 0, base: 0).tokens, 30)
+        XCTAssertEqual(PrefixCache.per_slot.branchPrefill(context: 63, kv: 10, width: 4, candidateTokens: 16, base: 31).tokens, 53 + 48 + 3 * 37)
+    }
+
+    /// The simulator charges the copies: the same request under per-slot caches prefills 3·31 + 3·3·16
+    /// = 237 more tokens on each tier. Step 1 (TTFT): the draft prefills 124 instead of 31 tokens
+    /// (+9.3 ms at 0.1 ms a token) and the target 188 instead of 95 (+18.6 ms): +27.9 ms. Each later
+    /// step: the target scores 48 more tokens (+9.6 ms); the draft, which under shared blocks holds
+    /// the whole context and decodes all 16 tokens (16 × (1 + 10·4) = 656 ms), now prefills the kept
+    /// step in slots 1–3 (1 + 0.1·48 = 5.8 ms), which gives every branch its first token, and
+    /// decodes 15 (615 ms): −35.2 ms. E2EL: 27.9 + 3 · (9.6 − 35.2) = −48.9 ms.
+    func testPerSlotCachesChargeTheCopies() throws {
+        let trace = #"{"id":"p","prompt_tokens":31,"output_tokens":64,"steps":[16,32,48,64]}"#
+        let policy = "name: specs, beam_width: 4, acceptance_from: rate, acceptance: 1, reward_tier: large"
+        let shared = try run(policy, trace: trace, prm: false)
+        let dir = tempDir()
+        try (trace + "\n").write(toFile: dir + "/t.jsonl", atomically: true, encoding: .utf8)
+        let yaml = handComputableScenarioYAML(trace: dir + "/t.jsonl", policy: policy)
+            .replacingOccurrences(of: "decode_ms_per_seq: 10}}", with: "decode_ms_per_seq: 10}, prefix_cache: per_slot}")
+            .replacingOccurrences(of: "decode_ms_per_seq: 30}}", with: "decode_ms_per_seq: 30}, prefix_cache: per_slot}")
+        let slots = try Simulation.run(try scenario(yaml))
+        let prefilled = { (r: SimulationResult, t: String) in r.outcome.tiers.first { $0.name == t }!.prefilledTokens }
+        XCTAssertEqual(prefilled(shared, "large"), 95 + 3 * 64)
+        XCTAssertEqual(prefilled(slots, "large"), 188 + 3 * 112)
+        XCTAssertEqual(prefilled(slots, "small") - prefilled(shared, "small"), 237)
+        XCTAssertEqual((slots.outcome.requests[0].ttftS - shared.outcome.requests[0].ttftS) * 1000, 27.9, accuracy: 1e-9)
+        XCTAssertEqual((slots.outcome.requests[0].e2elS - shared.outcome.requests[0].e2elS) * 1000, -48.9, accuracy: 1e-9)
+        XCTAssertEqual(slots.outcome.requests[0].outputTokens, 64)
+    }
+
     /// Beam width 1, every step accepted, no PRM (the target scores): plain draft decoding plus
     /// the scoring cost. Small-only takes 220 ms (prefill 11 + 19 × 11). Here, per step: 2 crossings
     /// of 5 ms and the target's prefill of what it has not seen (110 tokens: 24 ms; then 10: 4 ms);

@@ -18,6 +18,28 @@ public final class SpecsValidation: @unchecked Sendable {
         public var promptTokens: Int
         public var steps: [Step]
         public var predictedStepMs: [Double]
+        /// Per step, the prefill tokens the simulator's cache model gives the draft and the target
+        /// (`PrefixCache.branchPrefill` with the tiers' `prefix_cache`).
+        public var modelDraftPrefill: [Int] = []
+        public var modelScorePrefill: [Int] = []
+    }
+
+    /// The prefill tokens per step the cache models give a request of `prompt` tokens: `steps`
+    /// steps of `n` candidates of `l` tokens, candidate 0 kept (the draft decodes them, the target
+    /// scores them).
+    public static func modelPrefill(prompt: Int, steps: Int, n: Int, l: Int, draft: PrefixCache, target: PrefixCache) -> (draft: [Int], score: [Int]) {
+        var context = prompt, draftKV = 0, targetKV = 0, draftBase = 0, targetBase = 0
+        var d: [Int] = [], t: [Int] = []
+        for _ in 0..<steps {
+            let a = draft.branchPrefill(context: context, kv: draftKV, width: n, candidateTokens: 0, base: draftBase)
+            d.append(a.tokens); draftBase = a.base
+            context += l
+            draftKV = context
+            let b = target.branchPrefill(context: context, kv: targetKV, width: n, candidateTokens: l, base: targetBase)
+            t.append(b.tokens); targetBase = b.base
+            targetKV = context
+        }
+        return (d, t)
     }
 
     public let family: ScenarioFamily
@@ -95,6 +117,12 @@ public final class SpecsValidation: @unchecked Sendable {
         let sim = try family.run(["trace.file=\(URL(fileURLWithPath: tracePath).path)", "traffic.arrival=closed_loop", "traffic.concurrency=1",
                                   "policy.name=specs", "policy.beam_width=\(n)", "policy.acceptance_from=rate", "policy.acceptance=1",
                                   "policy.reward_tier=large"])
+        let tiers = sim.scenario.tiers
+        let cache = { (name: String) in tiers.first { $0.name == name }?.prefixCache ?? .shared }
+        for k in rows.indices {
+            (rows[k].modelDraftPrefill, rows[k].modelScorePrefill) = Self.modelPrefill(prompt: rows[k].promptTokens, steps: steps, n: n, l: stepTokens,
+                                                                                       draft: cache("small"), target: cache("large"))
+        }
         for (k, q) in sim.outcome.requests.enumerated() where k < rows.count {
             // Step 1 ends with the first output (TTFT); the others share the rest equally (steps are equal).
             let rest = steps > 1 ? (q.e2elS - q.ttftS) * 1000 / Double(steps - 1) : 0
@@ -112,22 +140,25 @@ public final class SpecsValidation: @unchecked Sendable {
                                              ("later_steps_error", laterPred.isEmpty ? .null : .number(Statistics.mean(laterPred) / Statistics.mean(later) - 1))])),
                         ("requests", .array(rows.map { r in
                             .object([("id", .string(r.id)), ("prompt_tokens", .number(Double(r.promptTokens))),
-                                     ("steps", .array(zip(r.steps, r.predictedStepMs).map { s, p in
-                                         .object([("draft_ms", .number(s.draftMs)), ("score_ms", .number(s.scoreMs)),
-                                                  ("measured_ms", .number(s.draftMs + s.scoreMs)), ("predicted_ms", .number(p)),
+                                     ("steps", .array(r.steps.indices.map { j in
+                                         let s = r.steps[j]
+                                         return .object([("draft_ms", .number(s.draftMs)), ("score_ms", .number(s.scoreMs)),
+                                                  ("measured_ms", .number(s.draftMs + s.scoreMs)), ("predicted_ms", .number(r.predictedStepMs[j])),
                                                   ("draft_prefill_tokens", .number(Double(s.draftPrefillTokens))),
-                                                  ("score_prefill_tokens", .number(Double(s.scorePrefillTokens)))])
+                                                  ("score_prefill_tokens", .number(Double(s.scorePrefillTokens))),
+                                                  ("model_draft_prefill_tokens", .number(Double(r.modelDraftPrefill[j]))),
+                                                  ("model_score_prefill_tokens", .number(Double(r.modelScorePrefill[j])))])
                                      }))])
                         }))])
     }
 
     public static func table(_ rows: [RequestRow], beamWidth n: Int, stepTokens l: Int) -> String {
-        var s = "| request | step | draft ms | score ms | measured ms | predicted ms | error | target prefill tokens (measured / model n·L) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n"
+        var s = "| request | step | draft ms | score ms | measured ms | predicted ms | error | draft prefill tokens (measured / model) | target prefill tokens (measured / model) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
         for r in rows {
             for (j, (st, p)) in zip(r.steps, r.predictedStepMs).enumerated() {
                 let m = st.draftMs + st.scoreMs
-                s += String(format: "| %@ | %d | %.0f | %.0f | %.0f | %.0f | %+.1f%% | %d / %d |\n", r.id, j + 1, st.draftMs, st.scoreMs, m, p, 100 * (p / m - 1),
-                            st.scorePrefillTokens, j == 0 ? r.promptTokens + n * l : n * l)
+                s += String(format: "| %@ | %d | %.0f | %.0f | %.0f | %.0f | %+.1f%% | %d / %d | %d / %d |\n", r.id, j + 1, st.draftMs, st.scoreMs, m, p, 100 * (p / m - 1),
+                            st.draftPrefillTokens, r.modelDraftPrefill[j], st.scorePrefillTokens, r.modelScorePrefill[j])
             }
         }
         return s

@@ -80,6 +80,9 @@ public struct TierSpec: Sendable, Equatable {
     public var maxNumSeqs: Int
     public var maxNumBatchedTokens: Int
     public var prefixCaching: Bool
+    /// How the branches of a beam step share the context's KV (`shared` blocks as in vLLM, or one
+    /// cache per slot as in llama-server).
+    public var prefixCache: PrefixCache = .shared
     /// How a sequence new to the tier picks a replica: `least_loaded` at once (join the shortest
     /// queue), or `shared_queue`: it waits in one tier-wide FIFO until a replica has a free slot
     /// (a gateway queue; with one slot per replica, exactly an M/M/c queue).

@@ -173,6 +173,7 @@ public enum ScenarioLoader {
                                 maxNumBatchedTokens: try t.int("max_num_batched_tokens", default: 8192, min: 1),
                                 prefixCaching: try t.bool("prefix_caching", default: true), latency: latency, api: api, cost: cost)
             tier.kvCapacityOverride = try t.optionalInt("kv_capacity_tokens", min: 1)
+            tier.prefixCache = PrefixCache(rawValue: try t.string("prefix_cache", default: "shared", oneOf: PrefixCache.allCases.map(\.rawValue)))!
             tier.routing = TierSpec.Routing(rawValue: try t.string("routing", default: "least_loaded", oneOf: TierSpec.Routing.allCases.map(\.rawValue)))!
             tier.colocateWith = try t.optionalString("colocate_with").flatMap { $0.isEmpty ? nil : $0 }  // "" (--set …=) unsets
             try t.finish()

@@ -100,11 +100,17 @@ public final class HybridSimulator {
     let trace: Trace
     let policy: any Policy
     let roleTier: [Int]
+    /// Each role's tier's `prefix_cache` (how beam branches share the context's KV).
+    let rolePrefixCache: [PrefixCache]
     let pipelined: Bool
     let chunkTokens: Int
     var replicas: [Replica] = []
     var tierFirstReplica: [Int] = []
     var seqs: [SequenceState] = []
+    /// Per sequence, under per-slot prefix caches (`PrefixCache.per_slot`): where the other slots'
+    /// caches of the request diverge from its context. Filled on the first branch segment; kept out
+    /// of `SequenceState`, whose every access a larger stride makes dearer (+1.6% instructions).
+    var slotBase: [Int] = []
     var reqs: [RequestState] = []
     var segments: [Segment] = []
     var queue = EventQueue(capacity: 4096)
@@ -136,6 +142,7 @@ public final class HybridSimulator {
         self.trace = trace
         policy = scenario.policy
         roleTier = policy.roles.map { scenario.tierIndex($0)! }
+        rolePrefixCache = roleTier.map { scenario.tiers[$0].prefixCache }
         pipelined = policy.mode == .pipelined
         chunkTokens = (policy as? SplitReasonPolicy)?.chunkTokens ?? 256
         netRNG = RandomStream(seed: scenario.seed, name: "network")
@@ -375,10 +382,15 @@ public final class HybridSimulator {
             if pipelined {
                 seqs[s].pendingPrefill += reqs[i].stagedHandoff
                 reqs[i].stagedHandoff = 0
+                begin(seg, on: s)
             } else {
-                seqs[s].pendingPrefill = reqs[i].context - seqs[s].kv + (seg.prefillOnly ? (seg.width - 1) * seg.branchTokens : 0)
+                if seg.width == 1 {
+                    seqs[s].pendingPrefill = reqs[i].context - seqs[s].kv
+                    begin(seg, on: s)
+                } else {
+                    beginBranches(seg, on: s, context: reqs[i].context)
+                }
             }
-            begin(seg, on: s)
         }
         switch seqs[s].place {
         case .parked:
@@ -462,6 +474,21 @@ public final class HybridSimulator {
         }
         if seq >= 0 { retire(seq) }
         startSegment(i, from: seq >= 0 ? seq : nil, handoff: true)
+    }
+
+    /// Sequence `s` takes on a segment of `seg.width` > 1 branches over `context` tokens, with the
+    /// prefill its tier's prefix cache gives (`PrefixCache.branchPrefill`).
+    @inline(never) func beginBranches(_ seg: Segment, on s: Int, context: Int) {
+        let p = rolePrefixCache[Int(seqs[s].role)].branchPrefill(
+            context: context, kv: seqs[s].kv, width: seg.width, candidateTokens: seg.prefillOnly ? seg.branchTokens : 0, base: slotBase.isEmpty ? 0 : slotBase[s])
+        seqs[s].pendingPrefill = p.tokens
+        if p.base != 0 || !slotBase.isEmpty {
+            if slotBase.isEmpty { slotBase = Array(repeating: 0, count: seqs.count) }
+            slotBase[s] = p.base
+        }
+        begin(seg, on: s)
+        // The other slots' copies of the context sit beside it, as branch tokens do.
+        seqs[s].branchKV = p.copies
     }
 
     /// Sequence `s` takes on segment `seg`'s work (its prefill, if any, is set by the caller).
