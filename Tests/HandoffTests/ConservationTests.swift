@@ -138,6 +138,7 @@ final class ConservationTests: XCTestCase {
         let sc = try ScenarioLoader.load(path: nil, overrides: ["tiers.large.kv_capacity_tokens=1000"])
         let sim = HybridSimulator(scenario: sc, trace: try Simulation.loadTrace(sc))
         let r = sim.tierFirstReplica[1]
+        sim.seqs = Slab(capacity: 3)
         for k in 0..<3 {
             var q = SequenceState(request: 0, role: 1, replica: Int32(r))
             q.kv = 300

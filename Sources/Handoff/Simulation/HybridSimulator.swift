@@ -104,14 +104,14 @@ public final class HybridSimulator {
     let rolePrefixCache: [PrefixCache]
     let pipelined: Bool
     let chunkTokens: Int
-    var replicas: [Replica] = []
+    let replicas: Slab<Replica>
     var tierFirstReplica: [Int] = []
-    var seqs: [SequenceState] = []
+    var seqs = Slab<SequenceState>(capacity: 0)
     /// Per sequence, under per-slot prefix caches (`PrefixCache.per_slot`): where the other slots'
     /// caches of the request diverge from its context. Filled on the first branch segment; kept out
     /// of `SequenceState`, whose every access a larger stride makes dearer (+1.6% instructions).
     var slotBase: [Int] = []
-    var reqs: [RequestState] = []
+    var reqs = Slab<RequestState>(capacity: 0)
     var segments: [Segment] = []
     var queue = EventQueue(capacity: 4096)
     let netRNG: RandomStream
@@ -148,6 +148,7 @@ public final class HybridSimulator {
         netRNG = RandomStream(seed: scenario.seed, name: "network")
         apiRNG = RandomStream(seed: scenario.seed, name: "api")
         arrivalRNG = RandomStream(seed: scenario.seed, name: "arrivals")
+        replicas = Slab(capacity: scenario.tiers.reduce(0) { $0 + ($1.kind == .gpu ? $1.replicas : 0) })
         for (t, spec) in scenario.tiers.enumerated() {
             tierFirstReplica.append(replicas.count)
             if spec.kind == .gpu { for k in 0..<spec.replicas { replicas.append(Replica(tier: t, index: k, spec: spec)) } }
@@ -175,8 +176,8 @@ public final class HybridSimulator {
         try policy.check(trace: trace)
         let traffic = scenario.traffic
         let roles = policy.roles.count
-        reqs.reserveCapacity(totalRequests)
-        seqs.reserveCapacity(totalRequests * roles)
+        reqs = Slab(capacity: totalRequests)
+        seqs = Slab(capacity: totalRequests * roles)
         var t = 0.0
         // Every trace request's plan, once per trace and policy (a sweep over serving fields reuses it).
         let planned = min(trace.count, totalRequests)
