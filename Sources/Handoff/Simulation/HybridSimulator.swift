@@ -612,6 +612,8 @@ public final class HybridSimulator {
         var chunkSends: [Int] = []
         let batch = replicas[r].batch
         replicas[r].batch.removeAll(keepingCapacity: true)
+        // Tier totals, added once after the loop (an Array element write checks uniqueness).
+        var generated = 0, prefilled = 0
         for s32 in batch {
             let s = Int(s32)
             // Released while the run was in flight (its request ended on another tier).
@@ -628,7 +630,7 @@ public final class HybridSimulator {
                 seqs[s].kv += chunk
                 replicas[r].kvUsed += chunk - fromReserve
                 seqs[s].pendingPrefill -= chunk
-                tierPrefilled[tierIdx] += chunk
+                prefilled += chunk
                 if seqs[s].pendingPrefill == 0 && seqs[s].scoring {
                     seqs[s].scoring = false
                     finished.append(s)
@@ -656,7 +658,7 @@ public final class HybridSimulator {
             }
             seqs[s].decodeLeft -= produced
             produce(request: i, role: Int(seqs[s].role), tokens: produced)
-            tierGenerated[tierIdx] += produced * Int(seqs[s].width)
+            generated += produced * Int(seqs[s].width)
             if pipelined {
                 seqs[s].sinceChunk += produced
                 while seqs[s].sinceChunk >= chunkTokens && seqs[s].decodeLeft > 0 {
@@ -666,6 +668,8 @@ public final class HybridSimulator {
             }
             if seqs[s].decodeLeft == 0 { finished.append(s) }
         }
+        tierGenerated[tierIdx] += generated
+        tierPrefilled[tierIdx] += prefilled
         for s32 in batch { sync(Int(s32)) }
         if replicas[r].kvUsed > replicas[r].capacity { overflow = true }
         replicas[r].peakKV = max(replicas[r].peakKV, replicas[r].kvUsed)
