@@ -127,6 +127,15 @@ public struct Validator: Sendable {
         return c
     }
 
+    /// The header of journals written before `--lengths` existed, when every request was forced to
+    /// its recorded length: the same run as `--lengths recorded`.
+    var legacyHeader: JSONValue? {
+        guard lengths == .recorded else { return nil }
+        return .object([("validate", .object([("scenario", .string(scenario.name)), ("policy", .string(policyName)),
+                                              ("concurrency", .number(Double(concurrency))), ("sample", .number(Double(sample))),
+                                              ("repeats", .number(Double(repeats)))]))])
+    }
+
     public var header: JSONValue {
         .object([("validate", .object([("scenario", .string(scenario.name)), ("policy", .string(policyName)),
                                        ("concurrency", .number(Double(concurrency))), ("sample", .number(Double(sample))),
@@ -153,7 +162,7 @@ public struct Validator: Sendable {
         let path = outDir + "/samples.jsonl"
         var done: [Int: MeasuredRequest] = [:]
         // A line cut short by a kill does not parse and is simply run again.
-        for v in try Journal.read(path: path, header: JSONWriter.write(header), index: { v in MeasuredRequest(v).map { $0.repeat_ * sample + $0.index } }) {
+        for v in try Journal.read(path: path, header: JSONWriter.write(header), equivalent: legacyHeader.map { [JSONWriter.write($0)] } ?? [], index: { v in MeasuredRequest(v).map { $0.repeat_ * sample + $0.index } }) {
             let m = MeasuredRequest(v)!
             done[m.repeat_ * sample + m.index] = m
         }
