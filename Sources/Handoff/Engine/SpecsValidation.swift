@@ -117,11 +117,11 @@ public final class SpecsValidation: @unchecked Sendable {
         let sim = try family.run(["trace.file=\(URL(fileURLWithPath: tracePath).path)", "traffic.arrival=closed_loop", "traffic.concurrency=1",
                                   "policy.name=specs", "policy.beam_width=\(n)", "policy.acceptance_from=rate", "policy.acceptance=1",
                                   "policy.reward_tier=large"])
-        let tiers = sim.scenario.tiers
-        let cache = { (name: String) in tiers.first { $0.name == name }?.prefixCache ?? .shared }
+        let sc = sim.scenario
+        let draftCache = sc.tiers[sc.tierIndex("small")!].prefixCache, targetCache = sc.tiers[sc.tierIndex("large")!].prefixCache
         for k in rows.indices {
             (rows[k].modelDraftPrefill, rows[k].modelScorePrefill) = Self.modelPrefill(prompt: rows[k].promptTokens, steps: steps, n: n, l: stepTokens,
-                                                                                       draft: cache("small"), target: cache("large"))
+                                                                                       draft: draftCache, target: targetCache)
         }
         for (k, q) in sim.outcome.requests.enumerated() where k < rows.count {
             // Step 1 ends with the first output (TTFT); the others share the rest equally (steps are equal).

@@ -127,19 +127,20 @@ public struct Validator: Sendable {
         return c
     }
 
+    /// The fields every journal header has had.
+    var baseHeaderFields: [(String, JSONValue)] {
+        [("scenario", .string(scenario.name)), ("policy", .string(policyName)), ("concurrency", .number(Double(concurrency))),
+         ("sample", .number(Double(sample))), ("repeats", .number(Double(repeats)))]
+    }
+
     /// The header of journals written before `--lengths` existed, when every request was forced to
     /// its recorded length: the same run as `--lengths recorded`.
     var legacyHeader: JSONValue? {
-        guard lengths == .recorded else { return nil }
-        return .object([("validate", .object([("scenario", .string(scenario.name)), ("policy", .string(policyName)),
-                                              ("concurrency", .number(Double(concurrency))), ("sample", .number(Double(sample))),
-                                              ("repeats", .number(Double(repeats)))]))])
+        lengths == .recorded ? .object([("validate", .object(baseHeaderFields))]) : nil
     }
 
     public var header: JSONValue {
-        .object([("validate", .object([("scenario", .string(scenario.name)), ("policy", .string(policyName)),
-                                       ("concurrency", .number(Double(concurrency))), ("sample", .number(Double(sample))),
-                                       ("repeats", .number(Double(repeats))), ("lengths", .string(lengths.rawValue))]
+        .object([("validate", .object(baseHeaderFields + [("lengths", .string(lengths.rawValue))]
                                       + (lengths == .natural ? [("max_tokens", .number(Double(maxTokens)))] : [])))])
     }
 

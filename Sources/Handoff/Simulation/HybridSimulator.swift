@@ -107,9 +107,9 @@ public final class HybridSimulator {
     let replicas: Slab<Replica>
     var tierFirstReplica: [Int] = []
     var seqs = Slab<SequenceState>(capacity: 0)
-    /// Per sequence, under per-slot prefix caches (`PrefixCache.per_slot`): where the other slots'
-    /// caches of the request diverge from its context. Filled on the first branch segment; kept out
-    /// of `SequenceState`, whose every access a larger stride makes dearer (+1.6% instructions).
+    /// Per sequence, when a tier has per-slot prefix caches (`PrefixCache.per_slot`; empty
+    /// otherwise): where the other slots' caches of the request diverge from its context. Kept out
+    /// of `SequenceState`, whose every access a larger element makes dearer (+1.6% instructions).
     var slotBase: [Int] = []
     var reqs = Slab<RequestState>(capacity: 0)
     var segments: [Segment] = []
@@ -215,6 +215,7 @@ public final class HybridSimulator {
             reqs.append(RequestState(trace: Int32(tr), arrival: arrival, segFirst: plan.first[tr], segCount: plan.count[tr],
                                      seqBase: base, context: trace.requests[tr].promptTokens))
         }
+        slotBase = rolePrefixCache.contains(.per_slot) ? Array(repeating: 0, count: seqs.count) : []
         if traffic.arrival == .closed_loop {
             nextClosedLoop = min(traffic.concurrency, totalRequests)
             for i in 0..<nextClosedLoop { schedule(0, .arrival, 0, UInt32(i)) }
@@ -385,12 +386,14 @@ public final class HybridSimulator {
                 reqs[i].stagedHandoff = 0
                 begin(seg, on: s)
             } else {
-                if seg.width == 1 {
-                    seqs[s].pendingPrefill = reqs[i].context - seqs[s].kv
-                    begin(seg, on: s)
-                } else {
-                    beginBranches(seg, on: s, context: reqs[i].context)
-                }
+                let p = rolePrefixCache[Int(seqs[s].role)].branchPrefill(
+                    context: reqs[i].context, kv: seqs[s].kv, width: seg.width, candidateTokens: seg.prefillOnly ? seg.branchTokens : 0,
+                    base: slotBase.isEmpty ? 0 : slotBase[s])
+                seqs[s].pendingPrefill = p.tokens
+                if !slotBase.isEmpty { slotBase[s] = p.base }
+                begin(seg, on: s)
+                // The other slots' copies of the context sit beside it, as branch tokens do.
+                seqs[s].branchKV = p.copies
             }
         }
         switch seqs[s].place {
@@ -475,21 +478,6 @@ public final class HybridSimulator {
         }
         if seq >= 0 { retire(seq) }
         startSegment(i, from: seq >= 0 ? seq : nil, handoff: true)
-    }
-
-    /// Sequence `s` takes on a segment of `seg.width` > 1 branches over `context` tokens, with the
-    /// prefill its tier's prefix cache gives (`PrefixCache.branchPrefill`).
-    @inline(never) func beginBranches(_ seg: Segment, on s: Int, context: Int) {
-        let p = rolePrefixCache[Int(seqs[s].role)].branchPrefill(
-            context: context, kv: seqs[s].kv, width: seg.width, candidateTokens: seg.prefillOnly ? seg.branchTokens : 0, base: slotBase.isEmpty ? 0 : slotBase[s])
-        seqs[s].pendingPrefill = p.tokens
-        if p.base != 0 || !slotBase.isEmpty {
-            if slotBase.isEmpty { slotBase = Array(repeating: 0, count: seqs.count) }
-            slotBase[s] = p.base
-        }
-        begin(seg, on: s)
-        // The other slots' copies of the context sit beside it, as branch tokens do.
-        seqs[s].branchKV = p.copies
     }
 
     /// Sequence `s` takes on segment `seg`'s work (its prefill, if any, is set by the caller).

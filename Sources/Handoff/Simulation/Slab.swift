@@ -4,7 +4,8 @@
 /// An `Array` stored in a class checks that its buffer is uniquely referenced (a runtime call) on
 /// every element write, and the simulator writes a field of a sequence or request on nearly every
 /// step: those checks were 9–14% of all instructions in `handoff bench scaling`. A `Slab` never
-/// shares its buffer, so its writes need no check. Elements must be trivial (no references).
+/// shares its buffer, so its writes need no check (an element's own arrays, as in `Replica`, still
+/// check theirs).
 ///
 /// - Complexity: every operation O(1).
 final class Slab<Element>: RandomAccessCollection {
