@@ -168,11 +168,18 @@ final class EngineTests: XCTestCase {
     /// bounds catch gross errors of the trajectory model: the naive reading of the trace (the share
     /// of its tokens above τ) misses the live offload share by more than the bound. A single fitting
     /// threshold does not do (2026-12-02: fitted at 0.4 alone, κ predicted 0.089 at 0.6 against 0.222).
+    ///
+    /// Everything runs at concurrency 1. llama.cpp's batched kernels make a greedy stream depend on
+    /// its batch partners (the logits of a near-tie move with the batch), so at concurrency 3 the
+    /// same commands gave a held-out live share of 0.151, 0.207 and 0.233 in three runs on one day,
+    /// and the comparison with the naive reading flipped in one of them (CI, 2026-12-02: model off
+    /// by 0.135, naive by 0.128). At concurrency 1 two runs gave byte-identical streams: live 0.139,
+    /// model 0.133, naive 0.026.
     func testClosedLoopOnTheQwenPair() async throws {
         let small = try await EngineFixture.shared.url("qwen-small"), large = try await EngineFixture.shared.url("qwen-large")
         let dir = tempDir()
         let rec = try runCLI(["record", "--prompts", "Scenarios/data/multistep-prompts.jsonl", "--server", small, "--label-server", large,
-                              "--limit", "6", "--max-tokens", "96", "--concurrency", "3", "-o", dir + "/t.jsonl"])
+                              "--limit", "6", "--max-tokens", "96", "--concurrency", "1", "-o", dir + "/t.jsonl"])
         XCTAssertEqual(rec.status, 0, rec.stderr)
         let t = try TraceReader.read(path: dir + "/t.jsonl")
         XCTAssertEqual(t.count, 6)
@@ -184,7 +191,7 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(t.requests.map(\.heldOut), [false, false, false, true, false, false], "every fourth prompt is held out")
         let r = try runCLI(["closed-loop", "Scenarios/qwen-local.yaml", "--set", "trace.file=\(dir)/t.jsonl",
                             "--set", "engine.small.url=\(small)", "--set", "engine.large.url=\(large)",
-                            "--thresholds", "0.45,0.6,0.75", "--fit", "0.45,0.75", "--concurrency", "3", "--sample", "6", "--max-tokens", "96", "--out", dir + "/cl"])
+                            "--thresholds", "0.45,0.6,0.75", "--fit", "0.45,0.75", "--concurrency", "1", "--sample", "6", "--max-tokens", "96", "--out", dir + "/cl"])
         XCTAssertEqual(r.status, 0, r.stderr)
         guard case let .array(rows) = try JSONParser.parse(String(decoding: try FileIO.read(dir + "/cl/closed-loop.json"), as: UTF8.self)) else {
             return XCTFail("closed-loop.json is not a list")
@@ -198,10 +205,10 @@ final class EngineTests: XCTestCase {
             guard case let .number(x)? = held[part]?[key] else { throw HandoffError("closed-loop.json: no \(part) \(key)") }
             return x
         }
-        // 6 prompts of ≤ 96 tokens, 5 of them fitted (one is held out): on 2026-12-02 the held-out
-        // share was predicted within 0.12 in one run and 0.129 off in the next (0.112 against 0.241);
-        // the naive reading missed by 0.20–0.22 in both.
-        let shareBound = 0.16
+        // 6 prompts of ≤ 96 tokens, 5 of them fitted (one is held out). At concurrency 1 the model
+        // missed by 0.006 (twice, 2026-12-02); at concurrency 3, where streams vary, by 0.05–0.135.
+        // The bound allows for another CPU's kernels changing near-ties as batching does.
+        let shareBound = 0.12
         let share = try get("measured", "offload.token_fraction")
         XCTAssertGreaterThan(share, 0, "τ = 0.6 offloads on these prompts")
         XCTAssertEqual(try get("predicted", "offload.token_fraction"), share, accuracy: shareBound, "held-out offload share")
@@ -214,8 +221,8 @@ final class EngineTests: XCTestCase {
         let acc = try get("measured", "accuracy")
         let slack = 1.0 / 6
         XCTAssert(acc >= ci[0] - slack - 1e-9 && acc <= ci[1] + slack + 1e-9, "measured accuracy \(acc) outside the predicted interval \(ci) ± one prompt")
-        // The model beats the naive reading of the trace (its share of tokens above τ). Three runs
-        // on 2026-12-02: model off by 0.05–0.13, naive by 0.14–0.22.
+        // The model beats the naive reading of the trace (its share of tokens above τ): at
+        // concurrency 1, off by 0.006 against 0.113.
         let naive = ClosedLoopModel.crossingRate(trace: t, threshold: 0.6)
         XCTAssertLessThan(abs(try get("predicted", "offload.token_fraction") - share), abs(naive - share),
                           "the trace's share of tokens above τ (\(naive)) should miss the live share \(share) by more than the model")
