@@ -103,6 +103,42 @@ final class ConservationTests: XCTestCase {
         XCTAssertGreaterThan(pressure, 0)
     }
 
+    /// Lazy decode accounting (HybridSimulator+Decode.swift) changes the cost, not the result: every
+    /// random scenario and every policy gives the same outcome, event for event and to the last
+    /// bit, with decoding sequences counted lazily and eagerly, and the lazy sets check themselves
+    /// after every event.
+    func testLazyDecodingMatchesEager() throws {
+        var scenarios: [Scenario] = []
+        for k in 0..<40 { scenarios.append(try randomScenario(k)) }
+        for (p, policy) in ["name: speculative, draft_tokens: 5, acceptance: 0.6",
+                            "name: specs, acceptance_from: rate, reward_tier: large, beam_width: 4, step_tokens: 24, acceptance: 0.5",
+                            "name: specs, acceptance_from: rate, reward_tier: large, beam_width: 2, step_tokens: 5000",
+                            "name: llm-modules, variant: per_token", "name: route, route_threshold: 0.4"].enumerated() {
+            for k in 0..<2 {
+                scenarios.append(try randomScenario(200 + 10 * p + k, policy: policy,
+                                                    ["trace.synthetic.requests=24", "trace.synthetic.output_tokens.median=400",
+                                                     "tiers.small.kv_capacity_tokens=4000", "tiers.large.kv_capacity_tokens=3000"]
+                                                    + (k == 1 ? ["tiers.small.prefix_cache=per_slot", "tiers.large.prefix_cache=per_slot"] : [])))
+            }
+        }
+        var lazyRuns = 0
+        for (k, sc) in scenarios.enumerated() {
+            let trace = try Simulation.loadTrace(sc)
+            let eager = HybridSimulator(scenario: sc, trace: trace)
+            eager.decodesLazily = false
+            let a = try eager.run()
+            let lazy = HybridSimulator(scenario: sc, trace: trace)
+            lazy.checksInvariants = true
+            let b = try lazy.run()
+            XCTAssertEqual(a.events, b.events, "scenario \(k)")
+            XCTAssertEqual(a.endTime, b.endTime, "scenario \(k)")
+            XCTAssertEqual("\(a.requests)", "\(b.requests)", "scenario \(k): request outcomes")
+            XCTAssertEqual("\(a.tiers)", "\(b.tiers)", "scenario \(k): tier outcomes")
+            if lazy.replicas.contains(where: { $0.epoch > 0 }) { lazyRuns += 1 }
+        }
+        XCTAssertGreaterThan(lazyRuns, scenarios.count / 2, "most scenarios should decode lazily")
+    }
+
     /// Admission allocates the prefill of what it admits in the same pass (vLLM's block manager
     /// allocates a prompt's blocks when it admits it), so one pass never admits more than fits.
     ///
@@ -139,12 +175,14 @@ final class ConservationTests: XCTestCase {
         let sim = HybridSimulator(scenario: sc, trace: try Simulation.loadTrace(sc))
         let r = sim.tierFirstReplica[1]
         sim.seqs = Slab(capacity: 3)
+        sim.lane = Slab(capacity: 3)
         for k in 0..<3 {
             var q = SequenceState(request: 0, role: 1, replica: Int32(r))
             q.kv = 300
             q.pendingPrefill = k == 0 ? 300 : 100
             q.decodeLeft = 10
             sim.seqs.append(q)
+            sim.lane.append(HybridSimulator.laneNone)
             sim.replicas[r].kvUsed += 300
             sim.enqueue(k, replica: r)
         }

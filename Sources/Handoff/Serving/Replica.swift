@@ -20,6 +20,13 @@ struct IdleEntry {
     var stamp: UInt32
 }
 
+/// A lazily counted decoder in a replica's finish heap: the decode epoch at which its segment's
+/// last token is decoded (`HybridSimulator+Decode.swift`).
+struct FinishEntry {
+    var epoch: Int
+    var seq: Int32
+}
+
 /// One engine replica running continuous batching, vLLM-style.
 ///
 /// Each iteration: admit waiting sequences (FIFO, while `max_num_seqs` and KV memory allow),
@@ -78,8 +85,31 @@ struct Replica {
     var runEnd = 0.0
     var version: UInt32 = 0
     var decodeOnlyRun = false
-    /// The sequences batched in the run in flight, in admission order.
+    /// The sequences batched in the run in flight, in admission order (a lazy run: only the ones
+    /// with a prefill chunk).
     var batch: [Int32] = []
+    /// The active sequences with prefill to do, in admission order (the active list less `decoding`).
+    var prefilling: [Int32] = []
+
+    // Lazy decode accounting (`HybridSimulator+Decode.swift`): the decoding sequences advance by
+    // a replica-wide epoch instead of one by one.
+    /// The decoding sequences are counted lazily (every one of them, or they are joining).
+    var lazyValid = false
+    /// The run in flight was planned lazily.
+    var lazyRun = false
+    /// Decode iterations the lazy set has run: a member's tokens since it was last brought up to
+    /// date are `epoch` − its base.
+    var epoch = 0
+    /// Σ width and Σ width · (kv − branch KV) over the lazy set, at `epoch`.
+    var lazyWidth = 0
+    var lazyContext = 0
+    var lazyCount = 0
+    /// Min-heap of the lazy set's finish epochs, with stale entries.
+    var finishes: [FinishEntry] = []
+    /// Sequences ready to decode since the lazy run in flight started: they join when it ends.
+    var joining: [Int32] = []
+    /// Lazy members whose request has no first token yet: the run that ends next gives it.
+    var awaitingFirst: [Int32] = []
 
     // Statistics.
     var busySeconds = 0.0

@@ -8,8 +8,10 @@ extension HybridSimulator {
         var kvOn = [Int](repeating: 0, count: replicas.count)
         var waitingOn = [Int](repeating: 0, count: replicas.count)
         var waitingKVOn = [Int](repeating: 0, count: replicas.count)
-        for (s, q) in seqs.enumerated() {
+        for (s, stored) in seqs.enumerated() {
+            let q = current(s, stored)
             precondition(q.kv >= 0 && q.pendingPrefill >= 0 && q.decodeLeft >= 0, "sequence \(s): negative kv, prefill or decode")
+            precondition(lane[s] < 0 || (q.place == .running && q.decodeLeft > 0), "sequence \(s): a lazy member that is not decoding")
             if q.replica >= 0 { kvOn[Int(q.replica)] += q.kv + q.reserved } else { precondition(q.kv == 0, "sequence \(s) holds KV on no replica") }
             precondition(q.reserved >= 0 && q.reserved <= q.pendingPrefill, "sequence \(s): reservation \(q.reserved) beyond its prefill")
             precondition(q.reserved == 0 || q.place == .running, "sequence \(s): a reservation off the running set")
@@ -41,6 +43,9 @@ extension HybridSimulator {
             precondition(rep.active == running.filter { hasWork(Int($0)) }, "replica \(r): active list ≠ running with work")
             precondition(rep.decoding == running.filter { readyToDecode(Int($0)) }, "replica \(r): decoding list")
             precondition(rep.decodeWidth == rep.decoding.reduce(0) { $0 + Int(seqs[Int($1)].width) }, "replica \(r): decodeWidth")
+            precondition(rep.prefilling == rep.active.filter { !readyToDecode(Int($0)) }, "replica \(r): prefilling list ≠ active less decoding")
+            precondition(rep.prefilling.allSatisfy { lane[Int($0)] == Self.lanePrefilling }, "replica \(r): prefilling lanes")
+            checkLazy(r)
             // Every idle running sequence holding KV is in the idle heap.
             let idle = Set(rep.idle.filter(liveIdle).map(\.seq))
             for q in running where !hasWork(Int(q)) && seqs[Int(q)].kv > 0 {
@@ -55,7 +60,51 @@ extension HybridSimulator {
             }
             precondition(parked == rep.parked.count, "replica \(r): parked.count")
         }
+        for s in seqs.indices where lane[s] == Self.lanePrefilling {
+            precondition(replicas[Int(seqs[s].replica)].prefilling.contains(Int32(s)), "sequence \(s): prefilling lane off the list")
+        }
         let placed = seqs.indices.filter { seqs[$0].place == .running || seqs[$0].place == .parked }.count
         precondition(placed == replicas.reduce(0) { $0 + $1.running.count + $1.parked.count }, "a sequence is in no list or two")
+    }
+
+    /// Sequence `s` as it is now: a lazy member brought up to its replica's epoch (without
+    /// changing the simulation).
+    func current(_ s: Int, _ stored: SequenceState) -> SequenceState {
+        var q = stored
+        guard lane[s] >= 0 else { return q }
+        let d = replicas[Int(q.replica)].epoch - lane[s]
+        let w = Int(q.width)
+        q.kv += d * w
+        q.branchKV += d * (w - 1)
+        q.decodeLeft -= d
+        return q
+    }
+
+    /// Replica `r`'s lazy set: members are decoding sequences, the sums are theirs, each has its
+    /// live finish entry, and outside a lazy run every decoding sequence is a member.
+    func checkLazy(_ r: Int) {
+        let rep = replicas[r]
+        let members = rep.decoding.filter { lane[Int($0)] >= 0 }
+        precondition(rep.lazyValid || (members.isEmpty && rep.lazyWidth == 0 && rep.lazyContext == 0), "replica \(r): lazy sums without a lazy set")
+        guard rep.lazyValid else { return }
+        precondition(members.count == rep.lazyCount, "replica \(r): lazyCount \(rep.lazyCount) ≠ \(members.count) members")
+        precondition(seqs.indices.filter { lane[$0] >= 0 && Int(seqs[$0].replica) == r }.count == members.count, "replica \(r): a lazy member off the decoding list")
+        var width = 0, context = 0
+        for s32 in members {
+            let s = Int(s32), q = current(s, seqs[s])
+            width += Int(q.width)
+            context += Int(q.width) * (q.kv - q.branchKV)
+            precondition(q.kv >= q.branchKV, "sequence \(s): a lazy member with more branch KV than KV")
+            precondition(rep.finishes.contains { $0.seq == s32 && $0.epoch == lane[s] + seqs[s].decodeLeft }, "sequence \(s): no live finish entry")
+        }
+        precondition(width == rep.lazyWidth, "replica \(r): lazyWidth \(rep.lazyWidth) ≠ Σ width \(width)")
+        precondition(context == rep.lazyContext, "replica \(r): lazyContext \(rep.lazyContext) ≠ \(context)")
+        for (k, e) in rep.finishes.enumerated() where k > 0 {
+            precondition(rep.finishes[(k - 1) / 2].epoch <= e.epoch, "replica \(r): finish heap order")
+        }
+        if !rep.busy {
+            precondition(members.count == rep.decoding.count && rep.joining.allSatisfy { lane[Int($0)] != Self.laneJoining },
+                         "replica \(r): a decoding sequence outside the lazy set between runs")
+        }
     }
 }

@@ -135,9 +135,20 @@ extension HybridSimulator {
         seqs[s].active && seqs[s].pendingPrefill == 0 && seqs[s].decodeLeft > 0
     }
 
-    /// Brings `s`'s membership of `decoding` (and its share of `decodeWidth`) in line.
+    /// Brings `s`'s membership of `decoding` (and its share of `decodeWidth`), of `prefilling` and
+    /// of the lazy set in line.
     @inline(__always) func syncDecoding(_ s: Int, replica r: Int) {
         let ready = readyToDecode(s)
+        let prefill = seqs[s].active && !ready
+        let l = lane[s]
+        if l >= 0 {
+            if !ready { leaveLazy(s, replica: r) }
+        } else if l == Self.laneJoining {
+            if !ready { lane[s] = Self.laneNone }  // its joining entry goes stale
+        } else if l == Self.lanePrefilling && !prefill {
+            replicas[r].prefilling.remove(at: admissionIndex(replicas[r].prefilling, seqs[s].admittedAt))
+            lane[s] = Self.laneNone
+        }
         if ready && seqs[s].decodeShare == 0 {
             insertByAdmission(s, into: &replicas[r].decoding)
         } else if !ready && seqs[s].decodeShare > 0 {
@@ -146,6 +157,19 @@ extension HybridSimulator {
         let share = ready ? seqs[s].width : 0
         replicas[r].decodeWidth += Int(share - seqs[s].decodeShare)
         seqs[s].decodeShare = share
+        if prefill {
+            if lane[s] != Self.lanePrefilling {
+                insertByAdmission(s, into: &replicas[r].prefilling)
+                lane[s] = Self.lanePrefilling
+            }
+        } else if ready && lane[s] == Self.laneNone && replicas[r].lazyValid {
+            if replicas[r].busy {
+                lane[s] = Self.laneJoining
+                replicas[r].joining.append(Int32(s))
+            } else {
+                joinLazy(s, replica: r)
+            }
+        }
     }
 
     /// Brings a running sequence's membership of the active and decoding lists in line with its

@@ -111,6 +111,10 @@ public final class HybridSimulator {
     /// otherwise): where the other slots' caches of the request diverge from its context. Kept out
     /// of `SequenceState`, whose every access a larger element makes dearer (+1.6% instructions).
     var slotBase: [Int] = []
+    /// Per sequence, its place in the lazy decode accounting (`HybridSimulator+Decode.swift`).
+    var lane = Slab<Int>(capacity: 0)
+    /// `finishRun`'s buffers, kept between calls.
+    var spareFinished: [Int] = [], spareDone: [Int] = [], spareBatch: [Int32] = []
     var reqs = Slab<RequestState>(capacity: 0)
     var segments: [Segment] = []
     var queue = EventQueue(capacity: 4096)
@@ -136,6 +140,9 @@ public final class HybridSimulator {
     var device: [Int] = []
     /// Check the replica bookkeeping after every event (`checkInvariants()`; slow, for tests).
     public var checksInvariants = false
+    /// Count decoding sequences lazily where a run batches them all (`HybridSimulator+Decode.swift`);
+    /// off, every run is eager. The results are the same: tests compare the two.
+    public var decodesLazily = true
 
     public init(scenario: Scenario, trace: Trace) {
         self.scenario = scenario
@@ -216,6 +223,8 @@ public final class HybridSimulator {
                                      seqBase: base, context: trace.requests[tr].promptTokens))
         }
         slotBase = rolePrefixCache.contains(.per_slot) ? Array(repeating: 0, count: seqs.count) : []
+        lane = Slab(capacity: seqs.count)
+        for _ in 0..<seqs.count { lane.append(Self.laneNone) }
         if traffic.arrival == .closed_loop {
             nextClosedLoop = min(traffic.concurrency, totalRequests)
             for i in 0..<nextClosedLoop { schedule(0, .arrival, 0, UInt32(i)) }
@@ -301,6 +310,7 @@ public final class HybridSimulator {
         if role != Int(reqs[i].location) || (!handoff && role != 0) {
             if handoff { reqs[i].handoffs += 1 }
             let payload: Int
+            materialise(s)
             if pipelined, let prev { payload = seqs[prev].sinceChunk } else { payload = reqs[i].context - seqs[s].kv }
             delay = tier.kind == .api || colocated(roleTier[Int(reqs[i].location)], tierIdx) ? 0 : oneWay(tokens: payload)
             if pipelined, let prev { reqs[i].stagedHandoff = seqs[prev].sinceChunk; seqs[prev].sinceChunk = 0 }
@@ -377,6 +387,8 @@ public final class HybridSimulator {
         }
         let r = Int(seqs[s].replica)
         if seqs[s].staged >= 0 {
+            // New work changes every counter: a lazy member leaves first (and rejoins in `sync`).
+            if lane[s] >= 0 { leaveLazy(s, replica: r) }
             let seg = segments[Int(reqs[i].segFirst + seqs[s].staged)]
             seqs[s].staged = -1
             seqs[s].dropped = false
@@ -501,19 +513,23 @@ public final class HybridSimulator {
     func clip(_ i: Int, keep: Int) {
         for role in 0..<policy.roles.count {
             let s = Int(reqs[i].seqBase) + role
+            materialise(s)
             if seqs[s].replica >= 0, seqs[s].kv > keep { dropKV(s, keep: keep) }
-            seqs[s].branchKV = 0
+            changeKV(s) { seqs[s].branchKV = 0 }
         }
     }
 
     /// Sequence `s` keeps `keep` of its KV tokens (≤ its KV), freeing the rest.
     func dropKV(_ s: Int, keep: Int) {
         let r = Int(seqs[s].replica)
-        guard r >= 0, seqs[s].kv > keep else { return }
-        let drop = seqs[s].kv - keep
-        replicas[r].kvUsed -= drop
-        if seqs[s].place == .waiting { replicas[r].waitingKV -= drop }
-        seqs[s].kv = keep
+        guard r >= 0 else { return }
+        changeKV(s) {
+            guard seqs[s].kv > keep else { return }
+            let drop = seqs[s].kv - keep
+            replicas[r].kvUsed -= drop
+            if seqs[s].place == .waiting { replicas[r].waitingKV -= drop }
+            seqs[s].kv = keep
+        }
     }
 
     func complete(_ i: Int, at t: Double) {
@@ -596,14 +612,38 @@ public final class HybridSimulator {
         replicas[r].busySeconds += Double(j) * replicas[r].iterationSeconds
         replicas[r].iterations += j
         let tierIdx = replicas[r].tier
-        var finished: [Int] = []
+        // Buffers reused from run to run (taking the batch out of the replica with a spare in its
+        // place, not a copy-on-write of a shared array): no allocation per event.
+        var finished = spareFinished, done = spareDone, batch = spareBatch
+        spareFinished = []; spareDone = []; spareBatch = []
+        swap(&batch, &replicas[r].batch)
+        defer {
+            finished.removeAll(keepingCapacity: true); done.removeAll(keepingCapacity: true); batch.removeAll(keepingCapacity: true)
+            spareFinished = finished; spareDone = done; spareBatch = batch
+        }
         var chunkSends: [Int] = []
-        let batch = replicas[r].batch
-        replicas[r].batch.removeAll(keepingCapacity: true)
         // Tier totals, added once after the loop (an Array element write checks uniqueness).
         var generated = 0, prefilled = 0
+        // A lazy run: every member of the lazy set decoded j tokens (HybridSimulator+Decode.swift).
+        let lazy = replicas[r].lazyRun
+        var awaiting: [Int32] = []
+        var nextAwaiting = 0
+        if lazy {
+            replicas[r].lazyRun = false
+            replicas[r].epoch += j
+            let grown = j * replicas[r].lazyWidth
+            replicas[r].lazyContext += grown
+            replicas[r].kvUsed += grown
+            generated += grown
+            if !replicas[r].awaitingFirst.isEmpty {
+                awaiting = replicas[r].awaitingFirst
+                replicas[r].awaitingFirst.removeAll(keepingCapacity: true)
+                if awaiting.count > 1 { awaiting.sort { seqs[Int($0)].admittedAt < seqs[Int($1)].admittedAt } }
+            }
+        }
         for s32 in batch {
             let s = Int(s32)
+            if nextAwaiting < awaiting.count { firstTokens(r, awaiting, &nextAwaiting, before: seqs[s].admittedAt) }
             // Released while the run was in flight (its request ended on another tier).
             guard seqs[s].place == .running else { seqs[s].batch = 0; continue }
             let i = Int(seqs[s].request)
@@ -656,9 +696,18 @@ public final class HybridSimulator {
             }
             if seqs[s].decodeLeft == 0 { finished.append(s) }
         }
+        if lazy {
+            firstTokens(r, awaiting, &nextAwaiting, before: Int.max)
+            popFinished(r, into: &done)
+        }
         tierGenerated[tierIdx] += generated
         tierPrefilled[tierIdx] += prefilled
         for s32 in batch { sync(Int(s32)) }
+        if lazy {
+            for s in done { sync(s) }
+            admitJoining(r)
+            if !done.isEmpty { finished = mergeByAdmission(finished, done) }
+        }
         if replicas[r].kvUsed > replicas[r].capacity { overflow = true }
         replicas[r].peakKV = max(replicas[r].peakKV, replicas[r].kvUsed)
         for s in chunkSends {
@@ -670,6 +719,32 @@ public final class HybridSimulator {
         // A colocated partner waiting for the device goes first: turns alternate.
         if partner[r] >= 0 && !replicas[partner[r]].busy { plan(partner[r]) }
         if !replicas[r].busy { plan(r) }
+    }
+
+    /// The lazy members of `awaiting` admitted before `a` (from `next` on) decoded their request's
+    /// first token in replica `r`'s run that just ended: as an eager run's end does, in batch order.
+    func firstTokens(_ r: Int, _ awaiting: [Int32], _ next: inout Int, before a: Int) {
+        while next < awaiting.count, seqs[Int(awaiting[next])].admittedAt < a {
+            let s = Int(awaiting[next])
+            next += 1
+            let i = Int(seqs[s].request)
+            guard lane[s] >= 0, seqs[s].place == .running, reqs[i].firstToken < 0, !silent(i) else { continue }
+            let t = replicas[r].runStart + replicas[r].iterationSeconds
+            reqs[i].firstToken = seqs[s].role == 0 ? t : t + oneWay(tokens: 0)
+            reqs[i].revealedAt = reqs[i].firstToken
+        }
+    }
+
+    /// Two lists of sequences in admission order, merged.
+    func mergeByAdmission(_ a: [Int], _ b: [Int]) -> [Int] {
+        if a.isEmpty { return b }
+        var out: [Int] = []
+        out.reserveCapacity(a.count + b.count)
+        var i = 0, k = 0
+        while i < a.count || k < b.count {
+            if k == b.count || (i < a.count && seqs[a[i]].admittedAt < seqs[b[k]].admittedAt) { out.append(a[i]); i += 1 } else { out.append(b[k]); k += 1 }
+        }
+        return out
     }
 
     /// Puts ready-to-decode sequence `s` (all its branches) into the iteration being built.
@@ -733,15 +808,27 @@ public final class HybridSimulator {
             plan(r)
             return
         }
+        // Lazily when every decoding sequence fits in the batch (HybridSimulator+Decode.swift).
+        let lazy = canRunLazily(r) && (replicas[r].lazyValid || buildLazy(r))
+        if !lazy { dropLazy(r) }
         let decodeCount = replicas[r].decodeWidth
         var load = IterationLoad()
         var avail = replicas[r].free - decodeCount
         var budget = replicas[r].maxBatchedTokens - decodeCount
         var minLeft = Int.max
         var slots = replicas[r].maxSeqs
-        // Every sequence with work in admission order, while a prefill chunk can still be given;
-        // then only the sequences ready to decode, from where that stopped. O(batch + log n).
-        let active = replicas[r].active
+        if lazy {
+            // Every decoding sequence, from the lazy sums: O(log n).
+            load.decodeSeqs = replicas[r].lazyWidth
+            load.decodeContext = Double(replicas[r].lazyContext)
+            minLeft = lazyMinLeft(r)
+            slots -= decodeCount
+            assert(replicas[r].lazyWidth == decodeCount && replicas[r].joining.isEmpty, "replica \(r): a decoding sequence outside the lazy set")
+        }
+        // Eagerly: every sequence with work in admission order, while a prefill chunk can still be
+        // given; then only the sequences ready to decode, from where that stopped. O(batch + log n).
+        // Lazily: the sequences with prefill to do, the same way. O(prefill chunks + log n).
+        let active = lazy ? replicas[r].prefilling : replicas[r].active
         var pos = 0
         var prefillOpen = budget > 0
         var memoryOut = false
@@ -777,7 +864,7 @@ public final class HybridSimulator {
             avail -= max(0, chunk - reserved)
             if budget <= 0 { prefillOpen = false }
         }
-        if pos < active.count, slots > 0 {
+        if !lazy, pos < active.count, slots > 0 {
             let decoding = replicas[r].decoding
             var j = admissionIndex(decoding, seqs[Int(active[pos])].admittedAt)
             while j < decoding.count, slots > 0 {
@@ -803,6 +890,7 @@ public final class HybridSimulator {
         }
         let d = replicas[r].latency.seconds(load)
         replicas[r].busy = true
+        replicas[r].lazyRun = lazy
         replicas[r].decodeOnlyRun = decodeOnly
         replicas[r].runStart = now
         replicas[r].iterationSeconds = d
