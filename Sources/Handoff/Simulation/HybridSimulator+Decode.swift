@@ -23,7 +23,7 @@ extension HybridSimulator {
 
     /// Can replica `r`'s next run batch every decoding sequence (the condition for a lazy plan)?
     @inline(__always) func canRunLazily(_ r: Int) -> Bool {
-        decodesLazily && !pipelined && replicas[r].decodeWidth + replicas[r].prefilling.count <= replicas[r].maxSeqs
+        tracksLazy && replicas[r].decodeWidth + replicas[r].prefilling.count <= replicas[r].maxSeqs
     }
 
     /// Brings member `s` up to date with its replica's epoch. O(1).

@@ -43,7 +43,7 @@ extension HybridSimulator {
             precondition(rep.active == running.filter { hasWork(Int($0)) }, "replica \(r): active list ≠ running with work")
             precondition(rep.decoding == running.filter { readyToDecode(Int($0)) }, "replica \(r): decoding list")
             precondition(rep.decodeWidth == rep.decoding.reduce(0) { $0 + Int(seqs[Int($1)].width) }, "replica \(r): decodeWidth")
-            precondition(rep.prefilling == rep.active.filter { !readyToDecode(Int($0)) }, "replica \(r): prefilling list ≠ active less decoding")
+            precondition(rep.prefilling == (tracksLazy ? rep.active.filter { !readyToDecode(Int($0)) } : []), "replica \(r): prefilling list ≠ active less decoding")
             precondition(rep.prefilling.allSatisfy { lane[Int($0)] == Self.lanePrefilling }, "replica \(r): prefilling lanes")
             checkLazy(r)
             // Every idle running sequence holding KV is in the idle heap.

@@ -136,9 +136,10 @@ extension HybridSimulator {
     }
 
     /// Brings `s`'s membership of `decoding` (and its share of `decodeWidth`), of `prefilling` and
-    /// of the lazy set in line.
+    /// of the lazy set in line (the last two only where runs can be lazy: `tracksLazy`).
     @inline(__always) func syncDecoding(_ s: Int, replica r: Int) {
         let ready = readyToDecode(s)
+        guard tracksLazy else { syncDecodingList(s, replica: r, ready: ready); return }
         let prefill = seqs[s].active && !ready
         let l = lane[s]
         if l >= 0 {
@@ -149,14 +150,7 @@ extension HybridSimulator {
             replicas[r].prefilling.remove(at: admissionIndex(replicas[r].prefilling, seqs[s].admittedAt))
             lane[s] = Self.laneNone
         }
-        if ready && seqs[s].decodeShare == 0 {
-            insertByAdmission(s, into: &replicas[r].decoding)
-        } else if !ready && seqs[s].decodeShare > 0 {
-            replicas[r].decoding.remove(at: admissionIndex(replicas[r].decoding, seqs[s].admittedAt))
-        }
-        let share = ready ? seqs[s].width : 0
-        replicas[r].decodeWidth += Int(share - seqs[s].decodeShare)
-        seqs[s].decodeShare = share
+        syncDecodingList(s, replica: r, ready: ready)
         if prefill {
             if lane[s] != Self.lanePrefilling {
                 insertByAdmission(s, into: &replicas[r].prefilling)
@@ -170,6 +164,18 @@ extension HybridSimulator {
                 joinLazy(s, replica: r)
             }
         }
+    }
+
+    /// Brings `s`'s membership of `decoding` and its share of `decodeWidth` in line with `ready`.
+    @inline(__always) func syncDecodingList(_ s: Int, replica r: Int, ready: Bool) {
+        if ready && seqs[s].decodeShare == 0 {
+            insertByAdmission(s, into: &replicas[r].decoding)
+        } else if !ready && seqs[s].decodeShare > 0 {
+            replicas[r].decoding.remove(at: admissionIndex(replicas[r].decoding, seqs[s].admittedAt))
+        }
+        let share = ready ? seqs[s].width : 0
+        replicas[r].decodeWidth += Int(share - seqs[s].decodeShare)
+        seqs[s].decodeShare = share
     }
 
     /// Brings a running sequence's membership of the active and decoding lists in line with its

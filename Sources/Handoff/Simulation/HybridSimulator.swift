@@ -143,6 +143,9 @@ public final class HybridSimulator {
     /// Count decoding sequences lazily where a run batches them all (`HybridSimulator+Decode.swift`);
     /// off, every run is eager. The results are the same: tests compare the two.
     public var decodesLazily = true
+    /// `decodesLazily` and not pipelined, fixed when the run starts: the `prefilling` lists and the
+    /// lazy sets are kept only then.
+    var tracksLazy = false
 
     public init(scenario: Scenario, trace: Trace) {
         self.scenario = scenario
@@ -223,6 +226,7 @@ public final class HybridSimulator {
                                      seqBase: base, context: trace.requests[tr].promptTokens))
         }
         slotBase = rolePrefixCache.contains(.per_slot) ? Array(repeating: 0, count: seqs.count) : []
+        tracksLazy = decodesLazily && !pipelined
         lane = Slab(capacity: seqs.count)
         for _ in 0..<seqs.count { lane.append(Self.laneNone) }
         if traffic.arrival == .closed_loop {
