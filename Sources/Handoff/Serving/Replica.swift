@@ -14,17 +14,19 @@ struct SequenceList {
 }
 
 /// An idle running sequence (resident KV, no work), keyed by admission order for eviction.
-struct IdleEntry {
+struct IdleEntry: HeapKeyed {
     var admittedAt: Int
     var seq: Int32
     var stamp: UInt32
+    var heapKey: Int { admittedAt }
 }
 
 /// A lazily counted decoder in a replica's finish heap: the decode epoch at which its segment's
 /// last token is decoded (`HybridSimulator+Decode.swift`).
-struct FinishEntry {
+struct FinishEntry: HeapKeyed {
     var epoch: Int
     var seq: Int32
+    var heapKey: Int { epoch }
 }
 
 /// One engine replica running continuous batching, vLLM-style.

@@ -124,8 +124,8 @@ extension HybridSimulator {
         let epoch = replicas[r].epoch
         while let top = replicas[r].finishes.first, top.epoch <= epoch {
             popFinish(replica: r)
+            guard liveFinish(top) else { continue }
             let s = Int(top.seq)
-            guard lane[s] >= 0, lane[s] + seqs[s].decodeLeft == top.epoch else { continue }
             // Out of the set at once (an entry of an earlier membership with the same key is stale).
             leaveLazy(s, replica: r)
             finished.append(s)
@@ -137,8 +137,7 @@ extension HybridSimulator {
     /// stale heap entries. O(log n) amortised.
     func lazyMinLeft(_ r: Int) -> Int {
         while let top = replicas[r].finishes.first {
-            let s = Int(top.seq)
-            if lane[s] >= 0, lane[s] + seqs[s].decodeLeft == top.epoch { return top.epoch - replicas[r].epoch }
+            if liveFinish(top) { return top.epoch - replicas[r].epoch }
             popFinish(replica: r)
         }
         return Int.max
@@ -146,36 +145,21 @@ extension HybridSimulator {
 
     // MARK: Finish heap
 
+    /// Is `e` its sequence's current finish entry? (A member's base plus its stored decodeLeft
+    /// stays its finish epoch as it is brought up to date; leaving or new work changes it.)
+    @inline(__always) func liveFinish(_ e: FinishEntry) -> Bool {
+        let s = Int(e.seq)
+        return lane[s] >= 0 && lane[s] + seqs[s].decodeLeft == e.epoch
+    }
+
     func pushFinish(_ e: FinishEntry, replica r: Int) {
         if replicas[r].finishes.count > 2 * replicas[r].lazyCount + 64 {
             // Stale entries outnumber the members: keep the live ones (a sorted array is a heap).
-            replicas[r].finishes.removeAll { lane[Int($0.seq)] < 0 || lane[Int($0.seq)] + seqs[Int($0.seq)].decodeLeft != $0.epoch }
+            replicas[r].finishes.removeAll { !liveFinish($0) }
             replicas[r].finishes.sort { $0.epoch < $1.epoch }
         }
-        var i = replicas[r].finishes.count
-        replicas[r].finishes.append(e)
-        while i > 0 {
-            let p = (i - 1) >> 1
-            if replicas[r].finishes[p].epoch <= e.epoch { break }
-            replicas[r].finishes[i] = replicas[r].finishes[p]
-            i = p
-        }
-        replicas[r].finishes[i] = e
+        replicas[r].finishes.heapPush(e)
     }
 
-    func popFinish(replica r: Int) {
-        let last = replicas[r].finishes.removeLast()
-        let n = replicas[r].finishes.count
-        guard n > 0 else { return }
-        var i = 0
-        while true {
-            var c = 2 * i + 1
-            if c >= n { break }
-            if c + 1 < n && replicas[r].finishes[c + 1].epoch < replicas[r].finishes[c].epoch { c += 1 }
-            if last.epoch <= replicas[r].finishes[c].epoch { break }
-            replicas[r].finishes[i] = replicas[r].finishes[c]
-            i = c
-        }
-        replicas[r].finishes[i] = last
-    }
+    @inline(__always) func popFinish(replica r: Int) { replicas[r].finishes.heapPopMin() }
 }

@@ -95,7 +95,7 @@ extension HybridSimulator {
             width += Int(q.width)
             context += Int(q.width) * (q.kv - q.branchKV)
             precondition(q.kv >= q.branchKV, "sequence \(s): a lazy member with more branch KV than KV")
-            precondition(rep.finishes.contains { $0.seq == s32 && $0.epoch == lane[s] + seqs[s].decodeLeft }, "sequence \(s): no live finish entry")
+            precondition(rep.finishes.contains { $0.seq == s32 && liveFinish($0) }, "sequence \(s): no live finish entry")
         }
         precondition(width == rep.lazyWidth, "replica \(r): lazyWidth \(rep.lazyWidth) ≠ Σ width \(width)")
         precondition(context == rep.lazyContext, "replica \(r): lazyContext \(rep.lazyContext) ≠ \(context)")

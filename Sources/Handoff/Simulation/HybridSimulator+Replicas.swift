@@ -199,17 +199,7 @@ extension HybridSimulator {
     }
 
     /// Sifts `e` into replica `r`'s idle heap. O(log n).
-    func insertIdle(_ e: IdleEntry, replica r: Int) {
-        var i = replicas[r].idle.count
-        replicas[r].idle.append(e)
-        while i > 0 {
-            let p = (i - 1) >> 1
-            if replicas[r].idle[p].admittedAt <= e.admittedAt { break }
-            replicas[r].idle[i] = replicas[r].idle[p]
-            i = p
-        }
-        replicas[r].idle[i] = e
-    }
+    @inline(__always) func insertIdle(_ e: IdleEntry, replica r: Int) { replicas[r].idle.heapPush(e) }
 
     /// Is `e` a running sequence without work that still holds KV (and is `e` its newest entry)?
     @inline(__always) func liveIdle(_ e: IdleEntry) -> Bool {
@@ -217,23 +207,7 @@ extension HybridSimulator {
         return seqs[s].place == .running && seqs[s].idleStamp == e.stamp && !seqs[s].active && seqs[s].kv > 0
     }
 
-    func popIdle(_ r: Int) -> IdleEntry {
-        let top = replicas[r].idle[0]
-        let last = replicas[r].idle.removeLast()
-        let n = replicas[r].idle.count
-        guard n > 0 else { return top }
-        var i = 0
-        while true {
-            var c = 2 * i + 1
-            if c >= n { break }
-            if c + 1 < n && replicas[r].idle[c + 1].admittedAt < replicas[r].idle[c].admittedAt { c += 1 }
-            if last.admittedAt <= replicas[r].idle[c].admittedAt { break }
-            replicas[r].idle[i] = replicas[r].idle[c]
-            i = c
-        }
-        replicas[r].idle[i] = last
-        return top
-    }
+    @inline(__always) func popIdle(_ r: Int) -> IdleEntry { replicas[r].idle.heapPopMin() }
 
     /// Drops stale idle entries; the rest keep their heap order after a sort. O(n log n), amortised
     /// O(log n) per push since it runs only when stale entries outnumber the running sequences.

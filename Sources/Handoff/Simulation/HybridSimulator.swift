@@ -517,8 +517,7 @@ public final class HybridSimulator {
     func clip(_ i: Int, keep: Int) {
         for role in 0..<policy.roles.count {
             let s = Int(reqs[i].seqBase) + role
-            materialise(s)
-            if seqs[s].replica >= 0, seqs[s].kv > keep { dropKV(s, keep: keep) }
+            dropKV(s, keep: keep)
             changeKV(s) { seqs[s].branchKV = 0 }
         }
     }
