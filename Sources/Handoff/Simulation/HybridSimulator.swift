@@ -102,6 +102,10 @@ public final class HybridSimulator {
     let roleTier: [Int]
     /// Each role's tier's `prefix_cache` (how beam branches share the context's KV).
     let rolePrefixCache: [PrefixCache]
+    /// Per tier: an API tier (no replicas), and whether finished sequences park for prefix reuse.
+    /// Kept apart so the per-segment path reads a `Bool` instead of copying a whole `TierSpec`.
+    let tierIsAPI: [Bool]
+    let tierCachesPrefixes: [Bool]
     let pipelined: Bool
     let chunkTokens: Int
     let replicas: Slab<Replica>
@@ -153,6 +157,8 @@ public final class HybridSimulator {
         policy = scenario.policy
         roleTier = policy.roles.map { scenario.tierIndex($0)! }
         rolePrefixCache = roleTier.map { scenario.tiers[$0].prefixCache }
+        tierIsAPI = scenario.tiers.map { $0.kind == .api }
+        tierCachesPrefixes = scenario.tiers.map(\.prefixCaching)
         pipelined = policy.mode == .pipelined
         chunkTokens = (policy as? SplitReasonPolicy)?.chunkTokens ?? 256
         netRNG = RandomStream(seed: scenario.seed, name: "network")
@@ -309,19 +315,20 @@ public final class HybridSimulator {
         let role = seg.role
         let s = Int(reqs[i].seqBase) + role
         let tierIdx = roleTier[role]
-        let tier = scenario.tiers[tierIdx]
+        let isAPI = tierIsAPI[tierIdx]
         var delay = 0.0
         if role != Int(reqs[i].location) || (!handoff && role != 0) {
             if handoff { reqs[i].handoffs += 1 }
             let payload: Int
             materialise(s)
             if pipelined, let prev { payload = seqs[prev].sinceChunk } else { payload = reqs[i].context - seqs[s].kv }
-            delay = tier.kind == .api || colocated(roleTier[Int(reqs[i].location)], tierIdx) ? 0 : oneWay(tokens: payload)
+            delay = isAPI || colocated(roleTier[Int(reqs[i].location)], tierIdx) ? 0 : oneWay(tokens: payload)
             if pipelined, let prev { reqs[i].stagedHandoff = seqs[prev].sinceChunk; seqs[prev].sinceChunk = 0 }
         }
         if role != 0 { reqs[i].offloadSegments += 1 }
         reqs[i].location = Int16(role)
-        if tier.kind == .api {
+        if isAPI {
+            let tier = scenario.tiers[tierIdx]
             let api = tier.api!
             let ttft = api.ttftMs.sample(apiRNG) / 1000
             let rate = max(1e-9, api.tokensPerS.sample(apiRNG))
@@ -475,7 +482,7 @@ public final class HybridSimulator {
         if reqs[i].seg == reqs[i].segCount {
             if prevRole != 0 {
                 // The last tokens travel back to the frontend.
-                let back = scenario.tiers[roleTier[prevRole]].kind == .api ? 0 : oneWay(tokens: 0)
+                let back = tierIsAPI[roleTier[prevRole]] ? 0 : oneWay(tokens: 0)
                 reqs[i].done = now
                 schedule(now + back, .requestReturn, 0, UInt32(i))
                 releaseAll(i)
@@ -510,7 +517,7 @@ public final class HybridSimulator {
         guard !pipelined else { return }
         let r = Int(seqs[seq].replica)
         removeRunning(seq, replica: r)
-        if scenario.tiers[roleTier[Int(seqs[seq].role)]].prefixCaching { park(seq, replica: r) } else { freeSeq(seq, replica: r) }
+        if tierCachesPrefixes[roleTier[Int(seqs[seq].role)]] { park(seq, replica: r) } else { freeSeq(seq, replica: r) }
     }
 
     /// Every tier of request `i` keeps at most `keep` KV tokens.
@@ -621,7 +628,10 @@ public final class HybridSimulator {
         spareFinished = []; spareDone = []; spareBatch = []
         swap(&batch, &replicas[r].batch)
         defer {
-            finished.removeAll(keepingCapacity: true); done.removeAll(keepingCapacity: true); batch.removeAll(keepingCapacity: true)
+            // Only non-empty ones: removeAll(keepingCapacity:) on an empty array allocates a buffer.
+            if !finished.isEmpty { finished.removeAll(keepingCapacity: true) }
+            if !done.isEmpty { done.removeAll(keepingCapacity: true) }
+            if !batch.isEmpty { batch.removeAll(keepingCapacity: true) }
             spareFinished = finished; spareDone = done; spareBatch = batch
         }
         var chunkSends: [Int] = []
