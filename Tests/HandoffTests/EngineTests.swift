@@ -74,6 +74,40 @@ final class EngineTests: XCTestCase {
         }
     }
 
+    /// The installed Qwen pair's GGUF headers give the shapes Scenarios/qwen-local.yaml types by
+    /// hand (that file must load without the engine installed, so it keeps them).
+    func testGGUFHeadersMatchTheQwenScenario() throws {
+        let install = try EngineInstall.locate()
+        let sc = try ScenarioLoader.load(path: packageRoot + "/Scenarios/qwen-local.yaml")
+        for (tier, name) in [("small", "qwen-small"), ("large", "qwen-large")] {
+            let path = try install.model(name)
+            let g = try GGUFHeader.read(path: path).modelSpec(path: path)
+            let m = sc.tiers[try XCTUnwrap(sc.tierIndex(tier))].model
+            XCTAssertEqual([g.layers, g.attentionHeads, g.kvHeads, g.headDim, g.hidden], [m.layers, m.attentionHeads, m.kvHeads, m.headDim, m.hidden], name)
+            // 0.494032768 and 1.543714304 billion against 0.494 and 1.544 typed.
+            XCTAssertEqual(g.paramsB, m.paramsB, accuracy: 0.001 * m.paramsB, name)
+            // The typed weight bytes came from the file size, header (tokenizer) included: 1.2% and 0.6% more.
+            XCTAssertEqual(g.weightMemory, m.weightMemory, accuracy: 0.02 * m.weightMemory, name)
+        }
+    }
+
+    /// The Hugging Face configs of the four installed models count exactly the parameters their
+    /// GGUF files hold (tensor elements less the input embedding when the output is its own matrix).
+    func testHFConfigsCountTheGGUFTensors() throws {
+        let install = try EngineInstall.locate()
+        for (name, config, count) in [("qwen-small", "qwen2.5-coder-0.5b-instruct.json", 494_032_768), ("qwen-large", "qwen2.5-coder-1.5b-instruct.json", 1_543_714_304),
+                                      ("gemma", "gemma-3-270m.json", 268_098_176), ("small", "smollm2-135m.json", 134_515_008)] {
+            let path = try install.model(name)
+            let g = try GGUFHeader.read(path: path)
+            let h = try HFConfig.read(path: packageRoot + "/Scenarios/models/" + config)
+            XCTAssertEqual(g.computeParameters, count, name)
+            XCTAssertEqual(h.activeParameters, count, config)
+            XCTAssertEqual(h.parameters, count, "\(config): tied embeddings are stored once")
+            let m = try g.modelSpec(path: path)
+            XCTAssertEqual([h.layers, h.heads, h.kvHeads, h.headDim, h.hidden], [m.layers, m.attentionHeads, m.kvHeads, m.headDim, m.hidden], name)
+        }
+    }
+
     func testRecordWritesAValidTrace() async throws {
         let path = try await recordedTrace()
         let t = try TraceReader.read(path: path)

@@ -54,6 +54,9 @@ public struct LLMModulesPolicy: Policy {
         let p = Self.bridgeParams(sourceHidden: tiers[s].model.hidden, hidden: tiers[g].model.hidden, layers: crossAttentionLayers)
         tiers[s].model.paramsB += p.perSource / 1e9
         tiers[g].model.paramsB += p.perToken / 1e9
+        // The bridge is dense: every token runs through it.
+        tiers[s].model.activeParamsB? += p.perSource / 1e9
+        tiers[g].model.activeParamsB? += p.perToken / 1e9
         tiers[g].model.crossAttentionWidth += crossAttentionLayers * tiers[g].model.hidden
     }
 

@@ -17,6 +17,17 @@ public struct ModelSpec: Sendable, Equatable {
     /// context position adds K and V of that width to the KV cache and 4 × width attention FLOPs
     /// per token, like a self-attention layer.
     public var crossAttentionWidth = 0
+    /// Parameters one token's FLOPs run through, when fewer than `paramsB` (a mixture of experts
+    /// routes each token to k of E experts); nil: all of them.
+    public var activeParamsB: Double? = nil
+    /// Multi-head latent attention (DeepSeek-V3): KV elements per layer and token, one compressed
+    /// latent for K and V (kv_lora_rank + qk_rope_head_dim); 0: K and V of kv_heads · head_dim each.
+    public var mlaKVWidth = 0
+    /// Mixture of experts: the routed experts' parameters (all E of them, every MoE layer), E and
+    /// k (experts per token). A batch of B tokens reads only the experts it touches (LatencyModel).
+    public var routedExpertParamsB = 0.0
+    public var experts = 0
+    public var expertsPerToken = 0
 
     /// A catalogue model in bf16 weights and KV.
     public init(catalog c: Catalog.Model) {
@@ -32,8 +43,14 @@ public struct ModelSpec: Sendable, Equatable {
 
     /// Weight memory in bytes.
     public var weightMemory: Double { paramsB * 1e9 * weightBytes }
-    /// KV bytes per token: 2 (K and V) × layers × kv_heads × head_dim × bytes.
-    public var kvBytesPerToken: Double { 2 * Double(layers * kvHeads * headDim + crossAttentionWidth) * kvBytes }
+    /// Parameters in one token's FLOPs.
+    public var computeParamsB: Double { activeParamsB ?? paramsB }
+    /// KV bytes per token: 2 (K and V) × layers × kv_heads × head_dim × bytes, or MLA's layers ×
+    /// latent width × bytes.
+    public var kvBytesPerToken: Double {
+        mlaKVWidth > 0 ? Double(layers * mlaKVWidth + 2 * crossAttentionWidth) * kvBytes
+                       : 2 * Double(layers * kvHeads * headDim + crossAttentionWidth) * kvBytes
+    }
 }
 
 /// A GPU's specification.
@@ -60,6 +77,21 @@ public enum LatencySpec: Sendable, Equatable {
     /// token, where long prompts take 15), which is what verifying draft tokens costs.
     case linear(fixedMs: Double, prefillMsPerToken: Double, decodeMsPerSeq: Double, msPerContextToken: Double, prefillAttentionMs: Double = 0,
                 decodeMsByBatch: [Double] = [], prefillMsByTokens: [Double] = [])
+
+    /// The law with every time it gives multiplied by `r` (a server `r` times slower).
+    public func scaled(by r: Double) -> LatencySpec {
+        switch self {
+        case let .roofline(mfu, mbu, overhead): return .roofline(mfu: mfu / r, mbu: mbu / r, overheadMs: overhead * r)
+        case let .table(t, slope, overhead):
+            var u = t
+            u.prefill = t.prefill.map { ($0.context, $0.tps / r) }
+            u.decode = t.decode.map { ($0.context, $0.tps / r) }
+            return .table(u, decodeBatchSlope: slope, overheadMs: overhead * r)
+        case let .linear(fixed, a, b, c, e, byBatch, byTokens):
+            return .linear(fixedMs: fixed * r, prefillMsPerToken: a * r, decodeMsPerSeq: b * r, msPerContextToken: c * r, prefillAttentionMs: e * r,
+                           decodeMsByBatch: byBatch.map { $0 * r }, prefillMsByTokens: byTokens.map { $0 * r })
+        }
+    }
 }
 
 /// The latency law of an API tier: each call takes TTFT + (tokens − 1) / rate.

@@ -55,19 +55,7 @@ public enum ScenarioLoader {
         if let ms = try r.section("models") {
             for key in ms.keys {
                 guard let m = try ms.section(key) else { continue }
-                let base = try m.optionalString("name")
-                let cat = base.flatMap { catalog.models[$0] }
-                if let base, cat == nil, !m.has("params_b") {
-                    throw m.error("'\(base)' is not in the model catalogue (\(catalog.models.keys.sorted().joined(separator: ", "))); give params_b, layers, attention_heads, kv_heads, head_dim, hidden", key: "name")
-                }
-                func dims(_ k: String, _ d: Int?) throws -> Int { try m.int(k, default: d, min: 1) }
-                models[key] = ModelSpec(name: base ?? key,
-                                        paramsB: try m.double("params_b", default: cat?.paramsB, min: 0, exclusiveMin: true),
-                                        layers: try dims("layers", cat?.layers), attentionHeads: try dims("attention_heads", cat?.attentionHeads),
-                                        kvHeads: try dims("kv_heads", cat?.kvHeads), headDim: try dims("head_dim", cat?.headDim),
-                                        hidden: try dims("hidden", cat?.hidden),
-                                        weightBytes: try m.double("weight_bytes", default: 2, min: 0, exclusiveMin: true),
-                                        kvBytes: try m.double("kv_bytes", default: 2, min: 0, exclusiveMin: true))
+                models[key] = try model(m, key: key, baseDir: baseDir, catalog: catalog)
                 try m.finish()
             }
             try ms.finish()
