@@ -66,7 +66,6 @@ public struct SyntheticTraceSpec: Sendable, Equatable {
         let rng = RandomStream(seed: seed, name: "trace.synthetic")
         let candidateRNG = RandomStream(seed: seed, name: "trace.synthetic.candidates")
         let k = candidatesPerStep
-        let hbar = hardnessAlpha / (hardnessAlpha + hardnessBeta)
         func length(_ l: Lengths) -> Int {
             if l.sigma == 0 { return l.min >= l.max ? l.min : l.min + rng.int(below: l.max - l.min + 1) }
             let x = rng.lognormal(mu: log(l.median), sigma: l.sigma).rounded()
@@ -80,21 +79,7 @@ public struct SyntheticTraceSpec: Sendable, Equatable {
             q.rewards.removeAll(keepingCapacity: true)
             let p = length(promptTokens)
             let n = length(outputTokens)
-            let h = rng.beta(hardnessAlpha, hardnessBeta)
-            let pStart = Swift.min(1, Swift.max(1e-9, burstRatePer1kTokens * (h / hbar) / 1000))
-            let pEnd = 1 / Swift.max(1, burstTokensMean)
-            var t = 0
-            var hard = false
-            while t < n {
-                let run = Swift.min(n - t, rng.geometric(p: hard ? pEnd : pStart))
-                if hard {
-                    for _ in 0..<run { q.difficulty.append(Float(hardMin + (1 - hardMin) * rng.uniform())) }
-                } else {
-                    for _ in 0..<run { let u = rng.uniform(); q.difficulty.append(Float(easyMax * u * u * u)) }
-                }
-                t += run
-                hard.toggle()
-            }
+            let h = appendDifficulty(tokens: n, rng: rng, into: &q.difficulty)
             if stepTokensMean > 0 {
                 var b = 0
                 while true {
@@ -116,11 +101,42 @@ public struct SyntheticTraceSpec: Sendable, Equatable {
                     }
                 }
             }
-            let u = rng.uniform()
-            let scale = (1 - h) / (1 - hbar)
-            q.request = TraceRequest(id: "syn-\(r)", promptTokens: p, smallCorrect: u < smallAccuracy * scale, largeCorrect: u < largeAccuracy * scale)
+            let (small, large) = labels(hardness: h, rng: rng)
+            q.request = TraceRequest(id: "syn-\(r)", promptTokens: p, smallCorrect: small, largeCorrect: large)
             try body(q)
         }
+    }
+
+    /// One request's difficulties: draws its hardness h ~ Beta(α, β), then alternating easy
+    /// stretches and hard bursts up to `tokens`, appended to `values`. Returns h.
+    @discardableResult
+    public func appendDifficulty(tokens n: Int, rng: RandomStream, into values: inout [Float]) -> Double {
+        let hbar = hardnessAlpha / (hardnessAlpha + hardnessBeta)
+        let h = rng.beta(hardnessAlpha, hardnessBeta)
+        let pStart = Swift.min(1, Swift.max(1e-9, burstRatePer1kTokens * (h / hbar) / 1000))
+        let pEnd = 1 / Swift.max(1, burstTokensMean)
+        var t = 0
+        var hard = false
+        while t < n {
+            let run = Swift.min(n - t, rng.geometric(p: hard ? pEnd : pStart))
+            if hard {
+                for _ in 0..<run { values.append(Float(hardMin + (1 - hardMin) * rng.uniform())) }
+            } else {
+                for _ in 0..<run { let u = rng.uniform(); values.append(Float(easyMax * u * u * u)) }
+            }
+            t += run
+            hard.toggle()
+        }
+        return h
+    }
+
+    /// Outcome labels of a request of hardness h, from one shared uniform (so a request the small
+    /// model solves, the large one solves too).
+    public func labels(hardness h: Double, rng: RandomStream) -> (small: Bool, large: Bool) {
+        let hbar = hardnessAlpha / (hardnessAlpha + hardnessBeta)
+        let u = rng.uniform()
+        let scale = (1 - h) / (1 - hbar)
+        return (u < smallAccuracy * scale, u < largeAccuracy * scale)
     }
 
     public func generate() -> Trace {
