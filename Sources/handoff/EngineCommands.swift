@@ -154,8 +154,8 @@ struct Calibrate: AsyncParsableCommand {
     var smallPrefill: String = "1,2,3,4,5,6,7,8,9,10,11,12"
     @Option(help: "Decode probe concurrencies (≤ the server's --parallel).") var batches: String = "1,2,3,4"
     @Option(help: "Decode probe context lengths.") var contexts: String = "32,512"
-    @Option(help: "Tokens generated per decode probe.") var decodeTokens: Int = 48
-    @Option(help: "Repeats per probe (the median is fitted).") var repeats: Int = 3
+    @Option(help: "Tokens generated per decode probe.") var decodeTokens: Int = 64
+    @Option(help: "Repeats per probe (the median is fitted; a shared machine's speed wanders by ±20% from one probe to the next).") var repeats: Int = 5
     @Option(help: "Tokens per prefill iteration (llama.cpp --ubatch-size).") var ubatch: Int = 512
     @Option(help: "Top-k log-probabilities per token, as the tier is served (a small tier whose difficulties drive offload: 5).") var topLogprobs: Int = 0
     @OptionGroup var serverOptions: ServerOptions

@@ -155,4 +155,47 @@ final class ClosedLoopTests: XCTestCase {
         // Pipelined mode has no live closed loop to model.
         XCTAssertThrowsError(try ScenarioLoader.load(path: packageRoot + "/Scenarios/qwen-local.yaml", overrides: ["policy.closed_loop=\(file)", "policy.mode=pipelined"]))
     }
+
+    /// The speed probe's law figure is one batch-1 iteration reading context + tokens/2 tokens.
+    func testSpeedProbeLawByHand() throws {
+        let sc = try ScenarioLoader.load(path: packageRoot + "/Scenarios/qwen-local.yaml")
+        let t = sc.tiers[try XCTUnwrap(sc.tierIndex("small"))]
+        let law = LatencyModel(spec: .linear(fixedMs: 30, prefillMsPerToken: 7, decodeMsPerSeq: 0, msPerContextToken: 0.01, decodeMsByBatch: [0.5, 80]),
+                               model: t.model, gpu: t.gpu, tensorParallel: 1)
+        var p = SpeedProbe()
+        p.context = 32; p.tokens = 64
+        // 30 + 0.5 (B = 1) + 0.01 · (32 + 64/2)
+        XCTAssertEqual(p.lawMs(law), 31.14, accuracy: 1e-9)
+        XCTAssertEqual(SpeedProbe.Reading(measuredMs: 24.9, lawMs: 31.14).ratio, 24.9 / 31.14, accuracy: 1e-12)
+    }
+
+    /// speed.jsonl: the last line per cell and tier wins, and a line cut short is skipped.
+    func testSpeedLogRoundTrip() throws {
+        let path = tempDir() + "/speed.jsonl"
+        XCTAssertTrue(try SpeedLog.read(path).isEmpty, "no file, no readings")
+        try SpeedLog.append(path, cell: "c1-t0.5", tier: "small", reading: .init(measuredMs: 30, lawMs: 25))
+        try SpeedLog.append(path, cell: "c1-t0.5", tier: "large", reading: .init(measuredMs: 45, lawMs: 50))
+        try SpeedLog.append(path, cell: "c1-t0.5", tier: "small", reading: .init(measuredMs: 26, lawMs: 25))
+        try (String(contentsOfFile: path, encoding: .utf8) + "{\"cell\":\"c4-t0.5\",\"tier\":\"sm").write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try SpeedLog.read(path)
+        XCTAssertEqual(Set(r.keys), ["c1-t0.5"])
+        XCTAssertEqual(r["c1-t0.5"]?["small"], .init(measuredMs: 26, lawMs: 25))
+        XCTAssertEqual(r["c1-t0.5"]?["large"]?.ratio, 0.9)
+    }
+
+    /// A scaled law gives r times every iteration's time, whatever the load.
+    func testScaledLatencyLaw() throws {
+        let sc = try ScenarioLoader.load(path: packageRoot + "/Scenarios/qwen-local.yaml")
+        let t = sc.tiers[0]
+        var load = IterationLoad()
+        load.prefillTokens = 40; load.prefillAttention = 900; load.decodeSeqs = 3; load.decodeContext = 700
+        for spec in [t.latency, .roofline(mfu: 0.5, mbu: 0.7, overheadMs: 2)] {
+            let base = LatencyModel(spec: spec, model: t.model, gpu: t.gpu, tensorParallel: 1).seconds(load)
+            let slow = LatencyModel(spec: spec.scaled(by: 1.25), model: t.model, gpu: t.gpu, tensorParallel: 1).seconds(load)
+            XCTAssertEqual(slow, 1.25 * base, accuracy: 1e-12 * base)
+        }
+        load.prefillTokens = 3   // the measured small-batch table
+        let base = LatencyModel(spec: t.latency, model: t.model, gpu: t.gpu, tensorParallel: 1).seconds(load)
+        XCTAssertEqual(LatencyModel(spec: t.latency.scaled(by: 0.8), model: t.model, gpu: t.gpu, tensorParallel: 1).seconds(load), 0.8 * base, accuracy: 1e-12)
+    }
 }

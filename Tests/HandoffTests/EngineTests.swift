@@ -231,6 +231,18 @@ final class EngineTests: XCTestCase {
             return XCTFail("closed-loop.json is not a list")
         }
         XCTAssertEqual(rows.count, 3)
+        // Each cell probed both servers just before it ran. The law's figure is the calibration's
+        // batch-1 step at 32 + 64/2 context tokens; the measured one is a real decode, which on this
+        // machine has stayed within 0.7–1.3× of a calibration made minutes before.
+        let cal = try ConfigNode.parse(yaml: try String(contentsOfFile: packageRoot + "/Scenarios/calibration/qwen-small.yaml", encoding: .utf8), origin: "qwen-small.yaml").json
+        guard case let .number(fixed)? = cal["latency"]?["fixed_ms"], case let .number(perCtx)? = cal["latency"]?["ms_per_context_token"],
+              case let .numbers(byBatch)? = cal["latency"]?["decode_ms_by_batch"] else { return XCTFail("qwen-small.yaml has no linear law") }
+        for row in rows {
+            guard case let .number(law)? = row["speed_probe"]?["small"]?["calibrated_ms"], case let .number(ms)? = row["speed_probe"]?["small"]?["decode_ms"],
+                  case .number? = row["speed_probe"]?["large"]?["decode_ms"] else { return XCTFail("a cell has no speed_probe: \(row)") }
+            XCTAssertEqual(law, fixed + byBatch[0] + perCtx * 64, accuracy: 1e-6)
+            XCTAssert(ms > 0.3 * law && ms < 3 * law, "small decodes at \(ms) ms per token against a calibrated \(law)")
+        }
         for f in ["closed-loop-model.yaml", "README.md", "index.html"] { XCTAssert(FileManager.default.fileExists(atPath: dir + "/cl/" + f), f) }
         let held = try XCTUnwrap(rows.first { $0["held_out"] == .bool(true) })
         XCTAssertEqual(number(held, "offload_threshold"), 0.6)

@@ -27,8 +27,12 @@ public struct Calibrator: Sendable {
         public var smallPrefillPrefix = 128
         public var decodeBatches = [1, 2, 3, 4]
         public var decodeContexts = [32, 512]
-        public var decodeTokens = 48
-        public var repeats = 3
+        /// 5 repeats of 64 tokens: on this shared 2-core VM, 20 back-to-back batch-1 probes of one
+        /// server (Qwen2.5-Coder-0.5B, one thread, 48 tokens) ranged 21.7–39.3 ms per token around a
+        /// median of 25.1, and the 2026-12-02 calibration's 3 repeats of 48 fitted 30.8 while the runs
+        /// that followed decoded at 24–25 ms per token (E2EL p50 predicted 10–25% high).
+        public var decodeTokens = 64
+        public var repeats = 5
         /// Tokens the server processes per prefill iteration (llama.cpp `--ubatch-size`, 512 by default).
         public var ubatch = 512
         /// Top-k log-probabilities per generated token, as the tier serves them (computing them

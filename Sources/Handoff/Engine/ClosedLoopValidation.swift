@@ -25,7 +25,7 @@ public struct ClosedLoopValidation: Sendable {
     public var maxTokens: Int
     public var outDir: String
     /// What `handoff closed-loop` writes in its folder (the cells' journals under `runs/`).
-    public static let fileNames: Set<String> = ["runs", "closed-loop.json", "closed-loop-model.yaml", "README.md", "index.html"]
+    public static let fileNames: Set<String> = ["runs", "speed.jsonl", "host-load.txt", "closed-loop.json", "closed-loop-model.yaml", "README.md", "index.html"]
     /// The trace restricted to `requests`, in that order (built once: every cell runs it).
     let subTrace: Trace
 
@@ -52,20 +52,28 @@ public struct ClosedLoopValidation: Sendable {
         public var predicted: [(String, Double)]
         public var accuracyCI95: (Double, Double)?
         public var traceOnly: [(String, Double)]
+        /// Each server's speed probe, taken just before the cell ran (none for a cell journaled
+        /// before probes existed): tier → reading.
+        public var speed: [String: SpeedProbe.Reading] = [:]
+        /// `predicted`'s E2EL p50 with each law scaled by its server's probe (a diagnostic: how
+        /// much of the latency miss is the machine's speed moving since calibration).
+        public var speedAdjustedE2ELP50: Double?
     }
+
+    static func cellName(_ c: Int, _ tau: Double) -> String { "c\(c)-t\(JSONWriter.number(tau))" }
 
     func validator(_ c: Int, _ tau: Double) throws -> Validator {
         let sc = try family.scenario(["policy.offload_threshold=\(JSONWriter.number(tau))"])
         guard sc.policy is SplitReasonPolicy else { throw HandoffError.input("closed-loop validation runs policy splitreason", field: "policy.name") }
         var v = Validator(scenario: sc, trace: subTrace, clients: clients, sample: requests.count, concurrency: c,
-                          outDir: outDir + "/runs/c\(c)-t\(JSONWriter.number(tau))")
+                          outDir: outDir + "/runs/" + Self.cellName(c, tau))
         v.lengths = .natural
         v.maxTokens = maxTokens
         return v
     }
 
     /// Runs what is not journaled yet, fits, and compares every cell.
-    public func run(progress: @escaping @Sendable (String) -> Void) async throws -> (model: ClosedLoopModel, cells: [Cell], load: HostLoad?) {
+    public func run(progress: @escaping @Sendable (String) -> Void) async throws -> (model: ClosedLoopModel, cells: [Cell], load: String?) {
         let before = HostLoad.Reading.now()
         let ran = Flag()
         var runs: [(Int, Double, Validator, [MeasuredRequest])] = []
@@ -73,12 +81,22 @@ public struct ClosedLoopValidation: Sendable {
             for tau in thresholds {
                 let v = try validator(c, tau)
                 let label = "concurrency \(c), threshold \(JSONWriter.number(tau))"
-                let samples = try await v.runReal { d, t in ran.set(1); progress("\(label): \(d)/\(t) requests") }
+                let name = Self.cellName(c, tau)
+                let samples = try await v.runReal(progress: { d, t in ran.set(1); progress("\(label): \(d)/\(t) requests") },
+                                                  beforeRunning: {
+                    progress("\(label): probing the servers' speed")
+                    try await self.probeSpeed(cell: name, scenario: v.scenario)
+                })
                 runs.append((c, tau, v, samples))
             }
         }
-        // The host's load over the requests this invocation ran (none: nothing to say).
-        let load = ran.value == nil ? nil : HostLoad.between(before, HostLoad.Reading.now())
+        // The host's load over the requests this invocation ran, kept in OUT/host-load.txt for a
+        // later invocation that runs nothing (it re-fits and reports the same journals).
+        var load = ran.value == nil ? nil : HostLoad.between(before, HostLoad.Reading.now())?.summary
+        let loadPath = outDir + "/host-load.txt"
+        if let load { try FileIO.writeAtomically(load + "\n", to: loadPath) } else if FileManager.default.fileExists(atPath: loadPath) {
+            load = String(decoding: try FileIO.read(loadPath), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         let sub = subTrace
         let segment = (try validator(concurrencies[0], thresholds[0]).scenario.policy as! SplitReasonPolicy).minSegmentTokens
         let fitRuns = runs.filter { fitThresholds.contains($0.1) }.map { run in
@@ -87,14 +105,31 @@ public struct ClosedLoopValidation: Sendable {
             })
         }
         let model = try ClosedLoopFit.fit(trace: sub, runs: fitRuns, maxTokens: maxTokens)
+        let speeds = try SpeedLog.read(outDir + "/speed.jsonl")
         var cells: [Cell] = []
         for (c, tau, v, samples) in runs {
-            cells.append(try compare(model, c, tau, v, samples, sub, segment))
+            cells.append(try compare(model, c, tau, v, samples, sub, segment, speed: speeds[Self.cellName(c, tau)] ?? [:]))
         }
         return (model, cells, load)
     }
 
-    func compare(_ model: ClosedLoopModel, _ c: Int, _ tau: Double, _ v: Validator, _ samples: [MeasuredRequest], _ sub: Trace, _ segment: Int) throws -> Cell {
+    /// Probes each server with a client (small with the tier's top log-probabilities, large
+    /// without, as the run requests them) and appends the readings to `OUT/speed.jsonl`.
+    func probeSpeed(cell: String, scenario sc: Scenario) async throws {
+        for (k, tier) in ["small", "large"].enumerated() {
+            guard let client = clients[tier], let t = sc.tierIndex(tier).map({ sc.tiers[$0] }) else { continue }
+            var probe = SpeedProbe()
+            probe.topLogprobs = tier == "small" ? (sc.engine[tier]?.topLogprobs ?? 0) : 0
+            let law = LatencyModel(spec: t.latency, model: t.model, gpu: t.gpu, tensorParallel: t.tensorParallel)
+            var salt: UInt64 = UInt64(k)
+            for b in cell.utf8 { salt = salt &* 31 &+ UInt64(b) }
+            let r = try await probe.measure(client, latency: law, salt: salt)
+            try SpeedLog.append(outDir + "/speed.jsonl", cell: cell, tier: tier, reading: r)
+        }
+    }
+
+    func compare(_ model: ClosedLoopModel, _ c: Int, _ tau: Double, _ v: Validator, _ samples: [MeasuredRequest], _ sub: Trace, _ segment: Int,
+                 speed: [String: SpeedProbe.Reading] = [:]) throws -> Cell {
         let report = try ValidationReport.make(v, samples)
         let n = Double(samples.count)
         func q(_ xs: [Double], _ p: Double) -> Double { Statistics.quantile(sorted: xs.sorted(), p) }
@@ -126,7 +161,16 @@ public struct ClosedLoopValidation: Sendable {
         var s = v.scenario
         s.traffic = TrafficSpec(arrival: .closed_loop, rateRps: 1, cv: 1, concurrency: c, thinkTimeS: 0, requests: idx.count)
         s.policy = (v.scenario.policy as! SplitReasonPolicy).liveReplay
-        let sim = try Simulation.run(s, trace: Trace(requests: reqs, offsets: offsets, difficulty: DifficultyColumn(values))).outcome.requests
+        let implied = Trace(requests: reqs, offsets: offsets, difficulty: DifficultyColumn(values))
+        let sim = try Simulation.run(s, trace: implied).outcome.requests
+        // The same prediction had each server been calibrated at the speed its probe measured
+        // just before the cell: every coefficient of its law scaled by measured / calibrated.
+        var speedAdjusted: Double?
+        if speed["small"] != nil || speed["large"] != nil {
+            var s3 = s
+            for (i, t) in s3.tiers.enumerated() { if let r = speed[t.name] { s3.tiers[i].latency = t.latency.scaled(by: r.ratio) } }
+            speedAdjusted = q(try Simulation.run(s3, trace: implied).outcome.requests.map { $0.e2elS * 1000 }, 0.5)
+        }
         let simSpan = sim.map { $0.arrivalS + $0.e2elS }.max()! - sim.map(\.arrivalS).min()!
         var predicted: [(String, Double)] = []
         if let a = p.accuracy { predicted.append(("accuracy", a)) }
@@ -159,7 +203,8 @@ public struct ClosedLoopValidation: Sendable {
             ("latency_ms.e2el.p50", q(rec.map { $0.e2elS * 1000 }, 0.5)),
         ]
         return Cell(concurrency: c, threshold: tau, heldOut: !fitThresholds.contains(tau), samples: samples, report: report,
-                    measured: measured, predicted: predicted, accuracyCI95: p.accuracyCI95, traceOnly: traceOnly)
+                    measured: measured, predicted: predicted, accuracyCI95: p.accuracyCI95, traceOnly: traceOnly,
+                    speed: speed, speedAdjustedE2ELP50: speedAdjusted)
     }
 
     /// `closed-loop.json`: one row per cell (keys in docs/closed-loop.md).
@@ -173,11 +218,18 @@ public struct ClosedLoopValidation: Sendable {
                     let key = r.metric == "throughput_rps" ? r.metric : "latency_ms." + r.metric.replacingOccurrences(of: "_ms", with: "")
                     return (key, .number(r.predicted))
                 }
-            return .object([("concurrency", .number(Double(c.concurrency))), ("offload_threshold", .number(c.threshold)),
+            var row: [(String, JSONValue)] = [("concurrency", .number(Double(c.concurrency))), ("offload_threshold", .number(c.threshold)),
                             ("held_out", .bool(c.heldOut)), ("requests", .number(Double(c.samples.count))),
                             ("measured", .object(obj(c.measured))), ("predicted", .object(pred)),
                             ("replay", .object(replay + [("e2el_per_request_median_abs_error_pct", .number(c.report.e2elMedianAbsErrorPct))])),
-                            ("trace_only", .object(obj(c.traceOnly)))])
+                            ("trace_only", .object(obj(c.traceOnly)))]
+            // measured / calibrated ms per decoded token, per server, probed just before the cell.
+            let speed = ["small", "large"].compactMap { t in c.speed[t].map { r -> (String, JSONValue) in
+                (t, .object([("decode_ms", .number(r.measuredMs)), ("calibrated_ms", .number(r.lawMs)), ("ratio", .number(r.ratio))]))
+            } }
+            if !speed.isEmpty { row.append(("speed_probe", .object(speed))) }
+            if let a = c.speedAdjustedE2ELP50 { row.append(("predicted_speed_adjusted", .object([("latency_ms.e2el.p50", .number(a))]))) }
+            return .object(row)
         })
     }
 }

@@ -145,7 +145,9 @@ public struct Validator: Sendable {
     }
 
     /// Runs what is not on disk yet; returns every finished sample, in request order.
-    public func runReal(progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) async throws -> [MeasuredRequest] {
+    /// `beforeRunning` runs once, before the first request, and only when some request is still to run.
+    public func runReal(progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in },
+                        beforeRunning: (@Sendable () async throws -> Void)? = nil) async throws -> [MeasuredRequest] {
         guard sample >= 1, sample <= trace.count else {
             throw HandoffError.input("--sample \(sample) is out of range: the trace has \(trace.count) requests")
         }
@@ -173,6 +175,7 @@ public struct Validator: Sendable {
         log.seekToEndOfFile()
         defer { try? log.close() }
         let counter = Counter(done.count)
+        if done.count < total, let beforeRunning { try await beforeRunning() }
         // Passes run one after another, so each pass is a closed-loop run of its own.
         for rep in 0..<repeats {
             let todo = (0..<sample).filter { done[rep * sample + $0] == nil }

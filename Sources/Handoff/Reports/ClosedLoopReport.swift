@@ -47,7 +47,7 @@ public enum ClosedLoopReport {
         return s
     }
 
-    public static func markdown(model m: ClosedLoopModel, cells: [ClosedLoopValidation.Cell], command: String, load: HostLoad? = nil) -> String {
+    public static func markdown(model m: ClosedLoopModel, cells: [ClosedLoopValidation.Cell], command: String, load: String? = nil) -> String {
         var s = """
         # Closed-loop fidelity: Qwen2.5-Coder 0.5B → 1.5B, live
 
@@ -60,11 +60,15 @@ public enum ClosedLoopReport {
         **replay** simulates the realised streams (the serving model's error alone); **trace only** is the prediction with no
         closed-loop model. Accuracy intervals are 95% Poisson–binomial prediction intervals for the measured accuracy.
 
-        Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; \(load.map { "during the requests this invocation ran, " + $0.summary } ?? "no load reading (every cell was already journaled when this report was made)").
+        Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; \(load.map { "during the requests of the last invocation that ran any, " + $0 } ?? "no load reading (the cells were journaled by a version of Handoff that kept none)").
         Per-request E2EL error of the replay (the serving model alone) is in `closed-loop.json` (`replay.e2el_per_request_median_abs_error_pct`).
+        **speed now** is each server's batch-1 decode probe just before the cell ran, over what its calibration says
+        (small / large; above 1 the server was slower than calibrated; `speed_probe` in `closed-loop.json`); **at probed
+        speed** is the prediction with each latency law scaled by that ratio (`predicted_speed_adjusted`), a diagnostic of
+        how much of a latency miss is the machine's speed moving since calibration.
 
-        | conc. | τ | split | accuracy meas. | pred. [95%] | offload meas. | pred. | trace only | out tok/req meas. | pred. | E2EL p50 ms meas. | pred. | replay |
-        |---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+        | conc. | τ | split | accuracy meas. | pred. [95%] | offload meas. | pred. | trace only | out tok/req meas. | pred. | E2EL p50 ms meas. | pred. | replay | speed now | at probed speed |
+        |---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 
         """
         for c in cells {
@@ -74,13 +78,15 @@ public enum ClosedLoopReport {
             s += "| \(f(value(c.measured, "accuracy"))) | \(f(value(c.predicted, "accuracy")))\(ci) "
             s += "| \(f(value(c.measured, "offload.token_fraction"))) | \(f(value(c.predicted, "offload.token_fraction"))) | \(f(value(c.traceOnly, "offload.token_fraction"))) "
             s += "| \(f(value(c.measured, "output_tokens_per_request"))) | \(f(value(c.predicted, "output_tokens_per_request"))) "
-            s += "| \(f(value(c.measured, "latency_ms.e2el.p50"))) | \(f(value(c.predicted, "latency_ms.e2el.p50"))) (\(err(value(c.predicted, "latency_ms.e2el.p50"), value(c.measured, "latency_ms.e2el.p50")))) | \(f(replay)) |\n"
+            s += "| \(f(value(c.measured, "latency_ms.e2el.p50"))) | \(f(value(c.predicted, "latency_ms.e2el.p50"))) (\(err(value(c.predicted, "latency_ms.e2el.p50"), value(c.measured, "latency_ms.e2el.p50")))) | \(f(replay)) "
+            s += "| " + ["small", "large"].map { c.speed[$0].map { String(format: "%.2f", $0.ratio) } ?? "—" }.joined(separator: " / ")
+            s += " | \(f(c.speedAdjustedE2ELP50))\(c.speedAdjustedE2ELP50 == nil ? "" : " (\(err(c.speedAdjustedE2ELP50, value(c.measured, "latency_ms.e2el.p50"))))") |\n"
         }
         s += "\nPer cell, every metric (`closed-loop.json` has the same figures):\n\n```\n\(table(cells))```\n"
         return s
     }
 
-    public static func html(model m: ClosedLoopModel, cells: [ClosedLoopValidation.Cell], command: String, load: HostLoad? = nil) -> String {
+    public static func html(model m: ClosedLoopModel, cells: [ClosedLoopValidation.Cell], command: String, load: String? = nil) -> String {
         var charts = ""
         for c in Array(Set(cells.map(\.concurrency))).sorted() {
             let cs = cells.filter { $0.concurrency == c }.sorted { $0.threshold < $1.threshold }
