@@ -235,12 +235,15 @@ final class EngineTests: XCTestCase {
         // batch-1 step at 32 + 64/2 context tokens; the measured one is a real decode, which on this
         // machine has stayed within 0.7–1.3× of a calibration made minutes before.
         let cal = try ConfigNode.parse(yaml: try String(contentsOfFile: packageRoot + "/Scenarios/calibration/qwen-small.yaml", encoding: .utf8), origin: "qwen-small.yaml").json
+        // (YAML lists come back as .array.)
         guard case let .number(fixed)? = cal["latency"]?["fixed_ms"], case let .number(perCtx)? = cal["latency"]?["ms_per_context_token"],
-              case let .numbers(byBatch)? = cal["latency"]?["decode_ms_by_batch"] else { return XCTFail("qwen-small.yaml has no linear law") }
+              case let .array(batches)? = cal["latency"]?["decode_ms_by_batch"], case let .number(batch1)? = batches.first else {
+            return XCTFail("qwen-small.yaml has no linear law")
+        }
         for row in rows {
             guard case let .number(law)? = row["speed_probe"]?["small"]?["calibrated_ms"], case let .number(ms)? = row["speed_probe"]?["small"]?["decode_ms"],
                   case .number? = row["speed_probe"]?["large"]?["decode_ms"] else { return XCTFail("a cell has no speed_probe: \(row)") }
-            XCTAssertEqual(law, fixed + byBatch[0] + perCtx * 64, accuracy: 1e-6)
+            XCTAssertEqual(law, fixed + batch1 + perCtx * 64, accuracy: 1e-6)
             XCTAssert(ms > 0.3 * law && ms < 3 * law, "small decodes at \(ms) ms per token against a calibrated \(law)")
         }
         for f in ["closed-loop-model.yaml", "README.md", "index.html"] { XCTAssert(FileManager.default.fileExists(atPath: dir + "/cl/" + f), f) }
