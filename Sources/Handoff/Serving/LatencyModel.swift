@@ -132,7 +132,7 @@ public struct LatencyModel: Sendable {
     }
 
     /// Seconds the iteration takes.
-    public func seconds(_ l: IterationLoad) -> Double {
+    @inline(__always) public func seconds(_ l: IterationLoad) -> Double {
         switch spec {
         case let .roofline(_, _, overhead):
             let flops = 2 * params * Double(l.prefillTokens + l.decodeSeqs) + attnFactor * (l.prefillAttention + l.decodeContext)
