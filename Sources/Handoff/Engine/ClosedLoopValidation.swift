@@ -114,7 +114,8 @@ public struct ClosedLoopValidation: Sendable {
     }
 
     /// Probes each server with a client (small with the tier's top log-probabilities, large
-    /// without, as the run requests them) and appends the readings to `OUT/speed.jsonl`.
+    /// without, as the run requests them) and appends the readings to `OUT/speed.jsonl`. A probe
+    /// that fails (no `timings` in the answer) is left out: the cell's report then has none.
     func probeSpeed(cell: String, scenario sc: Scenario) async throws {
         for (k, tier) in ["small", "large"].enumerated() {
             guard let client = clients[tier], let t = sc.tierIndex(tier).map({ sc.tiers[$0] }) else { continue }
@@ -123,7 +124,8 @@ public struct ClosedLoopValidation: Sendable {
             let law = LatencyModel(spec: t.latency, model: t.model, gpu: t.gpu, tensorParallel: t.tensorParallel)
             var salt: UInt64 = UInt64(k)
             for b in cell.utf8 { salt = salt &* 31 &+ UInt64(b) }
-            let r = try await probe.measure(client, latency: law, salt: salt)
+            // A server without llama.cpp's `timings` (vLLM, SGLang) gets no probe; the cell still runs.
+            guard let r = try? await probe.measure(client, latency: law, salt: salt) else { continue }
             try SpeedLog.append(outDir + "/speed.jsonl", cell: cell, tier: tier, reading: r)
         }
     }
