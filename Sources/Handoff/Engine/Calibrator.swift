@@ -61,7 +61,10 @@ public struct Calibrator: Sendable {
         self.design = design
     }
 
-    func tokens(_ n: Int, _ rng: inout RandomStream) -> [Int] { (0..<n).map { _ in 1000 + rng.int(below: 20000) } }
+    func tokens(_ n: Int, _ rng: inout RandomStream) -> [Int] { Self.randomTokens(n, rng) }
+
+    /// A prompt of exactly `n` random token ids (no prefix another probe could reuse).
+    static func randomTokens(_ n: Int, _ rng: RandomStream) -> [Int] { (0..<n).map { _ in 1000 + rng.int(below: 20000) } }
 
     /// Runs the probes. `progress(done, total)` after each probe.
     public func measure(progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) async throws -> [Probe] {

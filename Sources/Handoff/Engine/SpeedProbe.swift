@@ -44,7 +44,7 @@ public struct SpeedProbe: Sendable {
         var ms: [Double] = []
         for _ in 0..<max(1, repeats) {
             var r = CompletionRequest(prompt: "", maxTokens: tokens, topLogprobs: topLogprobs, ignoreEOS: true)
-            r.promptTokenIDs = (0..<context).map { _ in 1000 + rng.int(below: 20000) }
+            r.promptTokenIDs = Calibrator.randomTokens(context, rng)
             r.cachePrompt = false
             let res = try await client.complete(r)
             guard let t = res.timings, t.predictedTokens > 0 else {

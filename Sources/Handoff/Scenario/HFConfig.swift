@@ -105,37 +105,38 @@ public enum HFConfig {
         // MLP per layer: dense, or experts (stored, active).
         let I = try int("intermediate_size", type == "deepseek_v3" || type == "qwen3_moe" ? 0 : nil)
         let dense = 3 * H * I
-        var stored = 0, active = 0, routed = 0, nE = 0, nK = 0
-        for l in 0..<L {
-            var mlpStored = dense, mlpActive = dense
+        // Which layers are mixtures of experts, and (read once) their shape: E routed experts of
+        // `expert` parameters, k per token, `shared` always on, router (and bias) parameters.
+        var moeLayer: (Int) -> Bool = { _ in false }
+        switch type {
+        case "mixtral": moeLayer = { _ in true }
+        case "qwen3_moe":
+            let step = try int("decoder_sparse_step", 1)
+            var denseLayers = Set<Int>()
+            if case let .numbers(xs)? = c["mlp_only_layers"] { denseLayers = Set(xs.map { Int($0) }) }
+            moeLayer = { l in !denseLayers.contains(l) && step > 0 && (l + 1) % step == 0 }
+        case "deepseek_v3":
+            let firstDense = try int("first_k_dense_replace", 0), freq = try int("moe_layer_freq", 1)
+            moeLayer = { l in l >= firstDense && freq > 0 && l % freq == 0 }
+        default: break
+        }
+        let moeLayers = (0..<L).filter(moeLayer).count
+        var nE = 0, nK = 0, expert = 0, shared = 0, router = 0
+        if moeLayers > 0 {
             switch type {
             case "mixtral":
-                let E = try int("num_local_experts"), k = try int("num_experts_per_tok")
-                mlpStored = E * dense + H * E; mlpActive = k * dense + H * E
-                routed += E * dense; nE = E; nK = k
+                nE = try int("num_local_experts"); nK = try int("num_experts_per_tok"); expert = dense; router = H * nE
             case "qwen3_moe":
-                let step = try int("decoder_sparse_step", 1)
-                var denseLayers = Set<Int>()
-                if case let .numbers(xs)? = c["mlp_only_layers"] { denseLayers = Set(xs.map { Int($0) }) }
-                if !denseLayers.contains(l) && step > 0 && (l + 1) % step == 0 {
-                    let E = try int("num_experts"), k = try int("num_experts_per_tok"), Ie = try int("moe_intermediate_size")
-                    mlpStored = E * 3 * H * Ie + H * E; mlpActive = k * 3 * H * Ie + H * E
-                    routed += E * 3 * H * Ie; nE = E; nK = k
-                }
-            case "deepseek_v3":
-                let firstDense = try int("first_k_dense_replace", 0), freq = try int("moe_layer_freq", 1)
-                if l >= firstDense && freq > 0 && l % freq == 0 {
-                    let E = try int("n_routed_experts"), k = try int("num_experts_per_tok"), shared = try int("n_shared_experts", 0)
-                    let ie = try int("moe_intermediate_size")
-                    let e = 3 * H * ie
-                    mlpStored = (E + shared) * e + H * E + E; mlpActive = (k + shared) * e + H * E + E
-                    routed += E * e; nE = E; nK = k
-                }
-            default: break
+                nE = try int("num_experts"); nK = try int("num_experts_per_tok"); expert = 3 * H * (try int("moe_intermediate_size")); router = H * nE
+            default:  // deepseek_v3
+                nE = try int("n_routed_experts"); nK = try int("num_experts_per_tok"); shared = try int("n_shared_experts", 0)
+                expert = 3 * H * (try int("moe_intermediate_size")); router = H * nE + nE
             }
-            stored += attention + mlpStored + normsPerLayer
-            active += attention + mlpActive + normsPerLayer
         }
+        let perLayer = attention + normsPerLayer
+        let routed = moeLayers * nE * expert
+        var stored = L * perLayer + (L - moeLayers) * dense + routed + moeLayers * (shared * expert + router)
+        var active = L * perLayer + (L - moeLayers) * dense + moeLayers * ((nK + shared) * expert + router)
         let embedding = V * H
         stored += embedding + (tied ? 0 : embedding) + H
         active += embedding + H   // the output matmul (tied or not); the input lookup costs no FLOPs
