@@ -126,15 +126,26 @@ struct Bench: ParsableCommand {
     }
 
     struct Serving: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Simulate splitreason-a6000 with synthetic 8k–16k-token requests; print simulated_tokens_per_cpu_s.")
+        static let configuration = CommandConfiguration(
+            abstract: "Simulate splitreason-a6000 with synthetic 8k–16k-token requests; print simulated_tokens_per_cpu_s.",
+            discussion: """
+                With a scenario whose trace is synthetic, its requests are set to --requests of 8,192–16,384 \
+                output tokens (median 12,000). With a scenario that reads a trace file (for example Vidur's \
+                workload, docs/vidur.md), the trace and its arrivals are used as they are and --requests is \
+                ignored. simulate_cpu_s times the event loop only (the trace is loaded first); \
+                simulated_tokens_per_cpu_s counts output tokens, and prompt_tokens the prefill beside them.
+                """)
         @Option(help: "Scenario.") var scenario = "Scenarios/splitreason-a6000.yaml"
-        @Option(help: "Requests.") var requests = 10_000
+        @Option(help: "Requests (synthetic traces only).") var requests = 10_000
         @Option(name: .customLong("set"), help: ArgumentHelp("Extra overrides.", valueName: "path=value")) var overrides: [String] = []
         func run() throws {
             try guarded {
-                let sc = try ScenarioLoader.load(path: scenario, overrides: [
-                    "trace.synthetic.requests=\(requests)", "trace.synthetic.output_tokens={median: 12000, sigma: 0, min: 8192, max: 16384}",
-                    "traffic.requests=\(requests)"] + overrides)
+                var sc = try ScenarioLoader.load(path: scenario, overrides: overrides)
+                if case .synthetic = sc.trace {
+                    sc = try ScenarioLoader.load(path: scenario, overrides: [
+                        "trace.synthetic.requests=\(requests)", "trace.synthetic.output_tokens={median: 12000, sigma: 0, min: 8192, max: 16384}",
+                        "traffic.requests=\(requests)"] + overrides)
+                }
                 let g0 = cpuSeconds()
                 let trace = try Simulation.loadTrace(sc)
                 let g1 = cpuSeconds()
@@ -142,8 +153,10 @@ struct Bench: ParsableCommand {
                 let r = try Simulation.run(sc, trace: trace)
                 let t1 = cpuSeconds()
                 let tokens = r.outcome.requests.reduce(0) { $0 + $1.outputTokens }
-                print(String(format: "RESULT requests=%d tokens=%d events=%d trace_cpu_s=%.3f simulate_cpu_s=%.3f simulated_tokens_per_cpu_s=%.0f",
-                             requests, tokens, r.outcome.events, g1 - g0, t1 - t0, Double(tokens) / (t1 - t0)))
+                let prompt = r.outcome.requests.reduce(0) { $0 + trace.requests[$1.traceIndex].promptTokens }
+                let preempted = r.outcome.tiers.reduce(0) { $0 + $1.preemptions }
+                print(String(format: "RESULT requests=%d tokens=%d prompt_tokens=%d events=%d preemptions=%d trace_cpu_s=%.3f simulate_cpu_s=%.3f simulated_tokens_per_cpu_s=%.0f",
+                             r.outcome.requests.count, tokens, prompt, r.outcome.events, preempted, g1 - g0, t1 - t0, Double(tokens) / (t1 - t0)))
             }
         }
     }
