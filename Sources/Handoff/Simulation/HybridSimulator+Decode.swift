@@ -120,7 +120,7 @@ extension HybridSimulator {
 
     /// Pops the members of replica `r` whose segment ended by its epoch into `finished`, in
     /// admission order, up to date and out of the lazy set. O(log n) each.
-    func popFinished(_ r: Int, into finished: inout [Int]) {
+    func popFinished(_ r: Int, into finished: IndexList) {
         let epoch = replicas[r].epoch
         while let top = replicas[r].finishes.first, top.epoch <= epoch {
             popFinish(replica: r)

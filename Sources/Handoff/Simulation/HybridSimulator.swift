@@ -117,8 +117,9 @@ public final class HybridSimulator {
     var slotBase: [Int] = []
     /// Per sequence, its place in the lazy decode accounting (`HybridSimulator+Decode.swift`).
     var lane = Slab<Int>(capacity: 0)
-    /// `finishRun`'s buffers, kept between calls.
-    var spareFinished: [Int] = [], spareDone: [Int] = [], spareBatch: [Int32] = []
+    /// `finishRun`'s buffers, kept between calls (it never runs inside itself).
+    let finishedList = IndexList(), doneList = IndexList(), mergedList = IndexList(), chunkList = IndexList()
+    var spareBatch: [Int32] = []
     var reqs = Slab<RequestState>(capacity: 0)
     var segments: [Segment] = []
     var queue = EventQueue(capacity: 4096)
@@ -195,6 +196,8 @@ public final class HybridSimulator {
         reqs = Slab(capacity: totalRequests)
         seqs = Slab(capacity: totalRequests * roles)
         var t = 0.0
+        // The replayed trace's last arrival, found once (a repeat of the trace starts after it).
+        var replaySpan: Double?
         // Every trace request's plan, once per trace and policy (a sweep over serving fields reuses it).
         let planned = min(trace.count, totalRequests)
         let plan = trace.memoised("plan|\(planned)|" + JSONWriter.write(.object(policy.parameters))) { () -> PolicyPlan in
@@ -223,7 +226,9 @@ public final class HybridSimulator {
                 guard let a = trace.requests[tr].arrivalS else {
                     throw HandoffError.input("is replay but trace request \(trace.requests[tr].id)\(scenario.trace.path.map { " (\($0), request \(tr + 1))" } ?? "") has no arrival_s; record arrivals or use poisson", field: "traffic.arrival")
                 }
-                arrival = a + Double(i / trace.count) * (trace.requests.compactMap(\.arrivalS).max() ?? 0)
+                // A trace shorter than the run repeats, shifted by its span each time round.
+                if i >= trace.count && replaySpan == nil { replaySpan = trace.requests.compactMap(\.arrivalS).max() ?? 0 }
+                arrival = a + Double(i / trace.count) * (replaySpan ?? 0)
             case .closed_loop: arrival = 0
             }
             let base = Int32(seqs.count)
@@ -624,17 +629,16 @@ public final class HybridSimulator {
         let tierIdx = replicas[r].tier
         // Buffers reused from run to run (taking the batch out of the replica with a spare in its
         // place, not a copy-on-write of a shared array): no allocation per event.
-        var finished = spareFinished, done = spareDone, batch = spareBatch
-        spareFinished = []; spareDone = []; spareBatch = []
+        var batch = spareBatch
+        spareBatch = []
         swap(&batch, &replicas[r].batch)
+        let finished = finishedList, done = doneList, chunkSends = chunkList
+        finished.removeAll(); done.removeAll(); chunkSends.removeAll()
         defer {
-            // Only non-empty ones: removeAll(keepingCapacity:) on an empty array allocates a buffer.
-            if !finished.isEmpty { finished.removeAll(keepingCapacity: true) }
-            if !done.isEmpty { done.removeAll(keepingCapacity: true) }
+            // Only a non-empty one: removeAll(keepingCapacity:) on an empty array allocates a buffer.
             if !batch.isEmpty { batch.removeAll(keepingCapacity: true) }
-            spareFinished = finished; spareDone = done; spareBatch = batch
+            spareBatch = batch
         }
-        var chunkSends: [Int] = []
         // Tier totals, added once after the loop (an Array element write checks uniqueness).
         var generated = 0, prefilled = 0
         // A lazy run: every member of the lazy set decoded j tokens (HybridSimulator+Decode.swift).
@@ -711,7 +715,7 @@ public final class HybridSimulator {
         }
         if lazy {
             firstTokens(r, awaiting, &nextAwaiting, before: Int.max)
-            popFinished(r, into: &done)
+            popFinished(r, into: done)
         }
         tierGenerated[tierIdx] += generated
         tierPrefilled[tierIdx] += prefilled
@@ -719,7 +723,7 @@ public final class HybridSimulator {
         if lazy {
             for s in done { sync(s) }
             admitJoining(r)
-            if !done.isEmpty { finished = mergeByAdmission(finished, done) }
+            if !done.isEmpty { mergeByAdmission(finished, done, into: mergedList) }
         }
         if replicas[r].kvUsed > replicas[r].capacity { overflow = true }
         replicas[r].peakKV = max(replicas[r].peakKV, replicas[r].kvUsed)
@@ -728,7 +732,7 @@ public final class HybridSimulator {
             let partner = Int(reqs[i].seqBase) + (seqs[s].role == 0 ? 1 : 0)
             schedule(now + oneWay(tokens: chunkTokens), .chunk, 0, UInt32(partner))
         }
-        for s in finished { segmentDone(seq: s, request: Int(seqs[s].request)) }
+        for s in (lazy && !done.isEmpty ? mergedList : finished) { segmentDone(seq: s, request: Int(seqs[s].request)) }
         // A colocated partner waiting for the device goes first: turns alternate.
         if partner[r] >= 0 && !replicas[partner[r]].busy { plan(partner[r]) }
         if !replicas[r].busy { plan(r) }
@@ -748,16 +752,13 @@ public final class HybridSimulator {
         }
     }
 
-    /// Two lists of sequences in admission order, merged.
-    func mergeByAdmission(_ a: [Int], _ b: [Int]) -> [Int] {
-        if a.isEmpty { return b }
-        var out: [Int] = []
-        out.reserveCapacity(a.count + b.count)
+    /// Two lists of sequences in admission order, merged into `out`.
+    func mergeByAdmission(_ a: IndexList, _ b: IndexList, into out: IndexList) {
+        out.removeAll()
         var i = 0, k = 0
         while i < a.count || k < b.count {
             if k == b.count || (i < a.count && seqs[a[i]].admittedAt < seqs[b[k]].admittedAt) { out.append(a[i]); i += 1 } else { out.append(b[k]); k += 1 }
         }
-        return out
     }
 
     /// Puts ready-to-decode sequence `s` (all its branches) into the iteration being built.
