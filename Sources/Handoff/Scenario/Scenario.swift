@@ -182,6 +182,17 @@ public struct SLOSpec: Sendable, Equatable {
     public var e2elMs: Double?
 }
 
+/// How finely the serving model runs (the `simulation` section).
+public struct SimulationSpec: Sendable, Equatable {
+    /// 0: exact. N > 0: each request's plain segments run in windows of at least N tokens, one
+    /// segment per role per window (`PolicyPlan.coalesced`, docs/model.md "Coarse handoffs").
+    public var coalesceTokens = 0
+    /// Set on a result's scenario when the coarse run rejected or failed requests and the exact
+    /// run replaced it.
+    public var exactRerun = false
+    public init(coalesceTokens: Int = 0) { self.coalesceTokens = coalesceTokens }
+}
+
 public enum TraceSource: Sendable, Equatable {
     case synthetic(SyntheticTraceSpec)
     case file(String)
@@ -202,6 +213,7 @@ public struct Scenario: Sendable {
     public var policy: any Policy
     public var accuracy: AccuracySpec
     public var slo: SLOSpec
+    public var simulation = SimulationSpec()
     /// How `validate` talks to real servers, by tier name.
     public var engine: [String: EngineTierSpec] = [:]
     /// The scenario as read (after overrides), for reports.

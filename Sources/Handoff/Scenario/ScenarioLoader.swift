@@ -237,6 +237,9 @@ public enum ScenarioLoader {
         let so = try r.section("slo") ?? ConfigReader(ConfigNode(kind: .map, origin: root.origin, line: nil, column: nil), path: "slo")
         let slo = SLOSpec(ttftMs: try so.optionalDouble("ttft_ms", min: 0), e2elMs: try so.optionalDouble("e2el_ms", min: 0))
         try so.finish()
+        let si = try r.section("simulation") ?? ConfigReader(ConfigNode(kind: .map, origin: root.origin, line: nil, column: nil), path: "simulation")
+        let simulation = SimulationSpec(coalesceTokens: try si.int("coalesce_tokens", default: 0, min: 0, max: Limits.requestTokens))
+        try si.finish()
         var engine: [String: EngineTierSpec] = [:]
         if let es = try r.section("engine") {
             for key in es.keys {
@@ -258,6 +261,7 @@ public enum ScenarioLoader {
         var scenario = Scenario(name: name, description: description, seed: seed, trace: trace, traffic: traffic, tiers: tiers,
                                 network: network, policy: policy, accuracy: accuracy, slo: slo, source: root)
         scenario.engine = engine
+        scenario.simulation = simulation
         return scenario
     }
 

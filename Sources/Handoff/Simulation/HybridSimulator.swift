@@ -51,14 +51,6 @@ public struct SimulationOutcome: Sendable {
     public var stalledRequests: Int
 }
 
-/// A policy's segments for every request of a trace: request r's are
-/// `segments[first[r] ..< first[r] + count[r]]`.
-struct PolicyPlan {
-    var segments: [Segment] = []
-    var first: [Int32] = []
-    var count: [Int32] = []
-}
-
 /// Replays a trace through a scenario's tiers under its policy: the discrete-event model.
 ///
 /// Events: request arrival; a sequence's work reaching a replica (after the network); a replica's
@@ -122,6 +114,11 @@ public final class HybridSimulator {
     var spareBatch: [Int32] = []
     var reqs = Slab<RequestState>(capacity: 0)
     var segments: [Segment] = []
+    /// Per trace request, with `simulation.coalesce_tokens`: the exact plan's handoffs and
+    /// offloaded segments, reported in place of the coarse run's (empty otherwise).
+    var exactHandoffs: [Int32] = [], exactOffloadSegments: [Int32] = []
+    /// Per segment, with `simulation.coalesce_tokens`: the exact handoffs merged into it.
+    var mergedHandoffs: [Int32] = []
     var queue = EventQueue(capacity: 4096)
     let netRNG: RandomStream
     let apiRNG: RandomStream
@@ -200,7 +197,8 @@ public final class HybridSimulator {
         var replaySpan: Double?
         // Every trace request's plan, once per trace and policy (a sweep over serving fields reuses it).
         let planned = min(trace.count, totalRequests)
-        let plan = trace.memoised("plan|\(planned)|" + JSONWriter.write(.object(policy.parameters))) { () -> PolicyPlan in
+        let planKey = "plan|\(planned)|" + JSONWriter.write(.object(policy.parameters))
+        let exact = trace.memoised(planKey) { () -> PolicyPlan in
             var p = PolicyPlan()
             var buffer: [Segment] = []
             for r in 0..<planned {
@@ -212,6 +210,11 @@ public final class HybridSimulator {
             }
             return p
         }
+        let coarse = scenario.simulation.coalesceTokens
+        let plan = coarse > 0 ? trace.memoised("coalesced|\(coarse)|" + planKey) { exact.coalesced(minTokens: coarse) } : exact
+        exactHandoffs = plan.exactHandoffs
+        exactOffloadSegments = plan.exactOffloadSegments
+        mergedHandoffs = plan.mergedHandoffs
         segments = plan.segments
         for i in 0..<totalRequests {
             let tr = i % trace.count
@@ -348,9 +351,24 @@ public final class HybridSimulator {
             schedule(now + ttft + Double(max(0, seg.tokens - 1)) / rate, .apiDone, 0, UInt32(i))
             return
         }
+        if !mergedHandoffs.isEmpty { delay += mergedWait(Int(mergedHandoffs[Int(reqs[i].segFirst) + k])) }
         seqs[s].staged = Int32(k)
         place(s)
         schedule(now + delay, .seqArrive, 0, UInt32(s))
+    }
+
+    /// What `n` handoffs a coarse plan merged away would have cost the request: each a mean
+    /// one-way trip and, on arrival, the rest of the receiving tier's iteration in flight (half
+    /// of one, the tiers taking turns). Iteration lengths are each tier's replicas' latest.
+    func mergedWait(_ n: Int) -> Double {
+        guard n > 0 else { return 0 }
+        var iteration = 0.0
+        for role in 0..<min(2, roleTier.count) {
+            let t = roleTier[role]
+            let range = tierFirstReplica[t]..<tierFirstReplica[t + 1]
+            if !range.isEmpty { iteration += range.reduce(0.0) { $0 + replicas[$1].iterationSeconds } / Double(range.count) / 2 }
+        }
+        return Double(n) * (scenario.network.rttMs.mean / 2000 + iteration / 2)
     }
 
     /// Do tiers `a` and `b` share GPUs?
@@ -926,8 +944,9 @@ public final class HybridSimulator {
             out.append(RequestOutcome(id: totalRequests > trace.count ? "\(trace.requests[tr].id)#\(i / trace.count)" : trace.requests[tr].id,
                                       traceIndex: tr, arrivalS: q.arrival,
                                       ttftS: q.firstToken >= 0 ? q.firstToken - q.arrival : 0, e2elS: q.done >= 0 ? q.done - q.arrival : 0,
-                                      outputTokens: q.generated, offloadedTokens: q.offloaded, handoffs: Int(q.handoffs),
-                                      offloadSegments: Int(q.offloadSegments), failed: q.failed || q.done < 0, rejected: q.rejected,
+                                      outputTokens: q.generated, offloadedTokens: q.offloaded,
+                                      handoffs: Int(exactHandoffs.isEmpty ? q.handoffs : exactHandoffs[tr]),
+                                      offloadSegments: Int(exactOffloadSegments.isEmpty ? q.offloadSegments : exactOffloadSegments[tr]), failed: q.failed || q.done < 0, rejected: q.rejected,
                                       apiInputTokens: q.apiIn, apiCachedInputTokens: q.apiCached, apiOutputTokens: q.apiOut))
         }
         var tiers: [TierOutcome] = []

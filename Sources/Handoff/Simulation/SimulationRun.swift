@@ -30,9 +30,20 @@ public enum Simulation {
         if let sr = scenario.policy as? SplitReasonPolicy, let model = sr.closedLoop {
             return try runClosedLoop(scenario, sr, model, trace, checkingInvariants: checkingInvariants)
         }
-        let sim = HybridSimulator(scenario: scenario, trace: trace)
+        var scenario = scenario
+        var sim = HybridSimulator(scenario: scenario, trace: trace)
         sim.checksInvariants = checkingInvariants
-        let outcome = try sim.run()
+        var outcome = try sim.run()
+        if scenario.simulation.coalesceTokens > 0 && outcome.requests.contains(where: \.failed) {
+            // A coarse run that rejects or fails requests is at or past saturation, where the
+            // handoffs it merged decide capacity: the exact run replaces it (docs/model.md).
+            scenario.simulation.exactRerun = true
+            var exact = scenario
+            exact.simulation.coalesceTokens = 0
+            sim = HybridSimulator(scenario: exact, trace: trace)
+            sim.checksInvariants = checkingInvariants
+            outcome = try sim.run()
+        }
         let used = Array(Set(outcome.requests.map(\.traceIndex))).sorted()
         // The prediction depends on the trace, the policy, the requests served, the accuracy spec and
         // the seed, not on the serving fields: a sweep over replicas or prices computes it once.
@@ -122,7 +133,8 @@ public enum Simulation {
             ("slo", .object(sloPairs)),
             ("events", .number(Double(o.events))),
             ("seed", .number(Double(s.seed))),
-        ])
+        ] + (s.simulation.coalesceTokens > 0 ? [("simulation", .object([("coalesce_tokens", .number(Double(s.simulation.coalesceTokens))),
+                                                                          ("exact_rerun", .bool(s.simulation.exactRerun))]))] : []))
     }
 }
 
