@@ -65,7 +65,9 @@ public struct GPUSpec: Sendable, Equatable {
 /// How long one engine iteration takes.
 public enum LatencySpec: Sendable, Equatable {
     /// max(compute, memory) from the GPU's peak FLOPS × `mfu` and bandwidth × `mbu`, plus overhead.
-    case roofline(mfu: Double, mbu: Double, overheadMs: Double)
+    /// `mfuRampTokens` = n₀ > 0: the batch's n tokens reach mfu·(1 − e^(−n/n₀)) (docs/model.md,
+    /// "MFU by batch size"); 0: a constant mfu.
+    case roofline(mfu: Double, mbu: Double, overheadMs: Double, mfuRampTokens: Double = 0)
     /// Measured tokens/s by phase and context length from a CSV (SplitReason's columns).
     case table(TokensPerSecondTable, decodeBatchSlope: Double, overheadMs: Double)
     /// Calibrated coefficients: fixed + per prefill token + per prefill attention pair + decode
@@ -78,10 +80,15 @@ public enum LatencySpec: Sendable, Equatable {
     case linear(fixedMs: Double, prefillMsPerToken: Double, decodeMsPerSeq: Double, msPerContextToken: Double, prefillAttentionMs: Double = 0,
                 decodeMsByBatch: [Double] = [], prefillMsByTokens: [Double] = [])
 
+    /// `mfuRampTokens` meaning the roofline's ridge point, n₀ = peak·mfu·weights / (2·params·bandwidth·mbu):
+    /// the batch size where a constant-MFU roofline turns compute-bound. Fitted to Vidur's profiles
+    /// (docs/model.md), n₀ lands on it: 132 against 139 on an A100, 284 against 283 on an H100.
+    public static let ridgeRamp = -1.0
+
     /// The law with every time it gives multiplied by `r` (a server `r` times slower).
     public func scaled(by r: Double) -> LatencySpec {
         switch self {
-        case let .roofline(mfu, mbu, overhead): return .roofline(mfu: mfu / r, mbu: mbu / r, overheadMs: overhead * r)
+        case let .roofline(mfu, mbu, overhead, ramp): return .roofline(mfu: mfu / r, mbu: mbu / r, overheadMs: overhead * r, mfuRampTokens: ramp)
         case let .table(t, slope, overhead):
             var u = t
             u.prefill = t.prefill.map { ($0.context, $0.tps / r) }

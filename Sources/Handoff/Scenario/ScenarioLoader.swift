@@ -135,9 +135,20 @@ public enum ScenarioLoader {
                                       decodeMsByBatch: try l.doubleList("decode_ms_by_batch", min: 0),
                                       prefillMsByTokens: try l.doubleList("prefill_ms_by_tokens", min: 0))
                 default:
+                    // n₀ of the MFU ramp: tokens, or `ridge` (the roofline's ridge point, resolved per GPU and model).
+                    var ramp = 0.0
+                    if l.node["mfu_ramp_tokens"]?.scalar == "ridge" {
+                        _ = try l.optionalString("mfu_ramp_tokens")
+                        ramp = LatencySpec.ridgeRamp
+                    } else if let s = l.node["mfu_ramp_tokens"]?.scalar, Double(s) == nil {
+                        throw l.error("'\(s)' is neither a number of tokens (n₀ ≥ 0) nor ridge", key: "mfu_ramp_tokens")
+                    } else {
+                        ramp = try l.double("mfu_ramp_tokens", default: 0, min: 0)
+                    }
                     latency = .roofline(mfu: try l.double("mfu", default: 0.5, min: 0, max: 1, exclusiveMin: true),
                                         mbu: try l.double("mbu", default: 0.8, min: 0, max: 1, exclusiveMin: true),
-                                        overheadMs: try l.double("overhead_ms", default: 1, min: 0))
+                                        overheadMs: try l.double("overhead_ms", default: 1, min: 0),
+                                        mfuRampTokens: ramp)
                 }
                 try l.finish()
                 try calibrationReader?.finish(known: ["fit", "probes", "server", "model"])

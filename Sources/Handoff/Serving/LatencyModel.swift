@@ -108,12 +108,17 @@ public struct LatencyModel: Sendable {
     let expertMiss: Double
 
     public init(spec: LatencySpec, model: ModelSpec, gpu: GPUSpec, tensorParallel: Int) {
-        self.spec = spec
         var mfu = 1.0, mbu = 1.0
-        if case let .roofline(f, b, _) = spec { mfu = f; mbu = b }
+        if case let .roofline(f, b, _, _) = spec { mfu = f; mbu = b }
         flopsPerSecond = Double(tensorParallel) * gpu.tflops * 1e12 * mfu
         bytesPerSecond = Double(tensorParallel) * gpu.bandwidthGBs * 1e9 * mbu
         params = model.computeParamsB * 1e9
+        if case let .roofline(f, b, overhead, ramp) = spec, ramp == LatencySpec.ridgeRamp {
+            let ridge = params > 0 ? flopsPerSecond * model.weightMemory / (2 * params * bytesPerSecond) : 0
+            self.spec = .roofline(mfu: f, mbu: b, overheadMs: overhead, mfuRampTokens: ridge)
+        } else {
+            self.spec = spec
+        }
         attnFactor = 4 * Double(model.layers * model.attentionHeads * model.headDim + model.crossAttentionWidth)
         weights = model.weightMemory
         kvPerToken = model.kvBytesPerToken
@@ -134,13 +139,16 @@ public struct LatencyModel: Sendable {
     /// Seconds the iteration takes.
     @inline(__always) public func seconds(_ l: IterationLoad) -> Double {
         switch spec {
-        case let .roofline(_, _, overhead):
-            let flops = 2 * params * Double(l.prefillTokens + l.decodeSeqs) + attnFactor * (l.prefillAttention + l.decodeContext)
+        case let .roofline(_, _, overhead, mfuRampTokens):
+            let tokens = Double(l.prefillTokens + l.decodeSeqs)
+            let flops = 2 * params * tokens + attnFactor * (l.prefillAttention + l.decodeContext)
             var bytes = weights + kvPerToken * (l.decodeContext + Double(l.prefillTokens) + l.prefillContext)
             // A mixture of experts reads the experts its B tokens touch: each of the E is missed by
             // all B with probability (1 − k/E)^B under uniform routing.
-            if expertBytes > 0 { bytes -= expertBytes * Foundation.pow(expertMiss, Double(l.prefillTokens + l.decodeSeqs)) }
-            return max(flops / flopsPerSecond, bytes / bytesPerSecond) + overhead / 1000
+            if expertBytes > 0 { bytes -= expertBytes * Foundation.pow(expertMiss, tokens) }
+            // A batch of n tokens reaches MFU·(1 − e^(−n/n₀)): small GEMMs do not fill the GPU.
+            let compute = mfuRampTokens > 0 ? flops / (flopsPerSecond * -Foundation.expm1(-tokens / mfuRampTokens)) : flops / flopsPerSecond
+            return max(compute, bytes / bytesPerSecond) + overhead / 1000
         case let .table(t, slope, overhead):
             var s = l.prefillTableSeconds + overhead / 1000
             if l.decodeSeqs > 0 {
