@@ -33,6 +33,11 @@ public struct ModelSpec: Sendable, Equatable {
     public init(catalog c: Catalog.Model) {
         self.init(name: c.name, paramsB: c.paramsB, layers: c.layers, attentionHeads: c.attentionHeads, kvHeads: c.kvHeads,
                   headDim: c.headDim, hidden: c.hidden, weightBytes: 2, kvBytes: 2)
+        activeParamsB = c.activeParamsB
+        mlaKVWidth = c.mlaKVWidth
+        routedExpertParamsB = c.routedExpertParamsB
+        experts = c.experts
+        expertsPerToken = c.expertsPerToken
     }
 
     public init(name: String, paramsB: Double, layers: Int, attentionHeads: Int, kvHeads: Int, headDim: Int, hidden: Int,

@@ -36,12 +36,14 @@ extension ScenarioLoader {
                              hidden: try dims("hidden", cat?.hidden),
                              weightBytes: try m.double("weight_bytes", default: gg?.weightBytes ?? 2, min: 0, exclusiveMin: true),
                              kvBytes: try m.double("kv_bytes", default: 2, min: 0, exclusiveMin: true))
-        spec.activeParamsB = try m.optionalDouble("active_params_b", min: 0, exclusiveMin: true) ?? gg?.activeParamsB
-        if let gg {
-            spec.mlaKVWidth = gg.mlaKVWidth
-            spec.routedExpertParamsB = gg.routedExpertParamsB
-            spec.experts = gg.experts
-            spec.expertsPerToken = gg.expertsPerToken
+        // A mixture of experts' shape comes with its source (a config, a GGUF, or the catalogue's config).
+        let source = gg ?? cat
+        spec.activeParamsB = try m.optionalDouble("active_params_b", min: 0, exclusiveMin: true) ?? source?.activeParamsB
+        if let source {
+            spec.mlaKVWidth = source.mlaKVWidth
+            spec.routedExpertParamsB = source.routedExpertParamsB
+            spec.experts = source.experts
+            spec.expertsPerToken = source.expertsPerToken
         }
         if let a = spec.activeParamsB, a > spec.paramsB * (1 + 1e-12) {
             throw m.error("active_params_b (\(JSONWriter.number(a))) cannot exceed params_b (\(JSONWriter.number(spec.paramsB)))", key: "active_params_b")

@@ -165,6 +165,9 @@ public enum ScenarioLoader {
                 cost.usdPerMillionCachedInput = try c.optionalDouble("usd_per_million_cached_input_tokens", min: 0)
                 try c.finish()
             }
+            if kind == .gpu && !cost.usdPerGpuHour.isFinite {
+                throw t.error("the catalogue has no public list price for \(gpu.name); set cost.\(key).usd_per_gpu_hour", key: "gpu")
+            }
             var tier = TierSpec(name: key, kind: kind, model: model, gpu: gpu,
                                 replicas: try t.int("replicas", default: 1, min: 1, max: 100_000), tensorParallel: tp,
                                 gpuMemoryUtilization: try t.double("gpu_memory_utilization", default: 0.9, min: 0, max: 1, exclusiveMin: true),
