@@ -69,6 +69,9 @@ func emit(_ s: String) { FileHandle.standardOutput.write(Data(s.utf8)) }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
 
+/// `simulate`'s formats: the shared ones, and vLLM's benchmark result JSON.
+enum SimulateFormat: String, ExpressibleByArgument, CaseIterable { case table, json, csv, vllmBench = "vllm-bench" }
+
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay a trace through a scenario and print the predicted metrics.",
@@ -86,8 +89,11 @@ struct Simulate: ParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a field: path.to.field=value (repeatable).", valueName: "path=value"))
     var overrides: [String] = []
 
-    @Option(help: "Output format: table, json or csv (summary as one header row and one value row).")
-    var format: OutputFormat = .table
+    @Option(help: "Output format: table, json, csv (summary as one header row and one value row), or vllm-bench (the JSON `vllm bench serve --save-result` writes, docs/output.md).")
+    var format: SimulateFormat = .table
+
+    @Flag(help: "With --format vllm-bench: add the per-request arrays (input_lens, output_lens, ttfts, itls, errors), as vLLM's --save-detailed does.")
+    var saveDetailed = false
 
     @Option(help: "Directory to write summary.json, requests.csv and report.md into (replaced as a whole, atomically).")
     var out: String?
@@ -103,6 +109,7 @@ struct Simulate: ParsableCommand {
             case .table: emit(SimulationOutput.table(result))
             case .json: emit(JSONWriter.write(result.summary, pretty: true) + "\n")
             case .csv: emit(SimulationOutput.summaryCSV(result))
+            case .vllmBench: emit(JSONWriter.write(VLLMBenchResult.json(result, detailed: saveDetailed), pretty: true) + "\n")
             }
         }
     }

@@ -4,6 +4,7 @@ import Foundation
 public struct RequestOutcome: Sendable {
     public var id: String
     public var traceIndex: Int
+    public var promptTokens = 0
     public var arrivalS: Double
     public var ttftS: Double
     public var e2elS: Double
@@ -942,7 +943,7 @@ public final class HybridSimulator {
             let tr = Int(q.trace)
             end = max(end, q.done)
             out.append(RequestOutcome(id: totalRequests > trace.count ? "\(trace.requests[tr].id)#\(i / trace.count)" : trace.requests[tr].id,
-                                      traceIndex: tr, arrivalS: q.arrival,
+                                      traceIndex: tr, promptTokens: trace.requests[tr].promptTokens, arrivalS: q.arrival,
                                       ttftS: q.firstToken >= 0 ? q.firstToken - q.arrival : 0, e2elS: q.done >= 0 ? q.done - q.arrival : 0,
                                       outputTokens: q.generated, offloadedTokens: q.offloaded,
                                       handoffs: Int(exactHandoffs.isEmpty ? q.handoffs : exactHandoffs[tr]),
