@@ -93,13 +93,13 @@ public enum AcceptanceSource: String, Sendable, CaseIterable { case rate, trace 
 
 /// Builds policies from the `policy` section of a scenario.
 public enum PolicyRegistry {
-    public static let names = ["small-only", "large-only", "splitreason", "route", "speculative", "specs", "llm-modules"]
+    public static let names = ["single", "small-only", "large-only", "splitreason", "route", "speculative", "specs", "llm-modules"]
     /// Every policy's fields: a policy ignores the others' (so `--set policy.name=…` can switch
     /// policies on one scenario), but a field no policy knows is an error.
     public static let allFields = ["name", "offload_threshold", "min_segment_tokens", "max_segment_tokens", "mode", "chunk_tokens", "trigger_tokens",
                                            "route_threshold", "route_score", "draft_tokens", "acceptance", "acceptance_from",
                                            "accept_threshold", "acceptance_seed", "beam_width", "rejection_threshold", "switch_back_threshold",
-                                           "switch_back_rate", "step_tokens", "reward_tier", "variant", "source_kv_cache", "closed_loop"]
+                                           "switch_back_rate", "step_tokens", "reward_tier", "variant", "source_kv_cache", "closed_loop", "tier"]
 
     public static func make(_ r: ConfigReader) throws -> any Policy {
         let name = try r.string("name", oneOf: names)
@@ -118,6 +118,8 @@ public enum PolicyRegistry {
 
     static func build(_ name: String, _ r: ConfigReader) throws -> any Policy {
         switch name {
+        // The tier is resolved against the scenario's tiers by the loader when not given.
+        case "single": return SingleTierPolicy(name: name, tier: try r.optionalString("tier") ?? "")
         case "small-only": return SingleTierPolicy(name: name, tier: "small")
         case "large-only": return SingleTierPolicy(name: name, tier: "large")
         case "route": return try RoutePolicy(r)

@@ -1,11 +1,14 @@
 /// `small-only` and `large-only`: every token of every request on one tier.
 /// Requests enter at the small tier's frontend; `large-only` therefore crosses the network once
 /// each way (when the scenario's large tier is remote).
+///
+/// `single`: a plain deployment, one tier of any name (`policy.tier`, by default the scenario's
+/// only tier), where requests also enter: no network crossing, no other tier needed.
 public struct SingleTierPolicy: Policy {
     public let name: String
-    public let tier: String
+    public var tier: String
     public var mode: ExecutionMode { .sequential }
-    public var roles: [String] { tier == "small" ? ["small"] : ["small", tier] }
+    public var roles: [String] { name == "single" || tier == "small" ? [tier] : ["small", tier] }
 
     public init(name: String, tier: String) {
         self.name = name
@@ -15,8 +18,8 @@ public struct SingleTierPolicy: Policy {
     public func plan(trace: Trace, request r: Int, into segments: inout [Segment]) {
         // A request without output tokens has nothing to serve: no segment, done at arrival.
         let n = trace.outputTokens(r)
-        if n > 0 { segments.append(Segment(role: tier == "small" ? 0 : 1, tokens: n)) }
+        if n > 0 { segments.append(Segment(role: roles.count - 1, tokens: n)) }
     }
 
-    public var parameters: [(String, JSONValue)] { [("name", .string(name))] }
+    public var parameters: [(String, JSONValue)] { name == "single" ? [("name", .string(name)), ("tier", .string(tier))] : [("name", .string(name))] }
 }

@@ -232,6 +232,13 @@ public enum ScenarioLoader {
             sr.closedLoop = try ClosedLoopModel.load(path: try ps.existingPath("closed_loop", f, baseDir: baseDir))
             policy = sr
         }
+        if var single = policy as? SingleTierPolicy, single.name == "single", single.tier.isEmpty {
+            guard tiers.count == 1 else {
+                throw ps.error("policy single runs one tier; name it with tier: (one of \(tiers.map(\.name).joined(separator: ", ")))", key: "tier")
+            }
+            single.tier = tiers[0].name
+            policy = single
+        }
         for role in policy.roles where !tiers.contains(where: { $0.name == role }) {
             throw ps.error("policy '\(policy.name)' needs a tier named '\(role)' under 'tiers'", key: "name")
         }
