@@ -153,7 +153,7 @@ struct Bench: ParsableCommand {
                 let r = try Simulation.run(sc, trace: trace)
                 let t1 = cpuSeconds()
                 let tokens = r.outcome.requests.reduce(0) { $0 + $1.outputTokens }
-                let prompt = r.outcome.requests.reduce(0) { $0 + trace.requests[$1.traceIndex].promptTokens }
+                let prompt = r.outcome.requests.reduce(0) { $0 + $1.promptTokens }
                 let preempted = r.outcome.tiers.reduce(0) { $0 + $1.preemptions }
                 print(String(format: "RESULT requests=%d tokens=%d prompt_tokens=%d events=%d preemptions=%d trace_cpu_s=%.3f simulate_cpu_s=%.3f simulated_tokens_per_cpu_s=%.0f",
                              r.outcome.requests.count, tokens, prompt, r.outcome.events, preempted, g1 - g0, t1 - t0, Double(tokens) / (t1 - t0)))

@@ -39,7 +39,7 @@ Llama-3.1-70B,,,,,,,,llama-3.1-70b.json,"shape: huggingface.co/meta-llama/Llama-
 Llama-3.1-405B,,,,,,,,llama-3.1-405b.json,"shape: huggingface.co/meta-llama/Llama-3.1-405B/blob/main/config.json, transcribed in Scenarios/models/llama-3.1-405b.json"
 Llama-3.2-1B,,,,,,,,llama-3.2-1b.json,"shape: huggingface.co/meta-llama/Llama-3.2-1B/blob/main/config.json, transcribed in Scenarios/models/llama-3.2-1b.json"
 Llama-3.2-3B,,,,,,,,llama-3.2-3b.json,"shape: huggingface.co/meta-llama/Llama-3.2-3B/blob/main/config.json, transcribed in Scenarios/models/llama-3.2-3b.json"
-Llama-3.3-70B-Instruct,,,,,,,,llama-3.3-70b-instruct.json,"shape: huggingface.co/meta-llama/Llama-3.3-70B-Instruct/blob/main/config.json, transcribed in Scenarios/models/llama-3.3-70b-instruct.json"
+Llama-3.3-70B-Instruct,,,,,,,,llama-3.1-70b.json,"shape: huggingface.co/meta-llama/Llama-3.3-70B-Instruct/blob/main/config.json, whose architecture fields equal Llama-3.1-70B's (Scenarios/models/llama-3.1-70b.json)"
 Qwen2.5-0.5B,,,,,,,,qwen2.5-0.5b.json,"shape: huggingface.co/Qwen/Qwen2.5-0.5B/blob/main/config.json, transcribed in Scenarios/models/qwen2.5-0.5b.json"
 Qwen2.5-1.5B,,,,,,,,qwen2.5-1.5b.json,"shape: huggingface.co/Qwen/Qwen2.5-1.5B/blob/main/config.json, transcribed in Scenarios/models/qwen2.5-1.5b.json"
 Qwen2.5-3B,,,,,,,,qwen2.5-3b.json,"shape: huggingface.co/Qwen/Qwen2.5-3B/blob/main/config.json, transcribed in Scenarios/models/qwen2.5-3b.json"
@@ -57,8 +57,8 @@ Qwen3-14B,,,,,,,,qwen3-14b.json,"shape: huggingface.co/Qwen/Qwen3-14B/blob/main/
 Qwen3-32B,,,,,,,,qwen3-32b.json,"shape: huggingface.co/Qwen/Qwen3-32B/blob/main/config.json, transcribed in Scenarios/models/qwen3-32b.json"
 Qwen3-30B-A3B,,,,,,,,qwen3-30b-a3b.json,"shape: huggingface.co/Qwen/Qwen3-30B-A3B/blob/main/config.json, transcribed in Scenarios/models/qwen3-30b-a3b.json"
 Qwen3-235B-A22B,,,,,,,,qwen3-235b-a22b.json,"shape: huggingface.co/Qwen/Qwen3-235B-A22B/blob/main/config.json, transcribed in Scenarios/models/qwen3-235b-a22b.json"
-DeepSeek-R1-Distill-Qwen-7B,,,,,,,,deepseek-r1-distill-qwen-7b.json,"shape: huggingface.co/deepseek-ai/DeepSeek-R1-Distill-Qwen-7B/blob/main/config.json, transcribed in Scenarios/models/deepseek-r1-distill-qwen-7b.json"
-DeepSeek-R1-Distill-Llama-70B,,,,,,,,deepseek-r1-distill-llama-70b.json,"shape: huggingface.co/deepseek-ai/DeepSeek-R1-Distill-Llama-70B/blob/main/config.json, transcribed in Scenarios/models/deepseek-r1-distill-llama-70b.json"
+DeepSeek-R1-Distill-Qwen-7B,,,,,,,,qwen2.5-7b.json,"shape: huggingface.co/deepseek-ai/DeepSeek-R1-Distill-Qwen-7B/blob/main/config.json, whose architecture fields equal Qwen2.5-7B's (Scenarios/models/qwen2.5-7b.json)"
+DeepSeek-R1-Distill-Llama-70B,,,,,,,,llama-3.1-70b.json,"shape: huggingface.co/deepseek-ai/DeepSeek-R1-Distill-Llama-70B/blob/main/config.json, whose architecture fields equal Llama-3.1-70B's (Scenarios/models/llama-3.1-70b.json)"
 DeepSeek-V3,,,,,,,,deepseek-v3.json,"shape: huggingface.co/deepseek-ai/DeepSeek-V3/blob/main/config.json, transcribed in Scenarios/models/deepseek-v3.json"
 Mistral-7B-v0.3,,,,,,,,mistral-7b-v0.3.json,"shape: huggingface.co/mistralai/Mistral-7B-v0.3/blob/main/config.json, transcribed in Scenarios/models/mistral-7b-v0.3.json"
 Mixtral-8x7B-v0.1,,,,,,,,mixtral-8x7b-v0.1.json,"shape: huggingface.co/mistralai/Mixtral-8x7B-v0.1/blob/main/config.json, transcribed in Scenarios/models/mixtral-8x7b-v0.1.json"
@@ -79,40 +79,6 @@ Phi-4,,,,,,,,phi-4.json,"shape: huggingface.co/microsoft/phi-4/blob/main/config.
 
     /// The Hugging Face configs the model catalogue reads its shapes from, by file name.
     static let modelConfigs: [String: String] = [
-        "deepseek-r1-distill-llama-70b.json": #"""
-{
-  "architectures": [
-    "LlamaForCausalLM"
-  ],
-  "model_type": "llama",
-  "hidden_size": 8192,
-  "intermediate_size": 28672,
-  "num_hidden_layers": 80,
-  "num_attention_heads": 64,
-  "num_key_value_heads": 8,
-  "tie_word_embeddings": false,
-  "torch_dtype": "bfloat16",
-  "vocab_size": 128256
-}
-
-"""#,
-        "deepseek-r1-distill-qwen-7b.json": #"""
-{
-  "architectures": [
-    "Qwen2ForCausalLM"
-  ],
-  "model_type": "qwen2",
-  "hidden_size": 3584,
-  "intermediate_size": 18944,
-  "num_hidden_layers": 28,
-  "num_attention_heads": 28,
-  "num_key_value_heads": 4,
-  "tie_word_embeddings": false,
-  "torch_dtype": "bfloat16",
-  "vocab_size": 152064
-}
-
-"""#,
         "deepseek-v3.json": #"""
 {
   "architectures": ["DeepseekV3ForCausalLM"],
@@ -408,23 +374,6 @@ Phi-4,,,,,,,,phi-4.json,"shape: huggingface.co/microsoft/phi-4/blob/main/config.
   "num_key_value_heads": 8,
   "head_dim": 128,
   "tie_word_embeddings": true,
-  "torch_dtype": "bfloat16",
-  "vocab_size": 128256
-}
-
-"""#,
-        "llama-3.3-70b-instruct.json": #"""
-{
-  "architectures": [
-    "LlamaForCausalLM"
-  ],
-  "model_type": "llama",
-  "hidden_size": 8192,
-  "intermediate_size": 28672,
-  "num_hidden_layers": 80,
-  "num_attention_heads": 64,
-  "num_key_value_heads": 8,
-  "tie_word_embeddings": false,
   "torch_dtype": "bfloat16",
   "vocab_size": 128256
 }

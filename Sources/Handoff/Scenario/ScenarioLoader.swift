@@ -137,11 +137,10 @@ public enum ScenarioLoader {
                 default:
                     // n₀ of the MFU ramp: tokens, or `ridge` (the roofline's ridge point, resolved per GPU and model).
                     var ramp = 0.0
-                    if l.node["mfu_ramp_tokens"]?.scalar == "ridge" {
+                    if let s = l.node["mfu_ramp_tokens"]?.scalar, Double(s) == nil {
+                        guard s == "ridge" else { throw l.error("'\(s)' is neither a number of tokens (n₀ ≥ 0) nor ridge", key: "mfu_ramp_tokens") }
                         _ = try l.optionalString("mfu_ramp_tokens")
                         ramp = LatencySpec.ridgeRamp
-                    } else if let s = l.node["mfu_ramp_tokens"]?.scalar, Double(s) == nil {
-                        throw l.error("'\(s)' is neither a number of tokens (n₀ ≥ 0) nor ridge", key: "mfu_ramp_tokens")
                     } else {
                         ramp = try l.double("mfu_ramp_tokens", default: 0, min: 0)
                     }

@@ -113,7 +113,8 @@ public struct LatencyModel: Sendable {
         flopsPerSecond = Double(tensorParallel) * gpu.tflops * 1e12 * mfu
         bytesPerSecond = Double(tensorParallel) * gpu.bandwidthGBs * 1e9 * mbu
         params = model.computeParamsB * 1e9
-        if case let .roofline(f, b, overhead, ramp) = spec, ramp == LatencySpec.ridgeRamp {
+        // `ridge`: n₀ = peak·mfu·weights / (2·params·bandwidth·mbu), this GPU's and model's ridge point.
+        if case let .roofline(f, b, overhead, LatencySpec.ridgeRamp) = spec {
             let ridge = params > 0 ? flopsPerSecond * model.weightMemory / (2 * params * bytesPerSecond) : 0
             self.spec = .roofline(mfu: f, mbu: b, overheadMs: overhead, mfuRampTokens: ridge)
         } else {

@@ -37,12 +37,6 @@ struct PolicyPlan {
             let segs = segments[Int(first[r])..<Int(first[r] + count[r])]
             let start = out.segments.count
             var handoffs: Int32 = 0, offloaded: Int32 = 0
-            var previous: Int?
-            for s in segs {
-                if let p = previous, p != s.role { handoffs += 1 }
-                previous = s.role
-                if s.role != 0 { offloaded += 1 }
-            }
             // Role changes of the exact plan since the last flush, and the role the coarse plan
             // last ran (the flush's own changes are counted against them).
             var exactChanges: Int32 = 0
@@ -74,6 +68,8 @@ struct PolicyPlan {
             for s in segs {
                 let change: Int32 = exactRole.map { $0 != s.role ? 1 : 0 } ?? 0
                 exactRole = s.role
+                handoffs += change
+                if s.role != 0 { offloaded += 1 }
                 guard Self.isPlain(s) else { flush(); emit(s, merged: 0); continue }
                 exactChanges += change
                 if let k = window.firstIndex(where: { $0.role == s.role }) { window[k].tokens += s.tokens } else { window.append((s.role, s.tokens)) }

@@ -107,11 +107,14 @@ public struct SyntheticTraceSpec: Sendable, Equatable {
         }
     }
 
+    /// E[h] = α / (α + β), the mean of the hardness distribution.
+    var meanHardness: Double { hardnessAlpha / (hardnessAlpha + hardnessBeta) }
+
     /// One request's difficulties: draws its hardness h ~ Beta(α, β), then alternating easy
     /// stretches and hard bursts up to `tokens`, appended to `values`. Returns h.
     @discardableResult
     public func appendDifficulty(tokens n: Int, rng: RandomStream, into values: inout [Float]) -> Double {
-        let hbar = hardnessAlpha / (hardnessAlpha + hardnessBeta)
+        let hbar = meanHardness
         let h = rng.beta(hardnessAlpha, hardnessBeta)
         let pStart = Swift.min(1, Swift.max(1e-9, burstRatePer1kTokens * (h / hbar) / 1000))
         let pEnd = 1 / Swift.max(1, burstTokensMean)
@@ -133,9 +136,8 @@ public struct SyntheticTraceSpec: Sendable, Equatable {
     /// Outcome labels of a request of hardness h, from one shared uniform (so a request the small
     /// model solves, the large one solves too).
     public func labels(hardness h: Double, rng: RandomStream) -> (small: Bool, large: Bool) {
-        let hbar = hardnessAlpha / (hardnessAlpha + hardnessBeta)
         let u = rng.uniform()
-        let scale = (1 - h) / (1 - hbar)
+        let scale = (1 - h) / (1 - meanHardness)
         return (u < smallAccuracy * scale, u < largeAccuracy * scale)
     }
 
