@@ -14,9 +14,11 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CGSL", pkgConfig: "gsl", providers: [.apt(["libgsl-dev"])]),
+        // libcurl (OpenSSL) for https:// servers; plain http:// keeps the POSIX-socket client.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(
             name: "Handoff",
-            dependencies: ["CGSL", .product(name: "Yams", package: "Yams")],
+            dependencies: ["CGSL", "CCurl", .product(name: "Yams", package: "Yams")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .executableTarget(

@@ -47,7 +47,7 @@ struct ClosedLoopCommand: AsyncParsableCommand {
             guard sample <= trace.count else { throw HandoffError.input("--sample \(sample) is out of range: the trace has \(trace.count) requests", field: "--sample") }
             try output.prepare(out, "--out", inputs: [scenario, sc.trace.path], ownNames: ClosedLoopValidation.fileNames)
             var clients: [String: OpenAIClient] = [:]
-            for tier in ["small", "large"] { if let u = sc.engine[tier]?.url { clients[tier] = try serverOptions.client(u) } }
+            for tier in ["small", "large"] { if let u = sc.engine[tier]?.url { clients[tier] = try serverOptions.client(u, tier: tier, scenario: sc) } }
             let v = ClosedLoopValidation(family: family, trace: trace, clients: clients, thresholds: taus, fitThresholds: Set(fits),
                                          concurrencies: cs, requests: Array(0..<sample), maxTokens: maxTokens, outDir: out)
             let progress = Progress("closed-loop")

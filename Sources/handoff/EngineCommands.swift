@@ -29,7 +29,36 @@ final class Progress: @unchecked Sendable {
 struct ServerOptions: ParsableArguments {
     @Option(help: "First-byte timeout per request, seconds.") var timeout: Double = 300
     @Option(help: "Retries of a refused connection or a 503, with exponential backoff.") var retries: Int = 3
-    func client(_ url: String) throws -> OpenAIClient { try OpenAIClient(base: url, firstByteTimeout: timeout, idleTimeout: max(60, timeout / 2), retries: retries) }
+    @Option(help: ArgumentHelp("Send the API key held by this environment variable (Authorization: Bearer); the key is never printed.",
+                               discussion: "Overrides engine.<tier>.api_key_env.", valueName: "NAME"))
+    var apiKeyEnv: String?
+    @Option(help: ArgumentHelp("PEM file of the CA(s) that vouch for an https:// server (a private CA or a self-signed certificate); default: the system's store.",
+                               valueName: "FILE"))
+    var cacert: String?
+
+    /// A client of `url`; the scenario's engine section for `tier` supplies the key variable and
+    /// CA file unless the command line names them.
+    func client(_ url: String, tier: String? = nil, scenario: Scenario? = nil) throws -> OpenAIClient {
+        var spec = tier.flatMap { scenario?.engine[$0] } ?? .defaults
+        if let cacert {
+            guard FileManager.default.isReadableFile(atPath: cacert) else {
+                throw HandoffError.input("cannot read '\(cacert)'; expected a PEM file of CA certificates", field: "--cacert")
+            }
+            spec.caFile = cacert
+        }
+        var connection: ConnectionOptions
+        if let apiKeyEnv {
+            spec.apiKeyEnv = nil
+            connection = try spec.connection(tier: tier ?? "server")
+            guard let key = ProcessInfo.processInfo.environment[apiKeyEnv], !key.isEmpty else {
+                throw HandoffError.input("the environment variable \(apiKeyEnv) is not set (or empty); expected the server's API key", field: "--api-key-env")
+            }
+            connection.apiKey = key
+        } else {
+            connection = try spec.connection(tier: tier ?? "server")
+        }
+        return try OpenAIClient(base: url, firstByteTimeout: timeout, idleTimeout: max(60, timeout / 2), retries: retries, connection: connection)
+    }
 }
 
 struct Record: AsyncParsableCommand {
@@ -117,7 +146,7 @@ struct Validate: AsyncParsableCommand {
             let trace = try Simulation.loadTrace(sc)
             var clients: [String: OpenAIClient] = [:]
             for (tier, url) in [("small", small), ("large", large)] {
-                if let u = url ?? sc.engine[tier]?.url { clients[tier] = try serverOptions.client(u) }
+                if let u = url ?? sc.engine[tier]?.url { clients[tier] = try serverOptions.client(u, tier: tier, scenario: sc) }
             }
             let dir = out ?? "Reports/validate-\(sc.name)-\(sc.policy.name)-c\(concurrency)"
             guard repeats >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--repeats") }
@@ -129,6 +158,7 @@ struct Validate: AsyncParsableCommand {
             let samples = try await v.runReal { d, t in progress.update(d, t) }
             let report = try ValidationReport.make(v, samples)
             try writeJSON(report.json, to: dir, name: "validation.json")
+            try writeJSON(v.vllmBench(samples), to: dir, name: "vllm-bench.json")
             try FileIO.writeAtomically("# Validation: \(sc.name)\n\nScenario `\(scenario)`\(overrides.isEmpty ? "" : " with " + overrides.map { "`--set \($0)`" }.joined(separator: " ")).\n\n" + report.markdown, to: dir + "/report.md")
             emit(format == .json ? JSONWriter.write(report.json, pretty: true) + "\n" : report.table)
         }
@@ -136,13 +166,15 @@ struct Validate: AsyncParsableCommand {
 }
 
 extension Validator.Lengths: ExpressibleByArgument {}
+extension Calibrator.Timing: ExpressibleByArgument {}
 
 struct Calibrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fit a server's latency law (linear) from probe runs; write a calibration file.",
         discussion: """
         Probes prompt lengths (prefill) and concurrent decodes at two context lengths, reads the server's \
-        own timings, and fits fixed + per-prefill-token + prefill-attention + per-sequence + per-context-token \
+        own timings (llama.cpp), or with --timing client the client's clock (time to first token, gaps between \
+        streamed tokens: any OpenAI-compatible server, vLLM and SGLang included), and fits fixed + per-prefill-token + prefill-attention + per-sequence + per-context-token \
         costs by weighted least squares (GSL); small prefill batches (--small-prefill) are measured into a \
         table instead, since CPU kernels for a few tokens cost nearly a decode step per token. A scenario uses the file with \
         `tiers.NAME.latency: {calibration: FILE}`.
@@ -158,6 +190,8 @@ struct Calibrate: AsyncParsableCommand {
     @Option(help: "Repeats per probe (the median is fitted; a shared machine's speed wanders by ±20% from one probe to the next).") var repeats: Int = 5
     @Option(help: "Tokens per prefill iteration (llama.cpp --ubatch-size).") var ubatch: Int = 512
     @Option(help: "Top-k log-probabilities per token, as the tier is served (a small tier whose difficulties drive offload: 5).") var topLogprobs: Int = 0
+    @Option(help: "Whose clock to fit: server (llama.cpp's `timings`) or client (time to first token and token gaps; servers without timings).")
+    var timing: Calibrator.Timing = .server
     @OptionGroup var serverOptions: ServerOptions
     @OptionGroup var outputOptions: OutputOptions
 
@@ -173,6 +207,7 @@ struct Calibrate: AsyncParsableCommand {
             d.prefillLengths = try ints(prefill, "--prefill"); d.decodeBatches = try ints(batches, "--batches")
             d.smallPrefillTokens = try ints(smallPrefill, "--small-prefill")
             d.decodeContexts = try ints(contexts, "--contexts"); d.decodeTokens = decodeTokens; d.repeats = max(1, repeats); d.ubatch = ubatch; d.topLogprobs = topLogprobs
+            d.timing = timing
             let client = try serverOptions.client(server)
             let cal = Calibrator(client: client, design: d)
             let progress = Progress("calibrate")
@@ -180,7 +215,7 @@ struct Calibrate: AsyncParsableCommand {
             let coef = try Calibrator.fit(&probes, design: d)
             var model = "unknown"
             if let (_, props) = try? await client.getJSON("props"), case let .string(m)? = props?["model_path"] { model = m }
-            try FileIO.writeAtomically(Calibrator.yaml(server: server, model: model, coefficients: coef, probes: probes), to: output)
+            try FileIO.writeAtomically(Calibrator.yaml(server: server, model: model, coefficients: coef, probes: probes, timing: timing), to: output)
             var s = "calibrated \(server) (\(model)):\n"
             s += String(format: "  fixed_ms               %.4g\n  prefill_ms_per_token   %.4g\n  prefill_attention_ms   %.4g\n", coef.fixedMs, coef.prefillMsPerToken, coef.prefillAttentionMs)
             s += "  decode_ms_by_batch     " + coef.decodeMsByBatch.map { String(format: "%.3g", $0) }.joined(separator: ", ") + "\n"

@@ -17,7 +17,7 @@ struct HandoffCommand: AsyncParsableCommand {
         and never when it is an input or holds other files. Input limits (tokens per request, grid \
         size, scenario nesting) and how to raise them: docs/limits.md.
         """,
-        subcommands: [Simulate.self, ScenarioCommand.self, TraceCommand.self, Record.self, Validate.self, ClosedLoopCommand.self, Calibrate.self,
+        subcommands: [Simulate.self, ScenarioCommand.self, TraceCommand.self, Record.self, Validate.self, ClosedLoopCommand.self, Calibrate.self, CompareCommand.self,
                       EngineCommand.self, ValidateSpeculative.self, ValidateSpecs.self, PromptsCommand.self, SweepCommand.self, MergeCommand.self, TuneCommand.self, CapacityCommand.self, WhatIfCommand.self, ReportCommand.self, Bench.self])
 
     /// Runs the command as ArgumentParser does, except that a usage error (an unknown option, a

@@ -278,4 +278,29 @@ final class BadInputTests: XCTestCase {
             XCTAssert(h.message.contains("t.jsonl"), h.message)
         }
     }
+
+    // MARK: Engine connections
+
+    /// `engine.<tier>.api_key_env` names a variable, never holds a key; an unset variable and a
+    /// missing CA file are exit-2 errors naming the field, before any request is sent.
+    func testEngineKeyAndCAFieldsAreChecked() throws {
+        let base = ["validate", "Scenarios/llamacpp-local.yaml", "--set", "policy.name=small-only", "--sample", "1", "--out", tempDir() + "/v"]
+        var r = try runCLI(base + ["--set", "engine.small.api_key_env=HANDOFF_NO_SUCH_VARIABLE"])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssert(r.stderr.contains("engine.small.api_key_env") && r.stderr.contains("HANDOFF_NO_SUCH_VARIABLE is not set"), r.stderr)
+        r = try runCLI(base + ["--set", "engine.small.api_key_env=sk-live-123 456"])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssert(r.stderr.contains("api_key_env") && r.stderr.contains("never goes in a scenario"), r.stderr)
+        r = try runCLI(base + ["--set", "engine.small.ca_file=/no/such/ca.pem"])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssert(r.stderr.contains("engine.small.ca_file") && r.stderr.contains("/no/such/ca.pem"), r.stderr)
+        r = try runCLI(["calibrate", "--server", "https://127.0.0.1:9", "--cacert", "/no/such/ca.pem", "-o", tempDir() + "/c.yaml"])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssert(r.stderr.contains("--cacert"), r.stderr)
+        // A set variable: the key is read; nothing about it is printed when the server is unreachable.
+        r = try runCLI(base + ["--set", "engine.small.api_key_env=HANDOFF_KEY_T", "--small", "http://127.0.0.1:9", "--retries", "0"],
+                       environment: ["HANDOFF_KEY_T": "sk-secret-777"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertFalse(r.stderr.contains("sk-secret-777") || r.stdout.contains("sk-secret-777"), r.stderr)
+    }
 }

@@ -451,4 +451,36 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(byTokens.count, 3)
         XCTAssertLessThan(byTokens[0], byTokens[2])
     }
+
+    /// `--timing client` fits the law from the client's clock alone (time to first token, gaps between
+    /// streamed tokens), as for a server without llama.cpp's `timings`. The same probes read both
+    /// ways (so the host's drift between two runs does not enter): the two laws predict every probe
+    /// within 15% of each other. The client's clock also holds the HTTP round trip and the first
+    /// token's sampling, about 1 ms here (measured: 1-token prefill 10.7 ms by the server, 11.9 ms
+    /// by the client), so the small-prefill table may differ by up to 2 ms instead.
+    func testClientTimingCalibrationAgreesWithServerTimings() async throws {
+        let c = try OpenAIClient(base: try await EngineFixture.shared.url("small"))
+        var d = Calibrator.Design()
+        d.prefillLengths = [60, 200, 700]; d.smallPrefillTokens = [1, 2]; d.decodeBatches = [1, 2]; d.decodeContexts = [32, 256]
+        d.decodeTokens = 32; d.repeats = 3; d.timing = .client
+        let probes = try await Calibrator(client: c, design: d).measure()
+        XCTAssertEqual(probes.map(\.measuredMs), probes.map(\.clientMs), "--timing client measures by the client's clock")
+        var byServer = probes.compactMap { $0.timed(by: .server) }, byClient = probes.compactMap { $0.timed(by: .client) }
+        XCTAssertEqual(byServer.count, probes.count, "llama-server reports timings for every probe")
+        let server = try Calibrator.fit(&byServer, design: d), client = try Calibrator.fit(&byClient, design: d)
+        var report: [String] = []
+        for (s, k) in zip(byServer, byClient) {
+            let e = (k.fittedMs - s.fittedMs) / s.fittedMs
+            report.append("\(s.kind) n=\(s.tokens) B=\(s.batch): server \(s.fittedMs) client \(k.fittedMs) (\(e))")
+            if s.kind == "prefill-small" {
+                XCTAssertLessThan(abs(k.fittedMs - s.fittedMs), max(0.15 * s.fittedMs, 2), report.last!)
+            } else {
+                XCTAssertLessThan(abs(e), 0.15, report.last!)
+            }
+        }
+        for (s, k) in zip(server.decodeMsByBatch, client.decodeMsByBatch) {
+            XCTAssertEqual(k, s, accuracy: 0.15 * s, "decode_ms_by_batch")
+        }
+        print(report.joined(separator: "\n"))
+    }
 }

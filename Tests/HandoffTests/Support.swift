@@ -16,7 +16,7 @@ let packageRoot: String = {
 }()
 
 /// Runs the built `handoff` executable.
-func runCLI(_ args: [String], cwd: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+func runCLI(_ args: [String], cwd: String? = nil, environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
     let here = Bundle(for: CLITests.self).bundleURL
     let candidates = [here.appendingPathComponent("handoff").path, here.deletingLastPathComponent().appendingPathComponent("handoff").path,
                       packageRoot + "/.build/debug/handoff"]
@@ -29,6 +29,7 @@ func runCLI(_ args: [String], cwd: String? = nil) throws -> (status: Int32, stdo
     p.executableURL = URL(fileURLWithPath: bin)
     p.arguments = args
     p.currentDirectoryURL = URL(fileURLWithPath: cwd ?? packageRoot)
+    if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     p.standardOutput = out
     p.standardError = err
     try p.run()

@@ -12,10 +12,15 @@ import Foundation
 ///
 /// Probes, all greedy with `ignore_eos` and random token-id prompts (exact lengths, no prefix reuse):
 /// - prefill: prompt length n, one output token, concurrency 1. The server's `timings.prompt_ms`
-///   is ⌈n/ubatch⌉ iterations carrying n tokens and n²/2 attention pairs.
+///   (or, timed by the client, the time to first token) is ⌈n/ubatch⌉ iterations carrying n tokens
+///   and n²/2 attention pairs.
 /// - decode: B identical requests at once (prompt P, G output tokens). The server's
-///   `predicted_ms / predicted_n` per request is one iteration with B sequences reading
+///   `predicted_ms / predicted_n` per request (or, timed by the client, the mean gap between
+///   streamed tokens, (t_last − t_first)/(n − 1)) is one iteration with B sequences reading
 ///   B·(P + G/2) context tokens on average.
+///
+/// Every probe keeps both readings when the server reports `timings` (llama.cpp); servers without
+/// them (vLLM, SGLang, an API) are calibrated from the client's clock alone (`Design.timing`).
 public struct Calibrator: Sendable {
     public struct Design: Sendable {
         /// Lengths off and on multiples of 16: llama.cpp on a CPU prefills a 65-token prompt at 15.5 ms
@@ -38,18 +43,66 @@ public struct Calibrator: Sendable {
         /// Top-k log-probabilities per generated token, as the tier serves them (computing them
         /// costs time per token: a softmax and a partial sort over the vocabulary).
         public var topLogprobs = 0
+        /// Whose clock the fit uses: the server's `timings` (llama.cpp) or the client's (any
+        /// OpenAI-compatible server: time to first token, gaps between streamed tokens).
+        public var timing: Timing = .server
         public init() {}
         var batchColumns: [Int] { Array(Set(decodeBatches)).sorted() }
     }
+
+    public enum Timing: String, Sendable, CaseIterable { case server, client }
 
     public struct Probe: Sendable {
         public var kind: String
         public var tokens: Int
         public var batch: Int
         public var x: [Double]
-        /// Median over repeats of the measured iteration-law quantity, ms.
+        /// Median over repeats of the measured iteration-law quantity, ms, by the design's clock.
         public var measuredMs: Double
         public var fittedMs: Double = 0
+        /// The same medians by each clock (`serverMs` nil when the server reports no timings).
+        public var serverMs: Double?
+        public var clientMs: Double
+
+        /// This probe read by another clock (for fitting one measurement both ways).
+        public func timed(by t: Timing) -> Probe? {
+            var p = self
+            switch t {
+            case .client: p.measuredMs = clientMs
+            case .server: guard let s = serverMs else { return nil }; p.measuredMs = s
+            }
+            if kind == "prefill-small" { p.fittedMs = p.measuredMs }
+            return p
+        }
+    }
+
+    /// One repeat's reading by both clocks.
+    struct Reading { var server: Double?; var client: Double }
+
+    /// A prefill probe (one output token): the server's prompt time, the client's time to first token.
+    static func prefillReading(_ res: CompletionResult, url: URL, timing: Timing) throws -> Reading {
+        guard let ttft = res.ttft else { throw HandoffError("\(url): a prefill probe streamed no token", exitCode: 1) }
+        if timing == .server && res.timings == nil {
+            throw HandoffError("\(url): no `timings` in the answer (not llama.cpp?); calibrate such a server with --timing client", exitCode: 1)
+        }
+        return Reading(server: res.timings?.promptMs, client: ttft * 1000)
+    }
+
+    /// A decode probe: ms per generated token by the server's timings and by the client's clock.
+    static func decodeReading(_ res: CompletionResult) -> Reading? {
+        let ts = res.tokens
+        guard ts.count >= 2 else { return nil }
+        let server = res.timings.flatMap { $0.predictedTokens > 0 ? $0.predictedMs / Double($0.predictedTokens) : nil }
+        return Reading(server: server, client: (ts[ts.count - 1].at - ts[0].at) / Double(ts.count - 1) * 1000)
+    }
+
+    func probe(kind: String, tokens: Int, batch: Int, x: [Double], _ rs: [Reading]) -> Probe {
+        let client = Statistics.median(rs.map(\.client))
+        let servers = rs.compactMap(\.server)
+        let server = servers.count == rs.count && !rs.isEmpty ? Statistics.median(servers) : nil
+        let m = design.timing == .server ? (server ?? client) : client
+        return Probe(kind: kind, tokens: tokens, batch: batch, x: x, measuredMs: m, fittedMs: kind == "prefill-small" ? m : 0,
+                     serverMs: server, clientMs: client)
     }
 
     public var client: OpenAIClient
@@ -77,23 +130,21 @@ public struct Calibrator: Sendable {
         warm.cachePrompt = false
         _ = try await client.complete(warm)
         for n in design.prefillLengths {
-            var ms: [Double] = []
+            var rs: [Reading] = []
             for _ in 0..<design.repeats {
                 var r = CompletionRequest(prompt: "", maxTokens: 1, topLogprobs: design.topLogprobs, ignoreEOS: true)
                 r.promptTokenIDs = tokens(n, &rng)
                 r.cachePrompt = false
-                let res = try await client.complete(r)
-                guard let t = res.timings else { throw HandoffError("\(client.base): no `timings` in the answer; calibrate needs llama.cpp's timings", exitCode: 1) }
-                ms.append(t.promptMs)
+                rs.append(try Self.prefillReading(try await client.complete(r), url: client.base, timing: design.timing))
             }
             let iters = Double((n + design.ubatch - 1) / design.ubatch)
-            probes.append(Probe(kind: "prefill", tokens: n, batch: 0, x: [iters, Double(n), Double(n) * Double(n) / 2] + [Double](repeating: 0, count: design.batchColumns.count) + [0],
-                                measuredMs: Statistics.median(ms)))
+            probes.append(probe(kind: "prefill", tokens: n, batch: 0,
+                                x: [iters, Double(n), Double(n) * Double(n) / 2] + [Double](repeating: 0, count: design.batchColumns.count) + [0], rs))
             progress(probes.count, total)
         }
         // Small batches: prefix cached in slot 0, then n new tokens after it (prompt_n = n).
         for n in design.smallPrefillTokens {
-            var ms: [Double] = []
+            var rs: [Reading] = []
             for _ in 0..<design.repeats {
                 let prefix = tokens(design.smallPrefillPrefix, &rng)
                 var warmPrefix = CompletionRequest(prompt: "", maxTokens: 1, topLogprobs: design.topLogprobs, ignoreEOS: true)
@@ -104,19 +155,18 @@ public struct Calibrator: Sendable {
                 var r = warmPrefix
                 r.promptTokenIDs = prefix + tokens(n, &rng)
                 let res = try await client.complete(r)
-                guard let t = res.timings else { throw HandoffError("\(client.base): no `timings` in the answer; calibrate needs llama.cpp's timings", exitCode: 1) }
-                guard t.promptTokens == n else {
+                // Only a server that reports timings can confirm the prefix was reused.
+                if let t = res.timings, t.promptTokens != n {
                     throw HandoffError("\(client.base): the small-batch probe prefilled \(t.promptTokens) tokens, not \(n) (is the prompt cache off? calibrate needs --parallel ≥ 1 with slot 0 free)", exitCode: 1)
                 }
-                ms.append(t.promptMs)
+                rs.append(try Self.prefillReading(res, url: client.base, timing: design.timing))
             }
-            let m = Statistics.median(ms)
-            probes.append(Probe(kind: "prefill-small", tokens: n, batch: 0, x: [], measuredMs: m, fittedMs: m))
+            probes.append(probe(kind: "prefill-small", tokens: n, batch: 0, x: [], rs))
             progress(probes.count, total)
         }
         for b in design.decodeBatches {
             for p in design.decodeContexts {
-                var ms: [Double] = []
+                var rs: [Reading] = []
                 for _ in 0..<design.repeats {
                     let reqs = (0..<b).map { _ -> CompletionRequest in
                         var r = CompletionRequest(prompt: "", maxTokens: design.decodeTokens, topLogprobs: design.topLogprobs, ignoreEOS: true)
@@ -125,17 +175,22 @@ public struct Calibrator: Sendable {
                         return r
                     }
                     let c = client
-                    let per = try await withThrowingTaskGroup(of: Double.self) { g in
-                        for r in reqs { g.addTask { let res = try await c.complete(r); guard let t = res.timings, t.predictedTokens > 0 else { return .nan }; return t.predictedMs / Double(t.predictedTokens) } }
-                        var xs: [Double] = []
-                        for try await x in g where x.isFinite { xs.append(x) }
+                    let per = try await withThrowingTaskGroup(of: Reading?.self) { g in
+                        for r in reqs { g.addTask { Self.decodeReading(try await c.complete(r)) } }
+                        var xs: [Reading] = []
+                        for try await x in g { if let x { xs.append(x) } }
                         return xs
                     }
-                    if !per.isEmpty { ms.append(Statistics.median(per)) }
+                    guard !per.isEmpty else { continue }
+                    let servers = per.compactMap(\.server)
+                    rs.append(Reading(server: servers.count == per.count ? Statistics.median(servers) : nil, client: Statistics.median(per.map(\.client))))
                 }
-                guard !ms.isEmpty else { throw HandoffError("\(client.base): decode probes returned no timings", exitCode: 1) }
+                guard !rs.isEmpty else { throw HandoffError("\(client.base): decode probes streamed fewer than 2 tokens each", exitCode: 1) }
+                if design.timing == .server && rs.contains(where: { $0.server == nil }) {
+                    throw HandoffError("\(client.base): decode probes returned no timings (not llama.cpp?); calibrate such a server with --timing client", exitCode: 1)
+                }
                 let ctx = Double(b) * (Double(p) + Double(design.decodeTokens) / 2)
-                probes.append(Probe(kind: "decode", tokens: p, batch: b, x: [1, 0, 0] + design.batchColumns.map { $0 == b ? 1 : 0 } + [ctx], measuredMs: Statistics.median(ms)))
+                probes.append(probe(kind: "decode", tokens: p, batch: b, x: [1, 0, 0] + design.batchColumns.map { $0 == b ? 1 : 0 } + [ctx], rs))
                 progress(probes.count, total)
             }
         }
@@ -182,11 +237,13 @@ public struct Calibrator: Sendable {
     }
 
     /// The calibration file a scenario references with `latency: {calibration: FILE}`.
-    public static func yaml(server: String, model: String, coefficients c: Coefficients, probes: [Probe]) -> String {
+    public static func yaml(server: String, model: String, coefficients c: Coefficients, probes: [Probe], timing: Timing = .server) -> String {
         let rel = probes.filter { $0.kind != "prefill-small" }.map { abs($0.fittedMs - $0.measuredMs) / $0.measuredMs * 100 }
         func n(_ x: Double) -> String { JSONWriter.number((x * 1e6).rounded() / 1e6) }
         var s = "# Written by `handoff calibrate` against \(server).\n# iteration ms = fixed + a·prefill tokens + e·prefill attention pairs + decode_ms_by_batch[B] + c·context tokens read\n"
-        s += "server: \(server)\nmodel: \(JSONWriter.quote(model))\nlatency:\n  kind: linear\n"
+        s += "server: \(server)\nmodel: \(JSONWriter.quote(model))\n"
+        if timing == .client { s += "timing: client   # fitted on the client's clock (time to first token, gaps between tokens)\n" }
+        s += "latency:\n  kind: linear\n"
         s += "  fixed_ms: \(n(c.fixedMs))\n  prefill_ms_per_token: \(n(c.prefillMsPerToken))\n  prefill_attention_ms: \(JSONWriter.number(c.prefillAttentionMs))\n"
         s += "  decode_ms_by_batch: [\(c.decodeMsByBatch.map(n).joined(separator: ", "))]\n  ms_per_context_token: \(JSONWriter.number(c.msPerContextToken))\n"
         if !c.prefillMsByTokens.isEmpty { s += "  prefill_ms_by_tokens: [\(c.prefillMsByTokens.map(n).joined(separator: ", "))]\n" }

@@ -3,8 +3,23 @@ import Foundation
 import Glibc
 #endif
 
+/// How to reach a server beyond its URL: an API key sent as `Authorization: Bearer …` (never
+/// printed: `description` masks it) and, for `https://`, a CA file that vouches for the server's
+/// certificate (a private CA or a self-signed certificate; the system store otherwise).
+public struct ConnectionOptions: Sendable, Equatable, CustomStringConvertible {
+    public var apiKey: String?
+    public var caFile: String?
+    public init(apiKey: String? = nil, caFile: String? = nil) {
+        self.apiKey = apiKey
+        self.caFile = caFile
+    }
+    var headers: [String] { apiKey.map { ["Authorization: Bearer \($0)"] } ?? [] }
+    public var description: String { "ConnectionOptions(apiKey: \(apiKey == nil ? "none" : "set"), caFile: \(caFile ?? "system"))" }
+}
+
 /// A minimal blocking HTTP/1.1 client over POSIX sockets, one thread per request, for plain
-/// `http://` servers (llama-server, vLLM and SGLang behind a cluster network).
+/// `http://` servers (llama-server, vLLM and SGLang behind a cluster network). `https://` goes
+/// through libcurl (`CurlTransport`) on the same one-thread-per-request footing.
 ///
 /// Why not URLSession: on Linux, swift-corelibs-foundation's URLSession delivered each streamed
 /// token through tens of epoll/futex round trips — measured 3.4 s of system CPU for 317 tokens,
@@ -22,7 +37,7 @@ enum HTTPClient {
 
     static func target(_ url: URL) throws -> Target {
         guard url.scheme == "http", let host = url.host else {
-            throw EngineError.unreachable(url: url.absoluteString, reason: "only http:// URLs are supported (put TLS in a proxy)")
+            throw EngineError.unreachable(url: url.absoluteString, reason: "expected an http:// or https:// URL")
         }
         var path = url.path.isEmpty ? "/" : url.path
         if let q = url.query { path += "?" + q }
@@ -31,13 +46,22 @@ enum HTTPClient {
 
     /// Runs one request on its own thread. `onBody` receives body bytes as they arrive and returns
     /// false to close the connection early. Returns the status code.
-    static func request(_ url: URL, method: String, body: Data?, firstByteTimeout: Double, idleTimeout: Double,
-                        onBody: @escaping @Sendable (UnsafeRawBufferPointer) -> Bool) async throws -> Int {
-        let t = try target(url)
+    static func request(_ url: URL, method: String, body: Data?, connection: ConnectionOptions = ConnectionOptions(), firstByteTimeout: Double,
+                        idleTimeout: Double, onBody: @escaping @Sendable (UnsafeRawBufferPointer) -> Bool) async throws -> Int {
+        let tls = url.scheme == "https"
+        let t = tls ? Target(host: "", port: 0, path: "") : try target(url)
         return try await withCheckedThrowingContinuation { (c: CheckedContinuation<Int, Error>) in
             let thread = Thread {
-                do { c.resume(returning: try run(t, url: url.absoluteString, method: method, body: body, firstByteTimeout: firstByteTimeout,
-                                                 idleTimeout: idleTimeout, onBody: onBody)) } catch { c.resume(throwing: error) }
+                do {
+                    if tls {
+                        c.resume(returning: try CurlTransport.run(url: url.absoluteString, method: method, body: body, headers: connection.headers,
+                                                                  caFile: connection.caFile, firstByteTimeout: firstByteTimeout,
+                                                                  idleTimeout: idleTimeout, onBody: onBody))
+                    } else {
+                        c.resume(returning: try run(t, url: url.absoluteString, method: method, body: body, headers: connection.headers,
+                                                    firstByteTimeout: firstByteTimeout, idleTimeout: idleTimeout, onBody: onBody))
+                    }
+                } catch { c.resume(throwing: error) }
             }
             thread.stackSize = 1 << 20
             thread.start()
@@ -50,8 +74,8 @@ enum HTTPClient {
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    static func run(_ t: Target, url: String, method: String, body: Data?, firstByteTimeout: Double, idleTimeout: Double,
-                    onBody: (UnsafeRawBufferPointer) -> Bool) throws -> Int {
+    static func run(_ t: Target, url: String, method: String, body: Data?, headers: [String] = [], firstByteTimeout: Double,
+                    idleTimeout: Double, onBody: (UnsafeRawBufferPointer) -> Bool) throws -> Int {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -82,6 +106,7 @@ enum HTTPClient {
         setTimeout(fd, firstByteTimeout)
 
         var head = "\(method) \(t.path) HTTP/1.1\r\nHost: \(t.host):\(t.port)\r\nConnection: close\r\nAccept: text/event-stream, application/json\r\n"
+        for h in headers { head += h + "\r\n" }
         if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
         head += "\r\n"
         var out = Data(head.utf8)

@@ -123,8 +123,11 @@ public struct OpenAIClient: Sendable {
     public var idleTimeout: Double
     public var retries: Int
     public var backoff: Double
+    /// API key and CA file (`https://`); the key is sent, never printed.
+    public var connection: ConnectionOptions
 
-    public init(base: String, firstByteTimeout: Double = 300, idleTimeout: Double = 60, retries: Int = 3, backoff: Double = 0.5) throws {
+    public init(base: String, firstByteTimeout: Double = 300, idleTimeout: Double = 60, retries: Int = 3, backoff: Double = 0.5,
+                connection: ConnectionOptions = ConnectionOptions()) throws {
         var s = base
         while s.hasSuffix("/") { s.removeLast() }
         if s.hasSuffix("/v1") { s.removeLast(3) }
@@ -136,6 +139,10 @@ public struct OpenAIClient: Sendable {
         self.idleTimeout = idleTimeout
         self.retries = retries
         self.backoff = backoff
+        self.connection = connection
+        if let ca = connection.caFile, !FileManager.default.isReadableFile(atPath: ca) {
+            throw HandoffError.input("CA file '\(ca)' cannot be read; expected a PEM file of the certificate(s) that vouch for \(s)")
+        }
     }
 
     /// Streams a completion. `onToken` sees each token as it arrives (with the tokens so far) and
@@ -149,7 +156,8 @@ public struct OpenAIClient: Sendable {
             do {
                 let t0 = Monotonic.now()
                 acc.t0 = t0
-                let stopped = try await SSEStream.post(url, json: body, firstByteTimeout: firstByteTimeout, idleTimeout: idleTimeout) { payload, at in
+                let stopped = try await SSEStream.post(url, json: body, connection: connection, firstByteTimeout: firstByteTimeout,
+                                                             idleTimeout: idleTimeout) { payload, at in
                     acc.event(payload, at: at)
                 }
                 if let e = acc.error { throw e }
@@ -182,7 +190,7 @@ public struct OpenAIClient: Sendable {
         let url = base.appendingPathComponent(path)
         let collected = Collected()
         let status = try await HTTPClient.request(url, method: method, body: body.map { Data(JSONWriter.write($0).utf8) },
-                                                  firstByteTimeout: timeout, idleTimeout: timeout) { p in collected.bytes.append(contentsOf: p); return true }
+                                                  connection: connection, firstByteTimeout: timeout, idleTimeout: timeout) { p in collected.bytes.append(contentsOf: p); return true }
         return (status, try? JSONParser.parse(String(decoding: collected.bytes, as: UTF8.self)))
     }
 }

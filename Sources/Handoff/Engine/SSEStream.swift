@@ -12,6 +12,7 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case timeout(url: String, seconds: Double, phase: String)
     case malformed(url: String, event: String, reason: String)
     case interrupted(url: String, reason: String)
+    case tls(url: String, reason: String)
 
     public var description: String {
         switch self {
@@ -25,6 +26,8 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
             return "\(url) sent a malformed server-sent event (\(reason)): \(event.prefix(200))"
         case let .interrupted(url, reason):
             return "the stream from \(url) broke off before it finished: \(reason)"
+        case let .tls(url, reason):
+            return "TLS with \(url) failed: \(reason)"
         }
     }
 
@@ -49,10 +52,11 @@ public enum SSEStream {
 
     /// Streams one POST. Returns `true` when the handler stopped the stream, `false` when the
     /// server ended it. Throws `EngineError` (HTTP errors carry the server's message).
-    public static func post(_ url: URL, json body: Data, firstByteTimeout: Double = 120, idleTimeout: Double = 60,
-                            handler: @escaping Handler) async throws -> Bool {
+    public static func post(_ url: URL, json body: Data, connection: ConnectionOptions = ConnectionOptions(), firstByteTimeout: Double = 120,
+                            idleTimeout: Double = 60, handler: @escaping Handler) async throws -> Bool {
         let state = LineState(handler: handler)
-        let status = try await HTTPClient.request(url, method: "POST", body: body, firstByteTimeout: firstByteTimeout, idleTimeout: idleTimeout) { p in
+        let status = try await HTTPClient.request(url, method: "POST", body: body, connection: connection, firstByteTimeout: firstByteTimeout,
+                                                  idleTimeout: idleTimeout) { p in
             state.feed(p)
         }
         if status != 200 {

@@ -97,7 +97,7 @@ public struct Validator: Sendable {
     public var concurrency: Int
     public var outDir: String
     /// The files `validate` writes in its folder.
-    public static let fileNames: Set<String> = ["samples.jsonl", "validation.json", "report.md"]
+    public static let fileNames: Set<String> = ["samples.jsonl", "validation.json", "report.md", "vllm-bench.json"]
     /// Passes over the sample; the report compares medians over passes (the machine is shared).
     public var repeats: Int
     /// How long a request runs: `natural` ends it where the model ends it (end of sequence, or
@@ -361,4 +361,23 @@ final class Flag: @unchecked Sendable {
     private var v: Float?
     func set(_ x: Float) { lock.lock(); v = x; lock.unlock() }
     var value: Float? { lock.lock(); defer { lock.unlock() }; return v }
+}
+
+extension Validator {
+    /// The first pass of a real run as `vllm bench serve --save-result --save-detailed` would have
+    /// written it: every request at once under `max_concurrency` = the run's concurrency
+    /// (`request_rate` "inf"), in the order they were sent, over the pass's wall time. ITL
+    /// statistics take each request's gaps as its mean gap (the journal keeps first and last token
+    /// times), as a simulation's file does. `handoff compare` reads it.
+    public func vllmBench(_ samples: [MeasuredRequest]) -> JSONValue {
+        let pass = samples.filter { $0.repeat_ == 0 }.sorted { ($0.startS, $0.index) < ($1.startS, $1.index) }
+        let t0 = pass.map(\.startS).min() ?? 0
+        let duration = (pass.map { $0.startS + $0.e2elS }.max() ?? 0) - t0
+        let requests = pass.map { VLLMBenchResult.Request(promptTokens: $0.promptTokens, outputTokens: $0.outputTokens, ttftS: $0.ttftS, e2elS: $0.e2elS) }
+        let model = scenario.tiers.first { $0.name == (policyName == "large-only" ? "large" : "small") }?.model.name ?? ""
+        let meta = VLLMBenchResult.Metadata(requestRate: nil, burstiness: 1, maxConcurrency: concurrency, modelID: model,
+                                            origin: .object([("measured_by", .string("handoff validate")), ("scenario", .string(scenario.name)),
+                                                             ("policy", .string(policyName))]))
+        return VLLMBenchResult.json(requests, duration: duration, metadata: meta, detailed: true)
+    }
 }

@@ -244,7 +244,26 @@ public struct EngineTierSpec: Sendable, Equatable {
     /// llama.cpp: pin each in-flight request to its own slot (`id_slot` = worker), so its calls
     /// reuse their cached prefix as a prefix cache would (needs concurrency ≤ the server's slots).
     public var pinSlots: Bool
+    /// The environment variable holding the server's API key (sent as `Authorization: Bearer`;
+    /// the key itself never appears in the scenario, a log or an output).
+    public var apiKeyEnv: String? = nil
+    /// A PEM file of the CA(s) that vouch for an `https://` server (self-signed or private CA).
+    public var caFile: String? = nil
 
     /// A tier the `engine` section does not mention.
     public static let defaults = EngineTierSpec(url: nil, template: "server", ignoreEOS: false, topLogprobs: 5, pinSlots: false)
+
+    /// The tier's connection options: the API key read from `apiKeyEnv` now. An unset or empty
+    /// variable is an input error naming the field, not a request that fails with 401 later.
+    public func connection(tier: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ConnectionOptions {
+        var c = ConnectionOptions(caFile: caFile)
+        if let name = apiKeyEnv {
+            guard let key = environment[name], !key.isEmpty else {
+                throw HandoffError.input("the environment variable \(name) is not set (or empty); expected the API key of tier '\(tier)'",
+                                         field: "engine.\(tier).api_key_env")
+            }
+            c.apiKey = key
+        }
+        return c
+    }
 }

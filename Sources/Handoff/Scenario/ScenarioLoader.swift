@@ -150,7 +150,7 @@ public enum ScenarioLoader {
                                         mfuRampTokens: ramp)
                 }
                 try l.finish()
-                try calibrationReader?.finish(known: ["fit", "probes", "server", "model"])
+                try calibrationReader?.finish(known: ["fit", "probes", "server", "model", "timing"])
             } else {
                 guard let a = try t.section("api") else { throw t.error("an api tier needs an 'api' section with ttft_ms and tokens_per_s") }
                 api = APISpec(ttftMs: try Distribution.read(a, "ttft_ms", default: nil), tokensPerS: try Distribution.read(a, "tokens_per_s", default: nil))
@@ -273,6 +273,14 @@ public enum ScenarioLoader {
                                              ignoreEOS: try e.bool("ignore_eos", default: d.ignoreEOS),
                                              topLogprobs: try e.int("top_logprobs", default: d.topLogprobs, min: 1, max: 20),
                                              pinSlots: try e.bool("pin_slots", default: d.pinSlots))
+                if let name = try e.optionalString("api_key_env") {
+                    guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                        throw e.error("'\(name)' is not an environment variable name; expected letters, digits and _ (the key itself never goes in a scenario)",
+                                      key: "api_key_env")
+                    }
+                    engine[key]!.apiKeyEnv = name
+                }
+                if let ca = try e.optionalString("ca_file") { engine[key]!.caFile = try e.existingPath("ca_file", ca, baseDir: baseDir) }
                 try e.finish()
             }
             try es.finish()

@@ -19,19 +19,62 @@ import Foundation
 ///   the closed loop's concurrency; null when unlimited), `model_id` (the entry tier's model). Then
 ///   `handoff: {scenario, policy, seed}` records where the numbers came from.
 public enum VLLMBenchResult {
+    /// One request as a benchmark client sees it.
+    public struct Request: Sendable {
+        public var promptTokens: Int
+        public var outputTokens: Int
+        public var ttftS: Double
+        public var e2elS: Double
+        /// "" when it completed, else why not (vLLM's `errors`).
+        public var error: String
+        public var failed: Bool { !error.isEmpty }
+        public var tpotS: Double { outputTokens > 1 ? (e2elS - ttftS) / Double(outputTokens - 1) : 0 }
+        public init(promptTokens: Int, outputTokens: Int, ttftS: Double, e2elS: Double, error: String = "") {
+            self.promptTokens = promptTokens
+            self.outputTokens = outputTokens
+            self.ttftS = ttftS
+            self.e2elS = e2elS
+            self.error = error
+        }
+    }
+
+    /// The run's settings as vLLM's metadata keeps them.
+    public struct Metadata: Sendable {
+        /// nil: "inf" (every request sent at once, or a closed loop under `maxConcurrency`).
+        public var requestRate: Double?
+        public var burstiness: Double
+        public var maxConcurrency: Int?
+        public var modelID: String
+        /// Where the numbers came from (`handoff: {...}`).
+        public var origin: JSONValue
+    }
+
     public static func json(_ r: SimulationResult, detailed: Bool) -> JSONValue {
         let all = r.outcome.requests.sorted { ($0.arrivalS, $0.id) < ($1.arrivalS, $1.id) }
+        let t = r.scenario.traffic
+        let meta = Metadata(requestRate: t.arrival == .closed_loop ? nil : t.rateRps, burstiness: t.arrival == .gamma ? 1 / max(t.cv * t.cv, 1e-12) : 1,
+                            maxConcurrency: t.maxInFlight > 0 ? t.maxInFlight : t.arrival == .closed_loop ? t.concurrency : nil,
+                            modelID: r.scenario.tiers.first?.model.name ?? "",
+                            origin: .object([("scenario", .string(r.scenario.name)), ("policy", .object(r.scenario.policy.parameters)),
+                                             ("seed", .number(Double(r.scenario.seed)))]))
+        let requests = all.map { q in
+            Request(promptTokens: q.promptTokens, outputTokens: q.outputTokens, ttftS: q.ttftS, e2elS: q.e2elS,
+                    error: q.rejected ? "rejected: traffic.max_in_flight reached" : q.failed ? "failed" : "")
+        }
+        return json(requests, duration: r.outcome.endTime, metadata: meta, detailed: detailed)
+    }
+
+    /// The result file of `requests` (in the order they were sent) over `duration` seconds.
+    public static func json(_ all: [Request], duration: Double, metadata m: Metadata, detailed: Bool) -> JSONValue {
         let ok = all.filter { !$0.failed }
-        let duration = r.outcome.endTime
         let input = ok.reduce(0) { $0 + $1.promptTokens }, output = ok.reduce(0) { $0 + $1.outputTokens }
         func rate(_ x: Double) -> Double { duration > 0 ? x / duration : 0 }
-        let t = r.scenario.traffic
         var pairs: [(String, JSONValue)] = [
             ("num_prompts", .number(Double(all.count))),
-            ("request_rate", t.arrival == .closed_loop ? .string("inf") : .number(t.rateRps)),
-            ("burstiness", .number(t.arrival == .gamma ? 1 / max(t.cv * t.cv, 1e-12) : 1)),
-            ("max_concurrency", t.maxInFlight > 0 ? .number(Double(t.maxInFlight)) : t.arrival == .closed_loop ? .number(Double(t.concurrency)) : .null),
-            ("model_id", .string(r.scenario.tiers.first?.model.name ?? "")),
+            ("request_rate", m.requestRate.map { .number($0) } ?? .string("inf")),
+            ("burstiness", .number(m.burstiness)),
+            ("max_concurrency", m.maxConcurrency.map { .number(Double($0)) } ?? .null),
+            ("model_id", .string(m.modelID)),
             ("duration", .number(duration)),
             ("completed", .number(Double(ok.count))),
             ("failed", .number(Double(all.count - ok.count))),
@@ -62,10 +105,9 @@ public enum VLLMBenchResult {
                       ("itls", .array(all.map { q in
                           q.failed || q.outputTokens < 2 ? .numbers([]) : .numbers(Array(repeating: (q.e2elS - q.ttftS) / Double(q.outputTokens - 1), count: q.outputTokens - 1))
                       })),
-                      ("errors", .array(all.map { .string($0.rejected ? "rejected: traffic.max_in_flight reached" : $0.failed ? "failed" : "") }))]
+                      ("errors", .array(all.map { .string($0.error) }))]
         }
-        pairs.append(("handoff", .object([("scenario", .string(r.scenario.name)), ("policy", .object(r.scenario.policy.parameters)),
-                                          ("seed", .number(Double(r.scenario.seed)))])))
+        pairs.append(("handoff", m.origin))
         return .object(pairs)
     }
 
