@@ -187,14 +187,49 @@ final class EngineTests: XCTestCase {
         // validation minutes later (small prefill fitted at 5.4 and 7.3 ms/token in two runs; small-only
         // E2EL p50 off by -8% in one full run and +98% in the next, with the simulator's predictions
         // for a fixed calibration byte-identical to the previous commit's).
-        let small = try await validate("small-only", sample: 4, concurrency: 2, out: tempDir(), calibrated: true)
+        let smallOut = tempDir()
+        let small = try await validate("small-only", sample: 4, concurrency: 2, out: smallOut, calibrated: true)
         checkErrors(small, bound: 150, "small-only")
+        try await compareMeasuredRun(smallOut, small)
         let off = try await validate("splitreason", sample: 4, concurrency: 2, out: tempDir(), calibrated: true)
         checkErrors(off, bound: 150, "splitreason")
         let frac = try XCTUnwrap(number(off["metrics"]?["offload.token_fraction"], "measured"))
         XCTAssertGreaterThan(frac, 0, "threshold 0.5 offloads something on these prompts")
         // The replay reproduces the realised segmentation exactly.
         XCTAssertEqual(frac, try XCTUnwrap(number(off["metrics"]?["offload.token_fraction"], "predicted")), accuracy: 1e-9)
+    }
+
+    /// `validate` wrote the run as `vllm bench serve --save-result --save-detailed` would
+    /// (vllm-bench.json); `handoff compare` rebuilds its workload (the four requests' lengths, a
+    /// closed loop at concurrency 2) and predicts what validate's own replay of those requests
+    /// predicted, and its measured column is the run's.
+    func compareMeasuredRun(_ dir: String, _ validation: JSONValue) async throws {
+        let bench = try JSONParser.parse(try String(contentsOfFile: dir + "/vllm-bench.json", encoding: .utf8))
+        XCTAssertEqual(number(bench, "completed"), 4)
+        XCTAssertEqual(number(bench, "max_concurrency"), 2)
+        XCTAssertEqual(bench["request_rate"], .string("inf"))
+        let samples = try String(contentsOfFile: dir + "/samples.jsonl", encoding: .utf8).split(separator: "\n").dropFirst()
+            .compactMap { MeasuredRequest(try JSONParser.parse(String($0))) }
+        XCTAssertEqual(number(bench, "total_output_tokens"), Double(samples.reduce(0) { $0 + $1.outputTokens }))
+        let e2els = samples.map { $0.e2elS * 1000 }.sorted()
+        XCTAssertEqual(try XCTUnwrap(number(bench, "median_e2el_ms")), (e2els[1] + e2els[2]) / 2, accuracy: 1e-6)
+        let r = try runCLI(["compare", dir + "/vllm-bench.json", "Scenarios/llamacpp-local.yaml", "--set", "policy.name=small-only",
+                            "--set", "tiers.small.latency.calibration=\(try await calibration("small"))", "--format", "json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let c = try JSONParser.parse(r.stdout)
+        XCTAssertEqual(number(c, "requests"), 4)
+        XCTAssertEqual(c["traffic"]?["arrival"], .string("closed_loop"))
+        XCTAssertEqual(number(c["traffic"], "concurrency"), 2)
+        guard case let .array(rows)? = c["rows"] else { return XCTFail("no rows: \(r.stdout)") }
+        func row(_ k: String) -> JSONValue? { rows.first { $0["metric"] == .string(k) } }
+        XCTAssertEqual(try XCTUnwrap(number(row("median_e2el_ms"), "measured")), try XCTUnwrap(number(bench, "median_e2el_ms")))
+        // The same requests, the same laws: compare's prediction is validate's replay (the replay adds
+        // the run's median client gap as think time, compare none).
+        let replay = try XCTUnwrap(number(validation["metrics"]?["e2el_ms.p50"], "predicted"))
+        let predicted = try XCTUnwrap(number(row("median_e2el_ms"), "predicted"))
+        print("compare: measured E2EL p50 \(number(row("median_e2el_ms"), "measured")!) ms, predicted \(predicted), validate's replay \(replay)")
+        XCTAssertEqual(predicted, replay, accuracy: 0.05 * replay, "compare \(predicted) ms, validate's replay \(replay) ms")
+        XCTAssertLessThan(abs(try XCTUnwrap(number(row("median_e2el_ms"), "error_pct"))), 150)
     }
 
     /// The closed loop on the real pair: record 6 prompts on Qwen2.5-Coder-0.5B (labelled on the 1.5B),
@@ -464,7 +499,7 @@ final class EngineTests: XCTestCase {
         d.prefillLengths = [60, 200, 700]; d.smallPrefillTokens = [1, 2]; d.decodeBatches = [1, 2]; d.decodeContexts = [32, 256]
         d.decodeTokens = 32; d.repeats = 3; d.timing = .client
         let probes = try await Calibrator(client: c, design: d).measure()
-        XCTAssertEqual(probes.map(\.measuredMs), probes.map(\.clientMs), "--timing client measures by the client's clock")
+        XCTAssertEqual(probes.map { Optional($0.measuredMs) }, probes.map(\.clientMs), "--timing client measures by the client's clock")
         var byServer = probes.compactMap { $0.timed(by: .server) }, byClient = probes.compactMap { $0.timed(by: .client) }
         XCTAssertEqual(byServer.count, probes.count, "llama-server reports timings for every probe")
         let server = try Calibrator.fit(&byServer, design: d), client = try Calibrator.fit(&byClient, design: d)

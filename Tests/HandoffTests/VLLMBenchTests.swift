@@ -66,4 +66,83 @@ final class VLLMBenchTests: XCTestCase {
         XCTAssertEqual(number(v, "num_prompts"), 20)
         XCTAssertNotNil(v["ttfts"])
     }
+
+    // MARK: handoff compare
+
+    /// A simulation's own result file, compared under the scenario that made it, reproduces it:
+    /// the rebuilt workload (lengths from input_lens/output_lens, Poisson or gamma arrivals from
+    /// request_rate and burstiness drawn with the scenario's seed, or the closed loop from
+    /// max_concurrency) simulates to every figure exactly.
+    func testCompareReproducesASimulationsOwnResult() throws {
+        let d = tempDir()
+        for traffic in [["traffic.arrival=poisson"], ["traffic.arrival=gamma", "traffic.cv=2"],
+                        ["traffic.arrival=closed_loop", "traffic.concurrency=3"]] {
+            let sets = ["policy.name=small-only", "trace.synthetic.requests=40", "traffic.rate_rps=1"] + traffic
+            let sim = try runCLI(["simulate", "--format", "vllm-bench", "--save-detailed"] + sets.flatMap { ["--set", $0] })
+            XCTAssertEqual(sim.status, 0, sim.stderr)
+            try sim.stdout.write(toFile: d + "/r.json", atomically: true, encoding: .utf8)
+            let c = try runCLI(["compare", d + "/r.json", "--format", "json"] + sets.flatMap { ["--set", $0] })
+            XCTAssertEqual(c.status, 0, c.stderr)
+            let v = try JSONParser.parse(c.stdout)
+            XCTAssertEqual(number(v, "requests"), 40)
+            XCTAssertEqual(v["exact_lengths"], .bool(true))
+            guard case let .array(rows)? = v["rows"] else { return XCTFail("no rows") }
+            XCTAssertEqual(rows.count, BenchComparison.metrics.count)
+            for r in rows {
+                XCTAssertEqual(try XCTUnwrap(number(r, "error_pct")), 0, accuracy: 1e-9, "\(traffic) \(r)")
+            }
+        }
+    }
+
+    /// Without --save-detailed's arrays the workload is every request at the mean lengths (said in
+    /// `notes`); a finite rate with max_concurrency is noted as simulated uncapped.
+    func testCompareWithoutDetailedArraysUsesMeanLengths() throws {
+        let r = try result()
+        var v = VLLMBenchResult.json(r, detailed: false)
+        guard case var .object(pairs) = v else { return XCTFail() }
+        pairs = pairs.map { $0.0 == "max_concurrency" ? ($0.0, .number(8)) : $0 }
+        v = .object(pairs)
+        let w = try BenchComparison.read(path: try write(v))
+        XCTAssertFalse(w.exactLengths)
+        let completed = Int(number(v, "completed")!)
+        XCTAssertEqual(w.inputLens.count, completed)
+        XCTAssertEqual(w.outputLens[0], Int((number(v, "total_output_tokens")! / Double(completed)).rounded()))
+        let c = try BenchComparison.run(w, scenario: try ScenarioLoader.load(path: nil, overrides: []))
+        XCTAssertEqual(c.traffic.arrival, .poisson)
+        XCTAssertEqual(c.traffic.rateRps, 2)
+        XCTAssertEqual(c.notes.count, 2, "\(c.notes)")
+        XCTAssert(c.table.contains("mean lengths"))
+    }
+
+    func write(_ v: JSONValue) throws -> String {
+        let path = tempDir() + "/r.json"
+        try JSONWriter.write(v).write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Bad result files: exit 2 naming the file and the field.
+    func testCompareRejectsBadResultFiles() throws {
+        let good = VLLMBenchResult.json(try result(), detailed: true)
+        guard case let .object(pairs) = good else { return XCTFail() }
+        func variant(_ key: String, _ value: JSONValue?) -> JSONValue {
+            .object(value == nil ? pairs.filter { $0.0 != key } : pairs.map { $0.0 == key ? ($0.0, value!) : $0 })
+        }
+        let cases: [(JSONValue, String)] = [
+            (variant("median_e2el_ms", nil), "median_e2el_ms"),
+            (variant("request_rate", .string("fast")), "request_rate"),
+            (variant("max_concurrency", .number(0)), "max_concurrency"),
+            (variant("output_lens", .numbers([1, 2])), "output_lens"),
+            (variant("input_lens", .numbers([-3])), "input_lens"),
+        ]
+        for (v, field) in cases {
+            let r = try runCLI(["compare", try write(v)])
+            XCTAssertEqual(r.status, 2, "\(field): \(r.stderr)")
+            XCTAssert(r.stderr.contains(field) && r.stderr.contains("r.json"), r.stderr)
+        }
+        let path = tempDir() + "/bad.json"
+        try "{\"completed\": ".write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try runCLI(["compare", path])
+        XCTAssertEqual(r.status, 2)
+        XCTAssert(r.stderr.contains("not JSON"), r.stderr)
+    }
 }

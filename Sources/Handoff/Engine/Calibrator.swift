@@ -60,15 +60,16 @@ public struct Calibrator: Sendable {
         /// Median over repeats of the measured iteration-law quantity, ms, by the design's clock.
         public var measuredMs: Double
         public var fittedMs: Double = 0
-        /// The same medians by each clock (`serverMs` nil when the server reports no timings).
+        /// The same medians by each clock (`serverMs` nil when the server reports no timings,
+        /// `clientMs` when fewer than two tokens streamed with text).
         public var serverMs: Double?
-        public var clientMs: Double
+        public var clientMs: Double?
 
         /// This probe read by another clock (for fitting one measurement both ways).
         public func timed(by t: Timing) -> Probe? {
             var p = self
             switch t {
-            case .client: p.measuredMs = clientMs
+            case .client: guard let c = clientMs else { return nil }; p.measuredMs = c
             case .server: guard let s = serverMs else { return nil }; p.measuredMs = s
             }
             if kind == "prefill-small" { p.fittedMs = p.measuredMs }
@@ -76,31 +77,37 @@ public struct Calibrator: Sendable {
         }
     }
 
-    /// One repeat's reading by both clocks.
-    struct Reading { var server: Double?; var client: Double }
+    /// One repeat's reading by both clocks (nil where that clock has nothing to say).
+    struct Reading { var server: Double?; var client: Double? }
 
-    /// A prefill probe (one output token): the server's prompt time, the client's time to first token.
+    /// A prefill probe (one output token): the server's prompt time, the client's time to first
+    /// token (the whole request's time when the token streamed no text, as a random-weight model's
+    /// may not).
     static func prefillReading(_ res: CompletionResult, url: URL, timing: Timing) throws -> Reading {
-        guard let ttft = res.ttft else { throw HandoffError("\(url): a prefill probe streamed no token", exitCode: 1) }
         if timing == .server && res.timings == nil {
             throw HandoffError("\(url): no `timings` in the answer (not llama.cpp?); calibrate such a server with --timing client", exitCode: 1)
         }
-        return Reading(server: res.timings?.promptMs, client: ttft * 1000)
+        return Reading(server: res.timings?.promptMs, client: (res.ttft ?? res.duration) * 1000)
     }
 
-    /// A decode probe: ms per generated token by the server's timings and by the client's clock.
-    static func decodeReading(_ res: CompletionResult) -> Reading? {
+    /// A decode probe: ms per generated token by the server's timings and by the client's clock
+    /// (nil with fewer than two streamed tokens).
+    static func decodeReading(_ res: CompletionResult) -> Reading {
         let ts = res.tokens
-        guard ts.count >= 2 else { return nil }
         let server = res.timings.flatMap { $0.predictedTokens > 0 ? $0.predictedMs / Double($0.predictedTokens) : nil }
-        return Reading(server: server, client: (ts[ts.count - 1].at - ts[0].at) / Double(ts.count - 1) * 1000)
+        let client = ts.count >= 2 ? (ts[ts.count - 1].at - ts[0].at) / Double(ts.count - 1) * 1000 : nil
+        return Reading(server: server, client: client)
     }
 
-    func probe(kind: String, tokens: Int, batch: Int, x: [Double], _ rs: [Reading]) -> Probe {
-        let client = Statistics.median(rs.map(\.client))
-        let servers = rs.compactMap(\.server)
-        let server = servers.count == rs.count && !rs.isEmpty ? Statistics.median(servers) : nil
-        let m = design.timing == .server ? (server ?? client) : client
+    /// The probe's medians over repeats; throws when the design's clock has no reading.
+    func probe(kind: String, tokens: Int, batch: Int, x: [Double], _ rs: [Reading]) throws -> Probe {
+        func median(_ xs: [Double?]) -> Double? { xs.contains(where: { $0 == nil }) || xs.isEmpty ? nil : Statistics.median(xs.map { $0! }) }
+        let server = median(rs.map(\.server)), client = median(rs.map(\.client))
+        guard let m = design.timing == .server ? server : client else {
+            throw HandoffError(design.timing == .server
+                               ? "\(self.client.base): \(kind) probes returned no timings (not llama.cpp?); calibrate such a server with --timing client"
+                               : "\(self.client.base): \(kind) probes streamed fewer than 2 tokens with text; the client's clock cannot time them", exitCode: 1)
+        }
         return Probe(kind: kind, tokens: tokens, batch: batch, x: x, measuredMs: m, fittedMs: kind == "prefill-small" ? m : 0,
                      serverMs: server, clientMs: client)
     }
@@ -138,7 +145,7 @@ public struct Calibrator: Sendable {
                 rs.append(try Self.prefillReading(try await client.complete(r), url: client.base, timing: design.timing))
             }
             let iters = Double((n + design.ubatch - 1) / design.ubatch)
-            probes.append(probe(kind: "prefill", tokens: n, batch: 0,
+            probes.append(try probe(kind: "prefill", tokens: n, batch: 0,
                                 x: [iters, Double(n), Double(n) * Double(n) / 2] + [Double](repeating: 0, count: design.batchColumns.count) + [0], rs))
             progress(probes.count, total)
         }
@@ -161,7 +168,7 @@ public struct Calibrator: Sendable {
                 }
                 rs.append(try Self.prefillReading(res, url: client.base, timing: design.timing))
             }
-            probes.append(probe(kind: "prefill-small", tokens: n, batch: 0, x: [], rs))
+            probes.append(try probe(kind: "prefill-small", tokens: n, batch: 0, x: [], rs))
             progress(probes.count, total)
         }
         for b in design.decodeBatches {
@@ -175,22 +182,19 @@ public struct Calibrator: Sendable {
                         return r
                     }
                     let c = client
-                    let per = try await withThrowingTaskGroup(of: Reading?.self) { g in
+                    let per = try await withThrowingTaskGroup(of: Reading.self) { g in
                         for r in reqs { g.addTask { Self.decodeReading(try await c.complete(r)) } }
                         var xs: [Reading] = []
-                        for try await x in g { if let x { xs.append(x) } }
+                        for try await x in g { xs.append(x) }
                         return xs
                     }
-                    guard !per.isEmpty else { continue }
-                    let servers = per.compactMap(\.server)
-                    rs.append(Reading(server: servers.count == per.count ? Statistics.median(servers) : nil, client: Statistics.median(per.map(\.client))))
-                }
-                guard !rs.isEmpty else { throw HandoffError("\(client.base): decode probes streamed fewer than 2 tokens each", exitCode: 1) }
-                if design.timing == .server && rs.contains(where: { $0.server == nil }) {
-                    throw HandoffError("\(client.base): decode probes returned no timings (not llama.cpp?); calibrate such a server with --timing client", exitCode: 1)
+                    // A batch's reading: the median over its requests, by each clock that read them all.
+                    let servers = per.compactMap(\.server), clients = per.compactMap(\.client)
+                    rs.append(Reading(server: servers.count == per.count ? Statistics.median(servers) : nil,
+                                      client: clients.count == per.count ? Statistics.median(clients) : nil))
                 }
                 let ctx = Double(b) * (Double(p) + Double(design.decodeTokens) / 2)
-                probes.append(probe(kind: "decode", tokens: p, batch: b, x: [1, 0, 0] + design.batchColumns.map { $0 == b ? 1 : 0 } + [ctx], rs))
+                probes.append(try probe(kind: "decode", tokens: p, batch: b, x: [1, 0, 0] + design.batchColumns.map { $0 == b ? 1 : 0 } + [ctx], rs))
                 progress(probes.count, total)
             }
         }
