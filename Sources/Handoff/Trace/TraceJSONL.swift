@@ -196,7 +196,6 @@ public enum TraceJSONL {
                 throw fail("output_tokens", "is \(declared) but difficulty has \(xs.count) values")
             }
             n = xs.count
-            values.reserveCapacity(values.count + n)
             for x in xs { values.append(Float(x)) }
         } else if let s = v["hard_spans"] {
             guard let declared else { throw fail("output_tokens", "missing; hard_spans needs the number of generated tokens") }
