@@ -130,8 +130,13 @@ public struct TierSpec: Sendable, Equatable {
     /// How a sequence new to the tier picks a replica: `least_loaded` at once (join the shortest
     /// queue), or `shared_queue`: it waits in one tier-wide FIFO until a replica has a free slot
     /// (a gateway queue; with one slot per replica, exactly an M/M/c queue).
-    public enum Routing: String, Sendable, CaseIterable { case least_loaded, shared_queue }
+    /// `prefix_affinity`: the replica whose cache holds the longest prefix of the request's
+    /// prompt blocks (ties: the least loaded), with `request_prefix_cache`.
+    public enum Routing: String, Sendable, CaseIterable { case least_loaded, shared_queue, prefix_affinity }
     public var routing: Routing = .least_loaded
+    /// Cache prompt blocks across requests (vLLM's `--enable-prefix-caching`, SGLang's radix
+    /// cache), from the trace's `prefix_blocks` (`BlockCache`).
+    public var requestPrefixCache = false
     public var latency: LatencySpec
     public var api: APISpec?
     public var cost: CostSpec
@@ -219,6 +224,8 @@ public struct Scenario: Sendable {
     public var description: String
     public var seed: UInt64
     public var trace: TraceSource
+    /// Prompt tokens per id of a trace's `prefix_blocks` (`trace.prefix_block_tokens`; Mooncake: 512).
+    public var prefixBlockTokens = 512
     public var traffic: TrafficSpec
     public var tiers: [TierSpec]
     public var network: NetworkSpec

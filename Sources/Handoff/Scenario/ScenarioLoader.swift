@@ -36,6 +36,7 @@ public enum ScenarioLoader {
         } else if let s = try tr.section("synthetic") {
             trace = .synthetic(try readSynthetic(s, seed: seed))
         } else { throw tr.error("give either 'file' or 'synthetic'") }
+        let prefixBlockTokens = try tr.int("prefix_block_tokens", default: 512, min: 1, max: Limits.requestTokens)
         try tr.finish()
 
         // traffic
@@ -176,6 +177,10 @@ public enum ScenarioLoader {
             tier.kvCapacityOverride = try t.optionalInt("kv_capacity_tokens", min: 1)
             tier.prefixCache = PrefixCache(rawValue: try t.string("prefix_cache", default: "shared", oneOf: PrefixCache.allCases.map(\.rawValue)))!
             tier.routing = TierSpec.Routing(rawValue: try t.string("routing", default: "least_loaded", oneOf: TierSpec.Routing.allCases.map(\.rawValue)))!
+            tier.requestPrefixCache = try t.bool("request_prefix_cache", default: false)
+            if tier.routing == .prefix_affinity && !tier.requestPrefixCache {
+                throw t.error("prefix_affinity routes by the replicas' caches of prompt blocks; set request_prefix_cache: true as well", key: "routing")
+            }
             tier.colocateWith = try t.optionalString("colocate_with").flatMap { $0.isEmpty ? nil : $0 }  // "" (--set …=) unsets
             try t.finish()
             // vLLM's own rule (SchedulerConfig): a batch must be able to hold one token of every sequence.
@@ -290,6 +295,11 @@ public enum ScenarioLoader {
                                 network: network, policy: policy, accuracy: accuracy, slo: slo, source: root)
         scenario.engine = engine
         scenario.simulation = simulation
+        scenario.prefixBlockTokens = prefixBlockTokens
+        if policy.mode == .pipelined, let t = tiers.first(where: { $0.requestPrefixCache }) {
+            throw HandoffError.input("caching prompt blocks across requests is modelled in sequential mode only; pipelined mode keeps both tiers' contexts resident",
+                                     file: root.origin, field: "tiers.\(t.name).request_prefix_cache")
+        }
         return scenario
     }
 

@@ -11,6 +11,7 @@ extension HybridSimulator {
         for (s, stored) in seqs.enumerated() {
             let q = current(s, stored)
             precondition(q.kv >= 0 && q.pendingPrefill >= 0 && q.decodeLeft >= 0, "sequence \(s): negative kv, prefill or decode")
+            precondition(prefixHeld.isEmpty || q.kv >= Int(prefixHeld[s]) * blockTokens, "sequence \(s): holds more prompt blocks than KV")
             precondition(lane[s] < 0 || (q.place == .running && q.decodeLeft > 0), "sequence \(s): a lazy member that is not decoding")
             if q.replica >= 0 { kvOn[Int(q.replica)] += q.kv + q.reserved } else { precondition(q.kv == 0, "sequence \(s) holds KV on no replica") }
             precondition(q.reserved >= 0 && q.reserved <= q.pendingPrefill, "sequence \(s): reservation \(q.reserved) beyond its prefill")
@@ -20,7 +21,11 @@ extension HybridSimulator {
         }
         for r in replicas.indices {
             let rep = replicas[r]
-            precondition(rep.kvUsed == kvOn[r], "replica \(r): kvUsed \(rep.kvUsed) ≠ Σ kv \(kvOn[r])")
+            // Prompt blocks cached across requests: the cache is counted once, shared blocks once.
+            let cache = blockCaches.isEmpty ? 0 : blockCaches[r].cachedTokens - blockCaches[r].sharedTokens
+            if !blockCaches.isEmpty { blockCaches[r].check() }
+            precondition(rep.kvUsed == kvOn[r] + cache, "replica \(r): kvUsed \(rep.kvUsed) ≠ Σ kv \(kvOn[r]) + cached − shared blocks \(cache)")
+            precondition(rep.kvUsed <= rep.capacity || overflow, "replica \(r): kvUsed \(rep.kvUsed) above capacity \(rep.capacity)")
             precondition(rep.kvUsed >= 0, "replica \(r): negative kvUsed")
             let reservedSeqs = seqs.indices.filter { Int(seqs[$0].replica) == r && seqs[$0].reserved > 0 }.count
             precondition(rep.reservedSeqs == reservedSeqs, "replica \(r): reservedSeqs \(rep.reservedSeqs) ≠ \(reservedSeqs)")

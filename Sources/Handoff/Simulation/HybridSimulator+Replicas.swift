@@ -251,8 +251,11 @@ extension HybridSimulator {
         seqs[s].place = .none
     }
 
-    /// Frees everything `s` holds on replica `r`: its KV and its reservation.
-    func freeSeq(_ s: Int, replica r: Int) {
+    /// Frees everything `s` holds on replica `r`: its KV and its reservation. Its prompt blocks
+    /// shared across requests stay cached when its request ended (`cacheBlocks`), not when it is
+    /// preempted or evicted.
+    func freeSeq(_ s: Int, replica r: Int, cacheBlocks: Bool = false) {
+        if !prefixHeld.isEmpty { releasePromptBlocks(s, replica: r, keep: cacheBlocks) }
         replicas[r].kvUsed -= seqs[s].kv + seqs[s].reserved
         if seqs[s].reserved > 0 { replicas[r].reservedSeqs -= 1 }
         seqs[s].kv = 0
@@ -262,12 +265,14 @@ extension HybridSimulator {
     // MARK: Eviction and preemption
 
     /// Frees KV until `need` tokens are free and returns success, dropping contexts nobody is
-    /// computing on, like vLLM's unreferenced prefix blocks: first the least recently parked
+    /// computing on, like vLLM's unreferenced prefix blocks: first prompt blocks cached across
+    /// requests (`BlockCache`), least recently released first; then the least recently parked
     /// contexts; then the cached prefixes of waiting sequences, latest in the queue first (the head
     /// keeps its prefix: it is the one being admitted); then the idle resident contexts of
     /// pipelined requests (no pending work), oldest admitted first. Each will recompute what it
     /// lost when it next has work. O(log n) per context dropped, amortised.
     func evict(replica r: Int, need: Int) -> Bool {
+        if !blockCaches.isEmpty { evictCachedBlocks(replica: r, need: need) }
         while replicas[r].free < need, replicas[r].parked.head >= 0 {
             let s = Int(replicas[r].parked.head)
             unpark(s, replica: r)

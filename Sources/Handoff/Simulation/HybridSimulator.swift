@@ -36,6 +36,11 @@ public struct TierOutcome: Sendable {
     public var evictions: Int
     public var generatedTokens: Int
     public var prefilledTokens: Int
+    /// Prompt blocks cached across requests (`request_prefix_cache`; nil when the tier does not
+    /// cache them): prompt tokens looked up on first admission, and those found cached.
+    public var prefixLookedUpTokens: Int? = nil
+    public var prefixHitTokens: Int? = nil
+    public var prefixEvictedBlocks: Int? = nil
 }
 
 /// The raw result of a simulation, before metrics are summarised.
@@ -108,6 +113,17 @@ public final class HybridSimulator {
     /// otherwise): where the other slots' caches of the request diverge from its context. Kept out
     /// of `SequenceState`, whose every access a larger element makes dearer (+1.6% instructions).
     var slotBase: [Int] = []
+    /// Prompt blocks shared across requests (`HybridSimulator+PrefixBlocks.swift`), when a tier
+    /// caches them (`request_prefix_cache`; all empty otherwise): per replica its cache, per tier
+    /// whether it caches, per sequence the prompt blocks it references, per trace request its
+    /// block ids (`blockIDs[blockStart[r]..<blockStart[r + 1]]`), and the tokens a block holds.
+    var blockCaches: [BlockCache] = []
+    let tierBlockCache: [Bool]
+    let tierPrefixAffinity: [Bool]
+    var prefixHeld: [Int32] = []
+    var blockIDs: [Int] = []
+    var blockStart: [Int] = []
+    let blockTokens: Int
     /// Per sequence, its place in the lazy decode accounting (`HybridSimulator+Decode.swift`).
     var lane = Slab<Int>(capacity: 0)
     /// `finishRun`'s buffers, kept between calls (it never runs inside itself).
@@ -158,6 +174,9 @@ public final class HybridSimulator {
         rolePrefixCache = roleTier.map { scenario.tiers[$0].prefixCache }
         tierIsAPI = scenario.tiers.map { $0.kind == .api }
         tierCachesPrefixes = scenario.tiers.map(\.prefixCaching)
+        tierBlockCache = scenario.tiers.map { $0.requestPrefixCache && $0.kind == .gpu }
+        tierPrefixAffinity = scenario.tiers.map { $0.routing == .prefix_affinity }
+        blockTokens = scenario.prefixBlockTokens
         pipelined = policy.mode == .pipelined
         chunkTokens = (policy as? SplitReasonPolicy)?.chunkTokens ?? 256
         netRNG = RandomStream(seed: scenario.seed, name: "network")
@@ -169,6 +188,9 @@ public final class HybridSimulator {
             if spec.kind == .gpu { for k in 0..<spec.replicas { replicas.append(Replica(tier: t, index: k, spec: spec)) } }
         }
         tierFirstReplica.append(replicas.count)
+        if tierBlockCache.contains(true) && policy.mode != .pipelined {
+            blockCaches = Array(repeating: BlockCache(blockTokens: scenario.prefixBlockTokens), count: replicas.count)
+        }
         partner = [Int](repeating: -1, count: replicas.count)
         device = Array(scenario.tiers.indices)
         for (t, spec) in scenario.tiers.enumerated() {
@@ -241,6 +263,7 @@ public final class HybridSimulator {
                                      seqBase: base, context: trace.requests[tr].promptTokens))
         }
         slotBase = rolePrefixCache.contains(.per_slot) ? Array(repeating: 0, count: seqs.count) : []
+        preparePrefixBlocks()
         tracksLazy = decodesLazily && !pipelined
         lane = Slab(capacity: seqs.count)
         for _ in 0..<seqs.count { lane.append(Self.laneNone) }
@@ -383,6 +406,10 @@ public final class HybridSimulator {
         guard seqs[s].replica < 0 else { return }
         let t = roleTier[Int(seqs[s].role)]
         if sharedQueue[t] { return }  // dispatched on arrival at the tier, or from its queue
+        if tierPrefixAffinity[t] && !blockCaches.isEmpty && seqs[s].role == 0 {
+            seqs[s].replica = Int32(prefixAffinityReplica(tier: t, request: Int(seqs[s].request)))
+            return
+        }
         var best = tierFirstReplica[t]
         for r in tierFirstReplica[t]..<tierFirstReplica[t + 1] where replicas[r].load < replicas[best].load { best = r }
         seqs[s].replica = Int32(best)
@@ -433,6 +460,7 @@ public final class HybridSimulator {
                 reqs[i].stagedHandoff = 0
                 begin(seg, on: s)
             } else {
+                if !prefixHeld.isEmpty && seqs[s].place == .none { lookUpPrefix(s, replica: r) }
                 let p = rolePrefixCache[Int(seqs[s].role)].branchPrefill(
                     context: reqs[i].context, kv: seqs[s].kv, width: seg.width, candidateTokens: seg.prefillOnly ? seg.branchTokens : 0,
                     base: slotBase.isEmpty ? 0 : slotBase[s])
@@ -541,7 +569,7 @@ public final class HybridSimulator {
         guard !pipelined else { return }
         let r = Int(seqs[seq].replica)
         removeRunning(seq, replica: r)
-        if tierCachesPrefixes[roleTier[Int(seqs[seq].role)]] { park(seq, replica: r) } else { freeSeq(seq, replica: r) }
+        if tierCachesPrefixes[roleTier[Int(seqs[seq].role)]] { park(seq, replica: r) } else { freeSeq(seq, replica: r, cacheBlocks: true) }
     }
 
     /// Every tier of request `i` keeps at most `keep` KV tokens.
@@ -559,6 +587,7 @@ public final class HybridSimulator {
         guard r >= 0 else { return }
         changeKV(s) {
             guard seqs[s].kv > keep else { return }
+            if !prefixHeld.isEmpty && keep < Int(prefixHeld[s]) * blockTokens { releasePromptBlocks(s, replica: r, keep: false) }
             let drop = seqs[s].kv - keep
             replicas[r].kvUsed -= drop
             if seqs[s].place == .waiting { replicas[r].waitingKV -= drop }
@@ -583,10 +612,10 @@ public final class HybridSimulator {
             let r = Int(seqs[s].replica)
             guard r >= 0 else { continue }
             switch seqs[s].place {
-            case .running: removeRunning(s, replica: r); freeSeq(s, replica: r)
-            case .waiting: removeWaiting(s, replica: r); freeSeq(s, replica: r)
-            case .parked: unpark(s, replica: r); freeSeq(s, replica: r)
-            case .none: freeSeq(s, replica: r)
+            case .running: removeRunning(s, replica: r); freeSeq(s, replica: r, cacheBlocks: true)
+            case .waiting: removeWaiting(s, replica: r); freeSeq(s, replica: r, cacheBlocks: true)
+            case .parked: unpark(s, replica: r); freeSeq(s, replica: r, cacheBlocks: true)
+            case .none: freeSeq(s, replica: r, cacheBlocks: true)
             }
             seqs[s].pendingPrefill = 0
             seqs[s].decodeLeft = 0
@@ -695,6 +724,7 @@ public final class HybridSimulator {
                 replicas[r].kvUsed += chunk - fromReserve
                 seqs[s].pendingPrefill -= chunk
                 prefilled += chunk
+                if !prefixHeld.isEmpty && seqs[s].pendingPrefill == 0 { holdPromptBlocks(s, replica: r) }
                 if seqs[s].pendingPrefill == 0 && seqs[s].scoring {
                     seqs[s].scoring = false
                     finished.append(s)
@@ -957,6 +987,12 @@ public final class HybridSimulator {
                                      busySeconds: rs.reduce(0) { $0 + $1.busySeconds }, iterations: rs.reduce(0) { $0 + $1.iterations },
                                      preemptions: rs.reduce(0) { $0 + $1.preemptions }, evictions: rs.reduce(0) { $0 + $1.evictions },
                                      generatedTokens: tierGenerated[t], prefilledTokens: tierPrefilled[t]))
+            if !blockCaches.isEmpty && tierBlockCache[t] {
+                let cs = blockCaches[tierFirstReplica[t]..<tierFirstReplica[t + 1]]
+                tiers[t].prefixLookedUpTokens = cs.reduce(0) { $0 + $1.lookedUpTokens }
+                tiers[t].prefixHitTokens = cs.reduce(0) { $0 + $1.hitTokens }
+                tiers[t].prefixEvictedBlocks = cs.reduce(0) { $0 + $1.evictedBlocks }
+            }
         }
         let stalled = reqs.reduce(0) { $0 + ($1.done < 0 && !$1.failed ? 1 : 0) }
         return SimulationOutcome(requests: out, tiers: tiers, endTime: end, events: events, clockWentBackwards: backwards, kvOverflow: overflow,

@@ -57,6 +57,20 @@ public enum Simulation {
         return SimulationResult(scenario: scenario, outcome: outcome, accuracy: acc, summary: summary)
     }
 
+    /// `prefix_cache`, only when a tier caches prompt blocks across requests: the share of prompt
+    /// tokens looked up that were found cached, overall and by tier.
+    static func prefixCacheSummary(_ o: SimulationOutcome) -> [(String, JSONValue)] {
+        let tiers = o.tiers.filter { $0.prefixLookedUpTokens != nil }
+        guard !tiers.isEmpty else { return [] }
+        func entry(_ hit: Int, _ looked: Int, _ evicted: Int) -> JSONValue {
+            .object([("hit_rate", .number(looked > 0 ? Double(hit) / Double(looked) : 0)), ("hit_tokens", .number(Double(hit))),
+                     ("prompt_tokens", .number(Double(looked))), ("evicted_blocks", .number(Double(evicted)))])
+        }
+        let hit = tiers.reduce(0) { $0 + $1.prefixHitTokens! }, looked = tiers.reduce(0) { $0 + $1.prefixLookedUpTokens! }
+        guard case let .object(total) = entry(hit, looked, tiers.reduce(0) { $0 + $1.prefixEvictedBlocks! }) else { return [] }
+        return [("prefix_cache", .object(total + [("by_tier", .object(tiers.map { ($0.name, entry($0.prefixHitTokens!, $0.prefixLookedUpTokens!, $0.prefixEvictedBlocks!)) }))]))]
+    }
+
     static func summarize(_ s: Scenario, _ o: SimulationOutcome, _ acc: AccuracyModel.Prediction?) -> JSONValue {
         let ok = o.requests.filter { !$0.failed }
         let duration = o.endTime
@@ -133,7 +147,7 @@ public enum Simulation {
             ("slo", .object(sloPairs)),
             ("events", .number(Double(o.events))),
             ("seed", .number(Double(s.seed))),
-        ] + (s.simulation.coalesceTokens > 0 ? [("simulation", .object([("coalesce_tokens", .number(Double(s.simulation.coalesceTokens))),
+        ] + prefixCacheSummary(o) + (s.simulation.coalesceTokens > 0 ? [("simulation", .object([("coalesce_tokens", .number(Double(s.simulation.coalesceTokens))),
                                                                           ("exact_rerun", .bool(s.simulation.exactRerun))]))] : []))
     }
 }

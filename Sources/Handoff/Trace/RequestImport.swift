@@ -158,6 +158,7 @@ public enum RequestImport {
         let keys = classes.keys.sorted()
         for (k, row) in rows.enumerated() {
             var q = TraceRequest(id: "\(idPrefix)-\(k)", promptTokens: row.promptTokens, arrivalS: row.arrivalS)
+            q.prefixBlocks = row.prefixBlocks
             if let recorded, !keys.isEmpty {
                 let c = Int.bitWidth - 1 - row.outputTokens.leadingZeroBitCount
                 let nearest = keys.min { (abs($0 - c), $0) < (abs($1 - c), $1) }!

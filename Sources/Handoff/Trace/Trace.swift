@@ -15,6 +15,9 @@ public struct TraceRequest: Sendable, Equatable {
     public var largeOutputTokens: Int?
     /// Kept out of every fit: the split closed-loop models are checked on.
     public var heldOut = false
+    /// Ids of the prompt's blocks (`trace.prefix_block_tokens` tokens each), equal ids for equal
+    /// prefixes (Mooncake's `hash_ids`): what a prefix cache across requests can share.
+    public var prefixBlocks: [Int]?
     /// Prompt text, when the trace came from `record` or an import.
     public var prompt: String?
     /// Reference answer, when known.

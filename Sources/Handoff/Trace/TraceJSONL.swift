@@ -16,6 +16,7 @@ import Foundation
 /// | `small_correct`, `large_correct` | boolean | outcome labels |
 /// | `large_output_tokens` | integer ≥ 0 | tokens the large model alone generated for the prompt (`record --label-server`) |
 /// | `held_out` | boolean | the prompt is kept out of every fit (closed-loop models) |
+/// | `prefix_blocks` | integers ≥ 0 | ids of the prompt's blocks of `trace.prefix_block_tokens` tokens, equal ids = equal prefixes (Mooncake `hash_ids`), for caching across requests |
 /// | `prompt`, `answer` | string | prompt text and reference answer |
 /// | `measured` | object | what a real engine run measured (`record`, `validate`), kept verbatim |
 ///
@@ -23,7 +24,7 @@ import Foundation
 public enum TraceJSONL {
     public static let fields = ["id", "prompt_tokens", "difficulty", "hard_spans", "output_tokens", "steps",
                                 "step_scores", "step_rewards", "arrival_s", "small_correct", "large_correct", "large_output_tokens", "held_out",
-                                "prompt", "answer", "measured"]
+                                "prefix_blocks", "prompt", "answer", "measured"]
 
     /// Reads a JSONL trace. O(bytes). Errors name the file, line and field.
     public static func read(path: String) throws -> Trace {
@@ -242,6 +243,17 @@ public enum TraceJSONL {
                              prompt: try string("prompt"), answer: try string("answer"), measured: v["measured"])
         q.largeOutputTokens = try int("large_output_tokens")
         q.heldOut = try bool("held_out") ?? false
+        if let b = v["prefix_blocks"] {
+            switch b {
+            case .numbers(let xs):
+                for (k, x) in xs.enumerated() where !(x >= 0 && x == x.rounded() && x < 9e15) {
+                    throw fail("prefix_blocks[\(k)]", "\(JSONWriter.number(x)): expected an integer block id ≥ 0")
+                }
+                q.prefixBlocks = xs.map { Int($0) }
+            case .array(let a) where a.isEmpty: q.prefixBlocks = []
+            default: throw fail("prefix_blocks", "expected an array of integer block ids, got \(b.typeName)")
+            }
+        }
         requests.append(q)
         return n
     }
@@ -258,6 +270,7 @@ public enum TraceJSONL {
         if let s = q.largeCorrect { pairs.append(("large_correct", .bool(s))) }
         if let n = q.largeOutputTokens { pairs.append(("large_output_tokens", .number(Double(n)))) }
         if q.heldOut { pairs.append(("held_out", .bool(true))) }
+        if let b = q.prefixBlocks { pairs.append(("prefix_blocks", .numbers(b.map(Double.init)))) }
         if let s = q.prompt { pairs.append(("prompt", .string(s))) }
         if let s = q.answer { pairs.append(("answer", .string(s))) }
         if let m = q.measured { pairs.append(("measured", m)) }
