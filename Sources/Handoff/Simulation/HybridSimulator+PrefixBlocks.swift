@@ -15,7 +15,7 @@ extension HybridSimulator {
     /// Builds the per-request block lists and the per-sequence counters when some tier caches
     /// prompt blocks across requests. O(blocks in the trace).
     func preparePrefixBlocks() {
-        guard !blockCaches.isEmpty else { return }
+        guard cachesBlocks else { return }
         prefixHeld = [Int32](repeating: 0, count: seqs.count)
         blockIDs = []
         blockStart = [0]
@@ -41,6 +41,7 @@ extension HybridSimulator {
     /// Of the replicas of tier `t` within `affinityBalance` of the least loaded, the one whose
     /// cache holds the longest prefix of request `i`'s prompt blocks; among equals, the least
     /// loaded (the first on a tie). O(replicas · matched).
+    @inline(never)
     func prefixAffinityReplica(tier t: Int, request i: Int) -> Int {
         let blocks = promptBlocks(i)
         let range = tierFirstReplica[t]..<tierFirstReplica[t + 1]
@@ -56,6 +57,7 @@ extension HybridSimulator {
 
     /// On a sequence's first delivery with an empty KV: the cached prefix of its prompt becomes
     /// its KV (never the whole prompt: its last token is computed). O(matched).
+    @inline(never)
     func lookUpPrefix(_ s: Int, replica r: Int) {
         guard blockCachingReplica(r), seqs[s].kv == 0, prefixHeld[s] == 0, seqs[s].place == .none else { return }
         let i = Int(seqs[s].request)
@@ -77,6 +79,7 @@ extension HybridSimulator {
     /// After a prefill completes: the sequence's remaining full prompt blocks become resident
     /// under its reference (a block another sequence made resident meanwhile is shared, and its
     /// second copy leaves `kvUsed`). O(blocks).
+    @inline(never)
     func holdPromptBlocks(_ s: Int, replica r: Int) {
         guard blockCachingReplica(r) else { return }
         let i = Int(seqs[s].request)
@@ -91,6 +94,7 @@ extension HybridSimulator {
 
     /// The sequence lets go of its prompt blocks, before its KV is freed: cached when its request
     /// ended (`keep`), else dropped unless another sequence still holds them. O(blocks).
+    @inline(never)
     func releasePromptBlocks(_ s: Int, replica r: Int, keep: Bool) {
         let held = Int(prefixHeld[s])
         guard held > 0 else { return }
@@ -102,6 +106,7 @@ extension HybridSimulator {
 
     /// Frees cached blocks of replica `r`, least recently released first, until `need` KV tokens
     /// are free or none is left. O(blocks freed).
+    @inline(never)
     func evictCachedBlocks(replica r: Int, need: Int) {
         while replicas[r].free < need, blockCaches[r].hasCached {
             replicas[r].kvUsed += blockCaches[r].evictOne()

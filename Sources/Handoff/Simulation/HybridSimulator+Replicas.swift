@@ -255,7 +255,7 @@ extension HybridSimulator {
     /// shared across requests stay cached when its request ended (`cacheBlocks`), not when it is
     /// preempted or evicted.
     func freeSeq(_ s: Int, replica r: Int, cacheBlocks: Bool = false) {
-        if !prefixHeld.isEmpty { releasePromptBlocks(s, replica: r, keep: cacheBlocks) }
+        if cachesBlocks { releasePromptBlocks(s, replica: r, keep: cacheBlocks) }
         replicas[r].kvUsed -= seqs[s].kv + seqs[s].reserved
         if seqs[s].reserved > 0 { replicas[r].reservedSeqs -= 1 }
         seqs[s].kv = 0
@@ -272,7 +272,7 @@ extension HybridSimulator {
     /// pipelined requests (no pending work), oldest admitted first. Each will recompute what it
     /// lost when it next has work. O(log n) per context dropped, amortised.
     func evict(replica r: Int, need: Int) -> Bool {
-        if !blockCaches.isEmpty { evictCachedBlocks(replica: r, need: need) }
+        if cachesBlocks { evictCachedBlocks(replica: r, need: need) }
         while replicas[r].free < need, replicas[r].parked.head >= 0 {
             let s = Int(replicas[r].parked.head)
             unpark(s, replica: r)
