@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import Handoff
 
@@ -28,4 +29,14 @@ struct OutputOptions: ParsableArguments {
     func prepare(_ path: String, _ argument: String, inputs: [String?] = [], ownNames: Set<String>) throws {
         try FileIO.prepareOutputDirectory(path, argument: argument, force: force, inputs: inputs.compactMap { $0 }, ownNames: ownNames)
     }
+}
+
+/// Formats a summary number for tables.
+func fmt(_ x: Double?) -> String { x.map { String(format: "%.4g", $0) } ?? "—" }
+
+/// Writes `json` (pretty, atomically) as `dir/name`, in a directory already checked or prepared
+/// (`OutputOptions`); creates and marks `dir` when it is new.
+func writeJSON(_ json: JSONValue, to dir: String, name: String) throws {
+    try FileIO.prepareOutputDirectory(dir, argument: "--out", force: true, ownNames: [name])
+    try FileIO.writeAtomically(JSONWriter.write(json, pretty: true) + "\n", to: dir + "/" + name)
 }

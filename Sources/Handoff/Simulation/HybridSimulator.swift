@@ -118,8 +118,8 @@ public final class HybridSimulator {
     /// whether it caches, per sequence the prompt blocks it references, per trace request its
     /// block ids (`blockIDs[blockStart[r]..<blockStart[r + 1]]`), and the tokens a block holds.
     var blockCaches: [BlockCache] = []
-    /// Some tier caches prompt blocks across requests (a constant, so the hot paths' test of it
-    /// costs no exclusivity check: reading `prefixHeld.isEmpty` there cost +0.9% instructions).
+    /// Some tier caches prompt blocks across requests: a constant the hot paths test before
+    /// touching any of the arrays above.
     let cachesBlocks: Bool
     let tierBlockCache: [Bool]
     let tierPrefixAffinity: [Bool]
