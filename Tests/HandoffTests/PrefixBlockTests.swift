@@ -43,7 +43,7 @@ final class PrefixBlockTests: XCTestCase {
     /// (least_loaded scatters a conversation's turns: 0.18); the real KV of an H100 (2.3 M tokens of
     /// Llama-3.2-1B) holds a fraction of the 79,000 distinct blocks, so LRU eviction lowers it.
     func testMooncakeHitRateAgainstTheTracesOwnBound() throws {
-        let file = packageRoot + "/../shared/data/public-traces/mooncake-conversation.jsonl"
+        let file = try requirePublicTraces() + "/mooncake-conversation.jsonl"
         let n = 3000, B = 512
         // The bound, independently of Handoff's readers.
         var rows: [(t: Double, prompt: Int, ids: [Int])] = []
@@ -93,38 +93,49 @@ final class PrefixBlockTests: XCTestCase {
         XCTAssertGreaterThan(real, 0.05)
     }
 
-    /// Memory-starved replicas (a few thousand KV tokens) on Mooncake prompts cut to 2–40 blocks of
-    /// 16 tokens: cached blocks are evicted, sequences preempted, shared blocks counted once. The
-    /// bookkeeping (kvUsed = Σ KV + cached − shared blocks, the LRU list, references) is checked
-    /// after every event, under both routings, and under splitreason with both tiers caching.
+    /// Memory-starved replicas (a few thousand KV tokens) on conversations that share prefixes:
+    /// 40 sessions of 5 turns, each turn's prompt its session's history (a shared 2-block system
+    /// prompt, then the session's blocks) plus a new block, arriving interleaved. Cached blocks are
+    /// evicted, sequences preempted, shared blocks counted once; the bookkeeping (kvUsed = Σ KV +
+    /// cached − shared blocks, the LRU list, references) is checked after every event, under both
+    /// routings (prefix_affinity's run preempts 12 sequences), and under splitreason with both tiers caching.
     func testInvariantsUnderPressure() throws {
-        let file = packageRoot + "/../shared/data/public-traces/mooncake-conversation.jsonl"
-        var rows = RequestImport.window(try RequestImport.parse(path: file, format: .mooncake).rows, limit: 200, speed: 20)
-        for k in rows.indices {
-            rows[k].promptTokens = 16 * min(40, max(2, rows[k].prefixBlocks!.count)) - 3
-            rows[k].outputTokens = min(rows[k].outputTokens, 64)
+        var rows: [RequestImport.Row] = []
+        var next = 1_000
+        var history = [[Int]](repeating: [0, 1], count: 40)
+        for turn in 0..<5 {
+            for session in 0..<40 {
+                history[session].append(next); next += 1
+                if turn % 2 == 1 { history[session].append(next); next += 1 }
+                let blocks = history[session]
+                rows.append(RequestImport.Row(line: rows.count + 1, arrivalS: Double(rows.count) * 0.01, promptTokens: 16 * blocks.count - 3,
+                                              outputTokens: 16 + (rows.count * 7) % 48, prefixBlocks: blocks))
+            }
         }
         var synthetic = SyntheticTraceSpec()
         synthetic.burstRatePer1kTokens = 40
-        let trace = RequestImport.trace(rows, idPrefix: "m", synthetic: synthetic)
-        let path = tempDir() + "/m.jsonl"
+        let trace = RequestImport.trace(rows, idPrefix: "s", synthetic: synthetic)
+        let path = tempDir() + "/s.jsonl"
         try TraceJSONL.write(trace, to: path)
+        var preempted = 0.0
         for (policy, routing) in [("single", "least_loaded"), ("single", "prefix_affinity"), ("splitreason", "prefix_affinity")] {
             let sc = try scenario("""
                 trace: {file: \(path), prefix_block_tokens: 16}
                 traffic: {arrival: replay}
                 models: {small: {name: DeepSeek-R1-Distill-Qwen-1.5B}, large: {name: DeepSeek-R1-Distill-Qwen-14B}}
                 tiers:
-                  small: {gpu: A100-SXM-80GB, replicas: 2, kv_capacity_tokens: 3000, max_num_seqs: 16, max_num_batched_tokens: 512, request_prefix_cache: true, routing: \(routing)}
-                  large: {gpu: H100-SXM-80GB, kv_capacity_tokens: 4000, max_num_seqs: 16, max_num_batched_tokens: 512, request_prefix_cache: true}
+                  small: {gpu: A100-SXM-80GB, replicas: 2, kv_capacity_tokens: 1200, max_num_seqs: 16, max_num_batched_tokens: 512, request_prefix_cache: true, routing: \(routing)}
+                  large: {gpu: H100-SXM-80GB, kv_capacity_tokens: 1500, max_num_seqs: 16, max_num_batched_tokens: 512, request_prefix_cache: true}
                 policy: {name: \(policy), \(policy == "single" ? "tier: small" : "offload_threshold: 0.6")}
                 """)
             let r = try Simulation.run(sc, trace: trace, checkingInvariants: true)
             XCTAssertEqual(r.summary["requests"], .number(200), "\(policy) \(routing)")
+            preempted += try XCTUnwrap(number(r.summary["preemptions"], "small"))
             XCTAssertGreaterThan(try XCTUnwrap(number(r.summary["prefix_cache"], "evicted_blocks")), 0, "\(policy) \(routing): the cache is under pressure")
             XCTAssertGreaterThan(try XCTUnwrap(number(r.summary["prefix_cache"], "hit_rate")), 0, "\(policy) \(routing)")
             XCTAssertFalse(r.outcome.kvOverflow)
         }
+        XCTAssertGreaterThan(preempted, 0, "some runs preempt (a preempted sequence drops its block references)")
     }
 
     func testBadInput() throws {

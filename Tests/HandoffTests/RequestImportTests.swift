@@ -76,8 +76,7 @@ final class RequestImportTests: XCTestCase {
 
     /// The real files, as users download them (counts from Python's csv/json modules).
     func testPublicTraces() throws {
-        let dir = packageRoot + "/../shared/data/public-traces"
-        guard FileManager.default.fileExists(atPath: dir) else { throw XCTSkip("\(dir) is not on this machine") }
+        let dir = try requirePublicTraces()
         let conv = try RequestImport.parse(path: dir + "/azure-llm-2023-conv.csv", format: .azure)
         XCTAssertEqual(conv.rows.count, 19_366)
         XCTAssertEqual(conv.rows.reduce(0) { $0 + $1.outputTokens }, 4_088_665)

@@ -15,6 +15,28 @@ let packageRoot: String = {
     return url.path
 }()
 
+/// The public request traces (Azure LLM 2023, Mooncake) of the steering repository's shared data,
+/// read where they are and never copied: `$HANDOFF_PUBLIC_TRACES`, or `shared/data/public-traces`
+/// beside the checkout or beside a folder above it. nil when this machine has none.
+let publicTracesDir: String? = {
+    if let e = ProcessInfo.processInfo.environment["HANDOFF_PUBLIC_TRACES"], !e.isEmpty { return e }
+    var dir = URL(fileURLWithPath: packageRoot)
+    for _ in 0..<4 {
+        let candidate = dir.deletingLastPathComponent().appendingPathComponent("shared/data/public-traces").path
+        if FileManager.default.fileExists(atPath: candidate + "/mooncake-conversation.jsonl") { return candidate }
+        dir.deleteLastPathComponent()
+    }
+    return nil
+}()
+
+/// The public traces' folder, or a skip that says where they were looked for.
+func requirePublicTraces() throws -> String {
+    guard let d = publicTracesDir else {
+        throw XCTSkip("the public traces are not on this machine (../shared/data/public-traces beside the checkout, or HANDOFF_PUBLIC_TRACES)")
+    }
+    return d
+}
+
 /// Runs the built `handoff` executable.
 func runCLI(_ args: [String], cwd: String? = nil, environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
     let here = Bundle(for: CLITests.self).bundleURL

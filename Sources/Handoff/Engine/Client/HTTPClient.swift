@@ -76,6 +76,21 @@ enum HTTPClient {
 
     static func run(_ t: Target, url: String, method: String, body: Data?, headers: [String] = [], firstByteTimeout: Double,
                     idleTimeout: Double, onBody: (UnsafeRawBufferPointer) -> Bool) throws -> Int {
+        let fd = try openSocket(t, url: url)
+        defer { close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        setTimeout(fd, firstByteTimeout)
+        try sendRequest(fd, t, url: url, method: method, body: body, headers: headers)
+        let reader = Reader(fd: fd, url: url, firstByteTimeout: firstByteTimeout, idleTimeout: idleTimeout)
+        let (status, chunked, length) = try reader.head()
+        setTimeout(fd, idleTimeout)
+        if chunked { try reader.chunkedBody(onBody) } else if let length { try reader.body(length: length, onBody) } else { try reader.bodyToClose(onBody) }
+        return status
+    }
+
+    /// A connected TCP socket to `t` (the first of its addresses that accepts).
+    static func openSocket(_ t: Target, url: String) throws -> Int32 {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -85,26 +100,23 @@ enum HTTPClient {
             throw EngineError.unreachable(url: url, reason: "cannot resolve \(t.host): \(String(cString: gai_strerror(rc)))")
         }
         defer { freeaddrinfo(res) }
-        var fd: Int32 = -1
         var lastErr: Int32 = 0
         var ai: UnsafeMutablePointer<addrinfo>? = first
         while let a = ai {
-            fd = socket(a.pointee.ai_family, a.pointee.ai_socktype, a.pointee.ai_protocol)
+            let fd = socket(a.pointee.ai_family, a.pointee.ai_socktype, a.pointee.ai_protocol)
             if fd >= 0 {
                 setTimeout(fd, 10)
-                if connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 { break }
+                if connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) == 0 { return fd }
                 lastErr = errno
                 close(fd)
-                fd = -1
             }
             ai = a.pointee.ai_next
         }
-        guard fd >= 0 else { throw EngineError.unreachable(url: url, reason: String(cString: strerror(lastErr))) }
-        defer { close(fd) }
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        setTimeout(fd, firstByteTimeout)
+        throw EngineError.unreachable(url: url, reason: String(cString: strerror(lastErr)))
+    }
 
+    /// Writes the request head (with `headers`) and body.
+    static func sendRequest(_ fd: Int32, _ t: Target, url: String, method: String, body: Data?, headers: [String]) throws {
         var head = "\(method) \(t.path) HTTP/1.1\r\nHost: \(t.host):\(t.port)\r\nConnection: close\r\nAccept: text/event-stream, application/json\r\n"
         for h in headers { head += h + "\r\n" }
         if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
@@ -119,10 +131,26 @@ enum HTTPClient {
                 off += n
             }
         }
+    }
 
+    /// Reads a response from a socket: the head, then a chunked, sized or read-until-close body.
+    final class Reader {
+        let fd: Int32
+        let url: String
+        let firstByteTimeout: Double
+        let idleTimeout: Double
         var buf = [UInt8](repeating: 0, count: 65536)
         var pending = [UInt8]()
         var sawHead = false
+
+        init(fd: Int32, url: String, firstByteTimeout: Double, idleTimeout: Double) {
+            self.fd = fd
+            self.url = url
+            self.firstByteTimeout = firstByteTimeout
+            self.idleTimeout = idleTimeout
+        }
+
+        /// Appends what the socket has to `pending`; false at the end of the stream.
         func readMore() throws -> Bool {
             let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
             if n < 0 {
@@ -135,42 +163,46 @@ enum HTTPClient {
             pending.append(contentsOf: buf[0..<n])
             return true
         }
-        // Head.
-        var headEnd = -1
-        while headEnd < 0 {
-            if pending.count >= 4 {
-                for i in 0...(pending.count - 4) where pending[i] == 13 && pending[i + 1] == 10 && pending[i + 2] == 13 && pending[i + 3] == 10 {
-                    headEnd = i; break
+
+        /// The status line and the headers that frame the body.
+        func head() throws -> (status: Int, chunked: Bool, length: Int?) {
+            var headEnd = -1
+            while headEnd < 0 {
+                if pending.count >= 4 {
+                    for i in 0...(pending.count - 4) where pending[i] == 13 && pending[i + 1] == 10 && pending[i + 2] == 13 && pending[i + 3] == 10 {
+                        headEnd = i; break
+                    }
+                }
+                if headEnd >= 0 { break }
+                guard try readMore() else {
+                    throw pending.isEmpty ? EngineError.unreachable(url: url, reason: "the server closed the connection without answering")
+                                          : EngineError.interrupted(url: url, reason: "connection closed inside the response head")
                 }
             }
-            if headEnd >= 0 { break }
-            guard try readMore() else {
-                throw pending.isEmpty ? EngineError.unreachable(url: url, reason: "the server closed the connection without answering")
-                                      : EngineError.interrupted(url: url, reason: "connection closed inside the response head")
+            sawHead = true
+            let headText = String(decoding: pending[0..<headEnd], as: UTF8.self)
+            pending.removeFirst(headEnd + 4)
+            let lines = headText.components(separatedBy: "\r\n")
+            let parts = lines[0].split(separator: " ")
+            guard parts.count >= 2, let status = Int(parts[1]) else {
+                throw EngineError.malformed(url: url, event: lines[0], reason: "not an HTTP status line")
             }
+            var chunked = false
+            var length: Int?
+            for l in lines.dropFirst() {
+                guard let colon = l.firstIndex(of: ":") else { continue }
+                let k = l[..<colon].lowercased(), v = l[l.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                if k == "transfer-encoding" && v.lowercased().contains("chunked") { chunked = true }
+                if k == "content-length" { length = Int(v) }
+            }
+            return (status, chunked, length)
         }
-        sawHead = true
-        setTimeout(fd, idleTimeout)
-        let headText = String(decoding: pending[0..<headEnd], as: UTF8.self)
-        pending.removeFirst(headEnd + 4)
-        let lines = headText.components(separatedBy: "\r\n")
-        let parts = lines[0].split(separator: " ")
-        guard parts.count >= 2, let status = Int(parts[1]) else {
-            throw EngineError.malformed(url: url, event: lines[0], reason: "not an HTTP status line")
-        }
-        var chunked = false
-        var length: Int?
-        for l in lines.dropFirst() {
-            guard let colon = l.firstIndex(of: ":") else { continue }
-            let k = l[..<colon].lowercased(), v = l[l.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            if k == "transfer-encoding" && v.lowercased().contains("chunked") { chunked = true }
-            if k == "content-length" { length = Int(v) }
-        }
-        func deliver(_ bytes: ArraySlice<UInt8>) -> Bool { bytes.withUnsafeBytes { onBody($0) } }
 
-        if chunked {
+        func deliver(_ bytes: ArraySlice<UInt8>, _ onBody: (UnsafeRawBufferPointer) -> Bool) -> Bool { bytes.withUnsafeBytes { onBody($0) } }
+
+        /// `Transfer-Encoding: chunked`, until the last chunk or `onBody` stops.
+        func chunkedBody(_ onBody: (UnsafeRawBufferPointer) -> Bool) throws {
             while true {
-                // Chunk size line.
                 var lineEnd = -1
                 while lineEnd < 0 {
                     if let i = pending.firstIndex(of: 10) { lineEnd = i; break }
@@ -181,36 +213,40 @@ enum HTTPClient {
                 guard let size = Int(sizeText.split(separator: ";").first ?? "", radix: 16) else {
                     throw EngineError.malformed(url: url, event: sizeText, reason: "bad chunk size")
                 }
-                if size == 0 { return status }
+                if size == 0 { return }
                 while pending.count < size + 2 {
                     guard try readMore() else { throw EngineError.interrupted(url: url, reason: "connection closed inside a chunk") }
                 }
-                if !deliver(pending[0..<size]) { return status }
+                if !deliver(pending[0..<size], onBody) { return }
                 pending.removeFirst(size + 2)
             }
-        } else if let length {
+        }
+
+        /// A `Content-Length` body.
+        func body(length: Int, _ onBody: (UnsafeRawBufferPointer) -> Bool) throws {
             var left = length
             if !pending.isEmpty {
                 let k = min(left, pending.count)
-                if !deliver(pending[0..<k]) { return status }
+                if !deliver(pending[0..<k], onBody) { return }
                 left -= k
                 pending.removeAll()
             }
             while left > 0 {
                 guard try readMore() else { throw EngineError.interrupted(url: url, reason: "connection closed \(left) bytes before the end of the body") }
                 let k = min(left, pending.count)
-                if !deliver(pending[0..<k]) { return status }
+                if !deliver(pending[0..<k], onBody) { return }
                 left -= k
                 pending.removeAll()
             }
-            return status
-        } else {
-            if !pending.isEmpty { if !deliver(pending[...]) { return status }; pending.removeAll() }
+        }
+
+        /// A body that ends when the server closes the connection.
+        func bodyToClose(_ onBody: (UnsafeRawBufferPointer) -> Bool) throws {
+            if !pending.isEmpty { if !deliver(pending[...], onBody) { return }; pending.removeAll() }
             while try readMore() {
-                if !deliver(pending[...]) { return status }
+                if !deliver(pending[...], onBody) { return }
                 pending.removeAll()
             }
-            return status
         }
     }
 }

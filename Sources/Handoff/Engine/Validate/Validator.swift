@@ -208,7 +208,6 @@ public struct Validator: Sendable {
 
     /// Runs request `r` for real.
     func execute(_ r: Int, epoch: Int, start: Double, worker: Int) async throws -> MeasuredRequest {
-        func slot(_ tier: String) -> Int? { spec(tier).pinSlots ? worker : nil }
         let q = trace.requests[r]
         let natural = lengths == .natural
         let budget = natural ? maxTokens : trace.outputTokens(r)
@@ -219,14 +218,47 @@ public struct Validator: Sendable {
         for tier in policyName == "small-only" ? ["small"] : policyName == "large-only" ? ["large"] : ["small", "large"] {
             formatted[tier] = try await PromptTemplate(rawValue: spec(tier).template)!.format(prompt, client: try client(tier))
         }
-        let t0 = Monotonic.now()
+        var run = LiveRun(t0: Monotonic.now(), promptTokens: q.promptTokens, budget: budget, natural: natural, worker: worker)
+        switch policyName {
+        case "small-only", "large-only":
+            try await runAlone(on: policyName == "small-only" ? "small" : "large", formatted: formatted, &run)
+        case "splitreason" where scenario.policy is SplitReasonPolicy:
+            try await runSplitReason(scenario.policy as! SplitReasonPolicy, formatted: formatted, &run)
+        default:
+            throw HandoffError.input("validate runs small-only, large-only and splitreason; the scenario's policy is \(policyName)", field: "policy.name")
+        }
+        let end = Monotonic.now()
+        let correct = q.answer.map { PromptSet.isCorrect(output: run.text, reference: $0) }
+        var m = MeasuredRequest(index: r, id: q.id, epoch: epoch, startS: start, ttftS: run.first ?? (end - run.t0), e2elS: end - run.t0,
+                                promptTokens: run.promptTokens, difficulty: run.d, largeTokens: run.largeTokens, handoffs: run.handoffs,
+                                discardedTokens: run.discarded, text: run.text, correct: correct)
+        m.calls = run.calls
+        return m
+    }
+
+    /// What one request's live run has produced so far.
+    struct LiveRun {
+        let t0: Double
+        var promptTokens: Int
+        let budget: Int
+        let natural: Bool
+        let worker: Int
         var first: Double?
         var d: [Float] = []
         var text = ""
-        var largeTokens = 0, handoffs = 0, discarded = 0, promptTokens = q.promptTokens
-        var endedOnLarge = false
+        var largeTokens = 0, handoffs = 0, discarded = 0
         var calls: [JSONValue] = []
-        func stamp(_ res: CompletionResult, sentAt: Double, tier: String = "") {
+
+        init(t0: Double, promptTokens: Int, budget: Int, natural: Bool, worker: Int) {
+            self.t0 = t0
+            self.promptTokens = promptTokens
+            self.budget = budget
+            self.natural = natural
+            self.worker = worker
+        }
+
+        /// Notes a call's first token (the request's, if it is the first) and its server timings.
+        mutating func stamp(_ res: CompletionResult, sentAt: Double, tier: String = "") {
             if first == nil, let t = res.tokens.first?.at { first = sentAt + t - t0 }
             if let t = res.timings, case var .object(o) = t.json {
                 o.insert(("tier", .string(tier)), at: 0)
@@ -234,100 +266,102 @@ public struct Validator: Sendable {
                 calls.append(.object(o))
             }
         }
-        switch policyName {
-        case "small-only", "large-only":
-            let tier = policyName == "small-only" ? "small" : "large"
-            let c = try client(tier), s = spec(tier)
-            var req = CompletionRequest(prompt: formatted[tier]!, maxTokens: budget,
-                                        topLogprobs: tier == "small" ? s.topLogprobs : 0, ignoreEOS: s.ignoreEOS && !natural)
-            req.temperature = 0
-            req.cachePrompt = false  // no prefix shared across requests, as the simulator assumes
-            req.slot = slot(tier)
-            let sent = Monotonic.now()
-            let res = try await c.complete(req)
-            stamp(res, sentAt: sent, tier: tier)
-            text = res.text
-            d = res.tokens.map { Float($0.difficulty ?? 0) }
-            if tier == "large" { largeTokens = res.tokens.count; d = [Float](repeating: 1, count: res.tokens.count) }
+
+        /// The prompt's token count as the server counted it (cached prefix included).
+        mutating func countPrompt(_ res: CompletionResult) {
             if let t = res.timings { promptTokens = t.promptTokens + t.cachedTokens } else if let p = res.promptTokens { promptTokens = p }
-        case "splitreason":
-            guard let sr = scenario.policy as? SplitReasonPolicy else { fallthrough }
-            let small = try client("small"), large = try client("large")
-            let ss = spec("small"), ls = spec("large")
-            let smallPrefix = formatted["small"]!, largePrefix = formatted["large"]!
-            let threshold = sr.offloadThreshold
-            let segment = sr.minSegmentTokens
-            var firstCall = true, firstLargeCall = true
-            var largeCalls = 0
-            var pendingHard: Float?
-            var produced = 0  // output tokens (kept small + large)
-            while produced < budget {
-                if let hard = pendingHard {
-                    // The large model generates the segment, starting at the hard position.
-                    var req = CompletionRequest(prompt: largePrefix + text, maxTokens: min(segment, budget - produced), ignoreEOS: ls.ignoreEOS && !natural)
-                    req.temperature = 0
-                    // Reuse this request's own context on the tier, never another request's.
-                    req.cachePrompt = !firstLargeCall
-                    req.slot = slot("large")
-                    firstLargeCall = false
-                    let sent = Monotonic.now()
-                    let res = try await large.complete(req)
-                    stamp(res, sentAt: sent, tier: "large")
-                    pendingHard = nil
-                    largeCalls += 1
-                    if res.tokens.isEmpty { break }
-                    text += res.text
-                    largeTokens += res.tokens.count
-                    produced += res.tokens.count
-                    d.append(hard)
-                    d += [Float](repeating: 1, count: res.tokens.count - 1)
-                    endedOnLarge = true
-                    // The large model ended the answer (end of sequence before its segment was done).
-                    if natural && res.finishReason == "stop" { break }
-                    continue
-                }
-                var req = CompletionRequest(prompt: smallPrefix + text, maxTokens: budget - produced, topLogprobs: ss.topLogprobs, ignoreEOS: ss.ignoreEOS && !natural)
-                req.temperature = 0
-                req.cachePrompt = !firstCall
-                req.slot = slot("small")
-                let crossed = Flag()
-                let sent = Monotonic.now()
-                let res = try await small.complete(req) { tok, _ in
-                    if (tok.difficulty ?? 0) > threshold { crossed.set(Float(tok.difficulty!)); return false }
-                    return true
-                }
-                if firstCall {
-                    if let t = res.timings { promptTokens = t.promptTokens + t.cachedTokens } else if let p = res.promptTokens { promptTokens = p }
-                    firstCall = false
-                }
-                var kept = res.tokens
-                if let hard = crossed.value {
-                    kept.removeLast()
-                    discarded += 1
-                    pendingHard = hard
-                }
-                var shown = res
-                shown.tokens = kept
-                stamp(shown, sentAt: sent, tier: "small")
-                text += kept.map(\.text).joined()
-                produced += kept.count
-                d += kept.map { Float($0.difficulty ?? 0) }
-                if !kept.isEmpty { endedOnLarge = false }
-                if pendingHard == nil { break }  // the small model finished (EOS or budget)
-            }
-            // Control transfers, counted as the simulator does: to the large model and back for
-            // every large call, except the return after a stream that ends on the large model.
-            handoffs = 2 * largeCalls - (endedOnLarge ? 1 : 0)
-        default:
-            throw HandoffError.input("validate runs small-only, large-only and splitreason; the scenario's policy is \(policyName)", field: "policy.name")
         }
-        let end = Monotonic.now()
-        let correct = q.answer.map { PromptSet.isCorrect(output: text, reference: $0) }
-        var m = MeasuredRequest(index: r, id: q.id, epoch: epoch, startS: start, ttftS: first ?? (end - t0), e2elS: end - t0,
-                                promptTokens: promptTokens, difficulty: d, largeTokens: largeTokens, handoffs: handoffs,
-                                discardedTokens: discarded, text: text, correct: correct)
-        m.calls = calls
-        return m
+    }
+
+    /// `small-only` / `large-only`: one streamed completion on `tier`.
+    func runAlone(on tier: String, formatted: [String: String], _ run: inout LiveRun) async throws {
+        let c = try client(tier), s = spec(tier)
+        var req = CompletionRequest(prompt: formatted[tier]!, maxTokens: run.budget,
+                                    topLogprobs: tier == "small" ? s.topLogprobs : 0, ignoreEOS: s.ignoreEOS && !run.natural)
+        req.temperature = 0
+        req.cachePrompt = false  // no prefix shared across requests, as the simulator assumes
+        req.slot = s.pinSlots ? run.worker : nil
+        let sent = Monotonic.now()
+        let res = try await c.complete(req)
+        run.stamp(res, sentAt: sent, tier: tier)
+        run.text = res.text
+        run.d = res.tokens.map { Float($0.difficulty ?? 0) }
+        if tier == "large" { run.largeTokens = res.tokens.count; run.d = [Float](repeating: 1, count: res.tokens.count) }
+        run.countPrompt(res)
+    }
+
+    /// `splitreason` (sequential), live: stream the small model until a token's difficulty
+    /// exceeds the threshold, drop that token, let the large model generate `min_segment_tokens`
+    /// from there, resume the small model.
+    func runSplitReason(_ sr: SplitReasonPolicy, formatted: [String: String], _ run: inout LiveRun) async throws {
+        let small = try client("small"), large = try client("large")
+        let ss = spec("small"), ls = spec("large")
+        let smallPrefix = formatted["small"]!, largePrefix = formatted["large"]!
+        let threshold = sr.offloadThreshold
+        let segment = sr.minSegmentTokens
+        let natural = run.natural, budget = run.budget
+        var firstCall = true, firstLargeCall = true
+        var largeCalls = 0
+        var pendingHard: Float?
+        var endedOnLarge = false
+        var produced = 0  // output tokens (kept small + large)
+        while produced < budget {
+            if let hard = pendingHard {
+                // The large model generates the segment, starting at the hard position.
+                var req = CompletionRequest(prompt: largePrefix + run.text, maxTokens: min(segment, budget - produced), ignoreEOS: ls.ignoreEOS && !natural)
+                req.temperature = 0
+                // Reuse this request's own context on the tier, never another request's.
+                req.cachePrompt = !firstLargeCall
+                req.slot = ls.pinSlots ? run.worker : nil
+                firstLargeCall = false
+                let sent = Monotonic.now()
+                let res = try await large.complete(req)
+                run.stamp(res, sentAt: sent, tier: "large")
+                pendingHard = nil
+                largeCalls += 1
+                if res.tokens.isEmpty { break }
+                run.text += res.text
+                run.largeTokens += res.tokens.count
+                produced += res.tokens.count
+                run.d.append(hard)
+                run.d += [Float](repeating: 1, count: res.tokens.count - 1)
+                endedOnLarge = true
+                // The large model ended the answer (end of sequence before its segment was done).
+                if natural && res.finishReason == "stop" { break }
+                continue
+            }
+            var req = CompletionRequest(prompt: smallPrefix + run.text, maxTokens: budget - produced, topLogprobs: ss.topLogprobs, ignoreEOS: ss.ignoreEOS && !natural)
+            req.temperature = 0
+            req.cachePrompt = !firstCall
+            req.slot = ss.pinSlots ? run.worker : nil
+            let crossed = Flag()
+            let sent = Monotonic.now()
+            let res = try await small.complete(req) { tok, _ in
+                if (tok.difficulty ?? 0) > threshold { crossed.set(Float(tok.difficulty!)); return false }
+                return true
+            }
+            if firstCall {
+                run.countPrompt(res)
+                firstCall = false
+            }
+            var kept = res.tokens
+            if let hard = crossed.value {
+                kept.removeLast()
+                run.discarded += 1
+                pendingHard = hard
+            }
+            var shown = res
+            shown.tokens = kept
+            run.stamp(shown, sentAt: sent, tier: "small")
+            run.text += kept.map(\.text).joined()
+            produced += kept.count
+            run.d += kept.map { Float($0.difficulty ?? 0) }
+            if !kept.isEmpty { endedOnLarge = false }
+            if pendingHard == nil { break }  // the small model finished (EOS or budget)
+        }
+        // Control transfers, counted as the simulator does: to the large model and back for
+        // every large call, except the return after a stream that ends on the large model.
+        run.handoffs = 2 * largeCalls - (endedOnLarge ? 1 : 0)
     }
 }
 
