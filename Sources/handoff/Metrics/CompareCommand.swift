@@ -26,12 +26,10 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a field: path.to.field=value (repeatable).", valueName: "path=value"))
     var overrides: [String] = []
 
-    @Option(help: "table or json (keys: requests, exact_lengths, traffic, notes, rows[{metric, measured, predicted, error_pct}]).")
-    var format: OutputFormat = .table
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json }
 
-    func validate() throws {
-        guard format != .csv else { throw ValidationError("--format csv is not offered here; use table or json") }
-    }
+    @Option(help: "table or json (keys: requests, exact_lengths, traffic, notes, rows[{metric, measured, predicted, error_pct}]).")
+    var format: Format = .table
 
     func run() throws {
         try guarded {
