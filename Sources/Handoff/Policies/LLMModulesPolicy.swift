@@ -23,7 +23,7 @@
 ///   projections 2·(d² + d); cross-attention reads K and V of width d per layer for every context
 ///   position (`ModelSpec.crossAttentionWidth` = L·d): KV memory and attention FLOPs.
 /// Planning is O(output tokens).
-public struct LLMModulesPolicy: Policy {
+public struct LLMModulesPolicy: RegisteredPolicy {
     public enum Variant: String, Sendable, CaseIterable { case prompt, per_token }
     public var name: String { "llm-modules" }
     public var variant: Variant
@@ -78,4 +78,10 @@ public struct LLMModulesPolicy: Policy {
     public var parameters: [(String, JSONValue)] {
         [("name", .string(name)), ("variant", .string(variant.rawValue)), ("source_kv_cache", .bool(sourceKVCache))]
     }
+}
+
+extension LLMModulesPolicy {
+    public static let policyNames = ["llm-modules"]
+    public static let fields = ["variant", "source_kv_cache"]
+    public static func make(name: String, _ r: ConfigReader) throws -> any Policy { try LLMModulesPolicy(r) }
 }

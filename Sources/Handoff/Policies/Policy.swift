@@ -63,7 +63,8 @@ public struct Segment: Sendable, Equatable {
 
 /// A serving policy: decides, per request, which tier generates which tokens.
 ///
-/// Every policy lives in its own file and is registered in `PolicyRegistry`. The simulator turns a
+/// Every policy lives in its own file, declares its names, fields and constructor there
+/// (`RegisteredPolicy`) and takes one line of `PolicyRegistry.types`. The simulator turns a
 /// plan into work on tiers (prefill of unseen context, decode, network crossings), so a policy
 /// only states *who generates what*.
 public protocol Policy: Sendable {
@@ -91,15 +92,28 @@ extension Policy {
 /// the trace's recorded difficulties or scores.
 public enum AcceptanceSource: String, Sendable, CaseIterable { case rate, trace }
 
+/// A policy type the registry can build: the names it answers to under `policy.name`, the
+/// fields of the `policy` section it reads, and how to read them. Each policy declares these in
+/// its own file; adding a policy is that file and one line of `PolicyRegistry.types`.
+public protocol RegisteredPolicy: Policy {
+    static var policyNames: [String] { get }
+    static var fields: [String] { get }
+    static func make(name: String, _ r: ConfigReader) throws -> any Policy
+}
+
 /// Builds policies from the `policy` section of a scenario.
 public enum PolicyRegistry {
-    public static let names = ["single", "small-only", "large-only", "splitreason", "route", "speculative", "specs", "llm-modules"]
+    /// Every policy type, in the order `policy.name`'s error lists their names.
+    static let types: [any RegisteredPolicy.Type] = [SingleTierPolicy.self, SplitReasonPolicy.self, RoutePolicy.self, SpeculativePolicy.self,
+                                                     SpecsPolicy.self, LLMModulesPolicy.self]
+    public static let names = types.flatMap { $0.policyNames }
     /// Every policy's fields: a policy ignores the others' (so `--set policy.name=…` can switch
     /// policies on one scenario), but a field no policy knows is an error.
-    public static let allFields = ["name", "offload_threshold", "min_segment_tokens", "max_segment_tokens", "mode", "chunk_tokens", "trigger_tokens",
-                                           "route_threshold", "route_score", "draft_tokens", "acceptance", "acceptance_from",
-                                           "accept_threshold", "acceptance_seed", "beam_width", "rejection_threshold", "switch_back_threshold",
-                                           "switch_back_rate", "step_tokens", "reward_tier", "variant", "source_kv_cache", "closed_loop", "tier"]
+    public static let allFields: [String] = {
+        var out = ["name"]
+        for t in types { for f in t.fields where !out.contains(f) { out.append(f) } }
+        return out
+    }()
 
     public static func make(_ r: ConfigReader) throws -> any Policy {
         let name = try r.string("name", oneOf: names)
@@ -117,16 +131,6 @@ public enum PolicyRegistry {
     }
 
     static func build(_ name: String, _ r: ConfigReader) throws -> any Policy {
-        switch name {
-        // The tier is resolved against the scenario's tiers by the loader when not given.
-        case "single": return SingleTierPolicy(name: name, tier: try r.optionalString("tier") ?? "")
-        case "small-only": return SingleTierPolicy(name: name, tier: "small")
-        case "large-only": return SingleTierPolicy(name: name, tier: "large")
-        case "route": return try RoutePolicy(r)
-        case "speculative": return try SpeculativePolicy(r)
-        case "specs": return try SpecsPolicy(r)
-        case "llm-modules": return try LLMModulesPolicy(r)
-        default: return try SplitReasonPolicy(r)
-        }
+        try types.first { $0.policyNames.contains(name) }!.make(name: name, r)
     }
 }

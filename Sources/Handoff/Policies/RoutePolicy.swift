@@ -9,7 +9,7 @@
 /// of `small-only`). `tune --target offload.request_fraction=S --vary policy.route_threshold=0:1`
 /// calibrates τ to a share S of large-model requests, as RouteLLM calibrates its threshold.
 /// Planning is O(output tokens) per request (O(n log n) for `p90`).
-public struct RoutePolicy: Policy {
+public struct RoutePolicy: RegisteredPolicy {
     public enum Score: String, Sendable, CaseIterable { case mean, max, p90 }
     public var name: String { "route" }
     public var routeThreshold: Double
@@ -50,4 +50,10 @@ public struct RoutePolicy: Policy {
     public var parameters: [(String, JSONValue)] {
         [("name", .string(name)), ("route_threshold", .number(routeThreshold)), ("route_score", .string(score.rawValue))]
     }
+}
+
+extension RoutePolicy {
+    public static let policyNames = ["route"]
+    public static let fields = ["route_threshold", "route_score"]
+    public static func make(name: String, _ r: ConfigReader) throws -> any Policy { try RoutePolicy(r) }
 }

@@ -4,7 +4,7 @@
 ///
 /// `single`: a plain deployment, one tier of any name (`policy.tier`, by default the scenario's
 /// only tier), where requests also enter: no network crossing, no other tier needed.
-public struct SingleTierPolicy: Policy {
+public struct SingleTierPolicy: RegisteredPolicy {
     public let name: String
     public var tier: String
     public var mode: ExecutionMode { .sequential }
@@ -22,4 +22,17 @@ public struct SingleTierPolicy: Policy {
     }
 
     public var parameters: [(String, JSONValue)] { name == "single" ? [("name", .string(name)), ("tier", .string(tier))] : [("name", .string(name))] }
+}
+
+extension SingleTierPolicy {
+    public static let policyNames = ["single", "small-only", "large-only"]
+    public static let fields = ["tier"]
+    /// `single`'s tier is resolved against the scenario's tiers by the loader when not given.
+    public static func make(name: String, _ r: ConfigReader) throws -> any Policy {
+        switch name {
+        case "single": return SingleTierPolicy(name: name, tier: try r.optionalString("tier") ?? "")
+        case "small-only": return SingleTierPolicy(name: name, tier: "small")
+        default: return SingleTierPolicy(name: name, tier: "large")
+        }
+    }
 }

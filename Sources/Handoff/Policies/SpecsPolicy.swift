@@ -19,7 +19,7 @@
 /// kept one). Accepted draft steps count as small-model output in the accuracy model, target steps
 /// as large-model output: a lower bound, since a verified draft step is better than an unverified
 /// one. Planning is O(steps · n).
-public struct SpecsPolicy: Policy {
+public struct SpecsPolicy: RegisteredPolicy {
     public typealias Source = AcceptanceSource
     public var name: String { "specs" }
     public var beamWidth: Int
@@ -130,4 +130,10 @@ public struct SpecsPolicy: Policy {
          ("acceptance", .number(acceptance)), ("switch_back_rate", .number(switchBackRate)), ("acceptance_seed", .number(Double(seed))),
          ("step_tokens", .number(Double(stepTokens))), ("reward_tier", .string(rewardTier))]
     }
+}
+
+extension SpecsPolicy {
+    public static let policyNames = ["specs"]
+    public static let fields = ["beam_width", "rejection_threshold", "switch_back_threshold", "acceptance_from", "acceptance", "switch_back_rate", "acceptance_seed", "step_tokens", "reward_tier"]
+    public static func make(name: String, _ r: ConfigReader) throws -> any Policy { try SpecsPolicy(r) }
 }

@@ -10,7 +10,7 @@
 /// whose recorded difficulty is ≤ `accept_threshold` (an easy token is one the draft gets right).
 /// Output follows the target's distribution, so the accuracy is the large model's.
 /// Expected tokens per round with rate α: (1 − α^(k+1)) / (1 − α). Planning is O(output tokens).
-public struct SpeculativePolicy: Policy {
+public struct SpeculativePolicy: RegisteredPolicy {
     public typealias Source = AcceptanceSource
     public var name: String { "speculative" }
     public var draftTokens: Int
@@ -64,4 +64,10 @@ public struct SpeculativePolicy: Policy {
         [("name", .string(name)), ("draft_tokens", .number(Double(draftTokens))), ("acceptance", .number(acceptance)),
          ("acceptance_from", .string(source.rawValue)), ("accept_threshold", .number(acceptThreshold)), ("acceptance_seed", .number(Double(seed)))]
     }
+}
+
+extension SpeculativePolicy {
+    public static let policyNames = ["speculative"]
+    public static let fields = ["draft_tokens", "acceptance", "acceptance_from", "accept_threshold", "acceptance_seed"]
+    public static func make(name: String, _ r: ConfigReader) throws -> any Policy { try SpeculativePolicy(r) }
 }

@@ -4,7 +4,7 @@
 /// and for at most `max_segment_tokens`; then control returns to the small model.
 ///
 /// Segmentation is one pass over the request's difficulties: O(output tokens).
-public struct SplitReasonPolicy: Policy {
+public struct SplitReasonPolicy: RegisteredPolicy {
     public var name: String { "splitreason" }
     public var offloadThreshold: Double
     public var minSegmentTokens: Int
@@ -82,4 +82,10 @@ public struct SplitReasonPolicy: Policy {
          ("max_segment_tokens", .number(Double(maxSegmentTokens))), ("mode", .string(mode.rawValue)), ("chunk_tokens", .number(Double(chunkTokens))),
          ("trigger_tokens", .number(Double(triggerTokens)))] + (closedLoopFile.map { [("closed_loop", .string($0))] } ?? [])
     }
+}
+
+extension SplitReasonPolicy {
+    public static let policyNames = ["splitreason"]
+    public static let fields = ["offload_threshold", "min_segment_tokens", "max_segment_tokens", "mode", "chunk_tokens", "trigger_tokens", "closed_loop"]
+    public static func make(name: String, _ r: ConfigReader) throws -> any Policy { try SplitReasonPolicy(r) }
 }
