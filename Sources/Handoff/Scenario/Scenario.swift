@@ -262,12 +262,14 @@ public struct EngineTierSpec: Sendable, Equatable {
 
     /// The tier's connection options: the API key read from `apiKeyEnv` now. An unset or empty
     /// variable is an input error naming the field, not a request that fails with 401 later.
-    public func connection(tier: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ConnectionOptions {
+    /// `field` names where the variable was given (the scenario field by default).
+    public func connection(tier: String, field: String? = nil,
+                           environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ConnectionOptions {
         var c = ConnectionOptions(caFile: caFile)
         if let name = apiKeyEnv {
             guard let key = environment[name], !key.isEmpty else {
                 throw HandoffError.input("the environment variable \(name) is not set (or empty); expected the API key of tier '\(tier)'",
-                                         field: "engine.\(tier).api_key_env")
+                                         field: field ?? "engine.\(tier).api_key_env")
             }
             c.apiKey = key
         }

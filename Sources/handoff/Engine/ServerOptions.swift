@@ -22,14 +22,8 @@ struct ServerOptions: ParsableArguments {
             }
             spec.caFile = cacert
         }
-        if apiKeyEnv != nil { spec.apiKeyEnv = nil }
-        var connection = try spec.connection(tier: tier ?? "server")
-        if let apiKeyEnv {
-            guard let key = ProcessInfo.processInfo.environment[apiKeyEnv], !key.isEmpty else {
-                throw HandoffError.input("the environment variable \(apiKeyEnv) is not set (or empty); expected the server's API key", field: "--api-key-env")
-            }
-            connection.apiKey = key
-        }
+        if let apiKeyEnv { spec.apiKeyEnv = apiKeyEnv }
+        let connection = try spec.connection(tier: tier ?? "server", field: apiKeyEnv != nil ? "--api-key-env" : nil)
         return try OpenAIClient(base: url, firstByteTimeout: timeout, idleTimeout: max(60, timeout / 2), retries: retries, connection: connection)
     }
 }

@@ -55,7 +55,6 @@ enum CurlTransport {
             let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
             let n = size * count
             t.lastActivity = Monotonic.now()
-            t.sawHead = true
             if !t.onBody(UnsafeRawBufferPointer(start: data, count: n)) { t.stoppedByCaller = true; return 0 }
             return n
         }

@@ -48,19 +48,18 @@ enum HTTPClient {
     /// false to close the connection early. Returns the status code.
     static func request(_ url: URL, method: String, body: Data?, connection: ConnectionOptions = ConnectionOptions(), firstByteTimeout: Double,
                         idleTimeout: Double, onBody: @escaping @Sendable (UnsafeRawBufferPointer) -> Bool) async throws -> Int {
-        let tls = url.scheme == "https"
-        let t = tls ? Target(host: "", port: 0, path: "") : try target(url)
+        let t = url.scheme == "https" ? nil : try target(url)
         return try await withCheckedThrowingContinuation { (c: CheckedContinuation<Int, Error>) in
             let thread = Thread {
                 do {
-                    if tls {
+                    guard let t else {
                         c.resume(returning: try CurlTransport.run(url: url.absoluteString, method: method, body: body, headers: connection.headers,
                                                                   caFile: connection.caFile, firstByteTimeout: firstByteTimeout,
                                                                   idleTimeout: idleTimeout, onBody: onBody))
-                    } else {
-                        c.resume(returning: try run(t, url: url.absoluteString, method: method, body: body, headers: connection.headers,
-                                                    firstByteTimeout: firstByteTimeout, idleTimeout: idleTimeout, onBody: onBody))
+                        return
                     }
+                    c.resume(returning: try run(t, url: url.absoluteString, method: method, body: body, headers: connection.headers,
+                                                firstByteTimeout: firstByteTimeout, idleTimeout: idleTimeout, onBody: onBody))
                 } catch { c.resume(throwing: error) }
             }
             thread.stackSize = 1 << 20
