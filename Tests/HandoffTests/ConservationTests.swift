@@ -78,7 +78,11 @@ final class ConservationTests: XCTestCase {
                         "name: llm-modules, variant: per_token",
                         "name: llm-modules, variant: prompt",
                         "name: small-only",
-                        "name: large-only"]
+                        "name: large-only",
+                        // Adaptive policies: refused offloads run on the entry tier.
+                        "name: load_guard, offload_threshold: 0.3, guard_queue: 0, guard_kv: 0.5",
+                        "name: load_guard, base: route, route_threshold: 0.3, guard_queue: 1, guard_slope: 0.1",
+                        "name: offload_budget, offload_threshold: 0.3, budget_tokens: 300, budget_window_s: 2"]
         var pressure = 0
         for (p, policy) in policies.enumerated() {
             for k in 0..<3 {

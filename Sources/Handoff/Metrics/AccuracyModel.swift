@@ -63,12 +63,21 @@ public enum AccuracyModel {
     }
 
     public static func predict(trace: Trace, policy: any Policy, requests: [Int], spec: AccuracySpec, seed: UInt64) -> Prediction? {
+        predict(trace: trace, policy: policy, runs: requests.map { (request: $0, refused: []) }, spec: spec, seed: seed)
+    }
+
+    /// The prediction from the segments that ran: each run is a trace request and the indices, in
+    /// its plan, of the offloaded segments an adaptive policy refused (they ran on the entry tier,
+    /// role 0). A request served twice counts twice.
+    public static func predict(trace: Trace, policy: any Policy, runs: [(request: Int, refused: [Int])], spec: AccuracySpec,
+                               seed: UInt64) -> Prediction? {
         var p: [Double] = [], s: [Double] = [], l: [Double] = []
         var segs: [Segment] = []
-        for r in requests {
+        for (r, refused) in runs {
             guard let sc = trace.requests[r].smallCorrect, let lc = trace.requests[r].largeCorrect else { continue }
             segs.removeAll(keepingCapacity: true)
             policy.plan(trace: trace, request: r, into: &segs)
+            for k in refused { segs[k].role = 0 }
             let w = weight(trace: trace, request: r, segments: segs, exponent: spec.difficultyExponent, verifiedCredit: spec.verifiedDraftCredit)
             let a = sc ? 1.0 : 0.0, b = lc ? 1.0 : 0.0
             p.append(a + (b - a) * w)

@@ -105,7 +105,7 @@ public protocol RegisteredPolicy: Policy {
 public enum PolicyRegistry {
     /// Every policy type, in the order `policy.name`'s error lists their names.
     static let types: [any RegisteredPolicy.Type] = [SingleTierPolicy.self, SplitReasonPolicy.self, RoutePolicy.self, SpeculativePolicy.self,
-                                                     SpecsPolicy.self, LLMModulesPolicy.self]
+                                                     SpecsPolicy.self, LLMModulesPolicy.self, LoadGuardPolicy.self, OffloadBudgetPolicy.self]
     public static let names = types.flatMap { $0.policyNames }
     /// Every policy's fields: a policy ignores the others' (so `--set policy.name=…` can switch
     /// policies on one scenario), but a field no policy knows is an error.

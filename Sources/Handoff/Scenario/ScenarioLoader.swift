@@ -49,6 +49,10 @@ public enum ScenarioLoader {
             throw HandoffError.input("caching prompt blocks across requests is modelled in sequential mode only; pipelined mode keeps both tiers' contexts resident",
                                      file: root.origin, field: "tiers.\(t.name).request_prefix_cache")
         }
+        if policy is any AdaptivePolicy && simulation.coalesceTokens > 0 {
+            throw root.locate(HandoffError.input("policy \(policy.name) decides at every handoff, which a coarse plan merges away; set coalesce_tokens: 0",
+                                                 field: "simulation.coalesce_tokens"))
+        }
         return scenario
     }
 
@@ -148,7 +152,7 @@ public enum ScenarioLoader {
         for role in policy.roles where !tiers.contains(where: { $0.name == role }) {
             throw ps.error("policy '\(policy.name)' needs a tier named '\(role)' under 'tiers'", key: "name")
         }
-        try policy.adjust(tiers: &tiers)
+        do { try policy.adjust(tiers: &tiers) } catch let e as HandoffError { throw r.node.locate(e) }
         if policy.mode == .pipelined, let t = tiers.first(where: { policy.roles.contains($0.name) && $0.kind == .api }) {
             throw ps.error("pipelined mode keeps both KV caches current, which an API tier ('\(t.name)') cannot do; use mode: sequential", key: "mode")
         }

@@ -55,6 +55,11 @@ public struct SimulationOutcome: Sendable {
     /// Requests neither finished nor failed when the event queue ran dry: a lost wake-up. Always 0
     /// in a correct run; asserted by tests.
     public var stalledRequests: Int
+    /// Under an adaptive policy: the offloaded segments it refused, each (request, index of the
+    /// segment in the request's plan), which ran on the entry tier; and the offloads it was
+    /// asked about, and the refused segments' tokens (nil under a static policy).
+    public var refusedOffloads: [(request: Int, segment: Int)] = []
+    public var gate: (proposed: Int, refusedTokens: Int)? = nil
 }
 
 /// Replays a trace through a scenario's tiers under its policy: the discrete-event model.
@@ -90,6 +95,9 @@ public final class HybridSimulator {
         var generated = 0
         var failed = false
         var rejected = false
+        /// The segment an adaptive policy refused to offload (it runs on the entry tier), or −1.
+        /// Beside the flags, in their padding: the struct keeps its size.
+        var refusedSeg: Int32 = -1
         var apiSent = 0
         var apiIn = 0, apiCached = 0, apiOut = 0
     }
@@ -97,6 +105,15 @@ public final class HybridSimulator {
     let scenario: Scenario
     let trace: Trace
     let policy: any Policy
+    /// The policy when it decides at segment boundaries (`HybridSimulator+Gate.swift`), and
+    /// whether it does: a constant every boundary tests before anything else.
+    let gate: (any AdaptivePolicy)?
+    let gated: Bool
+    var ledger: OffloadLedger
+    var gateProposed = 0, gateRefusedTokens = 0
+    var refusedOffloads: [(request: Int, segment: Int)] = []
+    /// Per tier, API calls in flight (kept only when gated).
+    var apiInFlight: [Int] = []
     let roleTier: [Int]
     /// Each role's tier's `prefix_cache` (how beam branches share the context's KV).
     let rolePrefixCache: [PrefixCache]
@@ -173,6 +190,10 @@ public final class HybridSimulator {
         self.scenario = scenario
         self.trace = trace
         policy = scenario.policy
+        gate = policy as? any AdaptivePolicy
+        gated = gate != nil
+        ledger = OffloadLedger(window: gate?.windowSeconds ?? 0)
+        apiInFlight = [Int](repeating: 0, count: scenario.tiers.count)
         roleTier = policy.roles.map { scenario.tierIndex($0)! }
         rolePrefixCache = roleTier.map { scenario.tiers[$0].prefixCache }
         tierIsAPI = scenario.tiers.map { $0.kind == .api }
@@ -224,13 +245,15 @@ public final class HybridSimulator {
         var replaySpan: Double?
         // Every trace request's plan, once per trace and policy (a sweep over serving fields reuses it).
         let planned = min(trace.count, totalRequests)
-        let planKey = "plan|\(planned)|" + JSONWriter.write(.object(policy.parameters))
+        // An adaptive policy plans as its base does: its plan is the base's.
+        let planPolicy: any Policy = gate?.base ?? policy
+        let planKey = "plan|\(planned)|" + JSONWriter.write(.object(planPolicy.parameters))
         let exact = trace.memoised(planKey) { () -> PolicyPlan in
             var p = PolicyPlan()
             var buffer: [Segment] = []
             for r in 0..<planned {
                 buffer.removeAll(keepingCapacity: true)
-                policy.plan(trace: trace, request: r, into: &buffer)
+                planPolicy.plan(trace: trace, request: r, into: &buffer)
                 p.first.append(Int32(p.segments.count))
                 p.count.append(Int32(buffer.count))
                 p.segments.append(contentsOf: buffer)
@@ -288,7 +311,9 @@ public final class HybridSimulator {
                 let r = e.target
                 if replicas[r].busy && replicas[r].version == e.argument { finishRun(r) }
             case .chunk: chunkArrive(Int(e.argument))
-            case .apiDone: segmentDone(seq: -1, request: Int(e.argument))
+            case .apiDone:
+                if gated { apiInFlight[roleTier[Int(reqs[Int(e.argument)].location)]] -= 1 }
+                segmentDone(seq: -1, request: Int(e.argument))
             case .requestReturn: complete(Int(e.argument), at: now)
             }
             if checksInvariants { checkInvariants() }
@@ -319,6 +344,10 @@ public final class HybridSimulator {
         inFlight += 1
         reqs[i].location = 0
         if reqs[i].segCount == 0 { complete(i, at: now); return }
+        if gated {
+            ledger.add(at: now, output: trace.outputTokens(Int(reqs[i].trace)))
+            if segments[Int(reqs[i].segFirst)].role != 0 { _ = admitOffload(i, segment: 0) }
+        }
         if pipelined {
             // The tier that does not start follows along from the start: it prefills the prompt too.
             let first = segments[Int(reqs[i].segFirst)].role
@@ -348,7 +377,7 @@ public final class HybridSimulator {
 
     func startOne(_ i: Int, index k: Int, from prev: Int?, handoff: Bool) {
         let seg = segments[Int(reqs[i].segFirst) + k]
-        let role = seg.role
+        let role = gated && reqs[i].refusedSeg == Int32(k) ? 0 : seg.role
         let s = Int(reqs[i].seqBase) + role
         let tierIdx = roleTier[role]
         let isAPI = tierIsAPI[tierIdx]
@@ -373,6 +402,7 @@ public final class HybridSimulator {
             reqs[i].apiCached += cached
             reqs[i].apiOut += seg.tokens
             reqs[i].apiSent = reqs[i].context + seg.tokens
+            if gated { apiInFlight[tierIdx] += 1 }
             if reqs[i].firstToken < 0, seg.tokens > 0, !seg.silent { reqs[i].firstToken = now + ttft }
             produce(request: i, role: role, tokens: seg.tokens)
             tierGenerated[tierIdx] += seg.tokens
@@ -548,11 +578,13 @@ public final class HybridSimulator {
             return
         }
         let next = segments[Int(reqs[i].segFirst + reqs[i].seg)]
-        if next.role == prevRole && seq >= 0 && !next.prefillOnly && !next.parallel {
+        var nextRole = next.role
+        if gated && nextRole != 0 && !admitOffload(i, segment: Int(reqs[i].seg)) { nextRole = 0 }
+        if nextRole == prevRole && seq >= 0 && !next.prefillOnly && !next.parallel {
             // Adjacent segments on one tier: keep decoding.
             begin(next, on: seq)
             sync(seq)
-            if next.role != 0 { reqs[i].offloadSegments += 1 }
+            if nextRole != 0 { reqs[i].offloadSegments += 1 }
             return
         }
         if seq >= 0 { retire(seq) }
@@ -1003,7 +1035,12 @@ public final class HybridSimulator {
             }
         }
         let stalled = reqs.reduce(0) { $0 + ($1.done < 0 && !$1.failed ? 1 : 0) }
-        return SimulationOutcome(requests: out, tiers: tiers, endTime: end, events: events, clockWentBackwards: backwards, kvOverflow: overflow,
-                                 stalledRequests: stalled)
+        var o = SimulationOutcome(requests: out, tiers: tiers, endTime: end, events: events, clockWentBackwards: backwards, kvOverflow: overflow,
+                                  stalledRequests: stalled)
+        if gated {
+            o.refusedOffloads = refusedOffloads
+            o.gate = (gateProposed, gateRefusedTokens)
+        }
+        return o
     }
 }
