@@ -33,12 +33,7 @@ public enum SimulationOutput {
 
     public static func table(_ r: SimulationResult) -> String {
         let s = r.summary
-        func num(_ path: String) -> Double {
-            var v: JSONValue? = s
-            for p in path.split(separator: ".") { v = v?[String(p)] }
-            if case let .number(x)? = v { return x }
-            return .nan
-        }
+        func num(_ path: String) -> Double { s.number(at: path) ?? .nan }
         var out = "Scenario \(r.scenario.name) · policy \(r.scenario.policy.name) · seed \(r.scenario.seed)\n"
         out += String(format: "requests %.0f (failed %.0f) in %.1f s simulated: %.3f req/s, %.1f output tok/s\n",
                       num("requests"), num("requests_failed"), num("duration_s"), num("throughput_rps"), num("output_tokens_per_s"))

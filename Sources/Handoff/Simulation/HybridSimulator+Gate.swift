@@ -21,17 +21,6 @@ extension HybridSimulator {
         return false
     }
 
-    /// What the call of `tokens` tokens on `role` would cost request `i` now, as `startOne`
-    /// charges it; 0 when the role's tier is a GPU tier.
-    func apiPrice(request i: Int, role: Int, tokens: Int) -> Double {
-        let t = roleTier[role]
-        guard tierIsAPI[t] else { return 0 }
-        let cost = scenario.tiers[t].cost
-        let cached = cost.usdPerMillionCachedInput != nil ? reqs[i].apiSent : 0
-        return (Double(reqs[i].context - cached) * cost.usdPerMillionInput + Double(cached) * (cost.usdPerMillionCachedInput ?? 0)
-                + Double(tokens) * cost.usdPerMillionOutput) / 1e6
-    }
-
     /// The view now: per role its tier's load, and the ledger's window. O(replicas of the roles' tiers).
     func systemView() -> SystemView {
         var loads: [TierLoad] = []

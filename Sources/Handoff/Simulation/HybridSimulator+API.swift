@@ -1,0 +1,33 @@
+/// API tiers: a hosted model with no replicas. A call's first token comes after a sampled TTFT
+/// and the rest at a sampled rate (stream "api"); it bills the context sent (the part sent
+/// before at the cached price, when the tier has one) and the tokens returned.
+extension HybridSimulator {
+    /// Request `i`'s segment `seg` runs as one call on API tier `t` (for role `role`).
+    func startAPICall(_ i: Int, _ seg: Segment, role: Int, tier t: Int) {
+        let tier = scenario.tiers[t]
+        let api = tier.api!
+        let ttft = api.ttftMs.sample(apiRNG) / 1000
+        let rate = max(1e-9, api.tokensPerS.sample(apiRNG))
+        let cached = tier.cost.usdPerMillionCachedInput != nil ? reqs[i].apiSent : 0
+        reqs[i].apiIn += reqs[i].context - cached
+        reqs[i].apiCached += cached
+        reqs[i].apiOut += seg.tokens
+        reqs[i].apiSent = reqs[i].context + seg.tokens
+        if gated { apiInFlight[t] += 1 }
+        if reqs[i].firstToken < 0, seg.tokens > 0, !seg.silent { reqs[i].firstToken = now + ttft }
+        produce(request: i, role: role, tokens: seg.tokens)
+        tierGenerated[t] += seg.tokens
+        schedule(now + ttft + Double(max(0, seg.tokens - 1)) / rate, .apiDone, 0, UInt32(i))
+    }
+
+    /// What the call of `tokens` tokens on `role` would cost request `i` now, as `startOne`
+    /// charges it; 0 when the role's tier is a GPU tier.
+    func apiPrice(request i: Int, role: Int, tokens: Int) -> Double {
+        let t = roleTier[role]
+        guard tierIsAPI[t] else { return 0 }
+        let cost = scenario.tiers[t].cost
+        let cached = cost.usdPerMillionCachedInput != nil ? reqs[i].apiSent : 0
+        return (Double(reqs[i].context - cached) * cost.usdPerMillionInput + Double(cached) * (cost.usdPerMillionCachedInput ?? 0)
+                + Double(tokens) * cost.usdPerMillionOutput) / 1e6
+    }
+}

@@ -1,0 +1,36 @@
+/// Pipelined mode (`policy.mode: pipelined`): both tiers hold a request's KV for its lifetime.
+/// The tier that does not start prefills the prompt alongside, and the idle tier prefills the
+/// active one's tokens in chunks of `chunk_tokens` as they arrive (events `chunk`), so a handoff
+/// prefills only the last partial chunk.
+extension HybridSimulator {
+    /// Request `i` arrives: the tier that does not start follows along from the start.
+    func startShadow(_ i: Int) {
+        // The tier that does not start prefills the prompt too.
+        let first = segments[Int(reqs[i].segFirst)].role
+        let shadow = Int(reqs[i].seqBase) + (first == 0 ? 1 : 0)
+        seqs[shadow].pendingPrefill = reqs[i].context
+        place(shadow)
+        schedule(now + (first == 0 ? oneWay(tokens: reqs[i].context) : 0), .seqArrive, 0, UInt32(shadow))
+        // The starting tier prefills the prompt as well (its arrival adds only handoff tokens).
+        seqs[Int(reqs[i].seqBase) + first].pendingPrefill = reqs[i].context
+    }
+
+    /// Each sequence of `list` completed a chunk: it travels to the request's other tier.
+    @inline(__always) func sendChunks(_ list: IndexList) {
+        for s in list {
+            let i = Int(seqs[s].request)
+            let partner = Int(reqs[i].seqBase) + (seqs[s].role == 0 ? 1 : 0)
+            schedule(now + oneWay(tokens: chunkTokens), .chunk, 0, UInt32(partner))
+        }
+    }
+
+    func chunkArrive(_ s: Int) {
+        let i = Int(seqs[s].request)
+        if reqs[i].failed || reqs[i].done >= 0 { return }
+        seqs[s].pendingPrefill += chunkTokens
+        if seqs[s].dropped || seqs[s].replica < 0 { return }
+        sync(s)
+        if seqs[s].place == .none { enqueue(s, replica: Int(seqs[s].replica)) }
+        poke(Int(seqs[s].replica))
+    }
+}
