@@ -12,7 +12,8 @@ let scratch: String = {
 let target: FuzzEntry.Target = {
     let name = ProcessInfo.processInfo.environment["HANDOFF_FUZZ_TARGET"] ?? "scenario"
     guard let t = FuzzEntry.Target(rawValue: name) else {
-        FileHandle.standardError.write(Data("HANDOFF_FUZZ_TARGET must be one of \(FuzzEntry.Target.allCases.map(\.rawValue))\n".utf8))
+        FileHandle.standardError.write(
+            Data("HANDOFF_FUZZ_TARGET must be one of \(FuzzEntry.Target.allCases.map(\.rawValue))\n".utf8))
         exit(2)
     }
     return t

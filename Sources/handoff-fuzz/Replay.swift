@@ -11,8 +11,15 @@ struct Replay {
     static func main() {
         var failures = 0
         for path in CommandLine.arguments.dropFirst() {
-            guard let d = FileManager.default.contents(atPath: path) else { print("cannot read \(path)"); failures += 1; continue }
-            do { try FuzzEntry.run(target, d, scratch: scratch) } catch { print("\(path): \(error)"); failures += 1 }
+            guard let d = FileManager.default.contents(atPath: path) else {
+                print("cannot read \(path)")
+                failures += 1
+                continue
+            }
+            do { try FuzzEntry.run(target, d, scratch: scratch) } catch {
+                print("\(path): \(error)")
+                failures += 1
+            }
         }
         print("\(CommandLine.arguments.count - 1) inputs, \(failures) violations")
         exit(failures == 0 ? 0 : 1)
@@ -26,9 +33,11 @@ import Foundation
 /// libFuzzer's driver (compiler-rt FuzzerDriver.cpp), called from our own main: SwiftPM links an
 /// executable's main itself, so libFuzzer's main is not used.
 @_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
 
 @main
 struct FuzzMain {

@@ -12,8 +12,13 @@ let runs: [(String?, [String])] = [
     // `bench serving`'s workload at twice its rate, cut to 1,200 requests: a backlog of hundreds of
     // resident contexts builds, so a scan over queued or resident sequences shows (the scheduler of
     // 3876820 executes 8.5 times the instructions of this one here).
-    ("Scenarios/splitreason-a6000.yaml", ["trace.synthetic.requests=1200", "traffic.requests=1200", "traffic.rate_rps=0.1",
-                                          "trace.synthetic.output_tokens={median: 12000, sigma: 0, min: 8192, max: 16384}"]),
+    (
+        "Scenarios/splitreason-a6000.yaml",
+        [
+            "trace.synthetic.requests=1200", "traffic.requests=1200", "traffic.rate_rps=0.1",
+            "trace.synthetic.output_tokens={median: 12000, sigma: 0, min: 8192, max: 16384}"
+        ]
+    )
 ]
 do {
     for (path, overrides) in runs {
@@ -21,7 +26,9 @@ do {
         let trace = try Simulation.loadTrace(sc)
         let o = try HybridSimulator(scenario: sc, trace: trace).run()
         let tokens = o.requests.reduce(0) { $0 + $1.outputTokens }
-        print("\(path ?? "default"): events=\(o.events) tokens=\(tokens) preemptions=\(o.tiers.reduce(0) { $0 + $1.preemptions })")
+        print(
+            "\(path ?? "default"): events=\(o.events) tokens=\(tokens) preemptions=\(o.tiers.reduce(0) { $0 + $1.preemptions })"
+        )
     }
 } catch {
     print("handoff-guard: \(error)")

@@ -8,17 +8,22 @@ struct HandoffCommand: AsyncParsableCommand {
         commandName: "handoff",
         abstract: "Simulate and tune hybrid small/large LLM inference from token-difficulty traces.",
         discussion: """
-        A scenario (YAML, see docs/scenario.md) names the trace, the traffic, the models, the GPU tiers, \
-        the network, the prices and the policy; `simulate` predicts latency, throughput, memory, cost, \
-        offload share and accuracy. Any field can be overridden with --set path.to.field=value.
+            A scenario (YAML, see docs/scenario.md) names the trace, the traffic, the models, the GPU tiers, \
+            the network, the prices and the policy; `simulate` predicts latency, throughput, memory, cost, \
+            offload share and accuracy. Any field can be overridden with --set path.to.field=value.
 
-        Exit codes: 0 success, 2 bad input (the message names file, line and field, or the argument), \
-        1 other failures. An existing output that Handoff did not write is replaced only with --force, \
-        and never when it is an input or holds other files. Input limits (tokens per request, grid \
-        size, scenario nesting) and how to raise them: docs/limits.md.
-        """,
-        subcommands: [Simulate.self, ScenarioCommand.self, TraceCommand.self, Record.self, Validate.self, ClosedLoopCommand.self, Calibrate.self, CompareCommand.self,
-                      EngineCommand.self, ValidateSpeculative.self, ValidateSpecs.self, PromptsCommand.self, SweepCommand.self, MergeCommand.self, TuneCommand.self, CapacityCommand.self, WhatIfCommand.self, ReportCommand.self, Bench.self])
+            Exit codes: 0 success, 2 bad input (the message names file, line and field, or the argument), \
+            1 other failures. An existing output that Handoff did not write is replaced only with --force, \
+            and never when it is an input or holds other files. Input limits (tokens per request, grid \
+            size, scenario nesting) and how to raise them: docs/limits.md.
+            """,
+        subcommands: [
+            Simulate.self, ScenarioCommand.self, TraceCommand.self, Record.self, Validate.self, ClosedLoopCommand.self,
+            Calibrate.self, CompareCommand.self,
+            EngineCommand.self, ValidateSpeculative.self, ValidateSpecs.self, PromptsCommand.self, SweepCommand.self,
+            MergeCommand.self, TuneCommand.self, CapacityCommand.self, WhatIfCommand.self, ReportCommand.self,
+            Bench.self
+        ])
 
     /// Runs the command as ArgumentParser does, except that a usage error (an unknown option, a
     /// missing or malformed argument: ArgumentParser's exit 64) exits 2 like every other bad input.

@@ -1,17 +1,24 @@
-import Foundation
 import ArgumentParser
+import Foundation
 import Handoff
 
 /// `--force` and the checks every command runs on its output path before doing any work
 /// (`OutputPath`: an existing output that is not Handoff's own is an error unless --force, and
 /// an input, or a directory holding anything but Handoff's files, is never replaced).
 struct OutputOptions: ParsableArguments {
-    @Flag(help: "Replace an existing output that Handoff did not mark as its own. Never replaces an input, nor a directory that holds files Handoff did not write.")
+    @Flag(
+        help:
+            "Replace an existing output that Handoff did not mark as its own. Never replaces an input, nor a directory that holds files Handoff did not write."
+    )
     var force = false
 
     /// - Parameter inPlace: the command writes into the directory file by file (a journal it resumes) instead of replacing it.
-    func directory(_ path: String, _ argument: String, inputs: [String?] = [], ownNames: Set<String>, inPlace: Bool = false) throws {
-        try OutputPath.check(path, kind: .directory, argument: argument, force: force, inputs: inputs.compactMap { $0 }, ownNames: ownNames, inPlace: inPlace)
+    func directory(
+        _ path: String, _ argument: String, inputs: [String?] = [], ownNames: Set<String>, inPlace: Bool = false
+    ) throws {
+        try OutputPath.check(
+            path, kind: .directory, argument: argument, force: force, inputs: inputs.compactMap { $0 },
+            ownNames: ownNames, inPlace: inPlace)
     }
 
     func file(_ path: String, _ argument: String, inputs: [String?] = []) throws {
@@ -20,14 +27,17 @@ struct OutputOptions: ParsableArguments {
 
     /// A trace output: a `.jsonl` file, or a columnar directory.
     func trace(_ path: String, _ argument: String, inputs: [String?] = []) throws {
-        if path.hasSuffix(".jsonl") { try file(path, argument, inputs: inputs) } else {
+        if path.hasSuffix(".jsonl") {
+            try file(path, argument, inputs: inputs)
+        } else {
             try directory(path, argument, inputs: inputs, ownNames: TraceColumnar.fileNames)
         }
     }
 
     /// Checks, creates and marks a directory that receives files one by one (`FileIO.prepareOutputDirectory`).
     func prepare(_ path: String, _ argument: String, inputs: [String?] = [], ownNames: Set<String>) throws {
-        try FileIO.prepareOutputDirectory(path, argument: argument, force: force, inputs: inputs.compactMap { $0 }, ownNames: ownNames)
+        try FileIO.prepareOutputDirectory(
+            path, argument: argument, force: force, inputs: inputs.compactMap { $0 }, ownNames: ownNames)
     }
 }
 

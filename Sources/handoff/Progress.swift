@@ -10,18 +10,25 @@ final class Progress: @unchecked Sendable {
     let lock = NSLock()
     init(_ label: String) { self.label = label }
     func update(_ done: Int, _ total: Int, _ extra: String = "") {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         let el = Monotonic.now() - start
         let eta = done > 0 ? el / Double(done) * Double(total - done) : 0
         let line = String(format: "%@: %d/%d%@, %.0f s elapsed, ETA %.0f s", label, done, total, extra, el, eta)
-        if tty { FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8)); if done == total { FileHandle.standardError.write(Data("\n".utf8)) } }
-        else if done == total { FileHandle.standardError.write(Data("\(line)\n".utf8)) }
+        if tty {
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+            if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+        } else if done == total {
+            FileHandle.standardError.write(Data("\(line)\n".utf8))
+        }
     }
     /// A status line for searches of unknown length (on a terminal only).
     func note(_ text: String) {
         guard tty else { return }
-        lock.lock(); defer { lock.unlock() }
-        FileHandle.standardError.write(Data(String(format: "\r\u{1B}[K%@: %@ (%.0f s)", label, text, Monotonic.now() - start).utf8))
+        lock.lock()
+        defer { lock.unlock() }
+        FileHandle.standardError.write(
+            Data(String(format: "\r\u{1B}[K%@: %@ (%.0f s)", label, text, Monotonic.now() - start).utf8))
     }
     func finish() { if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }
 }

@@ -31,11 +31,14 @@ public enum AccuracyModel {
     }
 
     /// The weight w of one request given its offloaded token ranges.
-    public static func weight(trace: Trace, request r: Int, segments: [Segment], exponent: Double, verifiedCredit: Double = 1) -> Double {
+    public static func weight(
+        trace: Trace, request r: Int, segments: [Segment], exponent: Double, verifiedCredit: Double = 1
+    ) -> Double {
         let range = trace.tokenRange(r)
         let total = trace.difficulty.powerSum(range, exponent: exponent)
         var pos = range.lowerBound
-        var off = 0.0, offTokens = 0.0
+        var off = 0.0
+        var offTokens = 0.0
         var silentRole = 0
         func output(_ n: Int, by role: Int) {
             if role != 0 {
@@ -62,24 +65,33 @@ public enum AccuracyModel {
         return range.isEmpty ? 0 : min(1, offTokens / Double(range.count))
     }
 
-    public static func predict(trace: Trace, policy: any Policy, requests: [Int], spec: AccuracySpec, seed: UInt64) -> Prediction? {
+    public static func predict(
+        trace: Trace, policy: any Policy, requests: [Int], spec: AccuracySpec, seed: UInt64
+    ) -> Prediction? {
         predict(trace: trace, policy: policy, runs: requests.map { (request: $0, refused: []) }, spec: spec, seed: seed)
     }
 
     /// The prediction from the segments that ran: each run is a trace request and the indices, in
     /// its plan, of the offloaded segments an adaptive policy refused (they ran on the entry tier,
     /// role 0). A request served twice counts twice.
-    public static func predict(trace: Trace, policy: any Policy, runs: [(request: Int, refused: [Int])], spec: AccuracySpec,
-                               seed: UInt64) -> Prediction? {
-        var p: [Double] = [], s: [Double] = [], l: [Double] = []
+    public static func predict(
+        trace: Trace, policy: any Policy, runs: [(request: Int, refused: [Int])], spec: AccuracySpec,
+        seed: UInt64
+    ) -> Prediction? {
+        var p: [Double] = []
+        var s: [Double] = []
+        var l: [Double] = []
         var segs: [Segment] = []
         for (r, refused) in runs {
             guard let sc = trace.requests[r].smallCorrect, let lc = trace.requests[r].largeCorrect else { continue }
             segs.removeAll(keepingCapacity: true)
             policy.plan(trace: trace, request: r, into: &segs)
             for k in refused { segs[k].role = 0 }
-            let w = weight(trace: trace, request: r, segments: segs, exponent: spec.difficultyExponent, verifiedCredit: spec.verifiedDraftCredit)
-            let a = sc ? 1.0 : 0.0, b = lc ? 1.0 : 0.0
+            let w = weight(
+                trace: trace, request: r, segments: segs, exponent: spec.difficultyExponent,
+                verifiedCredit: spec.verifiedDraftCredit)
+            let a = sc ? 1.0 : 0.0
+            let b = lc ? 1.0 : 0.0
             p.append(a + (b - a) * w)
             s.append(a)
             l.append(b)
@@ -95,7 +107,9 @@ public enum AccuracyModel {
             means[b] = sum / Double(n)
         }
         means.sort()
-        return Prediction(predicted: mean, ci95: (Statistics.quantile(sorted: means, 0.025), Statistics.quantile(sorted: means, 0.975)),
-                          labeled: n, smallOnly: s.reduce(0, +) / Double(n), largeOnly: l.reduce(0, +) / Double(n))
+        return Prediction(
+            predicted: mean,
+            ci95: (Statistics.quantile(sorted: means, 0.025), Statistics.quantile(sorted: means, 0.975)),
+            labeled: n, smallOnly: s.reduce(0, +) / Double(n), largeOnly: l.reduce(0, +) / Double(n))
     }
 }

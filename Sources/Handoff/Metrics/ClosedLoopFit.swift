@@ -19,7 +19,10 @@ public enum ClosedLoopFit {
         public var largeTokens: Int
         public var correct: Bool?
         public init(request: Int, outputTokens: Int, largeTokens: Int, correct: Bool?) {
-            self.request = request; self.outputTokens = outputTokens; self.largeTokens = largeTokens; self.correct = correct
+            self.request = request
+            self.outputTokens = outputTokens
+            self.largeTokens = largeTokens
+            self.correct = correct
         }
     }
 
@@ -28,59 +31,85 @@ public enum ClosedLoopFit {
         public var segment: Int
         public var observations: [Observation]
         public init(threshold: Double, segment: Int, observations: [Observation]) {
-            self.threshold = threshold; self.segment = segment; self.observations = observations
+            self.threshold = threshold
+            self.segment = segment
+            self.observations = observations
         }
     }
 
     public static func fit(trace: Trace, runs given: [Run], maxTokens: Int) throws -> ClosedLoopModel {
         let runs = given.map { run in
-            Run(threshold: run.threshold, segment: run.segment, observations: run.observations.filter { !trace.requests[$0.request].heldOut })
+            Run(
+                threshold: run.threshold, segment: run.segment,
+                observations: run.observations.filter { !trace.requests[$0.request].heldOut })
         }
         var m = ClosedLoopModel(maxTokens: maxTokens)
         // Per run: the measured mixed share, and the rate q(τ).
-        struct Mixed { var threshold: Double; var segment: Int; var q: Double; var share: Double; var after: Double }
+        struct Mixed {
+            var threshold: Double
+            var segment: Int
+            var q: Double
+            var share: Double
+            var after: Double
+        }
         var mixed: [Mixed] = []
         for run in runs {
-            var large = 0.0, after = 0.0
+            var large = 0.0
+            var after = 0.0
             for o in run.observations {
                 let range = trace.tokenRange(o.request)
                 guard let hard = trace.difficulty.firstIndex(in: range, above: Float(run.threshold)) else { continue }
                 large += Double(o.largeTokens)
                 after += Double(max(0, o.outputTokens - (hard - range.lowerBound)))
             }
-            if after > 0 { mixed.append(Mixed(threshold: run.threshold, segment: run.segment, q: ClosedLoopModel.crossingRate(trace: trace, threshold: run.threshold), share: large / after, after: after)) }
+            if after > 0 {
+                mixed.append(
+                    Mixed(
+                        threshold: run.threshold, segment: run.segment,
+                        q: ClosedLoopModel.crossingRate(trace: trace, threshold: run.threshold), share: large / after,
+                        after: after))
+            }
         }
         // Measured post-handoff crossing rates, one row per run.
-        var qRows: [[Double]] = [], qY: [Double] = [], qW: [Double] = []
+        var qRows: [[Double]] = []
+        var qY: [Double] = []
+        var qW: [Double] = []
         for x in mixed where x.share > 0 {
             let l = Double(x.segment)
             let k = x.share >= 1 ? 0 : l * (1 - x.share) / x.share
-            qRows.append([x.q, 1]); qY.append(1 / (1 + k)); qW.append(x.after)
+            qRows.append([x.q, 1])
+            qY.append(1 / (1 + k))
+            qW.append(x.after)
         }
         if qRows.count >= 2 {
             let c = try LeastSquares.fit(rows: qRows, y: qY, weights: qW).coefficients
-            m.crossingFactor = c[0]; m.crossingFloor = c[1]
+            m.crossingFactor = c[0]
+            m.crossingFloor = c[1]
             if m.crossingFactor == 0 && m.crossingFloor == 0 { m.crossingFactor = 1 }
         } else if let x = qRows.first, x[0] > 0 {
             m.crossingFactor = qY[0] / x[0]
         }
         // λ: mixed-part lengths.
-        var rows: [[Double]] = [], y: [Double] = []
+        var rows: [[Double]] = []
+        var y: [Double] = []
         for run in runs {
             let q = ClosedLoopModel.crossingRate(trace: trace, threshold: run.threshold)
             var unit = m
             unit.lengthResponse = 1
             unit.maxTokens = Int.max / 4
             for o in run.observations where o.outputTokens < maxTokens {
-                let t = unit.trajectory(trace: trace, request: o.request, threshold: run.threshold, segment: run.segment, rate: q)
+                let t = unit.trajectory(
+                    trace: trace, request: o.request, threshold: run.threshold, segment: run.segment, rate: q)
                 guard t.crosses else { continue }
                 let base = t.outputTokens - Double(t.prefix)
                 guard base > 0 else { continue }
-                rows.append([base]); y.append(Double(o.outputTokens - t.prefix))
+                rows.append([base])
+                y.append(Double(o.outputTokens - t.prefix))
             }
         }
         if !rows.isEmpty {
-            m.lengthResponse = try LeastSquares.fit(rows: rows, y: y, weights: [Double](repeating: 1, count: y.count)).coefficients[0]
+            m.lengthResponse = try LeastSquares.fit(rows: rows, y: y, weights: [Double](repeating: 1, count: y.count))
+                .coefficients[0]
             if m.lengthResponse <= 0 { m.lengthResponse = 1 }
         }
         // γ: outcomes of crossing requests whose labels differ.
@@ -90,7 +119,8 @@ public enum ClosedLoopFit {
             for o in run.observations {
                 let req = trace.requests[o.request]
                 guard let s = req.smallCorrect, let l = req.largeCorrect, s != l, let y = o.correct else { continue }
-                let t = m.trajectory(trace: trace, request: o.request, threshold: run.threshold, segment: run.segment, rate: q)
+                let t = m.trajectory(
+                    trace: trace, request: o.request, threshold: run.threshold, segment: run.segment, rate: q)
                 guard t.crosses else { continue }
                 informative.append((t.mixShare, s, y))
             }
@@ -107,7 +137,8 @@ public enum ClosedLoopFit {
         }
         let thresholds = Set(runs.map(\.threshold)).sorted().map { JSONWriter.number($0) }.joined(separator: ", ")
         let heldOut = given.reduce(0) { $0 + $1.observations.count } - runs.reduce(0) { $0 + $1.observations.count }
-        m.fittedOn = "\(runs.reduce(0) { $0 + $1.observations.count }) live requests at thresholds \(thresholds) (\(heldOut) of held-out prompts left out)"
+        m.fittedOn =
+            "\(runs.reduce(0) { $0 + $1.observations.count }) live requests at thresholds \(thresholds) (\(heldOut) of held-out prompts left out)"
         return m
     }
 

@@ -30,19 +30,26 @@ public struct ClosedLoopModel: Sendable, Equatable {
     /// What the fit saw, for the file's readers.
     public var fittedOn: String
 
-    public init(crossingFactor: Double = 1, lengthResponse: Double = 1, accuracyExponent: Double = 1, maxTokens: Int = 256, fittedOn: String = "") {
-        self.crossingFactor = crossingFactor; self.lengthResponse = lengthResponse; self.accuracyExponent = accuracyExponent
-        self.maxTokens = maxTokens; self.fittedOn = fittedOn
+    public init(
+        crossingFactor: Double = 1, lengthResponse: Double = 1, accuracyExponent: Double = 1, maxTokens: Int = 256,
+        fittedOn: String = ""
+    ) {
+        self.crossingFactor = crossingFactor
+        self.lengthResponse = lengthResponse
+        self.accuracyExponent = accuracyExponent
+        self.maxTokens = maxTokens
+        self.fittedOn = fittedOn
     }
 
     /// Reads a model file (`handoff closed-loop` writes `closed-loop-model.yaml`).
     public static func load(path: String) throws -> ClosedLoopModel {
         let node = try ConfigNode.parse(yaml: String(decoding: try FileIO.read(path), as: UTF8.self), origin: path)
         let r = ConfigReader(node)
-        var m = ClosedLoopModel(crossingFactor: try r.double("crossing_factor", min: 0),
-                                lengthResponse: try r.double("length_response", min: 0, exclusiveMin: true),
-                                accuracyExponent: try r.double("accuracy_exponent", min: 0, exclusiveMin: true),
-                                maxTokens: try r.int("max_tokens", min: 1), fittedOn: try r.string("fitted_on", default: ""))
+        var m = ClosedLoopModel(
+            crossingFactor: try r.double("crossing_factor", min: 0),
+            lengthResponse: try r.double("length_response", min: 0, exclusiveMin: true),
+            accuracyExponent: try r.double("accuracy_exponent", min: 0, exclusiveMin: true),
+            maxTokens: try r.int("max_tokens", min: 1), fittedOn: try r.string("fitted_on", default: ""))
         m.crossingFloor = try r.double("crossing_floor", default: 0, min: 0, max: 1)
         try r.finish()
         return m
@@ -74,11 +81,14 @@ public struct ClosedLoopModel: Sendable, Equatable {
     }
 
     /// Request r's trajectory at threshold τ, segments of `segment` tokens, given q(τ).
-    public func trajectory(trace: Trace, request r: Int, threshold: Double, segment: Int, rate q: Double) -> Trajectory {
+    public func trajectory(trace: Trace, request r: Int, threshold: Double, segment: Int, rate q: Double) -> Trajectory
+    {
         let range = trace.tokenRange(r)
         let ns = range.count
         guard let hard = trace.difficulty.firstIndex(in: range, above: Float(threshold)) else {
-            return Trajectory(prefix: ns, crosses: false, outputTokens: Double(ns), largeTokens: 0, largeCalls: 0, handoffs: 0, mixShare: 0, smallRun: 0)
+            return Trajectory(
+                prefix: ns, crosses: false, outputTokens: Double(ns), largeTokens: 0, largeCalls: 0, handoffs: 0,
+                mixShare: 0, smallRun: 0)
         }
         let c = hard - range.lowerBound
         let qq = min(1, max(1e-9, crossingFactor * q + crossingFloor))
@@ -91,13 +101,15 @@ public struct ClosedLoopModel: Sendable, Equatable {
         let mixed = max(0, nh - Double(c))
         let large = w * mixed
         let calls = max(1, (large / l).rounded(.up))
-        return Trajectory(prefix: c, crosses: true, outputTokens: max(Double(c), nh), largeTokens: large, largeCalls: calls,
-                          handoffs: max(1, 2 * calls - w), mixShare: w, smallRun: k)
+        return Trajectory(
+            prefix: c, crosses: true, outputTokens: max(Double(c), nh), largeTokens: large, largeCalls: calls,
+            handoffs: max(1, 2 * calls - w), mixShare: w, smallRun: k)
     }
 
     /// P(correct) of a request with labels (s, l) and this trajectory.
     public func pCorrect(small s: Bool, large l: Bool, _ t: Trajectory) -> Double {
-        let a = s ? 1.0 : 0.0, b = l ? 1.0 : 0.0
+        let a = s ? 1.0 : 0.0
+        let b = l ? 1.0 : 0.0
         guard t.crosses else { return a }
         return a + (b - a) * pow(t.mixShare, accuracyExponent)
     }
@@ -135,25 +147,36 @@ public struct ClosedLoopPrediction: Sendable {
     public var trajectories: [ClosedLoopModel.Trajectory]
     public var pCorrect: [Double?]
 
-    public static func make(_ m: ClosedLoopModel, trace: Trace, requests: [Int], threshold: Double, segment: Int) -> ClosedLoopPrediction {
+    public static func make(
+        _ m: ClosedLoopModel, trace: Trace, requests: [Int], threshold: Double, segment: Int
+    ) -> ClosedLoopPrediction {
         let q = ClosedLoopModel.crossingRate(trace: trace, threshold: threshold)
-        var ts: [ClosedLoopModel.Trajectory] = [], ps: [Double?] = []
+        var ts: [ClosedLoopModel.Trajectory] = []
+        var ps: [Double?] = []
         for r in requests {
             let t = m.trajectory(trace: trace, request: r, threshold: threshold, segment: segment, rate: q)
             ts.append(t)
             let req = trace.requests[r]
-            if let s = req.smallCorrect, let l = req.largeCorrect { ps.append(m.pCorrect(small: s, large: l, t)) } else { ps.append(nil) }
+            if let s = req.smallCorrect, let l = req.largeCorrect {
+                ps.append(m.pCorrect(small: s, large: l, t))
+            } else {
+                ps.append(nil)
+            }
         }
-        let out = ts.reduce(0) { $0 + $1.outputTokens }, large = ts.reduce(0) { $0 + $1.largeTokens }
+        let out = ts.reduce(0) { $0 + $1.outputTokens }
+        let large = ts.reduce(0) { $0 + $1.largeTokens }
         let n = Double(max(1, ts.count))
         let judged = ps.compactMap { $0 }
-        var acc: Double?, ci: (Double, Double)?
+        var acc: Double?
+        var ci: (Double, Double)?
         if !judged.isEmpty {
             acc = judged.reduce(0, +) / Double(judged.count)
             ci = poissonBinomialInterval(judged, level: 0.95)
         }
-        return ClosedLoopPrediction(requests: ts.count, offloadTokenFraction: out > 0 ? large / out : 0, handoffsPerRequest: ts.reduce(0) { $0 + $1.handoffs } / n,
-                                    outputTokensPerRequest: out / n, accuracy: acc, accuracyCI95: ci, trajectories: ts, pCorrect: ps)
+        return ClosedLoopPrediction(
+            requests: ts.count, offloadTokenFraction: out > 0 ? large / out : 0,
+            handoffsPerRequest: ts.reduce(0) { $0 + $1.handoffs } / n,
+            outputTokensPerRequest: out / n, accuracy: acc, accuracyCI95: ci, trajectories: ts, pCorrect: ps)
     }
 
     /// Central interval of (Σ Bernoulli(p_i)) / n at `level`, by the exact O(n²) recursion over
@@ -162,16 +185,28 @@ public struct ClosedLoopPrediction: Sendable {
         var dist = [1.0]
         for x in p {
             var next = [Double](repeating: 0, count: dist.count + 1)
-            for (k, v) in dist.enumerated() { next[k] += v * (1 - x); next[k + 1] += v * x }
+            for (k, v) in dist.enumerated() {
+                next[k] += v * (1 - x)
+                next[k + 1] += v * x
+            }
             dist = next
         }
-        let lo = (1 - level) / 2, hi = 1 - lo
-        var cum = 0.0, a = 0, b = p.count
+        let lo = (1 - level) / 2
+        let hi = 1 - lo
+        var cum = 0.0
+        var a = 0
+        var b = p.count
         var foundLo = false
         for (k, v) in dist.enumerated() {
             cum += v
-            if !foundLo && cum >= lo - 1e-12 { a = k; foundLo = true }
-            if cum >= hi - 1e-12 { b = k; break }
+            if !foundLo && cum >= lo - 1e-12 {
+                a = k
+                foundLo = true
+            }
+            if cum >= hi - 1e-12 {
+                b = k
+                break
+            }
         }
         let n = Double(max(1, p.count))
         return (Double(a) / n, Double(b) / n)

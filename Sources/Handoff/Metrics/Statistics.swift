@@ -6,7 +6,10 @@ public enum Statistics {
     public struct Summary: Sendable, Equatable {
         public var mean: Double, p50: Double, p90: Double, p95: Double, p99: Double
         public var json: JSONValue {
-            .object([("mean", .number(mean)), ("p50", .number(p50)), ("p90", .number(p90)), ("p95", .number(p95)), ("p99", .number(p99))])
+            .object([
+                ("mean", .number(mean)), ("p50", .number(p50)), ("p90", .number(p90)), ("p95", .number(p95)),
+                ("p99", .number(p99))
+            ])
         }
     }
 
@@ -28,7 +31,8 @@ public enum Statistics {
         var v = values
         v.withUnsafeMutableBufferPointer { gsl_sort($0.baseAddress, 1, $0.count) }
         let mean = v.withUnsafeBufferPointer { gsl_stats_mean($0.baseAddress, 1, $0.count) }
-        return Summary(mean: mean, p50: quantile(sorted: v, 0.5), p90: quantile(sorted: v, 0.9),
-                       p95: quantile(sorted: v, 0.95), p99: quantile(sorted: v, 0.99))
+        return Summary(
+            mean: mean, p50: quantile(sorted: v, 0.5), p90: quantile(sorted: v, 0.9),
+            p95: quantile(sorted: v, 0.95), p99: quantile(sorted: v, 0.99))
     }
 }

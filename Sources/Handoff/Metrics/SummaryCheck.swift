@@ -8,14 +8,27 @@ public enum SummaryCheck {
         var bad: String?
         walk(summary, "") { key, x in if bad == nil, !x.isFinite { bad = key } }
         if let bad {
-            throw HandoffError(file: scenario.source.origin, "the simulation's \(bad) is not a finite number: the scenario's values are too large to simulate (look for huge bandwidths, sizes, delays or prices)")
+            throw HandoffError(
+                file: scenario.source.origin,
+                "the simulation's \(bad) is not a finite number: the scenario's values are too large to simulate (look for huge bandwidths, sizes, delays or prices)"
+            )
         }
         for k in ["ttft", "tpot", "e2el"] {
             guard let p = summary["latency_ms"]?[k] else { continue }
-            let qs = ["p50", "p90", "p95", "p99"].compactMap { q -> Double? in if case let .number(x)? = p[q] { return x }; return nil }
-            let mean: Double? = { if case let .number(x)? = p["mean"] { return x }; return nil }()
-            if qs.contains(where: { $0 < 0 }) || (mean ?? 0) < 0 || zip(qs, qs.dropFirst()).contains(where: { $0 > $1 + 1e-9 * max(1, abs($1)) }) {
-                throw HandoffError("internal error: latency_ms.\(k) breaks the output invariants (negative or unordered percentiles: \(qs)); please report it with the scenario", exitCode: 1)
+            let qs = ["p50", "p90", "p95", "p99"].compactMap { q -> Double? in
+                if case .number(let x)? = p[q] { return x }
+                return nil
+            }
+            let mean: Double? = {
+                if case .number(let x)? = p["mean"] { return x }
+                return nil
+            }()
+            if qs.contains(where: { $0 < 0 }) || (mean ?? 0) < 0
+                || zip(qs, qs.dropFirst()).contains(where: { $0 > $1 + 1e-9 * max(1, abs($1)) })
+            {
+                throw HandoffError(
+                    "internal error: latency_ms.\(k) breaks the output invariants (negative or unordered percentiles: \(qs)); please report it with the scenario",
+                    exitCode: 1)
             }
         }
     }

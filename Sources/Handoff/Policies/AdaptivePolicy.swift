@@ -33,7 +33,9 @@ public struct SystemView: Sendable {
     public var recentSpendUSD: Double
 
     /// Offloaded tokens admitted over arrived output tokens, in the window.
-    public var recentOffloadShare: Double { recentOutputTokens > 0 ? Double(recentOffloadedTokens) / Double(recentOutputTokens) : 0 }
+    public var recentOffloadShare: Double {
+        recentOutputTokens > 0 ? Double(recentOffloadedTokens) / Double(recentOutputTokens) : 0
+    }
 }
 
 /// An offloaded segment about to start, as an adaptive policy is asked about it.
@@ -76,7 +78,9 @@ public protocol AdaptivePolicy: Policy {
 extension AdaptivePolicy {
     public var mode: ExecutionMode { base.mode }
     public var roles: [String] { base.roles }
-    public func plan(trace: Trace, request r: Int, into segments: inout [Segment]) { base.plan(trace: trace, request: r, into: &segments) }
+    public func plan(trace: Trace, request r: Int, into segments: inout [Segment]) {
+        base.plan(trace: trace, request: r, into: &segments)
+    }
     public func check(trace: Trace) throws { try base.check(trace: trace) }
 
     public func adjust(tiers: inout [TierSpec]) throws { try adjustAdaptive(tiers: &tiers) }
@@ -84,11 +88,14 @@ extension AdaptivePolicy {
     /// Refuses what a boundary decision cannot model, at load; the base adjusts the tiers.
     func adjustAdaptive(tiers: inout [TierSpec]) throws {
         if base.mode != .sequential {
-            throw HandoffError.input("\(name) decides at handoffs, which pipelined mode plans ahead; set mode: sequential", field: "policy.mode")
+            throw HandoffError.input(
+                "\(name) decides at handoffs, which pipelined mode plans ahead; set mode: sequential",
+                field: "policy.mode")
         }
         if let sr = base as? SplitReasonPolicy, sr.closedLoopFile != nil {
-            throw HandoffError.input("a closed-loop model replays a fitted live trajectory; \(name) decides during the run; drop closed_loop",
-                                     field: "policy.closed_loop")
+            throw HandoffError.input(
+                "a closed-loop model replays a fitted live trajectory; \(name) decides during the run; drop closed_loop",
+                field: "policy.closed_loop")
         }
         try base.adjust(tiers: &tiers)
     }

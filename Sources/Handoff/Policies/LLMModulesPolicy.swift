@@ -33,25 +33,37 @@ public struct LLMModulesPolicy: RegisteredPolicy {
     public var roles: [String] { ["small", "large"] }
 
     public init(variant: Variant, sourceKVCache: Bool = false) {
-        self.variant = variant; self.sourceKVCache = sourceKVCache
+        self.variant = variant
+        self.sourceKVCache = sourceKVCache
     }
 
     init(_ r: ConfigReader) throws {
-        variant = Variant(rawValue: try r.string("variant", default: "per_token", oneOf: Variant.allCases.map(\.rawValue)))!
+        variant = Variant(
+            rawValue: try r.string("variant", default: "per_token", oneOf: Variant.allCases.map(\.rawValue)))!
         sourceKVCache = try r.bool("source_kv_cache", default: false)
     }
 
     /// Bridge parameters (in units of 1) run per source position and per generated token.
-    public static func bridgeParams(sourceHidden ds: Int, hidden d: Int, layers: Int) -> (perSource: Double, perToken: Double) {
-        let ds = Double(ds), d = Double(d), l = Double(layers)
-        let projection = ds * d + d, adapter = 2 * (d * d + d), kv = l * 2 * (d * d + d)
-        let gate = 2 * d * d + d, qo = l * 2 * (d * d + d)
+    public static func bridgeParams(
+        sourceHidden ds: Int, hidden d: Int, layers: Int
+    ) -> (perSource: Double, perToken: Double) {
+        let ds = Double(ds)
+        let d = Double(d)
+        let l = Double(layers)
+        let projection = ds * d + d
+        let adapter = 2 * (d * d + d)
+        let kv = l * 2 * (d * d + d)
+        let gate = 2 * d * d + d
+        let qo = l * 2 * (d * d + d)
         return (projection + adapter + kv, gate + qo)
     }
 
     public func adjust(tiers: inout [TierSpec]) throws {
-        guard let g = tiers.firstIndex(where: { $0.name == "small" }), let s = tiers.firstIndex(where: { $0.name == "large" }) else { return }
-        let p = Self.bridgeParams(sourceHidden: tiers[s].model.hidden, hidden: tiers[g].model.hidden, layers: crossAttentionLayers)
+        guard let g = tiers.firstIndex(where: { $0.name == "small" }),
+            let s = tiers.firstIndex(where: { $0.name == "large" })
+        else { return }
+        let p = Self.bridgeParams(
+            sourceHidden: tiers[s].model.hidden, hidden: tiers[g].model.hidden, layers: crossAttentionLayers)
         tiers[s].model.paramsB += p.perSource / 1e9
         tiers[g].model.paramsB += p.perToken / 1e9
         // The bridge is dense: every token runs through it.

@@ -40,7 +40,8 @@ public struct LoadGuardPolicy: AdaptivePolicy, RegisteredPolicy {
     }
 
     public var parameters: [(String, JSONValue)] {
-        parameters(own: [("guard_queue", .number(queue)), ("guard_kv", .number(kvUse)), ("guard_slope", .number(slope))])
+        parameters(own: [("guard_queue", .number(queue)), ("guard_kv", .number(kvUse)), ("guard_slope", .number(slope))]
+        )
     }
 }
 

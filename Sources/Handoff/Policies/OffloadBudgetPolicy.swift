@@ -35,18 +35,22 @@ public struct OffloadBudgetPolicy: AdaptivePolicy, RegisteredPolicy {
 
     public func adjust(tiers: inout [TierSpec]) throws {
         if tokens == nil && usd == nil {
-            throw HandoffError.input("offload_budget needs budget_tokens or budget_usd (per budget_window_s seconds)", field: "policy.name")
+            throw HandoffError.input(
+                "offload_budget needs budget_tokens or budget_usd (per budget_window_s seconds)", field: "policy.name")
         }
         if usd != nil, let large = tiers.first(where: { $0.name == roles[1] }), large.kind != .api {
-            throw HandoffError.input("budget_usd caps the large tier's API spend, but tier '\(large.name)' is a GPU tier, which costs its hourly price whatever it serves; use budget_tokens",
-                                     field: "policy.budget_usd")
+            throw HandoffError.input(
+                "budget_usd caps the large tier's API spend, but tier '\(large.name)' is a GPU tier, which costs its hourly price whatever it serves; use budget_tokens",
+                field: "policy.budget_usd")
         }
         try adjustAdaptive(tiers: &tiers)
     }
 
     public var parameters: [(String, JSONValue)] {
-        parameters(own: (tokens.map { [("budget_tokens", JSONValue.number(Double($0)))] } ?? []) + (usd.map { [("budget_usd", JSONValue.number($0))] } ?? [])
-                   + [("budget_window_s", .number(windowSeconds))])
+        parameters(
+            own: (tokens.map { [("budget_tokens", JSONValue.number(Double($0)))] } ?? [])
+                + (usd.map { [("budget_usd", JSONValue.number($0))] } ?? [])
+                + [("budget_window_s", .number(windowSeconds))])
     }
 }
 

@@ -44,20 +44,34 @@ public struct Segment: Sendable, Equatable {
     /// not kept.
     public var prune: Bool
 
-    public init(role: Int, tokens: Int, silent: Bool = false, burst: Bool = false, rollback: Int = 0, width: Int = 1,
-                prefillOnly: Bool = false, branchTokens: Int = 0, recompute: Bool = false, parallel: Bool = false,
-                reveal: Int = 0, prune: Bool = false) {
-        self.role = role; self.tokens = tokens; self.silent = silent; self.burst = burst; self.rollback = rollback
-        self.width = width; self.prefillOnly = prefillOnly; self.branchTokens = branchTokens; self.recompute = recompute
-        self.parallel = parallel; self.reveal = reveal; self.prune = prune
+    public init(
+        role: Int, tokens: Int, silent: Bool = false, burst: Bool = false, rollback: Int = 0, width: Int = 1,
+        prefillOnly: Bool = false, branchTokens: Int = 0, recompute: Bool = false, parallel: Bool = false,
+        reveal: Int = 0, prune: Bool = false
+    ) {
+        self.role = role
+        self.tokens = tokens
+        self.silent = silent
+        self.burst = burst
+        self.rollback = rollback
+        self.width = width
+        self.prefillOnly = prefillOnly
+        self.branchTokens = branchTokens
+        self.recompute = recompute
+        self.parallel = parallel
+        self.reveal = reveal
+        self.prune = prune
     }
 
     /// A prefill-only segment on `role` (scoring `width` candidates of `branchTokens` each, or
     /// encoding the context).
-    public static func prefill(role: Int, width: Int = 1, branchTokens: Int = 0, recompute: Bool = false, parallel: Bool = false,
-                               reveal: Int = 0, prune: Bool = false) -> Segment {
-        Segment(role: role, tokens: 0, width: width, prefillOnly: true, branchTokens: branchTokens, recompute: recompute,
-                parallel: parallel, reveal: reveal, prune: prune)
+    public static func prefill(
+        role: Int, width: Int = 1, branchTokens: Int = 0, recompute: Bool = false, parallel: Bool = false,
+        reveal: Int = 0, prune: Bool = false
+    ) -> Segment {
+        Segment(
+            role: role, tokens: 0, width: width, prefillOnly: true, branchTokens: branchTokens, recompute: recompute,
+            parallel: parallel, reveal: reveal, prune: prune)
     }
 }
 
@@ -104,8 +118,10 @@ public protocol RegisteredPolicy: Policy {
 /// Builds policies from the `policy` section of a scenario.
 public enum PolicyRegistry {
     /// Every policy type, in the order `policy.name`'s error lists their names.
-    static let types: [any RegisteredPolicy.Type] = [SingleTierPolicy.self, SplitReasonPolicy.self, RoutePolicy.self, SpeculativePolicy.self,
-                                                     SpecsPolicy.self, LLMModulesPolicy.self, LoadGuardPolicy.self, OffloadBudgetPolicy.self]
+    static let types: [any RegisteredPolicy.Type] = [
+        SingleTierPolicy.self, SplitReasonPolicy.self, RoutePolicy.self, SpeculativePolicy.self,
+        SpecsPolicy.self, LLMModulesPolicy.self, LoadGuardPolicy.self, OffloadBudgetPolicy.self
+    ]
     public static let names = types.flatMap { $0.policyNames }
     /// Every policy's fields: a policy ignores the others' (so `--set policy.name=…` can switch
     /// policies on one scenario), but a field no policy knows is an error.

@@ -48,7 +48,10 @@ public struct RoutePolicy: RegisteredPolicy {
     }
 
     public var parameters: [(String, JSONValue)] {
-        [("name", .string(name)), ("route_threshold", .number(routeThreshold)), ("route_score", .string(score.rawValue))]
+        [
+            ("name", .string(name)), ("route_threshold", .number(routeThreshold)),
+            ("route_score", .string(score.rawValue))
+        ]
     }
 }
 

@@ -21,7 +21,9 @@ public struct SingleTierPolicy: RegisteredPolicy {
         if n > 0 { segments.append(Segment(role: roles.count - 1, tokens: n)) }
     }
 
-    public var parameters: [(String, JSONValue)] { name == "single" ? [("name", .string(name)), ("tier", .string(tier))] : [("name", .string(name))] }
+    public var parameters: [(String, JSONValue)] {
+        name == "single" ? [("name", .string(name)), ("tier", .string(tier))] : [("name", .string(name))]
+    }
 }
 
 extension SingleTierPolicy {

@@ -36,33 +36,50 @@ public struct SpecsPolicy: RegisteredPolicy {
     public var roles: [String] { hasPRM ? ["small", "large", rewardTier] : ["small", "large"] }
     var hasPRM: Bool { rewardTier != "large" }
 
-    public init(beamWidth: Int, rejectionThreshold: Double = 0.5, switchBackThreshold: Double = 0.5, source: Source = .rate,
-                acceptance: Double = 0.7, switchBackRate: Double = 0.5, seed: UInt64 = 1, stepTokens: Int = 64, rewardTier: String = "prm") {
-        self.beamWidth = beamWidth; self.rejectionThreshold = rejectionThreshold; self.switchBackThreshold = switchBackThreshold
-        self.source = source; self.acceptance = acceptance; self.switchBackRate = switchBackRate; self.seed = seed
-        self.stepTokens = stepTokens; self.rewardTier = rewardTier
+    public init(
+        beamWidth: Int, rejectionThreshold: Double = 0.5, switchBackThreshold: Double = 0.5, source: Source = .rate,
+        acceptance: Double = 0.7, switchBackRate: Double = 0.5, seed: UInt64 = 1, stepTokens: Int = 64,
+        rewardTier: String = "prm"
+    ) {
+        self.beamWidth = beamWidth
+        self.rejectionThreshold = rejectionThreshold
+        self.switchBackThreshold = switchBackThreshold
+        self.source = source
+        self.acceptance = acceptance
+        self.switchBackRate = switchBackRate
+        self.seed = seed
+        self.stepTokens = stepTokens
+        self.rewardTier = rewardTier
     }
 
     init(_ r: ConfigReader) throws {
         beamWidth = try r.int("beam_width", default: 4, min: 1, max: 256)
         rejectionThreshold = try r.double("rejection_threshold", default: 0.5, min: 0, max: 1)
         switchBackThreshold = try r.double("switch_back_threshold", default: 0.5, min: 0, max: 1)
-        source = Source(rawValue: try r.string("acceptance_from", default: "trace", oneOf: Source.allCases.map(\.rawValue)))!
+        source = Source(
+            rawValue: try r.string("acceptance_from", default: "trace", oneOf: Source.allCases.map(\.rawValue)))!
         acceptance = try r.double("acceptance", default: 0.7, min: 0, max: 1)
         switchBackRate = try r.double("switch_back_rate", default: 0.5, min: 0, max: 1)
         seed = UInt64(try r.int("acceptance_seed", default: 1, min: 0))
         stepTokens = try r.int("step_tokens", default: 64, min: 1)
         rewardTier = try r.string("reward_tier", default: "prm")
-        if rewardTier == "small" { throw r.error("the reward model cannot be the draft tier; use prm (a tier of its own) or large", key: "reward_tier") }
+        if rewardTier == "small" {
+            throw r.error(
+                "the reward model cannot be the draft tier; use prm (a tier of its own) or large", key: "reward_tier")
+        }
     }
 
     public func check(trace: Trace) throws {
         guard source == .trace else { return }
         guard trace.hasSteps, !trace.stepScores.isEmpty, !trace.stepRewards.isEmpty else {
-            throw HandoffError.input("policy specs with acceptance_from: trace needs per-candidate step_scores and step_rewards in the trace (trace synth: set trace.synthetic.step_tokens_mean and step_candidates), or acceptance_from: rate", field: "policy.acceptance_from")
+            throw HandoffError.input(
+                "policy specs with acceptance_from: trace needs per-candidate step_scores and step_rewards in the trace (trace synth: set trace.synthetic.step_tokens_mean and step_candidates), or acceptance_from: rate",
+                field: "policy.acceptance_from")
         }
         guard trace.candidates >= beamWidth else {
-            throw HandoffError.input("beam_width \(beamWidth) needs \(beamWidth) candidates per step, but the trace records \(trace.candidates); record more (trace.synthetic.step_candidates) or lower beam_width", field: "policy.beam_width")
+            throw HandoffError.input(
+                "beam_width \(beamWidth) needs \(beamWidth) candidates per step, but the trace records \(trace.candidates); record more (trace.synthetic.step_candidates) or lower beam_width",
+                field: "policy.beam_width")
         }
     }
 
@@ -90,7 +107,10 @@ public struct SpecsPolicy: RegisteredPolicy {
         let n = trace.outputTokens(r)
         if trace.hasSteps {
             var prev = 0
-            return trace.stepBoundaries(r).map { b in defer { prev = Int(b) }; return Int(b) - prev }
+            return trace.stepBoundaries(r).map { b in
+                defer { prev = Int(b) }
+                return Int(b) - prev
+            }
         }
         return stride(from: 0, to: n, by: stepTokens).map { min(stepTokens, n - $0) }
     }
@@ -105,13 +125,16 @@ public struct SpecsPolicy: RegisteredPolicy {
                 segments.append(Segment(role: 0, tokens: len, silent: true, width: n))
                 let ok = accepted(trace: trace, request: r, step: j, global: g)
                 // Kept: emitted, other branches pruned. Rejected: the step leaves the context too.
-                let last = Segment.prefill(role: hasPRM ? 2 : 1, width: n, branchTokens: len, reveal: ok ? len : 0, prune: true)
+                let last = Segment.prefill(
+                    role: hasPRM ? 2 : 1, width: n, branchTokens: len, reveal: ok ? len : 0, prune: true)
                 if hasPRM { segments.append(.prefill(role: 1, width: n, branchTokens: len, parallel: true)) }
                 segments.append(last)
                 if !ok {
                     segments[segments.count - 1].rollback = len
                     drafting = false
-                } else { continue }
+                } else {
+                    continue
+                }
             }
             // The target samples n candidate steps; the reward model picks one.
             if hasPRM {
@@ -125,15 +148,22 @@ public struct SpecsPolicy: RegisteredPolicy {
     }
 
     public var parameters: [(String, JSONValue)] {
-        [("name", .string(name)), ("beam_width", .number(Double(beamWidth))), ("rejection_threshold", .number(rejectionThreshold)),
-         ("switch_back_threshold", .number(switchBackThreshold)), ("acceptance_from", .string(source.rawValue)),
-         ("acceptance", .number(acceptance)), ("switch_back_rate", .number(switchBackRate)), ("acceptance_seed", .number(Double(seed))),
-         ("step_tokens", .number(Double(stepTokens))), ("reward_tier", .string(rewardTier))]
+        [
+            ("name", .string(name)), ("beam_width", .number(Double(beamWidth))),
+            ("rejection_threshold", .number(rejectionThreshold)),
+            ("switch_back_threshold", .number(switchBackThreshold)), ("acceptance_from", .string(source.rawValue)),
+            ("acceptance", .number(acceptance)), ("switch_back_rate", .number(switchBackRate)),
+            ("acceptance_seed", .number(Double(seed))),
+            ("step_tokens", .number(Double(stepTokens))), ("reward_tier", .string(rewardTier))
+        ]
     }
 }
 
 extension SpecsPolicy {
     public static let policyNames = ["specs"]
-    public static let fields = ["beam_width", "rejection_threshold", "switch_back_threshold", "acceptance_from", "acceptance", "switch_back_rate", "acceptance_seed", "step_tokens", "reward_tier"]
+    public static let fields = [
+        "beam_width", "rejection_threshold", "switch_back_threshold", "acceptance_from", "acceptance",
+        "switch_back_rate", "acceptance_seed", "step_tokens", "reward_tier"
+    ]
     public static func make(name: String, _ r: ConfigReader) throws -> any Policy { try SpecsPolicy(r) }
 }

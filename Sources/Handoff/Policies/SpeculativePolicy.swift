@@ -21,15 +21,21 @@ public struct SpeculativePolicy: RegisteredPolicy {
     public var mode: ExecutionMode { .sequential }
     public var roles: [String] { ["small", "large"] }
 
-    public init(draftTokens: Int, acceptance: Double, source: Source = .rate, acceptThreshold: Double = 0.5, seed: UInt64 = 1) {
-        self.draftTokens = draftTokens; self.acceptance = acceptance; self.source = source
-        self.acceptThreshold = acceptThreshold; self.seed = seed
+    public init(
+        draftTokens: Int, acceptance: Double, source: Source = .rate, acceptThreshold: Double = 0.5, seed: UInt64 = 1
+    ) {
+        self.draftTokens = draftTokens
+        self.acceptance = acceptance
+        self.source = source
+        self.acceptThreshold = acceptThreshold
+        self.seed = seed
     }
 
     init(_ r: ConfigReader) throws {
         draftTokens = try r.int("draft_tokens", default: 4, min: 1, max: 64)
         acceptance = try r.double("acceptance", default: 0.7, min: 0, max: 1)
-        source = Source(rawValue: try r.string("acceptance_from", default: "rate", oneOf: Source.allCases.map(\.rawValue)))!
+        source = Source(
+            rawValue: try r.string("acceptance_from", default: "rate", oneOf: Source.allCases.map(\.rawValue)))!
         acceptThreshold = try r.double("accept_threshold", default: 0.5, min: 0, max: 1)
         seed = UInt64(try r.int("acceptance_seed", default: 1, min: 0))
     }
@@ -51,7 +57,10 @@ public struct SpeculativePolicy: RegisteredPolicy {
         var p = 1
         while p < n {
             let k = min(draftTokens, n - p - 1)
-            if k == 0 { segments.append(Segment(role: 1, tokens: 1)); break }
+            if k == 0 {
+                segments.append(Segment(role: 1, tokens: 1))
+                break
+            }
             var a = 0
             while a < k, accepted(trace: trace, request: r, position: p + a) { a += 1 }
             segments.append(Segment(role: 0, tokens: k, silent: true))
@@ -61,8 +70,12 @@ public struct SpeculativePolicy: RegisteredPolicy {
     }
 
     public var parameters: [(String, JSONValue)] {
-        [("name", .string(name)), ("draft_tokens", .number(Double(draftTokens))), ("acceptance", .number(acceptance)),
-         ("acceptance_from", .string(source.rawValue)), ("accept_threshold", .number(acceptThreshold)), ("acceptance_seed", .number(Double(seed)))]
+        [
+            ("name", .string(name)), ("draft_tokens", .number(Double(draftTokens))),
+            ("acceptance", .number(acceptance)),
+            ("acceptance_from", .string(source.rawValue)), ("accept_threshold", .number(acceptThreshold)),
+            ("acceptance_seed", .number(Double(seed)))
+        ]
     }
 }
 

@@ -22,8 +22,10 @@ public struct SplitReasonPolicy: RegisteredPolicy {
     public var closedLoop: ClosedLoopModel?
     public var roles: [String] { ["small", "large"] }
 
-    public init(offloadThreshold: Double, minSegmentTokens: Int = 1, maxSegmentTokens: Int = 1 << 30,
-                mode: ExecutionMode = .sequential, chunkTokens: Int = 256) {
+    public init(
+        offloadThreshold: Double, minSegmentTokens: Int = 1, maxSegmentTokens: Int = 1 << 30,
+        mode: ExecutionMode = .sequential, chunkTokens: Int = 256
+    ) {
         self.offloadThreshold = offloadThreshold
         self.minSegmentTokens = minSegmentTokens
         self.maxSegmentTokens = maxSegmentTokens
@@ -38,12 +40,15 @@ public struct SplitReasonPolicy: RegisteredPolicy {
         if maxSegmentTokens < minSegmentTokens {
             throw r.error("must be ≥ min_segment_tokens (\(minSegmentTokens))", key: "max_segment_tokens")
         }
-        mode = ExecutionMode(rawValue: try r.string("mode", default: "sequential", oneOf: ExecutionMode.allCases.map(\.rawValue)))!
+        mode = ExecutionMode(
+            rawValue: try r.string("mode", default: "sequential", oneOf: ExecutionMode.allCases.map(\.rawValue)))!
         chunkTokens = try r.int("chunk_tokens", default: 256, min: 1)
         triggerTokens = try r.int("trigger_tokens", default: 0, min: 0, max: 16)
         closedLoopFile = try r.optionalString("closed_loop")
         if closedLoopFile != nil && mode != .sequential {
-            throw r.error("a closed-loop model describes a live sequential run; set mode: sequential or drop closed_loop", key: "closed_loop")
+            throw r.error(
+                "a closed-loop model describes a live sequential run; set mode: sequential or drop closed_loop",
+                key: "closed_loop")
         }
     }
 
@@ -71,21 +76,29 @@ public struct SplitReasonPolicy: RegisteredPolicy {
     /// the live segment length (`min_segment_tokens`), each after one dropped trigger token, over
     /// streams whose large tokens carry difficulty 1 and kept small tokens difficulty ≤ τ.
     public var liveReplay: SplitReasonPolicy {
-        var replay = SplitReasonPolicy(offloadThreshold: offloadThreshold, minSegmentTokens: minSegmentTokens,
-                                       maxSegmentTokens: minSegmentTokens, mode: .sequential, chunkTokens: chunkTokens)
+        var replay = SplitReasonPolicy(
+            offloadThreshold: offloadThreshold, minSegmentTokens: minSegmentTokens,
+            maxSegmentTokens: minSegmentTokens, mode: .sequential, chunkTokens: chunkTokens)
         replay.triggerTokens = 1
         return replay
     }
 
     public var parameters: [(String, JSONValue)] {
-        [("name", .string(name)), ("offload_threshold", .number(offloadThreshold)), ("min_segment_tokens", .number(Double(minSegmentTokens))),
-         ("max_segment_tokens", .number(Double(maxSegmentTokens))), ("mode", .string(mode.rawValue)), ("chunk_tokens", .number(Double(chunkTokens))),
-         ("trigger_tokens", .number(Double(triggerTokens)))] + (closedLoopFile.map { [("closed_loop", .string($0))] } ?? [])
+        [
+            ("name", .string(name)), ("offload_threshold", .number(offloadThreshold)),
+            ("min_segment_tokens", .number(Double(minSegmentTokens))),
+            ("max_segment_tokens", .number(Double(maxSegmentTokens))), ("mode", .string(mode.rawValue)),
+            ("chunk_tokens", .number(Double(chunkTokens))),
+            ("trigger_tokens", .number(Double(triggerTokens)))
+        ] + (closedLoopFile.map { [("closed_loop", .string($0))] } ?? [])
     }
 }
 
 extension SplitReasonPolicy {
     public static let policyNames = ["splitreason"]
-    public static let fields = ["offload_threshold", "min_segment_tokens", "max_segment_tokens", "mode", "chunk_tokens", "trigger_tokens", "closed_loop"]
+    public static let fields = [
+        "offload_threshold", "min_segment_tokens", "max_segment_tokens", "mode", "chunk_tokens", "trigger_tokens",
+        "closed_loop"
+    ]
     public static func make(name: String, _ r: ConfigReader) throws -> any Policy { try SplitReasonPolicy(r) }
 }

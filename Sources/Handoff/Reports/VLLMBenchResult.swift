@@ -52,14 +52,19 @@ public enum VLLMBenchResult {
     public static func json(_ r: SimulationResult, detailed: Bool) -> JSONValue {
         let all = r.outcome.requests.sorted { ($0.arrivalS, $0.id) < ($1.arrivalS, $1.id) }
         let t = r.scenario.traffic
-        let meta = Metadata(requestRate: t.arrival == .closed_loop ? nil : t.rateRps, burstiness: t.arrival == .gamma ? 1 / max(t.cv * t.cv, 1e-12) : 1,
-                            maxConcurrency: t.maxInFlight > 0 ? t.maxInFlight : t.arrival == .closed_loop ? t.concurrency : nil,
-                            modelID: r.scenario.tiers.first?.model.name ?? "",
-                            origin: .object([("scenario", .string(r.scenario.name)), ("policy", .object(r.scenario.policy.parameters)),
-                                             ("seed", .number(Double(r.scenario.seed)))]))
+        let meta = Metadata(
+            requestRate: t.arrival == .closed_loop ? nil : t.rateRps,
+            burstiness: t.arrival == .gamma ? 1 / max(t.cv * t.cv, 1e-12) : 1,
+            maxConcurrency: t.maxInFlight > 0 ? t.maxInFlight : t.arrival == .closed_loop ? t.concurrency : nil,
+            modelID: r.scenario.tiers.first?.model.name ?? "",
+            origin: .object([
+                ("scenario", .string(r.scenario.name)), ("policy", .object(r.scenario.policy.parameters)),
+                ("seed", .number(Double(r.scenario.seed)))
+            ]))
         let requests = all.map { q in
-            Request(promptTokens: q.promptTokens, outputTokens: q.outputTokens, ttftS: q.ttftS, e2elS: q.e2elS,
-                    error: q.rejected ? "rejected: traffic.max_in_flight reached" : q.failed ? "failed" : "")
+            Request(
+                promptTokens: q.promptTokens, outputTokens: q.outputTokens, ttftS: q.ttftS, e2elS: q.e2elS,
+                error: q.rejected ? "rejected: traffic.max_in_flight reached" : q.failed ? "failed" : "")
         }
         return json(requests, duration: r.outcome.endTime, metadata: meta, detailed: detailed)
     }
@@ -67,7 +72,8 @@ public enum VLLMBenchResult {
     /// The result file of `requests` (in the order they were sent) over `duration` seconds.
     public static func json(_ all: [Request], duration: Double, metadata m: Metadata, detailed: Bool) -> JSONValue {
         let ok = all.filter { !$0.failed }
-        let input = ok.reduce(0) { $0 + $1.promptTokens }, output = ok.reduce(0) { $0 + $1.outputTokens }
+        let input = ok.reduce(0) { $0 + $1.promptTokens }
+        let output = ok.reduce(0) { $0 + $1.outputTokens }
         func rate(_ x: Double) -> Double { duration > 0 ? x / duration : 0 }
         var pairs: [(String, JSONValue)] = [
             ("num_prompts", .number(Double(all.count))),
@@ -82,30 +88,47 @@ public enum VLLMBenchResult {
             ("total_output_tokens", .number(Double(output))),
             ("request_throughput", .number(rate(Double(ok.count)))),
             ("output_throughput", .number(rate(Double(output)))),
-            ("total_token_throughput", .number(rate(Double(input + output)))),
+            ("total_token_throughput", .number(rate(Double(input + output))))
         ]
         // ITL: every gap of a request taken as its mean gap, so request q stands for n − 1 equal gaps.
         var itl: [(gap: Double, count: Int)] = []
-        for q in ok where q.outputTokens > 1 { itl.append(((q.e2elS - q.ttftS) / Double(q.outputTokens - 1) * 1000, q.outputTokens - 1)) }
+        for q in ok where q.outputTokens > 1 {
+            itl.append(((q.e2elS - q.ttftS) / Double(q.outputTokens - 1) * 1000, q.outputTokens - 1))
+        }
         let metrics: [(String, [(gap: Double, count: Int)])] = [
             ("ttft", ok.map { ($0.ttftS * 1000, 1) }),
             ("tpot", ok.filter { $0.outputTokens > 1 }.map { ($0.tpotS * 1000, 1) }),
             ("itl", itl),
-            ("e2el", ok.map { ($0.e2elS * 1000, 1) }),
+            ("e2el", ok.map { ($0.e2elS * 1000, 1) })
         ]
         for (name, xs) in metrics {
             let w = weighted(xs)
-            pairs += [("mean_\(name)_ms", .number(w.mean)), ("median_\(name)_ms", .number(w.quantile(0.5))), ("std_\(name)_ms", .number(w.std)),
-                      ("p50_\(name)_ms", .number(w.quantile(0.5))), ("p90_\(name)_ms", .number(w.quantile(0.9))), ("p99_\(name)_ms", .number(w.quantile(0.99)))]
+            pairs += [
+                ("mean_\(name)_ms", .number(w.mean)), ("median_\(name)_ms", .number(w.quantile(0.5))),
+                ("std_\(name)_ms", .number(w.std)),
+                ("p50_\(name)_ms", .number(w.quantile(0.5))), ("p90_\(name)_ms", .number(w.quantile(0.9))),
+                ("p99_\(name)_ms", .number(w.quantile(0.99)))
+            ]
         }
         if detailed {
-            pairs += [("input_lens", .numbers(all.map { Double($0.promptTokens) })),
-                      ("output_lens", .numbers(all.map { $0.failed ? 0 : Double($0.outputTokens) })),
-                      ("ttfts", .numbers(all.map { $0.failed ? 0 : $0.ttftS })),
-                      ("itls", .array(all.map { q in
-                          q.failed || q.outputTokens < 2 ? .numbers([]) : .numbers(Array(repeating: (q.e2elS - q.ttftS) / Double(q.outputTokens - 1), count: q.outputTokens - 1))
-                      })),
-                      ("errors", .array(all.map { .string($0.error) }))]
+            pairs += [
+                ("input_lens", .numbers(all.map { Double($0.promptTokens) })),
+                ("output_lens", .numbers(all.map { $0.failed ? 0 : Double($0.outputTokens) })),
+                ("ttfts", .numbers(all.map { $0.failed ? 0 : $0.ttftS })),
+                (
+                    "itls",
+                    .array(
+                        all.map { q in
+                            q.failed || q.outputTokens < 2
+                                ? .numbers([])
+                                : .numbers(
+                                    Array(
+                                        repeating: (q.e2elS - q.ttftS) / Double(q.outputTokens - 1),
+                                        count: q.outputTokens - 1))
+                        })
+                ),
+                ("errors", .array(all.map { .string($0.error) }))
+            ]
         }
         pairs.append(("handoff", m.origin))
         return .object(pairs)
@@ -124,10 +147,14 @@ public enum VLLMBenchResult {
             let lo = Int(h.rounded(.down))
             func value(at k: Int) -> Double {
                 var seen = 0
-                for x in sorted { seen += x.count; if k < seen { return x.gap } }
+                for x in sorted {
+                    seen += x.count
+                    if k < seen { return x.gap }
+                }
                 return sorted[sorted.count - 1].gap
             }
-            let a = value(at: lo), b = value(at: min(lo + 1, total - 1))
+            let a = value(at: lo)
+            let b = value(at: min(lo + 1, total - 1))
             return a + (h - Double(lo)) * (b - a)
         }
     }

@@ -39,8 +39,10 @@ public struct Catalog: Sendable {
     public static let builtin: Catalog = {
         var gpus: [String: GPU] = [:]
         for row in CSV.parse(gpusCSV).dropFirst() where row.count >= 5 {
-            gpus[row[0]] = GPU(name: row[0], memoryGiB: Double(row[1]) ?? 0, memoryBandwidthGBs: Double(row[2]) ?? 0,
-                               bf16TFLOPS: Double(row[3]) ?? 0, usdPerHour: Double(row[4]) ?? .nan, source: row.count > 5 ? row[5] : "")
+            gpus[row[0]] = GPU(
+                name: row[0], memoryGiB: Double(row[1]) ?? 0, memoryBandwidthGBs: Double(row[2]) ?? 0,
+                bf16TFLOPS: Double(row[3]) ?? 0, usdPerHour: Double(row[4]) ?? .nan, source: row.count > 5 ? row[5] : ""
+            )
         }
         var models: [String: Model] = [:]
         for row in CSV.parse(modelsCSV).dropFirst() where row.count >= 10 {
@@ -48,18 +50,23 @@ public struct Catalog: Sendable {
             if !row[8].isEmpty {
                 // Shipped configs parse (a test reads every one); a broken one would stop every load.
                 guard let text = modelConfigs[row[8]], let json = try? JSONParser.parse(text),
-                      let c = try? HFConfig.shape(json, path: "Scenarios/models/" + row[8]) else {
-                    preconditionFailure("catalogue model \(row[0]): config \(row[8]) is not embedded or does not parse; run scripts/embed-catalog")
+                    let c = try? HFConfig.shape(json, path: "Scenarios/models/" + row[8])
+                else {
+                    preconditionFailure(
+                        "catalogue model \(row[0]): config \(row[8]) is not embedded or does not parse; run scripts/embed-catalog"
+                    )
                 }
-                models[row[0]] = Model(name: row[0], paramsB: Double(c.parameters) / 1e9, layers: c.layers, attentionHeads: c.heads,
-                                       kvHeads: c.kvHeads, headDim: c.headDim, hidden: c.hidden,
-                                       activeParamsB: c.activeParameters == c.parameters ? nil : Double(c.activeParameters) / 1e9,
-                                       mlaKVWidth: c.mlaKVWidth, routedExpertParamsB: Double(c.routedExpertParameters) / 1e9,
-                                       experts: c.experts, expertsPerToken: c.expertsPerToken, source: source)
+                models[row[0]] = Model(
+                    name: row[0], paramsB: Double(c.parameters) / 1e9, layers: c.layers, attentionHeads: c.heads,
+                    kvHeads: c.kvHeads, headDim: c.headDim, hidden: c.hidden,
+                    activeParamsB: c.activeParameters == c.parameters ? nil : Double(c.activeParameters) / 1e9,
+                    mlaKVWidth: c.mlaKVWidth, routedExpertParamsB: Double(c.routedExpertParameters) / 1e9,
+                    experts: c.experts, expertsPerToken: c.expertsPerToken, source: source)
             } else {
-                models[row[0]] = Model(name: row[0], paramsB: Double(row[1]) ?? 0, layers: Int(row[2]) ?? 0,
-                                       attentionHeads: Int(row[3]) ?? 0, kvHeads: Int(row[4]) ?? 0,
-                                       headDim: Int(row[5]) ?? 0, hidden: Int(row[6]) ?? 0, source: source)
+                models[row[0]] = Model(
+                    name: row[0], paramsB: Double(row[1]) ?? 0, layers: Int(row[2]) ?? 0,
+                    attentionHeads: Int(row[3]) ?? 0, kvHeads: Int(row[4]) ?? 0,
+                    headDim: Int(row[5]) ?? 0, hidden: Int(row[6]) ?? 0, source: source)
             }
         }
         return Catalog(gpus: gpus, models: models)

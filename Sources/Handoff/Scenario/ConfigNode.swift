@@ -3,7 +3,10 @@ import Yams
 /// A YAML document as a mutable tree that remembers where each value came from (file, line,
 /// column, or the `--set` that put it there), so every error can point at its source.
 public final class ConfigNode: @unchecked Sendable {
-    public enum Kind { case scalar(String), map, list }
+    public enum Kind {
+        case scalar(String)
+        case map, list
+    }
     public var kind: Kind
     public var entries: [(key: String, value: ConfigNode)] = []
     public var items: [ConfigNode] = []
@@ -20,8 +23,14 @@ public final class ConfigNode: @unchecked Sendable {
         self.column = column
     }
 
-    public var scalar: String? { if case let .scalar(s) = kind { return s }; return nil }
-    public var isMap: Bool { if case .map = kind { return true }; return false }
+    public var scalar: String? {
+        if case .scalar(let s) = kind { return s }
+        return nil
+    }
+    public var isMap: Bool {
+        if case .map = kind { return true }
+        return false
+    }
 
     public subscript(key: String) -> ConfigNode? { entries.first(where: { $0.key == key })?.value }
 
@@ -30,7 +39,11 @@ public final class ConfigNode: @unchecked Sendable {
         var cur: ConfigNode? = self
         for part in path.split(separator: ".") {
             guard let c = cur else { return nil }
-            if case .list = c.kind, let i = Int(part) { cur = i >= 0 && i < c.items.count ? c.items[i] : nil } else { cur = c[String(part)] }
+            if case .list = c.kind, let i = Int(part) {
+                cur = i >= 0 && i < c.items.count ? c.items[i] : nil
+            } else {
+                cur = c[String(part)]
+            }
         }
         return cur
     }
@@ -40,7 +53,13 @@ public final class ConfigNode: @unchecked Sendable {
     public func locate(_ e: HandoffError) -> HandoffError {
         guard e.file == nil, e.exitCode == 2 else { return e }
         var e = e
-        if let f = e.field, let n = node(at: f) { e.file = n.origin; e.line = n.line; e.column = n.column } else { e.file = origin }
+        if let f = e.field, let n = node(at: f) {
+            e.file = n.origin
+            e.line = n.line
+            e.column = n.column
+        } else {
+            e.file = origin
+        }
         return e
     }
 
@@ -49,12 +68,18 @@ public final class ConfigNode: @unchecked Sendable {
         try YAMLPrescan.check(yaml, origin: origin)
         let node: Node?
         do { node = try Yams.compose(yaml: yaml) } catch let e as YamlError {
-            var line: Int? = nil, col: Int? = nil, problem = "\(e)"
+            var line: Int? = nil
+            var col: Int? = nil
+            var problem = "\(e)"
             switch e {
-            case let .scanner(_, p, m, _), let .parser(_, p, m, _), let .composer(_, p, m, _):
-                line = m.line; col = m.column; problem = p
-            case let .duplicatedKeysInMapping(d, ctx):
-                line = ctx.mark.line; col = ctx.mark.column; problem = "duplicate key \(d.joined(separator: ", "))"
+            case .scanner(_, let p, let m, _), .parser(_, let p, let m, _), .composer(_, let p, let m, _):
+                line = m.line
+                col = m.column
+                problem = p
+            case .duplicatedKeysInMapping(let d, let ctx):
+                line = ctx.mark.line
+                col = ctx.mark.column
+                problem = "duplicate key \(d.joined(separator: ", "))"
             default: break
             }
             throw HandoffError.input("malformed YAML: \(problem)", file: origin, line: line, column: col)
@@ -64,17 +89,27 @@ public final class ConfigNode: @unchecked Sendable {
     }
 
     static func convert(_ n: Node, origin: String) throws -> ConfigNode {
-        let line = n.mark?.line, col = n.mark?.column
+        let line = n.mark?.line
+        let col = n.mark?.column
         switch n {
         case .scalar(let s):
             return ConfigNode(kind: .scalar(s.string), origin: origin, line: line, column: col)
         case .mapping(let m):
             let c = ConfigNode(kind: .map, origin: origin, line: line, column: col)
             for (k, v) in m {
-                guard case let .scalar(ks) = k else { throw HandoffError.input("mapping keys must be plain names", file: origin, line: k.mark?.line, column: k.mark?.column) }
-                if c[ks.string] != nil { throw HandoffError.input("key given twice", file: origin, line: k.mark?.line, column: k.mark?.column, field: ks.string) }
+                guard case .scalar(let ks) = k else {
+                    throw HandoffError.input(
+                        "mapping keys must be plain names", file: origin, line: k.mark?.line, column: k.mark?.column)
+                }
+                if c[ks.string] != nil {
+                    throw HandoffError.input(
+                        "key given twice", file: origin, line: k.mark?.line, column: k.mark?.column, field: ks.string)
+                }
                 let child = try convert(v, origin: origin)
-                if child.line == nil { child.line = k.mark?.line; child.column = k.mark?.column }
+                if child.line == nil {
+                    child.line = k.mark?.line
+                    child.column = k.mark?.column
+                }
                 c.entries.append((ks.string, child))
             }
             return c
@@ -83,7 +118,8 @@ public final class ConfigNode: @unchecked Sendable {
             c.items = try s.map { try convert($0, origin: origin) }
             return c
         case .alias:
-            throw HandoffError.input("YAML aliases are not supported in scenarios", file: origin, line: line, column: col)
+            throw HandoffError.input(
+                "YAML aliases are not supported in scenarios", file: origin, line: line, column: col)
         }
     }
 
@@ -92,7 +128,8 @@ public final class ConfigNode: @unchecked Sendable {
         guard let eq = override.firstIndex(of: "=") else {
             throw HandoffError.input("expected path.to.field=value", field: "--set \(override)")
         }
-        let path = String(override[..<eq]), raw = String(override[override.index(after: eq)...])
+        let path = String(override[..<eq])
+        let raw = String(override[override.index(after: eq)...])
         let parts = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard !path.isEmpty, parts.allSatisfy({ !$0.isEmpty }) else {
             throw HandoffError.input("'\(path)' is not a field path (names joined by dots)", field: "--set \(override)")
@@ -105,21 +142,31 @@ public final class ConfigNode: @unchecked Sendable {
             let last = k == parts.count - 1
             if case .list = node.kind, let idx = Int(part) {
                 guard idx >= 0 && idx < node.items.count else {
-                    throw HandoffError.input("index \(idx) is out of range (the list has \(node.items.count) items)", field: origin)
+                    throw HandoffError.input(
+                        "index \(idx) is out of range (the list has \(node.items.count) items)", field: origin)
                 }
-                if last { node.items[idx] = value; return }
+                if last {
+                    node.items[idx] = value
+                    return
+                }
                 node = node.items[idx]
                 continue
             }
             guard node.isMap else {
-                throw HandoffError.input("'\(parts[..<k].joined(separator: "."))' is a value, not a section", field: origin)
+                throw HandoffError.input(
+                    "'\(parts[..<k].joined(separator: "."))' is a value, not a section", field: origin)
             }
             if last {
-                if let i = node.entries.firstIndex(where: { $0.key == part }) { node.entries[i].value = value }
-                else { node.entries.append((part, value)) }
+                if let i = node.entries.firstIndex(where: { $0.key == part }) {
+                    node.entries[i].value = value
+                } else {
+                    node.entries.append((part, value))
+                }
                 return
             }
-            if let child = node[part] { node = child } else {
+            if let child = node[part] {
+                node = child
+            } else {
                 let child = ConfigNode(kind: .map, origin: origin, line: nil, column: nil)
                 node.entries.append((part, child))
                 node = child
@@ -128,7 +175,9 @@ public final class ConfigNode: @unchecked Sendable {
     }
 
     func relabel(origin: String) {
-        self.origin = origin; line = nil; column = nil
+        self.origin = origin
+        line = nil
+        column = nil
         entries.forEach { $0.value.relabel(origin: origin) }
         items.forEach { $0.relabel(origin: origin) }
     }
@@ -155,21 +204,29 @@ public final class ConfigNode: @unchecked Sendable {
         case .scalar(let s): return s
         case .map:
             for (k, v) in entries {
-                if case .scalar(let s) = v.kind { out += "\(pad)\(k): \(ConfigNode.quoteIfNeeded(s))\n" }
-                else if v.entries.isEmpty && v.items.isEmpty { out += "\(pad)\(k): \(v.isMap ? "{}" : "[]")\n" }
-                else { out += "\(pad)\(k):\n" + v.yaml(indent: indent + 1) }
+                if case .scalar(let s) = v.kind {
+                    out += "\(pad)\(k): \(ConfigNode.quoteIfNeeded(s))\n"
+                } else if v.entries.isEmpty && v.items.isEmpty {
+                    out += "\(pad)\(k): \(v.isMap ? "{}" : "[]")\n"
+                } else {
+                    out += "\(pad)\(k):\n" + v.yaml(indent: indent + 1)
+                }
             }
         case .list:
             for v in items {
-                if case .scalar(let s) = v.kind { out += "\(pad)- \(ConfigNode.quoteIfNeeded(s))\n" }
-                else { out += "\(pad)-\n" + v.yaml(indent: indent + 1) }
+                if case .scalar(let s) = v.kind {
+                    out += "\(pad)- \(ConfigNode.quoteIfNeeded(s))\n"
+                } else {
+                    out += "\(pad)-\n" + v.yaml(indent: indent + 1)
+                }
             }
         }
         return out
     }
 
     static func quoteIfNeeded(_ s: String) -> String {
-        if s.isEmpty || s.contains(where: { ":#{}[],&*!|>'\"%@`".contains($0) }) || s.hasPrefix(" ") || s.hasSuffix(" ") {
+        if s.isEmpty || s.contains(where: { ":#{}[],&*!|>'\"%@`".contains($0) }) || s.hasPrefix(" ") || s.hasSuffix(" ")
+        {
             return JSONWriter.quote(s)
         }
         return s

@@ -19,7 +19,9 @@ public struct ConfigReader {
 
     public func error(_ message: String, key: String? = nil) -> HandoffError {
         let n = key.flatMap { node[$0] } ?? node
-        return .input(message, file: n.origin, line: n.line, column: n.column, field: key.map(fieldPath) ?? (path.isEmpty ? nil : path))
+        return .input(
+            message, file: n.origin, line: n.line, column: n.column,
+            field: key.map(fieldPath) ?? (path.isEmpty ? nil : path))
     }
 
     public func has(_ key: String) -> Bool { node[key] != nil }
@@ -41,24 +43,32 @@ public struct ConfigReader {
 
     /// What the name of a field says its unit is.
     static func unit(of key: String) -> String? {
-        let units: [(String, String)] = [("_ms", "milliseconds"), ("_s", "seconds"), ("_gbps", "gigabits per second"),
-                                         ("_rps", "requests per second"), ("_gib", "GiB"), ("_tokens", "tokens"),
-                                         ("_b", "billions"), ("_tflops", "TFLOPS"), ("_gb_s", "GB/s")]
+        let units: [(String, String)] = [
+            ("_ms", "milliseconds"), ("_s", "seconds"), ("_gbps", "gigabits per second"),
+            ("_rps", "requests per second"), ("_gib", "GiB"), ("_tokens", "tokens"),
+            ("_b", "billions"), ("_tflops", "TFLOPS"), ("_gb_s", "GB/s")
+        ]
         if key.hasPrefix("usd_per_") { return "US dollars" }
         return units.first(where: { key.hasSuffix($0.0) })?.1
     }
 
     func scalar(_ key: String, _ n: ConfigNode, expected: String) throws -> String {
-        guard let s = n.scalar else { throw error(n, key, "expected \(expected), got a \(n.isMap ? "section" : "list")") }
+        guard let s = n.scalar else {
+            throw error(n, key, "expected \(expected), got a \(n.isMap ? "section" : "list")")
+        }
         return s
     }
 
     func numberError(_ key: String, _ n: ConfigNode, _ s: String, expected: String) -> HandoffError {
         let leading = s.prefix(while: { $0.isNumber || $0 == "." || $0 == "-" || $0 == "+" || $0 == "e" })
         if !leading.isEmpty, Double(leading) != nil, leading.count < s.count {
-            let unit = ConfigReader.unit(of: (fieldPath(key).split(separator: ".").last.map(String.init)) ?? key)
+            let unit =
+                ConfigReader.unit(of: (fieldPath(key).split(separator: ".").last.map(String.init)) ?? key)
                 ?? ConfigReader.unit(of: path.split(separator: ".").last.map(String.init) ?? "")
-            let hint = unit.map { "the unit is in the field name (\($0)): write \(leading) converted to \($0), without a unit" }
+            let hint =
+                unit.map {
+                    "the unit is in the field name (\($0)): write \(leading) converted to \($0), without a unit"
+                }
                 ?? "write a plain number, without a unit"
             return error(n, key, "'\(s)' has a unit; \(hint)")
         }
@@ -70,17 +80,26 @@ public struct ConfigReader {
     /// The smallest nonzero magnitude a number field accepts: below it, quotients overflow.
     public static let resolution = 1e-9
 
-    public func optionalDouble(_ key: String, min: Double? = nil, max: Double? = nil, exclusiveMin: Bool = false) throws -> Double? {
+    public func optionalDouble(
+        _ key: String, min: Double? = nil, max: Double? = nil, exclusiveMin: Bool = false
+    ) throws -> Double? {
         guard let n = take(key) else { return nil }
         let s = try scalar(key, n, expected: "a number")
-        guard let v = Double(s.replacingOccurrences(of: "_", with: "")), v.isFinite else { throw numberError(key, n, s, expected: "a number") }
+        guard let v = Double(s.replacingOccurrences(of: "_", with: "")), v.isFinite else {
+            throw numberError(key, n, s, expected: "a number")
+        }
         // No physical quantity of a scenario comes near 1e15 in its unit; bounding them keeps every
         // product the simulator forms (bytes × tokens / bandwidth, price × GPUs × hours) finite.
         guard abs(v) <= ConfigReader.magnitude, v == 0 || abs(v) >= ConfigReader.resolution else {
             throw error(n, key, "\(s) is out of range; expected 0 or a number of magnitude 1e-9 … 1e15")
         }
-        if let min, exclusiveMin ? v <= min : v < min { throw error(n, key, "\(s) is out of range; expected a number \(exclusiveMin ? ">" : "≥") \(JSONWriter.number(min))") }
-        if let max, v > max { throw error(n, key, "\(s) is out of range; expected a number ≤ \(JSONWriter.number(max))") }
+        if let min, exclusiveMin ? v <= min : v < min {
+            throw error(
+                n, key, "\(s) is out of range; expected a number \(exclusiveMin ? ">" : "≥") \(JSONWriter.number(min))")
+        }
+        if let max, v > max {
+            throw error(n, key, "\(s) is out of range; expected a number ≤ \(JSONWriter.number(max))")
+        }
         return v
     }
 
@@ -89,13 +108,19 @@ public struct ConfigReader {
         guard let n = take(key) else { return [] }
         guard case .list = n.kind else { throw error(n, key, "expected a list of numbers, e.g. [1.5, 2.5]") }
         return try n.items.enumerated().map { k, item in
-            guard let s = item.scalar, let v = Double(s), v.isFinite else { throw error(item, "\(key)[\(k)]", "expected a number") }
-            if let min, v < min { throw error(item, "\(key)[\(k)]", "\(s) is out of range; expected a number ≥ \(JSONWriter.number(min))") }
+            guard let s = item.scalar, let v = Double(s), v.isFinite else {
+                throw error(item, "\(key)[\(k)]", "expected a number")
+            }
+            if let min, v < min {
+                throw error(item, "\(key)[\(k)]", "\(s) is out of range; expected a number ≥ \(JSONWriter.number(min))")
+            }
             return v
         }
     }
 
-    public func double(_ key: String, default d: Double? = nil, min: Double? = nil, max: Double? = nil, exclusiveMin: Bool = false) throws -> Double {
+    public func double(
+        _ key: String, default d: Double? = nil, min: Double? = nil, max: Double? = nil, exclusiveMin: Bool = false
+    ) throws -> Double {
         if let v = try optionalDouble(key, min: min, max: max, exclusiveMin: exclusiveMin) { return v }
         guard let d else { throw error("missing required field", key: nil).with(field: fieldPath(key)) }
         return d
@@ -189,5 +214,9 @@ public struct ConfigReader {
 }
 
 extension HandoffError {
-    public func with(field: String) -> HandoffError { var e = self; e.field = field; return e }
+    public func with(field: String) -> HandoffError {
+        var e = self
+        e.field = field
+        return e
+    }
 }

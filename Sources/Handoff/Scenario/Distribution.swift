@@ -16,18 +16,18 @@ public enum Distribution: Sendable, Equatable {
     public var mean: Double {
         switch self {
         case .constant(let v): return v
-        case let .lognormal(m, s): return m * exp(s * s / 2)
-        case let .gamma(m, _): return m
-        case let .exponential(m): return m
+        case .lognormal(let m, let s): return m * exp(s * s / 2)
+        case .gamma(let m, _): return m
+        case .exponential(let m): return m
         }
     }
 
     public func sample(_ rng: RandomStream) -> Double {
         switch self {
         case .constant(let v): return v
-        case let .lognormal(m, s): return s == 0 ? m : rng.lognormal(mu: log(m), sigma: s)
-        case let .gamma(m, cv): return cv == 0 ? m : rng.gamma(shape: 1 / (cv * cv), scale: m * cv * cv)
-        case let .exponential(m): return rng.exponential(mean: m)
+        case .lognormal(let m, let s): return s == 0 ? m : rng.lognormal(mu: log(m), sigma: s)
+        case .gamma(let m, let cv): return cv == 0 ? m : rng.gamma(shape: 1 / (cv * cv), scale: m * cv * cv)
+        case .exponential(let m): return rng.exponential(mean: m)
         }
     }
 
@@ -38,7 +38,8 @@ public enum Distribution: Sendable, Equatable {
         }
         if n.scalar != nil { return .constant(try r.double(key, min: 0)) }
         guard let s = try r.section(key) else { return d! }
-        let kind = try s.string("distribution", default: "constant", oneOf: ["constant", "lognormal", "gamma", "exponential"])
+        let kind = try s.string(
+            "distribution", default: "constant", oneOf: ["constant", "lognormal", "gamma", "exponential"])
         let out: Distribution
         switch kind {
         case "lognormal":
@@ -49,7 +50,10 @@ public enum Distribution: Sendable, Equatable {
             } else {
                 out = .lognormal(median: median, sigma: try s.double("sigma", default: 0, min: 0, max: 10))
             }
-        case "gamma": out = .gamma(mean: try s.double("mean", min: 0, exclusiveMin: true), cv: try s.double("cv", default: 1, min: 0, max: 100))
+        case "gamma":
+            out = .gamma(
+                mean: try s.double("mean", min: 0, exclusiveMin: true),
+                cv: try s.double("cv", default: 1, min: 0, max: 100))
         case "exponential": out = .exponential(mean: try s.double("mean", min: 0, exclusiveMin: true))
         default: out = .constant(try s.double("value", min: 0))
         }

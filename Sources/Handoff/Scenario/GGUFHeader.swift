@@ -42,19 +42,27 @@ public struct GGUFHeader: Sendable, Equatable {
     public func modelSpec(path: String, kvBytes: Double = 2) throws -> ModelSpec {
         func need(_ suffix: String) throws -> Int {
             guard let v = integers[architecture + "." + suffix], v >= 1 else {
-                throw HandoffError.input("the GGUF header has no '\(architecture).\(suffix)' (architecture '\(architecture)'); give the shape by hand (layers, attention_heads, kv_heads, head_dim, hidden, params_b)", file: path)
+                throw HandoffError.input(
+                    "the GGUF header has no '\(architecture).\(suffix)' (architecture '\(architecture)'); give the shape by hand (layers, attention_heads, kv_heads, head_dim, hidden, params_b)",
+                    file: path)
             }
             return v
         }
-        let layers = try need("block_count"), hidden = try need("embedding_length"), heads = try need("attention.head_count")
+        let layers = try need("block_count")
+        let hidden = try need("embedding_length")
+        let heads = try need("attention.head_count")
         let kv = integers[architecture + ".attention.head_count_kv"] ?? heads
         let headDim = integers[architecture + ".attention.key_length"] ?? hidden / heads
         let params = computeParameters
         guard params > 0 else { throw HandoffError.input("the GGUF file has no tensors", file: path) }
-        var m = ModelSpec(name: name ?? architecture, paramsB: Double(params) / 1e9, layers: layers, attentionHeads: heads, kvHeads: kv,
-                          headDim: headDim, hidden: hidden, weightBytes: Double(dataBytes) / Double(params), kvBytes: kvBytes)
+        var m = ModelSpec(
+            name: name ?? architecture, paramsB: Double(params) / 1e9, layers: layers, attentionHeads: heads,
+            kvHeads: kv,
+            headDim: headDim, hidden: hidden, weightBytes: Double(dataBytes) / Double(params), kvBytes: kvBytes)
         // A mixture of experts: a token runs through k of the E routed experts.
-        if expertElements > 0, let e = integers[architecture + ".expert_count"], let k = integers[architecture + ".expert_used_count"], e > 0, k <= e {
+        if expertElements > 0, let e = integers[architecture + ".expert_count"],
+            let k = integers[architecture + ".expert_used_count"], e > 0, k <= e
+        {
             m.activeParamsB = (Double(params - expertElements) + Double(expertElements) * Double(k) / Double(e)) / 1e9
             m.routedExpertParamsB = Double(expertElements) / 1e9
             m.experts = e
@@ -67,11 +75,17 @@ public struct GGUFHeader: Sendable, Equatable {
     public static func read(path: String) throws -> GGUFHeader {
         let file = try MappedFile(path: path)
         var c = Cursor(base: file.base, size: file.size, path: path)
-        guard c.size >= 24, try c.u32() == 0x4655_4747 else { throw HandoffError.input("not a GGUF file (no 'GGUF' magic at offset 0)", file: path) }
+        guard c.size >= 24, try c.u32() == 0x4655_4747 else {
+            throw HandoffError.input("not a GGUF file (no 'GGUF' magic at offset 0)", file: path)
+        }
         let version = try c.u32()
-        guard version == 2 || version == 3 else { throw HandoffError.input("GGUF version \(version); Handoff reads versions 2 and 3", file: path) }
-        let tensors = try c.count("tensor count"), entries = try c.count("metadata count")
-        var ints: [String: Int] = [:], strings: [String: String] = [:]
+        guard version == 2 || version == 3 else {
+            throw HandoffError.input("GGUF version \(version); Handoff reads versions 2 and 3", file: path)
+        }
+        let tensors = try c.count("tensor count")
+        let entries = try c.count("metadata count")
+        var ints: [String: Int] = [:]
+        var strings: [String: String] = [:]
         for _ in 0..<entries {
             let key = try c.string()
             let type = try c.u32()
@@ -82,8 +96,13 @@ public struct GGUFHeader: Sendable, Equatable {
                 if let v = try c.integer(type: type, key: key) { ints[key] = v }
             }
         }
-        guard let arch = strings["general.architecture"] else { throw HandoffError.input("the GGUF header has no 'general.architecture'", file: path) }
-        var elements = 0, embedding = 0, output = false, experts = 0
+        guard let arch = strings["general.architecture"] else {
+            throw HandoffError.input("the GGUF header has no 'general.architecture'", file: path)
+        }
+        var elements = 0
+        var embedding = 0
+        var output = false
+        var experts = 0
         for _ in 0..<tensors {
             let name = try c.string()
             let dims = try c.u32()
@@ -94,7 +113,8 @@ public struct GGUFHeader: Sendable, Equatable {
                 guard !o else { throw c.error("a tensor too large to count") }
                 n = p
             }
-            _ = try c.u32(); _ = try c.u64()
+            _ = try c.u32()
+            _ = try c.u64()
             elements += n
             if name == "token_embd.weight" { embedding = n }
             if name == "output.weight" { output = true }
@@ -103,8 +123,11 @@ public struct GGUFHeader: Sendable, Equatable {
         let align = max(1, ints["general.alignment"] ?? 32)
         let dataStart = (c.offset + align - 1) / align * align
         guard dataStart <= file.size else { throw c.error("a header that runs past the end of the file") }
-        return GGUFHeader(version: version, architecture: arch, name: strings["general.name"], integers: ints, tensorElements: elements,
-                          embeddingElements: embedding, hasOutputMatrix: output, dataBytes: file.size - dataStart, expertElements: experts)
+        return GGUFHeader(
+            version: version, architecture: arch, name: strings["general.name"], integers: ints,
+            tensorElements: elements,
+            embeddingElements: embedding, hasOutputMatrix: output, dataBytes: file.size - dataStart,
+            expertElements: experts)
     }
 
     /// A bounds-checked little-endian reader over the mapped header.
@@ -168,7 +191,8 @@ public struct GGUFHeader: Sendable, Equatable {
 
         /// Skips an array value: element type, count, elements (nested arrays included).
         mutating func skipArray(key: String) throws {
-            let type = try u32(), n = try count("array length in '\(key)'")
+            let type = try u32()
+            let n = try count("array length in '\(key)'")
             switch type {
             case 8: for _ in 0..<n { _ = try take(try count("string length in '\(key)'")) }
             case 9: for _ in 0..<n { try skipArray(key: key) }

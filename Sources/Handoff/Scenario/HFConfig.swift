@@ -35,8 +35,10 @@ import Foundation
 /// (37.6 B with the lookup; DeepSeek reports 671 B and 37 B); Mixtral-8x7B 46.7 B and 12.7 B (12.9);
 /// Qwen3-30B-A3B 30.5 B and 3.04 B (3.35; Qwen reports 30.5 B and 3.3 B).
 public enum HFConfig {
-    public static let families = ["llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gemma3_text", "phi3",
-                                  "mixtral", "qwen3_moe", "deepseek_v3"]
+    public static let families = [
+        "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gemma3_text", "phi3",
+        "mixtral", "qwen3_moe", "deepseek_v3"
+    ]
 
     /// Stored and per-token parameters, and the KV shape.
     public struct Shape: Sendable, Equatable {
@@ -55,30 +57,49 @@ public enum HFConfig {
     public static func read(path: String) throws -> Shape {
         let text = String(decoding: try FileIO.read(path), as: UTF8.self)
         let json: JSONValue
-        do { json = try JSONParser.parse(text) } catch { throw HandoffError.input("not JSON: \(error.message) at byte \(error.offset)", file: path) }
+        do { json = try JSONParser.parse(text) } catch {
+            throw HandoffError.input("not JSON: \(error.message) at byte \(error.offset)", file: path)
+        }
         return try shape(json, path: path)
     }
 
     public static func shape(_ root: JSONValue, path: String) throws -> Shape {
-        guard case let .string(type0)? = root["model_type"] else { throw HandoffError.input("no 'model_type' in the config", file: path, field: "model_type") }
+        guard case .string(let type0)? = root["model_type"] else {
+            throw HandoffError.input("no 'model_type' in the config", file: path, field: "model_type")
+        }
         // Gemma 3's multimodal configs keep the language model under text_config.
-        var c = root, type = type0
-        if type == "gemma3", let t = root["text_config"], case .object = t { c = t; type = "gemma3_text" }
+        var c = root
+        var type = type0
+        if type == "gemma3", let t = root["text_config"], case .object = t {
+            c = t
+            type = "gemma3_text"
+        }
         guard families.contains(type) else {
-            throw HandoffError.input("model_type '\(type)' is not a family Handoff reads (\(families.joined(separator: ", "))); give the shape by hand", file: path, field: "model_type")
+            throw HandoffError.input(
+                "model_type '\(type)' is not a family Handoff reads (\(families.joined(separator: ", "))); give the shape by hand",
+                file: path, field: "model_type")
         }
         func int(_ k: String, _ d: Int? = nil) throws -> Int {
             switch c[k] {
-            case let .number(x)? where x >= 0 && x == x.rounded() && x < 1e15: return Int(x)
+            case .number(let x)? where x >= 0 && x == x.rounded() && x < 1e15: return Int(x)
             case nil, .null?:
                 if let d { return d }
                 throw HandoffError.input("the config has no '\(k)', which a \(type) model needs", file: path, field: k)
             default: throw HandoffError.input("'\(k)' must be a non-negative integer", file: path, field: k)
             }
         }
-        func bool(_ k: String, _ d: Bool) -> Bool { if case let .bool(b)? = c[k] { return b }; return d }
-        let H = try int("hidden_size"), L = try int("num_hidden_layers"), nh = try int("num_attention_heads"), V = try int("vocab_size")
-        guard H > 0, L > 0, nh > 0, V > 0 else { throw HandoffError.input("hidden_size, num_hidden_layers, num_attention_heads and vocab_size must be ≥ 1", file: path) }
+        func bool(_ k: String, _ d: Bool) -> Bool {
+            if case .bool(let b)? = c[k] { return b }
+            return d
+        }
+        let H = try int("hidden_size")
+        let L = try int("num_hidden_layers")
+        let nh = try int("num_attention_heads")
+        let V = try int("vocab_size")
+        guard H > 0, L > 0, nh > 0, V > 0 else {
+            throw HandoffError.input(
+                "hidden_size, num_hidden_layers, num_attention_heads and vocab_size must be ≥ 1", file: path)
+        }
         let nkv = try int("num_key_value_heads", nh)
         let gemma = type.hasPrefix("gemma")
         let tied = bool("tie_word_embeddings", gemma)
@@ -90,7 +111,10 @@ public enum HFConfig {
         var attention: Int
         var mla = 0
         if type == "deepseek_v3" {
-            let rkv = try int("kv_lora_rank"), rope = try int("qk_rope_head_dim"), nope = try int("qk_nope_head_dim"), dv = try int("v_head_dim")
+            let rkv = try int("kv_lora_rank")
+            let rope = try int("qk_rope_head_dim")
+            let nope = try int("qk_nope_head_dim")
+            let dv = try int("v_head_dim")
             let rq = try int("q_lora_rank", 0)
             let q = rq > 0 ? H * rq + rq + rq * nh * (nope + rope) : H * nh * (nope + rope)
             attention = q + H * (rkv + rope) + rkv + rkv * nh * (nope + dv) + nh * dv * H
@@ -113,24 +137,38 @@ public enum HFConfig {
         case "qwen3_moe":
             let step = try int("decoder_sparse_step", 1)
             var denseLayers = Set<Int>()
-            if case let .numbers(xs)? = c["mlp_only_layers"] { denseLayers = Set(xs.map { Int($0) }) }
+            if case .numbers(let xs)? = c["mlp_only_layers"] { denseLayers = Set(xs.map { Int($0) }) }
             moeLayer = { l in !denseLayers.contains(l) && step > 0 && (l + 1) % step == 0 }
         case "deepseek_v3":
-            let firstDense = try int("first_k_dense_replace", 0), freq = try int("moe_layer_freq", 1)
+            let firstDense = try int("first_k_dense_replace", 0)
+            let freq = try int("moe_layer_freq", 1)
             moeLayer = { l in l >= firstDense && freq > 0 && l % freq == 0 }
         default: break
         }
         let moeLayers = (0..<L).filter(moeLayer).count
-        var nE = 0, nK = 0, expert = 0, shared = 0, router = 0
+        var nE = 0
+        var nK = 0
+        var expert = 0
+        var shared = 0
+        var router = 0
         if moeLayers > 0 {
             switch type {
             case "mixtral":
-                nE = try int("num_local_experts"); nK = try int("num_experts_per_tok"); expert = dense; router = H * nE
+                nE = try int("num_local_experts")
+                nK = try int("num_experts_per_tok")
+                expert = dense
+                router = H * nE
             case "qwen3_moe":
-                nE = try int("num_experts"); nK = try int("num_experts_per_tok"); expert = 3 * H * (try int("moe_intermediate_size")); router = H * nE
+                nE = try int("num_experts")
+                nK = try int("num_experts_per_tok")
+                expert = 3 * H * (try int("moe_intermediate_size"))
+                router = H * nE
             default:  // deepseek_v3
-                nE = try int("n_routed_experts"); nK = try int("num_experts_per_tok"); shared = try int("n_shared_experts", 0)
-                expert = 3 * H * (try int("moe_intermediate_size")); router = H * nE + nE
+                nE = try int("n_routed_experts")
+                nK = try int("num_experts_per_tok")
+                shared = try int("n_shared_experts", 0)
+                expert = 3 * H * (try int("moe_intermediate_size"))
+                router = H * nE + nE
             }
         }
         let perLayer = attention + normsPerLayer
@@ -139,8 +177,10 @@ public enum HFConfig {
         var active = L * perLayer + (L - moeLayers) * dense + moeLayers * ((nK + shared) * expert + router)
         let embedding = V * H
         stored += embedding + (tied ? 0 : embedding) + H
-        active += embedding + H   // the output matmul (tied or not); the input lookup costs no FLOPs
-        return Shape(modelType: type, layers: L, hidden: H, heads: nh, kvHeads: type == "deepseek_v3" ? 1 : nkv, headDim: d,
-                     parameters: stored, activeParameters: active, mlaKVWidth: mla, routedExpertParameters: routed, experts: nE, expertsPerToken: nK)
+        active += embedding + H  // the output matmul (tied or not); the input lookup costs no FLOPs
+        return Shape(
+            modelType: type, layers: L, hidden: H, heads: nh, kvHeads: type == "deepseek_v3" ? 1 : nkv, headDim: d,
+            parameters: stored, activeParameters: active, mlaKVWidth: mla, routedExpertParameters: routed, experts: nE,
+            expertsPerToken: nK)
     }
 }

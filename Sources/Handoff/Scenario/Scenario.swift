@@ -31,8 +31,9 @@ public struct ModelSpec: Sendable, Equatable {
 
     /// A catalogue model in bf16 weights and KV.
     public init(catalog c: Catalog.Model) {
-        self.init(name: c.name, paramsB: c.paramsB, layers: c.layers, attentionHeads: c.attentionHeads, kvHeads: c.kvHeads,
-                  headDim: c.headDim, hidden: c.hidden, weightBytes: 2, kvBytes: 2)
+        self.init(
+            name: c.name, paramsB: c.paramsB, layers: c.layers, attentionHeads: c.attentionHeads, kvHeads: c.kvHeads,
+            headDim: c.headDim, hidden: c.hidden, weightBytes: 2, kvBytes: 2)
         activeParamsB = c.activeParamsB
         mlaKVWidth = c.mlaKVWidth
         routedExpertParamsB = c.routedExpertParamsB
@@ -40,10 +41,19 @@ public struct ModelSpec: Sendable, Equatable {
         expertsPerToken = c.expertsPerToken
     }
 
-    public init(name: String, paramsB: Double, layers: Int, attentionHeads: Int, kvHeads: Int, headDim: Int, hidden: Int,
-                weightBytes: Double, kvBytes: Double) {
-        self.name = name; self.paramsB = paramsB; self.layers = layers; self.attentionHeads = attentionHeads
-        self.kvHeads = kvHeads; self.headDim = headDim; self.hidden = hidden; self.weightBytes = weightBytes; self.kvBytes = kvBytes
+    public init(
+        name: String, paramsB: Double, layers: Int, attentionHeads: Int, kvHeads: Int, headDim: Int, hidden: Int,
+        weightBytes: Double, kvBytes: Double
+    ) {
+        self.name = name
+        self.paramsB = paramsB
+        self.layers = layers
+        self.attentionHeads = attentionHeads
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+        self.hidden = hidden
+        self.weightBytes = weightBytes
+        self.kvBytes = kvBytes
     }
 
     /// Weight memory in bytes.
@@ -53,8 +63,9 @@ public struct ModelSpec: Sendable, Equatable {
     /// KV bytes per token: 2 (K and V) × layers × kv_heads × head_dim × bytes, or MLA's layers ×
     /// latent width × bytes.
     public var kvBytesPerToken: Double {
-        mlaKVWidth > 0 ? Double(layers * mlaKVWidth + 2 * crossAttentionWidth) * kvBytes
-                       : 2 * Double(layers * kvHeads * headDim + crossAttentionWidth) * kvBytes
+        mlaKVWidth > 0
+            ? Double(layers * mlaKVWidth + 2 * crossAttentionWidth) * kvBytes
+            : 2 * Double(layers * kvHeads * headDim + crossAttentionWidth) * kvBytes
     }
 }
 
@@ -82,8 +93,10 @@ public enum LatencySpec: Sendable, Equatable {
     /// fixed + a·n for an iteration prefilling n ≤ its length tokens: small batches run other
     /// kernels (llama.cpp on a CPU: a 5-token batch of the 1.07B model takes 245 ms, 49 ms per
     /// token, where long prompts take 15), which is what verifying draft tokens costs.
-    case linear(fixedMs: Double, prefillMsPerToken: Double, decodeMsPerSeq: Double, msPerContextToken: Double, prefillAttentionMs: Double = 0,
-                decodeMsByBatch: [Double] = [], prefillMsByTokens: [Double] = [])
+    case linear(
+        fixedMs: Double, prefillMsPerToken: Double, decodeMsPerSeq: Double, msPerContextToken: Double,
+        prefillAttentionMs: Double = 0,
+        decodeMsByBatch: [Double] = [], prefillMsByTokens: [Double] = [])
 
     /// `mfuRampTokens` meaning the roofline's ridge point, n₀ = peak·mfu·weights / (2·params·bandwidth·mbu):
     /// the batch size where a constant-MFU roofline turns compute-bound. Fitted to Vidur's profiles
@@ -93,15 +106,18 @@ public enum LatencySpec: Sendable, Equatable {
     /// The law with every time it gives multiplied by `r` (a server `r` times slower).
     public func scaled(by r: Double) -> LatencySpec {
         switch self {
-        case let .roofline(mfu, mbu, overhead, ramp): return .roofline(mfu: mfu / r, mbu: mbu / r, overheadMs: overhead * r, mfuRampTokens: ramp)
-        case let .table(t, slope, overhead):
+        case .roofline(let mfu, let mbu, let overhead, let ramp):
+            return .roofline(mfu: mfu / r, mbu: mbu / r, overheadMs: overhead * r, mfuRampTokens: ramp)
+        case .table(let t, let slope, let overhead):
             var u = t
             u.prefill = t.prefill.map { ($0.context, $0.tps / r) }
             u.decode = t.decode.map { ($0.context, $0.tps / r) }
             return .table(u, decodeBatchSlope: slope, overheadMs: overhead * r)
-        case let .linear(fixed, a, b, c, e, byBatch, byTokens):
-            return .linear(fixedMs: fixed * r, prefillMsPerToken: a * r, decodeMsPerSeq: b * r, msPerContextToken: c * r, prefillAttentionMs: e * r,
-                           decodeMsByBatch: byBatch.map { $0 * r }, prefillMsByTokens: byTokens.map { $0 * r })
+        case .linear(let fixed, let a, let b, let c, let e, let byBatch, let byTokens):
+            return .linear(
+                fixedMs: fixed * r, prefillMsPerToken: a * r, decodeMsPerSeq: b * r, msPerContextToken: c * r,
+                prefillAttentionMs: e * r,
+                decodeMsByBatch: byBatch.map { $0 * r }, prefillMsByTokens: byTokens.map { $0 * r })
         }
     }
 }
@@ -215,7 +231,7 @@ public enum TraceSource: Sendable, Equatable {
     case file(String)
 
     /// The trace file, when the trace is one.
-    public var path: String? { if case let .file(p) = self { p } else { nil } }
+    public var path: String? { if case .file(let p) = self { p } else { nil } }
 }
 
 /// Everything one simulation needs, validated. Built by `ScenarioLoader` from YAML.
@@ -258,18 +274,22 @@ public struct EngineTierSpec: Sendable, Equatable {
     public var caFile: String? = nil
 
     /// A tier the `engine` section does not mention.
-    public static let defaults = EngineTierSpec(url: nil, template: "server", ignoreEOS: false, topLogprobs: 5, pinSlots: false)
+    public static let defaults = EngineTierSpec(
+        url: nil, template: "server", ignoreEOS: false, topLogprobs: 5, pinSlots: false)
 
     /// The tier's connection options: the API key read from `apiKeyEnv` now. An unset or empty
     /// variable is an input error naming the field, not a request that fails with 401 later.
     /// `field` names where the variable was given (the scenario field by default).
-    public func connection(tier: String, field: String? = nil,
-                           environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ConnectionOptions {
+    public func connection(
+        tier: String, field: String? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> ConnectionOptions {
         var c = ConnectionOptions(caFile: caFile)
         if let name = apiKeyEnv {
             guard let key = environment[name], !key.isEmpty else {
-                throw HandoffError.input("the environment variable \(name) is not set (or empty); expected the API key of tier '\(tier)'",
-                                         field: field ?? "engine.\(tier).api_key_env")
+                throw HandoffError.input(
+                    "the environment variable \(name) is not set (or empty); expected the API key of tier '\(tier)'",
+                    field: field ?? "engine.\(tier).api_key_env")
             }
             c.apiKey = key
         }

@@ -64,10 +64,16 @@ struct BlockCache {
         let s: Int32
         if let f = freeSlots.popLast() {
             s = f
-            ids[Int(s)] = id; refs[Int(s)] = 1; prev[Int(s)] = -1; next[Int(s)] = -1
+            ids[Int(s)] = id
+            refs[Int(s)] = 1
+            prev[Int(s)] = -1
+            next[Int(s)] = -1
         } else {
             s = Int32(ids.count)
-            ids.append(id); refs.append(1); prev.append(-1); next.append(-1)
+            ids.append(id)
+            refs.append(1)
+            prev.append(-1)
+            next.append(-1)
         }
         slotOf[id] = s
         return 0
@@ -107,21 +113,28 @@ struct BlockCache {
 
     /// Checks the lists and counters against the blocks (for `checkInvariants`). O(blocks).
     func check() {
-        var cached = 0, shared = 0
+        var cached = 0
+        var shared = 0
         for (id, s) in slotOf {
             let k = Int(s)
-            precondition(ids[k] == id && refs[k] >= 0, "block \(id): slot \(k) holds \(ids[k]) with \(refs[k]) references")
+            precondition(
+                ids[k] == id && refs[k] >= 0, "block \(id): slot \(k) holds \(ids[k]) with \(refs[k]) references")
             if refs[k] == 0 { cached += blockTokens } else { shared += Int(refs[k] - 1) * blockTokens }
         }
-        var listed = 0, s = head, last: Int32 = -1
+        var listed = 0
+        var s = head
+        var last: Int32 = -1
         while s >= 0 {
-            precondition(refs[Int(s)] == 0 && prev[Int(s)] == last, "the LRU list holds a referenced or mislinked block")
+            precondition(
+                refs[Int(s)] == 0 && prev[Int(s)] == last, "the LRU list holds a referenced or mislinked block")
             listed += blockTokens
             last = s
             s = next[Int(s)]
         }
         precondition(last == tail, "the LRU list's tail is not its last block")
-        precondition(cached == cachedTokens && listed == cachedTokens, "cached tokens \(cachedTokens) ≠ \(cached) (listed \(listed))")
+        precondition(
+            cached == cachedTokens && listed == cachedTokens,
+            "cached tokens \(cachedTokens) ≠ \(cached) (listed \(listed))")
         precondition(shared == sharedTokens, "shared tokens \(sharedTokens) ≠ \(shared)")
     }
 
@@ -138,7 +151,8 @@ struct BlockCache {
     }
 
     private mutating func unlink(_ s: Int32) {
-        let p = prev[Int(s)], n = next[Int(s)]
+        let p = prev[Int(s)]
+        let n = next[Int(s)]
         if p >= 0 { next[Int(p)] = n } else { head = n }
         if n >= 0 { prev[Int(n)] = p } else { tail = p }
         prev[Int(s)] = -1

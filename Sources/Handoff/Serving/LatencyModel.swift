@@ -20,28 +20,41 @@ public struct TokensPerSecondTable: Sendable, Equatable {
         let rows = CSV.parse(text)
         guard let header = rows.first else { throw HandoffError.input("empty CSV", file: csvPath) }
         func col(_ names: [String]) throws -> Int {
-            guard let i = header.firstIndex(where: { h in names.contains(h.trimmingCharacters(in: .whitespaces).lowercased()) }) else {
-                throw HandoffError.input("no column named \(names[0]); the header is \(header.joined(separator: ","))", file: csvPath, line: 1)
+            guard
+                let i = header.firstIndex(where: { h in
+                    names.contains(h.trimmingCharacters(in: .whitespaces).lowercased())
+                })
+            else {
+                throw HandoffError.input(
+                    "no column named \(names[0]); the header is \(header.joined(separator: ","))", file: csvPath,
+                    line: 1)
             }
             return i
         }
-        let m = try col(["model"]), ph = try col(["phase"]), sl = try col(["sequence length", "context_tokens"]), tp = try col(["tok/sec", "tokens_per_s"])
+        let m = try col(["model"])
+        let ph = try col(["phase"])
+        let sl = try col(["sequence length", "context_tokens"])
+        let tp = try col(["tok/sec", "tokens_per_s"])
         var t = TokensPerSecondTable(source: csvPath, model: model, prefill: [], decode: [])
         var models = Set<String>()
         for (k, row) in rows.enumerated().dropFirst() where row.count > max(m, ph, sl, tp) {
             models.insert(row[m])
             guard row[m] == model else { continue }
             guard let ctx = Double(row[sl]), let tps = Double(row[tp]), tps > 0 else {
-                throw HandoffError.input("expected numbers in 'Sequence Length' and 'Tok/sec' (> 0)", file: csvPath, line: k + 1)
+                throw HandoffError.input(
+                    "expected numbers in 'Sequence Length' and 'Tok/sec' (> 0)", file: csvPath, line: k + 1)
             }
             switch row[ph].lowercased() {
             case "prefill": t.prefill.append((ctx, tps))
             case "decode": t.decode.append((ctx, tps))
-            default: throw HandoffError.input("phase '\(row[ph])' is neither Prefill nor Decode", file: csvPath, line: k + 1)
+            default:
+                throw HandoffError.input("phase '\(row[ph])' is neither Prefill nor Decode", file: csvPath, line: k + 1)
             }
         }
         guard !t.prefill.isEmpty, !t.decode.isEmpty else {
-            throw HandoffError.input("no Prefill and Decode rows for model '\(model)'; models in the file: \(models.sorted().joined(separator: ", "))", file: csvPath)
+            throw HandoffError.input(
+                "no Prefill and Decode rows for model '\(model)'; models in the file: \(models.sorted().joined(separator: ", "))",
+                file: csvPath)
         }
         t.prefill.sort { $0.context < $1.context }
         t.decode.sort { $0.context < $1.context }
@@ -53,7 +66,8 @@ public struct TokensPerSecondTable: Sendable, Equatable {
         if x >= pts[pts.count - 1].context { return pts[pts.count - 1].tps }
         var i = 1
         while pts[i].context < x { i += 1 }
-        let (x0, y0) = pts[i - 1], (x1, y1) = pts[i]
+        let (x0, y0) = pts[i - 1]
+        let (x1, y1) = pts[i]
         return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
     }
 
@@ -108,13 +122,17 @@ public struct LatencyModel: Sendable {
     let expertMiss: Double
 
     public init(spec: LatencySpec, model: ModelSpec, gpu: GPUSpec, tensorParallel: Int) {
-        var mfu = 1.0, mbu = 1.0
-        if case let .roofline(f, b, _, _) = spec { mfu = f; mbu = b }
+        var mfu = 1.0
+        var mbu = 1.0
+        if case .roofline(let f, let b, _, _) = spec {
+            mfu = f
+            mbu = b
+        }
         flopsPerSecond = Double(tensorParallel) * gpu.tflops * 1e12 * mfu
         bytesPerSecond = Double(tensorParallel) * gpu.bandwidthGBs * 1e9 * mbu
         params = model.computeParamsB * 1e9
         // `ridge`: n₀ = peak·mfu·weights / (2·params·bandwidth·mbu), this GPU's and model's ridge point.
-        if case let .roofline(f, b, overhead, LatencySpec.ridgeRamp) = spec {
+        if case .roofline(let f, let b, let overhead, LatencySpec.ridgeRamp) = spec {
             let ridge = params > 0 ? flopsPerSecond * model.weightMemory / (2 * params * bytesPerSecond) : 0
             self.spec = .roofline(mfu: f, mbu: b, overheadMs: overhead, mfuRampTokens: ridge)
         } else {
@@ -132,7 +150,7 @@ public struct LatencyModel: Sendable {
         load.prefillTokens += chunk
         load.prefillAttention += Double(chunk) * (Double(context) + Double(chunk) / 2)
         load.prefillContext += Double(context)
-        if case let .table(t, _, _) = spec {
+        if case .table(let t, _, _) = spec {
             load.prefillTableSeconds += Double(chunk) / t.prefillTPS(context: Double(context + chunk))
         }
     }
@@ -140,7 +158,7 @@ public struct LatencyModel: Sendable {
     /// Seconds the iteration takes.
     @inline(__always) public func seconds(_ l: IterationLoad) -> Double {
         switch spec {
-        case let .roofline(_, _, overhead, mfuRampTokens):
+        case .roofline(_, _, let overhead, let mfuRampTokens):
             let tokens = Double(l.prefillTokens + l.decodeSeqs)
             let flops = 2 * params * tokens + attnFactor * (l.prefillAttention + l.decodeContext)
             var bytes = weights + kvPerToken * (l.decodeContext + Double(l.prefillTokens) + l.prefillContext)
@@ -148,24 +166,34 @@ public struct LatencyModel: Sendable {
             // all B with probability (1 − k/E)^B under uniform routing.
             if expertBytes > 0 { bytes -= expertBytes * Foundation.pow(expertMiss, tokens) }
             // A batch of n tokens reaches MFU·(1 − e^(−n/n₀)): small GEMMs do not fill the GPU.
-            let compute = mfuRampTokens > 0 ? flops / (flopsPerSecond * -Foundation.expm1(-tokens / mfuRampTokens)) : flops / flopsPerSecond
+            let compute =
+                mfuRampTokens > 0
+                ? flops / (flopsPerSecond * -Foundation.expm1(-tokens / mfuRampTokens)) : flops / flopsPerSecond
             return max(compute, bytes / bytesPerSecond) + overhead / 1000
-        case let .table(t, slope, overhead):
+        case .table(let t, let slope, let overhead):
             var s = l.prefillTableSeconds + overhead / 1000
             if l.decodeSeqs > 0 {
-                s += (1 + slope * Double(l.decodeSeqs - 1)) / t.decodeTPS(context: l.decodeContext / Double(l.decodeSeqs))
+                s +=
+                    (1 + slope * Double(l.decodeSeqs - 1))
+                    / t.decodeTPS(context: l.decodeContext / Double(l.decodeSeqs))
             }
             return s
-        case let .linear(fixed, a, b, c, e, byBatch, byTokens):
+        case .linear(let fixed, let a, let b, let c, let e, let byBatch, let byTokens):
             var decode = 0.0
             if l.decodeSeqs > 0 {
-                if byBatch.isEmpty { decode = b * Double(l.decodeSeqs) } else if l.decodeSeqs <= byBatch.count { decode = byBatch[l.decodeSeqs - 1] } else {
+                if byBatch.isEmpty {
+                    decode = b * Double(l.decodeSeqs)
+                } else if l.decodeSeqs <= byBatch.count {
+                    decode = byBatch[l.decodeSeqs - 1]
+                } else {
                     let k = byBatch.count
                     let slope = k >= 2 ? byBatch[k - 1] - byBatch[k - 2] : byBatch[0]
                     decode = byBatch[k - 1] + slope * Double(l.decodeSeqs - k)
                 }
             }
-            let prefill = l.prefillTokens >= 1 && l.prefillTokens <= byTokens.count ? byTokens[l.prefillTokens - 1] : fixed + a * Double(l.prefillTokens)
+            let prefill =
+                l.prefillTokens >= 1 && l.prefillTokens <= byTokens.count
+                ? byTokens[l.prefillTokens - 1] : fixed + a * Double(l.prefillTokens)
             return (prefill + e * l.prefillAttention + decode + c * l.decodeContext) / 1000
         }
     }

@@ -23,7 +23,9 @@ public enum PrefixCache: String, Sendable, CaseIterable {
     /// KV beside the context, like branch tokens, until the step is pruned), and the new `base`.
     ///
     /// - Complexity: O(1).
-    public func branchPrefill(context: Int, kv: Int, width: Int, candidateTokens: Int, base: Int) -> (tokens: Int, copies: Int, base: Int) {
+    public func branchPrefill(
+        context: Int, kv: Int, width: Int, candidateTokens: Int, base: Int
+    ) -> (tokens: Int, copies: Int, base: Int) {
         let own = context - kv + (width - 1) * candidateTokens
         guard self == .per_slot, width > 1 else { return (own, 0, base) }
         let sharedContext = context - candidateTokens

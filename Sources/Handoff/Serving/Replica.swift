@@ -126,7 +126,8 @@ struct Replica {
         maxSeqs = spec.maxNumSeqs
         maxBatchedTokens = spec.maxNumBatchedTokens
         watermark = spec.kvCapacityTokens / 100
-        latency = LatencyModel(spec: spec.latency, model: spec.model, gpu: spec.gpu, tensorParallel: spec.tensorParallel)
+        latency = LatencyModel(
+            spec: spec.latency, model: spec.model, gpu: spec.gpu, tensorParallel: spec.tensorParallel)
     }
 
     var free: Int { capacity - kvUsed }

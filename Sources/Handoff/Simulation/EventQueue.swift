@@ -14,7 +14,8 @@ public struct Event: Sendable {
     /// Packs a kind (8 bits), a target (24 bits) and an argument (32 bits).
     @inlinable public init(time: Double, kind: UInt8, target: Int, argument: UInt32) {
         self.time = time
-        self.payload = UInt64(kind) << 56 | (UInt64(UInt32(truncatingIfNeeded: target)) & 0xFF_FFFF) << 32 | UInt64(argument)
+        self.payload =
+            UInt64(kind) << 56 | (UInt64(UInt32(truncatingIfNeeded: target)) & 0xFF_FFFF) << 32 | UInt64(argument)
     }
 
     @inlinable public var kind: UInt8 { UInt8(truncatingIfNeeded: payload >> 56) }

@@ -27,7 +27,9 @@ extension HybridSimulator {
         guard tierIsAPI[t] else { return 0 }
         let cost = scenario.tiers[t].cost
         let cached = cost.usdPerMillionCachedInput != nil ? reqs[i].apiSent : 0
-        return (Double(reqs[i].context - cached) * cost.usdPerMillionInput + Double(cached) * (cost.usdPerMillionCachedInput ?? 0)
-                + Double(tokens) * cost.usdPerMillionOutput) / 1e6
+        return
+            (Double(reqs[i].context - cached) * cost.usdPerMillionInput + Double(cached)
+            * (cost.usdPerMillionCachedInput ?? 0)
+            + Double(tokens) * cost.usdPerMillionOutput) / 1e6
     }
 }

@@ -15,24 +15,33 @@ extension HybridSimulator {
             let tr = i % trace.count
             var arrival = 0.0
             switch traffic.arrival {
-            case .poisson: t += arrivalRNG.exponential(mean: 1 / traffic.rateRps); arrival = t
+            case .poisson:
+                t += arrivalRNG.exponential(mean: 1 / traffic.rateRps)
+                arrival = t
             case .gamma:
                 let cv = max(traffic.cv, 1e-9)
-                t += arrivalRNG.gamma(shape: 1 / (cv * cv), scale: cv * cv / traffic.rateRps); arrival = t
+                t += arrivalRNG.gamma(shape: 1 / (cv * cv), scale: cv * cv / traffic.rateRps)
+                arrival = t
             case .constant: arrival = Double(i) / traffic.rateRps
             case .replay:
                 guard let a = trace.requests[tr].arrivalS else {
-                    throw HandoffError.input("is replay but trace request \(trace.requests[tr].id)\(scenario.trace.path.map { " (\($0), request \(tr + 1))" } ?? "") has no arrival_s; record arrivals or use poisson", field: "traffic.arrival")
+                    throw HandoffError.input(
+                        "is replay but trace request \(trace.requests[tr].id)\(scenario.trace.path.map { " (\($0), request \(tr + 1))" } ?? "") has no arrival_s; record arrivals or use poisson",
+                        field: "traffic.arrival")
                 }
                 // A trace shorter than the run repeats, shifted by its span each time round.
-                if i >= trace.count && replaySpan == nil { replaySpan = trace.requests.compactMap(\.arrivalS).max() ?? 0 }
+                if i >= trace.count && replaySpan == nil {
+                    replaySpan = trace.requests.compactMap(\.arrivalS).max() ?? 0
+                }
                 arrival = a + Double(i / trace.count) * (replaySpan ?? 0)
             case .closed_loop: arrival = 0
             }
             let base = Int32(seqs.count)
             for role in 0..<roles { seqs.append(SequenceState(request: Int32(i), role: Int16(role), replica: -1)) }
-            reqs.append(RequestState(trace: Int32(tr), arrival: arrival, segFirst: plan.first[tr], segCount: plan.count[tr],
-                                     seqBase: base, context: trace.requests[tr].promptTokens))
+            reqs.append(
+                RequestState(
+                    trace: Int32(tr), arrival: arrival, segFirst: plan.first[tr], segCount: plan.count[tr],
+                    seqBase: base, context: trace.requests[tr].promptTokens))
         }
     }
 
@@ -65,7 +74,10 @@ extension HybridSimulator {
         }
         inFlight += 1
         reqs[i].location = 0
-        if reqs[i].segCount == 0 { complete(i, at: now); return }
+        if reqs[i].segCount == 0 {
+            complete(i, at: now)
+            return
+        }
         if gated {
             ledger.add(at: now, output: trace.outputTokens(Int(reqs[i].trace)))
             if segments[Int(reqs[i].segFirst)].role != 0 { _ = admitOffload(i, segment: 0) }

@@ -48,7 +48,10 @@ extension HybridSimulator {
     /// iteration counts that as 0, which the sums cannot follow). O(log n).
     @discardableResult
     func joinLazy(_ s: Int, replica r: Int) -> Bool {
-        guard seqs[s].kv >= seqs[s].branchKV else { dropLazy(r); return false }
+        guard seqs[s].kv >= seqs[s].branchKV else {
+            dropLazy(r)
+            return false
+        }
         lane[s] = replicas[r].epoch
         replicas[r].lazyWidth += Int(seqs[s].width)
         replicas[r].lazyContext += lazyContribution(s)
@@ -71,14 +74,20 @@ extension HybridSimulator {
     /// Changes member `s`'s KV counters (`change` must not touch its width or decodeLeft),
     /// keeping the replica's sums. Any other sequence: just `change`.
     @inline(__always) func changeKV(_ s: Int, _ change: () -> Void) {
-        guard lane[s] >= 0 else { change(); return }
+        guard lane[s] >= 0 else {
+            change()
+            return
+        }
         let r = Int(seqs[s].replica)
         materialise(s)
         replicas[r].lazyContext -= lazyContribution(s)
         change()
         replicas[r].lazyContext += lazyContribution(s)
         // Only a sequence between runs has its KV cut (a rollback or prune as its segment ends).
-        if seqs[s].kv < seqs[s].branchKV { assert(!replicas[r].busy, "a lazy member's KV cut mid-run"); dropLazy(r) }
+        if seqs[s].kv < seqs[s].branchKV {
+            assert(!replicas[r].busy, "a lazy member's KV cut mid-run")
+            dropLazy(r)
+        }
     }
 
     /// Brings every decoding sequence of replica `r` up to date and stops counting lazily. O(n).

@@ -7,8 +7,9 @@ extension HybridSimulator {
     func admitOffload(_ i: Int, segment k: Int) -> Bool {
         let seg = segments[Int(reqs[i].segFirst) + k]
         let tr = Int(reqs[i].trace)
-        let proposal = OffloadProposal(request: tr, position: trace.tokenRange(tr).lowerBound + reqs[i].generated, role: seg.role,
-                                       tokens: seg.tokens, usd: apiPrice(request: i, role: seg.role, tokens: seg.tokens))
+        let proposal = OffloadProposal(
+            request: tr, position: trace.tokenRange(tr).lowerBound + reqs[i].generated, role: seg.role,
+            tokens: seg.tokens, usd: apiPrice(request: i, role: seg.role, tokens: seg.tokens))
         ledger.advance(to: now)
         gateProposed += 1
         if gate!.admit(proposal, trace: trace, view: systemView()) {
@@ -42,7 +43,8 @@ extension HybridSimulator {
             }
             loads.append(l)
         }
-        return SystemView(now: now, tiers: loads, windowSeconds: ledger.window, recentOffloadedTokens: ledger.offloaded,
-                          recentOutputTokens: ledger.output, recentSpendUSD: ledger.usd)
+        return SystemView(
+            now: now, tiers: loads, windowSeconds: ledger.window, recentOffloadedTokens: ledger.offloaded,
+            recentOutputTokens: ledger.output, recentSpendUSD: ledger.usd)
     }
 }

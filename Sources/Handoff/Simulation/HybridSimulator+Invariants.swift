@@ -10,46 +10,84 @@ extension HybridSimulator {
         var waitingKVOn = [Int](repeating: 0, count: replicas.count)
         for (s, stored) in seqs.enumerated() {
             let q = current(s, stored)
-            precondition(q.kv >= 0 && q.pendingPrefill >= 0 && q.decodeLeft >= 0, "sequence \(s): negative kv, prefill or decode")
-            precondition(prefixHeld.isEmpty || q.kv >= Int(prefixHeld[s]) * blockTokens, "sequence \(s): holds more prompt blocks than KV")
-            precondition(lane[s] < 0 || (q.place == .running && q.decodeLeft > 0), "sequence \(s): a lazy member that is not decoding")
-            if q.replica >= 0 { kvOn[Int(q.replica)] += q.kv + q.reserved } else { precondition(q.kv == 0, "sequence \(s) holds KV on no replica") }
-            precondition(q.reserved >= 0 && q.reserved <= q.pendingPrefill, "sequence \(s): reservation \(q.reserved) beyond its prefill")
+            precondition(
+                q.kv >= 0 && q.pendingPrefill >= 0 && q.decodeLeft >= 0, "sequence \(s): negative kv, prefill or decode"
+            )
+            precondition(
+                prefixHeld.isEmpty || q.kv >= Int(prefixHeld[s]) * blockTokens,
+                "sequence \(s): holds more prompt blocks than KV")
+            precondition(
+                lane[s] < 0 || (q.place == .running && q.decodeLeft > 0),
+                "sequence \(s): a lazy member that is not decoding")
+            if q.replica >= 0 {
+                kvOn[Int(q.replica)] += q.kv + q.reserved
+            } else {
+                precondition(q.kv == 0, "sequence \(s) holds KV on no replica")
+            }
+            precondition(
+                q.reserved >= 0 && q.reserved <= q.pendingPrefill,
+                "sequence \(s): reservation \(q.reserved) beyond its prefill")
             precondition(q.reserved == 0 || q.place == .running, "sequence \(s): a reservation off the running set")
-            if q.place == .waiting { waitingOn[Int(q.replica)] += 1; waitingKVOn[Int(q.replica)] += q.kv }
-            precondition(q.active == (q.place == .running && hasWork(s)), "sequence \(s): active flag \(q.active) disagrees")
+            if q.place == .waiting {
+                waitingOn[Int(q.replica)] += 1
+                waitingKVOn[Int(q.replica)] += q.kv
+            }
+            precondition(
+                q.active == (q.place == .running && hasWork(s)), "sequence \(s): active flag \(q.active) disagrees")
         }
         for r in replicas.indices {
             let rep = replicas[r]
             // Prompt blocks cached across requests: the cache is counted once, shared blocks once.
             let cache = blockCaches.isEmpty ? 0 : blockCaches[r].cachedTokens - blockCaches[r].sharedTokens
             if !blockCaches.isEmpty { blockCaches[r].check() }
-            precondition(rep.kvUsed == kvOn[r] + cache, "replica \(r): kvUsed \(rep.kvUsed) ≠ Σ kv \(kvOn[r]) + cached − shared blocks \(cache)")
-            precondition(rep.kvUsed <= rep.capacity || overflow, "replica \(r): kvUsed \(rep.kvUsed) above capacity \(rep.capacity)")
+            precondition(
+                rep.kvUsed == kvOn[r] + cache,
+                "replica \(r): kvUsed \(rep.kvUsed) ≠ Σ kv \(kvOn[r]) + cached − shared blocks \(cache)")
+            precondition(
+                rep.kvUsed <= rep.capacity || overflow,
+                "replica \(r): kvUsed \(rep.kvUsed) above capacity \(rep.capacity)")
             precondition(rep.kvUsed >= 0, "replica \(r): negative kvUsed")
             let reservedSeqs = seqs.indices.filter { Int(seqs[$0].replica) == r && seqs[$0].reserved > 0 }.count
-            precondition(rep.reservedSeqs == reservedSeqs, "replica \(r): reservedSeqs \(rep.reservedSeqs) ≠ \(reservedSeqs)")
-            precondition(rep.waitingCount == waitingOn[r], "replica \(r): waitingCount \(rep.waitingCount) ≠ \(waitingOn[r]) waiting")
-            precondition(rep.waitingKV == waitingKVOn[r], "replica \(r): waitingKV \(rep.waitingKV) ≠ \(waitingKVOn[r])")
+            precondition(
+                rep.reservedSeqs == reservedSeqs, "replica \(r): reservedSeqs \(rep.reservedSeqs) ≠ \(reservedSeqs)")
+            precondition(
+                rep.waitingCount == waitingOn[r],
+                "replica \(r): waitingCount \(rep.waitingCount) ≠ \(waitingOn[r]) waiting")
+            precondition(
+                rep.waitingKV == waitingKVOn[r], "replica \(r): waitingKV \(rep.waitingKV) ≠ \(waitingKVOn[r])")
             // Every waiting sequence has exactly one live entry, at or after the head.
             var entries = [Int: Int]()
             for e in rep.waiting[rep.waitingHead...] where live(e) { entries[Int(e.seq), default: 0] += 1 }
-            precondition(entries.count == rep.waitingCount && entries.values.allSatisfy { $0 == 1 }, "replica \(r): waiting queue entries")
+            precondition(
+                entries.count == rep.waitingCount && entries.values.allSatisfy { $0 == 1 },
+                "replica \(r): waiting queue entries")
             // Running list: admission order, places, and the active and decoding lists as its filters.
             var running: [Int32] = []
             var s = rep.running.head
             while s >= 0 {
-                precondition(seqs[Int(s)].place == .running && Int(seqs[Int(s)].replica) == r, "replica \(r): running list holds \(s)")
-                if let last = running.last { precondition(seqs[Int(last)].admittedAt < seqs[Int(s)].admittedAt, "replica \(r): running order") }
+                precondition(
+                    seqs[Int(s)].place == .running && Int(seqs[Int(s)].replica) == r,
+                    "replica \(r): running list holds \(s)")
+                if let last = running.last {
+                    precondition(seqs[Int(last)].admittedAt < seqs[Int(s)].admittedAt, "replica \(r): running order")
+                }
                 running.append(s)
                 s = seqs[Int(s)].next
             }
-            precondition(running.count == rep.running.count, "replica \(r): running.count \(rep.running.count) ≠ \(running.count)")
-            precondition(rep.active == running.filter { hasWork(Int($0)) }, "replica \(r): active list ≠ running with work")
+            precondition(
+                running.count == rep.running.count,
+                "replica \(r): running.count \(rep.running.count) ≠ \(running.count)")
+            precondition(
+                rep.active == running.filter { hasWork(Int($0)) }, "replica \(r): active list ≠ running with work")
             precondition(rep.decoding == running.filter { readyToDecode(Int($0)) }, "replica \(r): decoding list")
-            precondition(rep.decodeWidth == rep.decoding.reduce(0) { $0 + Int(seqs[Int($1)].width) }, "replica \(r): decodeWidth")
-            precondition(rep.prefilling == (tracksLazy ? rep.active.filter { !readyToDecode(Int($0)) } : []), "replica \(r): prefilling list ≠ active less decoding")
-            precondition(rep.prefilling.allSatisfy { lane[Int($0)] == Self.lanePrefilling }, "replica \(r): prefilling lanes")
+            precondition(
+                rep.decodeWidth == rep.decoding.reduce(0) { $0 + Int(seqs[Int($1)].width) }, "replica \(r): decodeWidth"
+            )
+            precondition(
+                rep.prefilling == (tracksLazy ? rep.active.filter { !readyToDecode(Int($0)) } : []),
+                "replica \(r): prefilling list ≠ active less decoding")
+            precondition(
+                rep.prefilling.allSatisfy { lane[Int($0)] == Self.lanePrefilling }, "replica \(r): prefilling lanes")
             checkLazy(r)
             // Every idle running sequence holding KV is in the idle heap.
             let idle = Set(rep.idle.filter(liveIdle).map(\.seq))
@@ -59,17 +97,22 @@ extension HybridSimulator {
             var parked = 0
             s = rep.parked.head
             while s >= 0 {
-                precondition(seqs[Int(s)].place == .parked && Int(seqs[Int(s)].replica) == r, "replica \(r): parked list holds \(s)")
+                precondition(
+                    seqs[Int(s)].place == .parked && Int(seqs[Int(s)].replica) == r,
+                    "replica \(r): parked list holds \(s)")
                 parked += 1
                 s = seqs[Int(s)].next
             }
             precondition(parked == rep.parked.count, "replica \(r): parked.count")
         }
         for s in seqs.indices where lane[s] == Self.lanePrefilling {
-            precondition(replicas[Int(seqs[s].replica)].prefilling.contains(Int32(s)), "sequence \(s): prefilling lane off the list")
+            precondition(
+                replicas[Int(seqs[s].replica)].prefilling.contains(Int32(s)),
+                "sequence \(s): prefilling lane off the list")
         }
         let placed = seqs.indices.filter { seqs[$0].place == .running || seqs[$0].place == .parked }.count
-        precondition(placed == replicas.reduce(0) { $0 + $1.running.count + $1.parked.count }, "a sequence is in no list or two")
+        precondition(
+            placed == replicas.reduce(0) { $0 + $1.running.count + $1.parked.count }, "a sequence is in no list or two")
     }
 
     /// Sequence `s` as it is now: a lazy member brought up to its replica's epoch (without
@@ -90,17 +133,25 @@ extension HybridSimulator {
     func checkLazy(_ r: Int) {
         let rep = replicas[r]
         let members = rep.decoding.filter { lane[Int($0)] >= 0 }
-        precondition(rep.lazyValid || (members.isEmpty && rep.lazyWidth == 0 && rep.lazyContext == 0), "replica \(r): lazy sums without a lazy set")
+        precondition(
+            rep.lazyValid || (members.isEmpty && rep.lazyWidth == 0 && rep.lazyContext == 0),
+            "replica \(r): lazy sums without a lazy set")
         guard rep.lazyValid else { return }
-        precondition(members.count == rep.lazyCount, "replica \(r): lazyCount \(rep.lazyCount) ≠ \(members.count) members")
-        precondition(seqs.indices.filter { lane[$0] >= 0 && Int(seqs[$0].replica) == r }.count == members.count, "replica \(r): a lazy member off the decoding list")
-        var width = 0, context = 0
+        precondition(
+            members.count == rep.lazyCount, "replica \(r): lazyCount \(rep.lazyCount) ≠ \(members.count) members")
+        precondition(
+            seqs.indices.filter { lane[$0] >= 0 && Int(seqs[$0].replica) == r }.count == members.count,
+            "replica \(r): a lazy member off the decoding list")
+        var width = 0
+        var context = 0
         for s32 in members {
-            let s = Int(s32), q = current(s, seqs[s])
+            let s = Int(s32)
+            let q = current(s, seqs[s])
             width += Int(q.width)
             context += Int(q.width) * (q.kv - q.branchKV)
             precondition(q.kv >= q.branchKV, "sequence \(s): a lazy member with more branch KV than KV")
-            precondition(rep.finishes.contains { $0.seq == s32 && liveFinish($0) }, "sequence \(s): no live finish entry")
+            precondition(
+                rep.finishes.contains { $0.seq == s32 && liveFinish($0) }, "sequence \(s): no live finish entry")
         }
         precondition(width == rep.lazyWidth, "replica \(r): lazyWidth \(rep.lazyWidth) ≠ Σ width \(width)")
         precondition(context == rep.lazyContext, "replica \(r): lazyContext \(rep.lazyContext) ≠ \(context)")
@@ -108,8 +159,9 @@ extension HybridSimulator {
             precondition(rep.finishes[(k - 1) / 2].epoch <= e.epoch, "replica \(r): finish heap order")
         }
         if !rep.busy {
-            precondition(members.count == rep.decoding.count && rep.joining.allSatisfy { lane[Int($0)] != Self.laneJoining },
-                         "replica \(r): a decoding sequence outside the lazy set between runs")
+            precondition(
+                members.count == rep.decoding.count && rep.joining.allSatisfy { lane[Int($0)] != Self.laneJoining },
+                "replica \(r): a decoding sequence outside the lazy set between runs")
         }
     }
 }

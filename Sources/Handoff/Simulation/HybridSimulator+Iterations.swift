@@ -53,15 +53,20 @@ extension HybridSimulator {
         var batch = spareBatch
         spareBatch = []
         swap(&batch, &replicas[r].batch)
-        let finished = finishedList, done = doneList, chunkSends = chunkList
-        finished.removeAll(); done.removeAll(); chunkSends.removeAll()
+        let finished = finishedList
+        let done = doneList
+        let chunkSends = chunkList
+        finished.removeAll()
+        done.removeAll()
+        chunkSends.removeAll()
         defer {
             // Only a non-empty one: removeAll(keepingCapacity:) on an empty array allocates a buffer.
             if !batch.isEmpty { batch.removeAll(keepingCapacity: true) }
             spareBatch = batch
         }
         // Tier totals, added once after the loop (an Array element write checks uniqueness).
-        var generated = 0, prefilled = 0
+        var generated = 0
+        var prefilled = 0
         // A lazy run: every member of the lazy set decoded j tokens (HybridSimulator+Decode.swift).
         let lazy = replicas[r].lazyRun
         var awaiting: [Int32] = []
@@ -83,7 +88,10 @@ extension HybridSimulator {
             let s = Int(s32)
             if nextAwaiting < awaiting.count { firstTokens(r, awaiting, &nextAwaiting, before: seqs[s].admittedAt) }
             // Released while the run was in flight (its request ended on another tier).
-            guard seqs[s].place == .running else { seqs[s].batch = 0; continue }
+            guard seqs[s].place == .running else {
+                seqs[s].batch = 0
+                continue
+            }
             let i = Int(seqs[s].request)
             let chunk = seqs[s].batch
             seqs[s].batch = 0
@@ -143,7 +151,9 @@ extension HybridSimulator {
         // Prompts whose prefill completed publish their blocks (a pass of its own: a call inside
         // the loop above cost 0.7% of the guard workload's instructions, caching off).
         if cachesBlocks {
-            for s32 in batch where seqs[Int(s32)].place == .running && seqs[Int(s32)].pendingPrefill == 0 { holdPromptBlocks(Int(s32), replica: r) }
+            for s32 in batch where seqs[Int(s32)].place == .running && seqs[Int(s32)].pendingPrefill == 0 {
+                holdPromptBlocks(Int(s32), replica: r)
+            }
         }
         for s32 in batch { sync(Int(s32)) }
         if lazy {
@@ -177,14 +187,23 @@ extension HybridSimulator {
     /// Two lists of sequences in admission order, merged into `out`.
     func mergeByAdmission(_ a: IndexList, _ b: IndexList, into out: IndexList) {
         out.removeAll()
-        var i = 0, k = 0
+        var i = 0
+        var k = 0
         while i < a.count || k < b.count {
-            if k == b.count || (i < a.count && seqs[a[i]].admittedAt < seqs[b[k]].admittedAt) { out.append(a[i]); i += 1 } else { out.append(b[k]); k += 1 }
+            if k == b.count || (i < a.count && seqs[a[i]].admittedAt < seqs[b[k]].admittedAt) {
+                out.append(a[i])
+                i += 1
+            } else {
+                out.append(b[k])
+                k += 1
+            }
         }
     }
 
     /// Puts ready-to-decode sequence `s` (all its branches) into the iteration being built.
-    @inline(__always) func batchDecode(_ s: Int, replica r: Int, load: inout IterationLoad, slots: inout Int, minLeft: inout Int) {
+    @inline(__always) func batchDecode(
+        _ s: Int, replica r: Int, load: inout IterationLoad, slots: inout Int, minLeft: inout Int
+    ) {
         let w = Int(seqs[s].width)
         slots -= w
         seqs[s].batch = -1
@@ -214,7 +233,10 @@ extension HybridSimulator {
             // Nothing can run. If work is stuck for memory, preempt; a lone sequence that cannot fit fails.
             let stuck = replicas[r].active
             if !stuck.isEmpty {
-                if preemptOne(replica: r) { plan(r); return }
+                if preemptOne(replica: r) {
+                    plan(r)
+                    return
+                }
                 fail(Int(seqs[Int(stuck[0])].request))
                 plan(r)
             }
@@ -302,7 +324,9 @@ extension HybridSimulator {
             load.decodeContext = Double(replicas[r].lazyContext)
             minLeft = lazyMinLeft(r)
             slots -= decodeCount
-            assert(replicas[r].lazyWidth == decodeCount && replicas[r].joining.isEmpty, "replica \(r): a decoding sequence outside the lazy set")
+            assert(
+                replicas[r].lazyWidth == decodeCount && replicas[r].joining.isEmpty,
+                "replica \(r): a decoding sequence outside the lazy set")
         }
         // Eagerly: every sequence with work in admission order, while a prefill chunk can still be
         // given; then only the sequences ready to decode, from where that stopped. O(batch + log n).

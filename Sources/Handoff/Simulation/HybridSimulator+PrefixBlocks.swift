@@ -28,7 +28,8 @@ extension HybridSimulator {
     /// The full prompt blocks of request `i` (a prompt's partial last block is never shared).
     @inline(__always) func promptBlocks(_ i: Int) -> ArraySlice<Int> {
         let tr = Int(reqs[i].trace)
-        let lo = blockStart[tr], hi = blockStart[tr + 1]
+        let lo = blockStart[tr]
+        let hi = blockStart[tr + 1]
         let full = min(hi - lo, trace.requests[tr].promptTokens / blockTokens)
         return blockIDs[lo..<(lo + full)]
     }
@@ -47,10 +48,14 @@ extension HybridSimulator {
         let range = tierFirstReplica[t]..<tierFirstReplica[t + 1]
         var minLoad = Int.max
         for r in range { minLoad = min(minLoad, replicas[r].load) }
-        var best = -1, bestHit = -1
+        var best = -1
+        var bestHit = -1
         for r in range where replicas[r].load <= minLoad + Self.affinityBalance {
             let hit = blockCaches[r].matched(blocks)
-            if hit > bestHit || (hit == bestHit && replicas[r].load < replicas[best].load) { best = r; bestHit = hit }
+            if hit > bestHit || (hit == bestHit && replicas[r].load < replicas[best].load) {
+                best = r
+                bestHit = hit
+            }
         }
         return best
     }

@@ -101,7 +101,8 @@ extension HybridSimulator {
     /// Where a sequence admitted at `a` stands (or would stand) in `list`, a list in admission
     /// order. O(log n).
     @inline(__always) func admissionIndex(_ list: [Int32], _ a: Int) -> Int {
-        var lo = 0, hi = list.count
+        var lo = 0
+        var hi = list.count
         while lo < hi {
             let mid = (lo + hi) >> 1
             if seqs[Int(list[mid])].admittedAt < a { lo = mid + 1 } else { hi = mid }
@@ -139,7 +140,10 @@ extension HybridSimulator {
     /// of the lazy set in line (the last two only where runs can be lazy: `tracksLazy`).
     @inline(__always) func syncDecoding(_ s: Int, replica r: Int) {
         let ready = readyToDecode(s)
-        guard tracksLazy else { syncDecodingList(s, replica: r, ready: ready); return }
+        guard tracksLazy else {
+            syncDecodingList(s, replica: r, ready: ready)
+            return
+        }
         let prefill = seqs[s].active && !ready
         let l = lane[s]
         if l >= 0 {
@@ -229,7 +233,8 @@ extension HybridSimulator {
 
     /// Unlinks `s` from `list`, wherever it is. O(1).
     @inline(__always) func remove(_ s: Int, from list: inout SequenceList) {
-        let p = seqs[s].prev, n = seqs[s].next
+        let p = seqs[s].prev
+        let n = seqs[s].next
         if p >= 0 { seqs[Int(p)].next = n } else { list.head = n }
         if n >= 0 { seqs[Int(n)].prev = p } else { list.tail = p }
         seqs[s].prev = -1
@@ -284,7 +289,10 @@ extension HybridSimulator {
             let headKV = head >= 0 ? seqs[head].kv : 0
             while replicas[r].free < need, replicas[r].waitingKV > headKV, let e = replicas[r].waitingWithKV.last {
                 let s = Int(e.seq)
-                guard live(e), seqs[s].kv > 0 else { replicas[r].waitingWithKV.removeLast(); continue }
+                guard live(e), seqs[s].kv > 0 else {
+                    replicas[r].waitingWithKV.removeLast()
+                    continue
+                }
                 if s == head { break }
                 replicas[r].waitingWithKV.removeLast()
                 seqs[s].pendingPrefill += seqs[s].kv
@@ -302,7 +310,10 @@ extension HybridSimulator {
                 // Not the sequence the request is on: between two of its segments on this tier it
                 // has no work for an instant (while other finished sequences are handled first).
                 let i = Int(seqs[s].request)
-                if Int(reqs[i].seqBase) + Int(reqs[i].location) == s { skipped.append(e); continue }
+                if Int(reqs[i].seqBase) + Int(reqs[i].location) == s {
+                    skipped.append(e)
+                    continue
+                }
                 removeRunning(s, replica: r)
                 seqs[s].pendingPrefill += seqs[s].kv
                 seqs[s].dropped = true

@@ -30,11 +30,17 @@ extension HybridSimulator {
             materialise(s)
             if pipelined, let prev { payload = seqs[prev].sinceChunk } else { payload = reqs[i].context - seqs[s].kv }
             delay = isAPI || colocated(roleTier[Int(reqs[i].location)], tierIdx) ? 0 : oneWay(tokens: payload)
-            if pipelined, let prev { reqs[i].stagedHandoff = seqs[prev].sinceChunk; seqs[prev].sinceChunk = 0 }
+            if pipelined, let prev {
+                reqs[i].stagedHandoff = seqs[prev].sinceChunk
+                seqs[prev].sinceChunk = 0
+            }
         }
         if role != 0 { reqs[i].offloadSegments += 1 }
         reqs[i].location = Int16(role)
-        if isAPI { startAPICall(i, seg, role: role, tier: tierIdx); return }
+        if isAPI {
+            startAPICall(i, seg, role: role, tier: tierIdx)
+            return
+        }
         if !mergedHandoffs.isEmpty { delay += mergedWait(Int(mergedHandoffs[Int(reqs[i].segFirst) + k])) }
         seqs[s].staged = Int32(k)
         place(s)
@@ -50,7 +56,9 @@ extension HybridSimulator {
         for role in 0..<min(2, roleTier.count) {
             let t = roleTier[role]
             let range = tierFirstReplica[t]..<tierFirstReplica[t + 1]
-            if !range.isEmpty { iteration += range.reduce(0.0) { $0 + replicas[$1].iterationSeconds } / Double(range.count) / 2 }
+            if !range.isEmpty {
+                iteration += range.reduce(0.0) { $0 + replicas[$1].iterationSeconds } / Double(range.count) / 2
+            }
         }
         return Double(n) * (scenario.network.rttMs.mean / 2000 + iteration / 2)
     }
@@ -70,7 +78,10 @@ extension HybridSimulator {
             let t = roleTier[Int(seqs[s].role)]
             let r = freeReplica(tier: t)
             if r < 0 {
-                if !seqs[s].inTierQueue { seqs[s].inTierQueue = true; tierQueue[t].append(Int32(s)) }
+                if !seqs[s].inTierQueue {
+                    seqs[s].inTierQueue = true
+                    tierQueue[t].append(Int32(s))
+                }
                 return -1
             }
             seqs[s].replica = Int32(r)
@@ -90,7 +101,8 @@ extension HybridSimulator {
             } else {
                 if cachesBlocks && seqs[s].place == .none { lookUpPrefix(s, replica: r) }
                 let p = rolePrefixCache[Int(seqs[s].role)].branchPrefill(
-                    context: reqs[i].context, kv: seqs[s].kv, width: seg.width, candidateTokens: seg.prefillOnly ? seg.branchTokens : 0,
+                    context: reqs[i].context, kv: seqs[s].kv, width: seg.width,
+                    candidateTokens: seg.prefillOnly ? seg.branchTokens : 0,
                     base: slotBase.isEmpty ? 0 : slotBase[s])
                 seqs[s].pendingPrefill = p.tokens
                 if !slotBase.isEmpty { slotBase[s] = p.base }
@@ -115,7 +127,10 @@ extension HybridSimulator {
 
     @inline(__always) func produce(request i: Int, role: Int, tokens n: Int) {
         reqs[i].context += n
-        if silent(i) { reqs[i].silentRole = Int16(role); return }  // decoded, in the context, not output
+        if silent(i) {
+            reqs[i].silentRole = Int16(role)
+            return
+        }  // decoded, in the context, not output
         reqs[i].generated += n
         if role != 0 { reqs[i].offloaded += n }
     }
@@ -189,7 +204,11 @@ extension HybridSimulator {
         guard !pipelined else { return }
         let r = Int(seqs[seq].replica)
         removeRunning(seq, replica: r)
-        if tierCachesPrefixes[roleTier[Int(seqs[seq].role)]] { park(seq, replica: r) } else { freeSeq(seq, replica: r, cacheBlocks: true) }
+        if tierCachesPrefixes[roleTier[Int(seqs[seq].role)]] {
+            park(seq, replica: r)
+        } else {
+            freeSeq(seq, replica: r, cacheBlocks: true)
+        }
     }
 
     /// Every tier of request `i` keeps at most `keep` KV tokens.
@@ -207,7 +226,9 @@ extension HybridSimulator {
         guard r >= 0 else { return }
         changeKV(s) {
             guard seqs[s].kv > keep else { return }
-            if cachesBlocks && keep < Int(prefixHeld[s]) * blockTokens { releasePromptBlocks(s, replica: r, keep: false) }
+            if cachesBlocks && keep < Int(prefixHeld[s]) * blockTokens {
+                releasePromptBlocks(s, replica: r, keep: false)
+            }
             let drop = seqs[s].kv - keep
             replicas[r].kvUsed -= drop
             if seqs[s].place == .waiting { replicas[r].waitingKV -= drop }
@@ -229,9 +250,15 @@ extension HybridSimulator {
             let r = Int(seqs[s].replica)
             guard r >= 0 else { continue }
             switch seqs[s].place {
-            case .running: removeRunning(s, replica: r); freeSeq(s, replica: r, cacheBlocks: true)
-            case .waiting: removeWaiting(s, replica: r); freeSeq(s, replica: r, cacheBlocks: true)
-            case .parked: unpark(s, replica: r); freeSeq(s, replica: r, cacheBlocks: true)
+            case .running:
+                removeRunning(s, replica: r)
+                freeSeq(s, replica: r, cacheBlocks: true)
+            case .waiting:
+                removeWaiting(s, replica: r)
+                freeSeq(s, replica: r, cacheBlocks: true)
+            case .parked:
+                unpark(s, replica: r)
+                freeSeq(s, replica: r, cacheBlocks: true)
             case .none: freeSeq(s, replica: r, cacheBlocks: true)
             }
             seqs[s].pendingPrefill = 0

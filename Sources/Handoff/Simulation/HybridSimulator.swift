@@ -156,7 +156,9 @@ public final class HybridSimulator {
         replicas = Slab(capacity: scenario.tiers.reduce(0) { $0 + ($1.kind == .gpu ? $1.replicas : 0) })
         for (t, spec) in scenario.tiers.enumerated() {
             tierFirstReplica.append(replicas.count)
-            if spec.kind == .gpu { for k in 0..<spec.replicas { replicas.append(Replica(tier: t, index: k, spec: spec)) } }
+            if spec.kind == .gpu {
+                for k in 0..<spec.replicas { replicas.append(Replica(tier: t, index: k, spec: spec)) }
+            }
         }
         tierFirstReplica.append(replicas.count)
         cachesBlocks = tierBlockCache.contains(true) && policy.mode != .pipelined
@@ -168,7 +170,10 @@ public final class HybridSimulator {
         for (t, spec) in scenario.tiers.enumerated() {
             guard let host = spec.colocateWith, let h = scenario.tierIndex(host) else { continue }
             device[t] = h
-            for k in 0..<spec.replicas { partner[tierFirstReplica[t] + k] = tierFirstReplica[h] + k; partner[tierFirstReplica[h] + k] = tierFirstReplica[t] + k }
+            for k in 0..<spec.replicas {
+                partner[tierFirstReplica[t] + k] = tierFirstReplica[h] + k
+                partner[tierFirstReplica[h] + k] = tierFirstReplica[t] + k
+            }
         }
         tierGenerated = [Int](repeating: 0, count: scenario.tiers.count)
         sharedQueue = scenario.tiers.map { $0.routing == .shared_queue }
@@ -233,7 +238,8 @@ public final class HybridSimulator {
             return p
         }
         let coarse = scenario.simulation.coalesceTokens
-        return coarse > 0 ? trace.memoised("coalesced|\(coarse)|" + planKey) { exact.coalesced(minTokens: coarse) } : exact
+        return coarse > 0
+            ? trace.memoised("coalesced|\(coarse)|" + planKey) { exact.coalesced(minTokens: coarse) } : exact
     }
 
     @inline(__always) func schedule(_ time: Double, _ kind: Kind, _ target: Int, _ arg: UInt32) {

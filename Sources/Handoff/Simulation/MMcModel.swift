@@ -15,7 +15,8 @@ public struct MMcModel: Sendable {
     public var meanService: Double
     public var seed: UInt64
 
-    public init(servers: Int, customers: Int, arrivalRate: Double? = nil, meanService: Double = 1, seed: UInt64 = 12345) {
+    public init(servers: Int, customers: Int, arrivalRate: Double? = nil, meanService: Double = 1, seed: UInt64 = 12345)
+    {
         self.servers = servers
         self.customers = customers
         self.arrivalRate = arrivalRate ?? 0.9 * Double(servers)
@@ -42,9 +43,16 @@ public struct MMcModel: Sendable {
         var queue = EventQueue(capacity: 2 * servers + 16)
         var waiting = [Double](repeating: 0, count: customers)
         var arrivalTime = [Double](repeating: 0, count: customers)
-        var head = 0, tail = 0, busy = 0, arrived = 0, events = 0
-        var sumWait = 0.0, sumSojourn = 0.0
-        var area = 0.0, lastT = 0.0, inSystem = 0
+        var head = 0
+        var tail = 0
+        var busy = 0
+        var arrived = 0
+        var events = 0
+        var sumWait = 0.0
+        var sumSojourn = 0.0
+        var area = 0.0
+        var lastT = 0.0
+        var inSystem = 0
         var waitingID = [Int32](repeating: 0, count: customers)
         queue.push(Event(time: rng.exponential(mean: arrMean), kind: 0, target: 0, argument: 0))
         while let e = queue.pop() {
@@ -58,11 +66,14 @@ public struct MMcModel: Sendable {
                 arrived += 1
                 inSystem += 1
                 if arrived < customers {
-                    queue.push(Event(time: now + rng.exponential(mean: arrMean), kind: 0, target: 0, argument: UInt32(arrived)))
+                    queue.push(
+                        Event(time: now + rng.exponential(mean: arrMean), kind: 0, target: 0, argument: UInt32(arrived))
+                    )
                 }
                 if busy < servers {
                     busy += 1
-                    queue.push(Event(time: now + rng.exponential(mean: meanService), kind: 1, target: 0, argument: UInt32(id)))
+                    queue.push(
+                        Event(time: now + rng.exponential(mean: meanService), kind: 1, target: 0, argument: UInt32(id)))
                 } else {
                     waiting[tail] = now
                     waitingID[tail] = Int32(id)
@@ -75,15 +86,17 @@ public struct MMcModel: Sendable {
                     sumWait += now - waiting[head]
                     let id = waitingID[head]
                     head += 1
-                    queue.push(Event(time: now + rng.exponential(mean: meanService), kind: 1, target: 0, argument: UInt32(id)))
+                    queue.push(
+                        Event(time: now + rng.exponential(mean: meanService), kind: 1, target: 0, argument: UInt32(id)))
                 } else {
                     busy -= 1
                 }
             }
         }
         let n = Double(customers)
-        return Result(events: events, meanWait: sumWait / n, meanSojourn: sumSojourn / n,
-                      meanInSystem: area / lastT, endTime: lastT)
+        return Result(
+            events: events, meanWait: sumWait / n, meanSojourn: sumSojourn / n,
+            meanInSystem: area / lastT, endTime: lastT)
     }
 }
 

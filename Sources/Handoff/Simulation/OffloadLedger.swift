@@ -7,7 +7,12 @@
 ///
 /// - Complexity: O(1) amortised per entry.
 struct OffloadLedger {
-    struct Entry { var time: Double; var offloaded: Int; var output: Int; var nanoUSD: Int64 }
+    struct Entry {
+        var time: Double
+        var offloaded: Int
+        var output: Int
+        var nanoUSD: Int64
+    }
 
     let window: Double
     private var entries: [Entry] = []

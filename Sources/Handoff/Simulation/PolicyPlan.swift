@@ -14,7 +14,8 @@ struct PolicyPlan {
 
     /// Is `s` a plain stretch of decoding (no mechanism flag), which coalescing may merge?
     static func isPlain(_ s: Segment) -> Bool {
-        s.tokens > 0 && !s.silent && !s.burst && s.rollback == 0 && s.width == 1 && !s.prefillOnly && s.branchTokens == 0
+        s.tokens > 0 && !s.silent && !s.burst && s.rollback == 0 && s.width == 1 && !s.prefillOnly
+            && s.branchTokens == 0
             && !s.recompute && !s.parallel && s.reveal == 0 && !s.prune
     }
 
@@ -36,13 +37,17 @@ struct PolicyPlan {
         for r in 0..<first.count {
             let segs = segments[Int(first[r])..<Int(first[r] + count[r])]
             let start = out.segments.count
-            var handoffs: Int32 = 0, offloaded: Int32 = 0
+            var handoffs: Int32 = 0
+            var offloaded: Int32 = 0
             // Role changes of the exact plan since the last flush, and the role the coarse plan
             // last ran (the flush's own changes are counted against them).
             var exactChanges: Int32 = 0
-            var exactRole: Int?, coarseRole: Int?
+            var exactRole: Int?
+            var coarseRole: Int?
             func emit(_ s: Segment, merged: Int32) {
-                if Self.isPlain(s), out.segments.count > start, let last = out.segments.last, Self.isPlain(last), last.role == s.role {
+                if Self.isPlain(s), out.segments.count > start, let last = out.segments.last, Self.isPlain(last),
+                    last.role == s.role
+                {
                     out.segments[out.segments.count - 1].tokens += s.tokens
                     out.mergedHandoffs[out.mergedHandoffs.count - 1] += merged
                 } else {
@@ -60,7 +65,11 @@ struct PolicyPlan {
                     if let p = role, p != w.role { coarseChanges += 1 }
                     role = w.role
                 }
-                for (k, w) in window.enumerated() { emit(Segment(role: w.role, tokens: w.tokens), merged: k == window.count - 1 ? max(0, exactChanges - coarseChanges) : 0) }
+                for (k, w) in window.enumerated() {
+                    emit(
+                        Segment(role: w.role, tokens: w.tokens),
+                        merged: k == window.count - 1 ? max(0, exactChanges - coarseChanges) : 0)
+                }
                 window.removeAll(keepingCapacity: true)
                 total = 0
                 exactChanges = 0
@@ -70,9 +79,17 @@ struct PolicyPlan {
                 exactRole = s.role
                 handoffs += change
                 if s.role != 0 { offloaded += 1 }
-                guard Self.isPlain(s) else { flush(); emit(s, merged: 0); continue }
+                guard Self.isPlain(s) else {
+                    flush()
+                    emit(s, merged: 0)
+                    continue
+                }
                 exactChanges += change
-                if let k = window.firstIndex(where: { $0.role == s.role }) { window[k].tokens += s.tokens } else { window.append((s.role, s.tokens)) }
+                if let k = window.firstIndex(where: { $0.role == s.role }) {
+                    window[k].tokens += s.tokens
+                } else {
+                    window.append((s.role, s.tokens))
+                }
                 total += s.tokens
                 if total >= minTokens { flush() }
             }

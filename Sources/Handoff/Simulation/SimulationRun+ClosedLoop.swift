@@ -5,14 +5,19 @@ extension Simulation {
     /// the model predicts for each request (docs/closed-loop.md) under the replay policy, and the
     /// accuracy is the model's, with its Poisson–binomial prediction interval. The summary keeps the
     /// scenario's own policy parameters.
-    static func runClosedLoop(_ scenario: Scenario, _ sr: SplitReasonPolicy, _ model: ClosedLoopModel, _ trace: Trace,
-                              checkingInvariants: Bool) throws -> SimulationResult {
+    static func runClosedLoop(
+        _ scenario: Scenario, _ sr: SplitReasonPolicy, _ model: ClosedLoopModel, _ trace: Trace,
+        checkingInvariants: Bool
+    ) throws -> SimulationResult {
         let segment = sr.minSegmentTokens
         let all = Array(0..<trace.count)
-        let key = "closed-loop|\(sr.offloadThreshold)|\(segment)|\(model.crossingFactor)|\(model.lengthResponse)|\(model.accuracyExponent)|\(model.maxTokens)"
+        let key =
+            "closed-loop|\(sr.offloadThreshold)|\(segment)|\(model.crossingFactor)|\(model.lengthResponse)|\(model.accuracyExponent)|\(model.maxTokens)"
         let (prediction, live) = trace.memoised(key) { () -> (ClosedLoopPrediction, Trace) in
-            let p = ClosedLoopPrediction.make(model, trace: trace, requests: all, threshold: sr.offloadThreshold, segment: segment)
-            var values: [Float] = [], offsets = [0]
+            let p = ClosedLoopPrediction.make(
+                model, trace: trace, requests: all, threshold: sr.offloadThreshold, segment: segment)
+            var values: [Float] = []
+            var offsets = [0]
             for r in all {
                 values += model.stream(trace: trace, request: r, segment: segment, p.trajectories[r])
                 offsets.append(values.count)
@@ -30,10 +35,13 @@ extension Simulation {
         if !labelled.isEmpty {
             let ps = labelled.map { prediction.pCorrect[$0]! }
             let n = Double(ps.count)
-            acc = AccuracyModel.Prediction(predicted: ps.reduce(0, +) / n, ci95: ClosedLoopPrediction.poissonBinomialInterval(ps, level: 0.95), labeled: ps.count,
-                                           smallOnly: Double(labelled.filter { trace.requests[$0].smallCorrect! }.count) / n,
-                                           largeOnly: Double(labelled.filter { trace.requests[$0].largeCorrect! }.count) / n)
+            acc = AccuracyModel.Prediction(
+                predicted: ps.reduce(0, +) / n, ci95: ClosedLoopPrediction.poissonBinomialInterval(ps, level: 0.95),
+                labeled: ps.count,
+                smallOnly: Double(labelled.filter { trace.requests[$0].smallCorrect! }.count) / n,
+                largeOnly: Double(labelled.filter { trace.requests[$0].largeCorrect! }.count) / n)
         }
-        return SimulationResult(scenario: scenario, outcome: outcome, accuracy: acc, summary: summarize(scenario, outcome, acc))
+        return SimulationResult(
+            scenario: scenario, outcome: outcome, accuracy: acc, summary: summarize(scenario, outcome, acc))
     }
 }

@@ -10,13 +10,17 @@ public enum FileIO {
         do { return try body() } catch let e as HandoffError { throw e } catch {
             let ns = error as NSError
             let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError
-            let posix: Int32? = ns.domain == NSPOSIXErrorDomain ? Int32(ns.code)
+            let posix: Int32? =
+                ns.domain == NSPOSIXErrorDomain
+                ? Int32(ns.code)
                 : underlying.flatMap { $0.domain == NSPOSIXErrorDomain ? Int32($0.code) : nil }
             let reason = posix.map { String(cString: strerror($0)) } ?? ns.localizedDescription
             let pathProblems: Set<Int32> = [EACCES, EPERM, ENOTDIR, EISDIR, EROFS, ENOENT, EEXIST, ENAMETOOLONG, ELOOP]
             // Foundation's own codes for the same path problems (CocoaError.Code).
             let cocoaPathProblems: Set<Int> = [4, 257, 258, 260, 513, 514, 516, 642]
-            let isPath = posix.map { pathProblems.contains($0) } ?? (ns.domain == NSCocoaErrorDomain && cocoaPathProblems.contains(ns.code))
+            let isPath =
+                posix.map { pathProblems.contains($0) }
+                ?? (ns.domain == NSCocoaErrorDomain && cocoaPathProblems.contains(ns.code))
             throw HandoffError(file: path, "cannot write: \(reason)", exitCode: isPath ? 2 : 1)
         }
     }
@@ -34,7 +38,8 @@ public enum FileIO {
         do {
             try data.write(to: tmp)
             if rename(tmp.path, url.path) != 0 {
-                throw HandoffError("cannot rename \(tmp.path) to \(path): \(String(cString: strerror(errno)))", exitCode: 1)
+                throw HandoffError(
+                    "cannot rename \(tmp.path) to \(path): \(String(cString: strerror(errno)))", exitCode: 1)
             }
         } catch {
             try? FileManager.default.removeItem(at: tmp)
@@ -50,7 +55,9 @@ public enum FileIO {
     /// what `body` wrote), then renames it to `path`. An existing directory at `path` is replaced
     /// only once the new one is complete, and only when it holds nothing but Handoff's own files
     /// (those its marker lists, or `ownNames`): whatever else it holds is never deleted.
-    public static func writeDirectoryAtomically(_ path: String, ownNames: Set<String> = [], _ body: (String) throws -> Void) throws {
+    public static func writeDirectoryAtomically(
+        _ path: String, ownNames: Set<String> = [], _ body: (String) throws -> Void
+    ) throws {
         guard !path.isEmpty else { throw HandoffError.input("the output path is empty; give a directory to write") }
         try io(path) { try writeDirectoryUnwrapped(path, ownNames: ownNames, body) }
     }
@@ -68,11 +75,17 @@ public enum FileIO {
             try OutputPath.mark(tmp.path, names: written)
             var isDir: ObjCBool = false
             if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) {
-                guard isDir.boolValue else { throw HandoffError.input("is a file; expected a directory path", file: path) }
+                guard isDir.boolValue else {
+                    throw HandoffError.input("is a file; expected a directory path", file: path)
+                }
                 let own = (OutputPath.ownFiles(url.path) ?? []).union(ownNames).union([OutputPath.marker])
-                let foreign = try FileManager.default.contentsOfDirectory(atPath: url.path).filter { !own.contains($0) && !OutputPath.isOwnTemporary($0) }
+                let foreign = try FileManager.default.contentsOfDirectory(atPath: url.path).filter {
+                    !own.contains($0) && !OutputPath.isOwnTemporary($0)
+                }
                 guard foreign.isEmpty else {
-                    throw HandoffError.input("holds \(OutputPath.list(foreign.sorted())), which Handoff did not write; it is left as it was", file: path)
+                    throw HandoffError.input(
+                        "holds \(OutputPath.list(foreign.sorted())), which Handoff did not write; it is left as it was",
+                        file: path)
                 }
                 let old = parent.appendingPathComponent(".\(url.lastPathComponent).old-\(getpid())")
                 try? FileManager.default.removeItem(at: old)
@@ -97,9 +110,12 @@ public enum FileIO {
     /// Prepares `path` for an output written file by file in place (a journal that a rerun
     /// resumes): checks it (`OutputPath.check`), creates it, and marks it as Handoff's, listing
     /// `ownNames`.
-    public static func prepareOutputDirectory(_ path: String, argument: String, force: Bool = false,
-                                              inputs: [String] = [], ownNames: Set<String>) throws {
-        try OutputPath.check(path, kind: .directory, argument: argument, force: force, inputs: inputs, ownNames: ownNames, inPlace: true)
+    public static func prepareOutputDirectory(
+        _ path: String, argument: String, force: Bool = false,
+        inputs: [String] = [], ownNames: Set<String>
+    ) throws {
+        try OutputPath.check(
+            path, kind: .directory, argument: argument, force: force, inputs: inputs, ownNames: ownNames, inPlace: true)
         try io(path) {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
             try OutputPath.mark(path, names: Array(ownNames))
@@ -110,7 +126,8 @@ public enum FileIO {
     public static func read(_ path: String) throws -> Data {
         guard !path.isEmpty else { throw HandoffError.input("the file path is empty; give the path of a file") }
         guard let d = FileManager.default.contents(atPath: path) else {
-            throw HandoffError.input(FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file", file: path)
+            throw HandoffError.input(
+                FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file", file: path)
         }
         return d
     }
@@ -139,6 +156,10 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     deinit {
-        if size == 0 { UnsafeMutableRawPointer(mutating: base).deallocate() } else { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+        if size == 0 {
+            UnsafeMutableRawPointer(mutating: base).deallocate()
+        } else {
+            munmap(UnsafeMutableRawPointer(mutating: base), size)
+        }
     }
 }

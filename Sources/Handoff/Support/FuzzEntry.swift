@@ -34,11 +34,15 @@ public enum FuzzEntry {
                 if s.tiers.isEmpty { throw Violation(description: "a scenario without tiers was accepted") }
             case .jsonl:
                 let t = try TraceJSONL.parse(String(decoding: data, as: UTF8.self), file: "fuzz.jsonl")
-                if t.offsets.last != t.difficulty.count { throw Violation(description: "offsets do not end at the column's length") }
+                if t.offsets.last != t.difficulty.count {
+                    throw Violation(description: "offsets do not end at the column's length")
+                }
                 _ = TraceStatistics.compute(t)
             case .columnar:
                 let dir = try columnarSeed(scratch)
-                let files = ["difficulty.npy", "offsets.npy", "steps.npy", "step_offsets.npy", "step_scores.npy", "index.jsonl"]
+                let files = [
+                    "difficulty.npy", "offsets.npy", "steps.npy", "step_offsets.npy", "step_scores.npy", "index.jsonl"
+                ]
                 let pick = data.first.map { Int($0) % files.count } ?? 0
                 let original = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + files[pick]))
                 try data.dropFirst().write(to: URL(fileURLWithPath: dir + "/" + files[pick]))
@@ -48,14 +52,18 @@ public enum FuzzEntry {
                     let n = t.outputTokens(r)
                     var prev: Int32 = 0
                     for s in t.stepBoundaries(r) {
-                        if s <= prev || Int(s) > n { throw Violation(description: "request \(r): step \(s) accepted after \(prev), output \(n)") }
+                        if s <= prev || Int(s) > n {
+                            throw Violation(description: "request \(r): step \(s) accepted after \(prev), output \(n)")
+                        }
                         prev = s
                     }
                 }
                 _ = TraceStatistics.compute(t)
             }
         } catch let e as HandoffError {
-            if e.file == nil && e.field == nil { throw Violation(description: "an error names neither file nor field: \(e)") }
+            if e.file == nil && e.field == nil {
+                throw Violation(description: "an error names neither file nor field: \(e)")
+            }
         }
     }
 

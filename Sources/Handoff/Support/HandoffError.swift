@@ -13,8 +13,10 @@ public struct HandoffError: Error, CustomStringConvertible, Sendable {
     /// KV cache on the chosen GPU. Planners treat such a configuration as infeasible, not as bad input.
     public var doesNotFit = false
 
-    public init(file: String? = nil, line: Int? = nil, column: Int? = nil, field: String? = nil,
-                _ message: String, exitCode: Int32 = 2) {
+    public init(
+        file: String? = nil, line: Int? = nil, column: Int? = nil, field: String? = nil,
+        _ message: String, exitCode: Int32 = 2
+    ) {
         self.file = file
         self.line = line
         self.column = column
@@ -35,7 +37,9 @@ public struct HandoffError: Error, CustomStringConvertible, Sendable {
     }
 
     /// An input error (exit 2).
-    public static func input(_ message: String, file: String? = nil, line: Int? = nil, column: Int? = nil, field: String? = nil) -> HandoffError {
+    public static func input(
+        _ message: String, file: String? = nil, line: Int? = nil, column: Int? = nil, field: String? = nil
+    ) -> HandoffError {
         HandoffError(file: file, line: line, column: column, field: field, message, exitCode: 2)
     }
 }

@@ -14,18 +14,19 @@ public enum JSONValue: Sendable, Equatable {
     public static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
-        case let (.bool(x), .bool(y)): return x == y
-        case let (.number(x), .number(y)): return x == y
-        case let (.string(x), .string(y)): return x == y
-        case let (.numbers(x), .numbers(y)): return x == y
-        case let (.array(x), .array(y)): return x == y
-        case let (.object(x), .object(y)): return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case (.bool(let x), .bool(let y)): return x == y
+        case (.number(let x), .number(let y)): return x == y
+        case (.string(let x), .string(let y)): return x == y
+        case (.numbers(let x), .numbers(let y)): return x == y
+        case (.array(let x), .array(let y)): return x == y
+        case (.object(let x), .object(let y)):
+            return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: return false
         }
     }
 
     public subscript(key: String) -> JSONValue? {
-        if case let .object(pairs) = self { return pairs.first(where: { $0.0 == key })?.1 }
+        if case .object(let pairs) = self { return pairs.first(where: { $0.0 == key })?.1 }
         return nil
     }
 
@@ -58,7 +59,9 @@ public struct JSONParser {
         parser.skipSpace()
         let v = try parser.value(depth: 0)
         parser.skipSpace()
-        if parser.i != bytes.count { throw SyntaxError(offset: parser.i, message: "unexpected text after the JSON value") }
+        if parser.i != bytes.count {
+            throw SyntaxError(offset: parser.i, message: "unexpected text after the JSON value")
+        }
         return v
     }
 
@@ -78,11 +81,19 @@ public struct JSONParser {
         case UInt8(ascii: "{"): return try object(depth: depth)
         case UInt8(ascii: "["): return try array(depth: depth)
         case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
-        default: throw SyntaxError(offset: i, message: "unexpected character '\(Character(UnicodeScalar(p[i])))', expected a value")
+        default:
+            throw SyntaxError(
+                offset: i, message: "unexpected character '\(Character(UnicodeScalar(p[i])))', expected a value")
         }
     }
 
@@ -99,20 +110,33 @@ public struct JSONParser {
         i += 1
         var pairs: [(String, JSONValue)] = []
         skipSpace()
-        if i < p.count, p[i] == UInt8(ascii: "}") { i += 1; return .object(pairs) }
+        if i < p.count, p[i] == UInt8(ascii: "}") {
+            i += 1
+            return .object(pairs)
+        }
         while true {
             skipSpace()
-            guard i < p.count, p[i] == UInt8(ascii: "\"") else { throw SyntaxError(offset: i, message: "expected a quoted key") }
+            guard i < p.count, p[i] == UInt8(ascii: "\"") else {
+                throw SyntaxError(offset: i, message: "expected a quoted key")
+            }
             let k = try string()
             skipSpace()
-            guard i < p.count, p[i] == UInt8(ascii: ":") else { throw SyntaxError(offset: i, message: "expected ':' after key \"\(k)\"") }
+            guard i < p.count, p[i] == UInt8(ascii: ":") else {
+                throw SyntaxError(offset: i, message: "expected ':' after key \"\(k)\"")
+            }
             i += 1
             skipSpace()
             pairs.append((k, try value(depth: depth + 1)))
             skipSpace()
             guard i < p.count else { throw SyntaxError(offset: i, message: "unexpected end of input inside an object") }
-            if p[i] == UInt8(ascii: ",") { i += 1; continue }
-            if p[i] == UInt8(ascii: "}") { i += 1; return .object(pairs) }
+            if p[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            if p[i] == UInt8(ascii: "}") {
+                i += 1
+                return .object(pairs)
+            }
             throw SyntaxError(offset: i, message: "expected ',' or '}'")
         }
     }
@@ -120,14 +144,20 @@ public struct JSONParser {
     mutating func array(depth: Int) throws(SyntaxError) -> JSONValue {
         i += 1
         skipSpace()
-        if i < p.count, p[i] == UInt8(ascii: "]") { i += 1; return .numbers([]) }
+        if i < p.count, p[i] == UInt8(ascii: "]") {
+            i += 1
+            return .numbers([])
+        }
         // Fast path: an array of numbers only.
         var nums: [Double] = []
         while i < p.count, p[i] == UInt8(ascii: "-") || (p[i] >= 0x30 && p[i] <= 0x39) {
             nums.append(try number())
             skipSpace()
             guard i < p.count else { throw SyntaxError(offset: i, message: "unexpected end of input inside an array") }
-            if p[i] == UInt8(ascii: "]") { i += 1; return .numbers(nums) }
+            if p[i] == UInt8(ascii: "]") {
+                i += 1
+                return .numbers(nums)
+            }
             guard p[i] == UInt8(ascii: ",") else { throw SyntaxError(offset: i, message: "expected ',' or ']'") }
             i += 1
             skipSpace()
@@ -138,8 +168,14 @@ public struct JSONParser {
             items.append(try value(depth: depth + 1))
             skipSpace()
             guard i < p.count else { throw SyntaxError(offset: i, message: "unexpected end of input inside an array") }
-            if p[i] == UInt8(ascii: ",") { i += 1; continue }
-            if p[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+            if p[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            if p[i] == UInt8(ascii: "]") {
+                i += 1
+                return .array(items)
+            }
             throw SyntaxError(offset: i, message: "expected ',' or ']'")
         }
     }
@@ -158,9 +194,16 @@ public struct JSONParser {
         while true {
             guard i < p.count else { throw SyntaxError(offset: i, message: "unterminated string") }
             let c = p[i]
-            if c == UInt8(ascii: "\"") { i += 1; break }
+            if c == UInt8(ascii: "\"") {
+                i += 1
+                break
+            }
             if c < 0x20 { throw SyntaxError(offset: i, message: "control character in string") }
-            if c != UInt8(ascii: "\\") { bytes.append(c); i += 1; continue }
+            if c != UInt8(ascii: "\\") {
+                bytes.append(c)
+                i += 1
+                continue
+            }
             i += 1
             guard i < p.count else { throw SyntaxError(offset: i, message: "unterminated escape") }
             let e = p[i]
@@ -176,7 +219,9 @@ public struct JSONParser {
             case UInt8(ascii: "t"): bytes.append(0x09)
             case UInt8(ascii: "u"):
                 var code = try hex4()
-                if (0xD800..<0xDC00).contains(code), i + 6 <= p.count, p[i] == UInt8(ascii: "\\"), p[i + 1] == UInt8(ascii: "u") {
+                if (0xD800..<0xDC00).contains(code), i + 6 <= p.count, p[i] == UInt8(ascii: "\\"),
+                    p[i + 1] == UInt8(ascii: "u")
+                {
                     let back = i
                     i += 2
                     let low = try hex4()
@@ -219,16 +264,29 @@ public struct JSONParser {
     mutating func number() throws(SyntaxError) -> Double {
         let start = i
         var neg = false
-        if p[i] == UInt8(ascii: "-") { neg = true; i += 1 }
+        if p[i] == UInt8(ascii: "-") {
+            neg = true
+            i += 1
+        }
         var mant: UInt64 = 0
         var digits = 0
         var intDigits = 0
-        while i < p.count, p[i] >= 0x30, p[i] <= 0x39 { mant = mant &* 10 &+ UInt64(p[i] - 0x30); digits += 1; intDigits += 1; i += 1 }
+        while i < p.count, p[i] >= 0x30, p[i] <= 0x39 {
+            mant = mant &* 10 &+ UInt64(p[i] - 0x30)
+            digits += 1
+            intDigits += 1
+            i += 1
+        }
         guard intDigits > 0 else { throw SyntaxError(offset: i, message: "invalid number") }
         var frac = 0
         if i < p.count, p[i] == UInt8(ascii: ".") {
             i += 1
-            while i < p.count, p[i] >= 0x30, p[i] <= 0x39 { mant = mant &* 10 &+ UInt64(p[i] - 0x30); digits += 1; frac += 1; i += 1 }
+            while i < p.count, p[i] >= 0x30, p[i] <= 0x39 {
+                mant = mant &* 10 &+ UInt64(p[i] - 0x30)
+                digits += 1
+                frac += 1
+                i += 1
+            }
             guard frac > 0 else { throw SyntaxError(offset: i, message: "invalid number: digits expected after '.'") }
         }
         var hasExp = false
@@ -237,8 +295,13 @@ public struct JSONParser {
             i += 1
             if i < p.count, p[i] == UInt8(ascii: "+") || p[i] == UInt8(ascii: "-") { i += 1 }
             var expDigits = 0
-            while i < p.count, p[i] >= 0x30, p[i] <= 0x39 { i += 1; expDigits += 1 }
-            guard expDigits > 0 else { throw SyntaxError(offset: i, message: "invalid number: digits expected in exponent") }
+            while i < p.count, p[i] >= 0x30, p[i] <= 0x39 {
+                i += 1
+                expDigits += 1
+            }
+            guard expDigits > 0 else {
+                throw SyntaxError(offset: i, message: "invalid number: digits expected in exponent")
+            }
         }
         if !hasExp && digits <= 15 {
             // Exact: mantissa < 2^53 and 10^frac ≤ 10^22, one correctly rounded division.
@@ -292,10 +355,16 @@ public enum JSONWriter {
         case .string(let s): out += quote(s)
         case .numbers(let xs):
             out += "["
-            for (k, x) in xs.enumerated() { if k > 0 { out += pretty ? ", " : "," }; out += number(x) }
+            for (k, x) in xs.enumerated() {
+                if k > 0 { out += pretty ? ", " : "," }
+                out += number(x)
+            }
             out += "]"
         case .array(let items):
-            if items.isEmpty { out += "[]"; return }
+            if items.isEmpty {
+                out += "[]"
+                return
+            }
             out += "["
             for (k, x) in items.enumerated() {
                 if k > 0 { out += "," }
@@ -304,7 +373,10 @@ public enum JSONWriter {
             }
             out += close + "]"
         case .object(let pairs):
-            if pairs.isEmpty { out += "{}"; return }
+            if pairs.isEmpty {
+                out += "{}"
+                return
+            }
             out += "{"
             for (k, (key, x)) in pairs.enumerated() {
                 if k > 0 { out += "," }

@@ -14,10 +14,14 @@ final class Memo<Value>: @unchecked Sendable {
 
     func get(_ key: String, make: () throws -> Value) rethrows -> Value {
         lock.lock()
-        if let v = values[key] { lock.unlock(); return v }
+        if let v = values[key] {
+            lock.unlock()
+            return v
+        }
         lock.unlock()
         let v = try make()
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         if let first = values[key] { return first }
         values[key] = v
         order.append(key)

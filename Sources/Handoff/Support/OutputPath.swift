@@ -26,53 +26,74 @@ public enum OutputPath {
     ///   - ownNames: for a directory, the names this command writes; with `force`, an existing
     ///     directory without the marker may be replaced when it holds only these.
     ///   - inPlace: the directory is written file by file and never replaced as a whole.
-    public static func check(_ path: String, kind: Kind, argument: String, force: Bool = false,
-                             inputs: [String] = [], ownNames: Set<String> = [], inPlace: Bool = false) throws {
+    public static func check(
+        _ path: String, kind: Kind, argument: String, force: Bool = false,
+        inputs: [String] = [], ownNames: Set<String> = [], inPlace: Bool = false
+    ) throws {
         guard !path.isEmpty else {
-            throw HandoffError.input("the output path is empty; give a \(kind == .file ? "file" : "directory") to write", field: argument)
+            throw HandoffError.input(
+                "the output path is empty; give a \(kind == .file ? "file" : "directory") to write", field: argument)
         }
         let target = absolute(path)
         for input in inputs where !input.isEmpty {
             let i = absolute(input)
             if i == target {
-                throw HandoffError.input("\(path) is also this command's input; write the output somewhere else", field: argument)
+                throw HandoffError.input(
+                    "\(path) is also this command's input; write the output somewhere else", field: argument)
             }
             if i.hasPrefix(target == "/" ? "/" : target + "/") {
-                throw HandoffError.input("\(path) holds this command's input \(input); write the output somewhere else", field: argument)
+                throw HandoffError.input(
+                    "\(path) holds this command's input \(input); write the output somewhere else", field: argument)
             }
         }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: target, isDirectory: &isDir) else { return }
         switch kind {
         case .file:
-            if isDir.boolValue { throw HandoffError.input("\(path) is a directory; expected a file path", field: argument) }
-            if !force { throw HandoffError.input("\(path) exists; pass --force to replace it, or choose another path", field: argument) }
+            if isDir.boolValue {
+                throw HandoffError.input("\(path) is a directory; expected a file path", field: argument)
+            }
+            if !force {
+                throw HandoffError.input(
+                    "\(path) exists; pass --force to replace it, or choose another path", field: argument)
+            }
         case .directory:
-            guard isDir.boolValue else { throw HandoffError.input("\(path) is a file; expected a directory path", field: argument) }
+            guard isDir.boolValue else {
+                throw HandoffError.input("\(path) is a file; expected a directory path", field: argument)
+            }
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: target)) ?? []
             let recorded = ownFiles(target)
             if let recorded {
                 let foreign = entries.filter { $0 != marker && !recorded.contains($0) && !isOwnTemporary($0) }.sorted()
                 if foreign.isEmpty || inPlace { return }
-                throw HandoffError.input("\(path) is an earlier Handoff output but also holds \(list(foreign)), which Handoff did not write; move them, or choose another path", field: argument)
+                throw HandoffError.input(
+                    "\(path) is an earlier Handoff output but also holds \(list(foreign)), which Handoff did not write; move them, or choose another path",
+                    field: argument)
             }
             if entries.isEmpty { return }
             if inPlace {
                 if force { return }
-                throw HandoffError.input("\(path) exists and is not marked as Handoff output; pass --force to write \(list(ownNames.sorted())) into it (nothing else in it is touched), or choose another path", field: argument)
+                throw HandoffError.input(
+                    "\(path) exists and is not marked as Handoff output; pass --force to write \(list(ownNames.sorted())) into it (nothing else in it is touched), or choose another path",
+                    field: argument)
             }
             let foreign = entries.filter { !ownNames.contains($0) }.sorted()
             if foreign.isEmpty && force { return }
             if foreign.isEmpty {
-                throw HandoffError.input("\(path) exists and is not marked as Handoff output; pass --force to replace it, or choose another path", field: argument)
+                throw HandoffError.input(
+                    "\(path) exists and is not marked as Handoff output; pass --force to replace it, or choose another path",
+                    field: argument)
             }
-            throw HandoffError.input("\(path) exists and holds \(list(foreign)), which Handoff did not write; choose another path (--force replaces only a directory of Handoff's own files)", field: argument)
+            throw HandoffError.input(
+                "\(path) exists and holds \(list(foreign)), which Handoff did not write; choose another path (--force replaces only a directory of Handoff's own files)",
+                field: argument)
         }
     }
 
     /// The names recorded in the marker of `dir`, or nil when it has none.
     public static func ownFiles(_ dir: String) -> Set<String>? {
-        guard let d = FileManager.default.contents(atPath: dir + "/" + marker), let s = String(data: d, encoding: .utf8) else { return nil }
+        guard let d = FileManager.default.contents(atPath: dir + "/" + marker), let s = String(data: d, encoding: .utf8)
+        else { return nil }
         return Set(s.split(separator: "\n").map(String.init).filter { !$0.isEmpty })
     }
 

@@ -11,9 +11,13 @@ enum Parallel {
             while k < n {
                 do {
                     let v = try body(k)
-                    box.lock.lock(); box.values[k] = v; box.lock.unlock()
+                    box.lock.lock()
+                    box.values[k] = v
+                    box.lock.unlock()
                 } catch {
-                    box.lock.lock(); if box.error == nil { box.error = error }; box.lock.unlock()
+                    box.lock.lock()
+                    if box.error == nil { box.error = error }
+                    box.lock.unlock()
                     return
                 }
                 k += workers

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Per-token difficulties of every request of a trace, concatenated: one value in [0, 1] per
 /// generated token (1 = hardest).
 ///
@@ -59,14 +61,23 @@ public final class DifficultyColumn: @unchecked Sendable {
             // q/255 > t  ⇔  q > ⌊255·t⌋ for integer q (checked in float to match `subscript`).
             let p = base.assumingMemoryBound(to: UInt8.self)
             var i = range.lowerBound
-            while i < range.upperBound { if Float(p[i]) * (1 / 255) > threshold { return i }; i += 1 }
+            while i < range.upperBound {
+                if Float(p[i]) * (1 / 255) > threshold { return i }
+                i += 1
+            }
         case .f2:
             var i = range.lowerBound
-            while i < range.upperBound { if self[i] > threshold { return i }; i += 1 }
+            while i < range.upperBound {
+                if self[i] > threshold { return i }
+                i += 1
+            }
         case .f4:
             let p = base.assumingMemoryBound(to: Float.self)
             var i = range.lowerBound
-            while i < range.upperBound { if p[i] > threshold { return i }; i += 1 }
+            while i < range.upperBound {
+                if p[i] > threshold { return i }
+                i += 1
+            }
         }
         return nil
     }
@@ -76,24 +87,35 @@ public final class DifficultyColumn: @unchecked Sendable {
         var i = range.lowerBound
         if dtype == .f4 {
             let p = base.assumingMemoryBound(to: Float.self)
-            while i < range.upperBound { if p[i] <= threshold { return i }; i += 1 }
+            while i < range.upperBound {
+                if p[i] <= threshold { return i }
+                i += 1
+            }
             return nil
         }
-        while i < range.upperBound { if self[i] <= threshold { return i }; i += 1 }
+        while i < range.upperBound {
+            if self[i] <= threshold { return i }
+            i += 1
+        }
         return nil
     }
 
     /// Σ dᵞ over `range`. O(length).
     public func powerSum(_ range: Range<Int>, exponent: Double) -> Double {
         var s = 0.0
-        if exponent == 1 { for i in range { s += Double(self[i]) } }
-        else if exponent == 2 { for i in range { let d = Double(self[i]); s += d * d } }
-        else { for i in range { s += pow(Double(self[i]), exponent) } }
+        if exponent == 1 {
+            for i in range { s += Double(self[i]) }
+        } else if exponent == 2 {
+            for i in range {
+                let d = Double(self[i])
+                s += d * d
+            }
+        } else {
+            for i in range { s += pow(Double(self[i]), exponent) }
+        }
         return s
     }
 
     /// The raw bytes as they would be written to a `.npy` file of the same dtype.
     public var rawBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count * dtype.bytes) }
 }
-
-import Foundation

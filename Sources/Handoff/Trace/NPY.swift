@@ -19,28 +19,39 @@ public enum NPY {
         let f = try MappedFile(path: path)
         func bad(_ m: String) -> HandoffError { .input(m, file: path) }
         guard f.size >= 10, f.base.load(as: UInt8.self) == 0x93,
-              String(decoding: UnsafeRawBufferPointer(start: f.base + 1, count: 5), as: UTF8.self) == "NUMPY" else {
+            String(decoding: UnsafeRawBufferPointer(start: f.base + 1, count: 5), as: UTF8.self) == "NUMPY"
+        else {
             throw bad("not a NumPy .npy file (bad magic)")
         }
         let major = f.base.load(fromByteOffset: 6, as: UInt8.self)
-        let headerLen: Int, headerStart: Int
+        let headerLen: Int
+        let headerStart: Int
         if major == 1 {
-            headerLen = Int(f.base.loadUnaligned(fromByteOffset: 8, as: UInt16.self).littleEndian); headerStart = 10
+            headerLen = Int(f.base.loadUnaligned(fromByteOffset: 8, as: UInt16.self).littleEndian)
+            headerStart = 10
         } else if major == 2 || major == 3 {
             guard f.size >= 12 else { throw bad("truncated header") }
-            headerLen = Int(f.base.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian); headerStart = 12
-        } else { throw bad("unsupported .npy version \(major)") }
+            headerLen = Int(f.base.loadUnaligned(fromByteOffset: 8, as: UInt32.self).littleEndian)
+            headerStart = 12
+        } else {
+            throw bad("unsupported .npy version \(major)")
+        }
         guard headerStart + headerLen <= f.size else { throw bad("truncated header") }
-        let header = String(decoding: UnsafeRawBufferPointer(start: f.base + headerStart, count: headerLen), as: UTF8.self)
+        let header = String(
+            decoding: UnsafeRawBufferPointer(start: f.base + headerStart, count: headerLen), as: UTF8.self)
         guard let descr = field(header, "descr") else { throw bad("header has no 'descr'") }
         let d = descr.trimmingCharacters(in: CharacterSet(charactersIn: "'\" "))
         let normal = d == "u1" || d == "<u1" ? "|u1" : d
         guard descrs.contains(normal) else {
             throw bad("dtype \(d) is not supported here; expected one of \(descrs.joined(separator: ", "))")
         }
-        if let fo = field(header, "fortran_order"), fo.contains("True") { throw bad("Fortran order is not supported; save a 1-D C-order array") }
+        if let fo = field(header, "fortran_order"), fo.contains("True") {
+            throw bad("Fortran order is not supported; save a 1-D C-order array")
+        }
         guard let shape = field(header, "shape") else { throw bad("header has no 'shape'") }
-        let dims = shape.trimmingCharacters(in: CharacterSet(charactersIn: "() ")).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let dims = shape.trimmingCharacters(in: CharacterSet(charactersIn: "() ")).split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }.filter { !$0.isEmpty }
         let sizes = dims.compactMap { Int($0) }.filter { $0 >= 0 }
         guard sizes.count == dims.count, dims.count == (twoD ? 2 : 1) else {
             throw bad("shape \(shape): expected a \(twoD ? "2-D (rows, columns)" : "1-D") array of sizes ≥ 0")
@@ -49,8 +60,11 @@ public enum NPY {
         let offset = headerStart + headerLen
         // Checked: a shape such as (2**62,) must not wrap around and pass the size check.
         guard let n = sizes.reduce(Optional(1), { acc, s in acc.flatMap { Checked.multiply($0, s) } }),
-              let bytes = Checked.multiply(n, itemSize), let end = Checked.add(offset, bytes), end <= f.size else {
-            throw bad("file is shorter than its shape \(shape) says (\(f.size - offset) data bytes of \(itemSize)-byte items)")
+            let bytes = Checked.multiply(n, itemSize), let end = Checked.add(offset, bytes), end <= f.size
+        else {
+            throw bad(
+                "file is shorter than its shape \(shape) says (\(f.size - offset) data bytes of \(itemSize)-byte items)"
+            )
         }
         return Array1D(descr: normal, count: n, columns: twoD ? sizes[1] : 1, dataOffset: offset, file: f)
     }
@@ -96,14 +110,20 @@ public enum NPY {
     /// Reads a 2-D float array (`<f4` or `<f8`) into memory: (columns, row-major values).
     public static func readFloats2D(_ path: String) throws -> (columns: Int, values: [Float]) {
         let a = try map(path, descrs: ["<f4", "<f8"], twoD: true)
-        if a.descr == "<f8" { return (a.columns, (0..<a.count).map { Float(a.base.loadUnaligned(fromByteOffset: 8 * $0, as: Double.self)) }) }
+        if a.descr == "<f8" {
+            return (
+                a.columns, (0..<a.count).map { Float(a.base.loadUnaligned(fromByteOffset: 8 * $0, as: Double.self)) }
+            )
+        }
         return (a.columns, (0..<a.count).map { a.base.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) })
     }
 
     /// Reads an integer array (`<i8` or `<i4`) into memory.
     public static func readInts(_ path: String) throws -> [Int] {
         let a = try map(path, descrs: ["<i8", "<i4"])
-        if a.descr == "<i8" { return (0..<a.count).map { Int(a.base.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)) } }
+        if a.descr == "<i8" {
+            return (0..<a.count).map { Int(a.base.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)) }
+        }
         return (0..<a.count).map { Int(a.base.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) }
     }
 }

@@ -33,7 +33,8 @@ public enum RequestImport {
     public static func parse(path: String, format: Format) throws -> Parsed {
         // Lines end in LF or CRLF (the Azure files use CRLF; "\r\n" is one Character in Swift).
         let text = String(decoding: try FileIO.read(path), as: UTF8.self)
-        var rows: [Row] = [], skipped = 0
+        var rows: [Row] = []
+        var skipped = 0
         func add(_ r: Row) { if r.outputTokens > 0 { rows.append(r) } else { skipped += 1 } }
         var lineNo = 0
         switch format {
@@ -46,17 +47,22 @@ public enum RequestImport {
                     throw HandoffError.input("not JSON: \(error.message)", file: path, line: lineNo)
                 }
                 func num(_ k: String) throws -> Double {
-                    guard case let .number(x)? = v[k], x >= 0 else { throw HandoffError.input("expected a non-negative number", file: path, line: lineNo, field: k) }
+                    guard case .number(let x)? = v[k], x >= 0 else {
+                        throw HandoffError.input("expected a non-negative number", file: path, line: lineNo, field: k)
+                    }
                     return x
                 }
                 var blocks: [Int]?
                 switch v["hash_ids"] {
-                case let .numbers(xs)?: blocks = xs.map { Int($0) }
-                case let .array(xs)? where xs.isEmpty: blocks = []
+                case .numbers(let xs)?: blocks = xs.map { Int($0) }
+                case .array(let xs)? where xs.isEmpty: blocks = []
                 case nil: blocks = nil
-                default: throw HandoffError.input("expected a list of integers", file: path, line: lineNo, field: "hash_ids")
+                default:
+                    throw HandoffError.input("expected a list of integers", file: path, line: lineNo, field: "hash_ids")
                 }
-                add(Row(line: lineNo, arrivalS: try num("timestamp") / 1000, promptTokens: Int(try num("input_length")),
+                add(
+                    Row(
+                        line: lineNo, arrivalS: try num("timestamp") / 1000, promptTokens: Int(try num("input_length")),
                         outputTokens: Int(try num("output_length")), prefixBlocks: blocks))
             }
         case .azure, .burstgpt:
@@ -66,50 +72,74 @@ public enum RequestImport {
             for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
                 lineNo += 1
                 let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
-                    $0.trimmingCharacters(in: .whitespacesAndNewlines).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                    $0.trimmingCharacters(in: .whitespacesAndNewlines).trimmingCharacters(
+                        in: CharacterSet(charactersIn: "\""))
                 }
                 if fields.count == 1 && fields[0].isEmpty { continue }
                 guard let h = header else {
                     header = fields
-                    let names = format == .azure ? ("TIMESTAMP", "ContextTokens", "GeneratedTokens") : ("Timestamp", "Request tokens", "Response tokens")
+                    let names =
+                        format == .azure
+                        ? ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
+                        : ("Timestamp", "Request tokens", "Response tokens")
                     func col(_ n: String) throws -> Int {
                         guard let i = fields.firstIndex(of: n) else {
-                            throw HandoffError.input("the header has no '\(n)' column (a \(format.rawValue) trace has \(names.0), \(names.1), \(names.2))", file: path, line: lineNo)
+                            throw HandoffError.input(
+                                "the header has no '\(n)' column (a \(format.rawValue) trace has \(names.0), \(names.1), \(names.2))",
+                                file: path, line: lineNo)
                         }
                         return i
                     }
                     cols = (try col(names.0), try col(names.1), try col(names.2))
                     continue
                 }
-                guard fields.count == h.count else { throw HandoffError.input("expected \(h.count) comma-separated fields, found \(fields.count)", file: path, line: lineNo) }
+                guard fields.count == h.count else {
+                    throw HandoffError.input(
+                        "expected \(h.count) comma-separated fields, found \(fields.count)", file: path, line: lineNo)
+                }
                 func int(_ i: Int) throws -> Int {
-                    guard let x = Int(fields[i]), x >= 0 else { throw HandoffError.input("expected a non-negative integer, got '\(fields[i])'", file: path, line: lineNo, field: h[i]) }
+                    guard let x = Int(fields[i]), x >= 0 else {
+                        throw HandoffError.input(
+                            "expected a non-negative integer, got '\(fields[i])'", file: path, line: lineNo, field: h[i]
+                        )
+                    }
                     return x
                 }
                 let t: Double
                 if format == .azure {
                     guard let (days, s) = wallClock(fields[cols.time]) else {
-                        throw HandoffError.input("expected a time 'YYYY-MM-DD hh:mm:ss[.fraction]', got '\(fields[cols.time])'", file: path, line: lineNo, field: h[cols.time])
+                        throw HandoffError.input(
+                            "expected a time 'YYYY-MM-DD hh:mm:ss[.fraction]', got '\(fields[cols.time])'", file: path,
+                            line: lineNo, field: h[cols.time])
                     }
                     // Days from the first row's, so the seconds keep their sub-microsecond digits.
                     if day0 == nil { day0 = days }
                     t = Double(days - day0!) * 86_400 + s
                 } else {
                     guard let s = Double(fields[cols.time]), s.isFinite, s >= 0 else {
-                        throw HandoffError.input("expected seconds, got '\(fields[cols.time])'", file: path, line: lineNo, field: h[cols.time])
+                        throw HandoffError.input(
+                            "expected seconds, got '\(fields[cols.time])'", file: path, line: lineNo,
+                            field: h[cols.time])
                     }
                     t = s
                 }
-                add(Row(line: lineNo, arrivalS: t, promptTokens: try int(cols.prompt), outputTokens: try int(cols.output), prefixBlocks: nil))
+                add(
+                    Row(
+                        line: lineNo, arrivalS: t, promptTokens: try int(cols.prompt),
+                        outputTokens: try int(cols.output), prefixBlocks: nil))
             }
-            if header == nil { throw HandoffError.input("the file is empty; a \(format.rawValue) trace starts with a header line", file: path) }
+            if header == nil {
+                throw HandoffError.input(
+                    "the file is empty; a \(format.rawValue) trace starts with a header line", file: path)
+            }
         }
         guard !rows.isEmpty else { throw HandoffError.input("no request with output tokens in the file", file: path) }
         // Rebase to the first arrival; a file out of time order is sorted (stable: file order on ties).
         let t0 = rows.map(\.arrivalS).min()!
         for i in rows.indices { rows[i].arrivalS -= t0 }
         if zip(rows, rows.dropFirst()).contains(where: { $0.arrivalS > $1.arrivalS }) {
-            rows = rows.enumerated().sorted { ($0.element.arrivalS, $0.offset) < ($1.element.arrivalS, $1.offset) }.map(\.element)
+            rows = rows.enumerated().sorted { ($0.element.arrivalS, $0.offset) < ($1.element.arrivalS, $1.offset) }.map(
+                \.element)
         }
         return Parsed(rows: rows, skippedEmpty: skipped)
     }
@@ -120,9 +150,12 @@ public enum RequestImport {
     static func wallClock(_ s: String) -> (days: Int, seconds: Double)? {
         let parts = s.split(separator: " ")
         guard parts.count == 2 else { return nil }
-        let d = parts[0].split(separator: "-").compactMap { Int($0) }, t = parts[1].split(separator: ":")
+        let d = parts[0].split(separator: "-").compactMap { Int($0) }
+        let t = parts[1].split(separator: ":")
         guard d.count == 3, t.count == 3, let hh = Int(t[0]), let mm = Int(t[1]), let ss = Double(t[2]),
-              (1...12).contains(d[1]), (1...31).contains(d[2]), (0..<24).contains(hh), (0..<60).contains(mm), ss >= 0, ss < 61 else { return nil }
+            (1...12).contains(d[1]), (1...31).contains(d[2]), (0..<24).contains(hh), (0..<60).contains(mm), ss >= 0,
+            ss < 61
+        else { return nil }
         let y = d[1] <= 2 ? d[0] - 1 : d[0]
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400
@@ -134,7 +167,9 @@ public enum RequestImport {
 
     /// Which rows to keep: arrivals in [start, start + duration) of the rebased clock, at most
     /// `limit` of them; then time divided by `speed` (k > 1 replays k× faster) and rebased again.
-    public static func window(_ rows: [Row], start: Double = 0, duration: Double? = nil, limit: Int? = nil, speed: Double = 1) -> [Row] {
+    public static func window(
+        _ rows: [Row], start: Double = 0, duration: Double? = nil, limit: Int? = nil, speed: Double = 1
+    ) -> [Row] {
         var kept = rows.filter { $0.arrivalS >= start && (duration == nil || $0.arrivalS < start + duration!) }
         if let limit, kept.count > limit { kept = Array(kept.prefix(limit)) }
         guard let t0 = kept.first?.arrivalS else { return [] }
@@ -149,12 +184,20 @@ public enum RequestImport {
     /// Sampling: classes are ⌊log₂ output tokens⌋; a row draws a recorded request uniformly from
     /// its class, or from the nearest non-empty class (the shorter on a tie), and takes its
     /// difficulties cycled or cut to the row's length, and its outcome labels.
-    public static func trace(_ rows: [Row], idPrefix: String, synthetic spec: SyntheticTraceSpec, recorded: Trace? = nil) -> Trace {
+    public static func trace(
+        _ rows: [Row], idPrefix: String, synthetic spec: SyntheticTraceSpec, recorded: Trace? = nil
+    ) -> Trace {
         let rng = RandomStream(seed: spec.seed, name: "trace.import")
-        var requests: [TraceRequest] = [], offsets = [0], values: [Float] = []
+        var requests: [TraceRequest] = []
+        var offsets = [0]
+        var values: [Float] = []
         requests.reserveCapacity(rows.count)
         var classes: [Int: [Int]] = [:]
-        if let recorded { for r in 0..<recorded.count where recorded.outputTokens(r) > 0 { classes[Int.bitWidth - 1 - recorded.outputTokens(r).leadingZeroBitCount, default: []].append(r) } }
+        if let recorded {
+            for r in 0..<recorded.count where recorded.outputTokens(r) > 0 {
+                classes[Int.bitWidth - 1 - recorded.outputTokens(r).leadingZeroBitCount, default: []].append(r)
+            }
+        }
         let keys = classes.keys.sorted()
         for (k, row) in rows.enumerated() {
             var q = TraceRequest(id: "\(idPrefix)-\(k)", promptTokens: row.promptTokens, arrivalS: row.arrivalS)
@@ -171,7 +214,8 @@ public enum RequestImport {
             } else {
                 let h = spec.appendDifficulty(tokens: row.outputTokens, rng: rng, into: &values)
                 let (s, l) = spec.labels(hardness: h, rng: rng)
-                q.smallCorrect = s; q.largeCorrect = l
+                q.smallCorrect = s
+                q.largeCorrect = l
             }
             requests.append(q)
             offsets.append(values.count)

@@ -20,7 +20,7 @@ public enum SplitReasonImport {
         while let ch = c {
             if ch.properties.isWhitespace {
                 c = it.next()
-                if let nx = c, nx.properties.isAlphabetic { continue } // space attaches to the word
+                if let nx = c, nx.properties.isAlphabetic { continue }  // space attaches to the word
                 n += 1
                 while let w = c, w.properties.isWhitespace { c = it.next() }
                 continue
@@ -30,7 +30,10 @@ public enum SplitReasonImport {
                 while let w = c, w.properties.isAlphabetic { c = it.next() }
             } else if ch.properties.numericType != nil {
                 var k = 0
-                while let w = c, w.properties.numericType != nil, k < 3 { c = it.next(); k += 1 }
+                while let w = c, w.properties.numericType != nil, k < 3 {
+                    c = it.next()
+                    k += 1
+                }
                 n += 1
             } else {
                 n += 1
@@ -45,7 +48,8 @@ public enum SplitReasonImport {
         var out: [(Int, Bool)] = []
         var rest = Substring(text)
         var hard = false
-        let open = "<bigmodel>", closes = ["</bigmodel>", "<\\bigmodel>"]
+        let open = "<bigmodel>"
+        let closes = ["</bigmodel>", "<\\bigmodel>"]
         while !rest.isEmpty {
             let tags = hard ? closes : [open]
             let hit = tags.compactMap { rest.range(of: $0) }.min(by: { $0.lowerBound < $1.lowerBound })
@@ -69,34 +73,50 @@ public enum SplitReasonImport {
                 if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
                 let v: JSONValue
                 do { v = try JSONParser.parse(String(line)) } catch {
-                    throw HandoffError.input("invalid JSON: \(error.message)", file: path, line: k + 1, column: error.offset + 1)
+                    throw HandoffError.input(
+                        "invalid JSON: \(error.message)", file: path, line: k + 1, column: error.offset + 1)
                 }
-                guard case .object = v else { throw HandoffError.input("expected a JSON object", file: path, line: k + 1) }
-                guard case let .string(resp)? = v["response"] ?? v["text"] else {
-                    throw HandoffError.input("missing; expected the annotated text in \"response\" or \"text\"", file: path, line: k + 1, field: "response")
+                guard case .object = v else {
+                    throw HandoffError.input("expected a JSON object", file: path, line: k + 1)
+                }
+                guard case .string(let resp)? = v["response"] ?? v["text"] else {
+                    throw HandoffError.input(
+                        "missing; expected the annotated text in \"response\" or \"text\"", file: path, line: k + 1,
+                        field: "response")
                 }
                 var prompt: String? = nil
-                if case let .string(p)? = v["prompt"] { prompt = p }
+                if case .string(let p)? = v["prompt"] { prompt = p }
                 var ptoks = prompt.map { tokenCount(Substring($0)) } ?? 0
                 if let x = v["prompt_tokens"] {
-                    guard case let .number(d) = x, let t = Limits.integer(d, limit: Limits.requestTokens) else {
-                        throw HandoffError.input("expected an integer in 0…\(Limits.requestTokens), got \(JSONWriter.write(x))", file: path, line: k + 1, field: "prompt_tokens")
+                    guard case .number(let d) = x, let t = Limits.integer(d, limit: Limits.requestTokens) else {
+                        throw HandoffError.input(
+                            "expected an integer in 0…\(Limits.requestTokens), got \(JSONWriter.write(x))", file: path,
+                            line: k + 1, field: "prompt_tokens")
                     }
                     ptoks = t
                 }
                 var id = "sr-\(items.count)"
-                if case let .string(s)? = v["id"] { id = s } else if case let .number(x)? = v["id"] {
-                    guard let s = TraceJSONL.integerID(x) else { throw HandoffError.input("expected a string or an integer", file: path, line: k + 1, field: "id") }
+                if case .string(let s)? = v["id"] {
+                    id = s
+                } else if case .number(let x)? = v["id"] {
+                    guard let s = TraceJSONL.integerID(x) else {
+                        throw HandoffError.input(
+                            "expected a string or an integer", file: path, line: k + 1, field: "id")
+                    }
                     id = s
                 }
                 var q = TraceRequest(id: id, promptTokens: ptoks, prompt: prompt)
-                if case let .bool(b)? = v["small_correct"] { q.smallCorrect = b }
-                if case let .bool(b)? = v["large_correct"] { q.largeCorrect = b }
-                if case let .string(s)? = v["answer"] { q.answer = s }
+                if case .bool(let b)? = v["small_correct"] { q.smallCorrect = b }
+                if case .bool(let b)? = v["large_correct"] { q.largeCorrect = b }
+                if case .string(let s)? = v["answer"] { q.answer = s }
                 items.append((q, resp))
             }
         } else {
-            items.append((TraceRequest(id: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent, promptTokens: 0), text))
+            items.append(
+                (
+                    TraceRequest(
+                        id: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent, promptTokens: 0), text
+                ))
         }
         if items.isEmpty { throw HandoffError.input("no requests found", file: path) }
         var values: [Float] = []

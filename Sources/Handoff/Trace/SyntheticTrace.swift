@@ -1,3 +1,5 @@
+import Foundation
+
 /// A seeded generator of token-difficulty traces, for demos, tests and benchmarks.
 ///
 /// Per request r (all draws from the stream "trace.synthetic" of the seed):
@@ -26,7 +28,10 @@ public struct SyntheticTraceSpec: Sendable, Equatable {
     public struct Lengths: Sendable, Equatable {
         public var median: Double, sigma: Double, min: Int, max: Int
         public init(median: Double, sigma: Double, min: Int, max: Int) {
-            self.median = median; self.sigma = sigma; self.min = min; self.max = max
+            self.median = median
+            self.sigma = sigma
+            self.min = min
+            self.max = max
         }
     }
     public var requests = 200
@@ -71,7 +76,8 @@ public struct SyntheticTraceSpec: Sendable, Equatable {
             let x = rng.lognormal(mu: log(l.median), sigma: l.sigma).rounded()
             return Int(Swift.min(Swift.max(x, Double(l.min)), Double(l.max)))
         }
-        var q = Request(request: TraceRequest(id: "", promptTokens: 0), difficulty: [], steps: [], scores: [], rewards: [])
+        var q = Request(
+            request: TraceRequest(id: "", promptTokens: 0), difficulty: [], steps: [], scores: [], rewards: [])
         for r in 0..<self.requests {
             q.difficulty.removeAll(keepingCapacity: true)
             q.steps.removeAll(keepingCapacity: true)
@@ -96,8 +102,17 @@ public struct SyntheticTraceSpec: Sendable, Equatable {
                         for t in start..<end { sum += Double(q.difficulty[t]) }
                         let dbar = sum / Double(end - start)
                         start = end
-                        for _ in 0..<k { q.scores.append(Float(Swift.min(1, Swift.max(0, 1 - dbar + candidateScoreSD * candidateRNG.gaussian())))) }
-                        for _ in 0..<k { q.rewards.append(Float(Swift.min(1, Swift.max(0, 1 - dbar / 2 + candidateScoreSD * candidateRNG.gaussian())))) }
+                        for _ in 0..<k {
+                            q.scores.append(
+                                Float(Swift.min(1, Swift.max(0, 1 - dbar + candidateScoreSD * candidateRNG.gaussian())))
+                            )
+                        }
+                        for _ in 0..<k {
+                            q.rewards.append(
+                                Float(
+                                    Swift.min(
+                                        1, Swift.max(0, 1 - dbar / 2 + candidateScoreSD * candidateRNG.gaussian()))))
+                        }
                     }
                 }
             }
@@ -125,7 +140,10 @@ public struct SyntheticTraceSpec: Sendable, Equatable {
             if hard {
                 for _ in 0..<run { values.append(Float(hardMin + (1 - hardMin) * rng.uniform())) }
             } else {
-                for _ in 0..<run { let u = rng.uniform(); values.append(Float(easyMax * u * u * u)) }
+                for _ in 0..<run {
+                    let u = rng.uniform()
+                    values.append(Float(easyMax * u * u * u))
+                }
             }
             t += run
             hard.toggle()
@@ -146,15 +164,20 @@ public struct SyntheticTraceSpec: Sendable, Equatable {
         requests.reserveCapacity(self.requests)
         var offsets = [0]
         offsets.reserveCapacity(self.requests + 1)
-        let meanOut = outputTokens.sigma == 0 ? Double(outputTokens.min + outputTokens.max) / 2
+        let meanOut =
+            outputTokens.sigma == 0
+            ? Double(outputTokens.min + outputTokens.max) / 2
             : outputTokens.median * exp(outputTokens.sigma * outputTokens.sigma / 2)
         var values: [Float] = []
         // An estimate only; bounded, since a large sigma makes the lognormal mean overflow.
-        let estimate = Swift.min(Double(self.requests) * meanOut * 1.05, Double(self.requests) * Double(outputTokens.max), Double(Limits.traceTokens))
+        let estimate = Swift.min(
+            Double(self.requests) * meanOut * 1.05, Double(self.requests) * Double(outputTokens.max),
+            Double(Limits.traceTokens))
         values.reserveCapacity(Int(estimate.isFinite ? estimate : 0))
         var steps: [Int32] = []
         var stepOffsets = [0]
-        var scores: [Float] = [], rewards: [Float] = []
+        var scores: [Float] = []
+        var rewards: [Float] = []
         forEachRequest { q in
             requests.append(q.request)
             values.append(contentsOf: q.difficulty)
@@ -164,9 +187,9 @@ public struct SyntheticTraceSpec: Sendable, Equatable {
             scores.append(contentsOf: q.scores)
             rewards.append(contentsOf: q.rewards)
         }
-        return Trace(requests: requests, offsets: offsets, difficulty: DifficultyColumn(values), steps: steps, stepOffsets: stepOffsets,
-                     candidates: candidatesPerStep, stepScores: scores, stepRewards: rewards)
+        return Trace(
+            requests: requests, offsets: offsets, difficulty: DifficultyColumn(values), steps: steps,
+            stepOffsets: stepOffsets,
+            candidates: candidatesPerStep, stepScores: scores, stepRewards: rewards)
     }
 }
-
-import Foundation

@@ -1,4 +1,5 @@
 import Foundation
+
 /// What a trace knows of one request, apart from its per-token difficulties.
 public struct TraceRequest: Sendable, Equatable {
     public var id: String
@@ -26,8 +27,10 @@ public struct TraceRequest: Sendable, Equatable {
     /// the server's timings, the generated text), kept verbatim.
     public var measured: JSONValue?
 
-    public init(id: String, promptTokens: Int, arrivalS: Double? = nil, smallCorrect: Bool? = nil,
-                largeCorrect: Bool? = nil, prompt: String? = nil, answer: String? = nil, measured: JSONValue? = nil) {
+    public init(
+        id: String, promptTokens: Int, arrivalS: Double? = nil, smallCorrect: Bool? = nil,
+        largeCorrect: Bool? = nil, prompt: String? = nil, answer: String? = nil, measured: JSONValue? = nil
+    ) {
         self.id = id
         self.promptTokens = promptTokens
         self.arrivalS = arrivalS
@@ -71,8 +74,11 @@ public final class Trace: @unchecked Sendable {
     /// The value memoised under `key`, made by `make` the first time. Values must be immutable.
     public func memoised<T>(_ key: String, _ make: () -> T) -> T { memo.get(key, make: make) as! T }
 
-    public init(requests: [TraceRequest], offsets: [Int], difficulty: DifficultyColumn,
-                steps: [Int32] = [], stepOffsets: [Int]? = nil, candidates: Int = 0, stepScores: [Float] = [], stepRewards: [Float] = []) {
+    public init(
+        requests: [TraceRequest], offsets: [Int], difficulty: DifficultyColumn,
+        steps: [Int32] = [], stepOffsets: [Int]? = nil, candidates: Int = 0, stepScores: [Float] = [],
+        stepRewards: [Float] = []
+    ) {
         precondition(offsets.count == requests.count + 1 && offsets.last == difficulty.count)
         precondition(stepScores.isEmpty || stepScores.count == steps.count * candidates)
         precondition(stepRewards.isEmpty || stepRewards.count == steps.count * candidates)
@@ -94,7 +100,11 @@ public final class Trace: @unchecked Sendable {
     @inline(__always) public func tokenRange(_ r: Int) -> Range<Int> { offsets[r]..<offsets[r + 1] }
     public func stepBoundaries(_ r: Int) -> ArraySlice<Int32> { steps[stepOffsets[r]..<stepOffsets[r + 1]] }
     /// Recorded score of draft candidate `c` of step `j` (a global step index) of the trace.
-    @inline(__always) public func stepScore(step j: Int, candidate c: Int) -> Double { Double(stepScores[j * candidates + c]) }
+    @inline(__always) public func stepScore(step j: Int, candidate c: Int) -> Double {
+        Double(stepScores[j * candidates + c])
+    }
     /// Recorded reward of target candidate `c` of step `j`.
-    @inline(__always) public func stepReward(step j: Int, candidate c: Int) -> Double { Double(stepRewards[j * candidates + c]) }
+    @inline(__always) public func stepReward(step j: Int, candidate c: Int) -> Double {
+        Double(stepRewards[j * candidates + c])
+    }
 }

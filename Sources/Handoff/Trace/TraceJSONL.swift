@@ -22,9 +22,11 @@ import Foundation
 ///
 /// Blank lines are skipped. Any other field is an error, so a misspelt field cannot be ignored.
 public enum TraceJSONL {
-    public static let fields = ["id", "prompt_tokens", "difficulty", "hard_spans", "output_tokens", "steps",
-                                "step_scores", "step_rewards", "arrival_s", "small_correct", "large_correct", "large_output_tokens", "held_out",
-                                "prefix_blocks", "prompt", "answer", "measured"]
+    public static let fields = [
+        "id", "prompt_tokens", "difficulty", "hard_spans", "output_tokens", "steps",
+        "step_scores", "step_rewards", "arrival_s", "small_correct", "large_correct", "large_output_tokens", "held_out",
+        "prefix_blocks", "prompt", "answer", "measured"
+    ]
 
     /// Reads a JSONL trace. O(bytes). Errors name the file, line and field.
     public static func read(path: String) throws -> Trace {
@@ -36,7 +38,9 @@ public enum TraceJSONL {
     static func read(path: String, indexOnly: Bool) throws -> (trace: Trace, offsets: [Int]) {
         let data = try FileIO.read(path)
         return try data.withUnsafeBytes { raw in
-            try parse(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count), file: path, indexOnly: indexOnly)
+            try parse(
+                UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count),
+                file: path, indexOnly: indexOnly)
         }
     }
 
@@ -45,7 +49,9 @@ public enum TraceJSONL {
         return try bytes.withUnsafeBufferPointer { try parse($0, file: file, indexOnly: false).trace }
     }
 
-    static func parse(_ p: UnsafeBufferPointer<UInt8>, file: String, indexOnly: Bool) throws -> (trace: Trace, offsets: [Int]) {
+    static func parse(
+        _ p: UnsafeBufferPointer<UInt8>, file: String, indexOnly: Bool
+    ) throws -> (trace: Trace, offsets: [Int]) {
         var requests: [TraceRequest] = []
         var offsets = [0]
         var values: [Float] = []
@@ -61,35 +67,52 @@ public enum TraceJSONL {
             let line = UnsafeBufferPointer(rebasing: p[start..<end])
             start = end + 1
             guard line.count <= Limits.lineBytes else {
-                throw HandoffError.input("the line has \(line.count) bytes; at most \(Limits.lineBytes) (docs/limits.md: HANDOFF_MAX_LINE_BYTES raises it)", file: file, line: lineNo)
+                throw HandoffError.input(
+                    "the line has \(line.count) bytes; at most \(Limits.lineBytes) (docs/limits.md: HANDOFF_MAX_LINE_BYTES raises it)",
+                    file: file, line: lineNo)
             }
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
             let value: JSONValue
             do { value = try JSONParser.parse(line) } catch {
-                throw HandoffError.input("invalid JSON: \(error.message)", file: file, line: lineNo, column: error.offset + 1)
+                throw HandoffError.input(
+                    "invalid JSON: \(error.message)", file: file, line: lineNo, column: error.offset + 1)
             }
             let before = values.count
             let stepsBefore = steps.count
-            let n = try decodeLine(value, file: file, line: lineNo, requests: &requests, values: &values, steps: &steps, indexOnly: indexOnly)
+            let n = try decodeLine(
+                value, file: file, line: lineNo, requests: &requests, values: &values, steps: &steps,
+                indexOnly: indexOnly)
             guard offsets.last! + n <= (indexOnly ? Int.max / 2 : Limits.traceTokens) else {
-                throw HandoffError.input("the trace has more than \(Limits.traceTokens) tokens, the most a JSONL trace may hold in memory; convert it to the columnar form (handoff trace convert), or raise HANDOFF_MAX_TRACE_TOKENS (docs/limits.md)", file: file, line: lineNo)
+                throw HandoffError.input(
+                    "the trace has more than \(Limits.traceTokens) tokens, the most a JSONL trace may hold in memory; convert it to the columnar form (handoff trace convert), or raise HANDOFF_MAX_TRACE_TOKENS (docs/limits.md)",
+                    file: file, line: lineNo)
             }
             if !indexOnly {
                 try cands.read(value, steps: steps.count - stepsBefore, file: file, line: lineNo)
             } else if let key = ["step_scores", "step_rewards"].first(where: { value[$0] != nil }) {
-                throw HandoffError.input("a columnar trace keeps \(key) in \(key).npy (steps × K, <f4), not in index.jsonl", file: file, line: lineNo, field: key)
+                throw HandoffError.input(
+                    "a columnar trace keeps \(key) in \(key).npy (steps × K, <f4), not in index.jsonl", file: file,
+                    line: lineNo, field: key)
             }
             assert(indexOnly || values.count - before == n)
             offsets.append(offsets.last! + n)
             stepOffsets.append(steps.count)
         }
-        if requests.isEmpty { throw HandoffError.input("the trace has no requests (expected one JSON object per line)", file: file) }
+        if requests.isEmpty {
+            throw HandoffError.input("the trace has no requests (expected one JSON object per line)", file: file)
+        }
         if indexOnly {
-            let empty = Trace(requests: requests, offsets: [Int](repeating: 0, count: requests.count + 1), difficulty: DifficultyColumn([]))
+            let empty = Trace(
+                requests: requests, offsets: [Int](repeating: 0, count: requests.count + 1),
+                difficulty: DifficultyColumn([]))
             return (empty, offsets)
         }
-        return (Trace(requests: requests, offsets: offsets, difficulty: DifficultyColumn(values), steps: steps, stepOffsets: stepOffsets,
-                      candidates: cands.width, stepScores: cands.scores, stepRewards: cands.rewards), offsets)
+        return (
+            Trace(
+                requests: requests, offsets: offsets, difficulty: DifficultyColumn(values), steps: steps,
+                stepOffsets: stepOffsets,
+                candidates: cands.width, stepScores: cands.scores, stepRewards: cands.rewards), offsets
+        )
     }
 
     /// Accumulates `step_scores` / `step_rewards` across lines: K (the row length) is fixed by the
@@ -102,11 +125,16 @@ public enum TraceJSONL {
         var firstLine = 0
 
         mutating func read(_ v: JSONValue, steps n: Int, file: String, line: Int) throws {
-            func fail(_ field: String, _ msg: String) -> HandoffError { .input(msg, file: file, line: line, field: field) }
+            func fail(_ field: String, _ msg: String) -> HandoffError {
+                .input(msg, file: file, line: line, field: field)
+            }
             for key in ["step_scores", "step_rewards"] {
                 let have = key == "step_scores" ? scores.count : rewards.count
                 guard let x = v[key] else {
-                    if have > 0, n > 0 { throw fail(key, "missing: line \(firstLine) records \(key), so every request with steps needs it") }
+                    if have > 0, n > 0 {
+                        throw fail(
+                            key, "missing: line \(firstLine) records \(key), so every request with steps needs it")
+                    }
                     continue
                 }
                 let rows: [JSONValue]
@@ -115,17 +143,31 @@ public enum TraceJSONL {
                 case .numbers(let a) where a.isEmpty: rows = []
                 default: throw fail(key, "expected one array of candidate values per step, got \(x.typeName)")
                 }
-                guard rows.count == n else { throw fail(key, "has \(rows.count) rows but the request has \(n) steps (one row per step)") }
-                if have == 0 && stepsSeen > 0 && n > 0 { throw fail(key, "earlier requests with steps have no \(key); give it on every line or none") }
+                guard rows.count == n else {
+                    throw fail(key, "has \(rows.count) rows but the request has \(n) steps (one row per step)")
+                }
+                if have == 0 && stepsSeen > 0 && n > 0 {
+                    throw fail(key, "earlier requests with steps have no \(key); give it on every line or none")
+                }
                 for (j, row) in rows.enumerated() {
-                    guard case let .numbers(xs) = row, !xs.isEmpty, xs.allSatisfy(\.isFinite) else {
+                    guard case .numbers(let xs) = row, !xs.isEmpty, xs.allSatisfy(\.isFinite) else {
                         throw fail("\(key)[\(j)]", "expected an array of K finite numbers (one per candidate)")
                     }
-                    if width == 0 { width = xs.count; firstLine = line }
-                    guard xs.count == width else {
-                        throw fail("\(key)[\(j)]", "has \(xs.count) candidates; line \(firstLine) has \(width) (K must be the same for every step)")
+                    if width == 0 {
+                        width = xs.count
+                        firstLine = line
                     }
-                    if key == "step_scores" { scores.append(contentsOf: xs.map { Float($0) }) } else { rewards.append(contentsOf: xs.map { Float($0) }) }
+                    guard xs.count == width else {
+                        throw fail(
+                            "\(key)[\(j)]",
+                            "has \(xs.count) candidates; line \(firstLine) has \(width) (K must be the same for every step)"
+                        )
+                    }
+                    if key == "step_scores" {
+                        scores.append(contentsOf: xs.map { Float($0) })
+                    } else {
+                        rewards.append(contentsOf: xs.map { Float($0) })
+                    }
                 }
             }
             stepsSeen += n
@@ -139,10 +181,12 @@ public enum TraceJSONL {
     /// index line, whose difficulties live in difficulty.npy) and its steps to `steps`.
     /// - Returns: the request's output tokens.
     @discardableResult
-    static func decodeLine(_ v: JSONValue, file: String, line: Int, requests: inout [TraceRequest],
-                           values: inout [Float], steps: inout [Int32], indexOnly: Bool = false) throws -> Int {
+    static func decodeLine(
+        _ v: JSONValue, file: String, line: Int, requests: inout [TraceRequest],
+        values: inout [Float], steps: inout [Int32], indexOnly: Bool = false
+    ) throws -> Int {
         func fail(_ field: String?, _ msg: String) -> HandoffError { .input(msg, file: file, line: line, field: field) }
-        guard case let .object(pairs) = v else { throw fail(nil, "expected a JSON object per line, got \(v.typeName)") }
+        guard case .object(let pairs) = v else { throw fail(nil, "expected a JSON object per line, got \(v.typeName)") }
         var seen = Set<String>()
         for (k, _) in pairs {
             guard fields.contains(k) else {
@@ -152,25 +196,31 @@ public enum TraceJSONL {
         }
         func int(_ k: String, min: Int = 0) throws -> Int? {
             guard let x = v[k] else { return nil }
-            guard case let .number(d) = x, d == d.rounded(), d >= Double(min) else {
+            guard case .number(let d) = x, d == d.rounded(), d >= Double(min) else {
                 throw fail(k, "expected an integer ≥ \(min), got \(JSONWriter.write(x))")
             }
             guard let i = Limits.integer(d, limit: Limits.requestTokens) else {
-                throw fail(k, "\(JSONWriter.write(x)) is above the limit of \(Limits.requestTokens) tokens per request (docs/limits.md: HANDOFF_MAX_REQUEST_TOKENS raises it)")
+                throw fail(
+                    k,
+                    "\(JSONWriter.write(x)) is above the limit of \(Limits.requestTokens) tokens per request (docs/limits.md: HANDOFF_MAX_REQUEST_TOKENS raises it)"
+                )
             }
             return i
         }
         if indexOnly, let key = ["difficulty", "hard_spans", "steps"].first(where: { v[$0] != nil }) {
-            throw fail(key, "a columnar index line keeps \(key == "steps" ? "steps in steps.npy" : "difficulties in difficulty.npy"); leave \(key) out of index.jsonl")
+            throw fail(
+                key,
+                "a columnar index line keeps \(key == "steps" ? "steps in steps.npy" : "difficulties in difficulty.npy"); leave \(key) out of index.jsonl"
+            )
         }
         func bool(_ k: String) throws -> Bool? {
             guard let x = v[k] else { return nil }
-            guard case let .bool(b) = x else { throw fail(k, "expected true or false, got \(x.typeName)") }
+            guard case .bool(let b) = x else { throw fail(k, "expected true or false, got \(x.typeName)") }
             return b
         }
         func string(_ k: String) throws -> String? {
             guard let x = v[k] else { return nil }
-            guard case let .string(s) = x else { throw fail(k, "expected a string, got \(x.typeName)") }
+            guard case .string(let s) = x else { throw fail(k, "expected a string, got \(x.typeName)") }
             return s
         }
         var id = String(line)
@@ -181,15 +231,22 @@ public enum TraceJSONL {
             default: throw fail("id", "expected a string or an integer, got \(x.typeName)")
             }
         }
-        guard let prompt = try int("prompt_tokens") else { throw fail("prompt_tokens", "missing (the number of prompt tokens, an integer ≥ 0)") }
+        guard let prompt = try int("prompt_tokens") else {
+            throw fail("prompt_tokens", "missing (the number of prompt tokens, an integer ≥ 0)")
+        }
         let declared = try int("output_tokens")
         var n = 0
         if indexOnly {
-            guard let declared else { throw fail("output_tokens", "missing; a columnar index line needs the request's number of generated tokens") }
+            guard let declared else {
+                throw fail(
+                    "output_tokens", "missing; a columnar index line needs the request's number of generated tokens")
+            }
             n = declared
         } else if let d = v["difficulty"] {
             if v["hard_spans"] != nil { throw fail("hard_spans", "give either difficulty or hard_spans, not both") }
-            guard case let .numbers(xs) = d else { throw fail("difficulty", "expected an array of numbers in [0, 1], got \(d.typeName)") }
+            guard case .numbers(let xs) = d else {
+                throw fail("difficulty", "expected an array of numbers in [0, 1], got \(d.typeName)")
+            }
             for (k, x) in xs.enumerated() where !(x >= 0 && x <= 1) {
                 throw fail("difficulty[\(k)]", "\(JSONWriter.number(x)) is out of range; expected a number in [0, 1]")
             }
@@ -199,7 +256,9 @@ public enum TraceJSONL {
             n = xs.count
             for x in xs { values.append(Float(x)) }
         } else if let s = v["hard_spans"] {
-            guard let declared else { throw fail("output_tokens", "missing; hard_spans needs the number of generated tokens") }
+            guard let declared else {
+                throw fail("output_tokens", "missing; hard_spans needs the number of generated tokens")
+            }
             n = declared
             let base = values.count
             values.append(contentsOf: repeatElement(0, count: n))
@@ -210,8 +269,10 @@ public enum TraceJSONL {
             default: throw fail("hard_spans", "expected an array of [start, end) pairs")
             }
             for (k, item) in items.enumerated() {
-                guard case let .numbers(pair) = item, pair.count == 2, pair[0] == pair[0].rounded(), pair[1] == pair[1].rounded(),
-                      pair[0] >= 0, pair[0] <= pair[1], pair[1] <= Double(n) else {
+                guard case .numbers(let pair) = item, pair.count == 2, pair[0] == pair[0].rounded(),
+                    pair[1] == pair[1].rounded(),
+                    pair[0] >= 0, pair[0] <= pair[1], pair[1] <= Double(n)
+                else {
                     throw fail("hard_spans[\(k)]", "expected [start, end) with 0 ≤ start ≤ end ≤ output_tokens (\(n))")
                 }
                 for t in Int(pair[0])..<Int(pair[1]) { values[base + t] = 1 }
@@ -220,10 +281,14 @@ public enum TraceJSONL {
             n = declared
             values.append(contentsOf: repeatElement(0, count: n))
         } else {
-            throw fail("difficulty", "missing; give difficulty (one value per generated token) or hard_spans with output_tokens")
+            throw fail(
+                "difficulty",
+                "missing; give difficulty (one value per generated token) or hard_spans with output_tokens")
         }
         if let s = v["steps"] {
-            guard case let .numbers(xs) = s else { throw fail("steps", "expected an array of increasing token positions") }
+            guard case .numbers(let xs) = s else {
+                throw fail("steps", "expected an array of increasing token positions")
+            }
             var prev = 0.0
             for (k, x) in xs.enumerated() {
                 guard x == x.rounded(), x > prev, x <= Double(n) else {
@@ -235,12 +300,15 @@ public enum TraceJSONL {
         }
         var arrival: Double? = nil
         if let a = v["arrival_s"] {
-            guard case let .number(x) = a, x >= 0, x < 1e12 else { throw fail("arrival_s", "expected a finite number of seconds ≥ 0, got \(JSONWriter.write(a))") }
+            guard case .number(let x) = a, x >= 0, x < 1e12 else {
+                throw fail("arrival_s", "expected a finite number of seconds ≥ 0, got \(JSONWriter.write(a))")
+            }
             arrival = x
         }
-        var q = TraceRequest(id: id, promptTokens: prompt, arrivalS: arrival,
-                             smallCorrect: try bool("small_correct"), largeCorrect: try bool("large_correct"),
-                             prompt: try string("prompt"), answer: try string("answer"), measured: v["measured"])
+        var q = TraceRequest(
+            id: id, promptTokens: prompt, arrivalS: arrival,
+            smallCorrect: try bool("small_correct"), largeCorrect: try bool("large_correct"),
+            prompt: try string("prompt"), answer: try string("answer"), measured: v["measured"])
         q.largeOutputTokens = try int("large_output_tokens")
         q.heldOut = try bool("held_out") ?? false
         if let b = v["prefix_blocks"] {
@@ -309,7 +377,10 @@ public enum TraceJSONL {
     /// Writes the whole trace as JSONL, atomically.
     public static func write(_ trace: Trace, to path: String) throws {
         var out = ""
-        for r in 0..<trace.count { out += line(trace, r); out += "\n" }
+        for r in 0..<trace.count {
+            out += line(trace, r)
+            out += "\n"
+        }
         try FileIO.writeAtomically(out, to: path)
     }
 }

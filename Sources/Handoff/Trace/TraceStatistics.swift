@@ -1,3 +1,5 @@
+import Foundation
+
 /// What `handoff trace inspect` prints: sizes, length percentiles, the difficulty histogram and
 /// the share of tokens above a few thresholds. One pass over the difficulties: O(tokens).
 public enum TraceStatistics {
@@ -18,8 +20,10 @@ public enum TraceStatistics {
         let labeled = t.requests.filter { $0.smallCorrect != nil && $0.largeCorrect != nil }
         func lengths(_ xs: [Double]) -> JSONValue {
             let s = Statistics.summary(xs)
-            return .object([("min", .number(xs.min() ?? 0)), ("mean", .number(s.mean)), ("p50", .number(s.p50)),
-                            ("p90", .number(s.p90)), ("p99", .number(s.p99)), ("max", .number(xs.max() ?? 0))])
+            return .object([
+                ("min", .number(xs.min() ?? 0)), ("mean", .number(s.mean)), ("p50", .number(s.p50)),
+                ("p90", .number(s.p90)), ("p99", .number(s.p99)), ("max", .number(xs.max() ?? 0))
+            ])
         }
         var pairs: [(String, JSONValue)] = [
             ("requests", .number(Double(t.count))),
@@ -28,17 +32,26 @@ public enum TraceStatistics {
             ("prompt_length", lengths(promptLens)),
             ("output_length", lengths(outLens)),
             ("difficulty_storage", .string(d.dtype.rawValue)),
-            ("difficulty_histogram", .object((0..<10).map { (String(format: "%.1f-%.1f", Double($0) / 10, Double($0 + 1) / 10), .number(hist[$0] / n)) })),
-            ("share_above", .object(thresholds.enumerated().map { (String($0.element), .number(above[$0.offset] / n)) })),
+            (
+                "difficulty_histogram",
+                .object(
+                    (0..<10).map {
+                        (String(format: "%.1f-%.1f", Double($0) / 10, Double($0 + 1) / 10), .number(hist[$0] / n))
+                    })
+            ),
+            (
+                "share_above",
+                .object(thresholds.enumerated().map { (String($0.element), .number(above[$0.offset] / n)) })
+            ),
             ("steps", .number(Double(t.steps.count))),
-            ("labeled_requests", .number(Double(labeled.count))),
+            ("labeled_requests", .number(Double(labeled.count)))
         ]
         if !labeled.isEmpty {
-            pairs.append(("small_accuracy", .number(Double(labeled.filter { $0.smallCorrect! }.count) / Double(labeled.count))))
-            pairs.append(("large_accuracy", .number(Double(labeled.filter { $0.largeCorrect! }.count) / Double(labeled.count))))
+            pairs.append(
+                ("small_accuracy", .number(Double(labeled.filter { $0.smallCorrect! }.count) / Double(labeled.count))))
+            pairs.append(
+                ("large_accuracy", .number(Double(labeled.filter { $0.largeCorrect! }.count) / Double(labeled.count))))
         }
         return .object(pairs)
     }
 }
-
-import Foundation

@@ -45,10 +45,14 @@ public final class CapacityPlanner {
     /// The scenario's GPU type per tier, used where `gpuChoices` lists none.
     let scenarioGPUs: [String]
 
-    public init(family: ScenarioFamily, rateRps: Double, slos: [MetricConstraint], gpuChoices: [String: [String]] = [:]) throws {
+    public init(
+        family: ScenarioFamily, rateRps: Double, slos: [MetricConstraint], gpuChoices: [String: [String]] = [:]
+    ) throws {
         self.family = family
         self.rateRps = rateRps
-        self.slos = slos.reduce(into: []) { acc, c in if !acc.contains(where: { $0.description == c.description }) { acc.append(c) } }
+        self.slos = slos.reduce(into: []) { acc, c in
+            if !acc.contains(where: { $0.description == c.description }) { acc.append(c) }
+        }
         self.gpuChoices = gpuChoices
         let base = try family.scenario()
         let gpuTiers = base.tiers.filter { $0.kind == .gpu }
@@ -56,16 +60,22 @@ public final class CapacityPlanner {
         tensorParallel = gpuTiers.map(\.tensorParallel)
         slotsPerReplica = gpuTiers.map(\.maxNumSeqs)
         scenarioGPUs = gpuTiers.map(\.gpu.name)
-        guard !tiers.isEmpty else { throw HandoffError.input("the scenario has no GPU tier to size", file: family.origin) }
-        guard !slos.isEmpty else { throw HandoffError.input("give at least one --slo, e.g. 'latency_ms.ttft.p99<=2000'") }
+        guard !tiers.isEmpty else {
+            throw HandoffError.input("the scenario has no GPU tier to size", file: family.origin)
+        }
+        guard !slos.isEmpty else {
+            throw HandoffError.input("give at least one --slo, e.g. 'latency_ms.ttft.p99<=2000'")
+        }
         for t in gpuChoices.keys where !tiers.contains(t) {
-            throw HandoffError.input("no GPU tier named '\(t)' (tiers: \(tiers.joined(separator: ", ")))", field: "--gpus")
+            throw HandoffError.input(
+                "no GPU tier named '\(t)' (tiers: \(tiers.joined(separator: ", ")))", field: "--gpus")
         }
         let summary = try family.summary(["traffic.rate_rps=\(JSONWriter.number(rateRps))"])
         for s in slos { try SummaryKeys.check(s.key, in: summary, field: "--slo \(s)") }
         for (t, names) in gpuChoices {
             for g in names {
-                do { _ = try family.scenario(["tiers.\(t).gpu=\(g)"]) } catch let e as HandoffError where e.doesNotFit {}
+                do { _ = try family.scenario(["tiers.\(t).gpu=\(g)"]) } catch let e as HandoffError where e.doesNotFit {
+                }
             }
         }
     }
@@ -90,7 +100,9 @@ public final class CapacityPlanner {
 
     func usdPerHour(_ p: CapacityPlan) throws -> Double {
         let s = try family.scenario(overrides(p, rate: rateRps))
-        return s.tiers.filter { $0.kind == .gpu && $0.colocateWith == nil }.reduce(0) { $0 + Double($1.replicas * $1.tensorParallel) * $1.cost.usdPerGpuHour }
+        return s.tiers.filter { $0.kind == .gpu && $0.colocateWith == nil }.reduce(0) {
+            $0 + Double($1.replicas * $1.tensorParallel) * $1.cost.usdPerGpuHour
+        }
     }
 
     /// The fewest replicas per tier for fixed GPU types, or nil.
@@ -104,13 +116,18 @@ public final class CapacityPlanner {
         for _ in 0..<4 {
             var changed = false
             for k in tiers.indices {
-                var lo = 0, hi = r[k]   // lo fails (or is 0), hi meets
+                var lo = 0
+                var hi = r[k]  // lo fails (or is 0), hi meets
                 while hi - lo > 1 {
                     let mid = (lo + hi) / 2
-                    var t = r; t[k] = mid
+                    var t = r
+                    t[k] = mid
                     if try meets(CapacityPlan(gpus: gpus, replicas: t), rate: rateRps).0 { hi = mid } else { lo = mid }
                 }
-                if hi != r[k] { r[k] = hi; changed = true }
+                if hi != r[k] {
+                    r[k] = hi
+                    changed = true
+                }
             }
             if !changed { break }
         }
@@ -127,7 +144,10 @@ public final class CapacityPlanner {
             progress("GPUs \(g.joined(separator: "/"))")
             let r: [Int]?
             do { r = try fewestReplicas(gpus: g) } catch let e as HandoffError where e.doesNotFit { r = nil }
-            guard let r else { candidates.append((g, nil, nil)); continue }
+            guard let r else {
+                candidates.append((g, nil, nil))
+                continue
+            }
             let p = CapacityPlan(gpus: g, replicas: r)
             let usd = try usdPerHour(p)
             let n = zip(r, tensorParallel).reduce(0) { $0 + $1.0 * $1.1 }
@@ -135,23 +155,27 @@ public final class CapacityPlanner {
             if best == nil || usd < best!.1 - 1e-9 || (abs(usd - best!.1) <= 1e-9 && n < best!.2) { best = (p, usd, n) }
         }
         guard let (plan, usd, n) = best else {
-            return CapacityResult(tiers: tiers, plan: nil, summary: nil, usdPerHour: 0, gpuCount: 0, headroomRps: nil,
-                                  candidates: candidates, simulations: family.simulations)
+            return CapacityResult(
+                tiers: tiers, plan: nil, summary: nil, usdPerHour: 0, gpuCount: 0, headroomRps: nil,
+                candidates: candidates, simulations: family.simulations)
         }
         let summary = try meets(plan, rate: rateRps).1
         // Headroom: double the rate until the plan fails, then bisect.
         progress("headroom of \(plan.replicas.map(String.init).joined(separator: "/")) replicas")
-        var lo = rateRps, hi = rateRps * 2
+        var lo = rateRps
+        var hi = rateRps * 2
         while try meets(plan, rate: hi).0 {
-            lo = hi; hi *= 2
+            lo = hi
+            hi *= 2
             if hi > rateRps * 1024 { break }
         }
         while (hi - lo) / lo > headroomPrecision {
             let mid = (lo + hi) / 2
             if try meets(plan, rate: mid).0 { lo = mid } else { hi = mid }
         }
-        return CapacityResult(tiers: tiers, plan: plan, summary: summary, usdPerHour: usd, gpuCount: n, headroomRps: lo,
-                              candidates: candidates, simulations: family.simulations)
+        return CapacityResult(
+            tiers: tiers, plan: plan, summary: summary, usdPerHour: usd, gpuCount: n, headroomRps: lo,
+            candidates: candidates, simulations: family.simulations)
     }
 
     /// The result as JSON (stable keys: docs/tuning.md).
@@ -159,29 +183,56 @@ public final class CapacityPlanner {
         var tierPairs: [(String, JSONValue)] = []
         if let p = r.plan, let s = r.summary {
             for (k, t) in tiers.enumerated() {
-                tierPairs.append((t, .object([("gpu", .string(p.gpus[k])), ("replicas", .number(Double(p.replicas[k]))),
-                                              ("gpus", .number(Double(p.replicas[k] * tensorParallel[k]))),
-                                              ("utilization", s.number(at: "utilization.\(t)").map(JSONValue.number) ?? .null)])))
+                tierPairs.append(
+                    (
+                        t,
+                        .object([
+                            ("gpu", .string(p.gpus[k])), ("replicas", .number(Double(p.replicas[k]))),
+                            ("gpus", .number(Double(p.replicas[k] * tensorParallel[k]))),
+                            ("utilization", s.number(at: "utilization.\(t)").map(JSONValue.number) ?? .null)
+                        ])
+                    ))
             }
         }
         return .object([
-            ("capacity", .object([("scenario", .string(family.origin)), ("set", .array(family.baseOverrides.map { .string($0) })),
-                                  ("rate_rps", .number(rateRps)), ("slo", .array(slos.map { .string($0.description) })),
-                                  ("gpu_choices", .object(gpuChoices.sorted { $0.key < $1.key }.map { ($0.key, .array($0.value.map { .string($0) })) }))])),
+            (
+                "capacity",
+                .object([
+                    ("scenario", .string(family.origin)), ("set", .array(family.baseOverrides.map { .string($0) })),
+                    ("rate_rps", .number(rateRps)), ("slo", .array(slos.map { .string($0.description) })),
+                    (
+                        "gpu_choices",
+                        .object(
+                            gpuChoices.sorted { $0.key < $1.key }.map { ($0.key, .array($0.value.map { .string($0) })) }
+                        )
+                    )
+                ])
+            ),
             ("feasible", .bool(r.plan != nil)),
             ("tiers", .object(tierPairs)),
             ("gpus", .number(Double(r.gpuCount))),
             ("usd_per_hour", .number(r.usdPerHour)),
             ("headroom_rps", r.headroomRps.map(JSONValue.number) ?? .null),
             // One entry per key: two bounds on one metric (or one --slo given twice) share its value.
-            ("slo_values", .object(slos.map(\.key).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-                .map { ($0, r.summary?.number(at: $0).map(JSONValue.number) ?? .null) })),
-            ("candidates", .array(r.candidates.map { c in
-                .object([("gpus", .array(c.gpus.map { .string($0) })), ("replicas", c.replicas.map { .array($0.map { .number(Double($0)) }) } ?? .null),
-                         ("usd_per_hour", c.usdPerHour.map(JSONValue.number) ?? .null)])
-            })),
+            (
+                "slo_values",
+                .object(
+                    slos.map(\.key).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+                        .map { ($0, r.summary?.number(at: $0).map(JSONValue.number) ?? .null) })
+            ),
+            (
+                "candidates",
+                .array(
+                    r.candidates.map { c in
+                        .object([
+                            ("gpus", .array(c.gpus.map { .string($0) })),
+                            ("replicas", c.replicas.map { .array($0.map { .number(Double($0)) }) } ?? .null),
+                            ("usd_per_hour", c.usdPerHour.map(JSONValue.number) ?? .null)
+                        ])
+                    })
+            ),
             ("simulations", .number(Double(r.simulations))),
-            ("summary", r.summary ?? .null),
+            ("summary", r.summary ?? .null)
         ])
     }
 

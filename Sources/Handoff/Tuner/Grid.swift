@@ -8,25 +8,36 @@ public struct GridAxis: Sendable, Equatable {
 
     public static func parse(_ spec: String) throws -> GridAxis {
         guard let eq = spec.firstIndex(of: "=") else {
-            throw HandoffError.input("expected path.to.field=values (a list a,b,c or a range start:stop:step)", field: "--grid \(spec)")
+            throw HandoffError.input(
+                "expected path.to.field=values (a list a,b,c or a range start:stop:step)", field: "--grid \(spec)")
         }
         let path = String(spec[..<eq]).trimmingCharacters(in: .whitespaces)
         let raw = String(spec[spec.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
-        guard !path.isEmpty, path.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ !$0.isEmpty }) else {
+        guard !path.isEmpty, path.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ !$0.isEmpty })
+        else {
             throw HandoffError.input("'\(path)' is not a field path (names joined by dots)", field: "--grid \(spec)")
         }
-        let parts = raw.split(separator: ":", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let parts = raw.split(separator: ":", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
         if parts.count == 3, let a = Double(parts[0]), let b = Double(parts[1]), let step = Double(parts[2]) {
-            guard step > 0, a.isFinite, b.isFinite else { throw HandoffError.input("the step of \(raw) must be > 0", field: "--grid \(spec)") }
-            guard b >= a else { throw HandoffError.input("the range \(raw) is empty (stop < start)", field: "--grid \(spec)") }
+            guard step > 0, a.isFinite, b.isFinite else {
+                throw HandoffError.input("the step of \(raw) must be > 0", field: "--grid \(spec)")
+            }
+            guard b >= a else {
+                throw HandoffError.input("the range \(raw) is empty (stop < start)", field: "--grid \(spec)")
+            }
             // Counted in Double before any Int conversion: (b − a)/step may be 1e608 (inf) or NaN.
             let count = ((b - a) / step + 1e-9).rounded(.down) + 1
             guard count.isFinite, count <= Double(Limits.configurations) else {
-                throw HandoffError.input("the range \(raw) has \(count.isFinite ? JSONWriter.number(count) : "too many") values; at most \(Limits.configurations) (docs/limits.md: HANDOFF_MAX_CONFIGURATIONS)", field: "--grid \(spec)")
+                throw HandoffError.input(
+                    "the range \(raw) has \(count.isFinite ? JSONWriter.number(count) : "too many") values; at most \(Limits.configurations) (docs/limits.md: HANDOFF_MAX_CONFIGURATIONS)",
+                    field: "--grid \(spec)")
             }
             let n = Int(count)
             // Values as a + k·step, printed in the shortest form that round-trips, so 0.1 steps stay 0.3, not 0.30000000000000004.
-            let decimals = [parts[0], parts[2]].map { $0.split(separator: ".").dropFirst().first?.count ?? 0 }.max() ?? 0
+            let decimals =
+                [parts[0], parts[2]].map { $0.split(separator: ".").dropFirst().first?.count ?? 0 }.max() ?? 0
             let values = (0..<n).map { k -> String in
                 let x = a + Double(k) * step
                 let r = (x * pow(10, Double(decimals))).rounded() / pow(10, Double(decimals))
@@ -37,7 +48,9 @@ public struct GridAxis: Sendable, Equatable {
             if Set(values).count < values.count {
                 let full = (0..<n).map { JSONWriter.number(a + Double($0) * step) }
                 guard Set(full).count == full.count else {
-                    throw HandoffError.input("the step of \(raw) is below the resolution of the numbers; values repeat", field: "--grid \(spec)")
+                    throw HandoffError.input(
+                        "the step of \(raw) is below the resolution of the numbers; values repeat",
+                        field: "--grid \(spec)")
                 }
                 return GridAxis(path: path, values: full)
             }
@@ -46,7 +59,9 @@ public struct GridAxis: Sendable, Equatable {
         if parts.count > 1 && raw.contains(":") && !raw.contains(",") {
             throw HandoffError.input("'\(raw)' is not a range start:stop:step of numbers", field: "--grid \(spec)")
         }
-        let values = raw.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let values = raw.split(separator: ",", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
         guard !values.isEmpty, values.allSatisfy({ !$0.isEmpty }) else {
             throw HandoffError.input("no values (or an empty one) in '\(raw)'", field: "--grid \(spec)")
         }
@@ -67,7 +82,9 @@ public struct Grid: Sendable {
         var n = 1
         for a in axes {
             guard let m = Checked.multiply(n, a.values.count), m <= Limits.configurations else {
-                throw HandoffError.input("the grid has more than \(Limits.configurations) configurations (docs/limits.md: HANDOFF_MAX_CONFIGURATIONS raises it)", field: "--grid")
+                throw HandoffError.input(
+                    "the grid has more than \(Limits.configurations) configurations (docs/limits.md: HANDOFF_MAX_CONFIGURATIONS raises it)",
+                    field: "--grid")
             }
             n = m
         }
@@ -84,11 +101,17 @@ public struct Grid: Sendable {
 
     /// The grid `json` wrote, or nil when `v` is not one.
     public init?(json v: JSONValue) throws {
-        guard case let .array(items) = v else { return nil }
+        guard case .array(let items) = v else { return nil }
         var axes: [GridAxis] = []
         for a in items {
-            guard case let .string(p)? = a["path"], case let .array(vs)? = a["values"] else { return nil }
-            axes.append(GridAxis(path: p, values: vs.compactMap { if case let .string(s) = $0 { return s }; return nil }))
+            guard case .string(let p)? = a["path"], case .array(let vs)? = a["values"] else { return nil }
+            axes.append(
+                GridAxis(
+                    path: p,
+                    values: vs.compactMap {
+                        if case .string(let s) = $0 { return s }
+                        return nil
+                    }))
         }
         try self.init(axes)
     }

@@ -5,7 +5,7 @@ extension JSONValue {
     public func number(at dotted: String) -> Double? {
         var cur: JSONValue? = self
         for p in dotted.split(separator: ".") { cur = cur?[String(p)] }
-        if case let .number(x)? = cur { return x }
+        if case .number(let x)? = cur { return x }
         return nil
     }
 }
@@ -23,14 +23,21 @@ public enum SummaryKeys {
     public static func check(_ key: String, in summary: JSONValue, field: String) throws {
         guard summary.number(at: key) == nil else { return }
         let keys = numeric(summary)
-        let hint = ConfigReader.closest(key, in: keys).map { "; did you mean '\($0)'?" } ?? "; see docs/output.md for the summary keys"
+        let hint =
+            ConfigReader.closest(key, in: keys).map { "; did you mean '\($0)'?" }
+            ?? "; see docs/output.md for the summary keys"
         throw HandoffError.input("'\(key)' is not a numeric summary key\(hint)", field: field)
     }
 }
 
 /// A bound on a summary metric: `latency_ms.e2el.p99<=30000`, `accuracy.predicted>=0.4`.
 public struct MetricConstraint: Sendable, Equatable, CustomStringConvertible {
-    public enum Relation: String, Sendable { case le = "<=", ge = ">=", lt = "<", gt = ">" }
+    public enum Relation: String, Sendable {
+        case le = "<="
+        case ge = ">="
+        case lt = "<"
+        case gt = ">"
+    }
     public var key: String
     public var relation: Relation
     public var bound: Double
@@ -39,14 +46,18 @@ public struct MetricConstraint: Sendable, Equatable, CustomStringConvertible {
         let t = text.replacingOccurrences(of: " ", with: "")
         for rel in [Relation.le, .ge, .lt, .gt] {
             guard let r = t.range(of: rel.rawValue) else { continue }
-            let key = String(t[..<r.lowerBound]), raw = String(t[r.upperBound...])
-            guard !key.isEmpty else { throw HandoffError.input("no metric before '\(rel.rawValue)' in '\(text)'", field: field) }
+            let key = String(t[..<r.lowerBound])
+            let raw = String(t[r.upperBound...])
+            guard !key.isEmpty else {
+                throw HandoffError.input("no metric before '\(rel.rawValue)' in '\(text)'", field: field)
+            }
             guard let b = Double(raw), b.isFinite else {
                 throw HandoffError.input("the bound '\(raw)' of '\(text)' is not a number", field: field)
             }
             return MetricConstraint(key: key, relation: rel, bound: b)
         }
-        throw HandoffError.input("expected metric<=bound or metric>=bound (e.g. 'latency_ms.e2el.p99<=30000'), got '\(text)'", field: field)
+        throw HandoffError.input(
+            "expected metric<=bound or metric>=bound (e.g. 'latency_ms.e2el.p99<=30000'), got '\(text)'", field: field)
     }
 
     /// Signed distance into the feasible side: ≥ 0 (> 0 for strict bounds) when satisfied.
@@ -87,7 +98,9 @@ public struct Objective: Sendable, Equatable, CustomStringConvertible {
         default:
             if text.hasPrefix("min:") { return Objective(key: String(text.dropFirst(4)), maximize: false) }
             if text.hasPrefix("max:") { return Objective(key: String(text.dropFirst(4)), maximize: true) }
-            throw HandoffError.input("expected cost, latency, ttft, accuracy, throughput, min:KEY or max:KEY, got '\(text)'", field: "--objective")
+            throw HandoffError.input(
+                "expected cost, latency, ttft, accuracy, throughput, min:KEY or max:KEY, got '\(text)'",
+                field: "--objective")
         }
     }
 

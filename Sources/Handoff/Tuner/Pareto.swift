@@ -8,7 +8,7 @@ public enum Pareto {
         let n = points.count
         let signed: [[Double]?] = points.map { p in
             guard p.allSatisfy({ $0 != nil && $0!.isFinite }) else { return nil }
-            return zip(p, senses).map { $1 == .maximize ? $0! : -$0! }   // all maximised
+            return zip(p, senses).map { $1 == .maximize ? $0! : -$0! }  // all maximised
         }
         var out = [Bool](repeating: false, count: n)
         for i in 0..<n {
@@ -16,12 +16,19 @@ public enum Pareto {
             var dominated = false
             for j in 0..<n where j != i {
                 guard let b = signed[j] else { continue }
-                var geAll = true, gtOne = false
+                var geAll = true
+                var gtOne = false
                 for k in 0..<a.count {
-                    if b[k] < a[k] { geAll = false; break }
+                    if b[k] < a[k] {
+                        geAll = false
+                        break
+                    }
                     if b[k] > a[k] { gtOne = true }
                 }
-                if geAll && gtOne { dominated = true; break }
+                if geAll && gtOne {
+                    dominated = true
+                    break
+                }
             }
             out[i] = !dominated
         }

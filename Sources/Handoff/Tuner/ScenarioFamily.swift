@@ -34,7 +34,9 @@ public final class ScenarioFamily: @unchecked Sendable {
     public func run(_ extra: [String] = [], seed: ((Scenario) -> UInt64)? = nil) throws -> SimulationResult {
         let s = try scenario(extra, seed: seed)
         let trace = try self.trace(s, extra)
-        lock.lock(); simulations += 1; lock.unlock()
+        lock.lock()
+        simulations += 1
+        lock.unlock()
         return try Simulation.run(s, trace: trace)
     }
 
@@ -55,7 +57,9 @@ public final class ScenarioFamily: @unchecked Sendable {
     /// Checks that the scenario accepts every value of a field; errors name `field`.
     public func check(_ path: String, values: [String], field: String) throws {
         for v in values {
-            do { _ = try scenario(["\(path)=\(v)"]) } catch let e as HandoffError where e.field == nil { throw e.with(field: field) }
+            do { _ = try scenario(["\(path)=\(v)"]) } catch let e as HandoffError where e.field == nil {
+                throw e.with(field: field)
+            }
         }
     }
 }

@@ -7,17 +7,27 @@ public struct SweepRow: Sendable {
     public var summary: JSONValue
 
     var json: JSONValue {
-        .object([("index", .number(Double(index))), ("config", .object(config.map { ($0.path, .string($0.value)) })), ("summary", summary)])
+        .object([
+            ("index", .number(Double(index))), ("config", .object(config.map { ($0.path, .string($0.value)) })),
+            ("summary", summary)
+        ])
     }
 
     init(index: Int, config: [(path: String, value: String)], summary: JSONValue) {
-        self.index = index; self.config = config; self.summary = summary
+        self.index = index
+        self.config = config
+        self.summary = summary
     }
 
     init?(_ v: JSONValue) {
-        guard case let .number(i)? = v["index"], case let .object(c)? = v["config"], let s = v["summary"] else { return nil }
+        guard case .number(let i)? = v["index"], case .object(let c)? = v["config"], let s = v["summary"] else {
+            return nil
+        }
         var config: [(String, String)] = []
-        for (k, x) in c { guard case let .string(s) = x else { return nil }; config.append((k, s)) }
+        for (k, x) in c {
+            guard case .string(let s) = x else { return nil }
+            config.append((k, s))
+        }
         self.init(index: Int(i), config: config, summary: s)
     }
 }
@@ -40,7 +50,10 @@ public final class Sweep: @unchecked Sendable {
     let family: ScenarioFamily
     public var baseOverrides: [String] { family.baseOverrides }
 
-    public init(scenarioPath: String?, baseOverrides: [String], grid: Grid, shard: Shard = .whole, outDir: String, seedPerConfig: Bool = false) throws {
+    public init(
+        scenarioPath: String?, baseOverrides: [String], grid: Grid, shard: Shard = .whole, outDir: String,
+        seedPerConfig: Bool = false
+    ) throws {
         self.grid = grid
         self.shard = shard
         self.outDir = outDir
@@ -53,11 +66,16 @@ public final class Sweep: @unchecked Sendable {
     func variant(_ k: Int) -> (overrides: [String], seed: ((Scenario) -> UInt64)?) {
         let overrides = grid.configuration(k).map { "\($0.path)=\($0.value)" }
         guard seedPerConfig else { return (overrides, nil) }
-        return (overrides, { s in
-            var h: UInt64 = 0xcbf29ce484222325
-            for b in ("\(s.seed)|" + overrides.joined(separator: "|")).utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
-            return h >> 1
-        })
+        return (
+            overrides,
+            { s in
+                var h: UInt64 = 0xcbf2_9ce4_8422_2325
+                for b in ("\(s.seed)|" + overrides.joined(separator: "|")).utf8 {
+                    h = (h ^ UInt64(b)) &* 0x100_0000_01b3
+                }
+                return h >> 1
+            }
+        )
     }
 
     /// The scenario of configuration k.
@@ -82,9 +100,16 @@ public final class Sweep: @unchecked Sendable {
     }
 
     public var header: JSONValue {
-        .object([("sweep", .object([("scenario", .string(family.origin)), ("set", .array(baseOverrides.map { .string($0) })),
-                                    ("grid", grid.json),
-                                    ("seed_per_config", .bool(seedPerConfig)), ("shard", .string("\(shard.index)/\(shard.count)"))]))])
+        .object([
+            (
+                "sweep",
+                .object([
+                    ("scenario", .string(family.origin)), ("set", .array(baseOverrides.map { .string($0) })),
+                    ("grid", grid.json),
+                    ("seed_per_config", .bool(seedPerConfig)), ("shard", .string("\(shard.index)/\(shard.count)"))
+                ])
+            )
+        ])
     }
 
     /// Runs the shard's configurations not yet in the journal, `jobs` at a time.
@@ -93,7 +118,9 @@ public final class Sweep: @unchecked Sendable {
         try FileIO.prepareOutputDirectory(outDir, argument: "--out", force: true, ownNames: Self.fileNames)
         let path = outDir + "/results.jsonl"
         let headerLine = JSONWriter.write(header)
-        var done = try Journal.read(path: path, header: headerLine, index: { SweepRow($0)?.index }).map { SweepRow($0)! }
+        var done = try Journal.read(path: path, header: headerLine, index: { SweepRow($0)?.index }).map {
+            SweepRow($0)!
+        }
         let doneSet = Set(done.map(\.index))
         let mine = (0..<grid.count).filter { shard.contains($0) }
         let todo = mine.filter { !doneSet.contains($0) }
@@ -107,7 +134,10 @@ public final class Sweep: @unchecked Sendable {
         DispatchQueue.concurrentPerform(iterations: max(1, min(jobs, todo.count))) { _ in
             while true {
                 lock.lock()
-                if st.failure != nil || st.next >= todo.count { lock.unlock(); return }
+                if st.failure != nil || st.next >= todo.count {
+                    lock.unlock()
+                    return
+                }
                 let k = todo[st.next]
                 st.next += 1
                 lock.unlock()
@@ -136,7 +166,8 @@ public final class Sweep: @unchecked Sendable {
         done.sort { $0.index < $1.index }
         // The journal, now complete, is rewritten in configuration order: its bytes no longer
         // depend on which worker finished first (and equal `merge`'s for the same sweep).
-        try FileIO.writeAtomically(([headerLine] + done.map { JSONWriter.write($0.json) }).joined(separator: "\n") + "\n", to: path)
+        try FileIO.writeAtomically(
+            ([headerLine] + done.map { JSONWriter.write($0.json) }).joined(separator: "\n") + "\n", to: path)
         try SweepOutput.write(done, grid: grid, to: outDir)
         return done
     }
@@ -159,7 +190,9 @@ final class WorkState: @unchecked Sendable {
 /// `equivalent` lists older spellings of the same header (journals written before a field was
 /// added with its default), accepted and kept as they are.
 enum Journal {
-    static func read(path: String, header: String, equivalent: [String] = [], index: (JSONValue) -> Int?) throws -> [JSONValue] {
+    static func read(
+        path: String, header: String, equivalent: [String] = [], index: (JSONValue) -> Int?
+    ) throws -> [JSONValue] {
         guard FileManager.default.fileExists(atPath: path) else {
             try FileIO.writeAtomically(header + "\n", to: path)
             return []
@@ -167,7 +200,9 @@ enum Journal {
         let text = String(decoding: try FileIO.read(path), as: UTF8.self)
         let lines = text.split(separator: "\n")
         guard let first = lines.first, String(first) == header || equivalent.contains(String(first)) else {
-            throw HandoffError.input("\(path) belongs to another run (\(lines.first.map { String($0.prefix(300)) } ?? "empty")); use another --out or delete it")
+            throw HandoffError.input(
+                "\(path) belongs to another run (\(lines.first.map { String($0.prefix(300)) } ?? "empty")); use another --out or delete it"
+            )
         }
         var kept = [String(first)]
         var out: [JSONValue] = []
@@ -187,15 +222,18 @@ enum Journal {
 /// `results.csv` / `results.json` of a sweep, and `handoff merge`.
 public enum SweepOutput {
     public static let paretoObjectives: [(key: String, sense: Pareto.Sense)] = [
-        ("accuracy.predicted", .maximize), ("latency_ms.e2el.p99", .minimize), ("cost_usd.per_1k_requests", .minimize)]
+        ("accuracy.predicted", .maximize), ("latency_ms.e2el.p99", .minimize), ("cost_usd.per_1k_requests", .minimize)
+    ]
 
     /// Pareto marking of summaries over `paretoObjectives`. A configuration that did not serve
     /// every request (failed or rejected) is never on the frontier: its percentiles cover only
     /// the requests it kept, so it would look better than it is.
     public static func frontier(_ summaries: [JSONValue]) -> [Bool] {
-        Pareto.frontier(summaries.map { s in
-            SummaryKeys.servedAll(s) ? paretoObjectives.map { s.number(at: $0.key) } : paretoObjectives.map { _ in nil }
-        }, senses: paretoObjectives.map(\.sense))
+        Pareto.frontier(
+            summaries.map { s in
+                SummaryKeys.servedAll(s)
+                    ? paretoObjectives.map { s.number(at: $0.key) } : paretoObjectives.map { _ in nil }
+            }, senses: paretoObjectives.map(\.sense))
     }
 
     /// Writes both files atomically. Identical rows give identical bytes, however they were run.
@@ -208,15 +246,27 @@ public enum SweepOutput {
         var csv = (["index"] + grid.axes.map(\.path) + keys + ["pareto"]).map(CSV.escape).joined(separator: ",") + "\n"
         for (i, r) in rows.enumerated() {
             let d = Dictionary(flat[i], uniquingKeysWith: { a, _ in a })
-            csv += ([String(r.index)] + r.config.map(\.value) + keys.map { d[$0] ?? "" } + [pareto[i] ? "true" : "false"]).map(CSV.escape).joined(separator: ",") + "\n"
+            csv +=
+                ([String(r.index)] + r.config.map(\.value) + keys.map { d[$0] ?? "" } + [pareto[i] ? "true" : "false"])
+                .map(CSV.escape).joined(separator: ",") + "\n"
         }
         let json = JSONValue.object([
             ("grid", grid.json),
-            ("pareto_objectives", .array(paretoObjectives.map { .string(($0.sense == .maximize ? "max " : "min ") + $0.key) })),
-            ("results", .array(rows.enumerated().map { i, r in
-                .object([("index", .number(Double(r.index))), ("config", .object(r.config.map { ($0.path, .string($0.value)) })),
-                         ("pareto", .bool(pareto[i])), ("summary", r.summary)])
-            })),
+            (
+                "pareto_objectives",
+                .array(paretoObjectives.map { .string(($0.sense == .maximize ? "max " : "min ") + $0.key) })
+            ),
+            (
+                "results",
+                .array(
+                    rows.enumerated().map { i, r in
+                        .object([
+                            ("index", .number(Double(r.index))),
+                            ("config", .object(r.config.map { ($0.path, .string($0.value)) })),
+                            ("pareto", .bool(pareto[i])), ("summary", r.summary)
+                        ])
+                    })
+            )
         ])
         try FileIO.writeAtomically(csv, to: dir + "/results.csv")
         try FileIO.writeAtomically(JSONWriter.write(json, pretty: true) + "\n", to: dir + "/results.json")
@@ -237,33 +287,50 @@ public enum SweepOutput {
             headers.append(h)
             for (n, l) in lines.dropFirst().enumerated() {
                 guard let v = try? JSONParser.parse(String(l)), let r = SweepRow(v) else {
-                    throw HandoffError.input("not a sweep result line (a shard cut short? rerun it to finish)", file: path, line: n + 2)
+                    throw HandoffError.input(
+                        "not a sweep result line (a shard cut short? rerun it to finish)", file: path, line: n + 2)
                 }
-                if rows[r.index] != nil { throw HandoffError.input("configuration \(r.index) appears in two shards", file: path, line: n + 2) }
+                if rows[r.index] != nil {
+                    throw HandoffError.input("configuration \(r.index) appears in two shards", file: path, line: n + 2)
+                }
                 rows[r.index] = r
             }
         }
         func strip(_ h: JSONValue) -> String {
-            guard case let .object(o)? = h["sweep"] else { return "" }
+            guard case .object(let o)? = h["sweep"] else { return "" }
             return JSONWriter.write(.object(o.filter { $0.0 != "shard" }))
         }
         guard let h0 = headers.first else { throw HandoffError.input("no shard folders given") }
         for (i, h) in headers.enumerated() where strip(h) != strip(h0) {
-            throw HandoffError.input("comes from another sweep than \(dirs[0]) (scenario, --set or grid differ)", file: dirs[i] + "/results.jsonl", line: 1)
+            throw HandoffError.input(
+                "comes from another sweep than \(dirs[0]) (scenario, --set or grid differ)",
+                file: dirs[i] + "/results.jsonl", line: 1)
         }
-        guard let gridJSON = h0["sweep"]?["grid"], let grid = try Grid(json: gridJSON) else { throw HandoffError.input("bad sweep header: expected {\"sweep\": {…, \"grid\": […]}}", file: dirs[0] + "/results.jsonl", line: 1) }
+        guard let gridJSON = h0["sweep"]?["grid"], let grid = try Grid(json: gridJSON) else {
+            throw HandoffError.input(
+                "bad sweep header: expected {\"sweep\": {…, \"grid\": […]}}", file: dirs[0] + "/results.jsonl", line: 1)
+        }
         let missing = (0..<grid.count).filter { rows[$0] == nil }
         if !missing.isEmpty {
-            throw HandoffError.input("\(missing.count) of \(grid.count) configurations are in no shard (first: \(missing.prefix(5).map(String.init).joined(separator: ", "))); run the missing shards",
-                                     field: "SHARDS (\(dirs.joined(separator: " ")))")
+            throw HandoffError.input(
+                "\(missing.count) of \(grid.count) configurations are in no shard (first: \(missing.prefix(5).map(String.init).joined(separator: ", "))); run the missing shards",
+                field: "SHARDS (\(dirs.joined(separator: " ")))")
         }
         try FileIO.prepareOutputDirectory(out, argument: "--out", force: true, ownNames: Sweep.fileNames)
         let sorted = (0..<grid.count).map { rows[$0]! }
         // The merged journal equals an unsharded run's (header with shard 0/1, rows in order).
-        var journal = JSONWriter.write(.object([("sweep", .object({ () -> [(String, JSONValue)] in
-            guard case let .object(o)? = h0["sweep"] else { return [] }
-            return o.map { $0.0 == "shard" ? ("shard", .string("0/1")) : $0 }
-        }()))])) + "\n"
+        var journal =
+            JSONWriter.write(
+                .object([
+                    (
+                        "sweep",
+                        .object(
+                            { () -> [(String, JSONValue)] in
+                                guard case .object(let o)? = h0["sweep"] else { return [] }
+                                return o.map { $0.0 == "shard" ? ("shard", .string("0/1")) : $0 }
+                            }())
+                    )
+                ])) + "\n"
         for r in sorted { journal += JSONWriter.write(r.json) + "\n" }
         try FileIO.writeAtomically(journal, to: out + "/results.jsonl")
         try write(sorted, grid: grid, to: out)

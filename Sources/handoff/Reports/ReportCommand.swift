@@ -5,26 +5,31 @@ import Handoff
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Write a design-review report (index.html with inline SVG, report.md) for a scenario and its threshold.",
+        abstract:
+            "Write a design-review report (index.html with inline SVG, report.md) for a scenario and its threshold.",
         discussion: """
-        Simulates the scenario (the baseline) and every offload threshold of --thresholds, then writes \
-        OUT/NAME/index.html (self-contained, opens offline), report.md and its .svg charts, thresholds.csv and \
-        summary.json: threshold → accuracy, p99 latency, cost and offload curves; latency CDFs; the Pareto \
-        scatter; memory per tier against capacity; the scenario in full.
-        """)
+            Simulates the scenario (the baseline) and every offload threshold of --thresholds, then writes \
+            OUT/NAME/index.html (self-contained, opens offline), report.md and its .svg charts, thresholds.csv and \
+            summary.json: threshold → accuracy, p99 latency, cost and offload curves; latency CDFs; the Pareto \
+            scatter; memory per tier against capacity; the scenario in full.
+            """)
     @Argument(help: "Scenario YAML (default: the embedded default scenario).") var scenario: String?
     @Option(help: "Report name: the folder under --out (default: the scenario's name).") var name: String?
     @Option(help: "Parent folder of the report.") var out: String = "Reports"
-    @Option(help: ArgumentHelp("Offload thresholds: a list or start:stop:step.", valueName: "values")) var thresholds: String = "0:1:0.05"
+    @Option(help: ArgumentHelp("Offload thresholds: a list or start:stop:step.", valueName: "values")) var thresholds:
+        String = "0:1:0.05"
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a field (repeatable).", valueName: "path=value"))
     var overrides: [String] = []
-    @Option(help: "Simulations at once (default: all cores).") var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Simulations at once (default: all cores).") var jobs: Int = ProcessInfo.processInfo
+        .activeProcessorCount
     @OptionGroup var output: OutputOptions
 
     func run() throws {
         try guarded {
             let axis: GridAxis
-            do { axis = try GridAxis.parse("policy.offload_threshold=\(thresholds)") } catch let e as HandoffError { throw e.with(field: "--thresholds") }
+            do { axis = try GridAxis.parse("policy.offload_threshold=\(thresholds)") } catch let e as HandoffError {
+                throw e.with(field: "--thresholds")
+            }
             guard jobs >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--jobs") }
             let family = try ScenarioFamily(path: scenario, overrides: overrides)
             let reportName = try name ?? family.scenario().name
@@ -36,7 +41,9 @@ struct ReportCommand: ParsableCommand {
             try output.directory(dir, "--out", inputs: [scenario], ownNames: ThresholdReport.fileNames)
             let r = try ThresholdReport.build(family: family, name: reportName, thresholds: axis.values, jobs: jobs)
             try r.write(to: dir)
-            emit("report → \(dir)/index.html, report.md (\(r.results.count) thresholds + baseline, \(family.simulations) simulations)\n")
+            emit(
+                "report → \(dir)/index.html, report.md (\(r.results.count) thresholds + baseline, \(family.simulations) simulations)\n"
+            )
         }
     }
 }

@@ -7,17 +7,21 @@ struct CapacityCommand: ParsableCommand {
         commandName: "capacity",
         abstract: "The fewest replicas (and cheapest GPU types) per tier that meet SLOs at an arrival rate.",
         discussion: """
-        --slo KEY<=BOUND (repeatable; any summary key, e.g. 'latency_ms.ttft.p99<=2000'). --gpus TIER=A,B,C \
-        lists candidate GPU types for a tier: every combination is sized and the cheapest in $/hour wins. \
-        Prints GPUs, $/hour and utilisation per tier, and the headroom: the highest rate the plan sustains. \
-        A plan with failed or rejected requests never meets the SLOs. Output keys: docs/tuning.md.
-        Example: handoff capacity --rate 2/s --slo 'latency_ms.ttft.p99<=2000' --gpus large=H100-SXM-80GB,A100-SXM-80GB
-        """)
+            --slo KEY<=BOUND (repeatable; any summary key, e.g. 'latency_ms.ttft.p99<=2000'). --gpus TIER=A,B,C \
+            lists candidate GPU types for a tier: every combination is sized and the cheapest in $/hour wins. \
+            Prints GPUs, $/hour and utilisation per tier, and the headroom: the highest rate the plan sustains. \
+            A plan with failed or rejected requests never meets the SLOs. Output keys: docs/tuning.md.
+            Example: handoff capacity --rate 2/s --slo 'latency_ms.ttft.p99<=2000' --gpus large=H100-SXM-80GB,A100-SXM-80GB
+            """)
     @Argument(help: "Scenario YAML (default: the embedded default scenario).") var scenario: String?
     @Option(help: ArgumentHelp("Arrival rate: N/s, N/min or N/h.", valueName: "rate")) var rate: String
-    @Option(name: .customLong("slo"), help: ArgumentHelp("A service-level bound: KEY<=VALUE (repeatable).", valueName: "bound"))
+    @Option(
+        name: .customLong("slo"),
+        help: ArgumentHelp("A service-level bound: KEY<=VALUE (repeatable).", valueName: "bound"))
     var slos: [String] = []
-    @Option(name: .customLong("gpus"), help: ArgumentHelp("Candidate GPU types for a tier (repeatable).", valueName: "tier=A,B"))
+    @Option(
+        name: .customLong("gpus"),
+        help: ArgumentHelp("Candidate GPU types for a tier (repeatable).", valueName: "tier=A,B"))
     var gpus: [String] = []
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a field (repeatable).", valueName: "path=value"))
     var overrides: [String] = []
@@ -30,17 +34,27 @@ struct CapacityCommand: ParsableCommand {
         try guarded {
             var choices: [String: [String]] = [:]
             for g in gpus {
-                guard let eq = g.firstIndex(of: "=") else { throw HandoffError.input("expected tier=GPU1,GPU2", field: "--gpus \(g)") }
-                let names = g[g.index(after: eq)...].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-                guard !names.isEmpty, names.allSatisfy({ !$0.isEmpty }) else { throw HandoffError.input("no GPU types listed", field: "--gpus \(g)") }
+                guard let eq = g.firstIndex(of: "=") else {
+                    throw HandoffError.input("expected tier=GPU1,GPU2", field: "--gpus \(g)")
+                }
+                let names = g[g.index(after: eq)...].split(separator: ",").map {
+                    $0.trimmingCharacters(in: .whitespaces)
+                }
+                guard !names.isEmpty, names.allSatisfy({ !$0.isEmpty }) else {
+                    throw HandoffError.input("no GPU types listed", field: "--gpus \(g)")
+                }
                 choices[String(g[..<eq]), default: []] += names
             }
             guard maxReplicas >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--max-replicas") }
-            if let out { try output.directory(out, "--out", inputs: [scenario], ownNames: ["capacity.json"], inPlace: true) }
+            if let out {
+                try output.directory(out, "--out", inputs: [scenario], ownNames: ["capacity.json"], inPlace: true)
+            }
             guard format != .csv else { throw HandoffError.input("expected table or json", field: "--format") }
-            let planner = try CapacityPlanner(family: try ScenarioFamily(path: scenario, overrides: overrides),
-                                              rateRps: try CapacityPlanner.parseRate(rate), slos: try slos.map { try MetricConstraint.parse($0, field: "--slo") },
-                                              gpuChoices: choices)
+            let planner = try CapacityPlanner(
+                family: try ScenarioFamily(path: scenario, overrides: overrides),
+                rateRps: try CapacityPlanner.parseRate(rate),
+                slos: try slos.map { try MetricConstraint.parse($0, field: "--slo") },
+                gpuChoices: choices)
             planner.maxReplicas = maxReplicas
             let progress = Progress("capacity")
             planner.progress = { progress.note($0) }
@@ -49,8 +63,13 @@ struct CapacityCommand: ParsableCommand {
             progress.finish()
             let json = planner.json(r)
             if let out { try writeJSON(json, to: out, name: "capacity.json") }
-            if format == .json { emit(JSONWriter.write(json, pretty: true) + "\n"); if r.plan == nil { throw ExitCode(1) }; return }
-            var s = "capacity \(planner.family.origin) at \(JSONWriter.number(planner.rateRps)) req/s, SLO \(planner.slos.map(\.description).joined(separator: ", "))\n"
+            if format == .json {
+                emit(JSONWriter.write(json, pretty: true) + "\n")
+                if r.plan == nil { throw ExitCode(1) }
+                return
+            }
+            var s =
+                "capacity \(planner.family.origin) at \(JSONWriter.number(planner.rateRps)) req/s, SLO \(planner.slos.map(\.description).joined(separator: ", "))\n"
             guard let p = r.plan, let sum = r.summary else {
                 s += "no plan up to \(maxReplicas) replicas per tier meets the SLO\n"
                 emit(s)
@@ -58,16 +77,30 @@ struct CapacityCommand: ParsableCommand {
             }
             s += "tier      gpu                 replicas  gpus  utilisation\n"
             for (k, t) in r.tiers.enumerated() {
-                s += t.padding(toLength: 10, withPad: " ", startingAt: 0) + p.gpus[k].padding(toLength: 20, withPad: " ", startingAt: 0)
-                s += String(format: "%8d  %4d  %10.0f%%\n", p.replicas[k], p.replicas[k] * planner.tensorParallel[k], 100 * (sum.number(at: "utilization.\(t)") ?? 0))
+                s +=
+                    t.padding(toLength: 10, withPad: " ", startingAt: 0)
+                    + p.gpus[k].padding(toLength: 20, withPad: " ", startingAt: 0)
+                s += String(
+                    format: "%8d  %4d  %10.0f%%\n", p.replicas[k], p.replicas[k] * planner.tensorParallel[k],
+                    100 * (sum.number(at: "utilization.\(t)") ?? 0))
             }
             s += String(format: "total: %d GPUs, $%.2f/hour\n", r.gpuCount, r.usdPerHour)
-            for c in planner.slos { s += "  \(c.key) = \(fmt(sum.number(at: c.key))) (bound \(JSONWriter.number(c.bound)))\n" }
-            if let h = r.headroomRps { s += String(format: "headroom: the plan meets the SLO up to %.4g req/s (%.2f× the rate)\n", h, h / planner.rateRps) }
+            for c in planner.slos {
+                s += "  \(c.key) = \(fmt(sum.number(at: c.key))) (bound \(JSONWriter.number(c.bound)))\n"
+            }
+            if let h = r.headroomRps {
+                s += String(
+                    format: "headroom: the plan meets the SLO up to %.4g req/s (%.2f× the rate)\n", h,
+                    h / planner.rateRps)
+            }
             if r.candidates.count > 1 {
                 s += "GPU combinations:\n"
                 for c in r.candidates {
-                    s += "  \(c.gpus.joined(separator: "/")): " + (c.replicas.map { "\($0.map(String.init).joined(separator: "/")) replicas, $\(String(format: "%.2f", c.usdPerHour!))/hour" } ?? "no plan") + "\n"
+                    s +=
+                        "  \(c.gpus.joined(separator: "/")): "
+                        + (c.replicas.map {
+                            "\($0.map(String.init).joined(separator: "/")) replicas, $\(String(format: "%.2f", c.usdPerHour!))/hour"
+                        } ?? "no plan") + "\n"
                 }
             }
             s += String(format: "%d simulations in %.1f s\n", r.simulations, Date().timeIntervalSince(started))

@@ -7,25 +7,34 @@ struct SweepCommand: ParsableCommand {
         commandName: "sweep",
         abstract: "Simulate every combination of a grid of scenario fields, on all cores.",
         discussion: """
-        Each --grid names a scenario field and its values: a list (policy.offload_threshold=0.5,0.7,0.9; \
-        tiers.large.gpu=H100-SXM-80GB,A100-SXM-80GB) or an inclusive range start:stop:step \
-        (policy.offload_threshold=0.5:0.95:0.05). Configuration k is fixed by the grid (first axis slowest). \
-        Every configuration uses the scenario's seed (common random numbers) unless --seed-per-config. \
-        Finished configurations are appended to OUT/results.jsonl as they complete: rerun the same command \
-        after an interruption and it resumes; OUT/results.csv and OUT/results.json (one row per \
-        configuration with the summary keys of `simulate`, plus `pareto`) are written at the end. \
-        --shard i/N runs configurations k with k mod N = i; `handoff merge` joins shard folders into the \
-        files of one run (docs/sweeps.md: Slurm job arrays, Kubernetes Indexed Jobs).
-        """)
+            Each --grid names a scenario field and its values: a list (policy.offload_threshold=0.5,0.7,0.9; \
+            tiers.large.gpu=H100-SXM-80GB,A100-SXM-80GB) or an inclusive range start:stop:step \
+            (policy.offload_threshold=0.5:0.95:0.05). Configuration k is fixed by the grid (first axis slowest). \
+            Every configuration uses the scenario's seed (common random numbers) unless --seed-per-config. \
+            Finished configurations are appended to OUT/results.jsonl as they complete: rerun the same command \
+            after an interruption and it resumes; OUT/results.csv and OUT/results.json (one row per \
+            configuration with the summary keys of `simulate`, plus `pareto`) are written at the end. \
+            --shard i/N runs configurations k with k mod N = i; `handoff merge` joins shard folders into the \
+            files of one run (docs/sweeps.md: Slurm job arrays, Kubernetes Indexed Jobs).
+            """)
     @Argument(help: "Scenario YAML (default: the embedded default scenario).") var scenario: String?
-    @Option(name: .customLong("grid"), help: ArgumentHelp("A swept field: path=v1,v2,… or path=start:stop:step (repeatable).", valueName: "path=values"))
+    @Option(
+        name: .customLong("grid"),
+        help: ArgumentHelp(
+            "A swept field: path=v1,v2,… or path=start:stop:step (repeatable).", valueName: "path=values"))
     var grids: [String] = []
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a field for every configuration (repeatable).", valueName: "path=value"))
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp("Override a field for every configuration (repeatable).", valueName: "path=value"))
     var overrides: [String] = []
     @Option(help: "Output folder.") var out: String = "sweep-results"
     @Option(help: "This shard of the configurations: i/N.") var shard: String = "0/1"
-    @Option(help: "Configurations simulated at once (default: all cores).") var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
-    @Flag(help: "Derive each configuration's seed from the scenario seed and its values instead of sharing the scenario seed.")
+    @Option(help: "Configurations simulated at once (default: all cores).") var jobs: Int = ProcessInfo.processInfo
+        .activeProcessorCount
+    @Flag(
+        help:
+            "Derive each configuration's seed from the scenario seed and its values instead of sharing the scenario seed."
+    )
     var seedPerConfig = false
     @OptionGroup var output: OutputOptions
 
@@ -34,8 +43,10 @@ struct SweepCommand: ParsableCommand {
             guard !grids.isEmpty else { throw HandoffError.input("give at least one --grid path=values") }
             guard jobs >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--jobs") }
             let grid = try Grid(try grids.map(GridAxis.parse))
-            let sweep = try Sweep(scenarioPath: scenario, baseOverrides: overrides, grid: grid, shard: try Shard.parse(shard), outDir: out,
-                                  seedPerConfig: seedPerConfig)
+            let sweep = try Sweep(
+                scenarioPath: scenario, baseOverrides: overrides, grid: grid, shard: try Shard.parse(shard),
+                outDir: out,
+                seedPerConfig: seedPerConfig)
             // Checked only: `run` validates the grid and loads the trace before it creates the folder.
             try output.directory(out, "--out", inputs: [scenario], ownNames: Sweep.fileNames, inPlace: true)
             let progress = Progress("sweep")
@@ -64,20 +75,22 @@ struct MergeCommand: ParsableCommand {
 enum SweepSummary {
     static func table(_ rows: [SweepRow], grid: Grid, out: String) -> String {
         var s = "\(rows.count) configurations → \(out)/results.csv, results.json\n"
-        let data = try? JSONParser.parse(String(decoding: (try? FileIO.read(out + "/results.json")) ?? Data(), as: UTF8.self))
-        guard case let .array(results)? = data?["results"] else { return s }
+        let data = try? JSONParser.parse(
+            String(decoding: (try? FileIO.read(out + "/results.json")) ?? Data(), as: UTF8.self))
+        guard case .array(let results)? = data?["results"] else { return s }
         let front = results.filter { $0["pareto"] == .bool(true) }
         s += "Pareto frontier (max accuracy, min p99 E2EL, min cost per 1k requests): \(front.count) configurations\n"
         for r in front.prefix(20) {
             var cfg = ""
-            if case let .object(c)? = r["config"] { cfg = c.map { "\($0.0)=\({ if case let .string(v) = $0.1 { return v }; return "" }($0))" }.joined(separator: " ") }
-            func n(_ k: String) -> String {
-                var cur: JSONValue? = r["summary"]
-                for p in k.split(separator: ".") { cur = cur?[String(p)] }
-                if case let .number(x)? = cur { return String(format: "%.4g", x) }
-                return "—"
+            if case .object(let c)? = r["config"] {
+                cfg = c.map { key, value in
+                    if case .string(let v) = value { return "\(key)=\(v)" }
+                    return "\(key)="
+                }.joined(separator: " ")
             }
-            s += "  #\(JSONWriter.write(r["index"] ?? .null)) \(cfg): accuracy \(n("accuracy.predicted")), p99 \(n("latency_ms.e2el.p99")) ms, $\(n("cost_usd.per_1k_requests"))/1k\n"
+            func n(_ k: String) -> String { r["summary"]?.number(at: k).map { String(format: "%.4g", $0) } ?? "—" }
+            s +=
+                "  #\(JSONWriter.write(r["index"] ?? .null)) \(cfg): accuracy \(n("accuracy.predicted")), p99 \(n("latency_ms.e2el.p99")) ms, $\(n("cost_usd.per_1k_requests"))/1k\n"
         }
         if front.count > 20 { s += "  … \(front.count - 20) more in results.csv (pareto = true)\n" }
         return s

@@ -7,25 +7,33 @@ struct TuneCommand: ParsableCommand {
         commandName: "tune",
         abstract: "Find the best configuration under constraints, or the one that hits a target metric.",
         discussion: """
-        --vary path=lo:hi is a continuous interval, searched with GSL's Brent methods (a scan, then root \
-        finding on the constraint boundaries and minimisation); --vary path=a,b,c or path=start:stop:step is \
-        enumerated (at most one continuous interval). --objective: cost (cost_usd.per_1k_requests), latency \
-        (latency_ms.e2el.p99), ttft, accuracy, throughput, or min:KEY / max:KEY for any summary key. \
-        --constraint KEY<=BOUND or KEY>=BOUND (repeatable). A configuration with failed or rejected requests \
-        never meets the constraints. --target KEY=VALUE finds the value of the varied field whose metric is \
-        closest to VALUE, e.g. --target offload.token_fraction=0.05 (RouteLLM-style threshold calibration). \
-        Keys: docs/output.md. Output keys: docs/tuning.md.
-        Example: handoff tune --objective cost --constraint 'latency_ms.e2el.p99<=120000' \
-        --constraint 'accuracy.predicted>=0.40' --vary policy.offload_threshold=0:1
-        """)
+            --vary path=lo:hi is a continuous interval, searched with GSL's Brent methods (a scan, then root \
+            finding on the constraint boundaries and minimisation); --vary path=a,b,c or path=start:stop:step is \
+            enumerated (at most one continuous interval). --objective: cost (cost_usd.per_1k_requests), latency \
+            (latency_ms.e2el.p99), ttft, accuracy, throughput, or min:KEY / max:KEY for any summary key. \
+            --constraint KEY<=BOUND or KEY>=BOUND (repeatable). A configuration with failed or rejected requests \
+            never meets the constraints. --target KEY=VALUE finds the value of the varied field whose metric is \
+            closest to VALUE, e.g. --target offload.token_fraction=0.05 (RouteLLM-style threshold calibration). \
+            Keys: docs/output.md. Output keys: docs/tuning.md.
+            Example: handoff tune --objective cost --constraint 'latency_ms.e2el.p99<=120000' \
+            --constraint 'accuracy.predicted>=0.40' --vary policy.offload_threshold=0:1
+            """)
     @Argument(help: "Scenario YAML (default: the embedded default scenario).") var scenario: String?
     @Option(help: "cost, latency, ttft, accuracy, throughput, min:KEY or max:KEY.") var objective: String?
-    @Option(name: .customLong("constraint"), help: ArgumentHelp("A bound: KEY<=VALUE or KEY>=VALUE (repeatable).", valueName: "bound"))
+    @Option(
+        name: .customLong("constraint"),
+        help: ArgumentHelp("A bound: KEY<=VALUE or KEY>=VALUE (repeatable).", valueName: "bound"))
     var constraints: [String] = []
-    @Option(help: ArgumentHelp("Find the configuration whose metric is closest to VALUE.", valueName: "KEY=VALUE")) var target: String?
-    @Option(name: .customLong("vary"), help: ArgumentHelp("A field to vary: path=lo:hi, path=a,b,c or path=start:stop:step (repeatable).", valueName: "path=range"))
+    @Option(help: ArgumentHelp("Find the configuration whose metric is closest to VALUE.", valueName: "KEY=VALUE"))
+    var target: String?
+    @Option(
+        name: .customLong("vary"),
+        help: ArgumentHelp(
+            "A field to vary: path=lo:hi, path=a,b,c or path=start:stop:step (repeatable).", valueName: "path=range"))
     var vary: [String] = []
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a field for every evaluation (repeatable).", valueName: "path=value"))
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp("Override a field for every evaluation (repeatable).", valueName: "path=value"))
     var overrides: [String] = []
     @Option(help: "Points of the first scan of a continuous interval.") var scan: Int = 9
     @Option(help: "Stop root finding and minimisation at this fraction of the interval.") var tolerance: Double = 1e-3
@@ -40,14 +48,19 @@ struct TuneCommand: ParsableCommand {
             var tgt: (String, Double)?
             if let t = target {
                 guard let eq = t.firstIndex(of: "="), let v = Double(t[t.index(after: eq)...]), v.isFinite else {
-                    throw HandoffError.input("expected KEY=VALUE with a number, e.g. offload.token_fraction=0.05", field: "--target \(t)")
+                    throw HandoffError.input(
+                        "expected KEY=VALUE with a number, e.g. offload.token_fraction=0.05", field: "--target \(t)")
                 }
                 tgt = (String(t[..<eq]), v)
             }
             guard format != .csv else { throw HandoffError.input("expected table or json", field: "--format") }
-            if let out { try output.directory(out, "--out", inputs: [scenario], ownNames: ["tune.json"], inPlace: true) }
+            if let out {
+                try output.directory(out, "--out", inputs: [scenario], ownNames: ["tune.json"], inPlace: true)
+            }
             guard scan >= 3 else { throw HandoffError.input("expected ≥ 3", field: "--scan") }
-            guard tolerance > 0, tolerance < 1 else { throw HandoffError.input("expected a fraction in (0, 1)", field: "--tolerance") }
+            guard tolerance > 0, tolerance < 1 else {
+                throw HandoffError.input("expected a fraction in (0, 1)", field: "--tolerance")
+            }
             var spec = TuneSpec(objective: obj, constraints: cons, target: tgt, axes: try vary.map(TuneAxis.parse))
             spec.scanPoints = scan
             spec.relativeTolerance = tolerance
@@ -56,18 +69,30 @@ struct TuneCommand: ParsableCommand {
             let json = tuner.json(r)
             if let out { try writeJSON(json, to: out, name: "tune.json") }
             let infeasible = tgt == nil && r.best?.feasible != true
-            if format == .json { emit(JSONWriter.write(json, pretty: true) + "\n"); if infeasible { throw ExitCode(1) }; return }
-            var s = "tune \(tuner.family.origin): \(obj.map { $0.description } ?? "target \(tgt!.0) = \(JSONWriter.number(tgt!.1))")"
+            if format == .json {
+                emit(JSONWriter.write(json, pretty: true) + "\n")
+                if infeasible { throw ExitCode(1) }
+                return
+            }
+            var s =
+                "tune \(tuner.family.origin): \(obj.map { $0.description } ?? "target \(tgt!.0) = \(JSONWriter.number(tgt!.1))")"
             if !cons.isEmpty { s += " subject to " + cons.map(\.description).joined(separator: ", ") }
             s += "\n\(r.method); \(r.simulations) simulations\n"
             if let n = r.note { s += "note: \(n)\n" }
             if let b = r.best {
-                s += (b.feasible || tgt != nil ? "best: " : "NOT FEASIBLE, least bad: ") + b.config.map { "\($0.path)=\($0.value)" }.joined(separator: " ") + "\n"
+                s +=
+                    (b.feasible || tgt != nil ? "best: " : "NOT FEASIBLE, least bad: ")
+                    + b.config.map { "\($0.path)=\($0.value)" }.joined(separator: " ") + "\n"
                 var keys = cons.map(\.key)
                 if let o = obj { keys.insert(o.key, at: 0) }
                 if let t = tgt { keys.insert(t.0, at: 0) }
-                for k in ["cost_usd.per_1k_requests", "latency_ms.e2el.p99", "latency_ms.ttft.p99", "accuracy.predicted", "offload.token_fraction"] where !keys.contains(k) { keys.append(k) }
-                for k in keys { s += "  \(k.padding(toLength: 28, withPad: " ", startingAt: 0)) \(fmt(b.summary.number(at: k)))\n" }
+                for k in [
+                    "cost_usd.per_1k_requests", "latency_ms.e2el.p99", "latency_ms.ttft.p99", "accuracy.predicted",
+                    "offload.token_fraction"
+                ] where !keys.contains(k) { keys.append(k) }
+                for k in keys {
+                    s += "  \(k.padding(toLength: 28, withPad: " ", startingAt: 0)) \(fmt(b.summary.number(at: k)))\n"
+                }
             }
             emit(s)
             if infeasible { throw ExitCode(1) }

@@ -7,20 +7,29 @@ struct WhatIfCommand: ParsableCommand {
         commandName: "whatif",
         abstract: "Deltas of throughput, latency, cost and accuracy against the baseline when fields change.",
         discussion: """
-        Each --vary names a scenario field and its values (a list or start:stop:step); every combination is \
-        simulated with the baseline's seed, so a delta is the effect of the change. --metric replaces the \
-        default metrics (throughput, TTFT and E2EL p99, cost per 1k and total, accuracy, offload share, \
-        failures) with summary keys of your choice. Output keys: docs/tuning.md.
-        Example: handoff whatif --vary 'tiers.large.cost.usd_per_gpu_hour=2,3,4' --vary 'network.rtt_ms=10,40,120'
-        """)
+            Each --vary names a scenario field and its values (a list or start:stop:step); every combination is \
+            simulated with the baseline's seed, so a delta is the effect of the change. --metric replaces the \
+            default metrics (throughput, TTFT and E2EL p99, cost per 1k and total, accuracy, offload share, \
+            failures) with summary keys of your choice. Output keys: docs/tuning.md.
+            Example: handoff whatif --vary 'tiers.large.cost.usd_per_gpu_hour=2,3,4' --vary 'network.rtt_ms=10,40,120'
+            """)
     @Argument(help: "Scenario YAML (default: the embedded default scenario).") var scenario: String?
-    @Option(name: .customLong("vary"), help: ArgumentHelp("A field and its values: path=a,b,c or path=start:stop:step (repeatable).", valueName: "path=values"))
+    @Option(
+        name: .customLong("vary"),
+        help: ArgumentHelp(
+            "A field and its values: path=a,b,c or path=start:stop:step (repeatable).", valueName: "path=values"))
     var vary: [String] = []
-    @Option(name: .customLong("metric"), help: ArgumentHelp("A summary key to report (repeatable; default: a budget set).", valueName: "key"))
+    @Option(
+        name: .customLong("metric"),
+        help: ArgumentHelp("A summary key to report (repeatable; default: a budget set).", valueName: "key"))
     var metrics: [String] = []
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a field for the baseline and every variant (repeatable).", valueName: "path=value"))
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp("Override a field for the baseline and every variant (repeatable).", valueName: "path=value")
+    )
     var overrides: [String] = []
-    @Option(help: "Configurations simulated at once (default: all cores).") var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Configurations simulated at once (default: all cores).") var jobs: Int = ProcessInfo.processInfo
+        .activeProcessorCount
     @Option(help: "table, json or csv.") var format: OutputFormat = .table
     @Option(help: "Also write whatif.json into this folder.") var out: String?
     @OptionGroup var output: OutputOptions
@@ -29,45 +38,68 @@ struct WhatIfCommand: ParsableCommand {
         try guarded {
             guard !vary.isEmpty else { throw HandoffError.input("give at least one --vary path=values") }
             guard jobs >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--jobs") }
-            if let out { try output.directory(out, "--out", inputs: [scenario], ownNames: ["whatif.json"], inPlace: true) }
-            let grid = try Grid(try vary.map { s in
-                do { return try GridAxis.parse(s) } catch let e as HandoffError { throw e.with(field: "--vary \(s)") }
-            })
-            let w = try WhatIf(family: try ScenarioFamily(path: scenario, overrides: overrides), grid: grid,
-                               metrics: metrics.isEmpty ? WhatIf.defaultMetrics : metrics)
+            if let out {
+                try output.directory(out, "--out", inputs: [scenario], ownNames: ["whatif.json"], inPlace: true)
+            }
+            let grid = try Grid(
+                try vary.map { s in
+                    do { return try GridAxis.parse(s) } catch let e as HandoffError {
+                        throw e.with(field: "--vary \(s)")
+                    }
+                })
+            let w = try WhatIf(
+                family: try ScenarioFamily(path: scenario, overrides: overrides), grid: grid,
+                metrics: metrics.isEmpty ? WhatIf.defaultMetrics : metrics)
             let (base, rows) = try w.run(jobs: jobs)
             let json = w.json(baseline: base, rows: rows)
             if let out { try writeJSON(json, to: out, name: "whatif.json") }
             switch format {
             case .json: emit(JSONWriter.write(json, pretty: true) + "\n")
             case .csv:
-                var s = (grid.axes.map(\.path) + w.metrics.flatMap { [$0, $0 + ".delta", $0 + ".delta_pct"] }).map(CSV.escape).joined(separator: ",") + "\n"
-                s += (grid.axes.map { _ in "baseline" } + w.metrics.flatMap { [base.number(at: $0).map(JSONWriter.number) ?? "", "0", "0"] }).joined(separator: ",") + "\n"
+                var s =
+                    (grid.axes.map(\.path) + w.metrics.flatMap { [$0, $0 + ".delta", $0 + ".delta_pct"] }).map(
+                        CSV.escape
+                    ).joined(separator: ",") + "\n"
+                s +=
+                    (grid.axes.map { _ in "baseline" }
+                    + w.metrics.flatMap { [base.number(at: $0).map(JSONWriter.number) ?? "", "0", "0"] }).joined(
+                        separator: ",") + "\n"
                 for (k, r) in rows.enumerated() {
-                    s += (grid.configuration(k).map { CSV.escape($0.value) } + w.metrics.flatMap { m -> [String] in
-                        let d = WhatIf.delta(m, of: r, against: base)
-                        return [d.value, d.delta, d.percent].map { $0.map(JSONWriter.number) ?? "" }
-                    }).joined(separator: ",") + "\n"
+                    s +=
+                        (grid.configuration(k).map { CSV.escape($0.value) }
+                        + w.metrics.flatMap { m -> [String] in
+                            let d = WhatIf.delta(m, of: r, against: base)
+                            return [d.value, d.delta, d.percent].map { $0.map(JSONWriter.number) ?? "" }
+                        }).joined(separator: ",") + "\n"
                 }
                 emit(s)
             case .table:
                 let cols = w.metrics
                 var s = "whatif \(w.family.origin): \(rows.count) variants against the baseline (same seed)\n"
-                let head = grid.axes.map { $0.path.split(separator: ".").suffix(2).joined(separator: ".") }
-                    + cols.map { $0.replacingOccurrences(of: "latency_ms.", with: "").replacingOccurrences(of: "cost_usd.", with: "$") }
+                let head =
+                    grid.axes.map { $0.path.split(separator: ".").suffix(2).joined(separator: ".") }
+                    + cols.map {
+                        $0.replacingOccurrences(of: "latency_ms.", with: "").replacingOccurrences(
+                            of: "cost_usd.", with: "$")
+                    }
                 let widths = head.map { max(14, min(24, $0.count + 2)) }
-                func line(_ cells: [String]) -> String { zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined() + "\n" }
+                func line(_ cells: [String]) -> String {
+                    zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined() + "\n"
+                }
                 s += line(head)
                 s += line(grid.axes.map { _ in "baseline" } + cols.map { fmt(base.number(at: $0)) })
                 for (k, r) in rows.enumerated() {
-                    s += line(grid.configuration(k).map(\.value) + cols.map { m -> String in
-                        let d = WhatIf.delta(m, of: r, against: base)
-                        guard let delta = d.delta else { return "—" }
-                        if delta == 0 { return "=" }
-                        return d.percent.map { String(format: "%+.1f%%", $0) } ?? String(format: "%+.4g", delta)
-                    })
+                    s += line(
+                        grid.configuration(k).map(\.value)
+                            + cols.map { m -> String in
+                                let d = WhatIf.delta(m, of: r, against: base)
+                                guard let delta = d.delta else { return "—" }
+                                if delta == 0 { return "=" }
+                                return d.percent.map { String(format: "%+.1f%%", $0) } ?? String(format: "%+.4g", delta)
+                            })
                 }
-                s += "(variants show the change against the baseline row: % of the baseline, or the difference when it is 0)\n"
+                s +=
+                    "(variants show the change against the baseline row: % of the baseline, or the difference when it is 0)\n"
                 emit(s)
             }
         }

@@ -69,8 +69,12 @@ public struct Calibrator: Sendable {
         public func timed(by t: Timing) -> Probe? {
             var p = self
             switch t {
-            case .client: guard let c = clientMs else { return nil }; p.measuredMs = c
-            case .server: guard let s = serverMs else { return nil }; p.measuredMs = s
+            case .client:
+                guard let c = clientMs else { return nil }
+                p.measuredMs = c
+            case .server:
+                guard let s = serverMs else { return nil }
+                p.measuredMs = s
             }
             if kind == "prefill-small" { p.fittedMs = p.measuredMs }
             return p
@@ -78,14 +82,19 @@ public struct Calibrator: Sendable {
     }
 
     /// One repeat's reading by both clocks (nil where that clock has nothing to say).
-    struct Reading { var server: Double?; var client: Double? }
+    struct Reading {
+        var server: Double?
+        var client: Double?
+    }
 
     /// A prefill probe (one output token): the server's prompt time, the client's time to first
     /// token (the whole request's time when the token streamed no text, as a random-weight model's
     /// may not).
     static func prefillReading(_ res: CompletionResult, url: URL, timing: Timing) throws -> Reading {
         if timing == .server && res.timings == nil {
-            throw HandoffError("\(url): no `timings` in the answer (not llama.cpp?); calibrate such a server with --timing client", exitCode: 1)
+            throw HandoffError(
+                "\(url): no `timings` in the answer (not llama.cpp?); calibrate such a server with --timing client",
+                exitCode: 1)
         }
         return Reading(server: res.timings?.promptMs, client: (res.ttft ?? res.duration) * 1000)
     }
@@ -101,15 +110,21 @@ public struct Calibrator: Sendable {
 
     /// The probe's medians over repeats; throws when the design's clock has no reading.
     func probe(kind: String, tokens: Int, batch: Int, x: [Double], _ rs: [Reading]) throws -> Probe {
-        func median(_ xs: [Double?]) -> Double? { xs.contains(where: { $0 == nil }) || xs.isEmpty ? nil : Statistics.median(xs.map { $0! }) }
-        let server = median(rs.map(\.server)), client = median(rs.map(\.client))
-        guard let m = design.timing == .server ? server : client else {
-            throw HandoffError(design.timing == .server
-                               ? "\(self.client.base): \(kind) probes returned no timings (not llama.cpp?); calibrate such a server with --timing client"
-                               : "\(self.client.base): \(kind) probes streamed fewer than 2 tokens with text; the client's clock cannot time them", exitCode: 1)
+        func median(_ xs: [Double?]) -> Double? {
+            xs.contains(where: { $0 == nil }) || xs.isEmpty ? nil : Statistics.median(xs.map { $0! })
         }
-        return Probe(kind: kind, tokens: tokens, batch: batch, x: x, measuredMs: m, fittedMs: kind == "prefill-small" ? m : 0,
-                     serverMs: server, clientMs: client)
+        let server = median(rs.map(\.server))
+        let client = median(rs.map(\.client))
+        guard let m = design.timing == .server ? server : client else {
+            throw HandoffError(
+                design.timing == .server
+                    ? "\(self.client.base): \(kind) probes returned no timings (not llama.cpp?); calibrate such a server with --timing client"
+                    : "\(self.client.base): \(kind) probes streamed fewer than 2 tokens with text; the client's clock cannot time them",
+                exitCode: 1)
+        }
+        return Probe(
+            kind: kind, tokens: tokens, batch: batch, x: x, measuredMs: m, fittedMs: kind == "prefill-small" ? m : 0,
+            serverMs: server, clientMs: client)
     }
 
     public var client: OpenAIClient
@@ -124,13 +139,17 @@ public struct Calibrator: Sendable {
     func tokens(_ n: Int, _ rng: inout RandomStream) -> [Int] { Self.randomTokens(n, rng) }
 
     /// A prompt of exactly `n` random token ids (no prefix another probe could reuse).
-    static func randomTokens(_ n: Int, _ rng: RandomStream) -> [Int] { (0..<n).map { _ in 1000 + rng.int(below: 20000) } }
+    static func randomTokens(_ n: Int, _ rng: RandomStream) -> [Int] {
+        (0..<n).map { _ in 1000 + rng.int(below: 20000) }
+    }
 
     /// Runs the probes. `progress(done, total)` after each probe.
     public func measure(progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) async throws -> [Probe] {
         var rng = RandomStream(seed: seed, name: "calibrate")
         var probes: [Probe] = []
-        let total = design.prefillLengths.count + design.decodeBatches.count * design.decodeContexts.count + design.smallPrefillTokens.count
+        let total =
+            design.prefillLengths.count + design.decodeBatches.count * design.decodeContexts.count
+            + design.smallPrefillTokens.count
         // Warm-up: the first request after a start pays for page faults and allocations.
         var warm = CompletionRequest(prompt: "", maxTokens: 4, ignoreEOS: true)
         warm.promptTokenIDs = tokens(32, &rng)
@@ -142,11 +161,15 @@ public struct Calibrator: Sendable {
                 var r = CompletionRequest(prompt: "", maxTokens: 1, topLogprobs: design.topLogprobs, ignoreEOS: true)
                 r.promptTokenIDs = tokens(n, &rng)
                 r.cachePrompt = false
-                rs.append(try Self.prefillReading(try await client.complete(r), url: client.base, timing: design.timing))
+                rs.append(
+                    try Self.prefillReading(try await client.complete(r), url: client.base, timing: design.timing))
             }
             let iters = Double((n + design.ubatch - 1) / design.ubatch)
-            probes.append(try probe(kind: "prefill", tokens: n, batch: 0,
-                                x: [iters, Double(n), Double(n) * Double(n) / 2] + [Double](repeating: 0, count: design.batchColumns.count) + [0], rs))
+            probes.append(
+                try probe(
+                    kind: "prefill", tokens: n, batch: 0,
+                    x: [iters, Double(n), Double(n) * Double(n) / 2]
+                        + [Double](repeating: 0, count: design.batchColumns.count) + [0], rs))
             progress(probes.count, total)
         }
         // Small batches: prefix cached in slot 0, then n new tokens after it (prompt_n = n).
@@ -154,7 +177,8 @@ public struct Calibrator: Sendable {
             var rs: [Reading] = []
             for _ in 0..<design.repeats {
                 let prefix = tokens(design.smallPrefillPrefix, &rng)
-                var warmPrefix = CompletionRequest(prompt: "", maxTokens: 1, topLogprobs: design.topLogprobs, ignoreEOS: true)
+                var warmPrefix = CompletionRequest(
+                    prompt: "", maxTokens: 1, topLogprobs: design.topLogprobs, ignoreEOS: true)
                 warmPrefix.promptTokenIDs = prefix
                 warmPrefix.cachePrompt = true
                 warmPrefix.slot = 0
@@ -164,7 +188,9 @@ public struct Calibrator: Sendable {
                 let res = try await client.complete(r)
                 // Only a server that reports timings can confirm the prefix was reused.
                 if let t = res.timings, t.promptTokens != n {
-                    throw HandoffError("\(client.base): the small-batch probe prefilled \(t.promptTokens) tokens, not \(n) (is the prompt cache off? calibrate needs --parallel ≥ 1 with slot 0 free)", exitCode: 1)
+                    throw HandoffError(
+                        "\(client.base): the small-batch probe prefilled \(t.promptTokens) tokens, not \(n) (is the prompt cache off? calibrate needs --parallel ≥ 1 with slot 0 free)",
+                        exitCode: 1)
                 }
                 rs.append(try Self.prefillReading(res, url: client.base, timing: design.timing))
             }
@@ -176,7 +202,9 @@ public struct Calibrator: Sendable {
                 var rs: [Reading] = []
                 for _ in 0..<design.repeats {
                     let reqs = (0..<b).map { _ -> CompletionRequest in
-                        var r = CompletionRequest(prompt: "", maxTokens: design.decodeTokens, topLogprobs: design.topLogprobs, ignoreEOS: true)
+                        var r = CompletionRequest(
+                            prompt: "", maxTokens: design.decodeTokens, topLogprobs: design.topLogprobs, ignoreEOS: true
+                        )
                         r.promptTokenIDs = tokens(p, &rng)
                         r.cachePrompt = false
                         return r
@@ -189,12 +217,18 @@ public struct Calibrator: Sendable {
                         return xs
                     }
                     // A batch's reading: the median over its requests, by each clock that read them all.
-                    let servers = per.compactMap(\.server), clients = per.compactMap(\.client)
-                    rs.append(Reading(server: servers.count == per.count ? Statistics.median(servers) : nil,
-                                      client: clients.count == per.count ? Statistics.median(clients) : nil))
+                    let servers = per.compactMap(\.server)
+                    let clients = per.compactMap(\.client)
+                    rs.append(
+                        Reading(
+                            server: servers.count == per.count ? Statistics.median(servers) : nil,
+                            client: clients.count == per.count ? Statistics.median(clients) : nil))
                 }
                 let ctx = Double(b) * (Double(p) + Double(design.decodeTokens) / 2)
-                probes.append(try probe(kind: "decode", tokens: p, batch: b, x: [1, 0, 0] + design.batchColumns.map { $0 == b ? 1 : 0 } + [ctx], rs))
+                probes.append(
+                    try probe(
+                        kind: "decode", tokens: p, batch: b,
+                        x: [1, 0, 0] + design.batchColumns.map { $0 == b ? 1 : 0 } + [ctx], rs))
                 progress(probes.count, total)
             }
         }
@@ -216,8 +250,9 @@ public struct Calibrator: Sendable {
     /// Fits the law to the probes (GSL weighted least squares, coefficients ≥ 0) and fills `fittedMs`.
     public static func fit(_ probes: inout [Probe], design: Design) throws -> Coefficients {
         let fitted = probes.indices.filter { probes[$0].kind != "prefill-small" }
-        let f = try LeastSquares.fit(rows: fitted.map { probes[$0].x }, y: fitted.map { probes[$0].measuredMs },
-                                     weights: fitted.map { 1 / (probes[$0].measuredMs * probes[$0].measuredMs) })
+        let f = try LeastSquares.fit(
+            rows: fitted.map { probes[$0].x }, y: fitted.map { probes[$0].measuredMs },
+            weights: fitted.map { 1 / (probes[$0].measuredMs * probes[$0].measuredMs) })
         for (k, i) in fitted.enumerated() { probes[i].fittedMs = f.fitted[k] }
         let small = probes.filter { $0.kind == "prefill-small" }.sorted { $0.tokens < $1.tokens }
         // A contiguous table from n = 1 (prefill_ms_by_tokens[n − 1]).
@@ -228,37 +263,55 @@ public struct Calibrator: Sendable {
         let measured = Dictionary(uniqueKeysWithValues: cols.enumerated().map { ($1, c[3 + $0]) })
         var byBatch: [Double] = []
         for b in 1...(cols.last ?? 1) {
-            if let v = measured[b] { byBatch.append(v); continue }
-            let lo = cols.last(where: { $0 < b }), hi = cols.first(where: { $0 > b })
+            if let v = measured[b] {
+                byBatch.append(v)
+                continue
+            }
+            let lo = cols.last(where: { $0 < b })
+            let hi = cols.first(where: { $0 > b })
             switch (lo, hi) {
-            case let (l?, h?): byBatch.append(measured[l]! + (measured[h]! - measured[l]!) * Double(b - l) / Double(h - l))
-            case let (nil, h?): byBatch.append(measured[h]! * Double(b) / Double(h))
+            case (let l?, let h?):
+                byBatch.append(measured[l]! + (measured[h]! - measured[l]!) * Double(b - l) / Double(h - l))
+            case (nil, let h?): byBatch.append(measured[h]! * Double(b) / Double(h))
             default: byBatch.append(byBatch.last ?? 0)
             }
         }
-        return Coefficients(fixedMs: c[0], prefillMsPerToken: c[1], prefillAttentionMs: c[2], decodeMsByBatch: byBatch, msPerContextToken: c[c.count - 1],
-                            prefillMsByTokens: byTokens)
+        return Coefficients(
+            fixedMs: c[0], prefillMsPerToken: c[1], prefillAttentionMs: c[2], decodeMsByBatch: byBatch,
+            msPerContextToken: c[c.count - 1],
+            prefillMsByTokens: byTokens)
     }
 
     /// The calibration file a scenario references with `latency: {calibration: FILE}`.
-    public static func yaml(server: String, model: String, coefficients c: Coefficients, probes: [Probe], timing: Timing = .server) -> String {
-        let rel = probes.filter { $0.kind != "prefill-small" }.map { abs($0.fittedMs - $0.measuredMs) / $0.measuredMs * 100 }
+    public static func yaml(
+        server: String, model: String, coefficients c: Coefficients, probes: [Probe], timing: Timing = .server
+    ) -> String {
+        let rel = probes.filter { $0.kind != "prefill-small" }.map {
+            abs($0.fittedMs - $0.measuredMs) / $0.measuredMs * 100
+        }
         func n(_ x: Double) -> String { JSONWriter.number((x * 1e6).rounded() / 1e6) }
-        var s = "# Written by `handoff calibrate` against \(server).\n# iteration ms = fixed + a·prefill tokens + e·prefill attention pairs + decode_ms_by_batch[B] + c·context tokens read\n"
+        var s =
+            "# Written by `handoff calibrate` against \(server).\n# iteration ms = fixed + a·prefill tokens + e·prefill attention pairs + decode_ms_by_batch[B] + c·context tokens read\n"
         s += "server: \(server)\nmodel: \(JSONWriter.quote(model))\n"
-        if timing == .client { s += "timing: client   # fitted on the client's clock (time to first token, gaps between tokens)\n" }
+        if timing == .client {
+            s += "timing: client   # fitted on the client's clock (time to first token, gaps between tokens)\n"
+        }
         s += "latency:\n  kind: linear\n"
-        s += "  fixed_ms: \(n(c.fixedMs))\n  prefill_ms_per_token: \(n(c.prefillMsPerToken))\n  prefill_attention_ms: \(JSONWriter.number(c.prefillAttentionMs))\n"
-        s += "  decode_ms_by_batch: [\(c.decodeMsByBatch.map(n).joined(separator: ", "))]\n  ms_per_context_token: \(JSONWriter.number(c.msPerContextToken))\n"
-        if !c.prefillMsByTokens.isEmpty { s += "  prefill_ms_by_tokens: [\(c.prefillMsByTokens.map(n).joined(separator: ", "))]\n" }
+        s +=
+            "  fixed_ms: \(n(c.fixedMs))\n  prefill_ms_per_token: \(n(c.prefillMsPerToken))\n  prefill_attention_ms: \(JSONWriter.number(c.prefillAttentionMs))\n"
+        s +=
+            "  decode_ms_by_batch: [\(c.decodeMsByBatch.map(n).joined(separator: ", "))]\n  ms_per_context_token: \(JSONWriter.number(c.msPerContextToken))\n"
+        if !c.prefillMsByTokens.isEmpty {
+            s += "  prefill_ms_by_tokens: [\(c.prefillMsByTokens.map(n).joined(separator: ", "))]\n"
+        }
         s += "fit:\n  probes: \(rel.count)   # fitted; prefill-small probes are the measured table\n"
         s += "  median_abs_error_pct: \(JSONWriter.number((Statistics.median(rel) * 100).rounded() / 100))\n"
         s += "  max_abs_error_pct: \(JSONWriter.number(((rel.max() ?? 0) * 100).rounded() / 100))\n"
         s += "probes:\n"
         for p in probes {
-            s += "  - {kind: \(p.kind), tokens: \(p.tokens), batch: \(p.batch), measured_ms: \(JSONWriter.number((p.measuredMs * 1000).rounded() / 1000)), fitted_ms: \(JSONWriter.number((p.fittedMs * 1000).rounded() / 1000))}\n"
+            s +=
+                "  - {kind: \(p.kind), tokens: \(p.tokens), batch: \(p.batch), measured_ms: \(JSONWriter.number((p.measuredMs * 1000).rounded() / 1000)), fitted_ms: \(JSONWriter.number((p.fittedMs * 1000).rounded() / 1000))}\n"
         }
         return s
     }
 }
-

@@ -48,7 +48,8 @@ public struct SpeedProbe: Sendable {
             r.cachePrompt = false
             let res = try await client.complete(r)
             guard let t = res.timings, t.predictedTokens > 0 else {
-                throw HandoffError("\(client.base): the speed probe got no `timings` (llama.cpp's) in its answer", exitCode: 1)
+                throw HandoffError(
+                    "\(client.base): the speed probe got no `timings` (llama.cpp's) in its answer", exitCode: 1)
             }
             ms.append(t.predictedMs / Double(t.predictedTokens))
         }
@@ -61,8 +62,12 @@ public struct SpeedProbe: Sendable {
 /// cut short by a kill does not parse and is skipped.
 enum SpeedLog {
     static func append(_ path: String, cell: String, tier: String, reading r: SpeedProbe.Reading) throws {
-        let line = JSONWriter.write(.object([("cell", .string(cell)), ("tier", .string(tier)),
-                                             ("decode_ms", .number(r.measuredMs)), ("calibrated_ms", .number(r.lawMs))])) + "\n"
+        let line =
+            JSONWriter.write(
+                .object([
+                    ("cell", .string(cell)), ("tier", .string(tier)),
+                    ("decode_ms", .number(r.measuredMs)), ("calibrated_ms", .number(r.lawMs))
+                ])) + "\n"
         if !FileManager.default.fileExists(atPath: path) { try FileIO.writeAtomically("", to: path) }
         let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? h.close() }
@@ -75,8 +80,10 @@ enum SpeedLog {
         let text = String(decoding: try FileIO.read(path), as: UTF8.self)
         var out: [String: [String: SpeedProbe.Reading]] = [:]
         for line in text.split(separator: "\n") {
-            guard let v = try? JSONParser.parse(String(line)), case let .string(cell)? = v["cell"], case let .string(tier)? = v["tier"],
-                  case let .number(m)? = v["decode_ms"], case let .number(l)? = v["calibrated_ms"] else { continue }
+            guard let v = try? JSONParser.parse(String(line)), case .string(let cell)? = v["cell"],
+                case .string(let tier)? = v["tier"],
+                case .number(let m)? = v["decode_ms"], case .number(let l)? = v["calibrated_ms"]
+            else { continue }
             out[cell, default: [:]][tier] = SpeedProbe.Reading(measuredMs: m, lawMs: l)
         }
         return out

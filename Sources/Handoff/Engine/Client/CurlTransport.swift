@@ -29,15 +29,21 @@ enum CurlTransport {
         }
     }
 
-    static func run(url: String, method: String, body: Data?, headers: [String], caFile: String?, firstByteTimeout: Double,
-                    idleTimeout: Double, onBody: @escaping (UnsafeRawBufferPointer) -> Bool) throws -> Int {
-        guard initialised, let c = curl_easy_init() else { throw EngineError.unreachable(url: url, reason: "libcurl failed to initialise") }
+    static func run(
+        url: String, method: String, body: Data?, headers: [String], caFile: String?, firstByteTimeout: Double,
+        idleTimeout: Double, onBody: @escaping (UnsafeRawBufferPointer) -> Bool
+    ) throws -> Int {
+        guard initialised, let c = curl_easy_init() else {
+            throw EngineError.unreachable(url: url, reason: "libcurl failed to initialise")
+        }
         defer { curl_easy_cleanup(c) }
         let transfer = Transfer(onBody: onBody, firstByteTimeout: firstByteTimeout, idleTimeout: idleTimeout)
         let user = Unmanaged.passUnretained(transfer).toOpaque()
 
         var list: UnsafeMutablePointer<curl_slist>?
-        for h in headers + ["Accept: text/event-stream, application/json", "Expect:"] + (body == nil ? [] : ["Content-Type: application/json"]) {
+        for h in headers + ["Accept: text/event-stream, application/json", "Expect:"]
+            + (body == nil ? [] : ["Content-Type: application/json"])
+        {
             list = curl_slist_append(list, h)
         }
         defer { curl_slist_free_all(list) }
@@ -55,7 +61,10 @@ enum CurlTransport {
             let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
             let n = size * count
             t.lastActivity = Monotonic.now()
-            if !t.onBody(UnsafeRawBufferPointer(start: data, count: n)) { t.stoppedByCaller = true; return 0 }
+            if !t.onBody(UnsafeRawBufferPointer(start: data, count: n)) {
+                t.stoppedByCaller = true
+                return 0
+            }
             return n
         }
         _ = handoff_curl_set_pointer(c, CURLOPT_HEADERDATA, user)
@@ -70,7 +79,10 @@ enum CurlTransport {
         _ = handoff_curl_set_progress(c) { user, _, _, _, _ in
             let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
             let limit = t.sawHead ? t.idleTimeout : t.firstByteTimeout
-            if Monotonic.now() - t.lastActivity > limit { t.timedOut = true; return 1 }
+            if Monotonic.now() - t.lastActivity > limit {
+                t.timedOut = true
+                return 1
+            }
             return 0
         }
         var rc: CURLcode = CURLE_OK
@@ -85,8 +97,9 @@ enum CurlTransport {
         let status = Int(handoff_curl_status(c))
         if transfer.stoppedByCaller { return status }
         if transfer.timedOut {
-            throw EngineError.timeout(url: url, seconds: transfer.sawHead ? idleTimeout : firstByteTimeout,
-                                      phase: transfer.sawHead ? "data" : "response")
+            throw EngineError.timeout(
+                url: url, seconds: transfer.sawHead ? idleTimeout : firstByteTimeout,
+                phase: transfer.sawHead ? "data" : "response")
         }
         guard rc == CURLE_OK else {
             let reason = String(cString: curl_easy_strerror(rc))
@@ -94,7 +107,12 @@ enum CurlTransport {
             case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_OPERATION_TIMEDOUT:
                 throw EngineError.unreachable(url: url, reason: reason)
             case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CONNECT_ERROR:
-                throw EngineError.tls(url: url, reason: reason + (caFile == nil ? " (a private or self-signed certificate needs --cacert FILE, or engine.<tier>.ca_file)" : " (CA file \(caFile!))"))
+                throw EngineError.tls(
+                    url: url,
+                    reason: reason
+                        + (caFile == nil
+                            ? " (a private or self-signed certificate needs --cacert FILE, or engine.<tier>.ca_file)"
+                            : " (CA file \(caFile!))"))
             default:
                 throw EngineError.interrupted(url: url, reason: reason)
             }

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +15,9 @@ public struct ConnectionOptions: Sendable, Equatable, CustomStringConvertible {
         self.caFile = caFile
     }
     var headers: [String] { apiKey.map { ["Authorization: Bearer \($0)"] } ?? [] }
-    public var description: String { "ConnectionOptions(apiKey: \(apiKey == nil ? "none" : "set"), caFile: \(caFile ?? "system"))" }
+    public var description: String {
+        "ConnectionOptions(apiKey: \(apiKey == nil ? "none" : "set"), caFile: \(caFile ?? "system"))"
+    }
 }
 
 /// A minimal blocking HTTP/1.1 client over POSIX sockets, one thread per request, for plain
@@ -46,20 +49,27 @@ enum HTTPClient {
 
     /// Runs one request on its own thread. `onBody` receives body bytes as they arrive and returns
     /// false to close the connection early. Returns the status code.
-    static func request(_ url: URL, method: String, body: Data?, connection: ConnectionOptions = ConnectionOptions(), firstByteTimeout: Double,
-                        idleTimeout: Double, onBody: @escaping @Sendable (UnsafeRawBufferPointer) -> Bool) async throws -> Int {
+    static func request(
+        _ url: URL, method: String, body: Data?, connection: ConnectionOptions = ConnectionOptions(),
+        firstByteTimeout: Double,
+        idleTimeout: Double, onBody: @escaping @Sendable (UnsafeRawBufferPointer) -> Bool
+    ) async throws -> Int {
         let t = url.scheme == "https" ? nil : try target(url)
         return try await withCheckedThrowingContinuation { (c: CheckedContinuation<Int, Error>) in
             let thread = Thread {
                 do {
                     guard let t else {
-                        c.resume(returning: try CurlTransport.run(url: url.absoluteString, method: method, body: body, headers: connection.headers,
-                                                                  caFile: connection.caFile, firstByteTimeout: firstByteTimeout,
-                                                                  idleTimeout: idleTimeout, onBody: onBody))
+                        c.resume(
+                            returning: try CurlTransport.run(
+                                url: url.absoluteString, method: method, body: body, headers: connection.headers,
+                                caFile: connection.caFile, firstByteTimeout: firstByteTimeout,
+                                idleTimeout: idleTimeout, onBody: onBody))
                         return
                     }
-                    c.resume(returning: try run(t, url: url.absoluteString, method: method, body: body, headers: connection.headers,
-                                                firstByteTimeout: firstByteTimeout, idleTimeout: idleTimeout, onBody: onBody))
+                    c.resume(
+                        returning: try run(
+                            t, url: url.absoluteString, method: method, body: body, headers: connection.headers,
+                            firstByteTimeout: firstByteTimeout, idleTimeout: idleTimeout, onBody: onBody))
                 } catch { c.resume(throwing: error) }
             }
             thread.stackSize = 1 << 20
@@ -73,8 +83,10 @@ enum HTTPClient {
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    static func run(_ t: Target, url: String, method: String, body: Data?, headers: [String] = [], firstByteTimeout: Double,
-                    idleTimeout: Double, onBody: (UnsafeRawBufferPointer) -> Bool) throws -> Int {
+    static func run(
+        _ t: Target, url: String, method: String, body: Data?, headers: [String] = [], firstByteTimeout: Double,
+        idleTimeout: Double, onBody: (UnsafeRawBufferPointer) -> Bool
+    ) throws -> Int {
         let fd = try openSocket(t, url: url)
         defer { close(fd) }
         var one: Int32 = 1
@@ -84,7 +96,13 @@ enum HTTPClient {
         let reader = Reader(fd: fd, url: url, firstByteTimeout: firstByteTimeout, idleTimeout: idleTimeout)
         let (status, chunked, length) = try reader.head()
         setTimeout(fd, idleTimeout)
-        if chunked { try reader.chunkedBody(onBody) } else if let length { try reader.body(length: length, onBody) } else { try reader.bodyToClose(onBody) }
+        if chunked {
+            try reader.chunkedBody(onBody)
+        } else if let length {
+            try reader.body(length: length, onBody)
+        } else {
+            try reader.bodyToClose(onBody)
+        }
         return status
     }
 
@@ -96,7 +114,8 @@ enum HTTPClient {
         var res: UnsafeMutablePointer<addrinfo>?
         let rc = getaddrinfo(t.host, String(t.port), &hints, &res)
         guard rc == 0, let first = res else {
-            throw EngineError.unreachable(url: url, reason: "cannot resolve \(t.host): \(String(cString: gai_strerror(rc)))")
+            throw EngineError.unreachable(
+                url: url, reason: "cannot resolve \(t.host): \(String(cString: gai_strerror(rc)))")
         }
         defer { freeaddrinfo(res) }
         var lastErr: Int32 = 0
@@ -115,8 +134,11 @@ enum HTTPClient {
     }
 
     /// Writes the request head (with `headers`) and body.
-    static func sendRequest(_ fd: Int32, _ t: Target, url: String, method: String, body: Data?, headers: [String]) throws {
-        var head = "\(method) \(t.path) HTTP/1.1\r\nHost: \(t.host):\(t.port)\r\nConnection: close\r\nAccept: text/event-stream, application/json\r\n"
+    static func sendRequest(
+        _ fd: Int32, _ t: Target, url: String, method: String, body: Data?, headers: [String]
+    ) throws {
+        var head =
+            "\(method) \(t.path) HTTP/1.1\r\nHost: \(t.host):\(t.port)\r\nConnection: close\r\nAccept: text/event-stream, application/json\r\n"
         for h in headers { head += h + "\r\n" }
         if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
         head += "\r\n"
@@ -126,7 +148,9 @@ enum HTTPClient {
             var off = 0
             while off < p.count {
                 let n = send(fd, p.baseAddress! + off, p.count - off, Int32(MSG_NOSIGNAL))
-                if n <= 0 { throw EngineError.interrupted(url: url, reason: "send: \(String(cString: strerror(errno)))") }
+                if n <= 0 {
+                    throw EngineError.interrupted(url: url, reason: "send: \(String(cString: strerror(errno)))")
+                }
                 off += n
             }
         }
@@ -154,7 +178,9 @@ enum HTTPClient {
             let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
             if n < 0 {
                 if errno == EAGAIN || errno == EWOULDBLOCK {
-                    throw EngineError.timeout(url: url, seconds: sawHead ? idleTimeout : firstByteTimeout, phase: sawHead ? "data" : "response")
+                    throw EngineError.timeout(
+                        url: url, seconds: sawHead ? idleTimeout : firstByteTimeout,
+                        phase: sawHead ? "data" : "response")
                 }
                 throw EngineError.interrupted(url: url, reason: String(cString: strerror(errno)))
             }
@@ -168,14 +194,18 @@ enum HTTPClient {
             var headEnd = -1
             while headEnd < 0 {
                 if pending.count >= 4 {
-                    for i in 0...(pending.count - 4) where pending[i] == 13 && pending[i + 1] == 10 && pending[i + 2] == 13 && pending[i + 3] == 10 {
-                        headEnd = i; break
+                    for i in 0...(pending.count - 4)
+                    where pending[i] == 13 && pending[i + 1] == 10 && pending[i + 2] == 13 && pending[i + 3] == 10 {
+                        headEnd = i
+                        break
                     }
                 }
                 if headEnd >= 0 { break }
                 guard try readMore() else {
-                    throw pending.isEmpty ? EngineError.unreachable(url: url, reason: "the server closed the connection without answering")
-                                          : EngineError.interrupted(url: url, reason: "connection closed inside the response head")
+                    throw pending.isEmpty
+                        ? EngineError.unreachable(
+                            url: url, reason: "the server closed the connection without answering")
+                        : EngineError.interrupted(url: url, reason: "connection closed inside the response head")
                 }
             }
             sawHead = true
@@ -190,31 +220,42 @@ enum HTTPClient {
             var length: Int?
             for l in lines.dropFirst() {
                 guard let colon = l.firstIndex(of: ":") else { continue }
-                let k = l[..<colon].lowercased(), v = l[l.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                let k = l[..<colon].lowercased()
+                let v = l[l.index(after: colon)...].trimmingCharacters(in: .whitespaces)
                 if k == "transfer-encoding" && v.lowercased().contains("chunked") { chunked = true }
                 if k == "content-length" { length = Int(v) }
             }
             return (status, chunked, length)
         }
 
-        func deliver(_ bytes: ArraySlice<UInt8>, _ onBody: (UnsafeRawBufferPointer) -> Bool) -> Bool { bytes.withUnsafeBytes { onBody($0) } }
+        func deliver(_ bytes: ArraySlice<UInt8>, _ onBody: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+            bytes.withUnsafeBytes { onBody($0) }
+        }
 
         /// `Transfer-Encoding: chunked`, until the last chunk or `onBody` stops.
         func chunkedBody(_ onBody: (UnsafeRawBufferPointer) -> Bool) throws {
             while true {
                 var lineEnd = -1
                 while lineEnd < 0 {
-                    if let i = pending.firstIndex(of: 10) { lineEnd = i; break }
-                    guard try readMore() else { throw EngineError.interrupted(url: url, reason: "connection closed inside a chunked body") }
+                    if let i = pending.firstIndex(of: 10) {
+                        lineEnd = i
+                        break
+                    }
+                    guard try readMore() else {
+                        throw EngineError.interrupted(url: url, reason: "connection closed inside a chunked body")
+                    }
                 }
-                let sizeText = String(decoding: pending[0..<lineEnd], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                let sizeText = String(decoding: pending[0..<lineEnd], as: UTF8.self).trimmingCharacters(
+                    in: .whitespacesAndNewlines)
                 pending.removeFirst(lineEnd + 1)
                 guard let size = Int(sizeText.split(separator: ";").first ?? "", radix: 16) else {
                     throw EngineError.malformed(url: url, event: sizeText, reason: "bad chunk size")
                 }
                 if size == 0 { return }
                 while pending.count < size + 2 {
-                    guard try readMore() else { throw EngineError.interrupted(url: url, reason: "connection closed inside a chunk") }
+                    guard try readMore() else {
+                        throw EngineError.interrupted(url: url, reason: "connection closed inside a chunk")
+                    }
                 }
                 if !deliver(pending[0..<size], onBody) { return }
                 pending.removeFirst(size + 2)
@@ -231,7 +272,10 @@ enum HTTPClient {
                 pending.removeAll()
             }
             while left > 0 {
-                guard try readMore() else { throw EngineError.interrupted(url: url, reason: "connection closed \(left) bytes before the end of the body") }
+                guard try readMore() else {
+                    throw EngineError.interrupted(
+                        url: url, reason: "connection closed \(left) bytes before the end of the body")
+                }
                 let k = min(left, pending.count)
                 if !deliver(pending[0..<k], onBody) { return }
                 left -= k
@@ -241,7 +285,10 @@ enum HTTPClient {
 
         /// A body that ends when the server closes the connection.
         func bodyToClose(_ onBody: (UnsafeRawBufferPointer) -> Bool) throws {
-            if !pending.isEmpty { if !deliver(pending[...], onBody) { return }; pending.removeAll() }
+            if !pending.isEmpty {
+                if !deliver(pending[...], onBody) { return }
+                pending.removeAll()
+            }
             while try readMore() {
                 if !deliver(pending[...], onBody) { return }
                 pending.removeAll()

@@ -37,19 +37,29 @@ public struct ServerTimings: Sendable, Equatable {
 
     init?(_ v: JSONValue?) {
         guard let v, case .object = v,
-              case let .number(pn)? = v["prompt_n"], case let .number(pms)? = v["prompt_ms"],
-              case let .number(gn)? = v["predicted_n"], case let .number(gms)? = v["predicted_ms"] else { return nil }
+            case .number(let pn)? = v["prompt_n"], case .number(let pms)? = v["prompt_ms"],
+            case .number(let gn)? = v["predicted_n"], case .number(let gms)? = v["predicted_ms"]
+        else { return nil }
         var cached = 0.0
-        if case let .number(c)? = v["cache_n"] { cached = c }
-        cachedTokens = Int(cached); promptTokens = Int(pn); promptMs = pms; predictedTokens = Int(gn); predictedMs = gms
-        if case let .number(d)? = v["draft_n"] { draftTokens = Int(d) }
-        if case let .number(a)? = v["draft_n_accepted"] { draftAccepted = Int(a) }
+        if case .number(let c)? = v["cache_n"] { cached = c }
+        cachedTokens = Int(cached)
+        promptTokens = Int(pn)
+        promptMs = pms
+        predictedTokens = Int(gn)
+        predictedMs = gms
+        if case .number(let d)? = v["draft_n"] { draftTokens = Int(d) }
+        if case .number(let a)? = v["draft_n_accepted"] { draftAccepted = Int(a) }
     }
 
     public var json: JSONValue {
-        var o: [(String, JSONValue)] = [("cache_n", .number(Double(cachedTokens))), ("prompt_n", .number(Double(promptTokens))), ("prompt_ms", .number(promptMs)),
-                                        ("predicted_n", .number(Double(predictedTokens))), ("predicted_ms", .number(predictedMs))]
-        if let d = draftTokens, let a = draftAccepted { o += [("draft_n", .number(Double(d))), ("draft_n_accepted", .number(Double(a)))] }
+        var o: [(String, JSONValue)] = [
+            ("cache_n", .number(Double(cachedTokens))), ("prompt_n", .number(Double(promptTokens))),
+            ("prompt_ms", .number(promptMs)),
+            ("predicted_n", .number(Double(predictedTokens))), ("predicted_ms", .number(predictedMs))
+        ]
+        if let d = draftTokens, let a = draftAccepted {
+            o += [("draft_n", .number(Double(d))), ("draft_n_accepted", .number(Double(a)))]
+        }
         return .object(o)
     }
 }
@@ -100,11 +110,18 @@ public struct CompletionRequest: Sendable {
             o.append(("messages", .array([.object([("role", .string("user")), ("content", .string(prompt))])])))
             if topLogprobs > 0 { o += [("logprobs", .bool(true)), ("top_logprobs", .number(Double(topLogprobs)))] }
         } else {
-            if let ids = promptTokenIDs { o.append(("prompt", .numbers(ids.map(Double.init)))) } else { o.append(("prompt", .string(prompt))) }
+            if let ids = promptTokenIDs {
+                o.append(("prompt", .numbers(ids.map(Double.init))))
+            } else {
+                o.append(("prompt", .string(prompt)))
+            }
             if topLogprobs > 0 { o.append(("logprobs", .number(Double(topLogprobs)))) }
         }
-        o += [("max_tokens", .number(Double(maxTokens))), ("temperature", .number(temperature)), ("seed", .number(Double(seed))),
-              ("stream", .bool(true)), ("stream_options", .object([("include_usage", .bool(true))]))]
+        o += [
+            ("max_tokens", .number(Double(maxTokens))), ("temperature", .number(temperature)),
+            ("seed", .number(Double(seed))),
+            ("stream", .bool(true)), ("stream_options", .object([("include_usage", .bool(true))]))
+        ]
         if ignoreEOS { o.append(("ignore_eos", .bool(true))) }
         if let cachePrompt { o.append(("cache_prompt", .bool(cachePrompt))) }
         if let slot { o.append(("id_slot", .number(Double(slot)))) }
@@ -126,8 +143,10 @@ public struct OpenAIClient: Sendable {
     /// API key and CA file (`https://`); the key is sent, never printed.
     public var connection: ConnectionOptions
 
-    public init(base: String, firstByteTimeout: Double = 300, idleTimeout: Double = 60, retries: Int = 3, backoff: Double = 0.5,
-                connection: ConnectionOptions = ConnectionOptions()) throws {
+    public init(
+        base: String, firstByteTimeout: Double = 300, idleTimeout: Double = 60, retries: Int = 3, backoff: Double = 0.5,
+        connection: ConnectionOptions = ConnectionOptions()
+    ) throws {
         var s = base
         while s.hasSuffix("/") { s.removeLast() }
         if s.hasSuffix("/v1") { s.removeLast(3) }
@@ -141,13 +160,16 @@ public struct OpenAIClient: Sendable {
         self.backoff = backoff
         self.connection = connection
         if let ca = connection.caFile, !FileManager.default.isReadableFile(atPath: ca) {
-            throw HandoffError.input("CA file '\(ca)' cannot be read; expected a PEM file of the certificate(s) that vouch for \(s)")
+            throw HandoffError.input(
+                "CA file '\(ca)' cannot be read; expected a PEM file of the certificate(s) that vouch for \(s)")
         }
     }
 
     /// Streams a completion. `onToken` sees each token as it arrives (with the tokens so far) and
     /// returns `false` to stop generation there.
-    public func complete(_ r: CompletionRequest, onToken: (@Sendable (StreamedToken, Int) -> Bool)? = nil) async throws -> CompletionResult {
+    public func complete(
+        _ r: CompletionRequest, onToken: (@Sendable (StreamedToken, Int) -> Bool)? = nil
+    ) async throws -> CompletionResult {
         let url = base.appendingPathComponent(r.chat ? "v1/chat/completions" : "v1/completions")
         let body = Data(JSONWriter.write(r.body).utf8)
         var attempt = 0
@@ -156,8 +178,10 @@ public struct OpenAIClient: Sendable {
             do {
                 let t0 = Monotonic.now()
                 acc.t0 = t0
-                let stopped = try await SSEStream.post(url, json: body, connection: connection, firstByteTimeout: firstByteTimeout,
-                                                             idleTimeout: idleTimeout) { payload, at in
+                let stopped = try await SSEStream.post(
+                    url, json: body, connection: connection, firstByteTimeout: firstByteTimeout,
+                    idleTimeout: idleTimeout
+                ) { payload, at in
                     acc.event(payload, at: at)
                 }
                 if let e = acc.error { throw e }
@@ -181,16 +205,25 @@ public struct OpenAIClient: Sendable {
     public func postJSON(_ path: String, _ body: JSONValue, timeout: Double = 60) async throws -> JSONValue {
         let (status, json) = try await send(path, method: "POST", body: body, timeout: timeout)
         guard status == 200, let json else {
-            throw EngineError.http(url: base.appendingPathComponent(path).absoluteString, status: status, body: json.map { JSONWriter.write($0) } ?? "")
+            throw EngineError.http(
+                url: base.appendingPathComponent(path).absoluteString, status: status,
+                body: json.map { JSONWriter.write($0) } ?? "")
         }
         return json
     }
 
-    private func send(_ path: String, method: String, body: JSONValue?, timeout: Double) async throws -> (Int, JSONValue?) {
+    private func send(
+        _ path: String, method: String, body: JSONValue?, timeout: Double
+    ) async throws -> (Int, JSONValue?) {
         let url = base.appendingPathComponent(path)
         let collected = Collected()
-        let status = try await HTTPClient.request(url, method: method, body: body.map { Data(JSONWriter.write($0).utf8) },
-                                                  connection: connection, firstByteTimeout: timeout, idleTimeout: timeout) { p in collected.bytes.append(contentsOf: p); return true }
+        let status = try await HTTPClient.request(
+            url, method: method, body: body.map { Data(JSONWriter.write($0).utf8) },
+            connection: connection, firstByteTimeout: timeout, idleTimeout: timeout
+        ) { p in
+            collected.bytes.append(contentsOf: p)
+            return true
+        }
         return (status, try? JSONParser.parse(String(decoding: collected.bytes, as: UTF8.self)))
     }
 }
@@ -217,7 +250,8 @@ private final class Accumulator: @unchecked Sendable {
         lastAt = at
         let v: JSONValue
         do { v = try JSONParser.parse(payload) } catch {
-            self.error = .malformed(url: url, event: payload, reason: "not JSON at byte \(error.offset): \(error.message)")
+            self.error = .malformed(
+                url: url, event: payload, reason: "not JSON at byte \(error.offset): \(error.message)")
             return false
         }
         if let err = v["error"] {
@@ -225,34 +259,38 @@ private final class Accumulator: @unchecked Sendable {
             return false
         }
         if let t = ServerTimings(v["timings"]) { result.timings = t }
-        if let u = v["usage"], case let .number(p)? = u["prompt_tokens"] {
+        if let u = v["usage"], case .number(let p)? = u["prompt_tokens"] {
             result.promptTokens = Int(p)
-            if case let .number(c)? = u["completion_tokens"] { result.completionTokens = Int(c) }
+            if case .number(let c)? = u["completion_tokens"] { result.completionTokens = Int(c) }
         }
-        guard case let .array(choices)? = v["choices"] else {
+        guard case .array(let choices)? = v["choices"] else {
             if v["usage"] != nil || v["timings"] != nil { return true }
             self.error = .malformed(url: url, event: payload, reason: "no 'choices' array")
             return false
         }
         guard let choice = choices.first else { return true }
-        if case let .string(reason)? = choice["finish_reason"] { result.finishReason = reason }
+        if case .string(let reason)? = choice["finish_reason"] { result.finishReason = reason }
         var text = ""
         if chat {
-            if case let .string(s)? = choice["delta"]?["content"] { text = s }
-        } else if case let .string(s)? = choice["text"] { text = s }
+            if case .string(let s)? = choice["delta"]?["content"] { text = s }
+        } else if case .string(let s)? = choice["text"] {
+            text = s
+        }
         // Tokens with log-probabilities: one entry per token (llama.cpp, vLLM).
-        if case let .array(entries)? = choice["logprobs"]?["content"], !entries.isEmpty {
+        if case .array(let entries)? = choice["logprobs"]?["content"], !entries.isEmpty {
             for e in entries {
-                guard case let .string(tok)? = e["token"] else {
+                guard case .string(let tok)? = e["token"] else {
                     self.error = .malformed(url: url, event: payload, reason: "a logprobs entry has no 'token'")
                     return false
                 }
                 var lp: Double?
-                if case let .number(x)? = e["logprob"] { lp = x }
+                if case .number(let x)? = e["logprob"] { lp = x }
                 var top: [TopToken] = []
-                if case let .array(alts)? = e["top_logprobs"] {
+                if case .array(let alts)? = e["top_logprobs"] {
                     for a in alts {
-                        if case let .string(t)? = a["token"], case let .number(x)? = a["logprob"] { top.append(TopToken(token: t, logprob: x)) }
+                        if case .string(let t)? = a["token"], case .number(let x)? = a["logprob"] {
+                            top.append(TopToken(token: t, logprob: x))
+                        }
                     }
                 }
                 if !push(StreamedToken(text: tok, logprob: lp, top: top, at: at - t0)) { return false }

@@ -16,17 +16,18 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         switch self {
-        case let .unreachable(url, reason):
-            return "cannot connect to \(url): \(reason). Is the server running? (start one with `handoff engine serve`, or check --small/--large)"
-        case let .http(url, status, body):
+        case .unreachable(let url, let reason):
+            return
+                "cannot connect to \(url): \(reason). Is the server running? (start one with `handoff engine serve`, or check --small/--large)"
+        case .http(let url, let status, let body):
             return "\(url) answered HTTP \(status): \(body.prefix(400))"
-        case let .timeout(url, s, phase):
+        case .timeout(let url, let s, let phase):
             return "\(url): no \(phase) within \(s) s (raise --timeout if the server is just slow)"
-        case let .malformed(url, event, reason):
+        case .malformed(let url, let event, let reason):
             return "\(url) sent a malformed server-sent event (\(reason)): \(event.prefix(200))"
-        case let .interrupted(url, reason):
+        case .interrupted(let url, let reason):
             return "the stream from \(url) broke off before it finished: \(reason)"
-        case let .tls(url, reason):
+        case .tls(let url, let reason):
             return "TLS with \(url) failed: \(reason)"
         }
     }
@@ -35,7 +36,7 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     public var isTransient: Bool {
         switch self {
         case .unreachable: return true
-        case let .http(_, status, _): return status == 503 || status == 429
+        case .http(_, let status, _): return status == 503 || status == 429
         default: return false
         }
     }
@@ -52,15 +53,21 @@ public enum SSEStream {
 
     /// Streams one POST. Returns `true` when the handler stopped the stream, `false` when the
     /// server ended it. Throws `EngineError` (HTTP errors carry the server's message).
-    public static func post(_ url: URL, json body: Data, connection: ConnectionOptions = ConnectionOptions(), firstByteTimeout: Double = 120,
-                            idleTimeout: Double = 60, handler: @escaping Handler) async throws -> Bool {
+    public static func post(
+        _ url: URL, json body: Data, connection: ConnectionOptions = ConnectionOptions(),
+        firstByteTimeout: Double = 120,
+        idleTimeout: Double = 60, handler: @escaping Handler
+    ) async throws -> Bool {
         let state = LineState(handler: handler)
-        let status = try await HTTPClient.request(url, method: "POST", body: body, connection: connection, firstByteTimeout: firstByteTimeout,
-                                                  idleTimeout: idleTimeout) { p in
+        let status = try await HTTPClient.request(
+            url, method: "POST", body: body, connection: connection, firstByteTimeout: firstByteTimeout,
+            idleTimeout: idleTimeout
+        ) { p in
             state.feed(p)
         }
         if status != 200 {
-            throw EngineError.http(url: url.absoluteString, status: status, body: String(decoding: state.raw.prefix(4096), as: UTF8.self))
+            throw EngineError.http(
+                url: url.absoluteString, status: status, body: String(decoding: state.raw.prefix(4096), as: UTF8.self))
         }
         return state.stopped
     }
@@ -84,7 +91,8 @@ public enum SSEStream {
                     var end = i
                     if end > start && buffer[end - 1] == 13 { end -= 1 }
                     if end - start >= 5 && buffer[start] == 100 && buffer[start + 1] == 97 && buffer[start + 2] == 116
-                        && buffer[start + 3] == 97 && buffer[start + 4] == 58 {
+                        && buffer[start + 3] == 97 && buffer[start + 4] == 58
+                    {
                         var s = start + 5
                         if s < end && buffer[s] == 32 { s += 1 }
                         let payload = String(decoding: buffer[s..<end], as: UTF8.self)

@@ -29,13 +29,17 @@ public enum PromptSet {
             if line.isEmpty { continue }
             let v: JSONValue
             do { v = try JSONParser.parse(line) } catch {
-                throw HandoffError.input("not JSON (column \(error.offset + 1)): \(error.message)", file: path, line: k + 1)
+                throw HandoffError.input(
+                    "not JSON (column \(error.offset + 1)): \(error.message)", file: path, line: k + 1)
             }
-            guard case let .object(pairs) = v else { throw HandoffError.input("expected an object per line", file: path, line: k + 1) }
+            guard case .object(let pairs) = v else {
+                throw HandoffError.input("expected an object per line", file: path, line: k + 1)
+            }
             for (key, _) in pairs where !["id", "prompt", "answer", "held_out"].contains(key) {
-                throw HandoffError.input("unknown field; expected id, prompt, answer, held_out", file: path, line: k + 1, field: key)
+                throw HandoffError.input(
+                    "unknown field; expected id, prompt, answer, held_out", file: path, line: k + 1, field: key)
             }
-            guard case let .string(p)? = v["prompt"], !p.isEmpty else {
+            guard case .string(let p)? = v["prompt"], !p.isEmpty else {
                 throw HandoffError.input("missing or not a non-empty string", file: path, line: k + 1, field: "prompt")
             }
             var id = "p\(out.count)"
@@ -80,7 +84,8 @@ public enum PromptSet {
         func pick<T>(_ a: [T]) -> T { a[rng.int(below: a.count)] }
         var out: [Prompt] = []
         for i in 0..<count {
-            let who = pick(names), what = pick(things)
+            let who = pick(names)
+            let what = pick(things)
             var value = 5 + rng.int(below: 46)
             var story = "\(who) has \(value) \(what)."
             let steps = 1 + rng.int(below: 3)
@@ -116,9 +121,14 @@ public enum PromptSet {
         var numbers: [Substring] = []
         var i = output.startIndex
         while i < output.endIndex {
-            if output[i].isNumber || (output[i] == "-" && output.index(after: i) < output.endIndex && output[output.index(after: i)].isNumber) {
+            if output[i].isNumber
+                || (output[i] == "-" && output.index(after: i) < output.endIndex
+                    && output[output.index(after: i)].isNumber)
+            {
                 var j = output.index(after: i)
-                while j < output.endIndex, output[j].isNumber || output[j] == "." || output[j] == "," { j = output.index(after: j) }
+                while j < output.endIndex, output[j].isNumber || output[j] == "." || output[j] == "," {
+                    j = output.index(after: j)
+                }
                 var n = output[i..<j]
                 while n.last == "." || n.last == "," { n.removeLast() }
                 numbers.append(n)

@@ -14,9 +14,13 @@ public enum PromptTemplate: String, Sendable, CaseIterable {
         case .raw: return text
         case .chatml: return "<|im_start|>user\n\(text)<|im_end|>\n<|im_start|>assistant\n"
         case .server:
-            let v = try await client.postJSON("apply-template", .object([("messages", .array([.object([("role", .string("user")), ("content", .string(text))])]))]))
-            guard case let .string(p)? = v["prompt"] else {
-                throw EngineError.malformed(url: client.base.absoluteString + "/apply-template", event: JSONWriter.write(v), reason: "no 'prompt' string")
+            let v = try await client.postJSON(
+                "apply-template",
+                .object([("messages", .array([.object([("role", .string("user")), ("content", .string(text))])]))]))
+            guard case .string(let p)? = v["prompt"] else {
+                throw EngineError.malformed(
+                    url: client.base.absoluteString + "/apply-template", event: JSONWriter.write(v),
+                    reason: "no 'prompt' string")
             }
             return p
         }
@@ -48,15 +52,22 @@ public struct Recorder: Sendable {
     public init(client: OpenAIClient) { self.client = client }
 
     /// Records every prompt; `progress(done, total, tokens)` is called after each.
-    public func record(_ prompts: [Prompt], progress: @escaping @Sendable (Int, Int, Int) -> Void = { _, _, _ in }) async throws -> Trace {
+    public func record(
+        _ prompts: [Prompt], progress: @escaping @Sendable (Int, Int, Int) -> Void = { _, _, _ in }
+    ) async throws -> Trace {
         var results = [(TraceRequest, [Float])?](repeating: nil, count: prompts.count)
-        var next = 0, done = 0, tokens = 0
+        var next = 0
+        var done = 0
+        var tokens = 0
         try await withThrowingTaskGroup(of: (Int, TraceRequest, [Float]).self) { group in
             func launch() {
                 guard next < prompts.count else { return }
                 let i = next
                 next += 1
-                group.addTask { let (r, d) = try await self.one(prompts[i]); return (i, r, d) }
+                group.addTask {
+                    let (r, d) = try await self.one(prompts[i])
+                    return (i, r, d)
+                }
             }
             for _ in 0..<max(1, concurrency) { launch() }
             while let (i, r, d) = try await group.next() {
@@ -67,8 +78,10 @@ public struct Recorder: Sendable {
                 launch()
             }
         }
-        var reqs: [TraceRequest] = [], offsets = [0], values: [Float] = []
-        for case let (r, d)? in results {
+        var reqs: [TraceRequest] = []
+        var offsets = [0]
+        var values: [Float] = []
+        for case (let r, let d)? in results {
             reqs.append(r)
             values += d
             offsets.append(values.count)
@@ -82,14 +95,18 @@ public struct Recorder: Sendable {
         req.temperature = 0
         let res = try await client.complete(req)
         guard !res.tokens.isEmpty else {
-            throw HandoffError("\(client.base.absoluteString) generated no tokens for prompt \(p.id) (finish_reason \(res.finishReason ?? "none"))", exitCode: 1)
+            throw HandoffError(
+                "\(client.base.absoluteString) generated no tokens for prompt \(p.id) (finish_reason \(res.finishReason ?? "none"))",
+                exitCode: 1)
         }
         var d: [Float] = []
         d.reserveCapacity(res.tokens.count)
         for (k, t) in res.tokens.enumerated() {
             guard let x = t.difficulty else {
-                throw EngineError.malformed(url: client.base.absoluteString, event: "token \(k) of prompt \(p.id)",
-                                            reason: "no log-probabilities; the server must support logprobs/top_logprobs").handoff
+                throw EngineError.malformed(
+                    url: client.base.absoluteString, event: "token \(k) of prompt \(p.id)",
+                    reason: "no log-probabilities; the server must support logprobs/top_logprobs"
+                ).handoff
             }
             d.append(Float(x))
         }
@@ -103,13 +120,15 @@ public struct Recorder: Sendable {
             ("e2el_ms", .number(round3(res.duration * 1000))),
             ("token_ms", .numbers(res.tokens.map { round3($0.at * 1000) })),
             ("finish_reason", .string(res.finishReason ?? "")),
-            ("text", .string(text)),
+            ("text", .string(text))
         ]
         if let t = res.timings { m.append(("timings", t.json)) }
-        var r = TraceRequest(id: p.id, promptTokens: promptTokens, smallCorrect: correct, prompt: p.text, answer: p.answer)
+        var r = TraceRequest(
+            id: p.id, promptTokens: promptTokens, smallCorrect: correct, prompt: p.text, answer: p.answer)
         r.heldOut = p.heldOut
         if let large = labelClient {
-            var lr = CompletionRequest(prompt: try await labelTemplate.format(p.text, client: large), maxTokens: maxTokens)
+            var lr = CompletionRequest(
+                prompt: try await labelTemplate.format(p.text, client: large), maxTokens: maxTokens)
             lr.temperature = 0
             let lres = try await large.complete(lr)
             let ltext = lres.text
@@ -120,7 +139,7 @@ public struct Recorder: Sendable {
                 ("ttft_ms", .number(round3((lres.ttft ?? lres.duration) * 1000))),
                 ("e2el_ms", .number(round3(lres.duration * 1000))),
                 ("finish_reason", .string(lres.finishReason ?? "")),
-                ("text", .string(ltext)),
+                ("text", .string(ltext))
             ]
             if let t = lres.timings { lm.append(("timings", t.json)) }
             m.append(("large", .object(lm)))

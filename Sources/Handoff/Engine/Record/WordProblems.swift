@@ -20,8 +20,13 @@ public enum WordProblems {
         return out
     }
 
-    static let names = ["Ana", "Ben", "Chloe", "Dev", "Elif", "Farid", "Grace", "Hugo", "Ines", "Jon", "Kemal", "Lena", "Mia", "Noah"]
-    static let goods = [("pencils", "pencil"), ("notebooks", "notebook"), ("apples", "apple"), ("tickets", "ticket"), ("candles", "candle")]
+    static let names = [
+        "Ana", "Ben", "Chloe", "Dev", "Elif", "Farid", "Grace", "Hugo", "Ines", "Jon", "Kemal", "Lena", "Mia", "Noah"
+    ]
+    static let goods = [
+        ("pencils", "pencil"), ("notebooks", "notebook"), ("apples", "apple"), ("tickets", "ticket"),
+        ("candles", "candle")
+    ]
 
     static let things = ["marbles", "stickers", "shells", "cards", "coins", "beads"]
 
@@ -32,20 +37,39 @@ public enum WordProblems {
         switch kind {
         case 0:  // price and quantity, change from a note
             let (many, one) = pick(goods)
-            let n = r(2, 6), price = r(2, 8)
+            let n = r(2, 6)
+            let price = r(2, 8)
             let note = n * price < 20 ? 20 : 50
-            return ("\(who) buys \(n) \(many) at \(price) dollars per \(one) and pays with a \(note)-dollar note. How many dollars of change does \(who) get?", note - n * price)
+            return (
+                "\(who) buys \(n) \(many) at \(price) dollars per \(one) and pays with a \(note)-dollar note. How many dollars of change does \(who) get?",
+                note - n * price
+            )
         case 1:  // equal shares: what is left over, then more arrive
-            let kids = r(3, 6), total = r(20, 60), more = r(2, 12)
-            return ("\(total) cookies are shared equally among \(kids) children, each getting as many as possible. The cookies left over go back in the jar, which was empty, and then \(more) more cookies are put in the jar. How many cookies are in the jar?", total % kids + more)
+            let kids = r(3, 6)
+            let total = r(20, 60)
+            let more = r(2, 12)
+            return (
+                "\(total) cookies are shared equally among \(kids) children, each getting as many as possible. The cookies left over go back in the jar, which was empty, and then \(more) more cookies are put in the jar. How many cookies are in the jar?",
+                total % kids + more
+            )
         case 2:  // time difference within a few hours, in minutes
-            let h1 = r(7, 11), m1 = r(0, 11) * 5, dur = r(35, 150)
+            let h1 = r(7, 11)
+            let m1 = r(0, 11) * 5
+            let dur = r(35, 150)
             let end = h1 * 60 + m1 + dur
             func clock(_ t: Int) -> String { "\(t / 60):" + (t % 60 < 10 ? "0" : "") + "\(t % 60)" }
-            return ("A train leaves at \(clock(h1 * 60 + m1)) and arrives at \(clock(end)) the same morning. How many minutes does the trip take?", dur)
+            return (
+                "A train leaves at \(clock(h1 * 60 + m1)) and arrives at \(clock(end)) the same morning. How many minutes does the trip take?",
+                dur
+            )
         case 3:  // metres and centimetres, one piece cut off
-            let m = r(1, 4), cm = r(5, 95), piece = r(10, 90)
-            return ("A ribbon is \(m) metres and \(cm) centimetres long. \(who) cuts off \(piece) centimetres. How many centimetres of ribbon are left?", m * 100 + cm - piece)
+            let m = r(1, 4)
+            let cm = r(5, 95)
+            let piece = r(10, 90)
+            return (
+                "A ribbon is \(m) metres and \(cm) centimetres long. \(who) cuts off \(piece) centimetres. How many centimetres of ribbon are left?",
+                m * 100 + cm - piece
+            )
         default:  // two or three operations on counts
             let what = pick(things)
             var value = r(10, 40)

@@ -18,13 +18,15 @@ public struct EngineInstall: Sendable {
             if parent.path == dir.path { break }
             dir = parent
         }
-        throw HandoffError("llama-server is not installed: run ./scripts/install-engine in the Handoff repository "
-                           + "(or set HANDOFF_ENGINE to its .engine folder)", exitCode: 1)
+        throw HandoffError(
+            "llama-server is not installed: run ./scripts/install-engine in the Handoff repository "
+                + "(or set HANDOFF_ENGINE to its .engine folder)", exitCode: 1)
     }
 
     static func check(_ e: EngineInstall) throws -> EngineInstall {
         guard FileManager.default.isExecutableFile(atPath: e.server) else {
-            throw HandoffError("\(e.server) is missing: run ./scripts/install-engine (HANDOFF_ENGINE=\(e.root))", exitCode: 1)
+            throw HandoffError(
+                "\(e.server) is missing: run ./scripts/install-engine (HANDOFF_ENGINE=\(e.root))", exitCode: 1)
         }
         return e
     }
@@ -57,10 +59,19 @@ public final class LlamaServer: @unchecked Sendable {
         public var kvUnified = true
         public var extra: [String] = []
 
-        public init(model: String, port: Int, parallel: Int = 1, contextTokens: Int = 4096, threads: Int = 2, cpus: String? = nil,
-                    kvUnified: Bool = true, extra: [String] = []) {
-            self.model = model; self.port = port; self.parallel = parallel; self.contextTokens = contextTokens
-            self.threads = threads; self.cpus = cpus; self.kvUnified = kvUnified; self.extra = extra
+        public init(
+            model: String, port: Int, parallel: Int = 1, contextTokens: Int = 4096, threads: Int = 2,
+            cpus: String? = nil,
+            kvUnified: Bool = true, extra: [String] = []
+        ) {
+            self.model = model
+            self.port = port
+            self.parallel = parallel
+            self.contextTokens = contextTokens
+            self.threads = threads
+            self.cpus = cpus
+            self.kvUnified = kvUnified
+            self.extra = extra
         }
     }
 
@@ -71,9 +82,11 @@ public final class LlamaServer: @unchecked Sendable {
 
     /// The command line, for logs and reports.
     public static func arguments(_ o: Options, server: String) -> [String] {
-        var a = [server, "-m", o.model, "--host", "127.0.0.1", "--port", String(o.port), "-t", String(o.threads),
-                 "-tb", String(o.threads), "--parallel", String(o.parallel), "-c", String(o.contextTokens),
-                 "--metrics", "--cache-ram", "0", "--no-webui", "-lv", "4"]
+        var a = [
+            server, "-m", o.model, "--host", "127.0.0.1", "--port", String(o.port), "-t", String(o.threads),
+            "-tb", String(o.threads), "--parallel", String(o.parallel), "-c", String(o.contextTokens),
+            "--metrics", "--cache-ram", "0", "--no-webui", "-lv", "4"
+        ]
         a.append(o.kvUnified ? "--kv-unified" : "--no-kv-unified")
         a += o.extra
         if let cpus = o.cpus { a = ["taskset", "-c", cpus] + a }
@@ -81,7 +94,9 @@ public final class LlamaServer: @unchecked Sendable {
     }
 
     /// Starts the server and waits until `/health` answers 200.
-    public static func start(_ o: Options, install: EngineInstall, logPath: String, timeout: Double = 180) async throws -> LlamaServer {
+    public static func start(
+        _ o: Options, install: EngineInstall, logPath: String, timeout: Double = 180
+    ) async throws -> LlamaServer {
         let p = Process()
         let args = arguments(o, server: install.server)
         p.executableURL = URL(fileURLWithPath: args[0] == "taskset" ? "/usr/bin/taskset" : args[0])
@@ -97,12 +112,18 @@ public final class LlamaServer: @unchecked Sendable {
             let deadline = Monotonic.now() + timeout
             while true {
                 if !p.isRunning {
-                    let tail = (try? String(contentsOfFile: logPath, encoding: .utf8))?.split(separator: "\n").suffix(8).joined(separator: "\n") ?? ""
-                    throw HandoffError("llama-server exited (status \(p.terminationStatus)) while starting; its log \(logPath) ends:\n\(tail)", exitCode: 1)
+                    let tail =
+                        (try? String(contentsOfFile: logPath, encoding: .utf8))?.split(separator: "\n").suffix(8)
+                        .joined(separator: "\n") ?? ""
+                    throw HandoffError(
+                        "llama-server exited (status \(p.terminationStatus)) while starting; its log \(logPath) ends:\n\(tail)",
+                        exitCode: 1)
                 }
                 if let (status, _) = try? await client.getJSON("health", timeout: 2), status == 200 { break }
                 if Monotonic.now() > deadline {
-                    throw HandoffError("llama-server on port \(o.port) not healthy after \(Int(timeout)) s; see \(logPath)", exitCode: 1)
+                    throw HandoffError(
+                        "llama-server on port \(o.port) not healthy after \(Int(timeout)) s; see \(logPath)",
+                        exitCode: 1)
                 }
                 try await Task.sleep(nanoseconds: 200_000_000)
             }
@@ -135,10 +156,13 @@ public final class LlamaServer: @unchecked Sendable {
 
     /// KV-cache bytes the server allocated at load, from its log line
     /// `llama_kv_cache: size = X MiB (…), K (f16): Y MiB, V (f16): Z MiB`. Summed over all such lines.
-    public func kvCacheBytes() -> Double? { Self.kvCacheBytes(log: (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "") }
+    public func kvCacheBytes() -> Double? {
+        Self.kvCacheBytes(log: (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
+    }
 
     public static func kvCacheBytes(log: String) -> Double? {
-        var total = 0.0, found = false
+        var total = 0.0
+        var found = false
         for line in log.split(separator: "\n") where line.contains("llama_kv_cache: size =") {
             guard let r = line.range(of: "size =") else { continue }
             let rest = line[r.upperBound...].trimmingCharacters(in: .whitespaces)

@@ -27,42 +27,65 @@ public struct MeasuredRequest: Sendable {
 
     var json: JSONValue {
         var o: [(String, JSONValue)] = [
-            ("index", .number(Double(index))), ("repeat", .number(Double(repeat_))), ("id", .string(id)), ("epoch", .number(Double(epoch))),
+            ("index", .number(Double(index))), ("repeat", .number(Double(repeat_))), ("id", .string(id)),
+            ("epoch", .number(Double(epoch))),
             ("start_s", .number(startS)), ("ttft_s", .number(ttftS)), ("e2el_s", .number(e2elS)),
             ("prompt_tokens", .number(Double(promptTokens))), ("large_tokens", .number(Double(largeTokens))),
             ("handoffs", .number(Double(handoffs))), ("discarded_tokens", .number(Double(discardedTokens))),
-            ("text", .string(text)), ("difficulty", .numbers(difficulty.map { Double($0) })),
+            ("text", .string(text)), ("difficulty", .numbers(difficulty.map { Double($0) }))
         ]
         if let correct { o.append(("correct", .bool(correct))) }
         if !calls.isEmpty { o.append(("calls", .array(calls))) }
         return .object(o)
     }
 
-    init(index: Int, id: String, epoch: Int, startS: Double, ttftS: Double, e2elS: Double, promptTokens: Int, difficulty: [Float],
-         largeTokens: Int, handoffs: Int, discardedTokens: Int, text: String, correct: Bool?) {
-        self.index = index; self.id = id; self.epoch = epoch; self.startS = startS; self.ttftS = ttftS; self.e2elS = e2elS
-        self.promptTokens = promptTokens; self.difficulty = difficulty; self.largeTokens = largeTokens; self.handoffs = handoffs
-        self.discardedTokens = discardedTokens; self.text = text; self.correct = correct
+    init(
+        index: Int, id: String, epoch: Int, startS: Double, ttftS: Double, e2elS: Double, promptTokens: Int,
+        difficulty: [Float],
+        largeTokens: Int, handoffs: Int, discardedTokens: Int, text: String, correct: Bool?
+    ) {
+        self.index = index
+        self.id = id
+        self.epoch = epoch
+        self.startS = startS
+        self.ttftS = ttftS
+        self.e2elS = e2elS
+        self.promptTokens = promptTokens
+        self.difficulty = difficulty
+        self.largeTokens = largeTokens
+        self.handoffs = handoffs
+        self.discardedTokens = discardedTokens
+        self.text = text
+        self.correct = correct
     }
 
     init?(_ v: JSONValue) {
-        func num(_ k: String) -> Double? { if case let .number(x)? = v[k] { return x }; return nil }
-        guard let index = num("index"), case let .string(id)? = v["id"], let epoch = num("epoch"), let start = num("start_s"),
-              let ttft = num("ttft_s"), let e2el = num("e2el_s"), let pt = num("prompt_tokens"), let lt = num("large_tokens"),
-              let h = num("handoffs"), let dt = num("discarded_tokens"), case let .string(text)? = v["text"] else { return nil }
+        func num(_ k: String) -> Double? {
+            if case .number(let x)? = v[k] { return x }
+            return nil
+        }
+        guard let index = num("index"), case .string(let id)? = v["id"], let epoch = num("epoch"),
+            let start = num("start_s"),
+            let ttft = num("ttft_s"), let e2el = num("e2el_s"), let pt = num("prompt_tokens"),
+            let lt = num("large_tokens"),
+            let h = num("handoffs"), let dt = num("discarded_tokens"), case .string(let text)? = v["text"]
+        else { return nil }
         var d: [Float] = []
         switch v["difficulty"] {
         case .numbers(let xs)?: d = xs.map { Float($0) }
         default: return nil
         }
         var correct: Bool?
-        if case let .bool(b)? = v["correct"] { correct = b }
+        if case .bool(let b)? = v["correct"] { correct = b }
         var calls: [JSONValue] = []
-        if case let .array(a)? = v["calls"] { calls = a }
-        self.init(index: Int(index), id: id, epoch: Int(epoch), startS: start, ttftS: ttft, e2elS: e2el, promptTokens: Int(pt),
-                  difficulty: d, largeTokens: Int(lt), handoffs: Int(h), discardedTokens: Int(dt), text: text, correct: correct)
+        if case .array(let a)? = v["calls"] { calls = a }
+        self.init(
+            index: Int(index), id: id, epoch: Int(epoch), startS: start, ttftS: ttft, e2elS: e2el,
+            promptTokens: Int(pt),
+            difficulty: d, largeTokens: Int(lt), handoffs: Int(h), discardedTokens: Int(dt), text: text,
+            correct: correct)
         self.calls = calls
-        if case let .number(x)? = v["repeat"] { repeat_ = Int(x) }
+        if case .number(let x)? = v["repeat"] { repeat_ = Int(x) }
     }
 }
 
@@ -109,9 +132,17 @@ public struct Validator: Sendable {
 
     public enum Lengths: String, Sendable, CaseIterable { case natural, recorded }
 
-    public init(scenario: Scenario, trace: Trace, clients: [String: OpenAIClient], sample: Int, concurrency: Int, outDir: String, repeats: Int = 1) {
-        self.scenario = scenario; self.trace = trace; self.clients = clients; self.sample = sample
-        self.concurrency = concurrency; self.outDir = outDir; self.repeats = max(1, repeats)
+    public init(
+        scenario: Scenario, trace: Trace, clients: [String: OpenAIClient], sample: Int, concurrency: Int,
+        outDir: String, repeats: Int = 1
+    ) {
+        self.scenario = scenario
+        self.trace = trace
+        self.clients = clients
+        self.sample = sample
+        self.concurrency = concurrency
+        self.outDir = outDir
+        self.repeats = max(1, repeats)
     }
 
     var policyName: String { scenario.policy.name }
@@ -122,15 +153,19 @@ public struct Validator: Sendable {
 
     func client(_ tier: String) throws -> OpenAIClient {
         guard let c = clients[tier] else {
-            throw HandoffError.input("no server for tier '\(tier)': give --\(tier) URL or engine.\(tier).url in the scenario")
+            throw HandoffError.input(
+                "no server for tier '\(tier)': give --\(tier) URL or engine.\(tier).url in the scenario")
         }
         return c
     }
 
     /// The fields every journal header has had.
     var baseHeaderFields: [(String, JSONValue)] {
-        [("scenario", .string(scenario.name)), ("policy", .string(policyName)), ("concurrency", .number(Double(concurrency))),
-         ("sample", .number(Double(sample))), ("repeats", .number(Double(repeats)))]
+        [
+            ("scenario", .string(scenario.name)), ("policy", .string(policyName)),
+            ("concurrency", .number(Double(concurrency))),
+            ("sample", .number(Double(sample))), ("repeats", .number(Double(repeats)))
+        ]
     }
 
     /// The header of journals written before `--lengths` existed, when every request was forced to
@@ -140,32 +175,47 @@ public struct Validator: Sendable {
     }
 
     public var header: JSONValue {
-        .object([("validate", .object(baseHeaderFields + [("lengths", .string(lengths.rawValue))]
-                                      + (lengths == .natural ? [("max_tokens", .number(Double(maxTokens)))] : [])))])
+        .object([
+            (
+                "validate",
+                .object(
+                    baseHeaderFields + [("lengths", .string(lengths.rawValue))]
+                        + (lengths == .natural ? [("max_tokens", .number(Double(maxTokens)))] : []))
+            )
+        ])
     }
 
     /// Runs what is not on disk yet; returns every finished sample, in request order.
     /// `beforeRunning` runs once, before the first request, and only when some request is still to run.
-    public func runReal(progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in },
-                        beforeRunning: (@Sendable () async throws -> Void)? = nil) async throws -> [MeasuredRequest] {
+    public func runReal(
+        progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in },
+        beforeRunning: (@Sendable () async throws -> Void)? = nil
+    ) async throws -> [MeasuredRequest] {
         guard sample >= 1, sample <= trace.count else {
             throw HandoffError.input("--sample \(sample) is out of range: the trace has \(trace.count) requests")
         }
         for r in 0..<sample where trace.requests[r].prompt == nil {
-            throw HandoffError.input("trace request \(trace.requests[r].id) has no prompt text; record the trace with `handoff record`")
+            throw HandoffError.input(
+                "trace request \(trace.requests[r].id) has no prompt text; record the trace with `handoff record`")
         }
         guard ["small-only", "large-only", "splitreason"].contains(policyName) else {
-            throw HandoffError.input("validate runs small-only, large-only and splitreason; a '\(policyName)' request runs as one of the first two (validate those)", field: "policy.name")
+            throw HandoffError.input(
+                "validate runs small-only, large-only and splitreason; a '\(policyName)' request runs as one of the first two (validate those)",
+                field: "policy.name")
         }
         if let sr = scenario.policy as? SplitReasonPolicy, sr.mode != .sequential {
-            throw HandoffError.input("validate runs splitreason in sequential mode only; set policy.mode=sequential", field: "policy.mode")
+            throw HandoffError.input(
+                "validate runs splitreason in sequential mode only; set policy.mode=sequential", field: "policy.mode")
         }
         // Created only once the input is known good (the command checked the path, with --force).
         try FileIO.prepareOutputDirectory(outDir, argument: "--out", force: true, ownNames: Self.fileNames)
         let path = outDir + "/samples.jsonl"
         var done: [Int: MeasuredRequest] = [:]
         // A line cut short by a kill does not parse and is simply run again.
-        for v in try Journal.read(path: path, header: JSONWriter.write(header), equivalent: legacyHeader.map { [JSONWriter.write($0)] } ?? [], index: { v in MeasuredRequest(v).map { $0.repeat_ * sample + $0.index } }) {
+        for v in try Journal.read(
+            path: path, header: JSONWriter.write(header), equivalent: legacyHeader.map { [JSONWriter.write($0)] } ?? [],
+            index: { v in MeasuredRequest(v).map { $0.repeat_ * sample + $0.index } })
+        {
             let m = MeasuredRequest(v)!
             done[m.repeat_ * sample + m.index] = m
         }
@@ -191,7 +241,9 @@ public struct Validator: Sendable {
                             var m: MeasuredRequest
                             do { m = try await self.execute(r, epoch: ep, start: start, worker: w) } catch {
                                 let n = await counter.value
-                                throw HandoffError("request \(self.trace.requests[r].id) failed: \(error). \(n) of \(total) samples are saved in \(path); rerun the same command to resume", exitCode: 1)
+                                throw HandoffError(
+                                    "request \(self.trace.requests[r].id) failed: \(error). \(n) of \(total) samples are saved in \(path); rerun the same command to resume",
+                                    exitCode: 1)
                             }
                             m.repeat_ = rep
                             await counter.append(m, to: log)
@@ -215,23 +267,29 @@ public struct Validator: Sendable {
         // Prompts are formatted (llama.cpp /apply-template) before the clock starts: a deployment
         // formats them in the frontend, not on the model server's time.
         var formatted: [String: String] = [:]
-        for tier in policyName == "small-only" ? ["small"] : policyName == "large-only" ? ["large"] : ["small", "large"] {
-            formatted[tier] = try await PromptTemplate(rawValue: spec(tier).template)!.format(prompt, client: try client(tier))
+        for tier in policyName == "small-only" ? ["small"] : policyName == "large-only" ? ["large"] : ["small", "large"]
+        {
+            formatted[tier] = try await PromptTemplate(rawValue: spec(tier).template)!.format(
+                prompt, client: try client(tier))
         }
-        var run = LiveRun(t0: Monotonic.now(), promptTokens: q.promptTokens, budget: budget, natural: natural, worker: worker)
+        var run = LiveRun(
+            t0: Monotonic.now(), promptTokens: q.promptTokens, budget: budget, natural: natural, worker: worker)
         switch policyName {
         case "small-only", "large-only":
             try await runAlone(on: policyName == "small-only" ? "small" : "large", formatted: formatted, &run)
         case "splitreason" where scenario.policy is SplitReasonPolicy:
             try await runSplitReason(scenario.policy as! SplitReasonPolicy, formatted: formatted, &run)
         default:
-            throw HandoffError.input("validate runs small-only, large-only and splitreason; the scenario's policy is \(policyName)", field: "policy.name")
+            throw HandoffError.input(
+                "validate runs small-only, large-only and splitreason; the scenario's policy is \(policyName)",
+                field: "policy.name")
         }
         let end = Monotonic.now()
         let correct = q.answer.map { PromptSet.isCorrect(output: run.text, reference: $0) }
-        var m = MeasuredRequest(index: r, id: q.id, epoch: epoch, startS: start, ttftS: run.first ?? (end - run.t0), e2elS: end - run.t0,
-                                promptTokens: run.promptTokens, difficulty: run.d, largeTokens: run.largeTokens, handoffs: run.handoffs,
-                                discardedTokens: run.discarded, text: run.text, correct: correct)
+        var m = MeasuredRequest(
+            index: r, id: q.id, epoch: epoch, startS: start, ttftS: run.first ?? (end - run.t0), e2elS: end - run.t0,
+            promptTokens: run.promptTokens, difficulty: run.d, largeTokens: run.largeTokens, handoffs: run.handoffs,
+            discardedTokens: run.discarded, text: run.text, correct: correct)
         m.calls = run.calls
         return m
     }
@@ -260,7 +318,7 @@ public struct Validator: Sendable {
         /// Notes a call's first token (the request's, if it is the first) and its server timings.
         mutating func stamp(_ res: CompletionResult, sentAt: Double, tier: String = "") {
             if first == nil, let t = res.tokens.first?.at { first = sentAt + t - t0 }
-            if let t = res.timings, case var .object(o) = t.json {
+            if let t = res.timings, case .object(var o) = t.json {
                 o.insert(("tier", .string(tier)), at: 0)
                 o.append(("wall_ms", .number(round3(res.duration * 1000))))
                 calls.append(.object(o))
@@ -269,15 +327,21 @@ public struct Validator: Sendable {
 
         /// The prompt's token count as the server counted it (cached prefix included).
         mutating func countPrompt(_ res: CompletionResult) {
-            if let t = res.timings { promptTokens = t.promptTokens + t.cachedTokens } else if let p = res.promptTokens { promptTokens = p }
+            if let t = res.timings {
+                promptTokens = t.promptTokens + t.cachedTokens
+            } else if let p = res.promptTokens {
+                promptTokens = p
+            }
         }
     }
 
     /// `small-only` / `large-only`: one streamed completion on `tier`.
     func runAlone(on tier: String, formatted: [String: String], _ run: inout LiveRun) async throws {
-        let c = try client(tier), s = spec(tier)
-        var req = CompletionRequest(prompt: formatted[tier]!, maxTokens: run.budget,
-                                    topLogprobs: tier == "small" ? s.topLogprobs : 0, ignoreEOS: s.ignoreEOS && !run.natural)
+        let c = try client(tier)
+        let s = spec(tier)
+        var req = CompletionRequest(
+            prompt: formatted[tier]!, maxTokens: run.budget,
+            topLogprobs: tier == "small" ? s.topLogprobs : 0, ignoreEOS: s.ignoreEOS && !run.natural)
         req.temperature = 0
         req.cachePrompt = false  // no prefix shared across requests, as the simulator assumes
         req.slot = s.pinSlots ? run.worker : nil
@@ -286,7 +350,10 @@ public struct Validator: Sendable {
         run.stamp(res, sentAt: sent, tier: tier)
         run.text = res.text
         run.d = res.tokens.map { Float($0.difficulty ?? 0) }
-        if tier == "large" { run.largeTokens = res.tokens.count; run.d = [Float](repeating: 1, count: res.tokens.count) }
+        if tier == "large" {
+            run.largeTokens = res.tokens.count
+            run.d = [Float](repeating: 1, count: res.tokens.count)
+        }
         run.countPrompt(res)
     }
 
@@ -294,13 +361,18 @@ public struct Validator: Sendable {
     /// exceeds the threshold, drop that token, let the large model generate `min_segment_tokens`
     /// from there, resume the small model.
     func runSplitReason(_ sr: SplitReasonPolicy, formatted: [String: String], _ run: inout LiveRun) async throws {
-        let small = try client("small"), large = try client("large")
-        let ss = spec("small"), ls = spec("large")
-        let smallPrefix = formatted["small"]!, largePrefix = formatted["large"]!
+        let small = try client("small")
+        let large = try client("large")
+        let ss = spec("small")
+        let ls = spec("large")
+        let smallPrefix = formatted["small"]!
+        let largePrefix = formatted["large"]!
         let threshold = sr.offloadThreshold
         let segment = sr.minSegmentTokens
-        let natural = run.natural, budget = run.budget
-        var firstCall = true, firstLargeCall = true
+        let natural = run.natural
+        let budget = run.budget
+        var firstCall = true
+        var firstLargeCall = true
         var largeCalls = 0
         var pendingHard: Float?
         var endedOnLarge = false
@@ -308,7 +380,9 @@ public struct Validator: Sendable {
         while produced < budget {
             if let hard = pendingHard {
                 // The large model generates the segment, starting at the hard position.
-                var req = CompletionRequest(prompt: largePrefix + run.text, maxTokens: min(segment, budget - produced), ignoreEOS: ls.ignoreEOS && !natural)
+                var req = CompletionRequest(
+                    prompt: largePrefix + run.text, maxTokens: min(segment, budget - produced),
+                    ignoreEOS: ls.ignoreEOS && !natural)
                 req.temperature = 0
                 // Reuse this request's own context on the tier, never another request's.
                 req.cachePrompt = !firstLargeCall
@@ -330,14 +404,19 @@ public struct Validator: Sendable {
                 if natural && res.finishReason == "stop" { break }
                 continue
             }
-            var req = CompletionRequest(prompt: smallPrefix + run.text, maxTokens: budget - produced, topLogprobs: ss.topLogprobs, ignoreEOS: ss.ignoreEOS && !natural)
+            var req = CompletionRequest(
+                prompt: smallPrefix + run.text, maxTokens: budget - produced, topLogprobs: ss.topLogprobs,
+                ignoreEOS: ss.ignoreEOS && !natural)
             req.temperature = 0
             req.cachePrompt = !firstCall
             req.slot = ss.pinSlots ? run.worker : nil
             let crossed = Flag()
             let sent = Monotonic.now()
             let res = try await small.complete(req) { tok, _ in
-                if (tok.difficulty ?? 0) > threshold { crossed.set(Float(tok.difficulty!)); return false }
+                if (tok.difficulty ?? 0) > threshold {
+                    crossed.set(Float(tok.difficulty!))
+                    return false
+                }
                 return true
             }
             if firstCall {
@@ -393,8 +472,16 @@ actor Counter {
 final class Flag: @unchecked Sendable {
     private let lock = NSLock()
     private var v: Float?
-    func set(_ x: Float) { lock.lock(); v = x; lock.unlock() }
-    var value: Float? { lock.lock(); defer { lock.unlock() }; return v }
+    func set(_ x: Float) {
+        lock.lock()
+        v = x
+        lock.unlock()
+    }
+    var value: Float? {
+        lock.lock()
+        defer { lock.unlock() }
+        return v
+    }
 }
 
 extension Validator {
@@ -407,11 +494,18 @@ extension Validator {
         let pass = samples.filter { $0.repeat_ == 0 }.sorted { ($0.startS, $0.index) < ($1.startS, $1.index) }
         let t0 = pass.map(\.startS).min() ?? 0
         let duration = (pass.map { $0.startS + $0.e2elS }.max() ?? 0) - t0
-        let requests = pass.map { VLLMBenchResult.Request(promptTokens: $0.promptTokens, outputTokens: $0.outputTokens, ttftS: $0.ttftS, e2elS: $0.e2elS) }
-        let model = scenario.tiers.first { $0.name == (policyName == "large-only" ? "large" : "small") }?.model.name ?? ""
-        let meta = VLLMBenchResult.Metadata(requestRate: nil, burstiness: 1, maxConcurrency: concurrency, modelID: model,
-                                            origin: .object([("measured_by", .string("handoff validate")), ("scenario", .string(scenario.name)),
-                                                             ("policy", .string(policyName))]))
+        let requests = pass.map {
+            VLLMBenchResult.Request(
+                promptTokens: $0.promptTokens, outputTokens: $0.outputTokens, ttftS: $0.ttftS, e2elS: $0.e2elS)
+        }
+        let model =
+            scenario.tiers.first { $0.name == (policyName == "large-only" ? "large" : "small") }?.model.name ?? ""
+        let meta = VLLMBenchResult.Metadata(
+            requestRate: nil, burstiness: 1, maxConcurrency: concurrency, modelID: model,
+            origin: .object([
+                ("measured_by", .string("handoff validate")), ("scenario", .string(scenario.name)),
+                ("policy", .string(policyName))
+            ]))
         return VLLMBenchResult.json(requests, duration: duration, metadata: meta, detailed: true)
     }
 }
