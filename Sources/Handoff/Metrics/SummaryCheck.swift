@@ -4,7 +4,7 @@
 /// A non-finite number means the scenario's values overflow double precision (an input error,
 /// exit 2); a negative or disordered latency would be a simulator bug (exit 1).
 public enum SummaryCheck {
-    public static func check(_ summary: JSONValue, scenario: Scenario) throws {
+    public static func check(_ typed: SimulationSummary, json summary: JSONValue, scenario: Scenario) throws {
         var bad: String?
         walk(summary, "") { key, x in if bad == nil, !x.isFinite { bad = key } }
         if let bad {
@@ -13,17 +13,10 @@ public enum SummaryCheck {
                 "the simulation's \(bad) is not a finite number: the scenario's values are too large to simulate (look for huge bandwidths, sizes, delays or prices)"
             )
         }
-        for k in ["ttft", "tpot", "e2el"] {
-            guard let p = summary["latency_ms"]?[k] else { continue }
-            let qs = ["p50", "p90", "p95", "p99"].compactMap { q -> Double? in
-                if case .number(let x)? = p[q] { return x }
-                return nil
-            }
-            let mean: Double? = {
-                if case .number(let x)? = p["mean"] { return x }
-                return nil
-            }()
-            if qs.contains(where: { $0 < 0 }) || (mean ?? 0) < 0
+        let l = typed.latencyMs
+        for (k, p) in [("ttft", l.ttft), ("tpot", l.tpot), ("e2el", l.e2el)] {
+            let qs = [p.p50, p.p90, p.p95, p.p99]
+            if qs.contains(where: { $0 < 0 }) || p.mean < 0
                 || zip(qs, qs.dropFirst()).contains(where: { $0 > $1 + 1e-9 * max(1, abs($1)) })
             {
                 throw HandoffError(

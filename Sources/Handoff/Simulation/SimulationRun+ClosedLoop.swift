@@ -41,7 +41,6 @@ extension Simulation {
                 smallOnly: Double(labelled.filter { trace.requests[$0].smallCorrect! }.count) / n,
                 largeOnly: Double(labelled.filter { trace.requests[$0].largeCorrect! }.count) / n)
         }
-        return SimulationResult(
-            scenario: scenario, outcome: outcome, accuracy: acc, summary: summarize(scenario, outcome, acc))
+        return SimulationResult(scenario: scenario, outcome: outcome, accuracy: acc)
     }
 }

@@ -1,0 +1,117 @@
+/// The summary of a run, typed: every stable key of `docs/output.md`, in the order the JSON
+/// writes them (declaration order; `JSONValueEncoder` keeps it). Optional sections (`slo`'s
+/// attainments, `prefix_cache`, `offload_gate`, `simulation`) are left out when nil.
+public struct SimulationSummary: Codable, Sendable {
+    public struct Percentiles: Codable, Sendable {
+        public var mean = 0.0, p50 = 0.0, p90 = 0.0, p95 = 0.0, p99 = 0.0
+    }
+    public struct Latency: Codable, Sendable { public var ttft, tpot, e2el: Percentiles }
+    public struct Offload: Codable, Sendable {
+        public var tokenFraction, requestFraction, handoffsPerRequest, segmentsPerRequest: Double
+        enum CodingKeys: String, CodingKey {
+            case tokenFraction = "token_fraction", requestFraction = "request_fraction"
+            case handoffsPerRequest = "handoffs_per_request", segmentsPerRequest = "segments_per_request"
+        }
+    }
+    /// A tier's memory in GiB; an API tier reports zeros and `api: true`.
+    public struct Memory: Codable, Sendable {
+        public var peak, capacity: Double
+        public var fits: Bool
+        public var weights: Double
+        public var kvPeakTokens, kvCapacityTokens: Int
+        public var colocatedWith: String?
+        public var api: Bool?
+        enum CodingKeys: String, CodingKey {
+            case peak, capacity, fits, weights, kvPeakTokens = "kv_peak_tokens", kvCapacityTokens = "kv_capacity_tokens"
+            case colocatedWith = "colocated_with", api
+        }
+    }
+    public struct Cost: Codable, Sendable {
+        public var total, per1kRequests: Double
+        public var byTier: OrderedMap<Double>
+        enum CodingKeys: String, CodingKey { case total, per1kRequests = "per_1k_requests", byTier = "by_tier" }
+    }
+    /// `predicted` and `ci95` are null (not left out) when the trace has no outcome labels.
+    public struct Accuracy: Codable, Sendable {
+        public var predicted: Double?
+        public var ci95: [Double]?
+        public var labeledRequests: Int
+        public var smallOnly, largeOnly: Double?
+        enum CodingKeys: String, CodingKey {
+            case predicted, ci95, labeledRequests = "labeled_requests", smallOnly = "small_only", largeOnly = "large_only"
+        }
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(predicted, forKey: .predicted)
+            try c.encode(ci95, forKey: .ci95)
+            try c.encode(labeledRequests, forKey: .labeledRequests)
+            try c.encodeIfPresent(smallOnly, forKey: .smallOnly)
+            try c.encodeIfPresent(largeOnly, forKey: .largeOnly)
+        }
+    }
+    public struct SLO: Codable, Sendable {
+        public var ttftAttainment, e2elAttainment: Double?
+        enum CodingKeys: String, CodingKey { case ttftAttainment = "ttft_attainment", e2elAttainment = "e2el_attainment" }
+    }
+    public struct PrefixCacheTier: Codable, Sendable {
+        public var hitRate: Double
+        public var hitTokens, promptTokens, evictedBlocks: Int
+        enum CodingKeys: String, CodingKey {
+            case hitRate = "hit_rate", hitTokens = "hit_tokens", promptTokens = "prompt_tokens", evictedBlocks = "evicted_blocks"
+        }
+    }
+    public struct PrefixCache: Codable, Sendable {
+        public var hitRate: Double
+        public var hitTokens, promptTokens, evictedBlocks: Int
+        public var byTier: OrderedMap<PrefixCacheTier>
+        enum CodingKeys: String, CodingKey {
+            case hitRate = "hit_rate", hitTokens = "hit_tokens", promptTokens = "prompt_tokens", evictedBlocks = "evicted_blocks"
+            case byTier = "by_tier"
+        }
+    }
+    public struct OffloadGate: Codable, Sendable {
+        public var proposed, refused: Int
+        public var refusedShare: Double
+        public var refusedTokens: Int
+        enum CodingKeys: String, CodingKey {
+            case proposed, refused, refusedShare = "refused_share", refusedTokens = "refused_tokens"
+        }
+    }
+    public struct Coarse: Codable, Sendable {
+        public var coalesceTokens: Int
+        public var exactRerun: Bool
+        enum CodingKeys: String, CodingKey { case coalesceTokens = "coalesce_tokens", exactRerun = "exact_rerun" }
+    }
+
+    public var scenario: String
+    /// The policy's parameters, as the policy lists them.
+    public var policy: JSONValue
+    public var requests, requestsFailed, requestsRejected: Int
+    public var durationS, throughputRps, outputTokensPerS: Double
+    public var latencyMs: Latency
+    public var offload: Offload
+    public var memoryGib: OrderedMap<Memory>
+    public var utilization: OrderedMap<Double>
+    public var preemptions: OrderedMap<Int>
+    public var costUsd: Cost
+    public var accuracy: Accuracy
+    public var slo: SLO
+    public var events: Int
+    public var seed: UInt64
+    public var prefixCache: PrefixCache?
+    public var offloadGate: OffloadGate?
+    public var simulation: Coarse?
+
+    enum CodingKeys: String, CodingKey {
+        case scenario, policy, requests, requestsFailed = "requests_failed", requestsRejected = "requests_rejected"
+        case durationS = "duration_s", throughputRps = "throughput_rps", outputTokensPerS = "output_tokens_per_s"
+        case latencyMs = "latency_ms", offload, memoryGib = "memory_gib", utilization, preemptions, costUsd = "cost_usd"
+        case accuracy, slo, events, seed, prefixCache = "prefix_cache", offloadGate = "offload_gate", simulation
+    }
+
+    /// The summary as JSON, keys in the fixed order.
+    public var json: JSONValue {
+        // Every member encodes to a JSON value; the encoder throws only for values it cannot hold.
+        (try? JSONValueEncoder.encode(self)) ?? .null
+    }
+}
