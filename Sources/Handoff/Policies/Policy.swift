@@ -95,11 +95,21 @@ public protocol Policy: Sendable {
     func check(trace: Trace) throws
     /// Adjusts the tiers the policy runs on (e.g. a bridge module added to a model), at load.
     func adjust(tiers: inout [TierSpec]) throws
+    /// How `validate` runs the policy against real servers; nil when it cannot.
+    var live: LivePlan? { get }
+}
+
+/// What `validate` runs for real: every token on one tier, or SplitReason's live threshold
+/// check (`Validator.runSplitReason`). A policy without one is refused by `validate`.
+public enum LivePlan: Sendable {
+    case alone(tier: String)
+    case splitReason(SplitReasonPolicy)
 }
 
 extension Policy {
     public func check(trace: Trace) throws {}
     public func adjust(tiers: inout [TierSpec]) throws {}
+    public var live: LivePlan? { nil }
 }
 
 /// Where a draft policy's acceptance comes from (`acceptance_from`): i.i.d. draws at a rate, or

@@ -21,6 +21,9 @@ public struct SingleTierPolicy: RegisteredPolicy {
         if n > 0 { segments.append(Segment(role: roles.count - 1, tokens: n)) }
     }
 
+    /// `small-only` and `large-only` run live on their tier; `single` is not a two-tier pair.
+    public var live: LivePlan? { name == "single" ? nil : .alone(tier: tier) }
+
     public var parameters: [(String, JSONValue)] {
         name == "single" ? [("name", .string(name)), ("tier", .string(tier))] : [("name", .string(name))]
     }

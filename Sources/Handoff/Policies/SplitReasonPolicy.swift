@@ -83,6 +83,8 @@ public struct SplitReasonPolicy: RegisteredPolicy {
         return replay
     }
 
+    public var live: LivePlan? { .splitReason(self) }
+
     public var parameters: [(String, JSONValue)] {
         [
             ("name", .string(name)), ("offload_threshold", .number(offloadThreshold)),

@@ -170,10 +170,14 @@ extension SimulationSummary {
     /// Tier `t`'s memory, utilization and cost. A GPU tier pays replicas × GPUs × $/GPU-hour over
     /// the run (a colocated tier nothing: its host pays); an API tier bills the tokens of the
     /// calls, holds nothing on the user's GPUs and keeps none busy (docs/output.md).
-    static func tier(_ s: Scenario, _ o: SimulationOutcome, _ t: Int) -> (
+    static func tier(
+        _ s: Scenario, _ o: SimulationOutcome, _ t: Int
+    ) -> (
         name: String, memory: Memory, utilization: Double, cost: Double
     ) {
-        let tier = s.tiers[t], to = o.tiers[t], duration = o.endTime
+        let tier = s.tiers[t]
+        let to = o.tiers[t]
+        let duration = o.endTime
         let gib = 1_073_741_824.0
         guard tier.kind == .gpu else {
             let inTok = o.requests.reduce(0) { $0 + $1.apiInputTokens }
@@ -193,7 +197,8 @@ extension SimulationSummary {
         let memory = Memory(
             peak: peak, capacity: capacity,
             fits: tier.kvCapacityTokens > 0 && peak <= capacity * tier.gpuMemoryUtilization + 1e-9,
-            weights: tier.model.weightMemory / gib, kvPeakTokens: to.peakKVTokens, kvCapacityTokens: tier.kvCapacityTokens,
+            weights: tier.model.weightMemory / gib, kvPeakTokens: to.peakKVTokens,
+            kvCapacityTokens: tier.kvCapacityTokens,
             colocatedWith: tier.colocateWith, api: nil)
         let usd =
             tier.colocateWith != nil
@@ -216,7 +221,8 @@ extension SimulationSummary {
                     promptTokens: $0.prefixLookedUpTokens!, evictedBlocks: $0.prefixEvictedBlocks!)
             )
         }
-        let hit = tiers.reduce(0) { $0 + $1.prefixHitTokens! }, looked = tiers.reduce(0) { $0 + $1.prefixLookedUpTokens! }
+        let hit = tiers.reduce(0) { $0 + $1.prefixHitTokens! }
+        let looked = tiers.reduce(0) { $0 + $1.prefixLookedUpTokens! }
         return PrefixCache(
             hitRate: rate(hit, looked), hitTokens: hit, promptTokens: looked,
             evictedBlocks: tiers.reduce(0) { $0 + $1.prefixEvictedBlocks! }, byTier: OrderedMap(byTier))

@@ -9,8 +9,10 @@ public struct SimulationSummary: Codable, Sendable {
     public struct Offload: Codable, Sendable {
         public var tokenFraction, requestFraction, handoffsPerRequest, segmentsPerRequest: Double
         enum CodingKeys: String, CodingKey {
-            case tokenFraction = "token_fraction", requestFraction = "request_fraction"
-            case handoffsPerRequest = "handoffs_per_request", segmentsPerRequest = "segments_per_request"
+            case tokenFraction = "token_fraction"
+            case requestFraction = "request_fraction"
+            case handoffsPerRequest = "handoffs_per_request"
+            case segmentsPerRequest = "segments_per_request"
         }
     }
     /// A tier's memory in GiB; an API tier reports zeros and `api: true`.
@@ -22,14 +24,21 @@ public struct SimulationSummary: Codable, Sendable {
         public var colocatedWith: String?
         public var api: Bool?
         enum CodingKeys: String, CodingKey {
-            case peak, capacity, fits, weights, kvPeakTokens = "kv_peak_tokens", kvCapacityTokens = "kv_capacity_tokens"
-            case colocatedWith = "colocated_with", api
+            case peak, capacity, fits, weights
+            case kvPeakTokens = "kv_peak_tokens"
+            case kvCapacityTokens = "kv_capacity_tokens"
+            case colocatedWith = "colocated_with"
+            case api
         }
     }
     public struct Cost: Codable, Sendable {
         public var total, per1kRequests: Double
         public var byTier: OrderedMap<Double>
-        enum CodingKeys: String, CodingKey { case total, per1kRequests = "per_1k_requests", byTier = "by_tier" }
+        enum CodingKeys: String, CodingKey {
+            case total
+            case per1kRequests = "per_1k_requests"
+            case byTier = "by_tier"
+        }
     }
     /// `predicted` and `ci95` are null (not left out) when the trace has no outcome labels.
     public struct Accuracy: Codable, Sendable {
@@ -38,7 +47,10 @@ public struct SimulationSummary: Codable, Sendable {
         public var labeledRequests: Int
         public var smallOnly, largeOnly: Double?
         enum CodingKeys: String, CodingKey {
-            case predicted, ci95, labeledRequests = "labeled_requests", smallOnly = "small_only", largeOnly = "large_only"
+            case predicted, ci95
+            case labeledRequests = "labeled_requests"
+            case smallOnly = "small_only"
+            case largeOnly = "large_only"
         }
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -51,13 +63,19 @@ public struct SimulationSummary: Codable, Sendable {
     }
     public struct SLO: Codable, Sendable {
         public var ttftAttainment, e2elAttainment: Double?
-        enum CodingKeys: String, CodingKey { case ttftAttainment = "ttft_attainment", e2elAttainment = "e2el_attainment" }
+        enum CodingKeys: String, CodingKey {
+            case ttftAttainment = "ttft_attainment"
+            case e2elAttainment = "e2el_attainment"
+        }
     }
     public struct PrefixCacheTier: Codable, Sendable {
         public var hitRate: Double
         public var hitTokens, promptTokens, evictedBlocks: Int
         enum CodingKeys: String, CodingKey {
-            case hitRate = "hit_rate", hitTokens = "hit_tokens", promptTokens = "prompt_tokens", evictedBlocks = "evicted_blocks"
+            case hitRate = "hit_rate"
+            case hitTokens = "hit_tokens"
+            case promptTokens = "prompt_tokens"
+            case evictedBlocks = "evicted_blocks"
         }
     }
     public struct PrefixCache: Codable, Sendable {
@@ -65,7 +83,10 @@ public struct SimulationSummary: Codable, Sendable {
         public var hitTokens, promptTokens, evictedBlocks: Int
         public var byTier: OrderedMap<PrefixCacheTier>
         enum CodingKeys: String, CodingKey {
-            case hitRate = "hit_rate", hitTokens = "hit_tokens", promptTokens = "prompt_tokens", evictedBlocks = "evicted_blocks"
+            case hitRate = "hit_rate"
+            case hitTokens = "hit_tokens"
+            case promptTokens = "prompt_tokens"
+            case evictedBlocks = "evicted_blocks"
             case byTier = "by_tier"
         }
     }
@@ -74,13 +95,18 @@ public struct SimulationSummary: Codable, Sendable {
         public var refusedShare: Double
         public var refusedTokens: Int
         enum CodingKeys: String, CodingKey {
-            case proposed, refused, refusedShare = "refused_share", refusedTokens = "refused_tokens"
+            case proposed, refused
+            case refusedShare = "refused_share"
+            case refusedTokens = "refused_tokens"
         }
     }
     public struct Coarse: Codable, Sendable {
         public var coalesceTokens: Int
         public var exactRerun: Bool
-        enum CodingKeys: String, CodingKey { case coalesceTokens = "coalesce_tokens", exactRerun = "exact_rerun" }
+        enum CodingKeys: String, CodingKey {
+            case coalesceTokens = "coalesce_tokens"
+            case exactRerun = "exact_rerun"
+        }
     }
 
     public var scenario: String
@@ -103,10 +129,21 @@ public struct SimulationSummary: Codable, Sendable {
     public var simulation: Coarse?
 
     enum CodingKeys: String, CodingKey {
-        case scenario, policy, requests, requestsFailed = "requests_failed", requestsRejected = "requests_rejected"
-        case durationS = "duration_s", throughputRps = "throughput_rps", outputTokensPerS = "output_tokens_per_s"
-        case latencyMs = "latency_ms", offload, memoryGib = "memory_gib", utilization, preemptions, costUsd = "cost_usd"
-        case accuracy, slo, events, seed, prefixCache = "prefix_cache", offloadGate = "offload_gate", simulation
+        case scenario, policy, requests
+        case requestsFailed = "requests_failed"
+        case requestsRejected = "requests_rejected"
+        case durationS = "duration_s"
+        case throughputRps = "throughput_rps"
+        case outputTokensPerS = "output_tokens_per_s"
+        case latencyMs = "latency_ms"
+        case offload
+        case memoryGib = "memory_gib"
+        case utilization, preemptions
+        case costUsd = "cost_usd"
+        case accuracy, slo, events, seed
+        case prefixCache = "prefix_cache"
+        case offloadGate = "offload_gate"
+        case simulation
     }
 
     /// The summary as JSON, keys in the fixed order.

@@ -117,7 +117,9 @@ public enum JSONValueEncoder {
             node.append(key: key.stringValue, n)
         }
 
-        func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
+        func nestedContainer<NestedKey: CodingKey>(
+            keyedBy keyType: NestedKey.Type, forKey key: Key
+        )
             -> KeyedEncodingContainer<NestedKey>
         {
             let n = node.child(key)
@@ -159,7 +161,8 @@ public enum JSONValueEncoder {
             node.append(n)
         }
 
-        func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+        func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey>
+        {
             let n = node.child(nil)
             node.append(n)
             return n.container(keyedBy: keyType)

@@ -177,8 +177,8 @@ public struct ValidationReport: Sendable {
                 predicted: Double(predicted.count) / pSpan),
             Row(metric: "output_tokens_per_s", measured: mTokens / mSpan, predicted: pTokens / pSpan)
         ]
-        if v.policyName != "small-only" {
-            let lf = v.policyName == "large-only"
+        if v.aloneTier != "small" {
+            let lf = v.aloneTier == "large"
             rows.append(
                 Row(
                     metric: "offload.token_fraction", measured: lf ? 1 : mLarge / max(1, mTokens),

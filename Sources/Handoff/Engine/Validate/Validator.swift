@@ -146,6 +146,13 @@ public struct Validator: Sendable {
     }
 
     var policyName: String { scenario.policy.name }
+    /// What runs for real (checked to exist before anything runs).
+    var live: LivePlan? { scenario.policy.live }
+    /// The tier a single-tier run uses, or nil for a two-tier policy.
+    var aloneTier: String? {
+        if case .alone(let t)? = live { return t }
+        return nil
+    }
 
     func spec(_ tier: String) -> EngineTierSpec {
         scenario.engine[tier] ?? .defaults
@@ -198,7 +205,7 @@ public struct Validator: Sendable {
             throw HandoffError.input(
                 "trace request \(trace.requests[r].id) has no prompt text; record the trace with `handoff record`")
         }
-        guard ["small-only", "large-only", "splitreason"].contains(policyName) else {
+        guard live != nil else {
             throw HandoffError.input(
                 "validate runs small-only, large-only and splitreason; a '\(policyName)' request runs as one of the first two (validate those)",
                 field: "policy.name")
@@ -267,19 +274,16 @@ public struct Validator: Sendable {
         // Prompts are formatted (llama.cpp /apply-template) before the clock starts: a deployment
         // formats them in the frontend, not on the model server's time.
         var formatted: [String: String] = [:]
-        for tier in policyName == "small-only" ? ["small"] : policyName == "large-only" ? ["large"] : ["small", "large"]
-        {
+        for tier in aloneTier.map({ [$0] }) ?? ["small", "large"] {
             formatted[tier] = try await PromptTemplate(rawValue: spec(tier).template)!.format(
                 prompt, client: try client(tier))
         }
         var run = LiveRun(
             t0: Monotonic.now(), promptTokens: q.promptTokens, budget: budget, natural: natural, worker: worker)
-        switch policyName {
-        case "small-only", "large-only":
-            try await runAlone(on: policyName == "small-only" ? "small" : "large", formatted: formatted, &run)
-        case "splitreason" where scenario.policy is SplitReasonPolicy:
-            try await runSplitReason(scenario.policy as! SplitReasonPolicy, formatted: formatted, &run)
-        default:
+        switch live {
+        case .alone(let tier)?: try await runAlone(on: tier, formatted: formatted, &run)
+        case .splitReason(let sr)?: try await runSplitReason(sr, formatted: formatted, &run)
+        case nil:
             throw HandoffError.input(
                 "validate runs small-only, large-only and splitreason; the scenario's policy is \(policyName)",
                 field: "policy.name")
@@ -499,7 +503,7 @@ extension Validator {
                 promptTokens: $0.promptTokens, outputTokens: $0.outputTokens, ttftS: $0.ttftS, e2elS: $0.e2elS)
         }
         let model =
-            scenario.tiers.first { $0.name == (policyName == "large-only" ? "large" : "small") }?.model.name ?? ""
+            scenario.tiers.first { $0.name == (aloneTier ?? "small") }?.model.name ?? ""
         let meta = VLLMBenchResult.Metadata(
             requestRate: nil, burstiness: 1, maxConcurrency: concurrency, modelID: model,
             origin: .object([
