@@ -146,6 +146,11 @@ final class AdaptivePolicyTests: XCTestCase {
         XCTAssertEqual(l.usd, 0)
         for k in 0..<5000 { l.add(at: 100 + Double(k) / 100, offloaded: 1); l.advance(to: 100 + Double(k) / 100) }
         XCTAssertEqual(l.offloaded, 1000)   // the last 10 s at 100 entries a second
+        // Absurd prices neither trap nor overflow: one charge is at most 2⁴⁰ nanodollars.
+        XCTAssertEqual(OffloadLedger.nanodollars(1e-9), 1)
+        XCTAssertEqual(OffloadLedger.nanodollars(.infinity), 1 << 40)
+        XCTAssertEqual(OffloadLedger.nanodollars(.nan), 0)
+        XCTAssertEqual(OffloadLedger.nanodollars(-1), 0)
     }
 
     /// What a boundary decision cannot model is refused at load, naming the field.

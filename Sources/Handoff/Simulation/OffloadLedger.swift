@@ -25,8 +25,17 @@ struct OffloadLedger {
 
     var usd: Double { Double(nanoUSD) / 1e9 }
 
+    /// Whole nanodollars, one entry's charge at most 2⁴⁰ (about $1,100: 500 million output tokens
+    /// at $2.19 per million), so that absurd prices neither trap the conversion nor overflow the
+    /// sum of a window of up to 8 million entries. NaN counts 0.
+    static func nanodollars(_ usd: Double) -> Int64 {
+        let n = (usd * 1e9).rounded()
+        guard n > 0 else { return 0 }
+        return n < 0x1p40 ? Int64(n) : 1 << 40
+    }
+
     mutating func add(at time: Double, offloaded: Int = 0, output: Int = 0, usd: Double = 0) {
-        let e = Entry(time: time, offloaded: offloaded, output: output, nanoUSD: Int64((usd * 1e9).rounded()))
+        let e = Entry(time: time, offloaded: offloaded, output: output, nanoUSD: Self.nanodollars(usd))
         entries.append(e)
         self.offloaded += e.offloaded
         self.output += e.output
