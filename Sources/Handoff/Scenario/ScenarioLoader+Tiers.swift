@@ -171,9 +171,9 @@ extension ScenarioLoader {
                 let csvPath = try l.existingPath("csv", csv, baseDir: baseDir)
                 let tableModel = try l.string("model", default: model.name)
                 let table: TokensPerSecondTable
-                do { table = try TokensPerSecondTable.load(csvPath: csvPath, model: tableModel) } catch let e
-                    as HandoffError where e.line == nil
-                {
+                do {
+                    table = try TokensPerSecondTable.load(csvPath: csvPath, model: tableModel)
+                } catch let e as HandoffError where e.line == nil {
                     // Located where the scenario names the table (and the model looked up in it).
                     throw l.error("\(csvPath): \(e.message)", key: l.has("model") ? "model" : "csv")
                 }

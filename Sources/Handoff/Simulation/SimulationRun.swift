@@ -31,9 +31,9 @@ public enum Simulation {
     public static func run(
         _ scenario: Scenario, trace given: Trace? = nil, checkingInvariants: Bool = false
     ) throws -> SimulationResult {
-        do { return try runLocated(scenario, trace: given, checkingInvariants: checkingInvariants) } catch let e
-            as HandoffError
-        {
+        do {
+            return try runLocated(scenario, trace: given, checkingInvariants: checkingInvariants)
+        } catch let e as HandoffError {
             throw scenario.source.locate(e)
         }
     }
