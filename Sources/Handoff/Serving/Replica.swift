@@ -39,9 +39,11 @@ struct FinishEntry: HeapKeyed {
 /// recomputed. Runs of decode-only iterations in which the batch cannot change are taken in one
 /// step (`plannedIterations` > 1), so a long generation costs a few events, not one per token.
 ///
-/// The sets below are kept so that no per-event operation scans a queue: the code that moves
-/// sequences between them is `HybridSimulator+Replicas.swift`, and
-/// `HybridSimulator+Invariants.swift` checks them.
+/// This is the replica's state; the scheduler that drives it is the simulator's: planning and
+/// ending a run of iterations in `HybridSimulator+Iterations.swift`, moving sequences between the
+/// sets below (admission, eviction, preemption) in `HybridSimulator+Replicas.swift`, the lazy
+/// decode sums in `HybridSimulator+Decode.swift`. The sets are kept so that no per-event operation
+/// scans a queue; `HybridSimulator+Invariants.swift` checks them after every event in the tests.
 struct Replica {
     let tier: Int
     let index: Int
