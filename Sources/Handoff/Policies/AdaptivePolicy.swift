@@ -100,7 +100,7 @@ extension AdaptivePolicy {
         try base.adjust(tiers: &tiers)
     }
 
-    /// The policy's own fields after `name` and `base`, then the base's without its name.
+    /// The summary's parameters: `name` and `base`, the base's parameters but its name, then `own`.
     func parameters(own: [(String, JSONValue)]) -> [(String, JSONValue)] {
         [("name", .string(name)), ("base", .string(base.name))] + base.parameters.filter { $0.0 != "name" } + own
     }
