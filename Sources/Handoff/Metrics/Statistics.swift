@@ -3,14 +3,9 @@ import CGSL
 /// Order statistics through GSL (`gsl_stats_quantile_from_sorted_data`: linear interpolation
 /// between order statistics, the same definition as NumPy's default).
 public enum Statistics {
-    public struct Summary: Sendable, Equatable {
+    /// The mean and four percentiles; encoded in this key order (`SimulationSummary`'s latencies).
+    public struct Summary: Codable, Sendable, Equatable {
         public var mean: Double, p50: Double, p90: Double, p95: Double, p99: Double
-        public var json: JSONValue {
-            .object([
-                ("mean", .number(mean)), ("p50", .number(p50)), ("p90", .number(p90)), ("p95", .number(p95)),
-                ("p99", .number(p99))
-            ])
-        }
     }
 
     /// Quantile `p` ∈ [0, 1] of already sorted data. O(1).

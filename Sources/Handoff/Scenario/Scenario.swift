@@ -179,6 +179,17 @@ public struct CostSpec: Sendable, Equatable {
     public var usdPerMillionInput: Double
     public var usdPerMillionOutput: Double
     public var usdPerMillionCachedInput: Double?
+
+    /// An API tier's bill for these tokens: input, cached input at the cached price (a tier without
+    /// one bills nothing as cached: `cachedTokens`) and output.
+    public func apiUSD(input: Int, cached: Int, output: Int) -> Double {
+        (Double(input) * usdPerMillionInput + Double(cached) * (usdPerMillionCachedInput ?? 0)
+            + Double(output) * usdPerMillionOutput) / 1e6
+    }
+
+    /// The part of a call's context billed as cached: what the request sent before, when the tier
+    /// has a cached-input price.
+    func cachedTokens(sentBefore: Int) -> Int { usdPerMillionCachedInput != nil ? sentBefore : 0 }
 }
 
 public struct NetworkSpec: Sendable, Equatable {

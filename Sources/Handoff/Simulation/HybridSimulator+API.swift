@@ -8,7 +8,7 @@ extension HybridSimulator {
         let api = tier.api!
         let ttft = api.ttftMs.sample(apiRNG) / 1000
         let rate = max(1e-9, api.tokensPerS.sample(apiRNG))
-        let cached = tier.cost.usdPerMillionCachedInput != nil ? reqs[i].apiSent : 0
+        let cached = tier.cost.cachedTokens(sentBefore: reqs[i].apiSent)
         reqs[i].apiIn += reqs[i].context - cached
         reqs[i].apiCached += cached
         reqs[i].apiOut += seg.tokens
@@ -26,10 +26,7 @@ extension HybridSimulator {
         let t = roleTier[role]
         guard tierIsAPI[t] else { return 0 }
         let cost = scenario.tiers[t].cost
-        let cached = cost.usdPerMillionCachedInput != nil ? reqs[i].apiSent : 0
-        return
-            (Double(reqs[i].context - cached) * cost.usdPerMillionInput + Double(cached)
-            * (cost.usdPerMillionCachedInput ?? 0)
-            + Double(tokens) * cost.usdPerMillionOutput) / 1e6
+        let cached = cost.cachedTokens(sentBefore: reqs[i].apiSent)
+        return cost.apiUSD(input: reqs[i].context - cached, cached: cached, output: tokens)
     }
 }

@@ -162,9 +162,7 @@ extension SimulationSummary {
     /// Percentiles in milliseconds of durations in seconds; all 0 for an empty set (nothing
     /// served, or no request of two or more tokens for TPOT): `requests` says how many.
     static func ms(_ xs: [Double]) -> Percentiles {
-        guard !xs.isEmpty else { return Percentiles() }
-        let q = Statistics.summary(xs.map { $0 * 1000 })
-        return Percentiles(mean: q.mean, p50: q.p50, p90: q.p90, p95: q.p95, p99: q.p99)
+        xs.isEmpty ? Percentiles(mean: 0, p50: 0, p90: 0, p95: 0, p99: 0) : Statistics.summary(xs.map { $0 * 1000 })
     }
 
     /// Tier `t`'s memory, utilization and cost. A GPU tier pays replicas × GPUs × $/GPU-hour over
@@ -183,10 +181,7 @@ extension SimulationSummary {
             let inTok = o.requests.reduce(0) { $0 + $1.apiInputTokens }
             let cached = o.requests.reduce(0) { $0 + $1.apiCachedInputTokens }
             let outTok = o.requests.reduce(0) { $0 + $1.apiOutputTokens }
-            let c = tier.cost
-            let usd =
-                (Double(inTok) * c.usdPerMillionInput + Double(cached) * (c.usdPerMillionCachedInput ?? 0)
-                    + Double(outTok) * c.usdPerMillionOutput) / 1e6
+            let usd = tier.cost.apiUSD(input: inTok, cached: cached, output: outTok)
             let memory = Memory(
                 peak: 0, capacity: 0, fits: true, weights: 0, kvPeakTokens: 0, kvCapacityTokens: 0, colocatedWith: nil,
                 api: true)
@@ -212,19 +207,16 @@ extension SimulationSummary {
     static func prefixCache(_ o: SimulationOutcome) -> PrefixCache? {
         let tiers = o.tiers.filter { $0.prefixLookedUpTokens != nil }
         guard !tiers.isEmpty else { return nil }
-        func rate(_ hit: Int, _ looked: Int) -> Double { looked > 0 ? Double(hit) / Double(looked) : 0 }
         let byTier = tiers.map {
             (
                 $0.name,
-                PrefixCacheTier(
-                    hitRate: rate($0.prefixHitTokens!, $0.prefixLookedUpTokens!), hitTokens: $0.prefixHitTokens!,
-                    promptTokens: $0.prefixLookedUpTokens!, evictedBlocks: $0.prefixEvictedBlocks!)
+                PrefixCache(
+                    hit: $0.prefixHitTokens!, lookedUp: $0.prefixLookedUpTokens!, evicted: $0.prefixEvictedBlocks!)
             )
         }
-        let hit = tiers.reduce(0) { $0 + $1.prefixHitTokens! }
-        let looked = tiers.reduce(0) { $0 + $1.prefixLookedUpTokens! }
         return PrefixCache(
-            hitRate: rate(hit, looked), hitTokens: hit, promptTokens: looked,
-            evictedBlocks: tiers.reduce(0) { $0 + $1.prefixEvictedBlocks! }, byTier: OrderedMap(byTier))
+            hit: tiers.reduce(0) { $0 + $1.prefixHitTokens! },
+            lookedUp: tiers.reduce(0) { $0 + $1.prefixLookedUpTokens! },
+            evicted: tiers.reduce(0) { $0 + $1.prefixEvictedBlocks! }, byTier: OrderedMap(byTier))
     }
 }

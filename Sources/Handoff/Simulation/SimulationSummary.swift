@@ -2,9 +2,7 @@
 /// writes them (declaration order; `JSONValueEncoder` keeps it). Optional sections (`slo`'s
 /// attainments, `prefix_cache`, `offload_gate`, `simulation`) are left out when nil.
 public struct SimulationSummary: Codable, Sendable {
-    public struct Percentiles: Codable, Sendable {
-        public var mean = 0.0, p50 = 0.0, p90 = 0.0, p95 = 0.0, p99 = 0.0
-    }
+    public typealias Percentiles = Statistics.Summary
     public struct Latency: Codable, Sendable { public var ttft, tpot, e2el: Percentiles }
     public struct Offload: Codable, Sendable {
         public var tokenFraction, requestFraction, handoffsPerRequest, segmentsPerRequest: Double
@@ -68,26 +66,26 @@ public struct SimulationSummary: Codable, Sendable {
             case e2elAttainment = "e2el_attainment"
         }
     }
-    public struct PrefixCacheTier: Codable, Sendable {
-        public var hitRate: Double
-        public var hitTokens, promptTokens, evictedBlocks: Int
-        enum CodingKeys: String, CodingKey {
-            case hitRate = "hit_rate"
-            case hitTokens = "hit_tokens"
-            case promptTokens = "prompt_tokens"
-            case evictedBlocks = "evicted_blocks"
-        }
-    }
+    /// Prompt tokens looked up in the caches of blocks shared across requests, and those found:
+    /// overall, with `byTier` (each tier's own, without one).
     public struct PrefixCache: Codable, Sendable {
         public var hitRate: Double
         public var hitTokens, promptTokens, evictedBlocks: Int
-        public var byTier: OrderedMap<PrefixCacheTier>
+        public var byTier: OrderedMap<PrefixCache>?
         enum CodingKeys: String, CodingKey {
             case hitRate = "hit_rate"
             case hitTokens = "hit_tokens"
             case promptTokens = "prompt_tokens"
             case evictedBlocks = "evicted_blocks"
             case byTier = "by_tier"
+        }
+
+        init(hit: Int, lookedUp: Int, evicted: Int, byTier: OrderedMap<PrefixCache>? = nil) {
+            hitRate = lookedUp > 0 ? Double(hit) / Double(lookedUp) : 0
+            hitTokens = hit
+            promptTokens = lookedUp
+            evictedBlocks = evicted
+            self.byTier = byTier
         }
     }
     public struct OffloadGate: Codable, Sendable {
