@@ -409,9 +409,12 @@ final class EngineTests: XCTestCase {
     }
 
     /// SPECS steps for real: n = 2 draft candidates of 8 tokens on the small server, prefill scoring
-    /// on the large one. Every step's draft and scoring phases are measured; the target's slots do
-    /// not share the prompt (step 1 prefills it once per candidate: ≥ 2 × prompt tokens), which is why
-    /// the simulator, modelling shared prefixes, predicts faster steps (the shipped report: −38%).
+    /// on the large one. Every step's draft and scoring phases are measured. The target's slots do
+    /// not share the prompt (step 1 prefills it once per candidate: ≥ 2 × prompt tokens); the
+    /// llama.cpp scenario's `prefix_cache: per_slot` models exactly that, so the model's prefill
+    /// counts match the servers' and the step error is a few percent either way (the shipped
+    /// report: +0.4%; five test runs on this machine: −5.7% to +1.2%). Before per-slot caches the shared
+    /// prefix model was 34–38% fast; the 20% bound below fails it and leaves room for a noisy machine.
     func testValidateSpecsAgainstLlamaServers() async throws {
         _ = try EngineInstall.locate()
         let out = tempDir() + "/specs"
@@ -428,9 +431,17 @@ final class EngineTests: XCTestCase {
             XCTAssertGreaterThan(try XCTUnwrap(number(s, "draft_ms")), 0)
             XCTAssertGreaterThan(try XCTUnwrap(number(s, "score_ms")), 0)
         }
+        // Step 1 starts from empty caches: the model's prefill counts are the servers' exactly.
+        // Later steps reuse what each slot last held, which depends on the candidate kept: within 15%.
+        for key in ["draft_prefill_tokens", "score_prefill_tokens"] {
+            let measured = try XCTUnwrap(number(steps[0], key))
+            XCTAssertEqual(try XCTUnwrap(number(steps[0], "model_" + key)), measured, key)
+            let total = try steps.map { try XCTUnwrap(number($0, key)) }.reduce(0, +)
+            let model = try steps.map { try XCTUnwrap(number($0, "model_" + key)) }.reduce(0, +)
+            XCTAssertEqual(model, total, accuracy: 0.15 * total, key)
+        }
         let e = try XCTUnwrap(number(v, "step_ms.error"))
-        XCTAssertLessThan(e, 0, "shared-prefix model predicts faster steps than per-slot caches")
-        XCTAssertGreaterThan(e, -0.7)
+        XCTAssertLessThan(abs(e), 0.2, "per-slot cache model: predicted steps within 20% of the measured ones")
     }
 
     /// Speculative decoding for real: llama-server with the draft model and forced acceptance.
