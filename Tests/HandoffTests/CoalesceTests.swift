@@ -22,13 +22,13 @@ final class CoalesceTests: XCTestCase {
         XCTAssertEqual(c.exactOffloadSegments, [3])
     }
 
-    /// A segment with a mechanism flag is kept as it is and closes the window before it.
+    /// A segment of another operation than `decode` is kept as it is and closes the window before it.
     func testFlaggedSegmentsAreKept() {
-        let exact = plan([Segment(role: 0, tokens: 5), Segment(role: 0, tokens: 1, silent: true), Segment(role: 1, tokens: 16),
-                          Segment(role: 0, tokens: 3), Segment(role: 1, tokens: 4, burst: true)])
+        let exact = plan([Segment(role: 0, tokens: 5), .draft(role: 0, tokens: 1), Segment(role: 1, tokens: 16),
+                          Segment(role: 0, tokens: 3), .verify(role: 1, tokens: 4, rejecting: 0)])
         let c = exact.coalesced(minTokens: 100)
-        XCTAssertEqual(c.segments, [Segment(role: 0, tokens: 5), Segment(role: 0, tokens: 1, silent: true), Segment(role: 1, tokens: 16),
-                                    Segment(role: 0, tokens: 3), Segment(role: 1, tokens: 4, burst: true)])
+        XCTAssertEqual(c.segments, [Segment(role: 0, tokens: 5), .draft(role: 0, tokens: 1), Segment(role: 1, tokens: 16),
+                                    Segment(role: 0, tokens: 3), .verify(role: 1, tokens: 4, rejecting: 0)])
     }
 
     /// Every request's segments stay its own, and a window larger than a request takes all of it.

@@ -52,13 +52,14 @@ public enum AccuracyModel {
             // speculative drafts) until a segment reveals them (an accepted SPECS step), as the
             // output of the role that decoded them.
             if s.silent { silentRole = s.role } else { output(s.tokens, by: s.role) }
-            if s.reveal > 0 {
+            let reveal = s.end.reveal
+            if reveal > 0 {
                 if silentRole == 0 && s.role != 0 && verifiedCredit > 0 {
                     // A small draft verified by a larger tier: credited to the verifier, by ν.
-                    off += verifiedCredit * trace.difficulty.powerSum(pos..<(pos + s.reveal), exponent: exponent)
-                    offTokens += verifiedCredit * Double(s.reveal)
+                    off += verifiedCredit * trace.difficulty.powerSum(pos..<(pos + reveal), exponent: exponent)
+                    offTokens += verifiedCredit * Double(reveal)
                 }
-                output(s.reveal, by: silentRole)
+                output(reveal, by: silentRole)
             }
         }
         if total > 0 { return min(1, off / total) }

@@ -77,11 +77,11 @@ public struct LLMModulesPolicy: RegisteredPolicy {
         guard n > 0 else { return }
         switch variant {
         case .prompt:
-            segments.append(.prefill(role: 1))
+            segments.append(.encode(role: 1))
             segments.append(Segment(role: 0, tokens: n))
         case .per_token:
             for _ in 0..<n {
-                segments.append(.prefill(role: 1, recompute: !sourceKVCache))
+                segments.append(.encode(role: 1, recompute: !sourceKVCache))
                 segments.append(Segment(role: 0, tokens: 1))
             }
         }

@@ -122,26 +122,22 @@ public struct SpecsPolicy: RegisteredPolicy {
         for (j, len) in stepLengths(trace: trace, request: r).enumerated() where len > 0 {
             let g = first + j
             if drafting {
-                segments.append(Segment(role: 0, tokens: len, silent: true, width: n))
+                segments.append(.draft(role: 0, tokens: len, width: n))
                 let ok = accepted(trace: trace, request: r, step: j, global: g)
                 // Kept: emitted, other branches pruned. Rejected: the step leaves the context too.
-                let last = Segment.prefill(
-                    role: hasPRM ? 2 : 1, width: n, branchTokens: len, reveal: ok ? len : 0, prune: true)
-                if hasPRM { segments.append(.prefill(role: 1, width: n, branchTokens: len, parallel: true)) }
+                let last = Segment.score(role: hasPRM ? 2 : 1, candidates: n, tokens: len)
+                    .rollingBack(ok ? 0 : len).pruning().revealing(ok ? len : 0)
+                if hasPRM { segments.append(.score(role: 1, candidates: n, tokens: len).joiningNext()) }
                 segments.append(last)
-                if !ok {
-                    segments[segments.count - 1].rollback = len
-                    drafting = false
-                } else {
-                    continue
-                }
+                if ok { continue }
+                drafting = false
             }
             // The target samples n candidate steps; the reward model picks one.
             if hasPRM {
-                segments.append(Segment(role: 1, tokens: len, silent: true, width: n))
-                segments.append(.prefill(role: 2, width: n, branchTokens: len, reveal: len, prune: true))
+                segments.append(.draft(role: 1, tokens: len, width: n))
+                segments.append(.score(role: 2, candidates: n, tokens: len).pruning().revealing(len))
             } else {
-                segments.append(Segment(role: 1, tokens: len, silent: true, width: n, reveal: len, prune: true))
+                segments.append(.draft(role: 1, tokens: len, width: n).pruning().revealing(len))
             }
             drafting = switchesBack(trace: trace, request: r, step: j, global: g)
         }

@@ -63,8 +63,8 @@ public struct SpeculativePolicy: RegisteredPolicy {
             }
             var a = 0
             while a < k, accepted(trace: trace, request: r, position: p + a) { a += 1 }
-            segments.append(Segment(role: 0, tokens: k, silent: true))
-            segments.append(Segment(role: 1, tokens: a + 1, burst: true, rollback: k))
+            segments.append(.draft(role: 0, tokens: k))
+            segments.append(.verify(role: 1, tokens: a + 1, rejecting: k))
             p += a + 1
         }
     }

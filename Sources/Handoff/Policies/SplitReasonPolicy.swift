@@ -63,7 +63,7 @@ public struct SplitReasonPolicy: RegisteredPolicy {
                 break
             }
             if hard > i { segments.append(Segment(role: 0, tokens: hard - i)) }
-            if triggerTokens > 0 { segments.append(Segment(role: 0, tokens: triggerTokens, silent: true)) }
+            if triggerTokens > 0 { segments.append(.draft(role: 0, tokens: triggerTokens)) }
             let minEnd = min(range.upperBound, hard + minSegmentTokens)
             let maxEnd = min(range.upperBound, hard + maxSegmentTokens)
             let end = minEnd >= maxEnd ? maxEnd : (d.firstIndex(in: minEnd..<maxEnd, atOrBelow: t) ?? maxEnd)

@@ -8,7 +8,7 @@ extension HybridSimulator {
     func startSegment(_ i: Int, from prev: Int?, handoff: Bool) {
         var k = Int(reqs[i].seg)
         reqs[i].pending = 1
-        while segments[Int(reqs[i].segFirst) + k].parallel && k + 1 < Int(reqs[i].segCount) {
+        while segments[Int(reqs[i].segFirst) + k].joinsNext && k + 1 < Int(reqs[i].segCount) {
             startOne(i, index: k, from: prev, handoff: handoff)
             k += 1
             reqs[i].pending += 1
@@ -147,18 +147,18 @@ extension HybridSimulator {
         let prevRole = seq >= 0 ? Int(seqs[seq].role) : Int(reqs[i].location)
         reqs[i].location = Int16(prevRole)
         let cur = segments[Int(reqs[i].segFirst + reqs[i].seg)]
-        if cur.rollback > 0 {
+        if cur.end.rollback > 0 {
             // Dropped tokens leave the context and every KV cache. After a burst (speculative
             // verification) the verifier's own last token is in no cache yet: llama.cpp verifies
             // id_last plus the k drafts, a batch of k + 1 tokens.
-            reqs[i].context -= cur.rollback
+            reqs[i].context -= cur.end.rollback
             clip(i, keep: reqs[i].context - (cur.burst ? 1 : 0))
         }
-        if cur.prune { clip(i, keep: reqs[i].context) }
-        if cur.reveal > 0 {
+        if cur.end.prune { clip(i, keep: reqs[i].context) }
+        if cur.end.reveal > 0 {
             // Accepted silent tokens become output now, and travel to the frontend.
-            reqs[i].generated += cur.reveal
-            if reqs[i].silentRole != 0 { reqs[i].offloaded += cur.reveal }
+            reqs[i].generated += cur.end.reveal
+            if reqs[i].silentRole != 0 { reqs[i].offloaded += cur.end.reveal }
             let arrives = now + (prevRole == 0 ? 0 : oneWay(tokens: 0))
             if reqs[i].firstToken < 0 { reqs[i].firstToken = arrives }
             reqs[i].revealedAt = max(reqs[i].revealedAt, arrives)
@@ -179,7 +179,7 @@ extension HybridSimulator {
         let next = segments[Int(reqs[i].segFirst + reqs[i].seg)]
         var nextRole = next.role
         if gated && nextRole != 0 && !admitOffload(i, segment: Int(reqs[i].seg)) { nextRole = 0 }
-        if nextRole == prevRole && seq >= 0 && !next.prefillOnly && !next.parallel {
+        if nextRole == prevRole && seq >= 0 && !next.prefillOnly && !next.joinsNext {
             // Adjacent segments on one tier: keep decoding.
             begin(next, on: seq)
             sync(seq)

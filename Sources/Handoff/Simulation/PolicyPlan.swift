@@ -12,12 +12,8 @@ struct PolicyPlan {
     /// waits the simulation charges when the segment starts (empty in an exact plan).
     var mergedHandoffs: [Int32] = []
 
-    /// Is `s` a plain stretch of decoding (no mechanism flag), which coalescing may merge?
-    static func isPlain(_ s: Segment) -> Bool {
-        s.tokens > 0 && !s.silent && !s.burst && s.rollback == 0 && s.width == 1 && !s.prefillOnly
-            && s.branchTokens == 0
-            && !s.recompute && !s.parallel && s.reveal == 0 && !s.prune
-    }
+    /// Is `s` a plain stretch of decoding (`decode`, no end, not joined), which coalescing may merge?
+    static func isPlain(_ s: Segment) -> Bool { s.isPlain }
 
     /// The coarse plan of `simulation.coalesce_tokens` = `minTokens` (docs/model.md, "Coarse
     /// handoffs"): each request's plain segments are cut into windows of consecutive segments that
@@ -25,8 +21,8 @@ struct PolicyPlan {
     /// role, in the order the roles first appear in it; neighbouring segments of one role are then
     /// joined. Every role keeps exactly its tokens, so the offloaded share and the accuracy (scored
     /// on the exact plan) do not move; a storm of short handoffs becomes one handoff per window. A
-    /// segment with a mechanism flag (a trigger token, a verification burst, a beam) is kept as it
-    /// is and closes the window before it.
+    /// segment of another operation or with an end (a trigger token, a verification burst, a beam)
+    /// is kept as it is and closes the window before it.
     ///
     /// - Complexity: O(segments).
     func coalesced(minTokens: Int) -> PolicyPlan {
