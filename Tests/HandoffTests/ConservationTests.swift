@@ -181,7 +181,7 @@ final class ConservationTests: XCTestCase {
         sim.seqs = Slab(capacity: 3)
         sim.lane = Slab(capacity: 3)
         for k in 0..<3 {
-            var q = SequenceState(request: 0, role: 1, replica: Int32(r))
+            var q = SequenceState(request: RequestID(0), role: 1, replica: r)
             q.kv = 300
             q.pendingPrefill = k == 0 ? 300 : 100
             q.decodeLeft = 10

@@ -1,9 +1,9 @@
 /// One request's presence on one tier: its KV cache there and the work it has queued.
 struct SequenceState {
     enum Place: UInt8 { case none, waiting, running, parked }
-    var request: Int32
+    var request: RequestID
     var role: Int16
-    var replica: Int32
+    var replica: ReplicaID
     var place: Place = .none
     /// KV tokens computed and held on the replica.
     var kv = 0

@@ -3,7 +3,7 @@
 /// before at the cached price, when the tier has one) and the tokens returned.
 extension HybridSimulator {
     /// Request `i`'s segment `seg` runs as one call on API tier `t` (for role `role`).
-    func startAPICall(_ i: Int, _ seg: Segment, role: Int, tier t: Int) {
+    func startAPICall(_ i: RequestID, _ seg: Segment, role: Int, tier t: Int) {
         let tier = scenario.tiers[t]
         let api = tier.api!
         let ttft = api.ttftMs.sample(apiRNG) / 1000
@@ -17,12 +17,12 @@ extension HybridSimulator {
         if reqs[i].firstToken < 0, seg.tokens > 0, !seg.silent { reqs[i].firstToken = now + ttft }
         produce(request: i, role: role, tokens: seg.tokens)
         tierGenerated[t] += seg.tokens
-        schedule(now + ttft + Double(max(0, seg.tokens - 1)) / rate, .apiDone, 0, UInt32(i))
+        schedule(now + ttft + Double(max(0, seg.tokens - 1)) / rate, .apiDone, 0, i.argument)
     }
 
     /// What the call of `tokens` tokens on `role` would cost request `i` now, as `startOne`
     /// charges it; 0 when the role's tier is a GPU tier.
-    func apiPrice(request i: Int, role: Int, tokens: Int) -> Double {
+    func apiPrice(request i: RequestID, role: Int, tokens: Int) -> Double {
         let t = roleTier[role]
         guard tierIsAPI[t] else { return 0 }
         let cost = scenario.tiers[t].cost

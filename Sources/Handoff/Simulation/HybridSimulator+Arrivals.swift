@@ -37,7 +37,7 @@ extension HybridSimulator {
             case .closed_loop: arrival = 0
             }
             let base = Int32(seqs.count)
-            for role in 0..<roles { seqs.append(SequenceState(request: Int32(i), role: Int16(role), replica: -1)) }
+            for role in 0..<roles { seqs.append(SequenceState(request: RequestID(i), role: Int16(role), replica: .none)) }
             reqs.append(
                 RequestState(
                     trace: Int32(tr), arrival: arrival, segFirst: plan.first[tr], segCount: plan.count[tr],
@@ -49,9 +49,9 @@ extension HybridSimulator {
     func scheduleArrivals() {
         if scenario.traffic.arrival == .closed_loop {
             nextClosedLoop = min(scenario.traffic.concurrency, totalRequests)
-            for i in 0..<nextClosedLoop { schedule(0, .arrival, 0, UInt32(i)) }
+            for i in 0..<nextClosedLoop { schedule(0, .arrival, 0, RequestID(i).argument) }
         } else {
-            for i in 0..<totalRequests { schedule(reqs[i].arrival, .arrival, 0, UInt32(i)) }
+            for i in reqs.indices { schedule(reqs[i].arrival, .arrival, 0, i.argument) }
         }
     }
 
@@ -59,12 +59,12 @@ extension HybridSimulator {
     /// time when it was served).
     func nextClosedLoopArrival(at t: Double) {
         if scenario.traffic.arrival == .closed_loop, nextClosedLoop < totalRequests {
-            schedule(t, .arrival, 0, UInt32(nextClosedLoop))
+            schedule(t, .arrival, 0, RequestID(nextClosedLoop).argument)
             nextClosedLoop += 1
         }
     }
 
-    func arrive(_ i: Int) {
+    func arrive(_ i: RequestID) {
         if scenario.traffic.arrival == .closed_loop { reqs[i].arrival = now }
         let limit = scenario.traffic.maxInFlight
         if limit > 0 && inFlight >= limit {

@@ -22,7 +22,7 @@ extension HybridSimulator {
     static let laneNone = -1, laneJoining = -2, lanePrefilling = -3
 
     /// Can replica `r`'s next run batch every decoding sequence (the condition for a lazy plan)?
-    @inline(__always) func canRunLazily(_ r: Int) -> Bool {
+    @inline(__always) func canRunLazily(_ r: ReplicaID) -> Bool {
         tracksLazy && replicas[r].decodeWidth + replicas[r].prefilling.count <= replicas[r].maxSeqs
     }
 
@@ -30,7 +30,7 @@ extension HybridSimulator {
     @inline(__always) func materialise(_ s: Int) {
         let base = lane[s]
         guard base >= 0 else { return }
-        let r = Int(seqs[s].replica)
+        let r = seqs[s].replica
         let d = replicas[r].epoch - base
         guard d > 0 else { return }
         let w = Int(seqs[s].width)
@@ -38,7 +38,7 @@ extension HybridSimulator {
         seqs[s].branchKV += d * (w - 1)
         seqs[s].decodeLeft -= d
         lane[s] = replicas[r].epoch
-        produce(request: Int(seqs[s].request), role: Int(seqs[s].role), tokens: d)
+        produce(request: seqs[s].request, role: Int(seqs[s].role), tokens: d)
     }
 
     @inline(__always) func lazyContribution(_ s: Int) -> Int { Int(seqs[s].width) * (seqs[s].kv - seqs[s].branchKV) }
@@ -47,7 +47,7 @@ extension HybridSimulator {
     /// false, having dropped the set, when `s`'s context is shorter than its branch KV (an
     /// iteration counts that as 0, which the sums cannot follow). O(log n).
     @discardableResult
-    func joinLazy(_ s: Int, replica r: Int) -> Bool {
+    func joinLazy(_ s: Int, replica r: ReplicaID) -> Bool {
         guard seqs[s].kv >= seqs[s].branchKV else {
             dropLazy(r)
             return false
@@ -57,13 +57,13 @@ extension HybridSimulator {
         replicas[r].lazyContext += lazyContribution(s)
         replicas[r].lazyCount += 1
         pushFinish(FinishEntry(epoch: replicas[r].epoch + seqs[s].decodeLeft, seq: Int32(s)), replica: r)
-        let i = Int(seqs[s].request)
+        let i = seqs[s].request
         if reqs[i].firstToken < 0 && !silent(i) { replicas[r].awaitingFirst.append(Int32(s)) }
         return true
     }
 
     /// Takes member `s` out of replica `r`'s lazy set, up to date. O(1): its heap entry goes stale.
-    func leaveLazy(_ s: Int, replica r: Int) {
+    func leaveLazy(_ s: Int, replica r: ReplicaID) {
         materialise(s)
         replicas[r].lazyWidth -= Int(seqs[s].width)
         replicas[r].lazyContext -= lazyContribution(s)
@@ -78,7 +78,7 @@ extension HybridSimulator {
             change()
             return
         }
-        let r = Int(seqs[s].replica)
+        let r = seqs[s].replica
         materialise(s)
         replicas[r].lazyContext -= lazyContribution(s)
         change()
@@ -91,7 +91,7 @@ extension HybridSimulator {
     }
 
     /// Brings every decoding sequence of replica `r` up to date and stops counting lazily. O(n).
-    func dropLazy(_ r: Int) {
+    func dropLazy(_ r: ReplicaID) {
         guard replicas[r].lazyValid else { return }
         for s32 in replicas[r].decoding {
             let s = Int(s32)
@@ -108,14 +108,14 @@ extension HybridSimulator {
     }
 
     /// Starts counting replica `r`'s decoding sequences lazily (it is not running). O(n log n).
-    func buildLazy(_ r: Int) -> Bool {
+    func buildLazy(_ r: ReplicaID) -> Bool {
         replicas[r].lazyValid = true
         for s32 in replicas[r].decoding where !joinLazy(Int(s32), replica: r) { return false }
         return true
     }
 
     /// Joins the sequences that became ready while replica `r`'s lazy run was in flight.
-    func admitJoining(_ r: Int) {
+    func admitJoining(_ r: ReplicaID) {
         guard !replicas[r].joining.isEmpty else { return }
         let joining = replicas[r].joining
         replicas[r].joining.removeAll(keepingCapacity: true)
@@ -129,7 +129,7 @@ extension HybridSimulator {
 
     /// Pops the members of replica `r` whose segment ended by its epoch into `finished`, in
     /// admission order, up to date and out of the lazy set. O(log n) each.
-    func popFinished(_ r: Int, into finished: IndexList) {
+    func popFinished(_ r: ReplicaID, into finished: IndexList) {
         let epoch = replicas[r].epoch
         while let top = replicas[r].finishes.first, top.epoch <= epoch {
             popFinish(replica: r)
@@ -144,7 +144,7 @@ extension HybridSimulator {
 
     /// The fewest tokens any member of replica `r`'s lazy set has left (Int.max for none). Drops
     /// stale heap entries. O(log n) amortised.
-    func lazyMinLeft(_ r: Int) -> Int {
+    func lazyMinLeft(_ r: ReplicaID) -> Int {
         while let top = replicas[r].finishes.first {
             if liveFinish(top) { return top.epoch - replicas[r].epoch }
             popFinish(replica: r)
@@ -161,7 +161,7 @@ extension HybridSimulator {
         return lane[s] >= 0 && lane[s] + seqs[s].decodeLeft == e.epoch
     }
 
-    func pushFinish(_ e: FinishEntry, replica r: Int) {
+    func pushFinish(_ e: FinishEntry, replica r: ReplicaID) {
         if replicas[r].finishes.count > 2 * replicas[r].lazyCount + 64 {
             // Stale entries outnumber the members: keep the live ones (a sorted array is a heap).
             replicas[r].finishes.removeAll { !liveFinish($0) }
@@ -170,5 +170,5 @@ extension HybridSimulator {
         replicas[r].finishes.heapPush(e)
     }
 
-    @inline(__always) func popFinish(replica r: Int) { replicas[r].finishes.heapPopMin() }
+    @inline(__always) func popFinish(replica r: ReplicaID) { replicas[r].finishes.heapPopMin() }
 }

@@ -4,7 +4,7 @@ extension HybridSimulator {
     /// Request `i`'s segment `k` is planned on another tier than the entry one and is about to
     /// start: asks the policy. A refused segment runs on the entry tier (`RequestState.refusedSeg`),
     /// and is recorded for the accuracy model. Returns whether it runs as planned.
-    func admitOffload(_ i: Int, segment k: Int) -> Bool {
+    func admitOffload(_ i: RequestID, segment k: Int) -> Bool {
         let seg = segments[Int(reqs[i].segFirst) + k]
         let tr = Int(reqs[i].trace)
         let proposal = OffloadProposal(
@@ -17,7 +17,7 @@ extension HybridSimulator {
             return true
         }
         reqs[i].refusedSeg = Int32(k)
-        refusedOffloads.append((request: i, segment: k))
+        refusedOffloads.append((request: i.index, segment: k))
         gateRefusedTokens += seg.tokens
         return false
     }
@@ -32,7 +32,7 @@ extension HybridSimulator {
             if l.isAPI {
                 l.inFlight = apiInFlight[t]
             } else {
-                for r in tierFirstReplica[t]..<tierFirstReplica[t + 1] {
+                for r in tierReplicas(t) {
                     l.waiting += replicas[r].waitingCount
                     l.running += replicas[r].running.count
                     l.freeKVTokens += replicas[r].free

@@ -19,8 +19,8 @@ extension HybridSimulator {
             precondition(
                 lane[s] < 0 || (q.place == .running && q.decodeLeft > 0),
                 "sequence \(s): a lazy member that is not decoding")
-            if q.replica >= 0 {
-                kvOn[Int(q.replica)] += q.kv + q.reserved
+            if q.replica.exists {
+                kvOn[q.replica.index] += q.kv + q.reserved
             } else {
                 precondition(q.kv == 0, "sequence \(s) holds KV on no replica")
             }
@@ -29,8 +29,8 @@ extension HybridSimulator {
                 "sequence \(s): reservation \(q.reserved) beyond its prefill")
             precondition(q.reserved == 0 || q.place == .running, "sequence \(s): a reservation off the running set")
             if q.place == .waiting {
-                waitingOn[Int(q.replica)] += 1
-                waitingKVOn[Int(q.replica)] += q.kv
+                waitingOn[q.replica.index] += 1
+                waitingKVOn[q.replica.index] += q.kv
             }
             precondition(
                 q.active == (q.place == .running && hasWork(s)), "sequence \(s): active flag \(q.active) disagrees")
@@ -38,23 +38,23 @@ extension HybridSimulator {
         for r in replicas.indices {
             let rep = replicas[r]
             // Prompt blocks cached across requests: the cache is counted once, shared blocks once.
-            let cache = blockCaches.isEmpty ? 0 : blockCaches[r].cachedTokens - blockCaches[r].sharedTokens
-            if !blockCaches.isEmpty { blockCaches[r].check() }
+            let cache = blockCaches.isEmpty ? 0 : blockCaches[r.index].cachedTokens - blockCaches[r.index].sharedTokens
+            if !blockCaches.isEmpty { blockCaches[r.index].check() }
             precondition(
-                rep.kvUsed == kvOn[r] + cache,
-                "replica \(r): kvUsed \(rep.kvUsed) ≠ Σ kv \(kvOn[r]) + cached − shared blocks \(cache)")
+                rep.kvUsed == kvOn[r.index] + cache,
+                "replica \(r): kvUsed \(rep.kvUsed) ≠ Σ kv \(kvOn[r.index]) + cached − shared blocks \(cache)")
             precondition(
                 rep.kvUsed <= rep.capacity || overflow,
                 "replica \(r): kvUsed \(rep.kvUsed) above capacity \(rep.capacity)")
             precondition(rep.kvUsed >= 0, "replica \(r): negative kvUsed")
-            let reservedSeqs = seqs.indices.filter { Int(seqs[$0].replica) == r && seqs[$0].reserved > 0 }.count
+            let reservedSeqs = seqs.indices.filter { seqs[$0].replica == r && seqs[$0].reserved > 0 }.count
             precondition(
                 rep.reservedSeqs == reservedSeqs, "replica \(r): reservedSeqs \(rep.reservedSeqs) ≠ \(reservedSeqs)")
             precondition(
-                rep.waitingCount == waitingOn[r],
-                "replica \(r): waitingCount \(rep.waitingCount) ≠ \(waitingOn[r]) waiting")
+                rep.waitingCount == waitingOn[r.index],
+                "replica \(r): waitingCount \(rep.waitingCount) ≠ \(waitingOn[r.index]) waiting")
             precondition(
-                rep.waitingKV == waitingKVOn[r], "replica \(r): waitingKV \(rep.waitingKV) ≠ \(waitingKVOn[r])")
+                rep.waitingKV == waitingKVOn[r.index], "replica \(r): waitingKV \(rep.waitingKV) ≠ \(waitingKVOn[r.index])")
             // Every waiting sequence has exactly one live entry, at or after the head.
             var entries = [Int: Int]()
             for e in rep.waiting[rep.waitingHead...] where live(e) { entries[Int(e.seq), default: 0] += 1 }
@@ -66,7 +66,7 @@ extension HybridSimulator {
             var s = rep.running.head
             while s >= 0 {
                 precondition(
-                    seqs[Int(s)].place == .running && Int(seqs[Int(s)].replica) == r,
+                    seqs[Int(s)].place == .running && seqs[Int(s)].replica == r,
                     "replica \(r): running list holds \(s)")
                 if let last = running.last {
                     precondition(seqs[Int(last)].admittedAt < seqs[Int(s)].admittedAt, "replica \(r): running order")
@@ -98,7 +98,7 @@ extension HybridSimulator {
             s = rep.parked.head
             while s >= 0 {
                 precondition(
-                    seqs[Int(s)].place == .parked && Int(seqs[Int(s)].replica) == r,
+                    seqs[Int(s)].place == .parked && seqs[Int(s)].replica == r,
                     "replica \(r): parked list holds \(s)")
                 parked += 1
                 s = seqs[Int(s)].next
@@ -107,7 +107,7 @@ extension HybridSimulator {
         }
         for s in seqs.indices where lane[s] == Self.lanePrefilling {
             precondition(
-                replicas[Int(seqs[s].replica)].prefilling.contains(Int32(s)),
+                replicas[seqs[s].replica].prefilling.contains(Int32(s)),
                 "sequence \(s): prefilling lane off the list")
         }
         let placed = seqs.indices.filter { seqs[$0].place == .running || seqs[$0].place == .parked }.count
@@ -120,7 +120,7 @@ extension HybridSimulator {
     func current(_ s: Int, _ stored: SequenceState) -> SequenceState {
         var q = stored
         guard lane[s] >= 0 else { return q }
-        let d = replicas[Int(q.replica)].epoch - lane[s]
+        let d = replicas[q.replica].epoch - lane[s]
         let w = Int(q.width)
         q.kv += d * w
         q.branchKV += d * (w - 1)
@@ -130,7 +130,7 @@ extension HybridSimulator {
 
     /// Replica `r`'s lazy set: members are decoding sequences, the sums are theirs, each has its
     /// live finish entry, and outside a lazy run every decoding sequence is a member.
-    func checkLazy(_ r: Int) {
+    func checkLazy(_ r: ReplicaID) {
         let rep = replicas[r]
         let members = rep.decoding.filter { lane[Int($0)] >= 0 }
         precondition(
@@ -140,7 +140,7 @@ extension HybridSimulator {
         precondition(
             members.count == rep.lazyCount, "replica \(r): lazyCount \(rep.lazyCount) ≠ \(members.count) members")
         precondition(
-            seqs.indices.filter { lane[$0] >= 0 && Int(seqs[$0].replica) == r }.count == members.count,
+            seqs.indices.filter { lane[$0] >= 0 && seqs[$0].replica == r }.count == members.count,
             "replica \(r): a lazy member off the decoding list")
         var width = 0
         var context = 0

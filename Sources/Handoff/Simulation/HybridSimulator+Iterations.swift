@@ -7,16 +7,18 @@ extension HybridSimulator {
     @inline(__always) func colocated(_ a: Int, _ b: Int) -> Bool { a != b && device[a] == device[b] }
 
     /// Is replica `r`'s device running its colocated partner's iteration?
-    @inline(__always) func deviceBusy(_ r: Int) -> Bool { partner[r] >= 0 && replicas[partner[r]].busy }
+    @inline(__always) func deviceBusy(_ r: ReplicaID) -> Bool {
+        partner[r.index].exists && replicas[partner[r.index]].busy
+    }
 
     @inline(__always) func hasWork(_ s: Int) -> Bool { seqs[s].pendingPrefill > 0 || seqs[s].decodeLeft > 0 }
 
     /// New work reached replica `r`: start an iteration, or cut a long decode run at the next
     /// iteration boundary when the new work could join the batch.
-    func poke(_ r: Int) {
+    func poke(_ r: ReplicaID) {
         if !replicas[r].busy {
             // The device is the partner's: its run ends at the next iteration boundary, then turns alternate.
-            if deviceBusy(r) { cut(partner[r]) } else { plan(r) }
+            if deviceBusy(r) { cut(partner[r.index]) } else { plan(r) }
             return
         }
         guard replicas[r].decodeOnlyRun, replicas[r].plannedIterations > 1 else { return }
@@ -31,7 +33,7 @@ extension HybridSimulator {
     }
 
     /// Ends replica `r`'s decode-only run at its next iteration boundary.
-    func cut(_ r: Int) {
+    func cut(_ r: ReplicaID) {
         guard replicas[r].decodeOnlyRun, replicas[r].plannedIterations > 1 else { return }
         let d = replicas[r].iterationSeconds
         let j = max(1, Int(((now - replicas[r].runStart) / d - 1e-9).rounded(.up)))
@@ -39,10 +41,10 @@ extension HybridSimulator {
         replicas[r].plannedIterations = j
         replicas[r].runEnd = replicas[r].runStart + Double(j) * d
         replicas[r].version &+= 1
-        schedule(replicas[r].runEnd, .runEnd, r, replicas[r].version)
+        schedule(replicas[r].runEnd, .runEnd, r.index, replicas[r].version)
     }
 
-    func finishRun(_ r: Int) {
+    func finishRun(_ r: ReplicaID) {
         let j = replicas[r].plannedIterations
         replicas[r].busy = false
         replicas[r].busySeconds += Double(j) * replicas[r].iterationSeconds
@@ -92,7 +94,7 @@ extension HybridSimulator {
                 seqs[s].batch = 0
                 continue
             }
-            let i = Int(seqs[s].request)
+            let i = seqs[s].request
             let chunk = seqs[s].batch
             seqs[s].batch = 0
             var produced = 0
@@ -164,19 +166,19 @@ extension HybridSimulator {
         if replicas[r].kvUsed > replicas[r].capacity { overflow = true }
         replicas[r].peakKV = max(replicas[r].peakKV, replicas[r].kvUsed)
         if !chunkSends.isEmpty { sendChunks(chunkSends) }
-        for s in (lazy && !done.isEmpty ? mergedList : finished) { segmentDone(seq: s, request: Int(seqs[s].request)) }
+        for s in (lazy && !done.isEmpty ? mergedList : finished) { segmentDone(seq: s, request: seqs[s].request) }
         // A colocated partner waiting for the device goes first: turns alternate.
-        if partner[r] >= 0 && !replicas[partner[r]].busy { plan(partner[r]) }
+        if partner[r.index].exists && !replicas[partner[r.index]].busy { plan(partner[r.index]) }
         if !replicas[r].busy { plan(r) }
     }
 
     /// The lazy members of `awaiting` admitted before `a` (from `next` on) decoded their request's
     /// first token in replica `r`'s run that just ended: as an eager run's end does, in batch order.
-    func firstTokens(_ r: Int, _ awaiting: [Int32], _ next: inout Int, before a: Int) {
+    func firstTokens(_ r: ReplicaID, _ awaiting: [Int32], _ next: inout Int, before a: Int) {
         while next < awaiting.count, seqs[Int(awaiting[next])].admittedAt < a {
             let s = Int(awaiting[next])
             next += 1
-            let i = Int(seqs[s].request)
+            let i = seqs[s].request
             guard lane[s] >= 0, seqs[s].place == .running, reqs[i].firstToken < 0, !silent(i) else { continue }
             let t = replicas[r].runStart + replicas[r].iterationSeconds
             reqs[i].firstToken = seqs[s].role == 0 ? t : t + oneWay(tokens: 0)
@@ -202,7 +204,7 @@ extension HybridSimulator {
 
     /// Puts ready-to-decode sequence `s` (all its branches) into the iteration being built.
     @inline(__always) func batchDecode(
-        _ s: Int, replica r: Int, load: inout IterationLoad, slots: inout Int, minLeft: inout Int
+        _ s: Int, replica r: ReplicaID, load: inout IterationLoad, slots: inout Int, minLeft: inout Int
     ) {
         let w = Int(seqs[s].width)
         slots -= w
@@ -218,7 +220,7 @@ extension HybridSimulator {
     /// Replica `r` is idle: plans its next run of iterations (vLLM's scheduler step) — take
     /// from the tier's shared queue, admit waiting sequences, make room for the decode batch's
     /// growth, build the batch, and start the run.
-    func plan(_ r: Int) {
+    func plan(_ r: ReplicaID) {
         guard !replicas[r].busy, !deviceBusy(r) else { return }
         takeFromTierQueue(r)
         admitWaiting(r)
@@ -301,7 +303,7 @@ extension HybridSimulator {
                     plan(r)
                     return
                 }
-                fail(Int(seqs[Int(stuck[0])].request))
+                fail(seqs[Int(stuck[0])].request)
                 plan(r)
             }
             return
@@ -321,19 +323,19 @@ extension HybridSimulator {
         replicas[r].plannedIterations = k
         replicas[r].runEnd = now + Double(k) * d
         replicas[r].version &+= 1
-        schedule(replicas[r].runEnd, .runEnd, r, replicas[r].version)
+        schedule(replicas[r].runEnd, .runEnd, r.index, replicas[r].version)
     }
 
     /// Admission: waiting sequences, FIFO, while sequence slots and memory allow. A sequence whose
     /// context cannot fit in the replica at all fails.
-    @inline(__always) func admitWaiting(_ r: Int) {
+    @inline(__always) func admitWaiting(_ r: ReplicaID) {
         var work = working(r)
         while replicas[r].waitingCount > 0, work < replicas[r].maxSeqs {
             let s = waitingFront(r)
             let need = seqs[s].pendingPrefill + (seqs[s].decodeLeft > 0 ? 1 : 0)
             if need + seqs[s].kv > replicas[r].capacity {
                 _ = popWaiting(replica: r)
-                fail(Int(seqs[s].request))
+                fail(seqs[s].request)
                 continue
             }
             // vLLM's admission watermark: keep 1% of the cache free for running sequences to grow
@@ -355,14 +357,14 @@ extension HybridSimulator {
     /// Makes room for every decoding sequence's next token: evicts, then preempts the latest
     /// admitted. Returns false when a lone sequence that can no longer grow failed (the replica
     /// was planned again then).
-    @inline(__always) func makeRoomToDecode(_ r: Int) -> Bool {
+    @inline(__always) func makeRoomToDecode(_ r: ReplicaID) -> Bool {
         while true {
             if replicas[r].decodeWidth <= replicas[r].free || evict(replica: r, need: replicas[r].decodeWidth) { break }
             if preemptOne(replica: r) { continue }
             // One sequence is left and still cannot grow: its context has outgrown the replica's
             // KV cache. It fails, as vLLM aborts a sequence that can no longer fit.
             guard replicas[r].running.count == 1, replicas[r].decodeWidth > 0 else { break }
-            fail(Int(seqs[Int(replicas[r].running.tail)].request))
+            fail(seqs[Int(replicas[r].running.tail)].request)
             plan(r)
             return false
         }

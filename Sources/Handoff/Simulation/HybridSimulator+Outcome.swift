@@ -22,7 +22,7 @@ extension HybridSimulator {
         }
         var tiers: [TierOutcome] = []
         for (t, spec) in scenario.tiers.enumerated() {
-            let rs = replicas[tierFirstReplica[t]..<tierFirstReplica[t + 1]]
+            let rs = replicas[tierReplicas(t)]
             tiers.append(
                 TierOutcome(
                     name: spec.name, peakKVTokens: rs.map(\.peakKV).max() ?? 0,
@@ -30,7 +30,7 @@ extension HybridSimulator {
                     preemptions: rs.reduce(0) { $0 + $1.preemptions }, evictions: rs.reduce(0) { $0 + $1.evictions },
                     generatedTokens: tierGenerated[t], prefilledTokens: tierPrefilled[t]))
             if cachesBlocks && tierBlockCache[t] {
-                let cs = blockCaches[tierFirstReplica[t]..<tierFirstReplica[t + 1]]
+                let cs = blockCaches[tierFirstReplica[t].index..<tierFirstReplica[t + 1].index]
                 tiers[t].prefixLookedUpTokens = cs.reduce(0) { $0 + $1.lookedUpTokens }
                 tiers[t].prefixHitTokens = cs.reduce(0) { $0 + $1.hitTokens }
                 tiers[t].prefixEvictedBlocks = cs.reduce(0) { $0 + $1.evictedBlocks }

@@ -4,7 +4,7 @@
 /// prefills only the last partial chunk.
 extension HybridSimulator {
     /// Request `i` arrives: the tier that does not start follows along from the start.
-    func startShadow(_ i: Int) {
+    func startShadow(_ i: RequestID) {
         // The tier that does not start prefills the prompt too.
         let first = segments[Int(reqs[i].segFirst)].role
         let shadow = Int(reqs[i].seqBase) + (first == 0 ? 1 : 0)
@@ -18,19 +18,19 @@ extension HybridSimulator {
     /// Each sequence of `list` completed a chunk: it travels to the request's other tier.
     @inline(__always) func sendChunks(_ list: IndexList) {
         for s in list {
-            let i = Int(seqs[s].request)
+            let i = seqs[s].request
             let partner = Int(reqs[i].seqBase) + (seqs[s].role == 0 ? 1 : 0)
             schedule(now + oneWay(tokens: chunkTokens), .chunk, 0, UInt32(partner))
         }
     }
 
     func chunkArrive(_ s: Int) {
-        let i = Int(seqs[s].request)
+        let i = seqs[s].request
         if reqs[i].failed || reqs[i].done >= 0 { return }
         seqs[s].pendingPrefill += chunkTokens
-        if seqs[s].dropped || seqs[s].replica < 0 { return }
+        if seqs[s].dropped || !seqs[s].replica.exists { return }
         sync(s)
-        if seqs[s].place == .none { enqueue(s, replica: Int(seqs[s].replica)) }
-        poke(Int(seqs[s].replica))
+        if seqs[s].place == .none { enqueue(s, replica: seqs[s].replica) }
+        poke(seqs[s].replica)
     }
 }

@@ -26,7 +26,7 @@ extension HybridSimulator {
     }
 
     /// The full prompt blocks of request `i` (a prompt's partial last block is never shared).
-    @inline(__always) func promptBlocks(_ i: Int) -> ArraySlice<Int> {
+    @inline(__always) func promptBlocks(_ i: RequestID) -> ArraySlice<Int> {
         let tr = Int(reqs[i].trace)
         let lo = blockStart[tr]
         let hi = blockStart[tr + 1]
@@ -43,15 +43,15 @@ extension HybridSimulator {
     /// cache holds the longest prefix of request `i`'s prompt blocks; among equals, the least
     /// loaded (the first on a tie). O(replicas · matched).
     @inline(never)
-    func prefixAffinityReplica(tier t: Int, request i: Int) -> Int {
+    func prefixAffinityReplica(tier t: Int, request i: RequestID) -> ReplicaID {
         let blocks = promptBlocks(i)
-        let range = tierFirstReplica[t]..<tierFirstReplica[t + 1]
+        let range = tierReplicas(t)
         var minLoad = Int.max
         for r in range { minLoad = min(minLoad, replicas[r].load) }
-        var best = -1
+        var best = ReplicaID.none
         var bestHit = -1
         for r in range where replicas[r].load <= minLoad + Self.affinityBalance {
-            let hit = blockCaches[r].matched(blocks)
+            let hit = blockCaches[r.index].matched(blocks)
             if hit > bestHit || (hit == bestHit && replicas[r].load < replicas[best].load) {
                 best = r
                 bestHit = hit
@@ -63,19 +63,19 @@ extension HybridSimulator {
     /// On a sequence's first delivery with an empty KV: the cached prefix of its prompt becomes
     /// its KV (never the whole prompt: its last token is computed). O(matched).
     @inline(never)
-    func lookUpPrefix(_ s: Int, replica r: Int) {
+    func lookUpPrefix(_ s: Int, replica r: ReplicaID) {
         guard blockCachingReplica(r), seqs[s].kv == 0, prefixHeld[s] == 0, seqs[s].place == .none else { return }
-        let i = Int(seqs[s].request)
+        let i = seqs[s].request
         let prompt = trace.requests[Int(reqs[i].trace)].promptTokens
         guard reqs[i].context == prompt, reqs[i].handoffs == 0 else { return }
         let blocks = promptBlocks(i)
-        let hit = min(blockCaches[r].matched(blocks), (prompt - 1) / blockTokens)
-        blockCaches[r].lookedUpTokens += prompt
+        let hit = min(blockCaches[r.index].matched(blocks), (prompt - 1) / blockTokens)
+        blockCaches[r.index].lookedUpTokens += prompt
         guard hit > 0 else { return }
         var delta = 0
-        for id in blocks.prefix(hit) { delta += blockCaches[r].acquire(id) }
+        for id in blocks.prefix(hit) { delta += blockCaches[r.index].acquire(id) }
         let tokens = hit * blockTokens
-        blockCaches[r].hitTokens += tokens
+        blockCaches[r.index].hitTokens += tokens
         prefixHeld[s] = Int32(hit)
         seqs[s].kv = tokens
         replicas[r].kvUsed += tokens + delta
@@ -85,14 +85,14 @@ extension HybridSimulator {
     /// under its reference (a block another sequence made resident meanwhile is shared, and its
     /// second copy leaves `kvUsed`). O(blocks).
     @inline(never)
-    func holdPromptBlocks(_ s: Int, replica r: Int) {
+    func holdPromptBlocks(_ s: Int, replica r: ReplicaID) {
         guard blockCachingReplica(r) else { return }
-        let i = Int(seqs[s].request)
+        let i = seqs[s].request
         let blocks = promptBlocks(i)
         let held = Int(prefixHeld[s])
         guard held < blocks.count, seqs[s].kv >= blocks.count * blockTokens else { return }
         var delta = 0
-        for id in blocks.dropFirst(held) { delta += blockCaches[r].acquire(id) }
+        for id in blocks.dropFirst(held) { delta += blockCaches[r.index].acquire(id) }
         prefixHeld[s] = Int32(blocks.count)
         replicas[r].kvUsed += delta
     }
@@ -100,11 +100,11 @@ extension HybridSimulator {
     /// The sequence lets go of its prompt blocks, before its KV is freed: cached when its request
     /// ended (`keep`), else dropped unless another sequence still holds them. O(blocks).
     @inline(never)
-    func releasePromptBlocks(_ s: Int, replica r: Int, keep: Bool) {
+    func releasePromptBlocks(_ s: Int, replica r: ReplicaID, keep: Bool) {
         let held = Int(prefixHeld[s])
         guard held > 0 else { return }
         var delta = 0
-        for id in promptBlocks(Int(seqs[s].request)).prefix(held) { delta += blockCaches[r].release(id, keep: keep) }
+        for id in promptBlocks(seqs[s].request).prefix(held) { delta += blockCaches[r.index].release(id, keep: keep) }
         prefixHeld[s] = 0
         replicas[r].kvUsed += delta
     }
@@ -112,11 +112,11 @@ extension HybridSimulator {
     /// Frees cached blocks of replica `r`, least recently released first, until `need` KV tokens
     /// are free or none is left. O(blocks freed).
     @inline(never)
-    func evictCachedBlocks(replica r: Int, need: Int) {
-        while replicas[r].free < need, blockCaches[r].hasCached {
-            replicas[r].kvUsed += blockCaches[r].evictOne()
+    func evictCachedBlocks(replica r: ReplicaID, need: Int) {
+        while replicas[r].free < need, blockCaches[r.index].hasCached {
+            replicas[r].kvUsed += blockCaches[r.index].evictOne()
         }
     }
 
-    @inline(__always) func blockCachingReplica(_ r: Int) -> Bool { tierBlockCache[replicas[r].tier] }
+    @inline(__always) func blockCachingReplica(_ r: ReplicaID) -> Bool { tierBlockCache[replicas[r].tier] }
 }

@@ -13,7 +13,7 @@ extension HybridSimulator {
     }
 
     /// Puts `s` at the back of replica `r`'s waiting queue. O(1) amortised.
-    func enqueue(_ s: Int, replica r: Int) {
+    func enqueue(_ s: Int, replica r: ReplicaID) {
         seqs[s].place = .waiting
         seqs[s].waitStamp &+= 1
         let e = QueueEntry(seq: Int32(s), stamp: seqs[s].waitStamp)
@@ -29,7 +29,7 @@ extension HybridSimulator {
     }
 
     /// Puts `s` at the front of replica `r`'s waiting queue (a preempted sequence). O(1) amortised.
-    func enqueueFront(_ s: Int, replica r: Int) {
+    func enqueueFront(_ s: Int, replica r: ReplicaID) {
         if replicas[r].waitingHead == 0 {
             let gap = max(16, replicas[r].waiting.count)
             replicas[r].waiting.insert(contentsOf: repeatElement(QueueEntry(seq: 0, stamp: 0), count: gap), at: 0)
@@ -46,7 +46,7 @@ extension HybridSimulator {
 
     /// The sequence at the head of replica `r`'s waiting queue, or −1. Drops stale entries in front
     /// of it. O(1) amortised.
-    func waitingFront(_ r: Int) -> Int {
+    func waitingFront(_ r: ReplicaID) -> Int {
         guard replicas[r].waitingCount > 0 else {
             if !replicas[r].waiting.isEmpty {
                 replicas[r].waiting.removeAll(keepingCapacity: true)
@@ -64,7 +64,7 @@ extension HybridSimulator {
     }
 
     /// Takes the head off replica `r`'s waiting queue (the caller gives it its new place).
-    @inline(__always) func popWaiting(replica r: Int) -> Int {
+    @inline(__always) func popWaiting(replica r: ReplicaID) -> Int {
         let s = waitingFront(r)
         replicas[r].waitingHead += 1
         replicas[r].waitingCount -= 1
@@ -74,7 +74,7 @@ extension HybridSimulator {
     }
 
     /// Takes `s` out of replica `r`'s waiting queue, wherever it is. O(1): its entry goes stale.
-    func removeWaiting(_ s: Int, replica r: Int) {
+    func removeWaiting(_ s: Int, replica r: ReplicaID) {
         seqs[s].place = .none
         replicas[r].waitingCount -= 1
         replicas[r].waitingKV -= seqs[s].kv
@@ -83,7 +83,7 @@ extension HybridSimulator {
     // MARK: Running list, active list, idle heap
 
     /// Admits `s` to replica `r`'s running set, newest. O(1), plus the active-list insert.
-    func addRunning(_ s: Int, replica r: Int) {
+    func addRunning(_ s: Int, replica r: ReplicaID) {
         seqs[s].place = .running
         seqs[s].admittedAt = replicas[r].admissions
         replicas[r].admissions += 1
@@ -92,7 +92,7 @@ extension HybridSimulator {
     }
 
     /// Takes `s` out of replica `r`'s running set. O(1), plus the active-list removal.
-    func removeRunning(_ s: Int, replica r: Int) {
+    func removeRunning(_ s: Int, replica r: ReplicaID) {
         if seqs[s].active { deactivate(s, replica: r) }
         remove(s, from: &replicas[r].running)
         seqs[s].place = .none
@@ -119,13 +119,13 @@ extension HybridSimulator {
         }
     }
 
-    func activate(_ s: Int, replica r: Int) {
+    func activate(_ s: Int, replica r: ReplicaID) {
         seqs[s].active = true
         insertByAdmission(s, into: &replicas[r].active)
         syncDecoding(s, replica: r)
     }
 
-    func deactivate(_ s: Int, replica r: Int) {
+    func deactivate(_ s: Int, replica r: ReplicaID) {
         seqs[s].active = false
         replicas[r].active.remove(at: admissionIndex(replicas[r].active, seqs[s].admittedAt))
         syncDecoding(s, replica: r)
@@ -138,7 +138,7 @@ extension HybridSimulator {
 
     /// Brings `s`'s membership of `decoding` (and its share of `decodeWidth`), of `prefilling` and
     /// of the lazy set in line (the last two only where runs can be lazy: `tracksLazy`).
-    @inline(__always) func syncDecoding(_ s: Int, replica r: Int) {
+    @inline(__always) func syncDecoding(_ s: Int, replica r: ReplicaID) {
         let ready = readyToDecode(s)
         guard tracksLazy else {
             syncDecodingList(s, replica: r, ready: ready)
@@ -171,7 +171,7 @@ extension HybridSimulator {
     }
 
     /// Brings `s`'s membership of `decoding` and its share of `decodeWidth` in line with `ready`.
-    @inline(__always) func syncDecodingList(_ s: Int, replica r: Int, ready: Bool) {
+    @inline(__always) func syncDecodingList(_ s: Int, replica r: ReplicaID, ready: Bool) {
         if ready && seqs[s].decodeShare == 0 {
             insertByAdmission(s, into: &replicas[r].decoding)
         } else if !ready && seqs[s].decodeShare > 0 {
@@ -186,7 +186,7 @@ extension HybridSimulator {
     /// work: called after anything that gives a sequence work or takes it away.
     @inline(__always) func sync(_ s: Int) {
         guard seqs[s].place == .running else { return }
-        let r = Int(seqs[s].replica)
+        let r = seqs[s].replica
         if hasWork(s) {
             if !seqs[s].active { activate(s, replica: r) } else { syncDecoding(s, replica: r) }
         } else if seqs[s].active {
@@ -196,14 +196,14 @@ extension HybridSimulator {
     }
 
     /// Records that running sequence `s` has no work: a candidate for idle eviction. O(log n).
-    func pushIdle(_ s: Int, replica r: Int) {
+    func pushIdle(_ s: Int, replica r: ReplicaID) {
         seqs[s].idleStamp &+= 1
         insertIdle(IdleEntry(admittedAt: seqs[s].admittedAt, seq: Int32(s), stamp: seqs[s].idleStamp), replica: r)
         if replicas[r].idle.count > 2 * replicas[r].running.count + 64 { compactIdle(r) }
     }
 
     /// Sifts `e` into replica `r`'s idle heap. O(log n).
-    @inline(__always) func insertIdle(_ e: IdleEntry, replica r: Int) { replicas[r].idle.heapPush(e) }
+    @inline(__always) func insertIdle(_ e: IdleEntry, replica r: ReplicaID) { replicas[r].idle.heapPush(e) }
 
     /// Is `e` a running sequence without work that still holds KV (and is `e` its newest entry)?
     @inline(__always) func liveIdle(_ e: IdleEntry) -> Bool {
@@ -211,11 +211,11 @@ extension HybridSimulator {
         return seqs[s].place == .running && seqs[s].idleStamp == e.stamp && !seqs[s].active && seqs[s].kv > 0
     }
 
-    @inline(__always) func popIdle(_ r: Int) -> IdleEntry { replicas[r].idle.heapPopMin() }
+    @inline(__always) func popIdle(_ r: ReplicaID) -> IdleEntry { replicas[r].idle.heapPopMin() }
 
     /// Drops stale idle entries; the rest keep their heap order after a sort. O(n log n), amortised
     /// O(log n) per push since it runs only when stale entries outnumber the running sequences.
-    func compactIdle(_ r: Int) {
+    func compactIdle(_ r: ReplicaID) {
         replicas[r].idle.removeAll { !liveIdle($0) }
         replicas[r].idle.sort { $0.admittedAt < $1.admittedAt }
     }
@@ -245,13 +245,13 @@ extension HybridSimulator {
     // MARK: Parked list
 
     /// Parks `s` (a cached prefix without work) as the most recently parked. O(1).
-    func park(_ s: Int, replica r: Int) {
+    func park(_ s: Int, replica r: ReplicaID) {
         seqs[s].place = .parked
         append(s, to: &replicas[r].parked)
     }
 
     /// Takes `s` off replica `r`'s parked list. O(1).
-    func unpark(_ s: Int, replica r: Int) {
+    func unpark(_ s: Int, replica r: ReplicaID) {
         remove(s, from: &replicas[r].parked)
         seqs[s].place = .none
     }
@@ -259,7 +259,7 @@ extension HybridSimulator {
     /// Frees everything `s` holds on replica `r`: its KV and its reservation. Its prompt blocks
     /// shared across requests stay cached when its request ended (`cacheBlocks`), not when it is
     /// preempted or evicted.
-    func freeSeq(_ s: Int, replica r: Int, cacheBlocks: Bool = false) {
+    func freeSeq(_ s: Int, replica r: ReplicaID, cacheBlocks: Bool = false) {
         if cachesBlocks { releasePromptBlocks(s, replica: r, keep: cacheBlocks) }
         replicas[r].kvUsed -= seqs[s].kv + seqs[s].reserved
         if seqs[s].reserved > 0 { replicas[r].reservedSeqs -= 1 }
@@ -276,7 +276,7 @@ extension HybridSimulator {
     /// keeps its prefix: it is the one being admitted); then the idle resident contexts of
     /// pipelined requests (no pending work), oldest admitted first. Each will recompute what it
     /// lost when it next has work. O(log n) per context dropped, amortised.
-    func evict(replica r: Int, need: Int) -> Bool {
+    func evict(replica r: ReplicaID, need: Int) -> Bool {
         if cachesBlocks { evictCachedBlocks(replica: r, need: need) }
         while replicas[r].free < need, replicas[r].parked.head >= 0 {
             let s = Int(replicas[r].parked.head)
@@ -309,7 +309,7 @@ extension HybridSimulator {
                 let s = Int(e.seq)
                 // Not the sequence the request is on: between two of its segments on this tier it
                 // has no work for an instant (while other finished sequences are handled first).
-                let i = Int(seqs[s].request)
+                let i = seqs[s].request
                 if Int(reqs[i].seqBase) + Int(reqs[i].location) == s {
                     skipped.append(e)
                     continue
@@ -328,7 +328,7 @@ extension HybridSimulator {
 
     /// Preempts the most recently admitted running sequence (recomputed later). O(1), plus the
     /// active-list removal.
-    func preemptOne(replica r: Int) -> Bool {
+    func preemptOne(replica r: ReplicaID) -> Bool {
         guard replicas[r].running.count > 1 else { return false }
         let s = Int(replicas[r].running.tail)
         removeRunning(s, replica: r)

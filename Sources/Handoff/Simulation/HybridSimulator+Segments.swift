@@ -5,7 +5,7 @@
 extension HybridSimulator {
     /// Starts the current segment of request `i` on its role's tier; a parallel group starts all
     /// its segments at once, and `seg` moves to the group's last one.
-    func startSegment(_ i: Int, from prev: Int?, handoff: Bool) {
+    func startSegment(_ i: RequestID, from prev: Int?, handoff: Bool) {
         var k = Int(reqs[i].seg)
         reqs[i].pending = 1
         while segments[Int(reqs[i].segFirst) + k].joinsNext && k + 1 < Int(reqs[i].segCount) {
@@ -17,7 +17,7 @@ extension HybridSimulator {
         startOne(i, index: k, from: prev, handoff: handoff)
     }
 
-    func startOne(_ i: Int, index k: Int, from prev: Int?, handoff: Bool) {
+    func startOne(_ i: RequestID, index k: Int, from prev: Int?, handoff: Bool) {
         let seg = segments[Int(reqs[i].segFirst) + k]
         let role = gated && reqs[i].refusedSeg == Int32(k) ? 0 : seg.role
         let s = Int(reqs[i].seqBase) + role
@@ -55,7 +55,7 @@ extension HybridSimulator {
         var iteration = 0.0
         for role in 0..<min(2, roleTier.count) {
             let t = roleTier[role]
-            let range = tierFirstReplica[t]..<tierFirstReplica[t + 1]
+            let range = tierReplicas(t)
             if !range.isEmpty {
                 iteration += range.reduce(0.0) { $0 + replicas[$1].iterationSeconds } / Double(range.count) / 2
             }
@@ -66,27 +66,27 @@ extension HybridSimulator {
     /// A sequence's work reaches its replica.
     func seqArrive(_ s: Int) {
         let r = deliver(s)
-        if r >= 0 { poke(r) }
+        if r.exists { poke(r) }
     }
 
     /// Hands a sequence's staged work to its replica's queue (choosing the replica under
-    /// shared-queue routing, or parking the sequence in the tier queue). Returns the replica or -1.
-    func deliver(_ s: Int) -> Int {
-        let i = Int(seqs[s].request)
-        if reqs[i].failed || reqs[i].done >= 0 { return -1 }
-        if seqs[s].replica < 0 {
+    /// shared-queue routing, or parking the sequence in the tier queue). Returns the replica or `.none`.
+    func deliver(_ s: Int) -> ReplicaID {
+        let i = seqs[s].request
+        if reqs[i].failed || reqs[i].done >= 0 { return .none }
+        if !seqs[s].replica.exists {
             let t = roleTier[Int(seqs[s].role)]
             let r = freeReplica(tier: t)
-            if r < 0 {
+            if !r.exists {
                 if !seqs[s].inTierQueue {
                     seqs[s].inTierQueue = true
                     tierQueue[t].append(Int32(s))
                 }
-                return -1
+                return .none
             }
-            seqs[s].replica = Int32(r)
+            seqs[s].replica = r
         }
-        let r = Int(seqs[s].replica)
+        let r = seqs[s].replica
         if seqs[s].staged >= 0 {
             // New work changes every counter: a lazy member leaves first (and rejoins in `sync`).
             if lane[s] >= 0 { leaveLazy(s, replica: r) }
@@ -123,9 +123,9 @@ extension HybridSimulator {
     }
 
     /// Is request `i`'s current segment silent (decoded, not output)?
-    @inline(__always) func silent(_ i: Int) -> Bool { segments[Int(reqs[i].segFirst + reqs[i].seg)].silent }
+    @inline(__always) func silent(_ i: RequestID) -> Bool { segments[Int(reqs[i].segFirst + reqs[i].seg)].silent }
 
-    @inline(__always) func produce(request i: Int, role: Int, tokens n: Int) {
+    @inline(__always) func produce(request i: RequestID, role: Int, tokens n: Int) {
         reqs[i].context += n
         if silent(i) {
             reqs[i].silentRole = Int16(role)
@@ -136,7 +136,7 @@ extension HybridSimulator {
     }
 
     /// The sequence `seq` (or the API call of request, when `seq` < 0) finished its segment.
-    func segmentDone(seq: Int, request i: Int) {
+    func segmentDone(seq: Int, request i: RequestID) {
         if reqs[i].failed { return }
         if reqs[i].pending > 1 {
             // A member of a parallel group: the request waits for the others.
@@ -169,7 +169,7 @@ extension HybridSimulator {
                 // The last tokens travel back to the frontend.
                 let back = tierIsAPI[roleTier[prevRole]] ? 0 : oneWay(tokens: 0)
                 reqs[i].done = now
-                schedule(now + back, .requestReturn, 0, UInt32(i))
+                schedule(now + back, .requestReturn, 0, i.argument)
                 releaseAll(i)
             } else {
                 complete(i, at: now)
@@ -202,7 +202,7 @@ extension HybridSimulator {
     /// prefix (prefix caching), or freed. Pipelined contexts stay resident.
     func retire(_ seq: Int) {
         guard !pipelined else { return }
-        let r = Int(seqs[seq].replica)
+        let r = seqs[seq].replica
         removeRunning(seq, replica: r)
         if tierCachesPrefixes[roleTier[Int(seqs[seq].role)]] {
             park(seq, replica: r)
@@ -212,7 +212,7 @@ extension HybridSimulator {
     }
 
     /// Every tier of request `i` keeps at most `keep` KV tokens.
-    func clip(_ i: Int, keep: Int) {
+    func clip(_ i: RequestID, keep: Int) {
         for role in 0..<policy.roles.count {
             let s = Int(reqs[i].seqBase) + role
             dropKV(s, keep: keep)
@@ -222,8 +222,8 @@ extension HybridSimulator {
 
     /// Sequence `s` keeps `keep` of its KV tokens (≤ its KV), freeing the rest.
     func dropKV(_ s: Int, keep: Int) {
-        let r = Int(seqs[s].replica)
-        guard r >= 0 else { return }
+        let r = seqs[s].replica
+        guard r.exists else { return }
         changeKV(s) {
             guard seqs[s].kv > keep else { return }
             if cachesBlocks && keep < Int(prefixHeld[s]) * blockTokens {
@@ -236,7 +236,7 @@ extension HybridSimulator {
         }
     }
 
-    func complete(_ i: Int, at t: Double) {
+    func complete(_ i: RequestID, at t: Double) {
         let t = max(t, reqs[i].revealedAt)
         if reqs[i].done < 0 || reqs[i].done <= t { reqs[i].done = t }
         inFlight -= 1
@@ -244,11 +244,11 @@ extension HybridSimulator {
         nextClosedLoopArrival(at: t + scenario.traffic.thinkTimeS)
     }
 
-    func releaseAll(_ i: Int) {
+    func releaseAll(_ i: RequestID) {
         for role in 0..<policy.roles.count {
             let s = Int(reqs[i].seqBase) + role
-            let r = Int(seqs[s].replica)
-            guard r >= 0 else { continue }
+            let r = seqs[s].replica
+            guard r.exists else { continue }
             switch seqs[s].place {
             case .running:
                 removeRunning(s, replica: r)
@@ -267,7 +267,7 @@ extension HybridSimulator {
         }
     }
 
-    func fail(_ i: Int) {
+    func fail(_ i: RequestID) {
         if !reqs[i].rejected { inFlight -= 1 }
         reqs[i].failed = true
         reqs[i].done = now

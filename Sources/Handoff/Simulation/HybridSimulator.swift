@@ -70,9 +70,9 @@ public final class HybridSimulator {
     let tierCachesPrefixes: [Bool]
     let pipelined: Bool
     let chunkTokens: Int
-    let replicas: Slab<Replica>
-    var tierFirstReplica: [Int] = []
-    var seqs = Slab<SequenceState>(capacity: 0)
+    let replicas: Slab<ReplicaID, Replica>
+    var tierFirstReplica: [ReplicaID] = []
+    var seqs = Slab<Int, SequenceState>(capacity: 0)
     /// Per sequence, when a tier has per-slot prefix caches (`PrefixCache.per_slot`; empty
     /// otherwise): where the other slots' caches of the request diverge from its context. Kept out
     /// of `SequenceState`, whose every access a larger element makes dearer (+1.6% instructions).
@@ -92,11 +92,11 @@ public final class HybridSimulator {
     var blockStart: [Int] = []
     let blockTokens: Int
     /// Per sequence, its place in the lazy decode accounting (`HybridSimulator+Decode.swift`).
-    var lane = Slab<Int>(capacity: 0)
+    var lane = Slab<Int, Int>(capacity: 0)
     /// `finishRun`'s buffers, kept between calls (it never runs inside itself).
     let finishedList = IndexList(), doneList = IndexList(), mergedList = IndexList(), chunkList = IndexList()
     var spareBatch: [Int32] = []
-    var reqs = Slab<RequestState>(capacity: 0)
+    var reqs = Slab<RequestID, RequestState>(capacity: 0)
     var segments: [Segment] = []
     /// Per trace request, with `simulation.coalesce_tokens`: the exact plan's handoffs and
     /// offloaded segments, reported in place of the coarse run's (empty otherwise).
@@ -121,7 +121,7 @@ public final class HybridSimulator {
     var inFlight = 0
     let totalRequests: Int
     /// The replica sharing a device with each replica (colocated tiers), or −1.
-    var partner: [Int] = []
+    var partner: [ReplicaID] = []
     /// Per tier, the tier whose GPUs it runs on (its host when colocated, else itself).
     var device: [Int] = []
     /// Check the replica bookkeeping after every event (`checkInvariants()`; slow, for tests).
@@ -155,24 +155,24 @@ public final class HybridSimulator {
         arrivalRNG = RandomStream(seed: scenario.seed, name: "arrivals")
         replicas = Slab(capacity: scenario.tiers.reduce(0) { $0 + ($1.kind == .gpu ? $1.replicas : 0) })
         for (t, spec) in scenario.tiers.enumerated() {
-            tierFirstReplica.append(replicas.count)
+            tierFirstReplica.append(replicas.endIndex)
             if spec.kind == .gpu {
                 for k in 0..<spec.replicas { replicas.append(Replica(tier: t, index: k, spec: spec)) }
             }
         }
-        tierFirstReplica.append(replicas.count)
+        tierFirstReplica.append(replicas.endIndex)
         cachesBlocks = tierBlockCache.contains(true) && policy.mode != .pipelined
         if cachesBlocks {
             blockCaches = Array(repeating: BlockCache(blockTokens: scenario.prefixBlockTokens), count: replicas.count)
         }
-        partner = [Int](repeating: -1, count: replicas.count)
+        partner = [ReplicaID](repeating: .none, count: replicas.count)
         device = Array(scenario.tiers.indices)
         for (t, spec) in scenario.tiers.enumerated() {
             guard let host = spec.colocateWith, let h = scenario.tierIndex(host) else { continue }
             device[t] = h
             for k in 0..<spec.replicas {
-                partner[tierFirstReplica[t] + k] = tierFirstReplica[h] + k
-                partner[tierFirstReplica[h] + k] = tierFirstReplica[t] + k
+                partner[tierFirstReplica[t].index + k] = tierFirstReplica[h].advanced(by: k)
+                partner[tierFirstReplica[h].index + k] = tierFirstReplica[t].advanced(by: k)
             }
         }
         tierGenerated = [Int](repeating: 0, count: scenario.tiers.count)
@@ -203,16 +203,17 @@ public final class HybridSimulator {
             now = e.time
             events += 1
             switch Kind(rawValue: e.kind)! {
-            case .arrival: arrive(Int(e.argument))
+            case .arrival: arrive(RequestID(argument: e.argument))
             case .seqArrive: seqArrive(Int(e.argument))
             case .runEnd:
-                let r = e.target
+                let r = ReplicaID(e.target)
                 if replicas[r].busy && replicas[r].version == e.argument { finishRun(r) }
             case .chunk: chunkArrive(Int(e.argument))
             case .apiDone:
-                if gated { apiInFlight[roleTier[Int(reqs[Int(e.argument)].location)]] -= 1 }
-                segmentDone(seq: -1, request: Int(e.argument))
-            case .requestReturn: complete(Int(e.argument), at: now)
+                let i = RequestID(argument: e.argument)
+                if gated { apiInFlight[roleTier[Int(reqs[i].location)]] -= 1 }
+                segmentDone(seq: -1, request: i)
+            case .requestReturn: complete(RequestID(argument: e.argument), at: now)
             }
             if checksInvariants { checkInvariants() }
         }

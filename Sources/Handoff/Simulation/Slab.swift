@@ -1,5 +1,5 @@
-/// Fixed-capacity storage for the simulator's per-request and per-sequence state: a buffer
-/// allocated once, whose elements are read and written in place.
+/// Fixed-capacity storage for the simulator's per-request and per-sequence state, indexed by a
+/// typed `SlabID`: a buffer allocated once, whose elements are read and written in place.
 ///
 /// An `Array` stored in a class checks that its buffer is uniquely referenced (a runtime call) on
 /// every element write, and the simulator writes a field of a sequence or request on nearly every
@@ -8,7 +8,9 @@
 /// check theirs).
 ///
 /// - Complexity: every operation O(1).
-final class Slab<Element>: RandomAccessCollection {
+final class Slab<ID: SlabID, Element>: RandomAccessCollection {
+    typealias Index = ID
+
     private let base: UnsafeMutablePointer<Element>
     let capacity: Int
     private(set) var count = 0
@@ -30,19 +32,19 @@ final class Slab<Element>: RandomAccessCollection {
         count += 1
     }
 
-    var startIndex: Int { 0 }
-    var endIndex: Int { count }
+    var startIndex: ID { ID(0) }
+    var endIndex: ID { ID(count) }
 
     /// The element at `i` (checked in debug builds only, like the rest of the simulator under
     /// `-Ounchecked`).
-    subscript(i: Int) -> Element {
+    subscript(id: ID) -> Element {
         unsafeAddress {
-            assert(i >= 0 && i < count, "Slab index \(i) out of 0..<\(count)")
-            return UnsafePointer(base + i)
+            assert(id.index >= 0 && id.index < count, "Slab index \(id) out of 0..<\(count)")
+            return UnsafePointer(base + id.index)
         }
         unsafeMutableAddress {
-            assert(i >= 0 && i < count, "Slab index \(i) out of 0..<\(count)")
-            return base + i
+            assert(id.index >= 0 && id.index < count, "Slab index \(id) out of 0..<\(count)")
+            return base + id.index
         }
     }
 }
