@@ -124,8 +124,8 @@ public struct Segment: Sendable, Equatable {
     /// Branches side by side: a draft's width, a score's candidates, else 1.
     @inline(__always) var width: Int {
         switch work {
-        case let .draft(width): return width
-        case let .score(candidates, _): return candidates
+        case .draft(let width): return width
+        case .score(let candidates, _): return candidates
         case .decode, .verify, .encode: return 1
         }
     }
@@ -138,7 +138,7 @@ public struct Segment: Sendable, Equatable {
     }
     /// Tokens read for each other candidate (`score`).
     @inline(__always) var branchTokens: Int {
-        if case let .score(_, tokens) = work { return tokens }
+        if case .score(_, let tokens) = work { return tokens }
         return 0
     }
     /// The tier drops its KV before it reads.

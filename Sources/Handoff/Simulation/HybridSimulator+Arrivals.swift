@@ -37,7 +37,9 @@ extension HybridSimulator {
             case .closed_loop: arrival = 0
             }
             let base = Int32(seqs.count)
-            for role in 0..<roles { seqs.append(SequenceState(request: RequestID(i), role: Int16(role), replica: .none)) }
+            for role in 0..<roles {
+                seqs.append(SequenceState(request: RequestID(i), role: Int16(role), replica: .none))
+            }
             reqs.append(
                 RequestState(
                     trace: Int32(tr), arrival: arrival, segFirst: plan.first[tr], segCount: plan.count[tr],

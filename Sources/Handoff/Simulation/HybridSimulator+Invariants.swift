@@ -54,7 +54,8 @@ extension HybridSimulator {
                 rep.waitingCount == waitingOn[r.index],
                 "replica \(r): waitingCount \(rep.waitingCount) ≠ \(waitingOn[r.index]) waiting")
             precondition(
-                rep.waitingKV == waitingKVOn[r.index], "replica \(r): waitingKV \(rep.waitingKV) ≠ \(waitingKVOn[r.index])")
+                rep.waitingKV == waitingKVOn[r.index],
+                "replica \(r): waitingKV \(rep.waitingKV) ≠ \(waitingKVOn[r.index])")
             // Every waiting sequence has exactly one live entry, at or after the head.
             var entries = [Int: Int]()
             for e in rep.waiting[rep.waitingHead...] where live(e) { entries[Int(e.seq), default: 0] += 1 }
