@@ -188,15 +188,15 @@ final class ConservationTests: XCTestCase {
             sim.seqs.append(q)
             sim.lane.append(HybridSimulator.laneNone)
             sim.replicas[r].kvUsed += 300
-            sim.enqueue(k, replica: r)
+            sim.enqueue(SequenceID(k), replica: r)
         }
         // Free: 100. The head needs 301: the last in the queue gives up its 300-token prefix.
         sim.plan(r)
         XCTAssertTrue(sim.replicas[r].busy)
-        XCTAssertEqual(sim.replicas[r].active.first, 0)
-        XCTAssertEqual(sim.seqs[2].kv, 0)
-        XCTAssertEqual(sim.seqs[2].pendingPrefill, 400)
-        XCTAssertEqual(sim.seqs[1].kv, 300)
+        XCTAssertEqual(sim.replicas[r].active.first, SequenceID(0))
+        XCTAssertEqual(sim.seqs[SequenceID(2)].kv, 0)
+        XCTAssertEqual(sim.seqs[SequenceID(2)].pendingPrefill, 400)
+        XCTAssertEqual(sim.seqs[SequenceID(1)].kv, 300)
         XCTAssertEqual(sim.replicas[r].evictions, 1)
     }
 

@@ -2,21 +2,21 @@
 /// entry was made. An entry whose stamp no longer matches the sequence's is stale and skipped
 /// (removal from the middle of a queue is O(1): the entry is left behind as a tombstone).
 struct QueueEntry {
-    var seq: Int32
+    var seq: SequenceID
     var stamp: UInt32
 }
 
 /// The ends and length of a doubly linked list of sequences (the links are in `SequenceState`).
 struct SequenceList {
-    var head: Int32 = -1
-    var tail: Int32 = -1
+    var head = SequenceID.none
+    var tail = SequenceID.none
     var count = 0
 }
 
 /// An idle running sequence (resident KV, no work), keyed by admission order for eviction.
 struct IdleEntry: HeapKeyed {
     var admittedAt: Int
-    var seq: Int32
+    var seq: SequenceID
     var stamp: UInt32
     var heapKey: Int { admittedAt }
 }
@@ -25,7 +25,7 @@ struct IdleEntry: HeapKeyed {
 /// last token is decoded (`HybridSimulator+Decode.swift`).
 struct FinishEntry: HeapKeyed {
     var epoch: Int
-    var seq: Int32
+    var seq: SequenceID
     var heapKey: Int { epoch }
 }
 
@@ -58,9 +58,9 @@ struct Replica {
     /// Running sequences: a doubly linked list in admission order.
     var running = SequenceList()
     /// The running sequences with work, in admission order: what an iteration is built from.
-    var active: [Int32] = []
+    var active: [SequenceID] = []
     /// The active sequences ready to decode (prefill done), in admission order, and their widths' sum.
-    var decoding: [Int32] = []
+    var decoding: [SequenceID] = []
     var decodeWidth = 0
     /// Running sequences without work (resident contexts), a lazy min-heap by admission order.
     var idle: [IdleEntry] = []
@@ -91,9 +91,9 @@ struct Replica {
     var decodeOnlyRun = false
     /// The sequences batched in the run in flight, in admission order (a lazy run: only the ones
     /// with a prefill chunk).
-    var batch: [Int32] = []
+    var batch: [SequenceID] = []
     /// The active sequences with prefill to do, in admission order (the active list less `decoding`).
-    var prefilling: [Int32] = []
+    var prefilling: [SequenceID] = []
 
     // Lazy decode accounting (`HybridSimulator+Decode.swift`): the decoding sequences advance by
     // a replica-wide epoch instead of one by one.
@@ -111,9 +111,9 @@ struct Replica {
     /// Min-heap of the lazy set's finish epochs, with stale entries.
     var finishes: [FinishEntry] = []
     /// Sequences ready to decode since the lazy run in flight started: they join when it ends.
-    var joining: [Int32] = []
+    var joining: [SequenceID] = []
     /// Lazy members whose request has no first token yet: the run that ends next gives it.
-    var awaitingFirst: [Int32] = []
+    var awaitingFirst: [SequenceID] = []
 
     // Statistics.
     var busySeconds = 0.0

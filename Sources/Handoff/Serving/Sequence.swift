@@ -37,8 +37,8 @@ struct SequenceState {
     // Replica bookkeeping (see `HybridSimulator+Replicas.swift`).
     /// Links of the replica's running list (admission order) or parked list (LRU), whichever
     /// `place` says the sequence is on.
-    var prev: Int32 = -1
-    var next: Int32 = -1
+    var prev = SequenceID.none
+    var next = SequenceID.none
     /// Tells this sequence's live entry in a waiting queue from stale ones (bumped per enqueue).
     var waitStamp: UInt32 = 0
     /// Tells this sequence's live entry in the idle heap from stale ones (bumped per push).

@@ -36,7 +36,7 @@ extension HybridSimulator {
                 arrival = a + Double(i / trace.count) * (replaySpan ?? 0)
             case .closed_loop: arrival = 0
             }
-            let base = Int32(seqs.count)
+            let base = seqs.endIndex
             for role in 0..<roles {
                 seqs.append(SequenceState(request: RequestID(i), role: Int16(role), replica: .none))
             }

@@ -27,7 +27,7 @@ extension HybridSimulator {
     }
 
     /// Brings member `s` up to date with its replica's epoch. O(1).
-    @inline(__always) func materialise(_ s: Int) {
+    @inline(__always) func materialise(_ s: SequenceID) {
         let base = lane[s]
         guard base >= 0 else { return }
         let r = seqs[s].replica
@@ -41,13 +41,15 @@ extension HybridSimulator {
         produce(request: seqs[s].request, role: Int(seqs[s].role), tokens: d)
     }
 
-    @inline(__always) func lazyContribution(_ s: Int) -> Int { Int(seqs[s].width) * (seqs[s].kv - seqs[s].branchKV) }
+    @inline(__always) func lazyContribution(_ s: SequenceID) -> Int {
+        Int(seqs[s].width) * (seqs[s].kv - seqs[s].branchKV)
+    }
 
     /// Adds ready sequence `s` to replica `r`'s lazy set (the replica not running lazily). Returns
     /// false, having dropped the set, when `s`'s context is shorter than its branch KV (an
     /// iteration counts that as 0, which the sums cannot follow). O(log n).
     @discardableResult
-    func joinLazy(_ s: Int, replica r: ReplicaID) -> Bool {
+    func joinLazy(_ s: SequenceID, replica r: ReplicaID) -> Bool {
         guard seqs[s].kv >= seqs[s].branchKV else {
             dropLazy(r)
             return false
@@ -56,14 +58,14 @@ extension HybridSimulator {
         replicas[r].lazyWidth += Int(seqs[s].width)
         replicas[r].lazyContext += lazyContribution(s)
         replicas[r].lazyCount += 1
-        pushFinish(FinishEntry(epoch: replicas[r].epoch + seqs[s].decodeLeft, seq: Int32(s)), replica: r)
+        pushFinish(FinishEntry(epoch: replicas[r].epoch + seqs[s].decodeLeft, seq: s), replica: r)
         let i = seqs[s].request
-        if reqs[i].firstToken < 0 && !silent(i) { replicas[r].awaitingFirst.append(Int32(s)) }
+        if reqs[i].firstToken < 0 && !silent(i) { replicas[r].awaitingFirst.append(s) }
         return true
     }
 
     /// Takes member `s` out of replica `r`'s lazy set, up to date. O(1): its heap entry goes stale.
-    func leaveLazy(_ s: Int, replica r: ReplicaID) {
+    func leaveLazy(_ s: SequenceID, replica r: ReplicaID) {
         materialise(s)
         replicas[r].lazyWidth -= Int(seqs[s].width)
         replicas[r].lazyContext -= lazyContribution(s)
@@ -73,7 +75,7 @@ extension HybridSimulator {
 
     /// Changes member `s`'s KV counters (`change` must not touch its width or decodeLeft),
     /// keeping the replica's sums. Any other sequence: just `change`.
-    @inline(__always) func changeKV(_ s: Int, _ change: () -> Void) {
+    @inline(__always) func changeKV(_ s: SequenceID, _ change: () -> Void) {
         guard lane[s] >= 0 else {
             change()
             return
@@ -94,7 +96,7 @@ extension HybridSimulator {
     func dropLazy(_ r: ReplicaID) {
         guard replicas[r].lazyValid else { return }
         for s32 in replicas[r].decoding {
-            let s = Int(s32)
+            let s = s32
             materialise(s)
             if lane[s] >= 0 || lane[s] == Self.laneJoining { lane[s] = Self.laneNone }
         }
@@ -110,7 +112,7 @@ extension HybridSimulator {
     /// Starts counting replica `r`'s decoding sequences lazily (it is not running). O(n log n).
     func buildLazy(_ r: ReplicaID) -> Bool {
         replicas[r].lazyValid = true
-        for s32 in replicas[r].decoding where !joinLazy(Int(s32), replica: r) { return false }
+        for s32 in replicas[r].decoding where !joinLazy(s32, replica: r) { return false }
         return true
     }
 
@@ -119,8 +121,8 @@ extension HybridSimulator {
         guard !replicas[r].joining.isEmpty else { return }
         let joining = replicas[r].joining
         replicas[r].joining.removeAll(keepingCapacity: true)
-        for s32 in joining where lane[Int(s32)] == Self.laneJoining {
-            let s = Int(s32)
+        for s32 in joining where lane[s32] == Self.laneJoining {
+            let s = s32
             lane[s] = Self.laneNone
             guard replicas[r].lazyValid else { continue }
             joinLazy(s, replica: r)
@@ -134,7 +136,7 @@ extension HybridSimulator {
         while let top = replicas[r].finishes.first, top.epoch <= epoch {
             popFinish(replica: r)
             guard liveFinish(top) else { continue }
-            let s = Int(top.seq)
+            let s = top.seq
             // Out of the set at once (an entry of an earlier membership with the same key is stale).
             leaveLazy(s, replica: r)
             finished.append(s)
@@ -157,7 +159,7 @@ extension HybridSimulator {
     /// Is `e` its sequence's current finish entry? (A member's base plus its stored decodeLeft
     /// stays its finish epoch as it is brought up to date; leaving or new work changes it.)
     @inline(__always) func liveFinish(_ e: FinishEntry) -> Bool {
-        let s = Int(e.seq)
+        let s = e.seq
         return lane[s] >= 0 && lane[s] + seqs[s].decodeLeft == e.epoch
     }
 

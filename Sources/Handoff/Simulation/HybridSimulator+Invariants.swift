@@ -8,13 +8,13 @@ extension HybridSimulator {
         var kvOn = [Int](repeating: 0, count: replicas.count)
         var waitingOn = [Int](repeating: 0, count: replicas.count)
         var waitingKVOn = [Int](repeating: 0, count: replicas.count)
-        for (s, stored) in seqs.enumerated() {
-            let q = current(s, stored)
+        for s in seqs.indices {
+            let q = current(s, seqs[s])
             precondition(
                 q.kv >= 0 && q.pendingPrefill >= 0 && q.decodeLeft >= 0, "sequence \(s): negative kv, prefill or decode"
             )
             precondition(
-                prefixHeld.isEmpty || q.kv >= Int(prefixHeld[s]) * blockTokens,
+                prefixHeld.isEmpty || q.kv >= Int(prefixHeld[s.index]) * blockTokens,
                 "sequence \(s): holds more prompt blocks than KV")
             precondition(
                 lane[s] < 0 || (q.place == .running && q.decodeLeft > 0),
@@ -57,58 +57,58 @@ extension HybridSimulator {
                 rep.waitingKV == waitingKVOn[r.index],
                 "replica \(r): waitingKV \(rep.waitingKV) ≠ \(waitingKVOn[r.index])")
             // Every waiting sequence has exactly one live entry, at or after the head.
-            var entries = [Int: Int]()
-            for e in rep.waiting[rep.waitingHead...] where live(e) { entries[Int(e.seq), default: 0] += 1 }
+            var entries = [SequenceID: Int]()
+            for e in rep.waiting[rep.waitingHead...] where live(e) { entries[e.seq, default: 0] += 1 }
             precondition(
                 entries.count == rep.waitingCount && entries.values.allSatisfy { $0 == 1 },
                 "replica \(r): waiting queue entries")
             // Running list: admission order, places, and the active and decoding lists as its filters.
-            var running: [Int32] = []
+            var running: [SequenceID] = []
             var s = rep.running.head
-            while s >= 0 {
+            while s.exists {
                 precondition(
-                    seqs[Int(s)].place == .running && seqs[Int(s)].replica == r,
+                    seqs[s].place == .running && seqs[s].replica == r,
                     "replica \(r): running list holds \(s)")
                 if let last = running.last {
-                    precondition(seqs[Int(last)].admittedAt < seqs[Int(s)].admittedAt, "replica \(r): running order")
+                    precondition(seqs[last].admittedAt < seqs[s].admittedAt, "replica \(r): running order")
                 }
                 running.append(s)
-                s = seqs[Int(s)].next
+                s = seqs[s].next
             }
             precondition(
                 running.count == rep.running.count,
                 "replica \(r): running.count \(rep.running.count) ≠ \(running.count)")
             precondition(
-                rep.active == running.filter { hasWork(Int($0)) }, "replica \(r): active list ≠ running with work")
-            precondition(rep.decoding == running.filter { readyToDecode(Int($0)) }, "replica \(r): decoding list")
+                rep.active == running.filter { hasWork($0) }, "replica \(r): active list ≠ running with work")
+            precondition(rep.decoding == running.filter { readyToDecode($0) }, "replica \(r): decoding list")
             precondition(
-                rep.decodeWidth == rep.decoding.reduce(0) { $0 + Int(seqs[Int($1)].width) }, "replica \(r): decodeWidth"
+                rep.decodeWidth == rep.decoding.reduce(0) { $0 + Int(seqs[$1].width) }, "replica \(r): decodeWidth"
             )
             precondition(
-                rep.prefilling == (tracksLazy ? rep.active.filter { !readyToDecode(Int($0)) } : []),
+                rep.prefilling == (tracksLazy ? rep.active.filter { !readyToDecode($0) } : []),
                 "replica \(r): prefilling list ≠ active less decoding")
             precondition(
-                rep.prefilling.allSatisfy { lane[Int($0)] == Self.lanePrefilling }, "replica \(r): prefilling lanes")
+                rep.prefilling.allSatisfy { lane[$0] == Self.lanePrefilling }, "replica \(r): prefilling lanes")
             checkLazy(r)
             // Every idle running sequence holding KV is in the idle heap.
             let idle = Set(rep.idle.filter(liveIdle).map(\.seq))
-            for q in running where !hasWork(Int(q)) && seqs[Int(q)].kv > 0 {
+            for q in running where !hasWork(q) && seqs[q].kv > 0 {
                 precondition(idle.contains(q), "replica \(r): idle sequence \(q) missing from the idle heap")
             }
             var parked = 0
             s = rep.parked.head
-            while s >= 0 {
+            while s.exists {
                 precondition(
-                    seqs[Int(s)].place == .parked && seqs[Int(s)].replica == r,
+                    seqs[s].place == .parked && seqs[s].replica == r,
                     "replica \(r): parked list holds \(s)")
                 parked += 1
-                s = seqs[Int(s)].next
+                s = seqs[s].next
             }
             precondition(parked == rep.parked.count, "replica \(r): parked.count")
         }
         for s in seqs.indices where lane[s] == Self.lanePrefilling {
             precondition(
-                replicas[seqs[s].replica].prefilling.contains(Int32(s)),
+                replicas[seqs[s].replica].prefilling.contains(s),
                 "sequence \(s): prefilling lane off the list")
         }
         let placed = seqs.indices.filter { seqs[$0].place == .running || seqs[$0].place == .parked }.count
@@ -118,7 +118,7 @@ extension HybridSimulator {
 
     /// Sequence `s` as it is now: a lazy member brought up to its replica's epoch (without
     /// changing the simulation).
-    func current(_ s: Int, _ stored: SequenceState) -> SequenceState {
+    func current(_ s: SequenceID, _ stored: SequenceState) -> SequenceState {
         var q = stored
         guard lane[s] >= 0 else { return q }
         let d = replicas[q.replica].epoch - lane[s]
@@ -133,7 +133,7 @@ extension HybridSimulator {
     /// live finish entry, and outside a lazy run every decoding sequence is a member.
     func checkLazy(_ r: ReplicaID) {
         let rep = replicas[r]
-        let members = rep.decoding.filter { lane[Int($0)] >= 0 }
+        let members = rep.decoding.filter { lane[$0] >= 0 }
         precondition(
             rep.lazyValid || (members.isEmpty && rep.lazyWidth == 0 && rep.lazyContext == 0),
             "replica \(r): lazy sums without a lazy set")
@@ -146,7 +146,7 @@ extension HybridSimulator {
         var width = 0
         var context = 0
         for s32 in members {
-            let s = Int(s32)
+            let s = s32
             let q = current(s, seqs[s])
             width += Int(q.width)
             context += Int(q.width) * (q.kv - q.branchKV)
@@ -161,7 +161,7 @@ extension HybridSimulator {
         }
         if !rep.busy {
             precondition(
-                members.count == rep.decoding.count && rep.joining.allSatisfy { lane[Int($0)] != Self.laneJoining },
+                members.count == rep.decoding.count && rep.joining.allSatisfy { lane[$0] != Self.laneJoining },
                 "replica \(r): a decoding sequence outside the lazy set between runs")
         }
     }

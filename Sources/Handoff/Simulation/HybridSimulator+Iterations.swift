@@ -11,7 +11,7 @@ extension HybridSimulator {
         partner[r.index].exists && replicas[partner[r.index]].busy
     }
 
-    @inline(__always) func hasWork(_ s: Int) -> Bool { seqs[s].pendingPrefill > 0 || seqs[s].decodeLeft > 0 }
+    @inline(__always) func hasWork(_ s: SequenceID) -> Bool { seqs[s].pendingPrefill > 0 || seqs[s].decodeLeft > 0 }
 
     /// New work reached replica `r`: start an iteration, or cut a long decode run at the next
     /// iteration boundary when the new work could join the batch.
@@ -71,7 +71,7 @@ extension HybridSimulator {
         var prefilled = 0
         // A lazy run: every member of the lazy set decoded j tokens (HybridSimulator+Decode.swift).
         let lazy = replicas[r].lazyRun
-        var awaiting: [Int32] = []
+        var awaiting: [SequenceID] = []
         var nextAwaiting = 0
         if lazy {
             replicas[r].lazyRun = false
@@ -83,11 +83,11 @@ extension HybridSimulator {
             if !replicas[r].awaitingFirst.isEmpty {
                 awaiting = replicas[r].awaitingFirst
                 replicas[r].awaitingFirst.removeAll(keepingCapacity: true)
-                if awaiting.count > 1 { awaiting.sort { seqs[Int($0)].admittedAt < seqs[Int($1)].admittedAt } }
+                if awaiting.count > 1 { awaiting.sort { seqs[$0].admittedAt < seqs[$1].admittedAt } }
             }
         }
         for s32 in batch {
-            let s = Int(s32)
+            let s = s32
             if nextAwaiting < awaiting.count { firstTokens(r, awaiting, &nextAwaiting, before: seqs[s].admittedAt) }
             // Released while the run was in flight (its request ended on another tier).
             guard seqs[s].place == .running else {
@@ -153,11 +153,11 @@ extension HybridSimulator {
         // Prompts whose prefill completed publish their blocks (a pass of its own: a call inside
         // the loop above cost 0.7% of the guard workload's instructions, caching off).
         if cachesBlocks {
-            for s32 in batch where seqs[Int(s32)].place == .running && seqs[Int(s32)].pendingPrefill == 0 {
-                holdPromptBlocks(Int(s32), replica: r)
+            for s32 in batch where seqs[s32].place == .running && seqs[s32].pendingPrefill == 0 {
+                holdPromptBlocks(s32, replica: r)
             }
         }
-        for s32 in batch { sync(Int(s32)) }
+        for s32 in batch { sync(s32) }
         if lazy {
             for s in done { sync(s) }
             admitJoining(r)
@@ -174,9 +174,9 @@ extension HybridSimulator {
 
     /// The lazy members of `awaiting` admitted before `a` (from `next` on) decoded their request's
     /// first token in replica `r`'s run that just ended: as an eager run's end does, in batch order.
-    func firstTokens(_ r: ReplicaID, _ awaiting: [Int32], _ next: inout Int, before a: Int) {
-        while next < awaiting.count, seqs[Int(awaiting[next])].admittedAt < a {
-            let s = Int(awaiting[next])
+    func firstTokens(_ r: ReplicaID, _ awaiting: [SequenceID], _ next: inout Int, before a: Int) {
+        while next < awaiting.count, seqs[awaiting[next]].admittedAt < a {
+            let s = awaiting[next]
             next += 1
             let i = seqs[s].request
             guard lane[s] >= 0, seqs[s].place == .running, reqs[i].firstToken < 0, !silent(i) else { continue }
@@ -204,12 +204,12 @@ extension HybridSimulator {
 
     /// Puts ready-to-decode sequence `s` (all its branches) into the iteration being built.
     @inline(__always) func batchDecode(
-        _ s: Int, replica r: ReplicaID, load: inout IterationLoad, slots: inout Int, minLeft: inout Int
+        _ s: SequenceID, replica r: ReplicaID, load: inout IterationLoad, slots: inout Int, minLeft: inout Int
     ) {
         let w = Int(seqs[s].width)
         slots -= w
         seqs[s].batch = -1
-        replicas[r].batch.append(Int32(s))
+        replicas[r].batch.append(s)
         load.decodeSeqs += w
         // Each branch attends over the shared prefix and its own tokens.
         load.decodeContext += Double(w) * Double(max(0, seqs[s].kv - seqs[s].branchKV))
@@ -257,7 +257,7 @@ extension HybridSimulator {
         var memoryOut = false
         var reservedLeft = replicas[r].reservedSeqs
         while prefillOpen, !(memoryOut && reservedLeft == 0), pos < active.count, slots > 0 {
-            let s = Int(active[pos])
+            let s = active[pos]
             pos += 1
             if seqs[s].reserved > 0 { reservedLeft -= 1 }
             if seqs[s].pendingPrefill == 0 {
@@ -281,7 +281,7 @@ extension HybridSimulator {
             guard chunk > 0 else { continue }
             slots -= 1
             seqs[s].batch = chunk
-            replicas[r].batch.append(Int32(s))
+            replicas[r].batch.append(s)
             replicas[r].latency.addPrefill(&load, chunk: chunk, context: seqs[s].kv)
             budget -= chunk
             avail -= max(0, chunk - reserved)
@@ -289,9 +289,9 @@ extension HybridSimulator {
         }
         if !lazy, pos < active.count, slots > 0 {
             let decoding = replicas[r].decoding
-            var j = admissionIndex(decoding, seqs[Int(active[pos])].admittedAt)
+            var j = admissionIndex(decoding, seqs[active[pos]].admittedAt)
             while j < decoding.count, slots > 0 {
-                batchDecode(Int(decoding[j]), replica: r, load: &load, slots: &slots, minLeft: &minLeft)
+                batchDecode(decoding[j], replica: r, load: &load, slots: &slots, minLeft: &minLeft)
                 j += 1
             }
         }
@@ -303,7 +303,7 @@ extension HybridSimulator {
                     plan(r)
                     return
                 }
-                fail(seqs[Int(stuck[0])].request)
+                fail(seqs[stuck[0]].request)
                 plan(r)
             }
             return
@@ -364,7 +364,7 @@ extension HybridSimulator {
             // One sequence is left and still cannot grow: its context has outgrown the replica's
             // KV cache. It fails, as vLLM aborts a sequence that can no longer fit.
             guard replicas[r].running.count == 1, replicas[r].decodeWidth > 0 else { break }
-            fail(seqs[Int(replicas[r].running.tail)].request)
+            fail(seqs[replicas[r].running.tail].request)
             plan(r)
             return false
         }

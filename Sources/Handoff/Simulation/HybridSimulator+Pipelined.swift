@@ -7,24 +7,24 @@ extension HybridSimulator {
     func startShadow(_ i: RequestID) {
         // The tier that does not start prefills the prompt too.
         let first = segments[Int(reqs[i].segFirst)].role
-        let shadow = Int(reqs[i].seqBase) + (first == 0 ? 1 : 0)
+        let shadow = reqs[i].seqBase.advanced(by: (first == 0 ? 1 : 0))
         seqs[shadow].pendingPrefill = reqs[i].context
         place(shadow)
-        schedule(now + (first == 0 ? oneWay(tokens: reqs[i].context) : 0), .seqArrive, 0, UInt32(shadow))
+        schedule(now + (first == 0 ? oneWay(tokens: reqs[i].context) : 0), .seqArrive, 0, shadow.argument)
         // The starting tier prefills the prompt as well (its arrival adds only handoff tokens).
-        seqs[Int(reqs[i].seqBase) + first].pendingPrefill = reqs[i].context
+        seqs[reqs[i].seqBase.advanced(by: first)].pendingPrefill = reqs[i].context
     }
 
     /// Each sequence of `list` completed a chunk: it travels to the request's other tier.
     @inline(__always) func sendChunks(_ list: IndexList) {
         for s in list {
             let i = seqs[s].request
-            let partner = Int(reqs[i].seqBase) + (seqs[s].role == 0 ? 1 : 0)
-            schedule(now + oneWay(tokens: chunkTokens), .chunk, 0, UInt32(partner))
+            let partner = reqs[i].seqBase.advanced(by: (seqs[s].role == 0 ? 1 : 0))
+            schedule(now + oneWay(tokens: chunkTokens), .chunk, 0, partner.argument)
         }
     }
 
-    func chunkArrive(_ s: Int) {
+    func chunkArrive(_ s: SequenceID) {
         let i = seqs[s].request
         if reqs[i].failed || reqs[i].done >= 0 { return }
         seqs[s].pendingPrefill += chunkTokens

@@ -63,8 +63,8 @@ extension HybridSimulator {
     /// On a sequence's first delivery with an empty KV: the cached prefix of its prompt becomes
     /// its KV (never the whole prompt: its last token is computed). O(matched).
     @inline(never)
-    func lookUpPrefix(_ s: Int, replica r: ReplicaID) {
-        guard blockCachingReplica(r), seqs[s].kv == 0, prefixHeld[s] == 0, seqs[s].place == .none else { return }
+    func lookUpPrefix(_ s: SequenceID, replica r: ReplicaID) {
+        guard blockCachingReplica(r), seqs[s].kv == 0, prefixHeld[s.index] == 0, seqs[s].place == .none else { return }
         let i = seqs[s].request
         let prompt = trace.requests[Int(reqs[i].trace)].promptTokens
         guard reqs[i].context == prompt, reqs[i].handoffs == 0 else { return }
@@ -76,7 +76,7 @@ extension HybridSimulator {
         for id in blocks.prefix(hit) { delta += blockCaches[r.index].acquire(id) }
         let tokens = hit * blockTokens
         blockCaches[r.index].hitTokens += tokens
-        prefixHeld[s] = Int32(hit)
+        prefixHeld[s.index] = Int32(hit)
         seqs[s].kv = tokens
         replicas[r].kvUsed += tokens + delta
     }
@@ -85,27 +85,27 @@ extension HybridSimulator {
     /// under its reference (a block another sequence made resident meanwhile is shared, and its
     /// second copy leaves `kvUsed`). O(blocks).
     @inline(never)
-    func holdPromptBlocks(_ s: Int, replica r: ReplicaID) {
+    func holdPromptBlocks(_ s: SequenceID, replica r: ReplicaID) {
         guard blockCachingReplica(r) else { return }
         let i = seqs[s].request
         let blocks = promptBlocks(i)
-        let held = Int(prefixHeld[s])
+        let held = Int(prefixHeld[s.index])
         guard held < blocks.count, seqs[s].kv >= blocks.count * blockTokens else { return }
         var delta = 0
         for id in blocks.dropFirst(held) { delta += blockCaches[r.index].acquire(id) }
-        prefixHeld[s] = Int32(blocks.count)
+        prefixHeld[s.index] = Int32(blocks.count)
         replicas[r].kvUsed += delta
     }
 
     /// The sequence lets go of its prompt blocks, before its KV is freed: cached when its request
     /// ended (`keep`), else dropped unless another sequence still holds them. O(blocks).
     @inline(never)
-    func releasePromptBlocks(_ s: Int, replica r: ReplicaID, keep: Bool) {
-        let held = Int(prefixHeld[s])
+    func releasePromptBlocks(_ s: SequenceID, replica r: ReplicaID, keep: Bool) {
+        let held = Int(prefixHeld[s.index])
         guard held > 0 else { return }
         var delta = 0
         for id in promptBlocks(seqs[s].request).prefix(held) { delta += blockCaches[r.index].release(id, keep: keep) }
-        prefixHeld[s] = 0
+        prefixHeld[s.index] = 0
         replicas[r].kvUsed += delta
     }
 

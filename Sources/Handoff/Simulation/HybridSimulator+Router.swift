@@ -7,7 +7,7 @@ extension HybridSimulator {
     @inline(__always) func takeFromTierQueue(_ r: ReplicaID) {
         let t = replicas[r].tier
         while tierQueueHead[t] < tierQueue[t].count, replicas[r].waitingCount == 0, slotsUsed(r) < replicas[r].maxSeqs {
-            let s = Int(tierQueue[t][tierQueueHead[t]])
+            let s = tierQueue[t][tierQueueHead[t]]
             tierQueueHead[t] += 1
             seqs[s].inTierQueue = false
             let i = seqs[s].request
@@ -18,7 +18,7 @@ extension HybridSimulator {
     }
 
     /// Chooses a replica for a sequence the first time its tier sees it: the least loaded.
-    func place(_ s: Int) {
+    func place(_ s: SequenceID) {
         guard !seqs[s].replica.exists else { return }
         let t = roleTier[Int(seqs[s].role)]
         if sharedQueue[t] { return }  // dispatched on arrival at the tier, or from its queue

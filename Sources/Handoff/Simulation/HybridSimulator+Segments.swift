@@ -5,7 +5,7 @@
 extension HybridSimulator {
     /// Starts the current segment of request `i` on its role's tier; a parallel group starts all
     /// its segments at once, and `seg` moves to the group's last one.
-    func startSegment(_ i: RequestID, from prev: Int?, handoff: Bool) {
+    func startSegment(_ i: RequestID, from prev: SequenceID?, handoff: Bool) {
         var k = Int(reqs[i].seg)
         reqs[i].pending = 1
         while segments[Int(reqs[i].segFirst) + k].joinsNext && k + 1 < Int(reqs[i].segCount) {
@@ -17,10 +17,10 @@ extension HybridSimulator {
         startOne(i, index: k, from: prev, handoff: handoff)
     }
 
-    func startOne(_ i: RequestID, index k: Int, from prev: Int?, handoff: Bool) {
+    func startOne(_ i: RequestID, index k: Int, from prev: SequenceID?, handoff: Bool) {
         let seg = segments[Int(reqs[i].segFirst) + k]
         let role = gated && reqs[i].refusedSeg == Int32(k) ? 0 : seg.role
-        let s = Int(reqs[i].seqBase) + role
+        let s = reqs[i].seqBase.advanced(by: role)
         let tierIdx = roleTier[role]
         let isAPI = tierIsAPI[tierIdx]
         var delay = 0.0
@@ -44,7 +44,7 @@ extension HybridSimulator {
         if !mergedHandoffs.isEmpty { delay += mergedWait(Int(mergedHandoffs[Int(reqs[i].segFirst) + k])) }
         seqs[s].staged = Int32(k)
         place(s)
-        schedule(now + delay, .seqArrive, 0, UInt32(s))
+        schedule(now + delay, .seqArrive, 0, s.argument)
     }
 
     /// What `n` handoffs a coarse plan merged away would have cost the request: each a mean
@@ -64,14 +64,14 @@ extension HybridSimulator {
     }
 
     /// A sequence's work reaches its replica.
-    func seqArrive(_ s: Int) {
+    func seqArrive(_ s: SequenceID) {
         let r = deliver(s)
         if r.exists { poke(r) }
     }
 
     /// Hands a sequence's staged work to its replica's queue (choosing the replica under
     /// shared-queue routing, or parking the sequence in the tier queue). Returns the replica or `.none`.
-    func deliver(_ s: Int) -> ReplicaID {
+    func deliver(_ s: SequenceID) -> ReplicaID {
         let i = seqs[s].request
         if reqs[i].failed || reqs[i].done >= 0 { return .none }
         if !seqs[s].replica.exists {
@@ -80,7 +80,7 @@ extension HybridSimulator {
             if !r.exists {
                 if !seqs[s].inTierQueue {
                     seqs[s].inTierQueue = true
-                    tierQueue[t].append(Int32(s))
+                    tierQueue[t].append(s)
                 }
                 return .none
             }
@@ -103,9 +103,9 @@ extension HybridSimulator {
                 let p = rolePrefixCache[Int(seqs[s].role)].branchPrefill(
                     context: reqs[i].context, kv: seqs[s].kv, width: seg.width,
                     candidateTokens: seg.prefillOnly ? seg.branchTokens : 0,
-                    base: slotBase.isEmpty ? 0 : slotBase[s])
+                    base: slotBase.isEmpty ? 0 : slotBase[s.index])
                 seqs[s].pendingPrefill = p.tokens
-                if !slotBase.isEmpty { slotBase[s] = p.base }
+                if !slotBase.isEmpty { slotBase[s.index] = p.base }
                 begin(seg, on: s)
                 // The other slots' copies of the context sit beside it, as branch tokens do.
                 seqs[s].branchKV = p.copies
@@ -135,16 +135,16 @@ extension HybridSimulator {
         if role != 0 { reqs[i].offloaded += n }
     }
 
-    /// The sequence `seq` (or the API call of request, when `seq` < 0) finished its segment.
-    func segmentDone(seq: Int, request i: RequestID) {
+    /// The sequence `seq` (or the API call of request, when `seq` is `.none`) finished its segment.
+    func segmentDone(seq: SequenceID, request i: RequestID) {
         if reqs[i].failed { return }
         if reqs[i].pending > 1 {
             // A member of a parallel group: the request waits for the others.
             reqs[i].pending -= 1
-            if seq >= 0 { retire(seq) }
+            if seq.exists { retire(seq) }
             return
         }
-        let prevRole = seq >= 0 ? Int(seqs[seq].role) : Int(reqs[i].location)
+        let prevRole = seq.exists ? Int(seqs[seq].role) : Int(reqs[i].location)
         reqs[i].location = Int16(prevRole)
         let cur = segments[Int(reqs[i].segFirst + reqs[i].seg)]
         if cur.end.rollback > 0 {
@@ -179,19 +179,19 @@ extension HybridSimulator {
         let next = segments[Int(reqs[i].segFirst + reqs[i].seg)]
         var nextRole = next.role
         if gated && nextRole != 0 && !admitOffload(i, segment: Int(reqs[i].seg)) { nextRole = 0 }
-        if nextRole == prevRole && seq >= 0 && !next.prefillOnly && !next.joinsNext {
+        if nextRole == prevRole && seq.exists && !next.prefillOnly && !next.joinsNext {
             // Adjacent segments on one tier: keep decoding.
             begin(next, on: seq)
             sync(seq)
             if nextRole != 0 { reqs[i].offloadSegments += 1 }
             return
         }
-        if seq >= 0 { retire(seq) }
-        startSegment(i, from: seq >= 0 ? seq : nil, handoff: true)
+        if seq.exists { retire(seq) }
+        startSegment(i, from: seq.exists ? seq : nil, handoff: true)
     }
 
     /// Sequence `s` takes on segment `seg`'s work (its prefill, if any, is set by the caller).
-    @inline(__always) func begin(_ seg: Segment, on s: Int) {
+    @inline(__always) func begin(_ seg: Segment, on s: SequenceID) {
         seqs[s].decodeLeft = seg.tokens
         seqs[s].width = Int32(seg.width)
         seqs[s].branchKV = 0
@@ -200,7 +200,7 @@ extension HybridSimulator {
 
     /// A sequence whose segment ended leaves its replica's batch: parked with its KV as a cached
     /// prefix (prefix caching), or freed. Pipelined contexts stay resident.
-    func retire(_ seq: Int) {
+    func retire(_ seq: SequenceID) {
         guard !pipelined else { return }
         let r = seqs[seq].replica
         removeRunning(seq, replica: r)
@@ -214,19 +214,19 @@ extension HybridSimulator {
     /// Every tier of request `i` keeps at most `keep` KV tokens.
     func clip(_ i: RequestID, keep: Int) {
         for role in 0..<policy.roles.count {
-            let s = Int(reqs[i].seqBase) + role
+            let s = reqs[i].seqBase.advanced(by: role)
             dropKV(s, keep: keep)
             changeKV(s) { seqs[s].branchKV = 0 }
         }
     }
 
     /// Sequence `s` keeps `keep` of its KV tokens (≤ its KV), freeing the rest.
-    func dropKV(_ s: Int, keep: Int) {
+    func dropKV(_ s: SequenceID, keep: Int) {
         let r = seqs[s].replica
         guard r.exists else { return }
         changeKV(s) {
             guard seqs[s].kv > keep else { return }
-            if cachesBlocks && keep < Int(prefixHeld[s]) * blockTokens {
+            if cachesBlocks && keep < Int(prefixHeld[s.index]) * blockTokens {
                 releasePromptBlocks(s, replica: r, keep: false)
             }
             let drop = seqs[s].kv - keep
@@ -246,7 +246,7 @@ extension HybridSimulator {
 
     func releaseAll(_ i: RequestID) {
         for role in 0..<policy.roles.count {
-            let s = Int(reqs[i].seqBase) + role
+            let s = reqs[i].seqBase.advanced(by: role)
             let r = seqs[s].replica
             guard r.exists else { continue }
             switch seqs[s].place {

@@ -14,7 +14,9 @@ import Foundation
 /// `+Replicas` (admission queues, KV, eviction, preemption), `+Decode` (lazy decode accounting),
 /// `+PrefixBlocks` (prompt blocks cached across requests), `+Pipelined`, `+API` (API tiers),
 /// `+Gate` (adaptive policies' decisions), `+Outcome`, and `+Invariants` (the bookkeeping
-/// checked after every event in the tests).
+/// checked after every event in the tests). Requests, sequences and replicas are named by
+/// `RequestID`, `SequenceID` and `ReplicaID` (`SlabID.swift`), which index `reqs`, `seqs` and
+/// `replicas`; a request's sequences are `seqBase` plus its roles.
 public final class HybridSimulator {
     enum Kind: UInt8 { case arrival, seqArrive, runEnd, chunk, apiDone, requestReturn }
 
@@ -24,7 +26,7 @@ public final class HybridSimulator {
         var segFirst: Int32
         var segCount: Int32
         var seg: Int32 = 0
-        var seqBase: Int32
+        var seqBase: SequenceID
         var context: Int
         var location: Int16 = 0
         /// Segments of the current parallel group still running (1 outside groups).
@@ -72,7 +74,7 @@ public final class HybridSimulator {
     let chunkTokens: Int
     let replicas: Slab<ReplicaID, Replica>
     var tierFirstReplica: [ReplicaID] = []
-    var seqs = Slab<Int, SequenceState>(capacity: 0)
+    var seqs = Slab<SequenceID, SequenceState>(capacity: 0)
     /// Per sequence, when a tier has per-slot prefix caches (`PrefixCache.per_slot`; empty
     /// otherwise): where the other slots' caches of the request diverge from its context. Kept out
     /// of `SequenceState`, whose every access a larger element makes dearer (+1.6% instructions).
@@ -92,10 +94,10 @@ public final class HybridSimulator {
     var blockStart: [Int] = []
     let blockTokens: Int
     /// Per sequence, its place in the lazy decode accounting (`HybridSimulator+Decode.swift`).
-    var lane = Slab<Int, Int>(capacity: 0)
+    var lane = Slab<SequenceID, Int>(capacity: 0)
     /// `finishRun`'s buffers, kept between calls (it never runs inside itself).
     let finishedList = IndexList(), doneList = IndexList(), mergedList = IndexList(), chunkList = IndexList()
-    var spareBatch: [Int32] = []
+    var spareBatch: [SequenceID] = []
     var reqs = Slab<RequestID, RequestState>(capacity: 0)
     var segments: [Segment] = []
     /// Per trace request, with `simulation.coalesce_tokens`: the exact plan's handoffs and
@@ -109,7 +111,7 @@ public final class HybridSimulator {
     let arrivalRNG: RandomStream
     var tierGenerated: [Int]
     let sharedQueue: [Bool]
-    var tierQueue: [[Int32]]
+    var tierQueue: [[SequenceID]]
     var tierQueueHead: [Int]
     var tierPrefilled: [Int]
     var now = 0.0
@@ -120,7 +122,7 @@ public final class HybridSimulator {
     /// Requests arrived and not yet finished or failed.
     var inFlight = 0
     let totalRequests: Int
-    /// The replica sharing a device with each replica (colocated tiers), or −1.
+    /// The replica sharing a device with each replica (colocated tiers), or `.none`.
     var partner: [ReplicaID] = []
     /// Per tier, the tier whose GPUs it runs on (its host when colocated, else itself).
     var device: [Int] = []
@@ -177,7 +179,7 @@ public final class HybridSimulator {
         }
         tierGenerated = [Int](repeating: 0, count: scenario.tiers.count)
         sharedQueue = scenario.tiers.map { $0.routing == .shared_queue }
-        tierQueue = [[Int32]](repeating: [], count: scenario.tiers.count)
+        tierQueue = [[SequenceID]](repeating: [], count: scenario.tiers.count)
         tierQueueHead = [Int](repeating: 0, count: scenario.tiers.count)
         tierPrefilled = tierGenerated
         totalRequests = scenario.traffic.requests ?? trace.count
@@ -204,15 +206,15 @@ public final class HybridSimulator {
             events += 1
             switch Kind(rawValue: e.kind)! {
             case .arrival: arrive(RequestID(argument: e.argument))
-            case .seqArrive: seqArrive(Int(e.argument))
+            case .seqArrive: seqArrive(SequenceID(argument: e.argument))
             case .runEnd:
                 let r = ReplicaID(e.target)
                 if replicas[r].busy && replicas[r].version == e.argument { finishRun(r) }
-            case .chunk: chunkArrive(Int(e.argument))
+            case .chunk: chunkArrive(SequenceID(argument: e.argument))
             case .apiDone:
                 let i = RequestID(argument: e.argument)
                 if gated { apiInFlight[roleTier[Int(reqs[i].location)]] -= 1 }
-                segmentDone(seq: -1, request: i)
+                segmentDone(seq: .none, request: i)
             case .requestReturn: complete(RequestID(argument: e.argument), at: now)
             }
             if checksInvariants { checkInvariants() }

@@ -1,4 +1,4 @@
-/// A growable list of sequence indices that keeps its storage between uses: the scratch lists of
+/// A growable list of sequences that keeps its storage between uses: the scratch lists of
 /// `HybridSimulator.finishRun`, which runs once per iteration run.
 ///
 /// Locals of type `[Int]` moved in and out of the simulator cost a retain, a release and a
@@ -8,7 +8,7 @@
 ///
 /// - Complexity: `append` amortised O(1); `removeAll` O(1); `sort` O(n log n).
 final class IndexList: RandomAccessCollection {
-    private var base: UnsafeMutablePointer<Int>
+    private var base: UnsafeMutablePointer<SequenceID>
     private var capacity: Int
     private(set) var count = 0
 
@@ -22,12 +22,12 @@ final class IndexList: RandomAccessCollection {
     var startIndex: Int { 0 }
     var endIndex: Int { count }
 
-    subscript(i: Int) -> Int {
+    subscript(i: Int) -> SequenceID {
         assert(i >= 0 && i < count, "IndexList index \(i) out of 0..<\(count)")
         return base[i]
     }
 
-    @inline(__always) func append(_ x: Int) {
+    @inline(__always) func append(_ x: SequenceID) {
         if count == capacity { grow() }
         base[count] = x
         count += 1
@@ -36,13 +36,13 @@ final class IndexList: RandomAccessCollection {
     /// Empties the list; its storage stays for the next use.
     @inline(__always) func removeAll() { count = 0 }
 
-    func sort(by less: (Int, Int) -> Bool) {
+    func sort(by less: (SequenceID, SequenceID) -> Bool) {
         var all = UnsafeMutableBufferPointer(start: base, count: count)
         all.sort(by: less)
     }
 
     private func grow() {
-        let bigger = UnsafeMutablePointer<Int>.allocate(capacity: capacity * 2)
+        let bigger = UnsafeMutablePointer<SequenceID>.allocate(capacity: capacity * 2)
         bigger.moveInitialize(from: base, count: count)
         base.deallocate()
         base = bigger

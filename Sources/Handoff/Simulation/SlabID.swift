@@ -38,8 +38,9 @@ struct ReplicaID: SlabID {
     init(raw: Int32) { self.raw = raw }
 }
 
-/// Until every slab is typed: a slab indexed by a plain `Int`.
-extension Int: SlabID {
-    var raw: Int32 { Int32(truncatingIfNeeded: self) }
-    init(raw: Int32) { self = Int(raw) }
+/// One request's presence on one tier (its `SequenceState`): a request's sequences are
+/// `seqBase ..< seqBase + roles`, one per role.
+struct SequenceID: SlabID {
+    let raw: Int32
+    init(raw: Int32) { self.raw = raw }
 }
