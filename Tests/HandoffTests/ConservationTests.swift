@@ -188,7 +188,7 @@ final class ConservationTests: XCTestCase {
             sim.seqs.append(q)
             sim.lane.append(HybridSimulator.laneNone)
             sim.replicas[r].kvUsed += 300
-            sim.enqueue(SequenceID(k), replica: r)
+            sim.replicas[r].enqueue(SequenceID(k), in: sim.seqs.view)
         }
         // Free: 100. The head needs 301: the last in the queue gives up its 300-token prefix.
         sim.plan(r)

@@ -39,11 +39,13 @@ struct FinishEntry: HeapKeyed {
 /// recomputed. Runs of decode-only iterations in which the batch cannot change are taken in one
 /// step (`plannedIterations` > 1), so a long generation costs a few events, not one per token.
 ///
-/// This is the replica's state; the scheduler that drives it is the simulator's: planning and
-/// ending a run of iterations in `HybridSimulator+Iterations.swift`, moving sequences between the
-/// sets below (admission, eviction, preemption) in `HybridSimulator+Replicas.swift`, the lazy
-/// decode sums in `HybridSimulator+Decode.swift`. The sets are kept so that no per-event operation
-/// scans a queue; `HybridSimulator+Invariants.swift` checks them after every event in the tests.
+/// The replica owns the sets below and their moves (`Replica+Sets.swift`: the waiting queue, the
+/// idle heap, the running and parked lists, lists in admission order). The scheduler that decides
+/// with them is the simulator's: planning and ending a run of iterations in
+/// `HybridSimulator+Iterations.swift`, admission, eviction and preemption in
+/// `HybridSimulator+Replicas.swift` (they also keep the lazy decode sums of
+/// `HybridSimulator+Decode.swift` in line). The sets are kept so that no per-event operation scans
+/// a queue; `HybridSimulator+Invariants.swift` checks them after every event in the tests.
 struct Replica {
     let tier: Int
     let index: Int

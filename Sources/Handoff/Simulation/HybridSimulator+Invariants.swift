@@ -58,7 +58,7 @@ extension HybridSimulator {
                 "replica \(r): waitingKV \(rep.waitingKV) ≠ \(waitingKVOn[r.index])")
             // Every waiting sequence has exactly one live entry, at or after the head.
             var entries = [SequenceID: Int]()
-            for e in rep.waiting[rep.waitingHead...] where live(e) { entries[e.seq, default: 0] += 1 }
+            for e in rep.waiting[rep.waitingHead...] where e.isLive(in: seqs.view) { entries[e.seq, default: 0] += 1 }
             precondition(
                 entries.count == rep.waitingCount && entries.values.allSatisfy { $0 == 1 },
                 "replica \(r): waiting queue entries")
@@ -91,7 +91,7 @@ extension HybridSimulator {
                 rep.prefilling.allSatisfy { lane[$0] == Self.lanePrefilling }, "replica \(r): prefilling lanes")
             checkLazy(r)
             // Every idle running sequence holding KV is in the idle heap.
-            let idle = Set(rep.idle.filter(liveIdle).map(\.seq))
+            let idle = Set(rep.idle.filter { $0.isLive(in: seqs.view) }.map(\.seq))
             for q in running where !hasWork(q) && seqs[q].kv > 0 {
                 precondition(idle.contains(q), "replica \(r): idle sequence \(q) missing from the idle heap")
             }

@@ -289,7 +289,7 @@ extension HybridSimulator {
         }
         if !lazy, pos < active.count, slots > 0 {
             let decoding = replicas[r].decoding
-            var j = admissionIndex(decoding, seqs[active[pos]].admittedAt)
+            var j = decoding.admissionIndex(seqs[active[pos]].admittedAt, in: seqs.view)
             while j < decoding.count, slots > 0 {
                 batchDecode(decoding[j], replica: r, load: &load, slots: &slots, minLeft: &minLeft)
                 j += 1
@@ -331,10 +331,10 @@ extension HybridSimulator {
     @inline(__always) func admitWaiting(_ r: ReplicaID) {
         var work = working(r)
         while replicas[r].waitingCount > 0, work < replicas[r].maxSeqs {
-            let s = waitingFront(r)
+            let s = replicas[r].waitingFront(in: seqs.view)
             let need = seqs[s].pendingPrefill + (seqs[s].decodeLeft > 0 ? 1 : 0)
             if need + seqs[s].kv > replicas[r].capacity {
-                _ = popWaiting(replica: r)
+                _ = replicas[r].popWaiting(in: seqs.view)
                 fail(seqs[s].request)
                 continue
             }
@@ -342,7 +342,7 @@ extension HybridSimulator {
             // into, or admission and preemption ping-pong every iteration (unless nothing runs).
             let reserve = work > 0 ? replicas[r].watermark : 0
             guard evict(replica: r, need: need + reserve) else { break }
-            _ = popWaiting(replica: r)
+            _ = replicas[r].popWaiting(in: seqs.view)
             // Allocate what the admission was checked for, as vLLM's block manager allocates a
             // prompt's blocks when it admits it (`can_allocate`, then `allocate`): the next sequence
             // in this pass sees the memory as taken, so a pass never admits more than fits.

@@ -30,7 +30,7 @@ extension HybridSimulator {
         seqs[s].pendingPrefill += chunkTokens
         if seqs[s].dropped || !seqs[s].replica.exists { return }
         sync(s)
-        if seqs[s].place == .none { enqueue(s, replica: seqs[s].replica) }
+        if seqs[s].place == .none { replicas[seqs[s].replica].enqueue(s, in: seqs.view) }
         poke(seqs[s].replica)
     }
 }

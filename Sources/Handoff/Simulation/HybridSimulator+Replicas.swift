@@ -1,134 +1,38 @@
-/// A replica's sets of sequences (waiting, running with and without work, parked) and the moves
-/// between them: admission bookkeeping, eviction and preemption.
+/// The scheduler's moves that reach beyond a replica's own sets (`Replica+Sets.swift`): admitting
+/// to and leaving the running set (which keeps the active, decoding, prefilling and lazy sets in
+/// line with a sequence's work), freeing a sequence's KV, eviction and preemption.
 ///
 /// Every operation here is O(1) or O(log n) in the size of the set it touches, amortised, except
 /// inserting into or removing from `active` (a binary search and a move of the running sequences
-/// with work, which the next iteration visits anyway). Removal from the middle of the waiting
-/// queue or the idle heap leaves a stale entry that is skipped later (see `QueueEntry`).
+/// with work, which the next iteration visits anyway).
 extension HybridSimulator {
-    // MARK: Waiting queue
-
-    @inline(__always) func live(_ e: QueueEntry) -> Bool {
-        seqs[e.seq].place == .waiting && seqs[e.seq].waitStamp == e.stamp
-    }
-
-    /// Puts `s` at the back of replica `r`'s waiting queue. O(1) amortised.
-    func enqueue(_ s: SequenceID, replica r: ReplicaID) {
-        seqs[s].place = .waiting
-        seqs[s].waitStamp &+= 1
-        let e = QueueEntry(seq: s, stamp: seqs[s].waitStamp)
-        replicas[r].waiting.append(e)
-        replicas[r].waitingCount += 1
-        replicas[r].waitingKV += seqs[s].kv
-        if seqs[s].kv > 0 {
-            replicas[r].waitingWithKV.append(e)
-            if replicas[r].waitingWithKV.count > 2 * replicas[r].waitingCount + 64 {
-                replicas[r].waitingWithKV.removeAll { !live($0) || seqs[$0.seq].kv == 0 }
-            }
-        }
-    }
-
-    /// Puts `s` at the front of replica `r`'s waiting queue (a preempted sequence). O(1) amortised.
-    func enqueueFront(_ s: SequenceID, replica r: ReplicaID) {
-        if replicas[r].waitingHead == 0 {
-            let gap = max(16, replicas[r].waiting.count)
-            replicas[r].waiting.insert(
-                contentsOf: repeatElement(QueueEntry(seq: SequenceID(0), stamp: 0), count: gap), at: 0)
-            replicas[r].waitingHead = gap
-            // The filler entries are stale: sequence 0's stamp is never 0 while it waits (bumped first).
-        }
-        seqs[s].place = .waiting
-        seqs[s].waitStamp &+= 1
-        replicas[r].waitingHead -= 1
-        replicas[r].waiting[replicas[r].waitingHead] = QueueEntry(seq: s, stamp: seqs[s].waitStamp)
-        replicas[r].waitingCount += 1
-        replicas[r].waitingKV += seqs[s].kv
-    }
-
-    /// The sequence at the head of replica `r`'s waiting queue, or `.none`. Drops stale entries in
-    /// front of it. O(1) amortised.
-    func waitingFront(_ r: ReplicaID) -> SequenceID {
-        guard replicas[r].waitingCount > 0 else {
-            if !replicas[r].waiting.isEmpty {
-                replicas[r].waiting.removeAll(keepingCapacity: true)
-                replicas[r].waitingWithKV.removeAll(keepingCapacity: true)
-                replicas[r].waitingHead = 0
-            }
-            return .none
-        }
-        while !live(replicas[r].waiting[replicas[r].waitingHead]) { replicas[r].waitingHead += 1 }
-        if replicas[r].waitingHead > 64 && replicas[r].waitingHead * 2 > replicas[r].waiting.count {
-            replicas[r].waiting.removeFirst(replicas[r].waitingHead)
-            replicas[r].waitingHead = 0
-        }
-        return replicas[r].waiting[replicas[r].waitingHead].seq
-    }
-
-    /// Takes the head off replica `r`'s waiting queue (the caller gives it its new place).
-    @inline(__always) func popWaiting(replica r: ReplicaID) -> SequenceID {
-        let s = waitingFront(r)
-        replicas[r].waitingHead += 1
-        replicas[r].waitingCount -= 1
-        replicas[r].waitingKV -= seqs[s].kv
-        seqs[s].place = .none
-        return s
-    }
-
-    /// Takes `s` out of replica `r`'s waiting queue, wherever it is. O(1): its entry goes stale.
-    func removeWaiting(_ s: SequenceID, replica r: ReplicaID) {
-        seqs[s].place = .none
-        replicas[r].waitingCount -= 1
-        replicas[r].waitingKV -= seqs[s].kv
-    }
-
-    // MARK: Running list, active list, idle heap
+    // MARK: Running set, active and decoding lists
 
     /// Admits `s` to replica `r`'s running set, newest. O(1), plus the active-list insert.
     func addRunning(_ s: SequenceID, replica r: ReplicaID) {
         seqs[s].place = .running
         seqs[s].admittedAt = replicas[r].admissions
         replicas[r].admissions += 1
-        append(s, to: &replicas[r].running)
-        if hasWork(s) { activate(s, replica: r) } else { pushIdle(s, replica: r) }
+        replicas[r].running.append(s, in: seqs.view)
+        if hasWork(s) { activate(s, replica: r) } else { replicas[r].pushIdle(s, in: seqs.view) }
     }
 
     /// Takes `s` out of replica `r`'s running set. O(1), plus the active-list removal.
     func removeRunning(_ s: SequenceID, replica r: ReplicaID) {
         if seqs[s].active { deactivate(s, replica: r) }
-        remove(s, from: &replicas[r].running)
+        replicas[r].running.remove(s, in: seqs.view)
         seqs[s].place = .none
-    }
-
-    /// Where a sequence admitted at `a` stands (or would stand) in `list`, a list in admission
-    /// order. O(log n).
-    @inline(__always) func admissionIndex(_ list: [SequenceID], _ a: Int) -> Int {
-        var lo = 0
-        var hi = list.count
-        while lo < hi {
-            let mid = (lo + hi) >> 1
-            if seqs[list[mid]].admittedAt < a { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
-    }
-
-    /// Inserts `s` into `list` (in admission order): O(1) at the end, else a binary search and a move.
-    @inline(__always) func insertByAdmission(_ s: SequenceID, into list: inout [SequenceID]) {
-        if let last = list.last, seqs[last].admittedAt > seqs[s].admittedAt {
-            list.insert(s, at: admissionIndex(list, seqs[s].admittedAt))
-        } else {
-            list.append(s)
-        }
     }
 
     func activate(_ s: SequenceID, replica r: ReplicaID) {
         seqs[s].active = true
-        insertByAdmission(s, into: &replicas[r].active)
+        replicas[r].active.insertByAdmission(s, in: seqs.view)
         syncDecoding(s, replica: r)
     }
 
     func deactivate(_ s: SequenceID, replica r: ReplicaID) {
         seqs[s].active = false
-        replicas[r].active.remove(at: admissionIndex(replicas[r].active, seqs[s].admittedAt))
+        replicas[r].active.removeByAdmission(s, in: seqs.view)
         syncDecoding(s, replica: r)
     }
 
@@ -152,13 +56,13 @@ extension HybridSimulator {
         } else if l == Self.laneJoining {
             if !ready { lane[s] = Self.laneNone }  // its joining entry goes stale
         } else if l == Self.lanePrefilling && !prefill {
-            replicas[r].prefilling.remove(at: admissionIndex(replicas[r].prefilling, seqs[s].admittedAt))
+            replicas[r].prefilling.removeByAdmission(s, in: seqs.view)
             lane[s] = Self.laneNone
         }
         syncDecodingList(s, replica: r, ready: ready)
         if prefill {
             if lane[s] != Self.lanePrefilling {
-                insertByAdmission(s, into: &replicas[r].prefilling)
+                replicas[r].prefilling.insertByAdmission(s, in: seqs.view)
                 lane[s] = Self.lanePrefilling
             }
         } else if ready && lane[s] == Self.laneNone && replicas[r].lazyValid {
@@ -174,9 +78,9 @@ extension HybridSimulator {
     /// Brings `s`'s membership of `decoding` and its share of `decodeWidth` in line with `ready`.
     @inline(__always) func syncDecodingList(_ s: SequenceID, replica r: ReplicaID, ready: Bool) {
         if ready && seqs[s].decodeShare == 0 {
-            insertByAdmission(s, into: &replicas[r].decoding)
+            replicas[r].decoding.insertByAdmission(s, in: seqs.view)
         } else if !ready && seqs[s].decodeShare > 0 {
-            replicas[r].decoding.remove(at: admissionIndex(replicas[r].decoding, seqs[s].admittedAt))
+            replicas[r].decoding.removeByAdmission(s, in: seqs.view)
         }
         let share = ready ? seqs[s].width : 0
         replicas[r].decodeWidth += Int(share - seqs[s].decodeShare)
@@ -192,69 +96,8 @@ extension HybridSimulator {
             if !seqs[s].active { activate(s, replica: r) } else { syncDecoding(s, replica: r) }
         } else if seqs[s].active {
             deactivate(s, replica: r)
-            pushIdle(s, replica: r)
+            replicas[r].pushIdle(s, in: seqs.view)
         }
-    }
-
-    /// Records that running sequence `s` has no work: a candidate for idle eviction. O(log n).
-    func pushIdle(_ s: SequenceID, replica r: ReplicaID) {
-        seqs[s].idleStamp &+= 1
-        insertIdle(IdleEntry(admittedAt: seqs[s].admittedAt, seq: s, stamp: seqs[s].idleStamp), replica: r)
-        if replicas[r].idle.count > 2 * replicas[r].running.count + 64 { compactIdle(r) }
-    }
-
-    /// Sifts `e` into replica `r`'s idle heap. O(log n).
-    @inline(__always) func insertIdle(_ e: IdleEntry, replica r: ReplicaID) { replicas[r].idle.heapPush(e) }
-
-    /// Is `e` a running sequence without work that still holds KV (and is `e` its newest entry)?
-    @inline(__always) func liveIdle(_ e: IdleEntry) -> Bool {
-        let s = e.seq
-        return seqs[s].place == .running && seqs[s].idleStamp == e.stamp && !seqs[s].active && seqs[s].kv > 0
-    }
-
-    @inline(__always) func popIdle(_ r: ReplicaID) -> IdleEntry { replicas[r].idle.heapPopMin() }
-
-    /// Drops stale idle entries; the rest keep their heap order after a sort. O(n log n), amortised
-    /// O(log n) per push since it runs only when stale entries outnumber the running sequences.
-    func compactIdle(_ r: ReplicaID) {
-        replicas[r].idle.removeAll { !liveIdle($0) }
-        replicas[r].idle.sort { $0.admittedAt < $1.admittedAt }
-    }
-
-    // MARK: Linked lists
-
-    /// Appends `s` to `list`. O(1).
-    @inline(__always) func append(_ s: SequenceID, to list: inout SequenceList) {
-        seqs[s].prev = list.tail
-        seqs[s].next = .none
-        if list.tail.exists { seqs[list.tail].next = s } else { list.head = s }
-        list.tail = s
-        list.count += 1
-    }
-
-    /// Unlinks `s` from `list`, wherever it is. O(1).
-    @inline(__always) func remove(_ s: SequenceID, from list: inout SequenceList) {
-        let p = seqs[s].prev
-        let n = seqs[s].next
-        if p.exists { seqs[p].next = n } else { list.head = n }
-        if n.exists { seqs[n].prev = p } else { list.tail = p }
-        seqs[s].prev = .none
-        seqs[s].next = .none
-        list.count -= 1
-    }
-
-    // MARK: Parked list
-
-    /// Parks `s` (a cached prefix without work) as the most recently parked. O(1).
-    func park(_ s: SequenceID, replica r: ReplicaID) {
-        seqs[s].place = .parked
-        append(s, to: &replicas[r].parked)
-    }
-
-    /// Takes `s` off replica `r`'s parked list. O(1).
-    func unpark(_ s: SequenceID, replica r: ReplicaID) {
-        remove(s, from: &replicas[r].parked)
-        seqs[s].place = .none
     }
 
     /// Frees everything `s` holds on replica `r`: its KV and its reservation. Its prompt blocks
@@ -281,16 +124,16 @@ extension HybridSimulator {
         if cachesBlocks { evictCachedBlocks(replica: r, need: need) }
         while replicas[r].free < need, replicas[r].parked.head.exists {
             let s = replicas[r].parked.head
-            unpark(s, replica: r)
+            replicas[r].unpark(s, in: seqs.view)
             freeSeq(s, replica: r)
             replicas[r].evictions += 1
         }
         if replicas[r].free < need {
-            let head = waitingFront(r)
+            let head = replicas[r].waitingFront(in: seqs.view)
             let headKV = head.exists ? seqs[head].kv : 0
             while replicas[r].free < need, replicas[r].waitingKV > headKV, let e = replicas[r].waitingWithKV.last {
                 let s = e.seq
-                guard live(e), seqs[s].kv > 0 else {
+                guard e.isLive(in: seqs.view), seqs[s].kv > 0 else {
                     replicas[r].waitingWithKV.removeLast()
                     continue
                 }
@@ -305,8 +148,8 @@ extension HybridSimulator {
         if replicas[r].free < need {
             var skipped: [IdleEntry] = []
             while replicas[r].free < need, !replicas[r].idle.isEmpty {
-                let e = popIdle(r)
-                guard liveIdle(e) else { continue }
+                let e = replicas[r].idle.heapPopMin()
+                guard e.isLive(in: seqs.view) else { continue }
                 let s = e.seq
                 // Not the sequence the request is on: between two of its segments on this tier it
                 // has no work for an instant (while other finished sequences are handled first).
@@ -322,7 +165,7 @@ extension HybridSimulator {
                 replicas[r].evictions += 1
             }
             // Back into the heap as they were (their stamps are still the sequences' live ones).
-            for e in skipped { insertIdle(e, replica: r) }
+            for e in skipped { replicas[r].idle.heapPush(e) }
         }
         return replicas[r].free >= need
     }
@@ -335,7 +178,7 @@ extension HybridSimulator {
         removeRunning(s, replica: r)
         seqs[s].pendingPrefill += seqs[s].kv
         freeSeq(s, replica: r)
-        enqueueFront(s, replica: r)
+        replicas[r].enqueueFront(s, in: seqs.view)
         replicas[r].preemptions += 1
         return true
     }

@@ -113,9 +113,9 @@ extension HybridSimulator {
         }
         switch seqs[s].place {
         case .parked:
-            unpark(s, replica: r)
-            enqueue(s, replica: r)
-        case .none: enqueue(s, replica: r)
+            replicas[r].unpark(s, in: seqs.view)
+            replicas[r].enqueue(s, in: seqs.view)
+        case .none: replicas[r].enqueue(s, in: seqs.view)
         case .running: sync(s)
         case .waiting: break
         }
@@ -205,7 +205,7 @@ extension HybridSimulator {
         let r = seqs[seq].replica
         removeRunning(seq, replica: r)
         if tierCachesPrefixes[roleTier[Int(seqs[seq].role)]] {
-            park(seq, replica: r)
+            replicas[r].park(seq, in: seqs.view)
         } else {
             freeSeq(seq, replica: r, cacheBlocks: true)
         }
@@ -254,10 +254,10 @@ extension HybridSimulator {
                 removeRunning(s, replica: r)
                 freeSeq(s, replica: r, cacheBlocks: true)
             case .waiting:
-                removeWaiting(s, replica: r)
+                replicas[r].removeWaiting(s, in: seqs.view)
                 freeSeq(s, replica: r, cacheBlocks: true)
             case .parked:
-                unpark(s, replica: r)
+                replicas[r].unpark(s, in: seqs.view)
                 freeSeq(s, replica: r, cacheBlocks: true)
             case .none: freeSeq(s, replica: r, cacheBlocks: true)
             }

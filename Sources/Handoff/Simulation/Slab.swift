@@ -32,6 +32,9 @@ final class Slab<ID: SlabID, Element>: RandomAccessCollection {
         count += 1
     }
 
+    /// The elements, for a value type's methods to use without retaining the slab.
+    @inline(__always) var view: SlabView<ID, Element> { SlabView(base: base, count: count) }
+
     var startIndex: ID { ID(0) }
     var endIndex: ID { ID(count) }
 
@@ -43,6 +46,26 @@ final class Slab<ID: SlabID, Element>: RandomAccessCollection {
             return UnsafePointer(base + id.index)
         }
         unsafeMutableAddress {
+            assert(id.index >= 0 && id.index < count, "Slab index \(id) out of 0..<\(count)")
+            return base + id.index
+        }
+    }
+}
+
+/// A slab's elements without its ownership: what a value type's methods take to read and write
+/// them (`Replica+Sets.swift`). Passing the slab itself would retain and release it on every call
+/// the optimiser does not inline (+4% instructions in the guard run); the simulator keeps the
+/// slab alive for as long as any view is used.
+struct SlabView<ID: SlabID, Element> {
+    let base: UnsafeMutablePointer<Element>
+    let count: Int
+
+    subscript(id: ID) -> Element {
+        unsafeAddress {
+            assert(id.index >= 0 && id.index < count, "Slab index \(id) out of 0..<\(count)")
+            return UnsafePointer(base + id.index)
+        }
+        nonmutating unsafeMutableAddress {
             assert(id.index >= 0 && id.index < count, "Slab index \(id) out of 0..<\(count)")
             return base + id.index
         }
