@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Handoff
 
 /// Adaptive policies (`load_guard`, `offload_budget`): they decide at segment boundaries from the
@@ -10,7 +11,10 @@ final class AdaptivePolicyTests: XCTestCase {
 
     /// Every summary key but the policy's own parameters and the gate's counts.
     func shared(_ s: JSONValue) -> [String: String] {
-        Dictionary(uniqueKeysWithValues: SimulationOutput.flatten(s).filter { !$0.0.hasPrefix("policy.") && !$0.0.hasPrefix("offload_gate.") })
+        Dictionary(
+            uniqueKeysWithValues: SimulationOutput.flatten(s).filter {
+                !$0.0.hasPrefix("policy.") && !$0.0.hasPrefix("offload_gate.")
+            })
     }
 
     func run(_ path: String?, _ overrides: [String], trace: Trace? = nil) throws -> SimulationResult {
@@ -25,8 +29,10 @@ final class AdaptivePolicyTests: XCTestCase {
         for (base, extra) in [("splitreason", [String]()), ("route", ["policy.route_threshold=0.2"])] {
             let plain = try run(peak, ["policy.name=\(base)"] + extra, trace: trace)
             XCTAssertGreaterThan(plain.summary.number(at: "offload.token_fraction")!, 0.02, base)
-            for gate in [["policy.name=load_guard", "policy.guard_queue=1e9"],
-                         ["policy.name=offload_budget", "policy.budget_tokens=1000000000"]] {
+            for gate in [
+                ["policy.name=load_guard", "policy.guard_queue=1e9"],
+                ["policy.name=offload_budget", "policy.budget_tokens=1000000000"]
+            ] {
                 let g = try run(peak, gate + ["policy.base=\(base)"] + extra, trace: trace)
                 XCTAssertEqual(shared(g.summary), shared(plain.summary), "\(base) \(gate)")
                 XCTAssertEqual(g.summary.number(at: "offload_gate.refused"), 0)
@@ -49,12 +55,14 @@ final class AdaptivePolicyTests: XCTestCase {
         XCTAssertEqual(zero.summary.number(at: "offload.token_fraction"), 0)
         XCTAssertEqual(zero.accuracy!.predicted, small.accuracy!.predicted)
         XCTAssertEqual(zero.accuracy!.predicted, zero.accuracy!.smallOnly)
-        XCTAssertEqual(zero.summary.number(at: "offload_gate.refused"), zero.summary.number(at: "offload_gate.proposed"))
+        XCTAssertEqual(
+            zero.summary.number(at: "offload_gate.refused"), zero.summary.number(at: "offload_gate.proposed"))
         XCTAssertEqual(zero.summary.number(at: "offload_gate.refused_share"), 1)
         let offloaded = base.outcome.requests.reduce(0) { $0 + $1.offloadedTokens }
         XCTAssertEqual(Int(zero.summary.number(at: "offload_gate.refused_tokens")!), offloaded)
         for q in ["mean", "p50", "p99"] {
-            let z = zero.summary.number(at: "latency_ms.e2el.\(q)")!, s = small.summary.number(at: "latency_ms.e2el.\(q)")!
+            let z = zero.summary.number(at: "latency_ms.e2el.\(q)")!
+            let s = small.summary.number(at: "latency_ms.e2el.\(q)")!
             XCTAssertEqual(z / s, 1, accuracy: 0.01, q)
         }
     }
@@ -64,7 +72,8 @@ final class AdaptivePolicyTests: XCTestCase {
     /// max_segment_tokens) did not fit, so to more than B − max_segment_tokens.
     func testTokenBudgetIsNeverOverdrawn() throws {
         for b in [2_000, 6_000, 20_000] {
-            let r = try run(peak, ["policy.name=offload_budget", "policy.budget_tokens=\(b)", "policy.budget_window_s=1e9"])
+            let r = try run(
+                peak, ["policy.name=offload_budget", "policy.budget_tokens=\(b)", "policy.budget_window_s=1e9"])
             XCTAssertFalse(r.outcome.requests.contains(where: \.failed))
             let offloaded = r.outcome.requests.reduce(0) { $0 + $1.offloadedTokens }
             XCTAssertLessThanOrEqual(offloaded, b)
@@ -119,7 +128,9 @@ final class AdaptivePolicyTests: XCTestCase {
         var lastRefused = Double.infinity
         for q in [0, 4, 16] {
             let g = try run(peak, ["policy.guard_queue=\(q)"], trace: trace)
-            XCTAssertLessThan(g.summary.number(at: "latency_ms.e2el.p99")!, 0.9 * plain.summary.number(at: "latency_ms.e2el.p99")!, "q \(q)")
+            XCTAssertLessThan(
+                g.summary.number(at: "latency_ms.e2el.p99")!, 0.9 * plain.summary.number(at: "latency_ms.e2el.p99")!,
+                "q \(q)")
             XCTAssertLessThan(g.accuracy!.predicted, plain.accuracy!.predicted)
             XCTAssertGreaterThan(g.accuracy!.predicted, g.accuracy!.smallOnly)
             let refused = g.summary.number(at: "offload_gate.refused")!
@@ -144,8 +155,11 @@ final class AdaptivePolicyTests: XCTestCase {
         l.advance(to: 100)
         XCTAssertEqual([l.offloaded, l.output], [0, 0])
         XCTAssertEqual(l.usd, 0)
-        for k in 0..<5000 { l.add(at: 100 + Double(k) / 100, offloaded: 1); l.advance(to: 100 + Double(k) / 100) }
-        XCTAssertEqual(l.offloaded, 1000)   // the last 10 s at 100 entries a second
+        for k in 0..<5000 {
+            l.add(at: 100 + Double(k) / 100, offloaded: 1)
+            l.advance(to: 100 + Double(k) / 100)
+        }
+        XCTAssertEqual(l.offloaded, 1000)  // the last 10 s at 100 entries a second
         // Absurd prices neither trap nor overflow: one charge is at most 2⁴⁰ nanodollars.
         XCTAssertEqual(OffloadLedger.nanodollars(1e-9), 1)
         XCTAssertEqual(OffloadLedger.nanodollars(.infinity), 1 << 40)
@@ -156,7 +170,10 @@ final class AdaptivePolicyTests: XCTestCase {
     /// What a boundary decision cannot model is refused at load, naming the field.
     func testRefusedConfigurations() throws {
         func error(_ path: String?, _ o: [String]) -> String {
-            do { _ = try ScenarioLoader.load(path: path, overrides: o); return "" } catch { return "\(error)" }
+            do {
+                _ = try ScenarioLoader.load(path: path, overrides: o)
+                return ""
+            } catch { return "\(error)" }
         }
         XCTAssert(error(peak, ["policy.mode=pipelined"]).contains("policy.mode"))
         XCTAssert(error(peak, ["policy.mode=pipelined"]).contains("set mode: sequential"))
@@ -167,9 +184,12 @@ final class AdaptivePolicyTests: XCTestCase {
         XCTAssert(error(peak, ["policy.guard_kv=2"]).contains("policy.guard_kv"))
         // From a file: the file, line and field of the value.
         let d = tempDir()
-        let text = try String(contentsOfFile: peak, encoding: .utf8).replacingOccurrences(of: "budget_tokens: 6000", with: "budget_usd: 1")
+        let text = try String(contentsOfFile: peak, encoding: .utf8).replacingOccurrences(
+            of: "budget_tokens: 6000", with: "budget_usd: 1")
         try text.write(toFile: d + "/b.yaml", atomically: true, encoding: .utf8)
-        let line = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("budget_usd: 1") }! + 1
+        let line =
+            text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("budget_usd: 1") }!
+            + 1
         let r = try runCLI(["simulate", d + "/b.yaml", "--set", "policy.name=offload_budget"])
         XCTAssertEqual(r.status, 2)
         XCTAssert(r.stderr.contains("b.yaml:\(line):"), r.stderr)

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Handoff
 
 /// What the fuzzers found (issue: bad input never crashes Handoff, never loses a file, never
@@ -32,8 +33,10 @@ final class BadInputTests: XCTestCase {
         let out = d + "/o"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         try "keep".write(toFile: out + "/notes.txt", atomically: true, encoding: .utf8)
-        for args in [["trace", "synth", "-o", out], ["simulate", "--out", out], ["simulate", "--out", out, "--force"],
-                     ["trace", "synth", "-o", out, "--force"]] {
+        for args in [
+            ["trace", "synth", "-o", out], ["simulate", "--out", out], ["simulate", "--out", out, "--force"],
+            ["trace", "synth", "-o", out, "--force"]
+        ] {
             let r = try runCLI(args + ["--set", "trace.synthetic.requests=3"])
             XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
             XCTAssert(r.stderr.contains("notes.txt"), r.stderr)
@@ -60,7 +63,10 @@ final class BadInputTests: XCTestCase {
     func testInPlaceOutputsKeepOtherFiles() throws {
         let out = tempDir()
         try "notes".write(toFile: out + "/README.md", atomically: true, encoding: .utf8)
-        let args = ["whatif", "--vary", "policy.offload_threshold=0.5", "--set", "trace.synthetic.requests=5", "--format", "json", "--out", out]
+        let args = [
+            "whatif", "--vary", "policy.offload_threshold=0.5", "--set", "trace.synthetic.requests=5", "--format",
+            "json", "--out", out
+        ]
         var r = try runCLI(args)
         XCTAssertEqual(r.status, 2)
         XCTAssert(r.stderr.contains("--force"), r.stderr)
@@ -86,7 +92,9 @@ final class BadInputTests: XCTestCase {
         r = try runCLI(["trace", "synth", "-o", t, "--set", "trace.synthetic.requests=2", "--force"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try TraceReader.read(path: t).count, 2)
-        for args in [["trace", "synth", "-o", ""], ["trace", "import-splitreason", t, "-o", ""], ["simulate", "--out", ""]] {
+        for args in [
+            ["trace", "synth", "-o", ""], ["trace", "import-splitreason", t, "-o", ""], ["simulate", "--out", ""]
+        ] {
             r = try runCLI(args)
             XCTAssertEqual(r.status, 2, "\(args)")
             XCTAssert(r.stderr.contains("empty"), r.stderr)
@@ -96,8 +104,12 @@ final class BadInputTests: XCTestCase {
     /// `sweep` loads the trace before it creates its folder.
     func testSweepWritesNothingWhenTheTraceFails() throws {
         let d = tempDir()
-        try "{\"prompt_tokens\": 1, \"difficulty\": [2]}\n".write(toFile: d + "/bad.jsonl", atomically: true, encoding: .utf8)
-        let r = try runCLI(["sweep", "--set", "trace={file: \(d)/bad.jsonl}", "--grid", "policy.offload_threshold=0.5,0.6", "--out", d + "/s"])
+        try "{\"prompt_tokens\": 1, \"difficulty\": [2]}\n".write(
+            toFile: d + "/bad.jsonl", atomically: true, encoding: .utf8)
+        let r = try runCLI([
+            "sweep", "--set", "trace={file: \(d)/bad.jsonl}", "--grid", "policy.offload_threshold=0.5,0.6", "--out",
+            d + "/s"
+        ])
         XCTAssertEqual(r.status, 2)
         XCTAssert(r.stderr.contains("bad.jsonl:1"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: d + "/s"))
@@ -142,9 +154,12 @@ final class BadInputTests: XCTestCase {
     }
 
     func testTokenLimitsComeBeforeAllocation() throws {
-        XCTAssertThrowsError(try TraceJSONL.parse(#"{"prompt_tokens":5,"output_tokens":1000000000000}"#, file: "t.jsonl")) { e in
+        XCTAssertThrowsError(
+            try TraceJSONL.parse(#"{"prompt_tokens":5,"output_tokens":1000000000000}"#, file: "t.jsonl")
+        ) { e in
             let h = e as! HandoffError
-            XCTAssertEqual(h.line, 1); XCTAssertEqual(h.field, "output_tokens")
+            XCTAssertEqual(h.line, 1)
+            XCTAssertEqual(h.field, "output_tokens")
             XCTAssert(h.message.contains("\(Limits.requestTokens)"), h.message)
         }
         // The largest allowed request still reads.
@@ -153,10 +168,14 @@ final class BadInputTests: XCTestCase {
     }
 
     func testGridCountsCannotOverflow() throws {
-        for spec in ["policy.offload_threshold=0:1e308:1e-300", "policy.offload_threshold=0:1:1e-308", "policy.offload_threshold=0:1:0.000001"] {
+        for spec in [
+            "policy.offload_threshold=0:1e308:1e-300", "policy.offload_threshold=0:1:1e-308",
+            "policy.offload_threshold=0:1:0.000001"
+        ] {
             XCTAssertThrowsError(try GridAxis.parse(spec), spec) { e in XCTAssert("\(e)".contains("at most"), "\(e)") }
         }
-        let a = try GridAxis.parse("x=0:1:0.5"), big = GridAxis(path: "y", values: (0..<1000).map(String.init))
+        let a = try GridAxis.parse("x=0:1:0.5")
+        let big = GridAxis(path: "y", values: (0..<1000).map(String.init))
         XCTAssertThrowsError(try Grid([a, big, GridAxis(path: "z", values: (0..<1000).map(String.init))]))
         XCTAssertEqual(try Grid([a, big]).count, 3000)
         // A step written without a '.' (1e-05) once printed every value as 0: duplicates.
@@ -168,50 +187,81 @@ final class BadInputTests: XCTestCase {
         let bomb = try String(contentsOfFile: packageRoot + "/Tests/fuzz/scenario/alias-bomb.yaml", encoding: .utf8)
         XCTAssertThrowsError(try ConfigNode.parse(yaml: bomb, origin: "b.yaml")) { e in
             let h = e as! HandoffError
-            XCTAssertEqual(h.line, 1); XCTAssert(h.message.contains("anchors"), h.message)
+            XCTAssertEqual(h.line, 1)
+            XCTAssert(h.message.contains("anchors"), h.message)
         }
-        XCTAssertThrowsError(try ConfigNode.parse(yaml: "a: 1\nb: *x\n", origin: "b.yaml")) { e in XCTAssertEqual((e as! HandoffError).line, 2) }
-        XCTAssertThrowsError(try ConfigNode.parse(yaml: "a: " + String(repeating: "[", count: 65) + String(repeating: "]", count: 65), origin: "d.yaml"))
+        XCTAssertThrowsError(try ConfigNode.parse(yaml: "a: 1\nb: *x\n", origin: "b.yaml")) { e in
+            XCTAssertEqual((e as! HandoffError).line, 2)
+        }
+        XCTAssertThrowsError(
+            try ConfigNode.parse(
+                yaml: "a: " + String(repeating: "[", count: 65) + String(repeating: "]", count: 65), origin: "d.yaml"))
         // Quoted and plain scalars with the same characters are values, not anchors or nesting.
-        let ok = try ConfigNode.parse(yaml: "a: 'x & *y'\nb: \"[[[&z\"\nc: 3 * 4 & 5\nd: [1, [2, 3]] # &c *d\n", origin: "ok.yaml")
-        XCTAssertEqual(ok["a"]?.scalar, "x & *y"); XCTAssertEqual(ok["c"]?.scalar, "3 * 4 & 5")
+        let ok = try ConfigNode.parse(
+            yaml: "a: 'x & *y'\nb: \"[[[&z\"\nc: 3 * 4 & 5\nd: [1, [2, 3]] # &c *d\n", origin: "ok.yaml")
+        XCTAssertEqual(ok["a"]?.scalar, "x & *y")
+        XCTAssertEqual(ok["c"]?.scalar, "3 * 4 & 5")
     }
 
     // MARK: Wrong numbers with exit 0
 
     func testOverflowingValuesAreInputErrors() throws {
-        for o in ["network.bytes_per_token=1e308", "cost.large.usd_per_gpu_hour=1e308", "network.rtt_ms={distribution: exponential, mean: 1e308}"] {
+        for o in [
+            "network.bytes_per_token=1e308", "cost.large.usd_per_gpu_hour=1e308",
+            "network.rtt_ms={distribution: exponential, mean: 1e308}"
+        ] {
             let r = try runCLI(["simulate", "--set", o, "--format", "json"])
             XCTAssertEqual(r.status, 2, o)
             XCTAssertFalse(r.stdout.contains("null"), o)
         }
         // At the bound, every number is finite.
-        let s = try Simulation.run(try ScenarioLoader.load(path: nil, overrides: ["network.bytes_per_token=1e15", "cost.large.usd_per_gpu_hour=1e15"])).summary
+        let s = try Simulation.run(
+            try ScenarioLoader.load(
+                path: nil, overrides: ["network.bytes_per_token=1e15", "cost.large.usd_per_gpu_hour=1e15"])
+        ).summary
         SummaryCheck.walk(s, "") { k, x in XCTAssert(x.isFinite, k) }
     }
 
     /// A request whose one step covers its output: TTFT once exceeded E2EL (negative TPOT).
     func testSpecsWholeOutputStepKeepsTTFTBelowE2EL() throws {
-        let r = try Simulation.run(try ScenarioLoader.load(path: packageRoot + "/Scenarios/specs-math500.yaml",
-                                                           overrides: ["trace.synthetic.step_tokens_mean=500", "trace.synthetic.requests=40"]))
-        for q in r.outcome.requests { XCTAssertGreaterThanOrEqual(q.e2elS, q.ttftS, q.id); XCTAssertGreaterThanOrEqual(q.tpotS, 0, q.id) }
+        let r = try Simulation.run(
+            try ScenarioLoader.load(
+                path: packageRoot + "/Scenarios/specs-math500.yaml",
+                overrides: ["trace.synthetic.step_tokens_mean=500", "trace.synthetic.requests=40"]))
+        for q in r.outcome.requests {
+            XCTAssertGreaterThanOrEqual(q.e2elS, q.ttftS, q.id)
+            XCTAssertGreaterThanOrEqual(q.tpotS, 0, q.id)
+        }
     }
 
     /// Zero-output requests were marked failed with E2EL ≈ −(arrival + 1) s under route,
     /// small-only and large-only; every policy now completes them at arrival.
     func testZeroOutputRequestsCompleteAtArrival() throws {
         for p in ["route", "small-only", "large-only", "splitreason"] {
-            let r = try Simulation.run(try ScenarioLoader.load(path: packageRoot + "/Scenarios/route-default.yaml", overrides: [
-                "policy.name=\(p)", "trace.synthetic.output_tokens={median: 50, sigma: 3, min: 0, max: 1}", "trace.synthetic.requests=30"]))
+            let r = try Simulation.run(
+                try ScenarioLoader.load(
+                    path: packageRoot + "/Scenarios/route-default.yaml",
+                    overrides: [
+                        "policy.name=\(p)", "trace.synthetic.output_tokens={median: 50, sigma: 3, min: 0, max: 1}",
+                        "trace.synthetic.requests=30"
+                    ]))
             let zero = r.outcome.requests.filter { $0.outputTokens == 0 }
             XCTAssertFalse(zero.isEmpty, p)
-            for q in r.outcome.requests { XCTAssertFalse(q.failed, "\(p) \(q.id)"); XCTAssertGreaterThanOrEqual(q.e2elS, 0) }
-            for q in zero { XCTAssertEqual(q.e2elS, 0, p); XCTAssertEqual(q.ttftS, 0, p) }
+            for q in r.outcome.requests {
+                XCTAssertFalse(q.failed, "\(p) \(q.id)")
+                XCTAssertGreaterThanOrEqual(q.e2elS, 0)
+            }
+            for q in zero {
+                XCTAssertEqual(q.e2elS, 0, p)
+                XCTAssertEqual(q.ttftS, 0, p)
+            }
         }
     }
 
     func testAPITierIsInEveryPerTierTable() throws {
-        let r = try Simulation.run(try ScenarioLoader.load(path: packageRoot + "/Scenarios/api-offload.yaml", overrides: ["trace.synthetic.requests=20"]))
+        let r = try Simulation.run(
+            try ScenarioLoader.load(
+                path: packageRoot + "/Scenarios/api-offload.yaml", overrides: ["trace.synthetic.requests=20"]))
         let api = r.scenario.tiers.first { $0.kind == .api }!.name
         for table in ["memory_gib", "utilization", "preemptions"] { XCTAssertNotNil(r.summary[table]?[api], table) }
         XCTAssertEqual(r.summary["memory_gib"]?[api]?["api"], .bool(true))
@@ -220,9 +270,14 @@ final class BadInputTests: XCTestCase {
     // MARK: Rules
 
     func testEveryPolicysFieldsAreRangeChecked() throws {
-        for o in ["policy.beam_width=0", "policy.draft_tokens=0", "policy.route_threshold=5", "policy.mode=parallel", "policy.variant=x",
-                  "policy.rejection_threshold=7", "policy.switch_back_threshold=-1", "trace.synthetic.step_tokens_mean=0.5"] {
-            XCTAssertThrowsError(try ScenarioLoader.load(path: packageRoot + "/Scenarios/edge-cloud.yaml", overrides: [o]), o) { e in
+        for o in [
+            "policy.beam_width=0", "policy.draft_tokens=0", "policy.route_threshold=5", "policy.mode=parallel",
+            "policy.variant=x",
+            "policy.rejection_threshold=7", "policy.switch_back_threshold=-1", "trace.synthetic.step_tokens_mean=0.5"
+        ] {
+            XCTAssertThrowsError(
+                try ScenarioLoader.load(path: packageRoot + "/Scenarios/edge-cloud.yaml", overrides: [o]), o
+            ) { e in
                 XCTAssertEqual((e as! HandoffError).exitCode, 2, o)
                 XCTAssertNotNil((e as! HandoffError).field, o)
             }
@@ -241,13 +296,17 @@ final class BadInputTests: XCTestCase {
         let original = try Data(contentsOf: URL(fileURLWithPath: d + "/steps.npy"))
         for bad: [Int32] in [good.steps.map { $0 + 100 }, good.steps.map { -$0 }, good.steps.map { _ in 3 }] {
             try NPY.encode(bad).write(to: URL(fileURLWithPath: d + "/steps.npy"))
-            XCTAssertThrowsError(try TraceColumnar.read(path: d)) { e in XCTAssert("\(e)".contains("steps.npy"), "\(e)") }
+            XCTAssertThrowsError(try TraceColumnar.read(path: d)) { e in XCTAssert("\(e)".contains("steps.npy"), "\(e)")
+            }
         }
         try original.write(to: URL(fileURLWithPath: d + "/steps.npy"))
         // difficulty in the index is refused (it lives in difficulty.npy).
         let index = try String(contentsOfFile: d + "/index.jsonl", encoding: .utf8)
-        try index.replacingOccurrences(of: "\"prompt_tokens\"", with: "\"difficulty\":[0.5],\"prompt_tokens\"").write(toFile: d + "/index.jsonl", atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try TraceColumnar.read(path: d)) { e in XCTAssertEqual((e as! HandoffError).field, "difficulty") }
+        try index.replacingOccurrences(of: "\"prompt_tokens\"", with: "\"difficulty\":[0.5],\"prompt_tokens\"").write(
+            toFile: d + "/index.jsonl", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TraceColumnar.read(path: d)) { e in
+            XCTAssertEqual((e as! HandoffError).field, "difficulty")
+        }
     }
 
     // MARK: Exit codes and messages
@@ -266,15 +325,22 @@ final class BadInputTests: XCTestCase {
         try yaml.write(toFile: d + "/s.yaml", atomically: true, encoding: .utf8)
         let r = try runCLI(["scenario", "check", d + "/s.yaml"])
         XCTAssertEqual(r.status, 2)
-        XCTAssert(r.stderr.contains(d + "/s.yaml:7") && r.stderr.contains("trace.file") && r.stderr.contains("missing.jsonl"), r.stderr)
+        XCTAssert(
+            r.stderr.contains(d + "/s.yaml:7") && r.stderr.contains("trace.file") && r.stderr.contains("missing.jsonl"),
+            r.stderr)
     }
 
     func testReplayWithoutArrivalsNamesTheScenarioField() throws {
         let d = tempDir()
-        try "{\"prompt_tokens\": 3, \"output_tokens\": 4}\n".write(toFile: d + "/t.jsonl", atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try Simulation.run(try ScenarioLoader.load(path: nil, overrides: ["trace={file: \(d)/t.jsonl}", "traffic.arrival=replay"]))) { e in
+        try "{\"prompt_tokens\": 3, \"output_tokens\": 4}\n".write(
+            toFile: d + "/t.jsonl", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(
+            try Simulation.run(
+                try ScenarioLoader.load(path: nil, overrides: ["trace={file: \(d)/t.jsonl}", "traffic.arrival=replay"]))
+        ) { e in
             let h = e as! HandoffError
-            XCTAssertNotNil(h.file); XCTAssertEqual(h.field, "traffic.arrival")
+            XCTAssertNotNil(h.file)
+            XCTAssertEqual(h.field, "traffic.arrival")
             XCTAssert(h.message.contains("t.jsonl"), h.message)
         }
     }
@@ -284,22 +350,32 @@ final class BadInputTests: XCTestCase {
     /// `engine.<tier>.api_key_env` names a variable, never holds a key; an unset variable and a
     /// missing CA file are exit-2 errors naming the field, before any request is sent.
     func testEngineKeyAndCAFieldsAreChecked() throws {
-        let base = ["validate", "Scenarios/llamacpp-local.yaml", "--set", "policy.name=small-only", "--sample", "1", "--out", tempDir() + "/v"]
+        let base = [
+            "validate", "Scenarios/llamacpp-local.yaml", "--set", "policy.name=small-only", "--sample", "1", "--out",
+            tempDir() + "/v"
+        ]
         var r = try runCLI(base + ["--set", "engine.small.api_key_env=HANDOFF_NO_SUCH_VARIABLE"])
         XCTAssertEqual(r.status, 2, r.stderr)
-        XCTAssert(r.stderr.contains("engine.small.api_key_env") && r.stderr.contains("HANDOFF_NO_SUCH_VARIABLE is not set"), r.stderr)
+        XCTAssert(
+            r.stderr.contains("engine.small.api_key_env") && r.stderr.contains("HANDOFF_NO_SUCH_VARIABLE is not set"),
+            r.stderr)
         r = try runCLI(base + ["--set", "engine.small.api_key_env=sk-live-123 456"])
         XCTAssertEqual(r.status, 2, r.stderr)
         XCTAssert(r.stderr.contains("api_key_env") && r.stderr.contains("never goes in a scenario"), r.stderr)
         r = try runCLI(base + ["--set", "engine.small.ca_file=/no/such/ca.pem"])
         XCTAssertEqual(r.status, 2, r.stderr)
         XCTAssert(r.stderr.contains("engine.small.ca_file") && r.stderr.contains("/no/such/ca.pem"), r.stderr)
-        r = try runCLI(["calibrate", "--server", "https://127.0.0.1:9", "--cacert", "/no/such/ca.pem", "-o", tempDir() + "/c.yaml"])
+        r = try runCLI([
+            "calibrate", "--server", "https://127.0.0.1:9", "--cacert", "/no/such/ca.pem", "-o", tempDir() + "/c.yaml"
+        ])
         XCTAssertEqual(r.status, 2, r.stderr)
         XCTAssert(r.stderr.contains("--cacert"), r.stderr)
         // A set variable: the key is read; nothing about it is printed when the server is unreachable.
-        r = try runCLI(base + ["--set", "engine.small.api_key_env=HANDOFF_KEY_T", "--small", "http://127.0.0.1:9", "--retries", "0"],
-                       environment: ["HANDOFF_KEY_T": "sk-secret-777"])
+        r = try runCLI(
+            base + [
+                "--set", "engine.small.api_key_env=HANDOFF_KEY_T", "--small", "http://127.0.0.1:9", "--retries", "0"
+            ],
+            environment: ["HANDOFF_KEY_T": "sk-secret-777"])
         XCTAssertEqual(r.status, 1, r.stderr)
         XCTAssertFalse(r.stderr.contains("sk-secret-777") || r.stdout.contains("sk-secret-777"), r.stderr)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Handoff
 
 /// `capacity` against Erlang C. Small-only, one request per replica (`max_num_seqs: 1`), no
@@ -17,7 +18,9 @@ final class CapacityTests: XCTestCase {
         for i in 0..<4000 {
             var k = 1
             while rng.uniform() >= 0.01 { k += 1 }
-            lines += #"{"id":"r\#(i)","prompt_tokens":0,"difficulty":[\#(Array(repeating: "0", count: k).joined(separator: ","))]}"# + "\n"
+            lines +=
+                #"{"id":"r\#(i)","prompt_tokens":0,"difficulty":[\#(Array(repeating: "0", count: k).joined(separator: ","))]}"#
+                + "\n"
         }
         try lines.write(toFile: dir + "/geo.jsonl", atomically: true, encoding: .utf8)
         try """
@@ -30,8 +33,9 @@ final class CapacityTests: XCTestCase {
           small: {gpu: A100-SXM-80GB, max_num_seqs: 1, routing: shared_queue, latency: {kind: linear, fixed_ms: 0, prefill_ms_per_token: 0, decode_ms_per_seq: 10}}
         policy: {name: small-only}
         """.write(toFile: dir + "/mmc.yaml", atomically: true, encoding: .utf8)
-        let planner = try CapacityPlanner(family: try ScenarioFamily(path: dir + "/mmc.yaml", overrides: []), rateRps: 4,
-                                          slos: [try MetricConstraint.parse("latency_ms.ttft.p90<=15")])
+        let planner = try CapacityPlanner(
+            family: try ScenarioFamily(path: dir + "/mmc.yaml", overrides: []), rateRps: 4,
+            slos: [try MetricConstraint.parse("latency_ms.ttft.p90<=15")])
         let erlang = (1...20).first { $0 > 4 && ErlangC.probabilityOfWaiting(servers: $0, offeredLoad: 4) <= 0.1 }!
         XCTAssertEqual(erlang, 8)
         let r = try planner.run()
@@ -39,11 +43,16 @@ final class CapacityTests: XCTestCase {
         XCTAssertEqual(r.gpuCount, 8)
         XCTAssertEqual(r.usdPerHour, 8 * (try planner.family.scenario()).tiers[0].cost.usdPerGpuHour, accuracy: 1e-9)
         // Headroom: Erlang C's highest λ with C(8, λ) ≤ 0.1, to sampling noise (20,000 requests).
-        var lo = 4.0, hi = 8.0
-        for _ in 0..<60 { let m = (lo + hi) / 2; if ErlangC.probabilityOfWaiting(servers: 8, offeredLoad: m) <= 0.1 { lo = m } else { hi = m } }
+        var lo = 4.0
+        var hi = 8.0
+        for _ in 0..<60 {
+            let m = (lo + hi) / 2
+            if ErlangC.probabilityOfWaiting(servers: 8, offeredLoad: m) <= 0.1 { lo = m } else { hi = m }
+        }
         let h = try XCTUnwrap(r.headroomRps)
         XCTAssertEqual(h, lo, accuracy: lo * 0.05)
-        print("capacity: \(r.plan!.replicas) replicas, headroom \(h) req/s; Erlang C: \(erlang) servers, headroom \(lo)")
+        print(
+            "capacity: \(r.plan!.replicas) replicas, headroom \(h) req/s; Erlang C: \(erlang) servers, headroom \(lo)")
     }
 
     func testRateParsing() throws {
@@ -60,8 +69,11 @@ final class CapacityTests: XCTestCase {
             (["--rate", "2/s", "--slo", "latency_ms.ttft.p99<=soon"], "not a number"),
             (["--rate", "2/s", "--slo", "latency_ms.tft.p99<=2000"], "did you mean 'latency_ms.ttft.p99'"),
             (["--rate", "2/s"], "--slo"),
-            (["--rate", "2/s", "--slo", "latency_ms.ttft.p99<=2000", "--gpus", "huge=H100-SXM-80GB"], "no GPU tier named 'huge'"),
-            (["--rate", "2/s", "--slo", "latency_ms.ttft.p99<=2000", "--gpus", "large=H1000"], "unknown GPU"),
+            (
+                ["--rate", "2/s", "--slo", "latency_ms.ttft.p99<=2000", "--gpus", "huge=H100-SXM-80GB"],
+                "no GPU tier named 'huge'"
+            ),
+            (["--rate", "2/s", "--slo", "latency_ms.ttft.p99<=2000", "--gpus", "large=H1000"], "unknown GPU")
         ]
         for (args, needle) in cases {
             let r = try runCLI(["capacity"] + args)

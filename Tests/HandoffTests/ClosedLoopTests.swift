@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Handoff
 
 /// The closed-loop model and its fit against hand-computed values (docs/closed-loop.md).
@@ -24,14 +25,16 @@ final class ClosedLoopTests: XCTestCase {
         // n_h = c + λ((1 − ω)(n_s − c) + ω(n_l − c)) = 2 + 0.5·8 + 0.5·18 = 15.
         XCTAssertEqual(tr.outputTokens, 15, accuracy: 1e-9)
         XCTAssertEqual(tr.largeTokens, 6.5, accuracy: 1e-9)
-        XCTAssertEqual(tr.largeCalls, 2)            // ⌈6.5 / 4⌉
+        XCTAssertEqual(tr.largeCalls, 2)  // ⌈6.5 / 4⌉
         XCTAssertEqual(tr.handoffs, 3.5, accuracy: 1e-9)  // 2·2 − ω
         // p = s + (l − s)·ω^γ = 0.25.
         XCTAssertEqual(m.pCorrect(small: false, large: true, tr), 0.25, accuracy: 1e-12)
         // The cap binds: n_h = min(cap, …).
         var capped = m
         capped.maxTokens = 12
-        XCTAssertEqual(capped.trajectory(trace: t, request: 0, threshold: 0.5, segment: 4, rate: 0.1).outputTokens, 12, accuracy: 1e-9)
+        XCTAssertEqual(
+            capped.trajectory(trace: t, request: 0, threshold: 0.5, segment: 4, rate: 0.1).outputTokens, 12,
+            accuracy: 1e-9)
         // The implied stream: 2 trace tokens, then 4 large (1), 4 small (0), 4 large, 1 small = 15.
         XCTAssertEqual(m.stream(trace: t, request: 0, segment: 4, tr), [0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0])
     }
@@ -51,21 +54,26 @@ final class ClosedLoopTests: XCTestCase {
     func testPoissonBinomialInterval() {
         // Binomial(4, 1/2): P(0) = 1/16 ≥ 2.5%, P(≤ 3) = 15/16 < 97.5%: the interval is [0, 1].
         let a = ClosedLoopPrediction.poissonBinomialInterval([0.5, 0.5, 0.5, 0.5], level: 0.95)
-        XCTAssertEqual(a.0, 0); XCTAssertEqual(a.1, 1)
+        XCTAssertEqual(a.0, 0)
+        XCTAssertEqual(a.1, 1)
         // Certain outcomes: a point.
         let b = ClosedLoopPrediction.poissonBinomialInterval([1, 1, 0, 0], level: 0.95)
-        XCTAssertEqual(b.0, 0.5); XCTAssertEqual(b.1, 0.5)
+        XCTAssertEqual(b.0, 0.5)
+        XCTAssertEqual(b.1, 0.5)
         // 40 requests at p = 0.5: Binomial(40, 1/2) has P(≤ 13) = 0.0192, P(≤ 14) = 0.0403, P(≤ 25) = 0.9597,
         // P(≤ 26) = 0.9808: the interval is [14/40, 26/40].
         let c = ClosedLoopPrediction.poissonBinomialInterval([Double](repeating: 0.5, count: 40), level: 0.95)
-        XCTAssertEqual(c.0, 14.0 / 40); XCTAssertEqual(c.1, 26.0 / 40)
+        XCTAssertEqual(c.0, 14.0 / 40)
+        XCTAssertEqual(c.1, 26.0 / 40)
     }
 
     /// Observations made by a known model are fitted back to it.
     func testFitRecoversTheModel() throws {
         // 40 requests of 100 tokens: one token at 0.9 (position r), four at 0.6 (50, 60, 70, 80), the
         // rest 0.1. So q(0.7) = 1/100 and q(0.5) = 5/100.
-        var reqs: [TraceRequest] = [], d: [Float] = [], offsets = [0]
+        var reqs: [TraceRequest] = []
+        var d: [Float] = []
+        var offsets = [0]
         for r in 0..<40 {
             var q = TraceRequest(id: "r\(r)", promptTokens: 10, smallCorrect: false, largeCorrect: true)
             q.largeOutputTokens = 120 + r
@@ -76,14 +84,19 @@ final class ClosedLoopTests: XCTestCase {
         let trace = Trace(requests: reqs, offsets: offsets, difficulty: DifficultyColumn(d))
         XCTAssertEqual(ClosedLoopModel.crossingRate(trace: trace, threshold: 0.5), 0.05, accuracy: 1e-12)
         var truth = ClosedLoopModel(crossingFactor: 3, lengthResponse: 1.3, accuracyExponent: 1, maxTokens: 10_000)
-        truth.crossingFloor = 0.02   // q′(0.7) = 0.05, q′(0.5) = 0.17
+        truth.crossingFloor = 0.02  // q′(0.7) = 0.05, q′(0.5) = 0.17
         var runs: [ClosedLoopFit.Run] = []
         for tau in [0.7, 0.5] {
             let q = ClosedLoopModel.crossingRate(trace: trace, threshold: tau)
-            runs.append(.init(threshold: tau, segment: 8, observations: (0..<40).map { r in
-                let t = truth.trajectory(trace: trace, request: r, threshold: tau, segment: 8, rate: q)
-                return .init(request: r, outputTokens: Int(t.outputTokens.rounded()), largeTokens: Int(t.largeTokens.rounded()), correct: nil)
-            }))
+            runs.append(
+                .init(
+                    threshold: tau, segment: 8,
+                    observations: (0..<40).map { r in
+                        let t = truth.trajectory(trace: trace, request: r, threshold: tau, segment: 8, rate: q)
+                        return .init(
+                            request: r, outputTokens: Int(t.outputTokens.rounded()),
+                            largeTokens: Int(t.largeTokens.rounded()), correct: nil)
+                    }))
         }
         let fit = try ClosedLoopFit.fit(trace: trace, runs: runs, maxTokens: 10_000)
         XCTAssertEqual(fit.crossingFactor, 3, accuracy: 0.15)
@@ -93,7 +106,7 @@ final class ClosedLoopTests: XCTestCase {
         // One run: the floor is not identifiable, κ alone is fitted (q̂′/q).
         let one = try ClosedLoopFit.fit(trace: trace, runs: [runs[0]], maxTokens: 10_000)
         XCTAssertEqual(one.crossingFloor, 0)
-        XCTAssertEqual(one.crossingFactor, 5, accuracy: 0.25)   // 0.05 / 0.01
+        XCTAssertEqual(one.crossingFactor, 5, accuracy: 0.25)  // 0.05 / 0.01
         // Held-out prompts never enter the fit: corrupting their observations changes nothing.
         var split: [TraceRequest] = reqs
         for r in stride(from: 3, to: 40, by: 4) { split[r].heldOut = true }
@@ -105,16 +118,20 @@ final class ClosedLoopTests: XCTestCase {
                 corrupted[k].observations[j].outputTokens *= 3
             }
         }
-        XCTAssertEqual(try ClosedLoopFit.fit(trace: splitTrace, runs: corrupted, maxTokens: 10_000).crossingFactor,
-                       try ClosedLoopFit.fit(trace: splitTrace, runs: runs, maxTokens: 10_000).crossingFactor)
-        XCTAssertEqual(try ClosedLoopFit.fit(trace: splitTrace, runs: corrupted, maxTokens: 10_000).lengthResponse,
-                       try ClosedLoopFit.fit(trace: splitTrace, runs: runs, maxTokens: 10_000).lengthResponse)
+        XCTAssertEqual(
+            try ClosedLoopFit.fit(trace: splitTrace, runs: corrupted, maxTokens: 10_000).crossingFactor,
+            try ClosedLoopFit.fit(trace: splitTrace, runs: runs, maxTokens: 10_000).crossingFactor)
+        XCTAssertEqual(
+            try ClosedLoopFit.fit(trace: splitTrace, runs: corrupted, maxTokens: 10_000).lengthResponse,
+            try ClosedLoopFit.fit(trace: splitTrace, runs: runs, maxTokens: 10_000).lengthResponse)
     }
 
     /// γ's maximum-likelihood estimate: every informative request has the same ω, so p̂ = ω^γ = the
     /// share correct, γ = ln(3/4) / ln ω.
     func testAccuracyExponentIsTheMaximumLikelihood() throws {
-        var reqs: [TraceRequest] = [], d: [Float] = [], offsets = [0]
+        var reqs: [TraceRequest] = []
+        var d: [Float] = []
+        var offsets = [0]
         for r in 0..<4 {
             var q = TraceRequest(id: "r\(r)", promptTokens: 10, smallCorrect: false, largeCorrect: true)
             q.largeOutputTokens = 10
@@ -124,8 +141,11 @@ final class ClosedLoopTests: XCTestCase {
         }
         let trace = Trace(requests: reqs, offsets: offsets, difficulty: DifficultyColumn(d))
         // q(0.5) = 0.1; every request crosses at 0, produces 10 tokens of which 5 large: ω̂ = 0.5.
-        let obs = (0..<4).map { ClosedLoopFit.Observation(request: $0, outputTokens: 10, largeTokens: 5, correct: $0 < 3) }
-        let fit = try ClosedLoopFit.fit(trace: trace, runs: [.init(threshold: 0.5, segment: 4, observations: obs)], maxTokens: 256)
+        let obs = (0..<4).map {
+            ClosedLoopFit.Observation(request: $0, outputTokens: 10, largeTokens: 5, correct: $0 < 3)
+        }
+        let fit = try ClosedLoopFit.fit(
+            trace: trace, runs: [.init(threshold: 0.5, segment: 4, observations: obs)], maxTokens: 256)
         let w = 4 / (4 + (1 - min(1, fit.crossingFactor * 0.1)) / min(1, fit.crossingFactor * 0.1))
         XCTAssertEqual(w, 0.5, accuracy: 0.01)
         XCTAssertEqual(fit.accuracyExponent, log(0.75) / log(w), accuracy: 0.01)
@@ -135,35 +155,52 @@ final class ClosedLoopTests: XCTestCase {
     /// simulated output and offload follow the implied streams, and the accuracy is the model's.
     func testScenarioWithAClosedLoopModel() throws {
         let file = tempDir() + "/cl.yaml"
-        var m = ClosedLoopModel(crossingFactor: 3, lengthResponse: 1.1, accuracyExponent: 0.5, maxTokens: 256, fittedOn: "test")
+        var m = ClosedLoopModel(
+            crossingFactor: 3, lengthResponse: 1.1, accuracyExponent: 0.5, maxTokens: 256, fittedOn: "test")
         m.crossingFloor = 0.004
         try ClosedLoopReport.modelYAML(m).write(toFile: file, atomically: true, encoding: .utf8)
         XCTAssertEqual(try ClosedLoopModel.load(path: file), m, "the file round-trips")
-        let sc = try ScenarioLoader.load(path: packageRoot + "/Scenarios/qwen-local.yaml", overrides: ["policy.closed_loop=\(file)"])
+        let sc = try ScenarioLoader.load(
+            path: packageRoot + "/Scenarios/qwen-local.yaml", overrides: ["policy.closed_loop=\(file)"])
         let trace = try Simulation.loadTrace(sc)
         let result = try Simulation.run(sc, trace: trace, checkingInvariants: true)
-        let p = ClosedLoopPrediction.make(m, trace: trace, requests: Array(0..<trace.count), threshold: 0.6, segment: 16)
+        let p = ClosedLoopPrediction.make(
+            m, trace: trace, requests: Array(0..<trace.count), threshold: 0.6, segment: 16)
         let streams = (0..<trace.count).map { m.stream(trace: trace, request: $0, segment: 16, p.trajectories[$0]) }
-        XCTAssertEqual(result.outcome.requests.reduce(0) { $0 + $1.outputTokens }, streams.reduce(0) { $0 + $1.count }, "output = the implied streams")
+        XCTAssertEqual(
+            result.outcome.requests.reduce(0) { $0 + $1.outputTokens }, streams.reduce(0) { $0 + $1.count },
+            "output = the implied streams")
         let sim = try XCTUnwrap(number(result.summary, "offload.token_fraction"))
-        XCTAssertEqual(sim, p.offloadTokenFraction, accuracy: 0.1 * p.offloadTokenFraction, "offload within the streams' rounding")
+        XCTAssertEqual(
+            sim, p.offloadTokenFraction, accuracy: 0.1 * p.offloadTokenFraction, "offload within the streams' rounding")
         let unit = tempDir() + "/unit.yaml"
-        try ClosedLoopReport.modelYAML(ClosedLoopModel(maxTokens: 256)).write(toFile: unit, atomically: true, encoding: .utf8)
-        let plain = try Simulation.run(try ScenarioLoader.load(path: packageRoot + "/Scenarios/qwen-local.yaml", overrides: ["policy.closed_loop=\(unit)"]))
-        XCTAssertGreaterThan(sim, try XCTUnwrap(number(plain.summary, "offload.token_fraction")), "κ = 3 offloads more than κ = 1")
+        try ClosedLoopReport.modelYAML(ClosedLoopModel(maxTokens: 256)).write(
+            toFile: unit, atomically: true, encoding: .utf8)
+        let plain = try Simulation.run(
+            try ScenarioLoader.load(
+                path: packageRoot + "/Scenarios/qwen-local.yaml", overrides: ["policy.closed_loop=\(unit)"]))
+        XCTAssertGreaterThan(
+            sim, try XCTUnwrap(number(plain.summary, "offload.token_fraction")), "κ = 3 offloads more than κ = 1")
         XCTAssertEqual(try XCTUnwrap(result.accuracy).predicted, try XCTUnwrap(p.accuracy), accuracy: 1e-12)
         // Pipelined mode has no live closed loop to model.
-        XCTAssertThrowsError(try ScenarioLoader.load(path: packageRoot + "/Scenarios/qwen-local.yaml", overrides: ["policy.closed_loop=\(file)", "policy.mode=pipelined"]))
+        XCTAssertThrowsError(
+            try ScenarioLoader.load(
+                path: packageRoot + "/Scenarios/qwen-local.yaml",
+                overrides: ["policy.closed_loop=\(file)", "policy.mode=pipelined"]))
     }
 
     /// The speed probe's law figure is one batch-1 iteration reading context + tokens/2 tokens.
     func testSpeedProbeLawByHand() throws {
         let sc = try ScenarioLoader.load(path: packageRoot + "/Scenarios/qwen-local.yaml")
         let t = sc.tiers[try XCTUnwrap(sc.tierIndex("small"))]
-        let law = LatencyModel(spec: .linear(fixedMs: 30, prefillMsPerToken: 7, decodeMsPerSeq: 0, msPerContextToken: 0.01, decodeMsByBatch: [0.5, 80]),
-                               model: t.model, gpu: t.gpu, tensorParallel: 1)
+        let law = LatencyModel(
+            spec: .linear(
+                fixedMs: 30, prefillMsPerToken: 7, decodeMsPerSeq: 0, msPerContextToken: 0.01,
+                decodeMsByBatch: [0.5, 80]),
+            model: t.model, gpu: t.gpu, tensorParallel: 1)
         var p = SpeedProbe()
-        p.context = 32; p.tokens = 64
+        p.context = 32
+        p.tokens = 64
         // 30 + 0.5 (B = 1) + 0.01 · (32 + 64/2)
         XCTAssertEqual(p.lawMs(law), 31.14, accuracy: 1e-9)
         XCTAssertEqual(SpeedProbe.Reading(measuredMs: 24.9, lawMs: 31.14).ratio, 24.9 / 31.14, accuracy: 1e-12)
@@ -176,7 +213,8 @@ final class ClosedLoopTests: XCTestCase {
         try SpeedLog.append(path, cell: "c1-t0.5", tier: "small", reading: .init(measuredMs: 30, lawMs: 25))
         try SpeedLog.append(path, cell: "c1-t0.5", tier: "large", reading: .init(measuredMs: 45, lawMs: 50))
         try SpeedLog.append(path, cell: "c1-t0.5", tier: "small", reading: .init(measuredMs: 26, lawMs: 25))
-        try (String(contentsOfFile: path, encoding: .utf8) + "{\"cell\":\"c4-t0.5\",\"tier\":\"sm").write(toFile: path, atomically: true, encoding: .utf8)
+        try (String(contentsOfFile: path, encoding: .utf8) + "{\"cell\":\"c4-t0.5\",\"tier\":\"sm").write(
+            toFile: path, atomically: true, encoding: .utf8)
         let r = try SpeedLog.read(path)
         XCTAssertEqual(Set(r.keys), ["c1-t0.5"])
         XCTAssertEqual(r["c1-t0.5"]?["small"], .init(measuredMs: 26, lawMs: 25))
@@ -188,14 +226,20 @@ final class ClosedLoopTests: XCTestCase {
         let sc = try ScenarioLoader.load(path: packageRoot + "/Scenarios/qwen-local.yaml")
         let t = sc.tiers[0]
         var load = IterationLoad()
-        load.prefillTokens = 40; load.prefillAttention = 900; load.decodeSeqs = 3; load.decodeContext = 700
+        load.prefillTokens = 40
+        load.prefillAttention = 900
+        load.decodeSeqs = 3
+        load.decodeContext = 700
         for spec in [t.latency, .roofline(mfu: 0.5, mbu: 0.7, overheadMs: 2)] {
             let base = LatencyModel(spec: spec, model: t.model, gpu: t.gpu, tensorParallel: 1).seconds(load)
-            let slow = LatencyModel(spec: spec.scaled(by: 1.25), model: t.model, gpu: t.gpu, tensorParallel: 1).seconds(load)
+            let slow = LatencyModel(spec: spec.scaled(by: 1.25), model: t.model, gpu: t.gpu, tensorParallel: 1).seconds(
+                load)
             XCTAssertEqual(slow, 1.25 * base, accuracy: 1e-12 * base)
         }
-        load.prefillTokens = 3   // the measured small-batch table
+        load.prefillTokens = 3  // the measured small-batch table
         let base = LatencyModel(spec: t.latency, model: t.model, gpu: t.gpu, tensorParallel: 1).seconds(load)
-        XCTAssertEqual(LatencyModel(spec: t.latency.scaled(by: 0.8), model: t.model, gpu: t.gpu, tensorParallel: 1).seconds(load), 0.8 * base, accuracy: 1e-12)
+        XCTAssertEqual(
+            LatencyModel(spec: t.latency.scaled(by: 0.8), model: t.model, gpu: t.gpu, tensorParallel: 1).seconds(load),
+            0.8 * base, accuracy: 1e-12)
     }
 }

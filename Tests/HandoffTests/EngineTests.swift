@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Handoff
 
 /// Real llama-server processes for the engine tests: started once, killed at exit. Never skipped:
@@ -15,12 +16,16 @@ actor EngineFixture {
         if let s = servers[name] { return s.url }
         let install: EngineInstall
         do { install = try EngineInstall.locate() } catch {
-            throw HandoffError("the engine tests need llama-server and the models: run ./scripts/install-engine (scripts/test does). \(error)", exitCode: 1)
+            throw HandoffError(
+                "the engine tests need llama-server and the models: run ./scripts/install-engine (scripts/test does). \(error)",
+                exitCode: 1)
         }
         // One core each, as in Scenarios/llamacpp-local.yaml.
-        let o = LlamaServer.Options(model: try install.model(name), port: Self.ports[name]!, parallel: 4, contextTokens: 8192, threads: 1,
-                                    cpus: name.hasSuffix("small") ? "0" : "1")
-        let s = try await LlamaServer.start(o, install: install, logPath: NSTemporaryDirectory() + "handoff-test-llama-\(name).log")
+        let o = LlamaServer.Options(
+            model: try install.model(name), port: Self.ports[name]!, parallel: 4, contextTokens: 8192, threads: 1,
+            cpus: name.hasSuffix("small") ? "0" : "1")
+        let s = try await LlamaServer.start(
+            o, install: install, logPath: NSTemporaryDirectory() + "handoff-test-llama-\(name).log")
         servers[name] = s
         let pid = s.process.processIdentifier
         EngineFixture.registerKill(pid)
@@ -44,7 +49,11 @@ final class Mutex<T>: @unchecked Sendable {
     private var value: T
     private let lock = NSLock()
     init(_ v: T) { value = v }
-    func withLock<R>(_ f: (inout T) -> R) -> R { lock.lock(); defer { lock.unlock() }; return f(&value) }
+    func withLock<R>(_ f: (inout T) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return f(&value)
+    }
 }
 
 final class EngineTests: XCTestCase {
@@ -83,7 +92,9 @@ final class EngineTests: XCTestCase {
             let path = try install.model(name)
             let g = try GGUFHeader.read(path: path).modelSpec(path: path)
             let m = sc.tiers[try XCTUnwrap(sc.tierIndex(tier))].model
-            XCTAssertEqual([g.layers, g.attentionHeads, g.kvHeads, g.headDim, g.hidden], [m.layers, m.attentionHeads, m.kvHeads, m.headDim, m.hidden], name)
+            XCTAssertEqual(
+                [g.layers, g.attentionHeads, g.kvHeads, g.headDim, g.hidden],
+                [m.layers, m.attentionHeads, m.kvHeads, m.headDim, m.hidden], name)
             // 0.494032768 and 1.543714304 billion against 0.494 and 1.544 typed.
             XCTAssertEqual(g.paramsB, m.paramsB, accuracy: 0.001 * m.paramsB, name)
             // The typed weight bytes came from the file size, header (tokenizer) included: 1.2% and 0.6% more.
@@ -95,8 +106,11 @@ final class EngineTests: XCTestCase {
     /// GGUF files hold (tensor elements less the input embedding when the output is its own matrix).
     func testHFConfigsCountTheGGUFTensors() throws {
         let install = try EngineInstall.locate()
-        for (name, config, count) in [("qwen-small", "qwen2.5-coder-0.5b-instruct.json", 494_032_768), ("qwen-large", "qwen2.5-coder-1.5b-instruct.json", 1_543_714_304),
-                                      ("gemma", "gemma-3-270m.json", 268_098_176), ("small", "smollm2-135m.json", 134_515_008)] {
+        for (name, config, count) in [
+            ("qwen-small", "qwen2.5-coder-0.5b-instruct.json", 494_032_768),
+            ("qwen-large", "qwen2.5-coder-1.5b-instruct.json", 1_543_714_304),
+            ("gemma", "gemma-3-270m.json", 268_098_176), ("small", "smollm2-135m.json", 134_515_008)
+        ] {
             let path = try install.model(name)
             let g = try GGUFHeader.read(path: path)
             let h = try HFConfig.read(path: packageRoot + "/Scenarios/models/" + config)
@@ -104,7 +118,9 @@ final class EngineTests: XCTestCase {
             XCTAssertEqual(h.activeParameters, count, config)
             XCTAssertEqual(h.parameters, count, "\(config): tied embeddings are stored once")
             let m = try g.modelSpec(path: path)
-            XCTAssertEqual([h.layers, h.heads, h.kvHeads, h.headDim, h.hidden], [m.layers, m.attentionHeads, m.kvHeads, m.headDim, m.hidden], name)
+            XCTAssertEqual(
+                [h.layers, h.heads, h.kvHeads, h.headDim, h.hidden],
+                [m.layers, m.attentionHeads, m.kvHeads, m.headDim, m.hidden], name)
         }
     }
 
@@ -118,7 +134,7 @@ final class EngineTests: XCTestCase {
             XCTAssertGreaterThan(t.outputTokens(r), 0)
             XCTAssertLessThanOrEqual(t.outputTokens(r), 32)
             XCTAssertNotNil(q.smallCorrect, "answers are known, so correctness is recorded")
-            guard case let .numbers(ms)? = q.measured?["token_ms"] else { return XCTFail("no measured.token_ms") }
+            guard case .numbers(let ms)? = q.measured?["token_ms"] else { return XCTFail("no measured.token_ms") }
             XCTAssertEqual(ms.count, t.outputTokens(r), "one arrival time per token")
             XCTAssertEqual(ms, ms.sorted(), "arrival times increase")
             for i in t.tokenRange(r) { XCTAssert(t.difficulty[i] >= 0 && t.difficulty[i] <= 1) }
@@ -136,8 +152,10 @@ final class EngineTests: XCTestCase {
 
     /// `--set` arguments pointing both tiers at latency laws calibrated on this machine.
     func machineCalibrations() async throws -> [String] {
-        ["--set", "tiers.small.latency.calibration=\(try await calibration("small"))",
-         "--set", "tiers.large.latency.calibration=\(try await calibration("large"))"]
+        [
+            "--set", "tiers.small.latency.calibration=\(try await calibration("small"))",
+            "--set", "tiers.large.latency.calibration=\(try await calibration("large"))"
+        ]
     }
 
     func calibration(_ name: String) async throws -> String {
@@ -149,25 +167,37 @@ final class EngineTests: XCTestCase {
         // the measurement (seen twice on 2026-11-21), and with 3 repeats of 16 tokens once more on
         // 2026-12-01 (a batch-2 step fitted at 60 ms against 38 in three other calibrations that day,
         // small-only E2EL p95 +62%), each time with the simulator's output unchanged.
-        let r = try runCLI(["calibrate", "--server", url, "-o", file, "--prefill", name == "small" ? "24,100,360" : "24,100,200",
-                            "--batches", "1,2", "--contexts", "32,256", "--decode-tokens", "32", "--repeats", "5",
-                            "--top-logprobs", name == "small" ? "5" : "0"] + (name == "large" ? ["--small-prefill", "1,2,3,4"] : []))
+        let r = try runCLI(
+            [
+                "calibrate", "--server", url, "-o", file, "--prefill", name == "small" ? "24,100,360" : "24,100,200",
+                "--batches", "1,2", "--contexts", "32,256", "--decode-tokens", "32", "--repeats", "5",
+                "--top-logprobs", name == "small" ? "5" : "0"
+            ] + (name == "large" ? ["--small-prefill", "1,2,3,4"] : []))
         XCTAssertEqual(r.status, 0, r.stderr)
         Self.calibrations.withLock { $0[name] = file }
         return file
     }
 
-    func validate(_ policy: String, sample: Int, concurrency: Int, out: String, calibrated: Bool = false) async throws -> JSONValue {
-        let small = try await EngineFixture.shared.url("small"), large = try await EngineFixture.shared.url("large")
+    func validate(
+        _ policy: String, sample: Int, concurrency: Int, out: String, calibrated: Bool = false
+    ) async throws -> JSONValue {
+        let small = try await EngineFixture.shared.url("small")
+        let large = try await EngineFixture.shared.url("large")
         let trace = try await recordedTrace()
         var extra: [String] = []
         if calibrated {
-            extra = ["--set", "tiers.small.latency.calibration=\(try await calibration("small"))",
-                     "--set", "tiers.large.latency.calibration=\(try await calibration("large"))"]
+            extra = [
+                "--set", "tiers.small.latency.calibration=\(try await calibration("small"))",
+                "--set", "tiers.large.latency.calibration=\(try await calibration("large"))"
+            ]
         }
-        let r = try runCLI(["validate", "Scenarios/llamacpp-local.yaml", "--set", "trace.file=\(trace)", "--set", "policy.name=\(policy)", "--lengths", "recorded",
-                            "--set", "policy.offload_threshold=0.5", "--small", small, "--large", large,
-                            "--sample", String(sample), "--concurrency", String(concurrency), "--out", out, "--format", "json"] + extra)
+        let r = try runCLI(
+            [
+                "validate", "Scenarios/llamacpp-local.yaml", "--set", "trace.file=\(trace)", "--set",
+                "policy.name=\(policy)", "--lengths", "recorded",
+                "--set", "policy.offload_threshold=0.5", "--small", small, "--large", large,
+                "--sample", String(sample), "--concurrency", String(concurrency), "--out", out, "--format", "json"
+            ] + extra)
         XCTAssertEqual(r.status, 0, r.stderr)
         return try JSONParser.parse(r.stdout)
     }
@@ -175,7 +205,11 @@ final class EngineTests: XCTestCase {
     func checkErrors(_ v: JSONValue, bound: Double, _ label: String) {
         for key in ["e2el_ms.p50", "e2el_ms.p95", "ttft_ms.p50", "throughput_rps"] {
             guard let e = number(v["metrics"]?[key], "error_pct"), let m = number(v["metrics"]?[key], "measured"),
-                  let p = number(v["metrics"]?[key], "predicted") else { XCTFail("\(label): \(key) missing"); continue }
+                let p = number(v["metrics"]?[key], "predicted")
+            else {
+                XCTFail("\(label): \(key) missing")
+                continue
+            }
             XCTAssert(m > 0 && p > 0, "\(label) \(key): measured \(m), predicted \(p)")
             XCTAssertLessThan(abs(e), bound, "\(label) \(key): measured \(m), predicted \(p)")
         }
@@ -196,7 +230,8 @@ final class EngineTests: XCTestCase {
         let frac = try XCTUnwrap(number(off["metrics"]?["offload.token_fraction"], "measured"))
         XCTAssertGreaterThan(frac, 0, "threshold 0.5 offloads something on these prompts")
         // The replay reproduces the realised segmentation exactly.
-        XCTAssertEqual(frac, try XCTUnwrap(number(off["metrics"]?["offload.token_fraction"], "predicted")), accuracy: 1e-9)
+        XCTAssertEqual(
+            frac, try XCTUnwrap(number(off["metrics"]?["offload.token_fraction"], "predicted")), accuracy: 1e-9)
     }
 
     /// `validate` wrote the run as `vllm bench serve --save-result --save-detailed` would
@@ -208,27 +243,34 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(number(bench, "completed"), 4)
         XCTAssertEqual(number(bench, "max_concurrency"), 2)
         XCTAssertEqual(bench["request_rate"], .string("inf"))
-        let samples = try String(contentsOfFile: dir + "/samples.jsonl", encoding: .utf8).split(separator: "\n").dropFirst()
+        let samples = try String(contentsOfFile: dir + "/samples.jsonl", encoding: .utf8).split(separator: "\n")
+            .dropFirst()
             .compactMap { MeasuredRequest(try JSONParser.parse(String($0))) }
         XCTAssertEqual(number(bench, "total_output_tokens"), Double(samples.reduce(0) { $0 + $1.outputTokens }))
         let e2els = samples.map { $0.e2elS * 1000 }.sorted()
         XCTAssertEqual(try XCTUnwrap(number(bench, "median_e2el_ms")), (e2els[1] + e2els[2]) / 2, accuracy: 1e-6)
-        let r = try runCLI(["compare", dir + "/vllm-bench.json", "Scenarios/llamacpp-local.yaml", "--set", "policy.name=small-only",
-                            "--set", "tiers.small.latency.calibration=\(try await calibration("small"))", "--format", "json"])
+        let r = try runCLI([
+            "compare", dir + "/vllm-bench.json", "Scenarios/llamacpp-local.yaml", "--set", "policy.name=small-only",
+            "--set", "tiers.small.latency.calibration=\(try await calibration("small"))", "--format", "json"
+        ])
         XCTAssertEqual(r.status, 0, r.stderr)
         let c = try JSONParser.parse(r.stdout)
         XCTAssertEqual(number(c, "requests"), 4)
         XCTAssertEqual(c["traffic"]?["arrival"], .string("closed_loop"))
         XCTAssertEqual(number(c["traffic"], "concurrency"), 2)
-        guard case let .array(rows)? = c["rows"] else { return XCTFail("no rows: \(r.stdout)") }
+        guard case .array(let rows)? = c["rows"] else { return XCTFail("no rows: \(r.stdout)") }
         func row(_ k: String) -> JSONValue? { rows.first { $0["metric"] == .string(k) } }
-        XCTAssertEqual(try XCTUnwrap(number(row("median_e2el_ms"), "measured")), try XCTUnwrap(number(bench, "median_e2el_ms")))
+        XCTAssertEqual(
+            try XCTUnwrap(number(row("median_e2el_ms"), "measured")), try XCTUnwrap(number(bench, "median_e2el_ms")))
         // The same requests, the same laws: compare's prediction is validate's replay (the replay adds
         // the run's median client gap as think time, compare none).
         let replay = try XCTUnwrap(number(validation["metrics"]?["e2el_ms.p50"], "predicted"))
         let predicted = try XCTUnwrap(number(row("median_e2el_ms"), "predicted"))
-        print("compare: measured E2EL p50 \(number(row("median_e2el_ms"), "measured")!) ms, predicted \(predicted), validate's replay \(replay)")
-        XCTAssertEqual(predicted, replay, accuracy: 0.05 * replay, "compare \(predicted) ms, validate's replay \(replay) ms")
+        print(
+            "compare: measured E2EL p50 \(number(row("median_e2el_ms"), "measured")!) ms, predicted \(predicted), validate's replay \(replay)"
+        )
+        XCTAssertEqual(
+            predicted, replay, accuracy: 0.05 * replay, "compare \(predicted) ms, validate's replay \(replay) ms")
         XCTAssertLessThan(abs(try XCTUnwrap(number(row("median_e2el_ms"), "error_pct"))), 150)
     }
 
@@ -245,10 +287,13 @@ final class EngineTests: XCTestCase {
     /// by 0.135, naive by 0.128). At concurrency 1 two runs gave byte-identical streams: live 0.139,
     /// model 0.133, naive 0.026.
     func testClosedLoopOnTheQwenPair() async throws {
-        let small = try await EngineFixture.shared.url("qwen-small"), large = try await EngineFixture.shared.url("qwen-large")
+        let small = try await EngineFixture.shared.url("qwen-small")
+        let large = try await EngineFixture.shared.url("qwen-large")
         let dir = tempDir()
-        let rec = try runCLI(["record", "--prompts", "Scenarios/data/multistep-prompts.jsonl", "--server", small, "--label-server", large,
-                              "--limit", "6", "--max-tokens", "96", "--concurrency", "1", "-o", dir + "/t.jsonl"])
+        let rec = try runCLI([
+            "record", "--prompts", "Scenarios/data/multistep-prompts.jsonl", "--server", small, "--label-server", large,
+            "--limit", "6", "--max-tokens", "96", "--concurrency", "1", "-o", dir + "/t.jsonl"
+        ])
         XCTAssertEqual(rec.status, 0, rec.stderr)
         let t = try TraceReader.read(path: dir + "/t.jsonl")
         XCTAssertEqual(t.count, 6)
@@ -257,36 +302,54 @@ final class EngineTests: XCTestCase {
             XCTAssertNotNil(q.largeOutputTokens)
             XCTAssertLessThanOrEqual(q.largeOutputTokens ?? 0, 96)
         }
-        XCTAssertEqual(t.requests.map(\.heldOut), [false, false, false, true, false, false], "every fourth prompt is held out")
-        let r = try runCLI(["closed-loop", "Scenarios/qwen-local.yaml", "--set", "trace.file=\(dir)/t.jsonl",
-                            "--set", "engine.small.url=\(small)", "--set", "engine.large.url=\(large)",
-                            "--thresholds", "0.45,0.6,0.75", "--fit", "0.45,0.75", "--concurrency", "1", "--sample", "6", "--max-tokens", "96", "--out", dir + "/cl"])
+        XCTAssertEqual(
+            t.requests.map(\.heldOut), [false, false, false, true, false, false], "every fourth prompt is held out")
+        let r = try runCLI([
+            "closed-loop", "Scenarios/qwen-local.yaml", "--set", "trace.file=\(dir)/t.jsonl",
+            "--set", "engine.small.url=\(small)", "--set", "engine.large.url=\(large)",
+            "--thresholds", "0.45,0.6,0.75", "--fit", "0.45,0.75", "--concurrency", "1", "--sample", "6",
+            "--max-tokens", "96", "--out", dir + "/cl"
+        ])
         XCTAssertEqual(r.status, 0, r.stderr)
-        guard case let .array(rows) = try JSONParser.parse(String(decoding: try FileIO.read(dir + "/cl/closed-loop.json"), as: UTF8.self)) else {
+        guard
+            case .array(let rows) = try JSONParser.parse(
+                String(decoding: try FileIO.read(dir + "/cl/closed-loop.json"), as: UTF8.self))
+        else {
             return XCTFail("closed-loop.json is not a list")
         }
         XCTAssertEqual(rows.count, 3)
         // Each cell probed both servers just before it ran. The law's figure is the calibration's
         // batch-1 step at 32 + 64/2 context tokens; the measured one is a real decode, which on this
         // machine has stayed within 0.7–1.3× of a calibration made minutes before.
-        let cal = try ConfigNode.parse(yaml: try String(contentsOfFile: packageRoot + "/Scenarios/calibration/qwen-small.yaml", encoding: .utf8), origin: "qwen-small.yaml").json
+        let cal = try ConfigNode.parse(
+            yaml: try String(contentsOfFile: packageRoot + "/Scenarios/calibration/qwen-small.yaml", encoding: .utf8),
+            origin: "qwen-small.yaml"
+        ).json
         // (YAML lists come back as .array.)
-        guard case let .number(fixed)? = cal["latency"]?["fixed_ms"], case let .number(perCtx)? = cal["latency"]?["ms_per_context_token"],
-              case let .array(batches)? = cal["latency"]?["decode_ms_by_batch"], case let .number(batch1)? = batches.first else {
+        guard case .number(let fixed)? = cal["latency"]?["fixed_ms"],
+            case .number(let perCtx)? = cal["latency"]?["ms_per_context_token"],
+            case .array(let batches)? = cal["latency"]?["decode_ms_by_batch"], case .number(let batch1)? = batches.first
+        else {
             return XCTFail("qwen-small.yaml has no linear law")
         }
         for row in rows {
-            guard case let .number(law)? = row["speed_probe"]?["small"]?["calibrated_ms"], case let .number(ms)? = row["speed_probe"]?["small"]?["decode_ms"],
-                  case .number? = row["speed_probe"]?["large"]?["decode_ms"] else { return XCTFail("a cell has no speed_probe: \(row)") }
+            guard case .number(let law)? = row["speed_probe"]?["small"]?["calibrated_ms"],
+                case .number(let ms)? = row["speed_probe"]?["small"]?["decode_ms"],
+                case .number? = row["speed_probe"]?["large"]?["decode_ms"]
+            else { return XCTFail("a cell has no speed_probe: \(row)") }
             XCTAssertEqual(law, fixed + batch1 + perCtx * 64, accuracy: 1e-6)
             XCTAssert(ms > 0.3 * law && ms < 3 * law, "small decodes at \(ms) ms per token against a calibrated \(law)")
         }
-        for f in ["closed-loop-model.yaml", "README.md", "index.html"] { XCTAssert(FileManager.default.fileExists(atPath: dir + "/cl/" + f), f) }
+        for f in ["closed-loop-model.yaml", "README.md", "index.html"] {
+            XCTAssert(FileManager.default.fileExists(atPath: dir + "/cl/" + f), f)
+        }
         let held = try XCTUnwrap(rows.first { $0["held_out"] == .bool(true) })
         XCTAssertEqual(number(held, "offload_threshold"), 0.6)
         // closed-loop.json keys are literal dotted names ("offload.token_fraction").
         func get(_ part: String, _ key: String) throws -> Double {
-            guard case let .number(x)? = held[part]?[key] else { throw HandoffError("closed-loop.json: no \(part) \(key)") }
+            guard case .number(let x)? = held[part]?[key] else {
+                throw HandoffError("closed-loop.json: no \(part) \(key)")
+            }
             return x
         }
         // 6 prompts of ≤ 96 tokens, 5 of them fitted (one is held out). At concurrency 1 the model
@@ -295,21 +358,26 @@ final class EngineTests: XCTestCase {
         let shareBound = 0.12
         let share = try get("measured", "offload.token_fraction")
         XCTAssertGreaterThan(share, 0, "τ = 0.6 offloads on these prompts")
-        XCTAssertEqual(try get("predicted", "offload.token_fraction"), share, accuracy: shareBound, "held-out offload share")
+        XCTAssertEqual(
+            try get("predicted", "offload.token_fraction"), share, accuracy: shareBound, "held-out offload share")
         let out = try get("measured", "output_tokens_per_request")
-        XCTAssertEqual(try get("predicted", "output_tokens_per_request"), out, accuracy: 0.3 * out, "held-out output length")
-        guard case let .numbers(ci)? = held["predicted"]?["accuracy_ci95"] else { return XCTFail("no accuracy_ci95") }
+        XCTAssertEqual(
+            try get("predicted", "output_tokens_per_request"), out, accuracy: 0.3 * out, "held-out output length")
+        guard case .numbers(let ci)? = held["predicted"]?["accuracy_ci95"] else { return XCTFail("no accuracy_ci95") }
         // On 6 prompts with 0/1 labels the interval is discrete and can collapse to a point
         // (2026-12-02: [0, 0] predicted, 1 of 6 measured, where a prompt the small model alone
         // answered right stayed right after offload): one prompt of slack.
         let acc = try get("measured", "accuracy")
         let slack = 1.0 / 6
-        XCTAssert(acc >= ci[0] - slack - 1e-9 && acc <= ci[1] + slack + 1e-9, "measured accuracy \(acc) outside the predicted interval \(ci) ± one prompt")
+        XCTAssert(
+            acc >= ci[0] - slack - 1e-9 && acc <= ci[1] + slack + 1e-9,
+            "measured accuracy \(acc) outside the predicted interval \(ci) ± one prompt")
         // The model beats the naive reading of the trace (its share of tokens above τ): at
         // concurrency 1, off by 0.006 against 0.113.
         let naive = ClosedLoopModel.crossingRate(trace: t, threshold: 0.6)
-        XCTAssertLessThan(abs(try get("predicted", "offload.token_fraction") - share), abs(naive - share),
-                          "the trace's share of tokens above τ (\(naive)) should miss the live share \(share) by more than the model")
+        XCTAssertLessThan(
+            abs(try get("predicted", "offload.token_fraction") - share), abs(naive - share),
+            "the trace's share of tokens above τ (\(naive)) should miss the live share \(share) by more than the model")
     }
 
     func testValidateResumesAfterAnInterruption() async throws {
@@ -324,7 +392,9 @@ final class EngineTests: XCTestCase {
         let v = try await validate("small-only", sample: 3, concurrency: 1, out: out)
         XCTAssertEqual(number(v, "requests"), 3)
         let after = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
-        let epochs = after.dropFirst().compactMap { try? JSONParser.parse(String($0)) }.compactMap { number($0, "epoch") }
+        let epochs = after.dropFirst().compactMap { try? JSONParser.parse(String($0)) }.compactMap {
+            number($0, "epoch")
+        }
         XCTAssertEqual(epochs.sorted(), [0, 0, 1], "two samples kept from the first run, one run again")
     }
 
@@ -334,8 +404,11 @@ final class EngineTests: XCTestCase {
         let small = try await EngineFixture.shared.url("small")
         let trace = try await recordedTrace()
         let out = tempDir()
-        let args = ["validate", "Scenarios/llamacpp-local.yaml", "--set", "trace.file=\(trace)", "--set", "policy.name=small-only", "--lengths", "recorded",
-                    "--small", small, "--sample", "4", "--out", out, "--format", "json"]
+        let args = [
+            "validate", "Scenarios/llamacpp-local.yaml", "--set", "trace.file=\(trace)", "--set",
+            "policy.name=small-only", "--lengths", "recorded",
+            "--small", small, "--sample", "4", "--out", out, "--format", "json"
+        ]
         let p = try startCLI(args)
         let path = out + "/samples.jsonl"
         waitForLines(path, 2)
@@ -357,8 +430,11 @@ final class EngineTests: XCTestCase {
     func testUnreachableServerIsAClearError() async throws {
         let trace = try await recordedTrace()
         let out = tempDir()
-        let r = try runCLI(["validate", "Scenarios/llamacpp-local.yaml", "--set", "trace.file=\(trace)", "--set", "policy.name=small-only", "--lengths", "recorded",
-                            "--small", "http://127.0.0.1:9", "--sample", "2", "--retries", "1", "--out", out])
+        let r = try runCLI([
+            "validate", "Scenarios/llamacpp-local.yaml", "--set", "trace.file=\(trace)", "--set",
+            "policy.name=small-only", "--lengths", "recorded",
+            "--small", "http://127.0.0.1:9", "--sample", "2", "--retries", "1", "--out", out
+        ])
         XCTAssertEqual(r.status, 1)
         XCTAssert(r.stderr.contains("cannot connect to http://127.0.0.1:9"), r.stderr)
         XCTAssert(r.stderr.contains("rerun the same command to resume"), r.stderr)
@@ -371,7 +447,7 @@ final class EngineTests: XCTestCase {
             _ = try await c.postJSON("no-such-endpoint", .object([]))
             XCTFail("expected an HTTP error")
         } catch let e as EngineError {
-            guard case let .http(_, status, _) = e else { return XCTFail("\(e)") }
+            guard case .http(_, let status, _) = e else { return XCTFail("\(e)") }
             XCTAssertEqual(status, 404)
         }
         // A request the server rejects: the body's message reaches the user.
@@ -388,7 +464,8 @@ final class EngineTests: XCTestCase {
     func testChatAndCompletionsStreamTokensWithLogprobs() async throws {
         let c = try OpenAIClient(base: try await EngineFixture.shared.url("small"))
         for chat in [false, true] {
-            var r = CompletionRequest(prompt: "Count from one to five.", maxTokens: 12, topLogprobs: 3, ignoreEOS: true, chat: chat)
+            var r = CompletionRequest(
+                prompt: "Count from one to five.", maxTokens: 12, topLogprobs: 3, ignoreEOS: true, chat: chat)
             r.temperature = 0
             let res = try await c.complete(r)
             XCTAssertEqual(res.tokens.count, 12, "chat \(chat)")
@@ -419,11 +496,16 @@ final class EngineTests: XCTestCase {
         _ = try EngineInstall.locate()
         let out = tempDir() + "/specs"
         // Latency laws calibrated on this machine: the shipped ones describe the machine they were made on.
-        let r = try runCLI(["validate-specs", "--sample", "1", "--steps", "2", "--beam-width", "2", "--step-tokens", "8",
-                            "--port", "18095", "--out", out] + (try await machineCalibrations()))
+        let r = try runCLI(
+            [
+                "validate-specs", "--sample", "1", "--steps", "2", "--beam-width", "2", "--step-tokens", "8",
+                "--port", "18095", "--out", out
+            ] + (try await machineCalibrations()))
         XCTAssertEqual(r.status, 0, r.stderr)
         let v = try JSONParser.parse(try String(contentsOfFile: out + "/validation.json", encoding: .utf8))
-        guard case let .array(reqs)? = v["requests"], case let .array(steps)? = reqs.first?["steps"] else { return XCTFail("no steps") }
+        guard case .array(let reqs)? = v["requests"], case .array(let steps)? = reqs.first?["steps"] else {
+            return XCTFail("no steps")
+        }
         XCTAssertEqual(steps.count, 2)
         let prompt = try XCTUnwrap(number(reqs[0], "prompt_tokens"))
         XCTAssertGreaterThanOrEqual(try XCTUnwrap(number(steps[0], "score_prefill_tokens")), 2 * prompt)
@@ -450,11 +532,15 @@ final class EngineTests: XCTestCase {
     func testValidateSpeculativeAgainstLlamaServer() async throws {
         _ = try EngineInstall.locate()
         let out = tempDir() + "/spec"
-        let r = try runCLI(["validate-speculative", "--sample", "1", "--draft-tokens", "0,2", "--acceptance", "0.9", "--max-tokens", "24",
-                            "--port", "18093", "--out", out] + (try await machineCalibrations()))
+        let r = try runCLI(
+            [
+                "validate-speculative", "--sample", "1", "--draft-tokens", "0,2", "--acceptance", "0.9", "--max-tokens",
+                "24",
+                "--port", "18093", "--out", out
+            ] + (try await machineCalibrations()))
         XCTAssertEqual(r.status, 0, r.stderr)
         let v = try JSONParser.parse(try String(contentsOfFile: out + "/validation.json", encoding: .utf8))
-        guard case let .array(cells)? = v["cells"] else { return XCTFail("no cells") }
+        guard case .array(let cells)? = v["cells"] else { return XCTFail("no cells") }
         XCTAssertEqual(cells.count, 2)
         let spec = cells[1]
         let acc = try XCTUnwrap(number(spec, "measured.acceptance_realised"))
@@ -469,28 +555,34 @@ final class EngineTests: XCTestCase {
         let small = try await EngineFixture.shared.url("small")
         let dir = tempDir()
         let file = dir + "/cal.yaml"
-        let r = try runCLI(["calibrate", "--server", small, "-o", file, "--prefill", "16,128,512", "--batches", "1,2",
-                            "--contexts", "32,256", "--decode-tokens", "16", "--repeats", "1", "--small-prefill", "1,2,3"])
+        let r = try runCLI([
+            "calibrate", "--server", small, "-o", file, "--prefill", "16,128,512", "--batches", "1,2",
+            "--contexts", "32,256", "--decode-tokens", "16", "--repeats", "1", "--small-prefill", "1,2,3"
+        ])
         XCTAssertEqual(r.status, 0, r.stderr)
         let node = try ConfigNode.parse(yaml: try String(contentsOfFile: file, encoding: .utf8), origin: file)
-        guard case let .array(probes)? = node.json["probes"] else { return XCTFail("no probes in \(file)") }
+        guard case .array(let probes)? = node.json["probes"] else { return XCTFail("no probes in \(file)") }
         XCTAssertEqual(probes.count, 3 + 2 * 2 + 3)
         var errors: [Double] = []
         for p in probes where p["kind"] != .string("prefill-small") {
-            let m = try XCTUnwrap(number(p, "measured_ms")), f = try XCTUnwrap(number(p, "fitted_ms"))
+            let m = try XCTUnwrap(number(p, "measured_ms"))
+            let f = try XCTUnwrap(number(p, "fitted_ms"))
             errors.append(abs(f - m) / m)
         }
         XCTAssertLessThan(errors.sorted()[errors.count / 2], 0.15, "median probe error \(errors)")
         XCTAssertLessThan(errors.max()!, 0.5, "worst probe error \(errors)")
         // The file is a latency law a scenario can reference.
-        let sc = try scenario("""
+        let sc = try scenario(
+            """
             trace: {synthetic: {requests: 2}}
             models: {small: {params_b: 0.1348, layers: 30, attention_heads: 9, kv_heads: 3, head_dim: 64, hidden: 576}}
             gpus: {cpu: {memory_gib: 8, memory_bandwidth_gb_s: 20, bf16_tflops: 0.05}}
             tiers: {small: {gpu: cpu, latency: {calibration: \(file)}}}
             policy: {name: small-only}
             """)
-        guard case let .linear(_, a, _, _, _, byBatch, byTokens) = sc.tiers[0].latency else { return XCTFail("not a linear law") }
+        guard case .linear(_, let a, _, _, _, let byBatch, let byTokens) = sc.tiers[0].latency else {
+            return XCTFail("not a linear law")
+        }
         XCTAssertGreaterThan(a, 0)
         XCTAssertEqual(byBatch.count, 2)
         // The small-batch table: measured costs, growing with the batch (1 token < 3 tokens).
@@ -507,13 +599,22 @@ final class EngineTests: XCTestCase {
     func testClientTimingCalibrationAgreesWithServerTimings() async throws {
         let c = try OpenAIClient(base: try await EngineFixture.shared.url("small"))
         var d = Calibrator.Design()
-        d.prefillLengths = [60, 200, 700]; d.smallPrefillTokens = [1, 2]; d.decodeBatches = [1, 2]; d.decodeContexts = [32, 256]
-        d.decodeTokens = 32; d.repeats = 3; d.timing = .client
+        d.prefillLengths = [60, 200, 700]
+        d.smallPrefillTokens = [1, 2]
+        d.decodeBatches = [1, 2]
+        d.decodeContexts = [32, 256]
+        d.decodeTokens = 32
+        d.repeats = 3
+        d.timing = .client
         let probes = try await Calibrator(client: c, design: d).measure()
-        XCTAssertEqual(probes.map { Optional($0.measuredMs) }, probes.map(\.clientMs), "--timing client measures by the client's clock")
-        var byServer = probes.compactMap { $0.timed(by: .server) }, byClient = probes.compactMap { $0.timed(by: .client) }
+        XCTAssertEqual(
+            probes.map { Optional($0.measuredMs) }, probes.map(\.clientMs),
+            "--timing client measures by the client's clock")
+        var byServer = probes.compactMap { $0.timed(by: .server) }
+        var byClient = probes.compactMap { $0.timed(by: .client) }
         XCTAssertEqual(byServer.count, probes.count, "llama-server reports timings for every probe")
-        let server = try Calibrator.fit(&byServer, design: d), client = try Calibrator.fit(&byClient, design: d)
+        let server = try Calibrator.fit(&byServer, design: d)
+        let client = try Calibrator.fit(&byClient, design: d)
         var report: [String] = []
         for (s, k) in zip(byServer, byClient) {
             let e = (k.fittedMs - s.fittedMs) / s.fittedMs

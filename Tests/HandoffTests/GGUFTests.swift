@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Handoff
 
 /// `GGUFHeader` on hand-built files: counts, the tied-embedding rule and its errors.
@@ -11,22 +12,64 @@ final class GGUFTests: XCTestCase {
         var b: [UInt8] = []
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { b += $0 } }
         func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { b += $0 } }
-        func str(_ s: String) { u64(UInt64(s.utf8.count)); b += Array(s.utf8) }
+        func str(_ s: String) {
+            u64(UInt64(s.utf8.count))
+            b += Array(s.utf8)
+        }
         b += Array("GGUF".utf8)
         u32(3)
         u64(output ? 3 : 2)
         var meta: [() -> Void] = [
-            { str("general.architecture"); u32(8); str("llama") },
-            { str("llama.embedding_length"); u32(4); u32(8) },
-            { str("llama.attention.head_count"); u32(5); u32(2) },
-            { str("llama.attention.head_count_kv"); u32(10); u64(1) },
-            { str("llama.rope.freq_base"); u32(6); u32(Float(10000).bitPattern) },
-            { str("tokenizer.ggml.tokens"); u32(9); u32(8); u64(2); str("a"); str("bc") },
+            {
+                str("general.architecture")
+                u32(8)
+                str("llama")
+            },
+            {
+                str("llama.embedding_length")
+                u32(4)
+                u32(8)
+            },
+            {
+                str("llama.attention.head_count")
+                u32(5)
+                u32(2)
+            },
+            {
+                str("llama.attention.head_count_kv")
+                u32(10)
+                u64(1)
+            },
+            {
+                str("llama.rope.freq_base")
+                u32(6)
+                u32(Float(10000).bitPattern)
+            },
+            {
+                str("tokenizer.ggml.tokens")
+                u32(9)
+                u32(8)
+                u64(2)
+                str("a")
+                str("bc")
+            }
         ]
-        if blockCount { meta.append({ str("llama.block_count"); u32(4); u32(2) }) }
+        if blockCount {
+            meta.append({
+                str("llama.block_count")
+                u32(4)
+                u32(2)
+            })
+        }
         u64(UInt64(meta.count))
         for m in meta { m() }
-        func tensor(_ name: String, _ dims: [UInt64]) { str(name); u32(UInt32(dims.count)); for d in dims { u64(d) }; u32(0); u64(0) }
+        func tensor(_ name: String, _ dims: [UInt64]) {
+            str(name)
+            u32(UInt32(dims.count))
+            for d in dims { u64(d) }
+            u32(0)
+            u64(0)
+        }
         tensor("token_embd.weight", [8, 16])
         if output { tensor("output.weight", [8, 16]) }
         tensor("blk.0.attn_q.weight", [8, 8])
@@ -64,15 +107,20 @@ final class GGUFTests: XCTestCase {
         }
         let whole = file(data: 0)
         let cut = try write(Array(whole.prefix(whole.count / 2)))
-        XCTAssertThrowsError(try GGUFHeader.read(path: cut)) { e in XCTAssert("\(e)".contains("malformed GGUF header"), "\(e)") }
+        XCTAssertThrowsError(try GGUFHeader.read(path: cut)) { e in
+            XCTAssert("\(e)".contains("malformed GGUF header"), "\(e)")
+        }
         let notGGUF = try write(Array("name: x\n".utf8))
-        XCTAssertThrowsError(try GGUFHeader.read(path: notGGUF)) { e in XCTAssert("\(e)".contains("not a GGUF file"), "\(e)") }
+        XCTAssertThrowsError(try GGUFHeader.read(path: notGGUF)) { e in
+            XCTAssert("\(e)".contains("not a GGUF file"), "\(e)")
+        }
     }
 
     /// `models.<key>.gguf` in a scenario: the shape comes from the file, fields beside it win.
     func testScenarioModelFromGGUF() throws {
         let path = try write(file())
-        let sc = try scenario("""
+        let sc = try scenario(
+            """
             trace: {synthetic: {requests: 2}}
             models: {small: {gguf: \(path), weight_bytes: 4}}
             tiers: {small: {gpu: L4-24GB}}
@@ -81,7 +129,11 @@ final class GGUFTests: XCTestCase {
         let m = sc.tiers[0].model
         XCTAssertEqual([m.layers, m.attentionHeads, m.kvHeads, m.headDim, m.hidden], [2, 2, 1, 4, 8])
         XCTAssertEqual(m.weightBytes, 4)
-        XCTAssertThrowsError(try scenario("trace: {synthetic: {requests: 2}}\nmodels: {small: {gguf: /nonexistent/m.gguf}}\ntiers: {small: {gpu: L4-24GB}}\npolicy: {name: small-only}\n")) { e in
+        XCTAssertThrowsError(
+            try scenario(
+                "trace: {synthetic: {requests: 2}}\nmodels: {small: {gguf: /nonexistent/m.gguf}}\ntiers: {small: {gpu: L4-24GB}}\npolicy: {name: small-only}\n"
+            )
+        ) { e in
             XCTAssert("\(e)".contains("gguf"), "\(e)")
         }
     }

@@ -1,12 +1,15 @@
 import Foundation
 import XCTest
+
 @testable import Handoff
 
 /// `HFConfig` on the configs in Scenarios/models/ against the sizes their authors publish, and
 /// by hand where a published figure rounds. (The four models with a local GGUF file are checked
 /// to the parameter in EngineTests.testHFConfigsCountTheGGUFTensors.)
 final class HFConfigTests: XCTestCase {
-    func shape(_ file: String) throws -> HFConfig.Shape { try HFConfig.read(path: packageRoot + "/Scenarios/models/" + file) }
+    func shape(_ file: String) throws -> HFConfig.Shape {
+        try HFConfig.read(path: packageRoot + "/Scenarios/models/" + file)
+    }
 
     func testDenseModelsByHand() throws {
         // Llama-3.1-8B: 32 × (attention 41,943,040 + MLP 176,160,768 + norms 8,192) + 2 × 128256 · 4096 + 4096.
@@ -23,7 +26,8 @@ final class HFConfigTests: XCTestCase {
         let mixtral = try shape("mixtral-8x7b-v0.1.json")
         XCTAssertEqual(Double(mixtral.parameters) / 1e9, 46.7, accuracy: 0.05, "Mistral: 46.7 B")
         // 12.9 B published counts the input embedding (0.131 B).
-        XCTAssertEqual(Double(mixtral.activeParameters + 32000 * 4096) / 1e9, 12.9, accuracy: 0.05, "Mistral: 12.9 B active")
+        XCTAssertEqual(
+            Double(mixtral.activeParameters + 32000 * 4096) / 1e9, 12.9, accuracy: 0.05, "Mistral: 12.9 B active")
         let qwen = try shape("qwen3-30b-a3b.json")
         XCTAssertEqual(Double(qwen.parameters) / 1e9, 30.5, accuracy: 0.05, "Qwen: 30.5 B")
         XCTAssertEqual(Double(qwen.activeParameters + 151_936 * 2048) / 1e9, 3.3, accuracy: 0.06, "Qwen: 3.3 B active")
@@ -38,7 +42,8 @@ final class HFConfigTests: XCTestCase {
     /// In a scenario: memory follows every parameter, the roofline's FLOPs the active ones, and
     /// MLA's KV is the latent's.
     func testScenarioUsesActiveParametersAndMLA() throws {
-        let sc = try scenario("""
+        let sc = try scenario(
+            """
             trace: {synthetic: {requests: 2}}
             models: {small: {hf_config: Scenarios/models/deepseek-v3.json, weight_bytes: 1}}
             tiers: {small: {gpu: H200-141GB, tensor_parallel: 8}}
@@ -61,30 +66,57 @@ final class HFConfigTests: XCTestCase {
             return lm.seconds(load)
         }
         let dense = 671_026_419_200 - 653_908_770_816.0
-        XCTAssertEqual(step(1), max(2 * 36.625618432e9 / (8 * gpu.tflops * 1e12), (dense + 653_908_770_816 * 8 / 256) / (8 * gpu.bandwidthGBs * 1e9)),
-                       accuracy: 1e-12)
+        XCTAssertEqual(
+            step(1),
+            max(
+                2 * 36.625618432e9 / (8 * gpu.tflops * 1e12),
+                (dense + 653_908_770_816 * 8 / 256) / (8 * gpu.bandwidthGBs * 1e9)),
+            accuracy: 1e-12)
         // 64 sequences touch 1 − (248/256)^64 = 86.9% of the experts.
         let touched: Double = 1 - Foundation.pow(Double(248) / 256, Double(64))
         XCTAssertEqual(touched, 0.869, accuracy: 0.001)
-        XCTAssertEqual(step(64), max(2 * 64 * 36.625618432e9 / (8 * gpu.tflops * 1e12), (dense + 653_908_770_816 * touched) / (8 * gpu.bandwidthGBs * 1e9)),
-                       accuracy: 1e-12)
+        XCTAssertEqual(
+            step(64),
+            max(
+                2 * 64 * 36.625618432e9 / (8 * gpu.tflops * 1e12),
+                (dense + 653_908_770_816 * touched) / (8 * gpu.bandwidthGBs * 1e9)),
+            accuracy: 1e-12)
         // A dense model reads all its weights at any batch.
-        XCTAssertEqual(try scenario("trace: {synthetic: {requests: 2}}\nmodels: {small: {hf_config: Scenarios/models/llama-3.1-8b.json}}\ntiers: {small: {gpu: H100-SXM-80GB}}\npolicy: {name: small-only}\n").tiers[0].model.experts, 0)
+        XCTAssertEqual(
+            try scenario(
+                "trace: {synthetic: {requests: 2}}\nmodels: {small: {hf_config: Scenarios/models/llama-3.1-8b.json}}\ntiers: {small: {gpu: H100-SXM-80GB}}\npolicy: {name: small-only}\n"
+            ).tiers[0].model.experts, 0)
     }
 
     func testErrorsNameTheField() throws {
         let dir = tempDir()
-        func write(_ s: String) throws -> String { let p = dir + "/c.json"; try s.write(toFile: p, atomically: true, encoding: .utf8); return p }
+        func write(_ s: String) throws -> String {
+            let p = dir + "/c.json"
+            try s.write(toFile: p, atomically: true, encoding: .utf8)
+            return p
+        }
         XCTAssertThrowsError(try HFConfig.read(path: try write(#"{"model_type": "mamba", "hidden_size": 8}"#))) { e in
             XCTAssert("\(e)".contains("mamba") && "\(e)".contains("qwen3_moe"), "\(e)")
             XCTAssertEqual((e as? HandoffError)?.exitCode, 2)
         }
-        XCTAssertThrowsError(try HFConfig.read(path: try write(#"{"model_type": "llama", "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2, "vocab_size": 10}"#))) { e in
+        XCTAssertThrowsError(
+            try HFConfig.read(
+                path: try write(
+                    #"{"model_type": "llama", "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2, "vocab_size": 10}"#
+                ))
+        ) { e in
             XCTAssert("\(e)".contains("intermediate_size"), "\(e)")
         }
-        XCTAssertThrowsError(try HFConfig.read(path: try write(#"{"model_type": "mixtral", "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2, "vocab_size": 10, "intermediate_size": 4}"#))) { e in
+        XCTAssertThrowsError(
+            try HFConfig.read(
+                path: try write(
+                    #"{"model_type": "mixtral", "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2, "vocab_size": 10, "intermediate_size": 4}"#
+                ))
+        ) { e in
             XCTAssert("\(e)".contains("num_local_experts"), "\(e)")
         }
-        XCTAssertThrowsError(try HFConfig.read(path: try write("{not json"))) { e in XCTAssert("\(e)".contains("not JSON"), "\(e)") }
+        XCTAssertThrowsError(try HFConfig.read(path: try write("{not json"))) { e in
+            XCTAssert("\(e)".contains("not JSON"), "\(e)")
+        }
     }
 }

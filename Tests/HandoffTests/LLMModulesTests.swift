@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Handoff
 
 /// `llm-modules`: a knowledge source colocated with a small generator on one GPU.
@@ -10,8 +11,12 @@ final class LLMModulesTests: XCTestCase {
         let dir = tempDir()
         try (SingleRequestTests.traceLine + "\n").write(toFile: dir + "/t.jsonl", atomically: true, encoding: .utf8)
         let yaml = handComputableScenarioYAML(trace: dir + "/t.jsonl", policy: policy)
-            .replacingOccurrences(of: "  small: {gpu: A100-SXM-80GB,", with: "  small: {gpu: A100-SXM-80GB, gpu_memory_utilization: 0.45,")
-            .replacingOccurrences(of: "  large: {gpu: A100-SXM-80GB,", with: "  large: {gpu: A100-SXM-80GB, colocate_with: small, gpu_memory_utilization: 0.45,")
+            .replacingOccurrences(
+                of: "  small: {gpu: A100-SXM-80GB,", with: "  small: {gpu: A100-SXM-80GB, gpu_memory_utilization: 0.45,"
+            )
+            .replacingOccurrences(
+                of: "  large: {gpu: A100-SXM-80GB,",
+                with: "  large: {gpu: A100-SXM-80GB, colocate_with: small, gpu_memory_utilization: 0.45,")
         let r = try Simulation.run(try scenario(yaml))
         return r.outcome.requests[0]
     }
@@ -46,19 +51,28 @@ final class LLMModulesTests: XCTestCase {
         let sc = try ScenarioLoader.load(path: path, overrides: base)
         let trace = try Simulation.loadTrace(sc)
         let large = sc.tiers[sc.tierIndex("large")!]
-        let model = LatencyModel(spec: large.latency, model: large.model, gpu: large.gpu, tensorParallel: large.tensorParallel)
-        let prompt = try Simulation.run(try ScenarioLoader.load(path: path, overrides: base + ["policy.variant=prompt"]), trace: trace).outcome
+        let model = LatencyModel(
+            spec: large.latency, model: large.model, gpu: large.gpu, tensorParallel: large.tensorParallel)
+        let prompt = try Simulation.run(
+            try ScenarioLoader.load(path: path, overrides: base + ["policy.variant=prompt"]), trace: trace
+        ).outcome
         var previous: SimulationOutcome?
         for cache in [true, false] {
-            let per = try Simulation.run(try ScenarioLoader.load(path: path, overrides: base + ["policy.variant=per_token", "policy.source_kv_cache=\(cache)"]),
-                                         trace: trace).outcome
+            let per = try Simulation.run(
+                try ScenarioLoader.load(
+                    path: path, overrides: base + ["policy.variant=per_token", "policy.source_kv_cache=\(cache)"]),
+                trace: trace
+            ).outcome
             for (p, q) in zip(per.requests, prompt.requests) {
                 var load = IterationLoad()
                 load.decodeSeqs = 1
                 load.decodeContext = Double(trace.requests[p.traceIndex].promptTokens)
                 let step = model.seconds(load)
-                XCTAssertGreaterThanOrEqual(p.e2elS - q.e2elS, Double(p.outputTokens - 1) * step, "request \(p.id), cache \(cache)")
-                if let previous { XCTAssertGreaterThanOrEqual(p.e2elS, previous.requests.first { $0.id == p.id }!.e2elS) }
+                XCTAssertGreaterThanOrEqual(
+                    p.e2elS - q.e2elS, Double(p.outputTokens - 1) * step, "request \(p.id), cache \(cache)")
+                if let previous {
+                    XCTAssertGreaterThanOrEqual(p.e2elS, previous.requests.first { $0.id == p.id }!.e2elS)
+                }
             }
             previous = per
         }
@@ -73,9 +87,13 @@ final class LLMModulesTests: XCTestCase {
         let o = shared.outcome
         XCTAssertEqual(o.stalledRequests, 0)
         XCTAssertLessThanOrEqual(o.tiers[0].busySeconds + o.tiers[1].busySeconds, o.endTime + 1e-9)
-        XCTAssertGreaterThan(o.tiers[0].busySeconds + o.tiers[1].busySeconds, 0.5 * o.endTime, "the device should be contended")
-        let apart = try Simulation.run(try ScenarioLoader.load(path: path, overrides: load + ["tiers.large.colocate_with=", "tiers.small.gpu_memory_utilization=0.9"]))
-        XCTAssertGreaterThan(shared.summary.number(at: "latency_ms.e2el.mean")!, apart.summary.number(at: "latency_ms.e2el.mean")!)
+        XCTAssertGreaterThan(
+            o.tiers[0].busySeconds + o.tiers[1].busySeconds, 0.5 * o.endTime, "the device should be contended")
+        let apart = try Simulation.run(
+            try ScenarioLoader.load(
+                path: path, overrides: load + ["tiers.large.colocate_with=", "tiers.small.gpu_memory_utilization=0.9"]))
+        XCTAssertGreaterThan(
+            shared.summary.number(at: "latency_ms.e2el.mean")!, apart.summary.number(at: "latency_ms.e2el.mean")!)
         // Paid once: the colocated tier costs nothing of its own.
         XCTAssertEqual(shared.summary.number(at: "cost_usd.by_tier.large"), 0)
         XCTAssertGreaterThan(apart.summary.number(at: "cost_usd.by_tier.large")!, 0)
@@ -83,11 +101,14 @@ final class LLMModulesTests: XCTestCase {
 
     /// Memory: both models and the bridge are resident on the one GPU, within its memory.
     func testMemoryCoversBothModelsAndTheBridge() throws {
-        let sc = try ScenarioLoader.load(path: packageRoot + "/Scenarios/llm-modules-l4.yaml", overrides: ["trace.synthetic.requests=50"])
-        let gen = sc.tiers[sc.tierIndex("small")!].model, src = sc.tiers[sc.tierIndex("large")!].model
+        let sc = try ScenarioLoader.load(
+            path: packageRoot + "/Scenarios/llm-modules-l4.yaml", overrides: ["trace.synthetic.requests=50"])
+        let gen = sc.tiers[sc.tierIndex("small")!].model
+        let src = sc.tiers[sc.tierIndex("large")!].model
         let bridge = LLMModulesPolicy.bridgeParams(sourceHidden: 1536, hidden: 768, layers: 2)
         // projection 1536·768 + 768; adapter 2(768² + 768); K, V of 2 layers 4(768² + 768)
-        let d = 768.0, sq = d * d + d
+        let d = 768.0
+        let sq = d * d + d
         XCTAssertEqual(bridge.perSource, 1536 * d + d + 6 * sq)
         // gate 2·768² + 768; Q, O of 2 layers 4(768² + 768)
         XCTAssertEqual(bridge.perToken, 2 * d * d + d + 4 * sq)
@@ -104,7 +125,8 @@ final class LLMModulesTests: XCTestCase {
 
     func testColocationErrors() throws {
         let path = packageRoot + "/Scenarios/llm-modules-l4.yaml"
-        XCTAssertThrowsError(try ScenarioLoader.load(path: path, overrides: ["tiers.small.gpu_memory_utilization=0.5"])) { e in
+        XCTAssertThrowsError(try ScenarioLoader.load(path: path, overrides: ["tiers.small.gpu_memory_utilization=0.5"]))
+        { e in
             XCTAssertTrue("\(e)".contains("add up to 1.10"), "\(e)")
         }
         XCTAssertThrowsError(try ScenarioLoader.load(path: path, overrides: ["tiers.large.gpu=A10G-24GB"])) { e in

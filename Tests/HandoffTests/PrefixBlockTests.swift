@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Handoff
 
 /// Prompt blocks cached across requests (`tiers.<t>.request_prefix_cache`, trace `prefix_blocks`,
@@ -12,13 +13,16 @@ final class PrefixBlockTests: XCTestCase {
     /// blocks are cached, but the last prompt token is always computed, so the hit stops at
     /// ⌊99/16⌋ = 6 blocks = 96 tokens: TTFT 1 + 0.1·4 = 1.4 ms.
     func testHitsByHand() throws {
-        let lines = [#"{"id":"a","prompt_tokens":100,"output_tokens":20,"prefix_blocks":[1,2,3,4,5,6,7]}"#,
-                     #"{"id":"b","prompt_tokens":100,"output_tokens":20,"prefix_blocks":[1,2,3,4,50,51,52]}"#,
-                     #"{"id":"c","prompt_tokens":100,"output_tokens":20,"prefix_blocks":[1,2,3,4,5,6,7]}"#]
+        let lines = [
+            #"{"id":"a","prompt_tokens":100,"output_tokens":20,"prefix_blocks":[1,2,3,4,5,6,7]}"#,
+            #"{"id":"b","prompt_tokens":100,"output_tokens":20,"prefix_blocks":[1,2,3,4,50,51,52]}"#,
+            #"{"id":"c","prompt_tokens":100,"output_tokens":20,"prefix_blocks":[1,2,3,4,5,6,7]}"#
+        ]
         let path = tempDir() + "/t.jsonl"
         try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-        let yaml = handComputableScenarioYAML(trace: path, policy: "name: small-only").replacingOccurrences(of: "trace: {file: \(path)}",
-                                                                                                          with: "trace: {file: \(path), prefix_block_tokens: 16}")
+        let yaml = handComputableScenarioYAML(trace: path, policy: "name: small-only").replacingOccurrences(
+            of: "trace: {file: \(path)}",
+            with: "trace: {file: \(path), prefix_block_tokens: 16}")
         var sc = try scenario(yaml, ["tiers.small.request_prefix_cache=true"])
         var r = try Simulation.run(sc, checkingInvariants: true)
         XCTAssertEqual(r.outcome.requests.map { $0.ttftS * 1000 }, [11, 4.6, 1.4].map { $0 }, accuracy: 1e-9)
@@ -44,16 +48,24 @@ final class PrefixBlockTests: XCTestCase {
     /// Llama-3.2-1B) holds a fraction of the 79,000 distinct blocks, so LRU eviction lowers it.
     func testMooncakeHitRateAgainstTheTracesOwnBound() throws {
         let file = try requirePublicTraces() + "/mooncake-conversation.jsonl"
-        let n = 3000, B = 512
+        let n = 3000
+        let B = 512
         // The bound, independently of Handoff's readers.
         var rows: [(t: Double, prompt: Int, ids: [Int])] = []
         for line in try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n") {
             let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
-            rows.append(((o["timestamp"] as! NSNumber).doubleValue, (o["input_length"] as! NSNumber).intValue, o["hash_ids"] as! [Int]))
+            rows.append(
+                (
+                    (o["timestamp"] as! NSNumber).doubleValue, (o["input_length"] as! NSNumber).intValue,
+                    o["hash_ids"] as! [Int]
+                ))
         }
         XCTAssertEqual(rows.count, 12_031)
-        let first = Array(rows.enumerated().sorted { ($0.element.t, $0.offset) < ($1.element.t, $1.offset) }.prefix(n).map(\.element))
-        var seen = Set<Int>(), hit = 0, prompt = 0
+        let first = Array(
+            rows.enumerated().sorted { ($0.element.t, $0.offset) < ($1.element.t, $1.offset) }.prefix(n).map(\.element))
+        var seen = Set<Int>()
+        var hit = 0
+        var prompt = 0
         for r in first {
             let full = Array(r.ids.prefix(r.prompt / B))
             let k = min(full.prefix { seen.contains($0) }.count, (r.prompt - 1) / B)
@@ -65,11 +77,13 @@ final class PrefixBlockTests: XCTestCase {
         XCTAssertEqual(bound, 0.3196, accuracy: 0.0001)
 
         let parsed = try RequestImport.parse(path: file, format: .mooncake)
-        let trace = RequestImport.trace(RequestImport.window(parsed.rows, limit: n), idPrefix: "m", synthetic: SyntheticTraceSpec())
+        let trace = RequestImport.trace(
+            RequestImport.window(parsed.rows, limit: n), idPrefix: "m", synthetic: SyntheticTraceSpec())
         let path = tempDir() + "/m.jsonl"
         try TraceJSONL.write(trace, to: path)
         func hitRate(replicas: Int, routing: String, kv: Int?) throws -> Double {
-            let sc = try scenario("""
+            let sc = try scenario(
+                """
                 trace: {file: \(path)}
                 traffic: {arrival: replay}
                 tiers:
@@ -78,7 +92,8 @@ final class PrefixBlockTests: XCTestCase {
                 """)
             let r = try Simulation.run(sc, trace: trace)
             XCTAssertEqual(r.summary["requests"], .number(Double(n)))
-            XCTAssertEqual(r.summary["prefix_cache"]?["prompt_tokens"], .number(Double(prompt)), "every prompt looked up once")
+            XCTAssertEqual(
+                r.summary["prefix_cache"]?["prompt_tokens"], .number(Double(prompt)), "every prompt looked up once")
             return try XCTUnwrap(number(r.summary["prefix_cache"], "hit_rate"))
         }
         let unlimited = try hitRate(replicas: 1, routing: "least_loaded", kv: 100_000_000)
@@ -105,11 +120,17 @@ final class PrefixBlockTests: XCTestCase {
         var history = [[Int]](repeating: [0, 1], count: 40)
         for turn in 0..<5 {
             for session in 0..<40 {
-                history[session].append(next); next += 1
-                if turn % 2 == 1 { history[session].append(next); next += 1 }
+                history[session].append(next)
+                next += 1
+                if turn % 2 == 1 {
+                    history[session].append(next)
+                    next += 1
+                }
                 let blocks = history[session]
-                rows.append(RequestImport.Row(line: rows.count + 1, arrivalS: Double(rows.count) * 0.01, promptTokens: 16 * blocks.count - 3,
-                                              outputTokens: 16 + (rows.count * 7) % 48, prefixBlocks: blocks))
+                rows.append(
+                    RequestImport.Row(
+                        line: rows.count + 1, arrivalS: Double(rows.count) * 0.01, promptTokens: 16 * blocks.count - 3,
+                        outputTokens: 16 + (rows.count * 7) % 48, prefixBlocks: blocks))
             }
         }
         var synthetic = SyntheticTraceSpec()
@@ -118,8 +139,11 @@ final class PrefixBlockTests: XCTestCase {
         let path = tempDir() + "/s.jsonl"
         try TraceJSONL.write(trace, to: path)
         var preempted = 0.0
-        for (policy, routing) in [("single", "least_loaded"), ("single", "prefix_affinity"), ("splitreason", "prefix_affinity")] {
-            let sc = try scenario("""
+        for (policy, routing) in [
+            ("single", "least_loaded"), ("single", "prefix_affinity"), ("splitreason", "prefix_affinity")
+        ] {
+            let sc = try scenario(
+                """
                 trace: {file: \(path), prefix_block_tokens: 16}
                 traffic: {arrival: replay}
                 models: {small: {name: DeepSeek-R1-Distill-Qwen-1.5B}, large: {name: DeepSeek-R1-Distill-Qwen-14B}}
@@ -131,8 +155,11 @@ final class PrefixBlockTests: XCTestCase {
             let r = try Simulation.run(sc, trace: trace, checkingInvariants: true)
             XCTAssertEqual(r.summary["requests"], .number(200), "\(policy) \(routing)")
             preempted += try XCTUnwrap(number(r.summary["preemptions"], "small"))
-            XCTAssertGreaterThan(try XCTUnwrap(number(r.summary["prefix_cache"], "evicted_blocks")), 0, "\(policy) \(routing): the cache is under pressure")
-            XCTAssertGreaterThan(try XCTUnwrap(number(r.summary["prefix_cache"], "hit_rate")), 0, "\(policy) \(routing)")
+            XCTAssertGreaterThan(
+                try XCTUnwrap(number(r.summary["prefix_cache"], "evicted_blocks")), 0,
+                "\(policy) \(routing): the cache is under pressure")
+            XCTAssertGreaterThan(
+                try XCTUnwrap(number(r.summary["prefix_cache"], "hit_rate")), 0, "\(policy) \(routing)")
             XCTAssertFalse(r.outcome.kvOverflow)
         }
         XCTAssertGreaterThan(preempted, 0, "some runs preempt (a preempted sequence drops its block references)")
@@ -143,20 +170,28 @@ final class PrefixBlockTests: XCTestCase {
         var r = try runCLI(base)
         XCTAssertEqual(r.status, 2)
         XCTAssert(r.stderr.contains("tiers.large.routing") && r.stderr.contains("request_prefix_cache"), r.stderr)
-        r = try runCLI(["simulate", "Scenarios/splitreason-a6000.yaml", "--set", "tiers.small.request_prefix_cache=true"])
+        r = try runCLI([
+            "simulate", "Scenarios/splitreason-a6000.yaml", "--set", "tiers.small.request_prefix_cache=true"
+        ])
         XCTAssertEqual(r.status, 2, r.stderr)
-        XCTAssert(r.stderr.contains("tiers.small.request_prefix_cache") && r.stderr.contains("sequential mode only"), r.stderr)
+        XCTAssert(
+            r.stderr.contains("tiers.small.request_prefix_cache") && r.stderr.contains("sequential mode only"), r.stderr
+        )
         let path = tempDir() + "/t.jsonl"
-        try #"{"id":"a","prompt_tokens":10,"output_tokens":2,"prefix_blocks":[1,-2]}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        try #"{"id":"a","prompt_tokens":10,"output_tokens":2,"prefix_blocks":[1,-2]}"#.write(
+            toFile: path, atomically: true, encoding: .utf8)
         let yaml = tempDir() + "/s.yaml"
-        try handComputableScenarioYAML(trace: path, policy: "name: small-only").write(toFile: yaml, atomically: true, encoding: .utf8)
+        try handComputableScenarioYAML(trace: path, policy: "name: small-only").write(
+            toFile: yaml, atomically: true, encoding: .utf8)
         r = try runCLI(["simulate", yaml])
         XCTAssertEqual(r.status, 2, r.stderr)
         XCTAssert(r.stderr.contains("t.jsonl:1") && r.stderr.contains("prefix_blocks[1]"), r.stderr)
     }
 }
 
-private func XCTAssertEqual(_ a: [Double], _ b: [Double], accuracy: Double, file: StaticString = #filePath, line: UInt = #line) {
+private func XCTAssertEqual(
+    _ a: [Double], _ b: [Double], accuracy: Double, file: StaticString = #filePath, line: UInt = #line
+) {
     XCTAssertEqual(a.count, b.count, file: file, line: line)
     for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: accuracy, "\(a) vs \(b)", file: file, line: line) }
 }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Handoff
 
 final class QueueingTests: XCTestCase {
@@ -10,7 +11,9 @@ final class QueueingTests: XCTestCase {
         let (c, rho) = (8, 0.7)
         let lambda = rho * Double(c)
         let w = ErlangC.meanWait(servers: c, arrivalRate: lambda, serviceRate: 1)
-        let runs = (1...10).map { MMcModel(servers: c, customers: 1_000_000, arrivalRate: lambda, seed: UInt64($0)).run().meanWait }
+        let runs = (1...10).map {
+            MMcModel(servers: c, customers: 1_000_000, arrivalRate: lambda, seed: UInt64($0)).run().meanWait
+        }
         let mean = runs.reduce(0, +) / 10
         let se = (runs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 9).squareRoot() / 10.0.squareRoot()
         XCTAssertEqual(mean, w, accuracy: 0.01 * w)
@@ -42,9 +45,16 @@ final class QueueingTests: XCTestCase {
         var q = EventQueue(capacity: 2)
         let rng = RandomStream(seed: 3)
         var times: [Double] = []
-        for k in 0..<5000 { let t = rng.uniform(); times.append(t); q.push(Event(time: t, kind: 1, target: k % 7, argument: UInt32(k))) }
+        for k in 0..<5000 {
+            let t = rng.uniform()
+            times.append(t)
+            q.push(Event(time: t, kind: 1, target: k % 7, argument: UInt32(k)))
+        }
         var out: [Double] = []
-        while let e = q.pop() { out.append(e.time); XCTAssertEqual(e.kind, 1) }
+        while let e = q.pop() {
+            out.append(e.time)
+            XCTAssertEqual(e.kind, 1)
+        }
         XCTAssertEqual(out, times.sorted())
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Handoff
 
 /// `route`: whole-request routing. Its ends reproduce the single-tier policies number for number.
@@ -16,10 +17,14 @@ final class RouteTests: XCTestCase {
         let route = sc.policy as! RoutePolicy
         let maxScore = (0..<trace.count).map { route.score(trace: trace, request: $0) }.max()!
         XCTAssertLessThan(maxScore, 1)
-        let large = try Simulation.run(try ScenarioLoader.load(path: path, overrides: ["policy.name=large-only"]), trace: trace)
-        let small = try Simulation.run(try ScenarioLoader.load(path: path, overrides: ["policy.name=small-only"]), trace: trace)
-        let all = try Simulation.run(try ScenarioLoader.load(path: path, overrides: ["policy.route_threshold=0"]), trace: trace)
-        let none = try Simulation.run(try ScenarioLoader.load(path: path, overrides: ["policy.route_threshold=1"]), trace: trace)
+        let large = try Simulation.run(
+            try ScenarioLoader.load(path: path, overrides: ["policy.name=large-only"]), trace: trace)
+        let small = try Simulation.run(
+            try ScenarioLoader.load(path: path, overrides: ["policy.name=small-only"]), trace: trace)
+        let all = try Simulation.run(
+            try ScenarioLoader.load(path: path, overrides: ["policy.route_threshold=0"]), trace: trace)
+        let none = try Simulation.run(
+            try ScenarioLoader.load(path: path, overrides: ["policy.route_threshold=1"]), trace: trace)
         XCTAssertEqual(withoutPolicy(all.summary), withoutPolicy(large.summary))
         XCTAssertEqual(withoutPolicy(none.summary), withoutPolicy(small.summary))
         XCTAssertEqual(all.summary.number(at: "offload.request_fraction"), 1)
@@ -28,9 +33,11 @@ final class RouteTests: XCTestCase {
 
     /// `tune --target` calibrates τ to a share of large-model requests (RouteLLM's calibration).
     func testTuneTargetsLargeRequestShare() throws {
-        let tuner = Tuner(family: try ScenarioFamily(path: packageRoot + "/Scenarios/route-default.yaml", overrides: []),
-                          spec: TuneSpec(objective: nil, constraints: [], target: ("offload.request_fraction", 0.2),
-                                         axes: [.continuous(path: "policy.route_threshold", lo: 0, hi: 1)]))
+        let tuner = Tuner(
+            family: try ScenarioFamily(path: packageRoot + "/Scenarios/route-default.yaml", overrides: []),
+            spec: TuneSpec(
+                objective: nil, constraints: [], target: ("offload.request_fraction", 0.2),
+                axes: [.continuous(path: "policy.route_threshold", lo: 0, hi: 1)]))
         let r = try tuner.run()
         XCTAssertEqual(r.best!.summary.number(at: "offload.request_fraction")!, 0.2, accuracy: 1.0 / 300)
     }
@@ -42,11 +49,11 @@ extension SingleRequestTests {
     /// (difficulties are stored as Float: the mean is 0.29999999, so τ = 0.3 itself is not a boundary to test).
     func testRouteSingleRequestLatencies() throws {
         let large = try run("route", extra: ", route_threshold: 0.29")
-        let expected: Double = 5 + 22 + 608 + 5   // large-only's: there, prefill, 19 steps of 32, back
+        let expected: Double = 5 + 22 + 608 + 5  // large-only's: there, prefill, 19 steps of 32, back
         XCTAssertEqual(large.e2elS * 1000, expected, accuracy: 1e-9)
         XCTAssertEqual(large.offloadedTokens, 20)
         let small = try run("route", extra: ", route_threshold: 0.31")
-        XCTAssertEqual(small.e2elS * 1000, 220, accuracy: 1e-9)   // small-only's: 11 + 19·11
+        XCTAssertEqual(small.e2elS * 1000, 220, accuracy: 1e-9)  // small-only's: 11 + 19·11
         XCTAssertEqual(small.offloadedTokens, 0)
         // max and p90 scores: 0.9 ≥ 0.5 routes large.
         XCTAssertEqual(try run("route", extra: ", route_threshold: 0.5, route_score: max").offloadedTokens, 20)
@@ -63,11 +70,13 @@ extension SingleRequestTests {
     /// the target's own last token is in no KV cache yet. Rejected drafts leave the KV.
     func testSpeculativeHandComputed() throws {
         let q = try run("speculative", extra: ", draft_tokens: 4, acceptance_from: trace, accept_threshold: 0.5")
-        XCTAssertEqual(q.ttftS * 1000, 32, accuracy: 1e-9)                // 5 there, prefill 100: 22, 5 back
-        let rounds: [Double] = [5 + 11.1 + 33 + 5 + 3.0,                    // draft prefills 101; target verifies 5
-                                47.1, 47.1, 47.1,                           // draft prefills 1 (the target's token)
-                                5 + 34.1 + 5 + 3.0,                         // all 4 accepted
-                                5 + 34.2 + 5 + 3.0, 5 + 34.2 + 5 + 3.0]     // draft prefills 2 (last draft + target's token)
+        XCTAssertEqual(q.ttftS * 1000, 32, accuracy: 1e-9)  // 5 there, prefill 100: 22, 5 back
+        let rounds: [Double] = [
+            5 + 11.1 + 33 + 5 + 3.0,  // draft prefills 101; target verifies 5
+            47.1, 47.1, 47.1,  // draft prefills 1 (the target's token)
+            5 + 34.1 + 5 + 3.0,  // all 4 accepted
+            5 + 34.2 + 5 + 3.0, 5 + 34.2 + 5 + 3.0
+        ]  // draft prefills 2 (last draft + target's token)
         let expected = 27 + rounds.reduce(0, +) + 5
         XCTAssertEqual(q.e2elS * 1000, expected, accuracy: 1e-9)
         XCTAssertEqual(q.outputTokens, 20)

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Handoff
 
 /// One request alone: the latency is a hand-computable sum.
@@ -9,29 +10,38 @@ import XCTest
 /// that finishes the prefill yields the first token.
 /// Request: prompt 100 tokens, 20 output tokens, tokens 5…9 hard → segments small 5, large 5, small 10.
 final class SingleRequestTests: XCTestCase {
-    static let traceLine = #"{"id":"a","prompt_tokens":100,"difficulty":[0.1,0.1,0.1,0.1,0.1,0.9,0.9,0.9,0.9,0.9,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1]}"#
+    static let traceLine =
+        #"{"id":"a","prompt_tokens":100,"difficulty":[0.1,0.1,0.1,0.1,0.1,0.9,0.9,0.9,0.9,0.9,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1]}"#
 
-    func run(_ policy: String, mode: String = "sequential", extra: String = "", trace: String = traceLine) throws -> RequestOutcome {
+    func run(
+        _ policy: String, mode: String = "sequential", extra: String = "", trace: String = traceLine
+    ) throws -> RequestOutcome {
         let r = try runAll(policy, mode: mode, extra: extra, trace: trace)
         XCTAssertEqual(r.outcome.requests.count, 1)
         return r.outcome.requests[0]
     }
 
-    func runAll(_ policy: String, mode: String = "sequential", extra: String = "", trace: String = traceLine,
-                overrides: [String] = []) throws -> SimulationResult {
+    func runAll(
+        _ policy: String, mode: String = "sequential", extra: String = "", trace: String = traceLine,
+        overrides: [String] = []
+    ) throws -> SimulationResult {
         let dir = tempDir()
         let path = dir + "/t.jsonl"
         try (trace + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-        let sc = try scenario(handComputableScenarioYAML(trace: path, policy: "name: \(policy), offload_threshold: 0.5, mode: \(mode), chunk_tokens: 4\(extra)"),
-                              overrides)
+        let sc = try scenario(
+            handComputableScenarioYAML(
+                trace: path, policy: "name: \(policy), offload_threshold: 0.5, mode: \(mode), chunk_tokens: 4\(extra)"),
+            overrides)
         return try Simulation.run(sc)
     }
 
     /// Admission control: constant arrivals every 100 ms, each request alone takes 220 ms
     /// (small-only), at most 1 in flight: requests 0, 3, 6, 9 are served, the other 6 rejected.
     func testMaxInFlightRejectsArrivals() throws {
-        let r = try runAll("small-only", overrides: ["traffic.rate_rps=10", "traffic.requests=10", "traffic.max_in_flight=1"])
-        XCTAssertEqual(r.outcome.requests.filter(\.rejected).map(\.arrivalS).map { Int(($0 * 10).rounded()) }, [1, 2, 4, 5, 7, 8])
+        let r = try runAll(
+            "small-only", overrides: ["traffic.rate_rps=10", "traffic.requests=10", "traffic.max_in_flight=1"])
+        XCTAssertEqual(
+            r.outcome.requests.filter(\.rejected).map(\.arrivalS).map { Int(($0 * 10).rounded()) }, [1, 2, 4, 5, 7, 8])
         XCTAssertEqual(r.summary["requests"], .number(4))
         XCTAssertEqual(r.summary["requests_rejected"], .number(6))
         XCTAssertEqual(r.summary["requests_failed"], .number(6))
@@ -40,7 +50,7 @@ final class SingleRequestTests: XCTestCase {
 
     func testSmallOnly() throws {
         let q = try run("small-only")
-        XCTAssertEqual(q.ttftS * 1000, 11, accuracy: 1e-9)            // 1 + 0.1·100
+        XCTAssertEqual(q.ttftS * 1000, 11, accuracy: 1e-9)  // 1 + 0.1·100
         XCTAssertEqual(q.e2elS * 1000, 11 + 19 * 11, accuracy: 1e-9)  // + 19 decode steps of 1 + 10
         XCTAssertEqual(q.offloadedTokens, 0)
     }
@@ -56,9 +66,9 @@ final class SingleRequestTests: XCTestCase {
 
     func testSplitReasonSequential() throws {
         let q = try run("splitreason", mode: "sequential")
-        let small1 = 11.0 + 4 * 11               // prefill 100, 5 tokens
-        let large = (2 + 0.2 * 105) + 4 * 32     // prefill the 105 unseen tokens, 5 tokens
-        let small2 = (1 + 0.1 * 6) + 9 * 11      // small KV holds 104 of 110: prefill 6, 10 tokens
+        let small1 = 11.0 + 4 * 11  // prefill 100, 5 tokens
+        let large = (2 + 0.2 * 105) + 4 * 32  // prefill the 105 unseen tokens, 5 tokens
+        let small2 = (1 + 0.1 * 6) + 9 * 11  // small KV holds 104 of 110: prefill 6, 10 tokens
         XCTAssertEqual(q.ttftS * 1000, 11, accuracy: 1e-9)
         XCTAssertEqual(q.e2elS * 1000, small1 + 5 + large + 5 + small2, accuracy: 1e-9)
         XCTAssertEqual(q.offloadedTokens, 5)
@@ -70,9 +80,9 @@ final class SingleRequestTests: XCTestCase {
     /// small decode step before the handoff, in the context, not in the output.
     func testSplitReasonTriggerToken() throws {
         let q = try run("splitreason", mode: "sequential", extra: ", trigger_tokens: 1")
-        let small1 = 11.0 + 5 * 11               // prefill 100, 5 tokens + the silent trigger
-        let large = (2 + 0.2 * 106) + 4 * 32     // the 106 unseen tokens include the trigger
-        let small2 = (1 + 0.1 * 6) + 9 * 11      // small KV holds 105 of 111
+        let small1 = 11.0 + 5 * 11  // prefill 100, 5 tokens + the silent trigger
+        let large = (2 + 0.2 * 106) + 4 * 32  // the 106 unseen tokens include the trigger
+        let small2 = (1 + 0.1 * 6) + 9 * 11  // small KV holds 105 of 111
         XCTAssertEqual(q.ttftS * 1000, 11, accuracy: 1e-9)
         XCTAssertEqual(q.e2elS * 1000, small1 + 5 + large + 5 + small2, accuracy: 1e-9)
         XCTAssertEqual(q.outputTokens, 20, "the trigger is not output")
@@ -96,9 +106,11 @@ final class SingleRequestTests: XCTestCase {
     /// differs from a decode step (11). With 100 tokens both are 11, which hid a small tier that
     /// never prefilled the prompt in pipelined mode.
     func testPipelinedPromptPrefill() throws {
-        let q = try run("splitreason", mode: "pipelined", trace: Self.traceLine.replacingOccurrences(of: "\"prompt_tokens\":100", with: "\"prompt_tokens\":50"))
+        let q = try run(
+            "splitreason", mode: "pipelined",
+            trace: Self.traceLine.replacingOccurrences(of: "\"prompt_tokens\":100", with: "\"prompt_tokens\":50"))
         XCTAssertEqual(q.ttftS * 1000, 6, accuracy: 1e-9)
-        let expected: Double = 6 + 44 + 5 + 130.2 + 5 + 100.1   // small 6 + 4·11, large 2.2 + 4·32, small 1.1 + 9·11
+        let expected: Double = 6 + 44 + 5 + 130.2 + 5 + 100.1  // small 6 + 4·11, large 2.2 + 4·32, small 1.1 + 9·11
         XCTAssertEqual(q.e2elS * 1000, expected, accuracy: 1e-9)
         XCTAssertEqual(q.outputTokens, 20)
     }
@@ -108,7 +120,8 @@ final class SingleRequestTests: XCTestCase {
     /// segment's role, the large sequence was told to arrive twice and the second arrival wiped
     /// its decode work: the request never finished.
     func testPipelinedStartingOnTheLargeTier() throws {
-        let hardFirst = #"{"id":"b","prompt_tokens":100,"difficulty":[0.9,0.9,0.9,0.9,0.9,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1]}"#
+        let hardFirst =
+            #"{"id":"b","prompt_tokens":100,"difficulty":[0.9,0.9,0.9,0.9,0.9,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1]}"#
         let q = try run("splitreason", mode: "pipelined", trace: hardFirst)
         // 5 there, large prefill 22 → first token, 5 back: TTFT 32. Large 5 tokens end at
         // 5 + 22 + 4·32 = 155; the chunk of 4 reached the small tier long before, so the handoff

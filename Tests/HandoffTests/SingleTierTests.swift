@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Handoff
 
 /// Policy `single`: a plain deployment, one tier of any name.
@@ -19,10 +20,14 @@ final class SingleTierTests: XCTestCase {
 
     /// The same tier under another name serves exactly as small-only does on a tier named small.
     func testAnyNameMatchesSmallOnly() throws {
-        let single = try Simulation.run(try scenario(yaml(tier: "prod", policy: "{name: single}")), checkingInvariants: true)
+        let single = try Simulation.run(
+            try scenario(yaml(tier: "prod", policy: "{name: single}")), checkingInvariants: true)
         let small = try Simulation.run(try scenario(yaml(tier: "small", policy: "{name: small-only}")))
         XCTAssertEqual(single.scenario.policy.roles, ["prod"])
-        for key in ["requests", "duration_s", "latency_ms.ttft.p50", "latency_ms.e2el.p99", "latency_ms.tpot.mean", "cost_usd.total", "events"] {
+        for key in [
+            "requests", "duration_s", "latency_ms.ttft.p50", "latency_ms.e2el.p99", "latency_ms.tpot.mean",
+            "cost_usd.total", "events"
+        ] {
             XCTAssertEqual(number(single.summary, key), number(small.summary, key), key)
         }
         XCTAssertEqual(number(single.summary, "offload.token_fraction"), 0)
@@ -36,6 +41,7 @@ final class SingleTierTests: XCTestCase {
         let large = try ScenarioLoader.load(path: nil, overrides: ["policy.name=single", "policy.tier=large"])
         XCTAssertEqual(large.policy.roles, ["large"])
         XCTAssertNoThrow(try Simulation.run(large))
-        XCTAssertThrowsError(try ScenarioLoader.load(path: nil, overrides: ["policy.name=single", "policy.tier=medium"]))
+        XCTAssertThrowsError(
+            try ScenarioLoader.load(path: nil, overrides: ["policy.name=single", "policy.tier=medium"]))
     }
 }

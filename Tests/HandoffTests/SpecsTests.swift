@@ -1,12 +1,14 @@
 import Foundation
 import XCTest
+
 @testable import Handoff
 
 /// `specs`: beams of draft steps scored by the target's prefill and a PRM in parallel.
 final class SpecsTests: XCTestCase {
     /// Prompt 100, two steps of 10 tokens. Step 0: candidate 0 scores 0.9 ≥ 0.75 (kept); step 1:
     /// both candidates score < 0.75 (the target takes over; its best reward 0.9 > 0.8).
-    static let trace = #"{"id":"s","prompt_tokens":100,"output_tokens":20,"steps":[10,20],"step_scores":[[0.9,0.2],[0.1,0.3]],"step_rewards":[[0,0],[0.9,0.5]]}"#
+    static let trace =
+        #"{"id":"s","prompt_tokens":100,"output_tokens":20,"steps":[10,20],"step_scores":[[0.9,0.2],[0.1,0.3]],"step_rewards":[[0,0],[0.9,0.5]]}"#
 
     /// The hand-computable scenario (SingleRequestTests) plus a PRM tier: f=1, a=0.05, b=10.
     func run(_ policy: String, trace: String = trace, prm: Bool = true) throws -> SimulationResult {
@@ -14,8 +16,14 @@ final class SpecsTests: XCTestCase {
         try (trace + "\n").write(toFile: dir + "/t.jsonl", atomically: true, encoding: .utf8)
         var yaml = handComputableScenarioYAML(trace: dir + "/t.jsonl", policy: policy)
         if prm {
-            yaml = yaml.replacingOccurrences(of: "models:\n", with: "models:\n  prm: {name: DeepSeek-R1-Distill-Qwen-1.5B}\n")
-                .replacingOccurrences(of: "tiers:\n", with: "tiers:\n  prm: {gpu: A100-SXM-80GB, latency: {kind: linear, fixed_ms: 1, prefill_ms_per_token: 0.05, decode_ms_per_seq: 10}}\n")
+            yaml = yaml.replacingOccurrences(
+                of: "models:\n", with: "models:\n  prm: {name: DeepSeek-R1-Distill-Qwen-1.5B}\n"
+            )
+            .replacingOccurrences(
+                of: "tiers:\n",
+                with:
+                    "tiers:\n  prm: {gpu: A100-SXM-80GB, latency: {kind: linear, fixed_ms: 1, prefill_ms_per_token: 0.05, decode_ms_per_seq: 10}}\n"
+            )
         }
         return try Simulation.run(try scenario(yaml))
     }
@@ -29,13 +37,14 @@ final class SpecsTests: XCTestCase {
     /// The target (still holding 110) decodes 2 branches of 10: 10 × (2 + 30·2) = 620 (1077); the PRM,
     /// 5 ms away, scores 20 tokens in 2 ms (1084); 5 ms back: 1089.
     func testSingleRequestHandComputed() throws {
-        let r = try run("name: specs, beam_width: 2, rejection_threshold: 0.75, switch_back_threshold: 0.8, acceptance_from: trace")
+        let r = try run(
+            "name: specs, beam_width: 2, rejection_threshold: 0.75, switch_back_threshold: 0.8, acceptance_from: trace")
         let q = r.outcome.requests[0]
         XCTAssertEqual(q.ttftS * 1000, 236, accuracy: 1e-9)
         XCTAssertEqual(q.e2elS * 1000, 1089, accuracy: 1e-9)
         XCTAssertEqual(q.outputTokens, 20)
         XCTAssertEqual(q.offloadedTokens, 10)
-        XCTAssertEqual(q.handoffs, 6)   // 2 per scoring group (two of them), back to the draft, to the PRM
+        XCTAssertEqual(q.handoffs, 6)  // 2 per scoring group (two of them), back to the draft, to the PRM
         // Branches are in the KV: every tier peaks at 110 context + 2 branches of 10.
         XCTAssertEqual(r.outcome.tiers.map(\.peakKVTokens), [130, 130, 130].map { $0 })
         // Decode work: draft 2 × 20, target 2 × 10.
@@ -58,8 +67,11 @@ final class SpecsTests: XCTestCase {
         XCTAssertEqual(slots.score, [188, 112, 112, 112])
         XCTAssertEqual(slots.draft, [124, 48, 48, 48])
         // Width 1 is the same under both; a sequence that lost its KV re-reads from where it has it.
-        XCTAssertEqual(PrefixCache.per_slot.branchPrefill(context: 50, kv: 20, width: 1, candidateTokens: 0, base: 0).tokens, 30)
-        XCTAssertEqual(PrefixCache.per_slot.branchPrefill(context: 63, kv: 10, width: 4, candidateTokens: 16, base: 31).tokens, 53 + 48 + 3 * 37)
+        XCTAssertEqual(
+            PrefixCache.per_slot.branchPrefill(context: 50, kv: 20, width: 1, candidateTokens: 0, base: 0).tokens, 30)
+        XCTAssertEqual(
+            PrefixCache.per_slot.branchPrefill(context: 63, kv: 10, width: 4, candidateTokens: 16, base: 31).tokens,
+            53 + 48 + 3 * 37)
     }
 
     /// The simulator charges the copies: the same request under per-slot caches prefills 3·31 + 3·3·16
@@ -76,15 +88,20 @@ final class SpecsTests: XCTestCase {
         let dir = tempDir()
         try (trace + "\n").write(toFile: dir + "/t.jsonl", atomically: true, encoding: .utf8)
         let yaml = handComputableScenarioYAML(trace: dir + "/t.jsonl", policy: policy)
-            .replacingOccurrences(of: "decode_ms_per_seq: 10}}", with: "decode_ms_per_seq: 10}, prefix_cache: per_slot}")
-            .replacingOccurrences(of: "decode_ms_per_seq: 30}}", with: "decode_ms_per_seq: 30}, prefix_cache: per_slot}")
+            .replacingOccurrences(
+                of: "decode_ms_per_seq: 10}}", with: "decode_ms_per_seq: 10}, prefix_cache: per_slot}"
+            )
+            .replacingOccurrences(
+                of: "decode_ms_per_seq: 30}}", with: "decode_ms_per_seq: 30}, prefix_cache: per_slot}")
         let slots = try Simulation.run(try scenario(yaml))
         let prefilled = { (r: SimulationResult, t: String) in r.outcome.tiers.first { $0.name == t }!.prefilledTokens }
         XCTAssertEqual(prefilled(shared, "large"), 95 + 3 * 64)
         XCTAssertEqual(prefilled(slots, "large"), 188 + 3 * 112)
         XCTAssertEqual(prefilled(slots, "small") - prefilled(shared, "small"), 237)
-        XCTAssertEqual((slots.outcome.requests[0].ttftS - shared.outcome.requests[0].ttftS) * 1000, 27.9, accuracy: 1e-9)
-        XCTAssertEqual((slots.outcome.requests[0].e2elS - shared.outcome.requests[0].e2elS) * 1000, -48.9, accuracy: 1e-9)
+        XCTAssertEqual(
+            (slots.outcome.requests[0].ttftS - shared.outcome.requests[0].ttftS) * 1000, 27.9, accuracy: 1e-9)
+        XCTAssertEqual(
+            (slots.outcome.requests[0].e2elS - shared.outcome.requests[0].e2elS) * 1000, -48.9, accuracy: 1e-9)
         XCTAssertEqual(slots.outcome.requests[0].outputTokens, 64)
     }
 
@@ -94,10 +111,14 @@ final class SpecsTests: XCTestCase {
     /// and on return the draft feeds its last token again as a 1-token prefill (1.1 ms) where
     /// small-only decodes (11 ms).
     func testBeamWidthOneAllAcceptedIsDraftDecodingPlusScoring() throws {
-        let specs = try run("name: specs, beam_width: 1, rejection_threshold: 0, acceptance_from: trace, reward_tier: large", prm: false)
+        let specs = try run(
+            "name: specs, beam_width: 1, rejection_threshold: 0, acceptance_from: trace, reward_tier: large", prm: false
+        )
         let small = try run("name: small-only", prm: false)
         XCTAssertEqual(small.outcome.requests[0].e2elS * 1000, 220, accuracy: 1e-9)
-        let scoring = (2 + 0.2 * 110) + (2 + 0.2 * 10), crossings = 4 * 5.0, refeed = 1.1 - 11
+        let scoring = (2 + 0.2 * 110) + (2 + 0.2 * 10)
+        let crossings = 4 * 5.0
+        let refeed = 1.1 - 11
         XCTAssertEqual(specs.outcome.requests[0].e2elS * 1000, 220 + scoring + crossings + refeed, accuracy: 1e-9)
         XCTAssertEqual(specs.outcome.requests[0].offloadedTokens, 0)
         XCTAssertEqual(specs.summary.number(at: "accuracy.predicted"), small.summary.number(at: "accuracy.predicted"))
@@ -108,13 +129,22 @@ final class SpecsTests: XCTestCase {
     /// PRM's scores, small wrong and large right alone: accuracy ν (difficulties all 0, so the
     /// weight is the credited token share: ν · 20 / 20).
     func testVerifiedDraftsEarnTheVerifiersCredit() throws {
-        let labelled = #"{"id":"s","prompt_tokens":100,"output_tokens":20,"steps":[10,20],"step_scores":[[0.9,0.2],[0.9,0.3]],"step_rewards":[[0,0],[0,0]],"small_correct":false,"large_correct":true}"#
+        let labelled =
+            #"{"id":"s","prompt_tokens":100,"output_tokens":20,"steps":[10,20],"step_scores":[[0.9,0.2],[0.9,0.3]],"step_rewards":[[0,0],[0,0]],"small_correct":false,"large_correct":true}"#
         for nu in [1.0, 0.5, 0.0] {
             let dir = tempDir()
             try (labelled + "\n").write(toFile: dir + "/t.jsonl", atomically: true, encoding: .utf8)
-            var yaml = handComputableScenarioYAML(trace: dir + "/t.jsonl", policy: "name: specs, beam_width: 2, rejection_threshold: 0.75, acceptance_from: trace")
-            yaml = yaml.replacingOccurrences(of: "models:\n", with: "models:\n  prm: {name: DeepSeek-R1-Distill-Qwen-1.5B}\n")
-                .replacingOccurrences(of: "tiers:\n", with: "tiers:\n  prm: {gpu: A100-SXM-80GB, latency: {kind: linear, fixed_ms: 1, prefill_ms_per_token: 0.05, decode_ms_per_seq: 10}}\n")
+            var yaml = handComputableScenarioYAML(
+                trace: dir + "/t.jsonl",
+                policy: "name: specs, beam_width: 2, rejection_threshold: 0.75, acceptance_from: trace")
+            yaml = yaml.replacingOccurrences(
+                of: "models:\n", with: "models:\n  prm: {name: DeepSeek-R1-Distill-Qwen-1.5B}\n"
+            )
+            .replacingOccurrences(
+                of: "tiers:\n",
+                with:
+                    "tiers:\n  prm: {gpu: A100-SXM-80GB, latency: {kind: linear, fixed_ms: 1, prefill_ms_per_token: 0.05, decode_ms_per_seq: 10}}\n"
+            )
             let r = try Simulation.run(try scenario(yaml, ["accuracy.verified_draft_credit=\(nu)"]))
             XCTAssertEqual(r.outcome.requests[0].offloadedTokens, 0, "both steps are drafts")
             XCTAssertEqual(try XCTUnwrap(r.summary.number(at: "accuracy.predicted")), nu, accuracy: 1e-12, "ν = \(nu)")
@@ -138,11 +168,14 @@ final class SpecsTests: XCTestCase {
 
     /// Memory: the three models' weights and KV are each accounted on their tier.
     func testMemoryCoversEveryResidentModel() throws {
-        let r = try Simulation.run(try ScenarioLoader.load(path: packageRoot + "/Scenarios/specs-math500.yaml",
-                                                           overrides: ["trace.synthetic.requests=40"]))
+        let r = try Simulation.run(
+            try ScenarioLoader.load(
+                path: packageRoot + "/Scenarios/specs-math500.yaml",
+                overrides: ["trace.synthetic.requests=40"]))
         let gib = 1_073_741_824.0
         for (tier, params) in [("small", 1.54), ("large", 7.6), ("prm", 1.54)] {
-            XCTAssertEqual(r.summary.number(at: "memory_gib.\(tier).weights")!, params * 1e9 * 2 / gib, accuracy: 1e-9, tier)
+            XCTAssertEqual(
+                r.summary.number(at: "memory_gib.\(tier).weights")!, params * 1e9 * 2 / gib, accuracy: 1e-9, tier)
             XCTAssertGreaterThan(r.summary.number(at: "memory_gib.\(tier).kv_peak_tokens")!, 0, tier)
             XCTAssertGreaterThan(r.summary.number(at: "cost_usd.by_tier.\(tier)")!, 0, tier)
         }
@@ -152,9 +185,12 @@ final class SpecsTests: XCTestCase {
     /// parallel groups conserve them), KV never exceeds capacity and nothing stalls.
     func testConservationUnderLoad() throws {
         for width in [1, 4, 16] {
-            let sc = try ScenarioLoader.load(path: packageRoot + "/Scenarios/specs-math500.yaml",
-                                             overrides: ["trace.synthetic.requests=80", "traffic.rate_rps=4", "policy.beam_width=\(width)",
-                                                         "tiers.small.kv_capacity_tokens=12000", "tiers.prm.kv_capacity_tokens=9000"])
+            let sc = try ScenarioLoader.load(
+                path: packageRoot + "/Scenarios/specs-math500.yaml",
+                overrides: [
+                    "trace.synthetic.requests=80", "traffic.rate_rps=4", "policy.beam_width=\(width)",
+                    "tiers.small.kv_capacity_tokens=12000", "tiers.prm.kv_capacity_tokens=9000"
+                ])
             let trace = try Simulation.loadTrace(sc)
             let o = try Simulation.run(sc, trace: trace, checkingInvariants: true).outcome
             XCTAssertEqual(o.stalledRequests, 0)
@@ -164,7 +200,9 @@ final class SpecsTests: XCTestCase {
                 XCTAssertFalse(q.failed, "width \(width) request \(q.id)")
                 XCTAssertEqual(q.outputTokens, trace.outputTokens(q.traceIndex))
             }
-            for (t, tier) in sc.tiers.enumerated() { XCTAssertLessThanOrEqual(o.tiers[t].peakKVTokens, tier.kvCapacityTokens) }
+            for (t, tier) in sc.tiers.enumerated() {
+                XCTAssertLessThanOrEqual(o.tiers[t].peakKVTokens, tier.kvCapacityTokens)
+            }
             if width == 16 { XCTAssertGreaterThan(o.tiers.reduce(0) { $0 + $1.preemptions + $1.evictions }, 0) }
         }
     }
@@ -188,13 +226,17 @@ final class StepCandidateTraceTests: XCTestCase {
     func testErrorsNameLineAndField() throws {
         let ragged = #"{"prompt_tokens":1,"output_tokens":4,"steps":[2,4],"step_scores":[[0.1,0.2],[0.3]]}"#
         XCTAssertThrowsError(try TraceJSONL.parse(ragged + "\n", file: "t.jsonl")) { e in
-            XCTAssertTrue("\(e)".contains("t.jsonl:1") && "\(e)".contains("step_scores[1]") && "\(e)".contains("K must be the same"), "\(e)")
+            XCTAssertTrue(
+                "\(e)".contains("t.jsonl:1") && "\(e)".contains("step_scores[1]")
+                    && "\(e)".contains("K must be the same"), "\(e)")
         }
         let rows = #"{"prompt_tokens":1,"output_tokens":4,"steps":[2,4],"step_scores":[[0.1]]}"#
         XCTAssertThrowsError(try TraceJSONL.parse(rows + "\n", file: "t.jsonl")) { e in
             XCTAssertTrue("\(e)".contains("has 1 rows but the request has 2 steps"), "\(e)")
         }
-        let missing = #"{"prompt_tokens":1,"output_tokens":2,"steps":[2],"step_scores":[[0.5]]}"# + "\n" + #"{"prompt_tokens":1,"output_tokens":2,"steps":[2]}"#
+        let missing =
+            #"{"prompt_tokens":1,"output_tokens":2,"steps":[2],"step_scores":[[0.5]]}"# + "\n"
+            + #"{"prompt_tokens":1,"output_tokens":2,"steps":[2]}"#
         XCTAssertThrowsError(try TraceJSONL.parse(missing + "\n", file: "t.jsonl")) { e in
             XCTAssertTrue("\(e)".contains("t.jsonl:2") && "\(e)".contains("line 1 records step_scores"), "\(e)")
         }
@@ -210,7 +252,9 @@ final class StepCandidateTraceTests: XCTestCase {
         spec.stepCandidates = 8
         let t = spec.generate()
         XCTAssertEqual(t.steps, plain.steps)
-        XCTAssertEqual((0..<t.difficulty.count).map { t.difficulty[$0] }, (0..<plain.difficulty.count).map { plain.difficulty[$0] })
+        XCTAssertEqual(
+            (0..<t.difficulty.count).map { t.difficulty[$0] }, (0..<plain.difficulty.count).map { plain.difficulty[$0] }
+        )
         XCTAssertEqual(t.stepScores.count, t.steps.count * 8)
         XCTAssertEqual(t.stepRewards.count, t.steps.count * 8)
         XCTAssertTrue(t.stepScores.allSatisfy { $0 >= 0 && $0 <= 1 })
@@ -220,17 +264,22 @@ final class StepCandidateTraceTests: XCTestCase {
             let x = (mu - a) / 0.15
             return (mu - a) * 0.5 * erfc(-x / 2.0.squareRoot()) + 0.15 * exp(-x * x / 2) / (2 * Double.pi).squareRoot()
         }
-        var diff = 0.0, k = 0
+        var diff = 0.0
+        var k = 0
         for r in 0..<t.count {
             var prev = 0
             for j in t.stepOffsets[r]..<t.stepOffsets[r + 1] {
                 let end = Int(t.steps[j])
-                let dbar = (prev..<end).reduce(0.0) { $0 + Double(t.difficulty[t.offsets[r] + $1]) } / Double(end - prev)
-                for c in 0..<8 { diff += t.stepScore(step: j, candidate: c) - (m(1 - dbar, 0) - m(1 - dbar, 1)); k += 1 }
+                let dbar =
+                    (prev..<end).reduce(0.0) { $0 + Double(t.difficulty[t.offsets[r] + $1]) } / Double(end - prev)
+                for c in 0..<8 {
+                    diff += t.stepScore(step: j, candidate: c) - (m(1 - dbar, 0) - m(1 - dbar, 1))
+                    k += 1
+                }
                 prev = end
             }
         }
         XCTAssertGreaterThan(k, 10_000)
-        XCTAssertEqual(diff / Double(k), 0, accuracy: 0.005)   // standard error ≈ 0.15 / √k ≈ 0.001
+        XCTAssertEqual(diff / Double(k), 0, accuracy: 0.005)  // standard error ≈ 0.15 / √k ≈ 0.001
     }
 }

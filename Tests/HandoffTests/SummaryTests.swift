@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Handoff
 
 /// The typed summary (`SimulationSummary`): its JSON has the stable keys of docs/output.md in one
@@ -11,14 +12,18 @@ final class SummaryTests: XCTestCase {
         guard case .object(let pairs) = r.summary else { return XCTFail("not an object") }
         XCTAssertEqual(
             pairs.map(\.0),
-            ["scenario", "policy", "requests", "requests_failed", "requests_rejected", "duration_s", "throughput_rps",
-             "output_tokens_per_s", "latency_ms", "offload", "memory_gib", "utilization", "preemptions", "cost_usd",
-             "accuracy", "slo", "events", "seed"])
+            [
+                "scenario", "policy", "requests", "requests_failed", "requests_rejected", "duration_s",
+                "throughput_rps",
+                "output_tokens_per_s", "latency_ms", "offload", "memory_gib", "utilization", "preemptions", "cost_usd",
+                "accuracy", "slo", "events", "seed"
+            ])
         guard case .object(let e2el)? = r.summary["latency_ms"]?["e2el"] else { return XCTFail("no e2el") }
         XCTAssertEqual(e2el.map(\.0), ["mean", "p50", "p90", "p95", "p99"])
         XCTAssertEqual(r.summary.number(at: "latency_ms.e2el.p99"), r.typedSummary.latencyMs.e2el.p99)
-        XCTAssertEqual(r.summary.number(at: "memory_gib.large.kv_capacity_tokens"),
-                       Double(r.typedSummary.memoryGib["large"]!.kvCapacityTokens))
+        XCTAssertEqual(
+            r.summary.number(at: "memory_gib.large.kv_capacity_tokens"),
+            Double(r.typedSummary.memoryGib["large"]!.kvCapacityTokens))
         // Optional sections appear only when they apply, after `seed`.
         let gated = try Simulation.run(try ScenarioLoader.load(path: packageRoot + "/Scenarios/load-guard-peak.yaml"))
         guard case .object(let g) = gated.summary else { return XCTFail("not an object") }
@@ -30,7 +35,8 @@ final class SummaryTests: XCTestCase {
     func testAccuracyWithoutLabelsIsNull() throws {
         let r = try Simulation.run(try ScenarioLoader.load(path: packageRoot + "/Scenarios/llamacpp-local.yaml"))
         XCTAssertNil(r.accuracy)
-        XCTAssertEqual(r.summary["accuracy"], .object([("predicted", .null), ("ci95", .null), ("labeled_requests", .number(0))]))
+        XCTAssertEqual(
+            r.summary["accuracy"], .object([("predicted", .null), ("ci95", .null), ("labeled_requests", .number(0))]))
     }
 
     /// Encoded with Foundation's JSONEncoder and decoded with JSONDecoder, the summary encodes to
@@ -39,7 +45,9 @@ final class SummaryTests: XCTestCase {
         let r = try Simulation.run(try ScenarioLoader.load(path: packageRoot + "/Scenarios/api-offload.yaml"))
         let data = try JSONEncoder().encode(r.typedSummary)
         let back = try JSONDecoder().decode(SimulationSummary.self, from: data)
-        func sorted(_ v: JSONValue) -> [String: String] { Dictionary(uniqueKeysWithValues: SimulationOutput.flatten(v)) }
+        func sorted(_ v: JSONValue) -> [String: String] {
+            Dictionary(uniqueKeysWithValues: SimulationOutput.flatten(v))
+        }
         XCTAssertEqual(sorted(back.json), sorted(r.summary))
         XCTAssertEqual(back.costUsd.byTier["large"], r.typedSummary.costUsd.byTier["large"])
     }

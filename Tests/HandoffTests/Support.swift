@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Handoff
 
 /// Builds a scenario from YAML text (relative paths resolve against the package root).
@@ -32,22 +33,31 @@ let publicTracesDir: String? = {
 /// The public traces' folder, or a skip that says where they were looked for.
 func requirePublicTraces() throws -> String {
     guard let d = publicTracesDir else {
-        throw XCTSkip("the public traces are not on this machine (../shared/data/public-traces beside the checkout, or HANDOFF_PUBLIC_TRACES)")
+        throw XCTSkip(
+            "the public traces are not on this machine (../shared/data/public-traces beside the checkout, or HANDOFF_PUBLIC_TRACES)"
+        )
     }
     return d
 }
 
 /// Runs the built `handoff` executable.
-func runCLI(_ args: [String], cwd: String? = nil, environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+func runCLI(
+    _ args: [String], cwd: String? = nil, environment: [String: String] = [:]
+) throws -> (status: Int32, stdout: String, stderr: String) {
     let here = Bundle(for: CLITests.self).bundleURL
-    let candidates = [here.appendingPathComponent("handoff").path, here.deletingLastPathComponent().appendingPathComponent("handoff").path,
-                      packageRoot + "/.build/debug/handoff"]
+    let candidates = [
+        here.appendingPathComponent("handoff").path,
+        here.deletingLastPathComponent().appendingPathComponent("handoff").path,
+        packageRoot + "/.build/debug/handoff"
+    ]
     let bin = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) ?? candidates[0]
     guard FileManager.default.isExecutableFile(atPath: bin) else {
         XCTFail("handoff executable not found at \(bin); run `swift build` before `swift test` (scripts/test does)")
         return (-1, "", "")
     }
-    let p = Process(), out = Pipe(), err = Pipe()
+    let p = Process()
+    let out = Pipe()
+    let err = Pipe()
     p.executableURL = URL(fileURLWithPath: bin)
     p.arguments = args
     p.currentDirectoryURL = URL(fileURLWithPath: cwd ?? packageRoot)
@@ -55,7 +65,8 @@ func runCLI(_ args: [String], cwd: String? = nil, environment: [String: String] 
     p.standardOutput = out
     p.standardError = err
     try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
 }
@@ -75,7 +86,9 @@ func startCLI(_ args: [String]) throws -> Process {
 /// Waits (up to a minute) until the file at `path` has at least `n` lines.
 func waitForLines(_ path: String, _ n: Int) {
     let deadline = Date().addingTimeInterval(60)
-    while Date() < deadline, ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").count < n { usleep(5_000) }
+    while Date() < deadline,
+        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").count < n
+    { usleep(5_000) }
 }
 
 func tempDir() -> String {
@@ -87,7 +100,7 @@ func tempDir() -> String {
 func number(_ v: JSONValue?, _ path: String) -> Double? {
     var cur = v
     for p in path.split(separator: ".") { cur = cur?[String(p)] }
-    if case let .number(x)? = cur { return x }
+    if case .number(let x)? = cur { return x }
     return nil
 }
 

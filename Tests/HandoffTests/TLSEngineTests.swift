@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Handoff
 
 /// nginx (Debian's, unpacked by scripts/install-engine) terminating TLS with a self-signed
@@ -24,8 +25,10 @@ final class TLSProxy: @unchecked Sendable {
         // A self-signed certificate for the IP address the client connects to.
         let openssl = Process()
         openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-                             "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem"]
+        openssl.arguments = [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem"
+        ]
         openssl.standardOutput = FileHandle.nullDevice
         openssl.standardError = FileHandle.nullDevice
         try openssl.run()
@@ -69,11 +72,18 @@ final class TLSProxy: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline, !FileManager.default.fileExists(atPath: dir + "/nginx.pid") { usleep(20_000) }
         guard process.isRunning else {
-            throw HandoffError("nginx exited: \((try? String(contentsOfFile: dir + "/error.log", encoding: .utf8)) ?? "")", exitCode: 1)
+            throw HandoffError(
+                "nginx exited: \((try? String(contentsOfFile: dir + "/error.log", encoding: .utf8)) ?? "")", exitCode: 1
+            )
         }
     }
 
-    deinit { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
 }
 
 final class TLSEngineTests: XCTestCase {
@@ -89,7 +99,8 @@ final class TLSEngineTests: XCTestCase {
         r.temperature = 0
         r.cachePrompt = false
         let plain = try await OpenAIClient(base: small).complete(r)
-        let tls = try OpenAIClient(base: proxy.url, connection: ConnectionOptions(apiKey: Self.key, caFile: proxy.caFile))
+        let tls = try OpenAIClient(
+            base: proxy.url, connection: ConnectionOptions(apiKey: Self.key, caFile: proxy.caFile))
         let res = try await tls.complete(r)
         XCTAssertEqual(res.tokens.count, 12)
         XCTAssertEqual(res.text, plain.text, "greedy: the same tokens through the proxy")
@@ -105,7 +116,8 @@ final class TLSEngineTests: XCTestCase {
 
         // No CA file: the self-signed certificate is refused, and the error says what to do.
         do {
-            _ = try await OpenAIClient(base: proxy.url, retries: 0, connection: ConnectionOptions(apiKey: Self.key)).complete(r)
+            _ = try await OpenAIClient(base: proxy.url, retries: 0, connection: ConnectionOptions(apiKey: Self.key))
+                .complete(r)
             XCTFail("a self-signed certificate was accepted without --cacert")
         } catch let e as EngineError {
             guard case .tls = e else { return XCTFail("expected a TLS error, got \(e)") }
@@ -113,10 +125,12 @@ final class TLSEngineTests: XCTestCase {
         }
         // Wrong key: the server's 401 reaches the user; the key we sent is not printed.
         do {
-            _ = try await OpenAIClient(base: proxy.url, connection: ConnectionOptions(apiKey: "wrong-\(Self.key)", caFile: proxy.caFile)).complete(r)
+            _ = try await OpenAIClient(
+                base: proxy.url, connection: ConnectionOptions(apiKey: "wrong-\(Self.key)", caFile: proxy.caFile)
+            ).complete(r)
             XCTFail("a wrong key was accepted")
         } catch let e as EngineError {
-            guard case let .http(_, status, _) = e else { return XCTFail("expected HTTP 401, got \(e)") }
+            guard case .http(_, let status, _) = e else { return XCTFail("expected HTTP 401, got \(e)") }
             XCTAssertEqual(status, 401)
             XCTAssertFalse(e.description.contains(Self.key), e.description)
         }
@@ -124,17 +138,23 @@ final class TLSEngineTests: XCTestCase {
 
         // The CLI: the key from the variable --api-key-env names, the CA from --cacert.
         let out = tempDir() + "/rec.jsonl"
-        let cli = try runCLI(["record", "--server", proxy.url, "--api-key-env", "HANDOFF_TEST_KEY", "--cacert", proxy.caFile,
-                              "--limit", "1", "--max-tokens", "8", "-o", out], environment: ["HANDOFF_TEST_KEY": Self.key])
+        let cli = try runCLI(
+            [
+                "record", "--server", proxy.url, "--api-key-env", "HANDOFF_TEST_KEY", "--cacert", proxy.caFile,
+                "--limit", "1", "--max-tokens", "8", "-o", out
+            ], environment: ["HANDOFF_TEST_KEY": Self.key])
         XCTAssertEqual(cli.status, 0, cli.stderr)
         let trace = try TraceJSONL.read(path: out)
         XCTAssertEqual(trace.count, 1)
         XCTAssertFalse((try String(contentsOfFile: out, encoding: .utf8)).contains(Self.key), "the key is in the trace")
         XCTAssertFalse(cli.stderr.contains(Self.key) || cli.stdout.contains(Self.key))
         // The variable unset: exit 2 naming the option, before any request.
-        let unset = try runCLI(["record", "--server", proxy.url, "--api-key-env", "HANDOFF_TEST_KEY_UNSET", "--cacert", proxy.caFile,
-                                "--limit", "1", "-o", tempDir() + "/x.jsonl"])
+        let unset = try runCLI([
+            "record", "--server", proxy.url, "--api-key-env", "HANDOFF_TEST_KEY_UNSET", "--cacert", proxy.caFile,
+            "--limit", "1", "-o", tempDir() + "/x.jsonl"
+        ])
         XCTAssertEqual(unset.status, 2, unset.stderr)
-        XCTAssert(unset.stderr.contains("--api-key-env") && unset.stderr.contains("HANDOFF_TEST_KEY_UNSET"), unset.stderr)
+        XCTAssert(
+            unset.stderr.contains("--api-key-env") && unset.stderr.contains("HANDOFF_TEST_KEY_UNSET"), unset.stderr)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Handoff
 
 /// `tune` on a scenario whose answer is known by hand: one request of 100 tokens whose
@@ -8,16 +9,23 @@ import XCTest
 final class TuneTests: XCTestCase {
     func family(_ dir: String) throws -> ScenarioFamily {
         let ds = (1...100).map { JSONWriter.number(Double($0) / 100) }.joined(separator: ",")
-        try #"{"id":"ramp","prompt_tokens":10,"difficulty":[\#(ds)]}"#.appending("\n").write(toFile: dir + "/ramp.jsonl", atomically: true, encoding: .utf8)
-        try handComputableScenarioYAML(trace: "ramp.jsonl", policy: "name: splitreason, offload_threshold: 0.5, min_segment_tokens: 1, mode: sequential")
-            .write(toFile: dir + "/ramp.yaml", atomically: true, encoding: .utf8)
+        try #"{"id":"ramp","prompt_tokens":10,"difficulty":[\#(ds)]}"#.appending("\n").write(
+            toFile: dir + "/ramp.jsonl", atomically: true, encoding: .utf8)
+        try handComputableScenarioYAML(
+            trace: "ramp.jsonl",
+            policy: "name: splitreason, offload_threshold: 0.5, min_segment_tokens: 1, mode: sequential"
+        )
+        .write(toFile: dir + "/ramp.yaml", atomically: true, encoding: .utf8)
         return try ScenarioFamily(path: dir + "/ramp.yaml", overrides: [])
     }
 
     /// Target share 0.25: any t in [0.75, 0.76) offloads exactly 25 tokens.
     func testTargetOffloadShare() throws {
-        let tuner = Tuner(family: try family(tempDir()), spec: TuneSpec(objective: nil, constraints: [], target: ("offload.token_fraction", 0.25),
-                                                                     axes: [.continuous(path: "policy.offload_threshold", lo: 0, hi: 1)]))
+        let tuner = Tuner(
+            family: try family(tempDir()),
+            spec: TuneSpec(
+                objective: nil, constraints: [], target: ("offload.token_fraction", 0.25),
+                axes: [.continuous(path: "policy.offload_threshold", lo: 0, hi: 1)]))
         let r = try tuner.run()
         let t = Double(r.best!.config[0].value)!
         XCTAssertEqual(r.best!.summary.number(at: "offload.token_fraction"), 0.25)
@@ -30,10 +38,12 @@ final class TuneTests: XCTestCase {
     /// Minimise mean latency subject to offloading at least 30%: latency grows with the offloaded
     /// share, so the optimum is the highest threshold that still offloads 30 tokens: t in [0.70, 0.71).
     func testConstrainedOptimumOnTheBoundary() throws {
-        let tuner = Tuner(family: try family(tempDir()),
-                          spec: TuneSpec(objective: try Objective.parse("min:latency_ms.e2el.mean"),
-                                         constraints: [try MetricConstraint.parse("offload.token_fraction>=0.3")], target: nil,
-                                         axes: [.continuous(path: "policy.offload_threshold", lo: 0, hi: 1)]))
+        let tuner = Tuner(
+            family: try family(tempDir()),
+            spec: TuneSpec(
+                objective: try Objective.parse("min:latency_ms.e2el.mean"),
+                constraints: [try MetricConstraint.parse("offload.token_fraction>=0.3")], target: nil,
+                axes: [.continuous(path: "policy.offload_threshold", lo: 0, hi: 1)]))
         let r = try tuner.run()
         let b = r.best!
         XCTAssertTrue(b.feasible)
@@ -47,13 +57,17 @@ final class TuneTests: XCTestCase {
     }
 
     func testConstraintAndObjectiveParsing() throws {
-        XCTAssertEqual(try MetricConstraint.parse("latency_ms.e2el.p99 <= 30000"), MetricConstraint(key: "latency_ms.e2el.p99", relation: .le, bound: 30000))
+        XCTAssertEqual(
+            try MetricConstraint.parse("latency_ms.e2el.p99 <= 30000"),
+            MetricConstraint(key: "latency_ms.e2el.p99", relation: .le, bound: 30000))
         XCTAssertEqual(try MetricConstraint.parse("accuracy.predicted>=0.4").relation, .ge)
         XCTAssertThrowsError(try MetricConstraint.parse("accuracy.predicted>=high"))
         XCTAssertThrowsError(try MetricConstraint.parse("accuracy.predicted=0.4"))
         XCTAssertEqual(try Objective.parse("cost"), Objective(key: "cost_usd.per_1k_requests", maximize: false))
         XCTAssertThrowsError(try Objective.parse("cheapest"))
-        XCTAssertEqual(try TuneAxis.parse("policy.offload_threshold=0:1"), .continuous(path: "policy.offload_threshold", lo: 0, hi: 1))
+        XCTAssertEqual(
+            try TuneAxis.parse("policy.offload_threshold=0:1"),
+            .continuous(path: "policy.offload_threshold", lo: 0, hi: 1))
         XCTAssertThrowsError(try TuneAxis.parse("policy.offload_threshold=1:0"))
     }
 
@@ -62,10 +76,20 @@ final class TuneTests: XCTestCase {
         let cases: [([String], String)] = [
             (["--objective", "cost", "--vary", "policy.offload_treshold=0:1"], "offload_treshold"),
             (["--objective", "cost", "--vary", "policy.offload_threshold=0.9:0.1"], "empty"),
-            (["--objective", "cost", "--constraint", "latency_ms.e2el.p99<=fast", "--vary", "policy.offload_threshold=0:1"], "not a number"),
-            (["--objective", "cost", "--constraint", "latency_ms.e2el.p999<=100", "--vary", "policy.offload_threshold=0:1"], "did you mean 'latency_ms.e2el.p99'"),
+            (
+                [
+                    "--objective", "cost", "--constraint", "latency_ms.e2el.p99<=fast", "--vary",
+                    "policy.offload_threshold=0:1"
+                ], "not a number"
+            ),
+            (
+                [
+                    "--objective", "cost", "--constraint", "latency_ms.e2el.p999<=100", "--vary",
+                    "policy.offload_threshold=0:1"
+                ], "did you mean 'latency_ms.e2el.p99'"
+            ),
             (["--objective", "cost", "--vary", "policy.offload_threshold=0:2"], "offload_threshold"),
-            (["--target", "offload.token_fraction", "--vary", "policy.offload_threshold=0:1"], "KEY=VALUE"),
+            (["--target", "offload.token_fraction", "--vary", "policy.offload_threshold=0:1"], "KEY=VALUE")
         ]
         for (args, needle) in cases {
             let r = try runCLI(["tune"] + args)
@@ -73,7 +97,10 @@ final class TuneTests: XCTestCase {
             XCTAssertTrue(r.stderr.contains(needle), "\(args): \(r.stderr)")
         }
         // Valid input that no configuration satisfies: exit 1, the least bad is reported.
-        let r = try runCLI(["tune", "--objective", "cost", "--constraint", "latency_ms.e2el.p99<=1", "--vary", "policy.offload_threshold=0:1", "--scan", "3"])
+        let r = try runCLI([
+            "tune", "--objective", "cost", "--constraint", "latency_ms.e2el.p99<=1", "--vary",
+            "policy.offload_threshold=0:1", "--scan", "3"
+        ])
         XCTAssertEqual(r.status, 1, r.stderr)
         XCTAssertTrue(r.stdout.contains("NOT FEASIBLE"), r.stdout)
     }
@@ -84,22 +111,32 @@ final class TuneTests: XCTestCase {
 final class WhatIfTests: XCTestCase {
     func testPriceDeltaIsExact() throws {
         let family = try ScenarioFamily(path: nil, overrides: [])
-        let w = try WhatIf(family: family, grid: try Grid([GridAxis(path: "cost.large.usd_per_gpu_hour", values: ["2", "5"])]))
+        let w = try WhatIf(
+            family: family, grid: try Grid([GridAxis(path: "cost.large.usd_per_gpu_hour", values: ["2", "5"])]))
         let (base, rows) = try w.run(jobs: 2)
         let sc = try family.scenario()
         let large = sc.tiers.first { $0.name == "large" }!
         let gpuHours = Double(large.replicas * large.tensorParallel) * base.number(at: "duration_s")! / 3600
         for (k, price) in [2.0, 5.0].enumerated() {
-            XCTAssertEqual(rows[k].number(at: "cost_usd.total")! - base.number(at: "cost_usd.total")!, (price - large.cost.usdPerGpuHour) * gpuHours, accuracy: 1e-9)
+            XCTAssertEqual(
+                rows[k].number(at: "cost_usd.total")! - base.number(at: "cost_usd.total")!,
+                (price - large.cost.usdPerGpuHour) * gpuHours, accuracy: 1e-9)
             XCTAssertEqual(rows[k].number(at: "latency_ms.e2el.p99"), base.number(at: "latency_ms.e2el.p99"))
         }
         let j = w.json(baseline: base, rows: rows)
-        XCTAssertEqual(j["rows"].flatMap { if case let .array(a) = $0 { return a.count }; return nil }, 2)
+        XCTAssertEqual(
+            j["rows"].flatMap {
+                if case .array(let a) = $0 { return a.count }
+                return nil
+            }, 2)
     }
 
     func testBadWhatIfInputExits2() throws {
-        for (args, needle) in [(["--vary", "cost.large.usd_per_gpu_hr=2,3"], "unknown field"), (["--vary", "network.rtt_ms=5:1:1"], "empty"),
-                               (["--vary", "network.rtt_ms=5", "--metric", "latency_ms.e2el.p98"], "did you mean")] {
+        for (args, needle) in [
+            (["--vary", "cost.large.usd_per_gpu_hr=2,3"], "unknown field"),
+            (["--vary", "network.rtt_ms=5:1:1"], "empty"),
+            (["--vary", "network.rtt_ms=5", "--metric", "latency_ms.e2el.p98"], "did you mean")
+        ] {
             let r = try runCLI(["whatif"] + args)
             XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains(needle), "\(args): \(r.stderr)")
@@ -121,7 +158,10 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 7, "4 threshold curves, CDFs, Pareto, memory")
         let external = html.replacingOccurrences(of: "xmlns=\"http://www.w3.org/2000/svg\"", with: "")
         for needle in ["http://", "https://", "<script", "src="] { XCTAssertFalse(external.contains(needle), needle) }
-        for f in ["threshold-accuracy", "threshold-latency", "threshold-cost", "threshold-offload", "latency-cdf", "pareto", "memory"] {
+        for f in [
+            "threshold-accuracy", "threshold-latency", "threshold-cost", "threshold-offload", "latency-cdf", "pareto",
+            "memory"
+        ] {
             let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/t/\(f).svg"))
             let parser = XMLParser(data: data)
             XCTAssertTrue(parser.parse(), "\(f).svg: \(String(describing: parser.parserError))")

@@ -1,20 +1,29 @@
 import Foundation
 import XCTest
+
 @testable import Handoff
 
 /// `simulate --format vllm-bench`: vLLM's `--save-result` keys and types, and numbers that agree
 /// with the summary and with hand computation.
 final class VLLMBenchTests: XCTestCase {
     func result() throws -> SimulationResult {
-        try Simulation.run(try ScenarioLoader.load(path: nil, overrides: ["trace.synthetic.requests=60", "traffic.max_in_flight=20", "traffic.rate_rps=2"]))
+        try Simulation.run(
+            try ScenarioLoader.load(
+                path: nil, overrides: ["trace.synthetic.requests=60", "traffic.max_in_flight=20", "traffic.rate_rps=2"])
+        )
     }
 
     func testKeysTypesAndAgreementWithTheSummary() throws {
         let r = try result()
         let v = VLLMBenchResult.json(r, detailed: true)
-        var keys = ["duration", "completed", "failed", "total_input_tokens", "total_output_tokens", "request_throughput", "output_throughput",
-                    "total_token_throughput", "num_prompts", "burstiness"]
-        for m in ["ttft", "tpot", "itl", "e2el"] { for s in ["mean", "median", "std", "p50", "p90", "p99"] { keys.append("\(s)_\(m)_ms") } }
+        var keys = [
+            "duration", "completed", "failed", "total_input_tokens", "total_output_tokens", "request_throughput",
+            "output_throughput",
+            "total_token_throughput", "num_prompts", "burstiness"
+        ]
+        for m in ["ttft", "tpot", "itl", "e2el"] {
+            for s in ["mean", "median", "std", "p50", "p90", "p99"] { keys.append("\(s)_\(m)_ms") }
+        }
         for k in keys { XCTAssertNotNil(number(v, k), k) }
         XCTAssertEqual(v["request_rate"], .number(2))
         XCTAssertEqual(v["max_concurrency"], .number(20))
@@ -32,16 +41,21 @@ final class VLLMBenchTests: XCTestCase {
         XCTAssertEqual(number(v, "total_input_tokens"), Double(ok.reduce(0) { $0 + $1.promptTokens }))
         // The mean ITL is every gap's total over the gaps' count.
         let multi = ok.filter { $0.outputTokens > 1 }
-        let itl = multi.reduce(0.0) { $0 + $1.e2elS - $1.ttftS } / Double(multi.reduce(0) { $0 + $1.outputTokens - 1 }) * 1000
+        let itl =
+            multi.reduce(0.0) { $0 + $1.e2elS - $1.ttftS } / Double(multi.reduce(0) { $0 + $1.outputTokens - 1 }) * 1000
         XCTAssertEqual(number(v, "mean_itl_ms")!, itl, accuracy: 1e-9)
         // Per request, in arrival order: one entry each; a request of n tokens has n − 1 gaps.
-        guard case let .numbers(inputs)? = v["input_lens"], case let .numbers(outputs)? = v["output_lens"],
-              case let .numbers(ttfts)? = v["ttfts"], case let .array(itls)? = v["itls"], case let .array(errors)? = v["errors"] else {
+        guard case .numbers(let inputs)? = v["input_lens"], case .numbers(let outputs)? = v["output_lens"],
+            case .numbers(let ttfts)? = v["ttfts"], case .array(let itls)? = v["itls"],
+            case .array(let errors)? = v["errors"]
+        else {
             return XCTFail("detailed arrays missing")
         }
-        XCTAssertEqual([inputs.count, outputs.count, ttfts.count, itls.count, errors.count], Array(repeating: r.outcome.requests.count, count: 5))
+        XCTAssertEqual(
+            [inputs.count, outputs.count, ttfts.count, itls.count, errors.count],
+            Array(repeating: r.outcome.requests.count, count: 5))
         for (k, item) in itls.enumerated() {
-            guard case let .numbers(gaps) = item else { return XCTFail("itls[\(k)] is not a list of numbers") }
+            guard case .numbers(let gaps) = item else { return XCTFail("itls[\(k)] is not a list of numbers") }
             XCTAssertEqual(gaps.count, max(0, Int(outputs[k]) - 1))
         }
         XCTAssertEqual(errors.filter { $0 != .string("") }.count, Int(number(v, "failed")!))
@@ -53,14 +67,16 @@ final class VLLMBenchTests: XCTestCase {
         let w = VLLMBenchResult.weighted([(gap: 5, count: 1), (gap: 1, count: 3)])
         XCTAssertEqual(w.mean, 2)
         XCTAssertEqual(w.std, 3.0.squareRoot(), accuracy: 1e-12)
-        XCTAssertEqual(w.quantile(0.5), 1)            // h = 1.5, between two 1s
+        XCTAssertEqual(w.quantile(0.5), 1)  // h = 1.5, between two 1s
         XCTAssertEqual(w.quantile(0.9), 3.8, accuracy: 1e-12)  // h = 2.7: 1 + 0.7 · (5 − 1)
         XCTAssertEqual(w.quantile(1), 5)
         XCTAssertEqual(VLLMBenchResult.weighted([]).quantile(0.5), 0)
     }
 
     func testCLIFormat() throws {
-        let r = try runCLI(["simulate", "--set", "trace.synthetic.requests=20", "--format", "vllm-bench", "--save-detailed"])
+        let r = try runCLI([
+            "simulate", "--set", "trace.synthetic.requests=20", "--format", "vllm-bench", "--save-detailed"
+        ])
         XCTAssertEqual(r.status, 0, r.stderr)
         let v = try JSONParser.parse(r.stdout)
         XCTAssertEqual(number(v, "num_prompts"), 20)
@@ -75,10 +91,13 @@ final class VLLMBenchTests: XCTestCase {
     /// max_concurrency) simulates to every figure exactly.
     func testCompareReproducesASimulationsOwnResult() throws {
         let d = tempDir()
-        for traffic in [["traffic.arrival=poisson"], ["traffic.arrival=gamma", "traffic.cv=2"],
-                        ["traffic.arrival=closed_loop", "traffic.concurrency=3"]] {
+        for traffic in [
+            ["traffic.arrival=poisson"], ["traffic.arrival=gamma", "traffic.cv=2"],
+            ["traffic.arrival=closed_loop", "traffic.concurrency=3"]
+        ] {
             let sets = ["policy.name=small-only", "trace.synthetic.requests=40", "traffic.rate_rps=1"] + traffic
-            let sim = try runCLI(["simulate", "--format", "vllm-bench", "--save-detailed"] + sets.flatMap { ["--set", $0] })
+            let sim = try runCLI(
+                ["simulate", "--format", "vllm-bench", "--save-detailed"] + sets.flatMap { ["--set", $0] })
             XCTAssertEqual(sim.status, 0, sim.stderr)
             try sim.stdout.write(toFile: d + "/r.json", atomically: true, encoding: .utf8)
             let c = try runCLI(["compare", d + "/r.json", "--format", "json"] + sets.flatMap { ["--set", $0] })
@@ -86,7 +105,7 @@ final class VLLMBenchTests: XCTestCase {
             let v = try JSONParser.parse(c.stdout)
             XCTAssertEqual(number(v, "requests"), 40)
             XCTAssertEqual(v["exact_lengths"], .bool(true))
-            guard case let .array(rows)? = v["rows"] else { return XCTFail("no rows") }
+            guard case .array(let rows)? = v["rows"] else { return XCTFail("no rows") }
             XCTAssertEqual(rows.count, BenchComparison.metrics.count)
             for r in rows {
                 XCTAssertEqual(try XCTUnwrap(number(r, "error_pct")), 0, accuracy: 1e-9, "\(traffic) \(r)")
@@ -99,7 +118,7 @@ final class VLLMBenchTests: XCTestCase {
     func testCompareWithoutDetailedArraysUsesMeanLengths() throws {
         let r = try result()
         var v = VLLMBenchResult.json(r, detailed: false)
-        guard case var .object(pairs) = v else { return XCTFail() }
+        guard case .object(var pairs) = v else { return XCTFail() }
         pairs = pairs.map { $0.0 == "max_concurrency" ? ($0.0, .number(8)) : $0 }
         v = .object(pairs)
         let w = try BenchComparison.read(path: try write(v))
@@ -123,7 +142,7 @@ final class VLLMBenchTests: XCTestCase {
     /// Bad result files: exit 2 naming the file and the field.
     func testCompareRejectsBadResultFiles() throws {
         let good = VLLMBenchResult.json(try result(), detailed: true)
-        guard case let .object(pairs) = good else { return XCTFail() }
+        guard case .object(let pairs) = good else { return XCTFail() }
         func variant(_ key: String, _ value: JSONValue?) -> JSONValue {
             .object(value == nil ? pairs.filter { $0.0 != key } : pairs.map { $0.0 == key ? ($0.0, value!) : $0 })
         }
@@ -132,7 +151,7 @@ final class VLLMBenchTests: XCTestCase {
             (variant("request_rate", .string("fast")), "request_rate"),
             (variant("max_concurrency", .number(0)), "max_concurrency"),
             (variant("output_lens", .numbers([1, 2])), "output_lens"),
-            (variant("input_lens", .numbers([-3])), "input_lens"),
+            (variant("input_lens", .numbers([-3])), "input_lens")
         ]
         for (v, field) in cases {
             let r = try runCLI(["compare", try write(v)])
