@@ -95,8 +95,7 @@ extension HybridSimulator {
     /// Brings every decoding sequence of replica `r` up to date and stops counting lazily. O(n).
     func dropLazy(_ r: ReplicaID) {
         guard replicas[r].lazyValid else { return }
-        for s32 in replicas[r].decoding {
-            let s = s32
+        for s in replicas[r].decoding {
             materialise(s)
             if lane[s] >= 0 || lane[s] == Self.laneJoining { lane[s] = Self.laneNone }
         }
@@ -112,7 +111,7 @@ extension HybridSimulator {
     /// Starts counting replica `r`'s decoding sequences lazily (it is not running). O(n log n).
     func buildLazy(_ r: ReplicaID) -> Bool {
         replicas[r].lazyValid = true
-        for s32 in replicas[r].decoding where !joinLazy(s32, replica: r) { return false }
+        for s in replicas[r].decoding where !joinLazy(s, replica: r) { return false }
         return true
     }
 
@@ -121,8 +120,7 @@ extension HybridSimulator {
         guard !replicas[r].joining.isEmpty else { return }
         let joining = replicas[r].joining
         replicas[r].joining.removeAll(keepingCapacity: true)
-        for s32 in joining where lane[s32] == Self.laneJoining {
-            let s = s32
+        for s in joining where lane[s] == Self.laneJoining {
             lane[s] = Self.laneNone
             guard replicas[r].lazyValid else { continue }
             joinLazy(s, replica: r)

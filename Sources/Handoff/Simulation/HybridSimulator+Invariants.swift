@@ -145,14 +145,13 @@ extension HybridSimulator {
             "replica \(r): a lazy member off the decoding list")
         var width = 0
         var context = 0
-        for s32 in members {
-            let s = s32
+        for s in members {
             let q = current(s, seqs[s])
             width += Int(q.width)
             context += Int(q.width) * (q.kv - q.branchKV)
             precondition(q.kv >= q.branchKV, "sequence \(s): a lazy member with more branch KV than KV")
             precondition(
-                rep.finishes.contains { $0.seq == s32 && liveFinish($0) }, "sequence \(s): no live finish entry")
+                rep.finishes.contains { $0.seq == s && liveFinish($0) }, "sequence \(s): no live finish entry")
         }
         precondition(width == rep.lazyWidth, "replica \(r): lazyWidth \(rep.lazyWidth) ≠ Σ width \(width)")
         precondition(context == rep.lazyContext, "replica \(r): lazyContext \(rep.lazyContext) ≠ \(context)")

@@ -86,8 +86,7 @@ extension HybridSimulator {
                 if awaiting.count > 1 { awaiting.sort { seqs[$0].admittedAt < seqs[$1].admittedAt } }
             }
         }
-        for s32 in batch {
-            let s = s32
+        for s in batch {
             if nextAwaiting < awaiting.count { firstTokens(r, awaiting, &nextAwaiting, before: seqs[s].admittedAt) }
             // Released while the run was in flight (its request ended on another tier).
             guard seqs[s].place == .running else {
@@ -153,11 +152,11 @@ extension HybridSimulator {
         // Prompts whose prefill completed publish their blocks (a pass of its own: a call inside
         // the loop above cost 0.7% of the guard workload's instructions, caching off).
         if cachesBlocks {
-            for s32 in batch where seqs[s32].place == .running && seqs[s32].pendingPrefill == 0 {
-                holdPromptBlocks(s32, replica: r)
+            for s in batch where seqs[s].place == .running && seqs[s].pendingPrefill == 0 {
+                holdPromptBlocks(s, replica: r)
             }
         }
-        for s32 in batch { sync(s32) }
+        for s in batch { sync(s) }
         if lazy {
             for s in done { sync(s) }
             admitJoining(r)
