@@ -11,7 +11,11 @@ final class SpecsTests: XCTestCase {
         #"{"id":"s","prompt_tokens":100,"output_tokens":20,"steps":[10,20],"step_scores":[[0.9,0.2],[0.1,0.3]],"step_rewards":[[0,0],[0.9,0.5]]}"#
 
     /// The hand-computable scenario (SingleRequestTests) plus a PRM tier: f=1, a=0.05, b=10.
-    func run(_ policy: String, trace: String = trace, prm: Bool = true) throws -> SimulationResult {
+    func run(
+        _ policy: String, trace: String = trace, prm: Bool = true, _ overrides: [String] = []
+    ) throws
+        -> SimulationResult
+    {
         let dir = tempDir()
         try (trace + "\n").write(toFile: dir + "/t.jsonl", atomically: true, encoding: .utf8)
         var yaml = handComputableScenarioYAML(trace: dir + "/t.jsonl", policy: policy)
@@ -25,7 +29,7 @@ final class SpecsTests: XCTestCase {
                     "tiers:\n  prm: {gpu: A100-SXM-80GB, latency: {kind: linear, fixed_ms: 1, prefill_ms_per_token: 0.05, decode_ms_per_seq: 10}}\n"
             )
         }
-        return try Simulation.run(try scenario(yaml))
+        return try Simulation.run(try scenario(yaml, overrides))
     }
 
     /// Step 0: the draft prefills 100 (1 + 10 = 11 ms, first token of both branches) and decodes 9
@@ -132,20 +136,9 @@ final class SpecsTests: XCTestCase {
         let labelled =
             #"{"id":"s","prompt_tokens":100,"output_tokens":20,"steps":[10,20],"step_scores":[[0.9,0.2],[0.9,0.3]],"step_rewards":[[0,0],[0,0]],"small_correct":false,"large_correct":true}"#
         for nu in [1.0, 0.5, 0.0] {
-            let dir = tempDir()
-            try (labelled + "\n").write(toFile: dir + "/t.jsonl", atomically: true, encoding: .utf8)
-            var yaml = handComputableScenarioYAML(
-                trace: dir + "/t.jsonl",
-                policy: "name: specs, beam_width: 2, rejection_threshold: 0.75, acceptance_from: trace")
-            yaml = yaml.replacingOccurrences(
-                of: "models:\n", with: "models:\n  prm: {name: DeepSeek-R1-Distill-Qwen-1.5B}\n"
-            )
-            .replacingOccurrences(
-                of: "tiers:\n",
-                with:
-                    "tiers:\n  prm: {gpu: A100-SXM-80GB, latency: {kind: linear, fixed_ms: 1, prefill_ms_per_token: 0.05, decode_ms_per_seq: 10}}\n"
-            )
-            let r = try Simulation.run(try scenario(yaml, ["accuracy.verified_draft_credit=\(nu)"]))
+            let r = try run(
+                "name: specs, beam_width: 2, rejection_threshold: 0.75, acceptance_from: trace", trace: labelled,
+                ["accuracy.verified_draft_credit=\(nu)"])
             XCTAssertEqual(r.outcome.requests[0].offloadedTokens, 0, "both steps are drafts")
             XCTAssertEqual(try XCTUnwrap(r.summary.number(at: "accuracy.predicted")), nu, accuracy: 1e-12, "ν = \(nu)")
         }

@@ -78,11 +78,11 @@ public struct LLMModulesPolicy: RegisteredPolicy {
         switch variant {
         case .prompt:
             segments.append(.encode(role: 1))
-            segments.append(Segment(role: 0, tokens: n))
+            segments.append(.decode(role: 0, tokens: n))
         case .per_token:
             for _ in 0..<n {
                 segments.append(.encode(role: 1, recompute: !sourceKVCache))
-                segments.append(Segment(role: 0, tokens: 1))
+                segments.append(.decode(role: 0, tokens: 1))
             }
         }
     }

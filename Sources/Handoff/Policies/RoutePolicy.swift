@@ -44,7 +44,7 @@ public struct RoutePolicy: RegisteredPolicy {
     public func plan(trace: Trace, request r: Int, into segments: inout [Segment]) {
         let n = trace.outputTokens(r)
         guard n > 0 else { return }  // nothing to serve: done at arrival, as every policy does it
-        segments.append(Segment(role: score(trace: trace, request: r) >= routeThreshold ? 1 : 0, tokens: n))
+        segments.append(.decode(role: score(trace: trace, request: r) >= routeThreshold ? 1 : 0, tokens: n))
     }
 
     public var parameters: [(String, JSONValue)] {

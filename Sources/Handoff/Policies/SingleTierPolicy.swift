@@ -18,7 +18,7 @@ public struct SingleTierPolicy: RegisteredPolicy {
     public func plan(trace: Trace, request r: Int, into segments: inout [Segment]) {
         // A request without output tokens has nothing to serve: no segment, done at arrival.
         let n = trace.outputTokens(r)
-        if n > 0 { segments.append(Segment(role: roles.count - 1, tokens: n)) }
+        if n > 0 { segments.append(.decode(role: roles.count - 1, tokens: n)) }
     }
 
     /// `small-only` and `large-only` run live on their tier; `single` is not a two-tier pair.

@@ -53,12 +53,12 @@ public struct SpeculativePolicy: RegisteredPolicy {
     public func plan(trace: Trace, request r: Int, into segments: inout [Segment]) {
         let n = trace.outputTokens(r)
         guard n > 0 else { return }
-        segments.append(Segment(role: 1, tokens: 1))
+        segments.append(.decode(role: 1, tokens: 1))
         var p = 1
         while p < n {
             let k = min(draftTokens, n - p - 1)
             if k == 0 {
-                segments.append(Segment(role: 1, tokens: 1))
+                segments.append(.decode(role: 1, tokens: 1))
                 break
             }
             var a = 0

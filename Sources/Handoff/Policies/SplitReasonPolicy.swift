@@ -59,15 +59,15 @@ public struct SplitReasonPolicy: RegisteredPolicy {
         var i = range.lowerBound
         while i < range.upperBound {
             guard let hard = d.firstIndex(in: i..<range.upperBound, above: t) else {
-                segments.append(Segment(role: 0, tokens: range.upperBound - i))
+                segments.append(.decode(role: 0, tokens: range.upperBound - i))
                 break
             }
-            if hard > i { segments.append(Segment(role: 0, tokens: hard - i)) }
+            if hard > i { segments.append(.decode(role: 0, tokens: hard - i)) }
             if triggerTokens > 0 { segments.append(.draft(role: 0, tokens: triggerTokens)) }
             let minEnd = min(range.upperBound, hard + minSegmentTokens)
             let maxEnd = min(range.upperBound, hard + maxSegmentTokens)
             let end = minEnd >= maxEnd ? maxEnd : (d.firstIndex(in: minEnd..<maxEnd, atOrBelow: t) ?? maxEnd)
-            segments.append(Segment(role: 1, tokens: end - hard))
+            segments.append(.decode(role: 1, tokens: end - hard))
             i = end
         }
     }

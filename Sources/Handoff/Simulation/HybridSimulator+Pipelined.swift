@@ -7,19 +7,19 @@ extension HybridSimulator {
     func startShadow(_ i: RequestID) {
         // The tier that does not start prefills the prompt too.
         let first = segments[Int(reqs[i].segFirst)].role
-        let shadow = reqs[i].seqBase.advanced(by: (first == 0 ? 1 : 0))
+        let shadow = sequence(of: i, role: first == 0 ? 1 : 0)
         seqs[shadow].pendingPrefill = reqs[i].context
         place(shadow)
         schedule(now + (first == 0 ? oneWay(tokens: reqs[i].context) : 0), .seqArrive, 0, shadow.argument)
         // The starting tier prefills the prompt as well (its arrival adds only handoff tokens).
-        seqs[reqs[i].seqBase.advanced(by: first)].pendingPrefill = reqs[i].context
+        seqs[sequence(of: i, role: first)].pendingPrefill = reqs[i].context
     }
 
     /// Each sequence of `list` completed a chunk: it travels to the request's other tier.
     @inline(__always) func sendChunks(_ list: IndexList) {
         for s in list {
             let i = seqs[s].request
-            let partner = reqs[i].seqBase.advanced(by: (seqs[s].role == 0 ? 1 : 0))
+            let partner = sequence(of: i, role: seqs[s].role == 0 ? 1 : 0)
             schedule(now + oneWay(tokens: chunkTokens), .chunk, 0, partner.argument)
         }
     }

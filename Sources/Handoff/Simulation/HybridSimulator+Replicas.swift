@@ -154,7 +154,7 @@ extension HybridSimulator {
                 // Not the sequence the request is on: between two of its segments on this tier it
                 // has no work for an instant (while other finished sequences are handled first).
                 let i = seqs[s].request
-                if reqs[i].seqBase.advanced(by: Int(reqs[i].location)) == s {
+                if sequence(of: i, role: Int(reqs[i].location)) == s {
                     skipped.append(e)
                     continue
                 }

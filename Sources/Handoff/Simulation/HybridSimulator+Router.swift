@@ -42,9 +42,10 @@ extension HybridSimulator {
         for r in tierReplicas(t) where slotsUsed(r) < replicas[r].maxSeqs { return r }
         return .none
     }
-}
 
-extension HybridSimulator {
     /// Tier `t`'s replicas (empty for an API tier).
     @inline(__always) func tierReplicas(_ t: Int) -> Range<ReplicaID> { tierFirstReplica[t]..<tierFirstReplica[t + 1] }
+
+    /// Request `i`'s sequence on `role`'s tier: one per role, from its `seqBase`.
+    @inline(__always) func sequence(of i: RequestID, role: Int) -> SequenceID { reqs[i].seqBase.advanced(by: role) }
 }

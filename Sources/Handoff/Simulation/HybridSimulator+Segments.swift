@@ -20,7 +20,7 @@ extension HybridSimulator {
     func startOne(_ i: RequestID, index k: Int, from prev: SequenceID?, handoff: Bool) {
         let seg = segments[Int(reqs[i].segFirst) + k]
         let role = gated && reqs[i].refusedSeg == Int32(k) ? 0 : seg.role
-        let s = reqs[i].seqBase.advanced(by: role)
+        let s = sequence(of: i, role: role)
         let tierIdx = roleTier[role]
         let isAPI = tierIsAPI[tierIdx]
         var delay = 0.0
@@ -214,7 +214,7 @@ extension HybridSimulator {
     /// Every tier of request `i` keeps at most `keep` KV tokens.
     func clip(_ i: RequestID, keep: Int) {
         for role in 0..<policy.roles.count {
-            let s = reqs[i].seqBase.advanced(by: role)
+            let s = sequence(of: i, role: role)
             dropKV(s, keep: keep)
             changeKV(s) { seqs[s].branchKV = 0 }
         }
@@ -246,7 +246,7 @@ extension HybridSimulator {
 
     func releaseAll(_ i: RequestID) {
         for role in 0..<policy.roles.count {
-            let s = reqs[i].seqBase.advanced(by: role)
+            let s = sequence(of: i, role: role)
             let r = seqs[s].replica
             guard r.exists else { continue }
             switch seqs[s].place {

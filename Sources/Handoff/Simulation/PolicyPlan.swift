@@ -12,9 +12,6 @@ struct PolicyPlan {
     /// waits the simulation charges when the segment starts (empty in an exact plan).
     var mergedHandoffs: [Int32] = []
 
-    /// Is `s` a plain stretch of decoding (`decode`, no end, not joined), which coalescing may merge?
-    static func isPlain(_ s: Segment) -> Bool { s.isPlain }
-
     /// The coarse plan of `simulation.coalesce_tokens` = `minTokens` (docs/model.md, "Coarse
     /// handoffs"): each request's plain segments are cut into windows of consecutive segments that
     /// reach `minTokens` tokens (the last may be shorter), and each window runs as one segment per
@@ -41,7 +38,7 @@ struct PolicyPlan {
             var exactRole: Int?
             var coarseRole: Int?
             func emit(_ s: Segment, merged: Int32) {
-                if Self.isPlain(s), out.segments.count > start, let last = out.segments.last, Self.isPlain(last),
+                if s.isPlain, out.segments.count > start, let last = out.segments.last, last.isPlain,
                     last.role == s.role
                 {
                     out.segments[out.segments.count - 1].tokens += s.tokens
@@ -63,7 +60,7 @@ struct PolicyPlan {
                 }
                 for (k, w) in window.enumerated() {
                     emit(
-                        Segment(role: w.role, tokens: w.tokens),
+                        .decode(role: w.role, tokens: w.tokens),
                         merged: k == window.count - 1 ? max(0, exactChanges - coarseChanges) : 0)
                 }
                 window.removeAll(keepingCapacity: true)
@@ -75,7 +72,7 @@ struct PolicyPlan {
                 exactRole = s.role
                 handoffs += change
                 if s.role != 0 { offloaded += 1 }
-                guard Self.isPlain(s) else {
+                guard s.isPlain else {
                     flush()
                     emit(s, merged: 0)
                     continue
