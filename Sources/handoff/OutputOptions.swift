@@ -50,3 +50,6 @@ func writeJSON(_ json: JSONValue, to dir: String, name: String) throws {
     try FileIO.prepareOutputDirectory(dir, argument: "--out", force: true, ownNames: [name])
     try FileIO.writeAtomically(JSONWriter.write(json, pretty: true) + "\n", to: dir + "/" + name)
 }
+
+/// The stability warning of a summary (overloaded or too short), or nil when it is steady.
+func stabilityNote(_ summary: JSONValue) -> String? { SimulationOutput.stabilityWarning(summary) }

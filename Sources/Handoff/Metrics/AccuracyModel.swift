@@ -79,6 +79,11 @@ public enum AccuracyModel {
         trace: Trace, policy: any Policy, runs: [(request: Int, refused: [Int])], spec: AccuracySpec,
         seed: UInt64
     ) -> Prediction? {
+        // Labels are the small and the large model's. A one-role deployment (`single`) runs one
+        // model: the large labels when its tier is the large one, the small when the small one, and
+        // none otherwise (the trace says nothing about a third model).
+        let alone = policy.roles.count == 1 ? policy.roles[0] : nil
+        if let alone, alone != "small" && alone != "large" { return nil }
         var p: [Double] = []
         var s: [Double] = []
         var l: [Double] = []
@@ -88,9 +93,11 @@ public enum AccuracyModel {
             segs.removeAll(keepingCapacity: true)
             policy.plan(trace: trace, request: r, into: &segs)
             for k in refused { segs[k].role = 0 }
-            let w = weight(
-                trace: trace, request: r, segments: segs, exponent: spec.difficultyExponent,
-                verifiedCredit: spec.verifiedDraftCredit)
+            let w =
+                alone.map { $0 == "large" ? 1 : 0 }
+                ?? weight(
+                    trace: trace, request: r, segments: segs, exponent: spec.difficultyExponent,
+                    verifiedCredit: spec.verifiedDraftCredit)
             let a = sc ? 1.0 : 0.0
             let b = lc ? 1.0 : 0.0
             p.append(a + (b - a) * w)

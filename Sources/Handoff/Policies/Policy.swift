@@ -28,6 +28,10 @@ public protocol Policy: Sendable {
     /// Adjusts the tiers the policy runs on (e.g. a bridge module added to a model), at load.
     func adjust(tiers: inout [TierSpec]) throws
     /// How `validate` runs the policy against real servers; nil when it cannot.
+    /// Whether the plan depends on token difficulty (default true).
+    var readsDifficulty: Bool { get }
+    /// The roles whose tiers the policy can serve on; the others are entry points only and unbilled.
+    var servingRoles: [Int] { get }
     var live: LivePlan? { get }
 }
 
@@ -39,6 +43,10 @@ public enum LivePlan: Sendable {
 }
 
 extension Policy {
+    /// Whether the plan depends on token difficulty (a policy that does refuses a trace without it).
+    public var readsDifficulty: Bool { true }
+    /// The roles whose tiers the policy can serve on (every role by default): the tiers billed.
+    public var servingRoles: [Int] { Array(roles.indices) }
     public func check(trace: Trace) throws {}
     public func adjust(tiers: inout [TierSpec]) throws {}
     public var live: LivePlan? { nil }

@@ -24,6 +24,12 @@ public struct SingleTierPolicy: RegisteredPolicy {
     /// `small-only` and `large-only` run live on their tier; `single` is not a two-tier pair.
     public var live: LivePlan? { name == "single" ? nil : .alone(tier: tier) }
 
+    /// One tier serves every token: the plan never looks at difficulty.
+    public var readsDifficulty: Bool { false }
+
+    /// Only the serving tier: `large-only`'s small role is the frontend requests enter at.
+    public var servingRoles: [Int] { [roles.count - 1] }
+
     public var parameters: [(String, JSONValue)] {
         name == "single" ? [("name", .string(name)), ("tier", .string(tier))] : [("name", .string(name))]
     }

@@ -151,22 +151,22 @@ public struct ThresholdReport {
     ]
 
     public func csv() -> String {
-        var s = (["offload_threshold"] + Self.tableKeys + ["pareto"]).joined(separator: ",") + "\n"
+        var s = (["offload_threshold"] + Self.tableKeys + ["stability", "pareto"]).joined(separator: ",") + "\n"
         for (k, r) in results.enumerated() {
             s +=
                 ([thresholds[k]] + Self.tableKeys.map { r.summary.number(at: $0).map(JSONWriter.number) ?? "" } + [
-                    pareto[k] ? "true" : "false"
+                    SummaryKeys.stability(r.summary), pareto[k] ? "true" : "false"
                 ]).joined(separator: ",") + "\n"
         }
         return s
     }
 
     func table(markdown: Bool) -> String {
-        let head = ["threshold"] + Self.tableKeys + ["Pareto"]
+        let head = ["threshold"] + Self.tableKeys + ["stability", "Pareto"]
         let rows = results.enumerated().map { k, r in
             [thresholds[k]]
                 + Self.tableKeys.map { key in r.summary.number(at: key).map { String(format: "%.4g", $0) } ?? "—" } + [
-                    pareto[k] ? "yes" : ""
+                    Self.stateLabel(r.summary), pareto[k] ? "yes" : ""
                 ]
         }
         if markdown {
@@ -180,10 +180,28 @@ public struct ThresholdReport {
             }.joined(separator: "\n") + "</table>\n"
     }
 
+    /// `stability.state` as a reader sees it: OVERLOADED and TOO SHORT shout, steady does not.
+    static func stateLabel(_ summary: JSONValue) -> String {
+        switch SummaryKeys.stability(summary) {
+        case "overloaded": return "OVERLOADED"
+        case "too_short": return "TOO SHORT"
+        case let s: return s
+        }
+    }
+
+    /// How many thresholds are not results, said once above the table.
+    var stabilityNote: String {
+        let bad = results.filter { !SummaryKeys.steady($0.summary) }.count
+        guard bad > 0 else { return "" }
+        return
+            "\(bad) of \(results.count) thresholds are OVERLOADED or TOO SHORT (column stability): their latencies and costs depend on the run's length and are not results; they are never on the Pareto frontier. "
+    }
+
     var intro: String {
         let sc = baseline.scenario
-        return
-            "Scenario <code>\(SVGChart.esc(sc.name))</code>, policy <code>\(SVGChart.esc(sc.policy.name))</code>, seed \(sc.seed), "
+        let warn = SimulationOutput.stabilityWarning(baseline.summary).map { "The baseline: " + $0 + " " } ?? ""
+        return warn
+            + "Scenario <code>\(SVGChart.esc(sc.name))</code>, policy <code>\(SVGChart.esc(sc.policy.name))</code>, seed \(sc.seed), "
             + "\(Int(baseline.summary.number(at: "requests") ?? 0)) requests. Every threshold uses the same seed (common random numbers)."
     }
 
@@ -206,7 +224,9 @@ public struct ThresholdReport {
         for c in charts { h += "<figure>\(c.svg)<figcaption>\(SVGChart.esc(c.title))</figcaption></figure>\n" }
         h += "</div>\n"
         if !results.isEmpty {
-            h += "<h2>Threshold sweep</h2>\n<p>Rows on the Pareto frontier are shaded.</p>\n" + table(markdown: false)
+            h +=
+                "<h2>Threshold sweep</h2>\n<p>\(stabilityNote)Rows on the Pareto frontier are shaded.</p>\n"
+                + table(markdown: false)
         }
         h +=
             "<h2>Baseline summary</h2>\n<table>"
@@ -223,7 +243,7 @@ public struct ThresholdReport {
             + intro.replacingOccurrences(of: "<code>", with: "`").replacingOccurrences(of: "</code>", with: "`")
         md += " Made by `handoff report`; `index.html` has the same content self-contained.\n\n## Charts\n\n"
         for c in charts { md += "![\(c.title)](\(c.file))\n\n" }
-        if !results.isEmpty { md += "## Threshold sweep\n\n" + table(markdown: true) + "\n" }
+        if !results.isEmpty { md += "## Threshold sweep\n\n" + stabilityNote + "\n\n" + table(markdown: true) + "\n" }
         md +=
             "## Baseline summary\n\n| metric | value |\n|---|---|\n"
             + SimulationOutput.flatten(baseline.summary).map { "| `\($0.0)` | \($0.1) |" }.joined(separator: "\n")

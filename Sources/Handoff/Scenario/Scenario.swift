@@ -164,6 +164,9 @@ public struct TierSpec: Sendable, Equatable {
     /// iterations take turns on the device, handoffs between them cross no network, and the GPUs
     /// are paid for once (by the host tier).
     public var colocateWith: String? = nil
+    /// Billed for the whole run even when the policy never serves on it (`provisioned: true`): a
+    /// tier kept up for other traffic. By default a tier the policy cannot use costs nothing.
+    public var provisioned = false
 
     /// GPUs per replica.
     public var gpusPerReplica: Int { tensorParallel }
@@ -210,6 +213,9 @@ public struct TrafficSpec: Sendable, Equatable {
     /// Admission control at the frontend: an arrival finding this many requests in the system is
     /// rejected (an HTTP 429) and counted in `requests_rejected`. 0: unlimited.
     public var maxInFlight: Int = 0
+    /// Whether the scenario (or a `--set`) gave `rate_rps`: a replayed trace is then scaled in
+    /// time to that mean rate, keeping its burstiness; without it, it keeps its recorded times.
+    public var rateGiven = false
 }
 
 public struct AccuracySpec: Sendable, Equatable {

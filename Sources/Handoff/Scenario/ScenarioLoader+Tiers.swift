@@ -115,6 +115,7 @@ extension ScenarioLoader {
             rawValue: try t.string("routing", default: "least_loaded", oneOf: TierSpec.Routing.allCases.map(\.rawValue))
         )!
         tier.requestPrefixCache = try t.bool("request_prefix_cache", default: false)
+        tier.provisioned = try t.bool("provisioned", default: false)
         if tier.routing == .prefix_affinity && !tier.requestPrefixCache {
             throw t.error(
                 "prefix_affinity routes by the replicas' caches of prompt blocks; set request_prefix_cache: true as well",

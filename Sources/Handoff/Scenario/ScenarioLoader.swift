@@ -106,6 +106,21 @@ public enum ScenarioLoader {
             thinkTimeS: try tf.double("think_time_s", default: 0, min: 0),
             requests: try tf.optionalInt("requests", min: 1))
         traffic.maxInFlight = try tf.int("max_in_flight", default: 0, min: 0)
+        traffic.rateGiven = tf.has("rate_rps")
+        // A field the arrival process does not read is refused, never silently ignored.
+        if arrival == .closed_loop && traffic.rateGiven {
+            throw tf.error(
+                "rate_rps has no effect under closed_loop: the rate follows from concurrency and think_time_s; remove it, or use poisson, gamma, constant or replay",
+                key: "rate_rps")
+        }
+        if arrival != .closed_loop {
+            for k in ["concurrency", "think_time_s"] where tf.has(k) {
+                throw tf.error("\(k) applies to arrival: closed_loop only (arrival is \(arrival.rawValue)); remove it", key: k)
+            }
+        }
+        if arrival != .gamma && tf.has("cv") {
+            throw tf.error("cv applies to arrival: gamma only (arrival is \(arrival.rawValue)); remove it", key: "cv")
+        }
         try tf.finish()
         return traffic
 

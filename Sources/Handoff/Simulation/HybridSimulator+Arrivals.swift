@@ -11,6 +11,8 @@ extension HybridSimulator {
         var t = 0.0
         // The replayed trace's last arrival, found once (a repeat of the trace starts after it).
         var replaySpan: Double?
+        let scale = traffic.arrival == .replay && traffic.rateGiven ? try replayTimeScale() : 1
+        if scale != 1 { arrivalTimeScale = scale }
         for i in 0..<totalRequests {
             let tr = i % trace.count
             var arrival = 0.0
@@ -33,7 +35,7 @@ extension HybridSimulator {
                 if i >= trace.count && replaySpan == nil {
                     replaySpan = trace.requests.compactMap(\.arrivalS).max() ?? 0
                 }
-                arrival = a + Double(i / trace.count) * (replaySpan ?? 0)
+                arrival = (a + Double(i / trace.count) * (replaySpan ?? 0)) * scale
             case .closed_loop: arrival = 0
             }
             let base = seqs.endIndex
@@ -45,6 +47,21 @@ extension HybridSimulator {
                     trace: Int32(tr), arrival: arrival, segFirst: plan.first[tr], segCount: plan.count[tr],
                     seqBase: base, context: trace.requests[tr].promptTokens))
         }
+    }
+
+    /// The factor a replayed trace's arrival times are multiplied by so that their mean rate,
+    /// (requests − 1) / (last − first arrival), is `traffic.rate_rps`: inter-arrival times keep
+    /// their shape (bursts stay bursts), only the clock changes. The trace's times are rebased, so
+    /// the first arrival stays where it was relative to 0.
+    func replayTimeScale() throws -> Double {
+        let times = trace.requests.compactMap(\.arrivalS)
+        guard times.count >= 2, let lo = times.min(), let hi = times.max(), hi > lo else {
+            throw HandoffError.input(
+                "cannot scale a replayed trace to rate_rps: its arrivals span 0 s (\(times.count) with arrival_s); remove rate_rps to replay it as recorded",
+                field: "traffic.rate_rps")
+        }
+        let natural = Double(times.count - 1) / (hi - lo)
+        return natural / scenario.traffic.rateRps
     }
 
     /// Schedules every arrival, or a closed loop's first `concurrency`.

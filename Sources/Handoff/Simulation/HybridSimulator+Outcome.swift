@@ -41,6 +41,7 @@ extension HybridSimulator {
             requests: out, tiers: tiers, endTime: end, events: events, clockWentBackwards: backwards,
             kvOverflow: overflow,
             stalledRequests: stalled)
+        o.arrivalTimeScale = arrivalTimeScale
         if gated {
             o.refusedOffloads = refusedOffloads
             o.gate = (gateProposed, gateRefusedTokens)

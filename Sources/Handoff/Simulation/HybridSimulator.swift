@@ -119,6 +119,8 @@ public final class HybridSimulator {
     var backwards = false
     var overflow = false
     var nextClosedLoop = 0
+    /// The factor replayed arrival times were scaled by to meet `traffic.rate_rps` (nil: as recorded).
+    var arrivalTimeScale: Double?
     /// Requests arrived and not yet finished or failed.
     var inFlight = 0
     let totalRequests: Int

@@ -58,4 +58,7 @@ public struct SimulationOutcome: Sendable {
     /// asked about, and the refused segments' tokens (nil under a static policy).
     public var refusedOffloads: [(request: Int, segment: Int)] = []
     public var gate: (proposed: Int, refusedTokens: Int)? = nil
+    /// The factor replayed arrival times were multiplied by to reach `traffic.rate_rps` (nil when
+    /// the trace was replayed as recorded, or arrivals were not replayed).
+    public var arrivalTimeScale: Double? = nil
 }

@@ -41,6 +41,8 @@ extension Simulation {
                 smallOnly: Double(labelled.filter { trace.requests[$0].smallCorrect! }.count) / n,
                 largeOnly: Double(labelled.filter { trace.requests[$0].largeCorrect! }.count) / n)
         }
-        return SimulationResult(scenario: scenario, outcome: outcome, accuracy: acc)
+        return SimulationResult(
+            scenario: scenario, outcome: outcome, accuracy: acc,
+            sources: .init(trace: trace, policy: scenario.policy, accuracy: acc, closedLoop: true))
     }
 }

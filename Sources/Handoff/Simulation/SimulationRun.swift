@@ -9,11 +9,14 @@ public struct SimulationResult: Sendable {
     public var typedSummary: SimulationSummary
     public var summary: JSONValue
 
-    init(scenario: Scenario, outcome: SimulationOutcome, accuracy: AccuracyModel.Prediction?) {
+    init(
+        scenario: Scenario, outcome: SimulationOutcome, accuracy: AccuracyModel.Prediction?,
+        sources: SimulationSummary.Sources
+    ) {
         self.scenario = scenario
         self.outcome = outcome
         self.accuracy = accuracy
-        typedSummary = SimulationSummary(scenario, outcome, accuracy)
+        typedSummary = SimulationSummary(scenario, outcome, accuracy, sources: sources)
         summary = typedSummary.json
     }
 }
@@ -42,6 +45,11 @@ public enum Simulation {
         _ scenario: Scenario, trace given: Trace? = nil, checkingInvariants: Bool
     ) throws -> SimulationResult {
         let trace = try given ?? loadTrace(scenario)
+        if trace.difficultySource == .none && scenario.policy.readsDifficulty {
+            throw HandoffError.input(
+                "policy \(scenario.policy.name) decides by token difficulty, but the trace has none (difficulty_source: none: an imported request log holds lengths and arrivals only); re-import it with --difficulty-from YOUR_RECORDED_TRACE (handoff record writes one), or with --synthetic-difficulty to explore with invented profiles (marked synthetic), or simulate a single-tier policy (small-only, large-only, single)",
+                field: "trace")
+        }
         if let sr = scenario.policy as? SplitReasonPolicy, let model = sr.closedLoop {
             return try runClosedLoop(scenario, sr, model, trace, checkingInvariants: checkingInvariants)
         }
@@ -68,7 +76,9 @@ public enum Simulation {
         } else {
             acc = staticAccuracy(scenario, trace, outcome)
         }
-        let result = SimulationResult(scenario: scenario, outcome: outcome, accuracy: acc)
+        let result = SimulationResult(
+            scenario: scenario, outcome: outcome, accuracy: acc,
+            sources: .init(trace: trace, policy: scenario.policy, accuracy: acc, closedLoop: false))
         try SummaryCheck.check(result.typedSummary, json: result.summary, scenario: scenario)
         return result
     }
@@ -105,7 +115,7 @@ public enum Simulation {
 extension SimulationSummary {
     /// The summary of outcome `o` of scenario `s` (docs/output.md). Every figure covers the
     /// requests served; an empty set reports 0, never NaN.
-    public init(_ s: Scenario, _ o: SimulationOutcome, _ acc: AccuracyModel.Prediction?) {
+    public init(_ s: Scenario, _ o: SimulationOutcome, _ acc: AccuracyModel.Prediction?, sources: Sources) {
         let ok = o.requests.filter { !$0.failed }
         let duration = o.endTime
         let outTokens = ok.reduce(0) { $0 + $1.outputTokens }
@@ -123,7 +133,7 @@ extension SimulationSummary {
             ttft: Self.ms(ok.map(\.ttftS)), tpot: Self.ms(ok.filter { $0.outputTokens > 1 }.map(\.tpotS)),
             e2el: Self.ms(ok.map(\.e2elS)))
         offload = Offload(
-            tokenFraction: outTokens > 0 ? Double(offTokens) / Double(outTokens) : 0,
+            source: sources.offload, tokenFraction: outTokens > 0 ? Double(offTokens) / Double(outTokens) : 0,
             requestFraction: Double(ok.filter { $0.offloadedTokens > 0 }.count) / n,
             handoffsPerRequest: Double(ok.reduce(0) { $0 + $1.handoffs }) / n,
             segmentsPerRequest: Double(ok.reduce(0) { $0 + $1.offloadSegments }) / n)
@@ -137,14 +147,16 @@ extension SimulationSummary {
             byTier: OrderedMap(tiers.map { ($0.name, $0.cost) }))
         if let a = acc {
             accuracy = Accuracy(
-                predicted: a.predicted, ci95: [a.ci95.0, a.ci95.1], labeledRequests: a.labeled, smallOnly: a.smallOnly,
-                largeOnly: a.largeOnly)
+                source: sources.accuracy, predicted: a.predicted, ci95: [a.ci95.0, a.ci95.1], labeledRequests: a.labeled,
+                smallOnly: a.smallOnly, largeOnly: a.largeOnly)
         } else {
-            accuracy = Accuracy(predicted: nil, ci95: nil, labeledRequests: 0, smallOnly: nil, largeOnly: nil)
+            accuracy = Accuracy(
+                source: sources.accuracy, predicted: nil, ci95: nil, labeledRequests: 0, smallOnly: nil, largeOnly: nil)
         }
         slo = SLO(
             ttftAttainment: s.slo.ttftMs.map { t in Double(ok.filter { $0.ttftS * 1000 <= t }.count) / n },
             e2elAttainment: s.slo.e2elMs.map { e in Double(ok.filter { $0.e2elS * 1000 <= e }.count) / n })
+        stability = Stability(o, closedLoop: s.traffic.arrival == .closed_loop)
         events = o.events
         seed = s.seed
         prefixCache = Self.prefixCache(o)
@@ -195,8 +207,13 @@ extension SimulationSummary {
             weights: tier.model.weightMemory / gib, kvPeakTokens: to.peakKVTokens,
             kvCapacityTokens: tier.kvCapacityTokens,
             colocatedWith: tier.colocateWith, api: nil)
+        let serving = Set(s.policy.servingRoles.map { s.policy.roles[$0] })
+        // A host is billed when the policy serves on it or on a tier colocated with it.
+        let used =
+            tier.provisioned || serving.contains(tier.name)
+            || s.tiers.contains { $0.colocateWith == tier.name && serving.contains($0.name) }
         let usd =
-            tier.colocateWith != nil
+            tier.colocateWith != nil || !used
             ? 0 : Double(tier.replicas * tier.tensorParallel) * tier.cost.usdPerGpuHour * duration / 3600
         let utilization = duration > 0 ? to.busySeconds / (duration * Double(tier.replicas)) : 0
         return (tier.name, memory, utilization, usd)

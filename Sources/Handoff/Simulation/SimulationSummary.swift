@@ -5,8 +5,11 @@ public struct SimulationSummary: Codable, Sendable {
     public typealias Percentiles = Statistics.Summary
     public struct Latency: Codable, Sendable { public var ttft, tpot, e2el: Percentiles }
     public struct Offload: Codable, Sendable {
+        /// Where the offload shares come from (`Sources.offload`).
+        public var source: String
         public var tokenFraction, requestFraction, handoffsPerRequest, segmentsPerRequest: Double
         enum CodingKeys: String, CodingKey {
+            case source
             case tokenFraction = "token_fraction"
             case requestFraction = "request_fraction"
             case handoffsPerRequest = "handoffs_per_request"
@@ -40,18 +43,21 @@ public struct SimulationSummary: Codable, Sendable {
     }
     /// `predicted` and `ci95` are null (not left out) when the trace has no outcome labels.
     public struct Accuracy: Codable, Sendable {
+        /// Where the accuracy comes from (`Sources.accuracy`).
+        public var source: String
         public var predicted: Double?
         public var ci95: [Double]?
         public var labeledRequests: Int
         public var smallOnly, largeOnly: Double?
         enum CodingKeys: String, CodingKey {
-            case predicted, ci95
+            case source, predicted, ci95
             case labeledRequests = "labeled_requests"
             case smallOnly = "small_only"
             case largeOnly = "large_only"
         }
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(source, forKey: .source)
             try c.encode(predicted, forKey: .predicted)
             try c.encode(ci95, forKey: .ci95)
             try c.encode(labeledRequests, forKey: .labeledRequests)
@@ -107,6 +113,36 @@ public struct SimulationSummary: Codable, Sendable {
         }
     }
 
+    /// Where the accuracy and offload figures come from (docs/output.md):
+    /// - accuracy: `labels` (a single-tier deployment's own measured outcome labels), `blend` (the
+    ///   accuracy model's blend of real small and large labels by offloaded difficulty, not fitted to
+    ///   live runs), `closed_loop` (a fitted closed-loop model), `synthetic` (the generator's invented
+    ///   labels), `none` (no labels for the model that runs: `predicted` is null);
+    /// - offload: `trace` (recorded difficulty profiles), `closed_loop`, `synthetic` (invented
+    ///   profiles), `none` (a single-tier policy offloads nothing by construction).
+    public struct Sources: Sendable {
+        public var accuracy: String
+        public var offload: String
+
+        public init(trace: Trace, policy: any Policy, accuracy acc: AccuracyModel.Prediction?, closedLoop: Bool) {
+            let synthetic = trace.difficultySource == .synthetic
+            if acc == nil {
+                accuracy = "none"
+            } else if synthetic {
+                accuracy = "synthetic"
+            } else if closedLoop {
+                accuracy = "closed_loop"
+            } else {
+                accuracy = policy.roles.count == 1 ? "labels" : "blend"
+            }
+            if !policy.readsDifficulty {
+                offload = "none"
+            } else {
+                offload = synthetic ? "synthetic" : closedLoop ? "closed_loop" : "trace"
+            }
+        }
+    }
+
     public var scenario: String
     /// The policy's parameters, as the policy lists them.
     public var policy: JSONValue
@@ -120,6 +156,7 @@ public struct SimulationSummary: Codable, Sendable {
     public var costUsd: Cost
     public var accuracy: Accuracy
     public var slo: SLO
+    public var stability: Stability
     public var events: Int
     public var seed: UInt64
     public var prefixCache: PrefixCache?
@@ -138,7 +175,7 @@ public struct SimulationSummary: Codable, Sendable {
         case memoryGib = "memory_gib"
         case utilization, preemptions
         case costUsd = "cost_usd"
-        case accuracy, slo, events, seed
+        case accuracy, slo, stability, events, seed
         case prefixCache = "prefix_cache"
         case offloadGate = "offload_gate"
         case simulation

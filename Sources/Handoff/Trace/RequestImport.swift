@@ -177,17 +177,18 @@ public enum RequestImport {
         return kept
     }
 
-    /// The trace: each row's lengths and arrival, difficulties either synthetic (the burst process
-    /// of `SyntheticTraceSpec` at the row's output length, with its hardness and outcome labels)
-    /// or sampled from `recorded` by length class.
+    /// The trace: each row's lengths and arrival, difficulties sampled from `recorded` by length
+    /// class; or, only when asked (`spec`), synthetic (the burst process of `SyntheticTraceSpec` at
+    /// the row's output length, with its hardness and outcome labels, marked `synthetic`); or else
+    /// none (difficulties 0, no labels, marked `none`): a request log says nothing about them.
     ///
     /// Sampling: classes are ⌊log₂ output tokens⌋; a row draws a recorded request uniformly from
     /// its class, or from the nearest non-empty class (the shorter on a tie), and takes its
     /// difficulties cycled or cut to the row's length, and its outcome labels.
     public static func trace(
-        _ rows: [Row], idPrefix: String, synthetic spec: SyntheticTraceSpec, recorded: Trace? = nil
+        _ rows: [Row], idPrefix: String, synthetic spec: SyntheticTraceSpec?, recorded: Trace? = nil
     ) -> Trace {
-        let rng = RandomStream(seed: spec.seed, name: "trace.import")
+        let rng = RandomStream(seed: spec?.seed ?? 0, name: "trace.import")
         var requests: [TraceRequest] = []
         var offsets = [0]
         var values: [Float] = []
@@ -211,11 +212,15 @@ public enum RequestImport {
                 for t in 0..<row.outputTokens { values.append(recorded.difficulty[range.lowerBound + t % range.count]) }
                 q.smallCorrect = recorded.requests[src].smallCorrect
                 q.largeCorrect = recorded.requests[src].largeCorrect
-            } else {
+            } else if let spec {
                 let h = spec.appendDifficulty(tokens: row.outputTokens, rng: rng, into: &values)
                 let (s, l) = spec.labels(hardness: h, rng: rng)
                 q.smallCorrect = s
                 q.largeCorrect = l
+                q.profile = .synthetic
+            } else {
+                values.append(contentsOf: repeatElement(0, count: row.outputTokens))
+                q.profile = .none
             }
             requests.append(q)
             offsets.append(values.count)

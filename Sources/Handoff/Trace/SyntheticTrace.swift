@@ -118,6 +118,7 @@ public struct SyntheticTraceSpec: Sendable, Equatable {
             }
             let (small, large) = labels(hardness: h, rng: rng)
             q.request = TraceRequest(id: "syn-\(r)", promptTokens: p, smallCorrect: small, largeCorrect: large)
+            q.request.profile = .synthetic
             try body(q)
         }
     }

@@ -16,6 +16,8 @@ public struct TraceRequest: Sendable, Equatable {
     public var largeOutputTokens: Int?
     /// Kept out of every fit: the split closed-loop models are checked on.
     public var heldOut = false
+    /// Where the difficulty profile and outcome labels come from (`difficulty_source`).
+    public var profile: DifficultySource = .recorded
     /// Ids of the prompt's blocks (`trace.prefix_block_tokens` tokens each), equal ids for equal
     /// prefixes (Mooncake's `hash_ids`): what a prefix cache across requests can share.
     public var prefixBlocks: [Int]?
@@ -40,6 +42,16 @@ public struct TraceRequest: Sendable, Equatable {
         self.answer = answer
         self.measured = measured
     }
+}
+
+/// Where a request's difficulty profile and outcome labels come from: `recorded` from a real
+/// model (`record`, `--difficulty-from`, a SplitReason annotation, a file without the field),
+/// `synthetic` invented by the generator's presets, `none` absent (an imported request log:
+/// lengths and arrivals only, difficulties 0, no labels).
+public enum DifficultySource: String, Sendable, Comparable {
+    case none, synthetic, recorded
+    static let order: [DifficultySource] = [.none, .synthetic, .recorded]
+    public static func < (a: Self, b: Self) -> Bool { order.firstIndex(of: a)! < order.firstIndex(of: b)! }
 }
 
 /// A token-difficulty trace: requests, and for each request the difficulty of every token the
@@ -93,6 +105,11 @@ public final class Trace: @unchecked Sendable {
     }
 
     public var count: Int { requests.count }
+    /// The weakest provenance of any request: one invented profile makes the trace's figures
+    /// synthetic, one absent profile makes them unknown.
+    public var difficultySource: DifficultySource {
+        memoised("difficulty-source") { requests.lazy.map(\.profile).min() ?? .recorded }
+    }
     public var totalOutputTokens: Int { offsets.last ?? 0 }
     public var hasSteps: Bool { !steps.isEmpty }
 

@@ -19,13 +19,14 @@ import Foundation
 /// | `prefix_blocks` | integers ≥ 0 | ids of the prompt's blocks of `trace.prefix_block_tokens` tokens, equal ids = equal prefixes (Mooncake `hash_ids`), for caching across requests |
 /// | `prompt`, `answer` | string | prompt text and reference answer |
 /// | `measured` | object | what a real engine run measured (`record`, `validate`), kept verbatim |
+/// | `difficulty_source` | `synthetic` or `none` | the difficulty and labels were invented by the generator, or are absent (an imported request log); without it, recorded |
 ///
 /// Blank lines are skipped. Any other field is an error, so a misspelt field cannot be ignored.
 public enum TraceJSONL {
     public static let fields = [
         "id", "prompt_tokens", "difficulty", "hard_spans", "output_tokens", "steps",
         "step_scores", "step_rewards", "arrival_s", "small_correct", "large_correct", "large_output_tokens", "held_out",
-        "prefix_blocks", "prompt", "answer", "measured"
+        "prefix_blocks", "prompt", "answer", "measured", "difficulty_source"
     ]
 
     /// Reads a JSONL trace. O(bytes). Errors name the file, line and field.
@@ -311,6 +312,12 @@ public enum TraceJSONL {
             prompt: try string("prompt"), answer: try string("answer"), measured: v["measured"])
         q.largeOutputTokens = try int("large_output_tokens")
         q.heldOut = try bool("held_out") ?? false
+        if let src = try string("difficulty_source") {
+            guard let d = DifficultySource(rawValue: src), d != .recorded else {
+                throw fail("difficulty_source", "expected synthetic or none (leave it out for recorded), got '\(src)'")
+            }
+            q.profile = d
+        }
         if let b = v["prefix_blocks"] {
             switch b {
             case .numbers(let xs):
@@ -338,6 +345,7 @@ public enum TraceJSONL {
         if let s = q.largeCorrect { pairs.append(("large_correct", .bool(s))) }
         if let n = q.largeOutputTokens { pairs.append(("large_output_tokens", .number(Double(n)))) }
         if q.heldOut { pairs.append(("held_out", .bool(true))) }
+        if q.profile != .recorded { pairs.append(("difficulty_source", .string(q.profile.rawValue))) }
         if let b = q.prefixBlocks { pairs.append(("prefix_blocks", .numbers(b.map(Double.init)))) }
         if let s = q.prompt { pairs.append(("prompt", .string(s))) }
         if let s = q.answer { pairs.append(("answer", .string(s))) }

@@ -18,6 +18,14 @@ public struct CapacityResult: Sendable {
     /// Every GPU combination tried, with its fewest replicas (nil: none up to the limit).
     public var candidates: [(gpus: [String], replicas: [Int]?, usdPerHour: Double?)]
     public var simulations: Int
+    /// Requests per simulation of the answer: the run was doubled from the scenario's count until
+    /// the headroom moved by at most `CapacityPlanner.headroomTolerance`.
+    public var runRequests = 0
+    /// Each run length tried and the headroom at it, in order.
+    public var headroomByRequests: [(requests: Int, rps: Double)] = []
+    /// Whether the last doubling moved the headroom by at most the tolerance; false: the runs are
+    /// too short to trust the headroom (it is still reported, flagged).
+    public var headroomSettled = false
 }
 
 /// `handoff capacity`: the fewest replicas per GPU tier, and given lists the cheapest GPU type per
@@ -38,6 +46,15 @@ public final class CapacityPlanner {
     public let gpuChoices: [String: [String]]
     public var maxReplicas = 512
     public var headroomPrecision = 0.01
+    /// The headroom has settled when doubling the requests per run moves it by at most this.
+    public static let headroomTolerance = 0.05
+    /// Run lengths are doubled at most this many times (and to at most `maxRunRequests`).
+    public var maxDoublings = 5
+    public var maxRunRequests = 200_000
+    /// Requests per simulation; nil: the scenario's own count.
+    var runRequests: Int?
+    /// The scenario's own request count.
+    let baseRequests: Int
     public var progress: (String) -> Void = { _ in }
     public let tiers: [String]
     public let tensorParallel: [Int]
@@ -70,7 +87,13 @@ public final class CapacityPlanner {
             throw HandoffError.input(
                 "no GPU tier named '\(t)' (tiers: \(tiers.joined(separator: ", ")))", field: "--gpus")
         }
+        guard base.traffic.arrival != .closed_loop else {
+            throw HandoffError.input(
+                "sizes for an open arrival rate, but the scenario's traffic.arrival is closed_loop (its rate follows from concurrency); set traffic.arrival to poisson, gamma or replay",
+                field: "--rate")
+        }
         let summary = try family.summary(["traffic.rate_rps=\(JSONWriter.number(rateRps))"])
+        baseRequests = max(1, Int(summary.number(at: "requests") ?? 0) + Int(summary.number(at: "requests_failed") ?? 0))
         for s in slos { try SummaryKeys.check(s.key, in: summary, field: "--slo \(s)") }
         for (t, names) in gpuChoices {
             for g in names {
@@ -82,6 +105,7 @@ public final class CapacityPlanner {
 
     func overrides(_ p: CapacityPlan, rate: Double) -> [String] {
         var o = ["traffic.rate_rps=\(JSONWriter.number(rate))"]
+        if let n = runRequests { o.append("traffic.requests=\(n)") }
         for (k, t) in tiers.enumerated() {
             o.append("tiers.\(t).gpu=\(p.gpus[k])")
             o.append("tiers.\(t).replicas=\(p.replicas[k])")
@@ -134,12 +158,16 @@ public final class CapacityPlanner {
         return r
     }
 
-    public func run() throws -> CapacityResult {
+    /// The cheapest plan at the current run length: every GPU combination's fewest replicas.
+    func cheapestPlan() throws -> (
+        best: (plan: CapacityPlan, usd: Double, gpus: Int)?,
+        candidates: [(gpus: [String], replicas: [Int]?, usdPerHour: Double?)]
+    ) {
         let choices = tiers.enumerated().map { k, t in gpuChoices[t] ?? [scenarioGPUs[k]] }
         var combos: [[String]] = [[]]
         for c in choices { combos = combos.flatMap { prefix in c.map { prefix + [$0] } } }
         var candidates: [(gpus: [String], replicas: [Int]?, usdPerHour: Double?)] = []
-        var best: (CapacityPlan, Double, Int)?
+        var best: (plan: CapacityPlan, usd: Double, gpus: Int)?
         for g in combos {
             progress("GPUs \(g.joined(separator: "/"))")
             let r: [Int]?
@@ -152,16 +180,19 @@ public final class CapacityPlanner {
             let usd = try usdPerHour(p)
             let n = zip(r, tensorParallel).reduce(0) { $0 + $1.0 * $1.1 }
             candidates.append((g, r, usd))
-            if best == nil || usd < best!.1 - 1e-9 || (abs(usd - best!.1) <= 1e-9 && n < best!.2) { best = (p, usd, n) }
+            if best == nil || usd < best!.usd - 1e-9 || (abs(usd - best!.usd) <= 1e-9 && n < best!.gpus) {
+                best = (p, usd, n)
+            }
         }
-        guard let (plan, usd, n) = best else {
-            return CapacityResult(
-                tiers: tiers, plan: nil, summary: nil, usdPerHour: 0, gpuCount: 0, headroomRps: nil,
-                candidates: candidates, simulations: family.simulations)
-        }
-        let summary = try meets(plan, rate: rateRps).1
-        // Headroom: double the rate until the plan fails, then bisect.
-        progress("headroom of \(plan.replicas.map(String.init).joined(separator: "/")) replicas")
+        return (best, candidates)
+    }
+
+    /// The highest rate the plan sustains at the current run length: the rate doubles until the
+    /// plan fails, then is bisected to `headroomPrecision`.
+    func headroom(_ plan: CapacityPlan) throws -> Double {
+        progress(
+            "headroom of \(plan.replicas.map(String.init).joined(separator: "/")) replicas at \(runRequests ?? baseRequests) requests per run"
+        )
         var lo = rateRps
         var hi = rateRps * 2
         while try meets(plan, rate: hi).0 {
@@ -173,9 +204,73 @@ public final class CapacityPlanner {
             let mid = (lo + hi) / 2
             if try meets(plan, rate: mid).0 { lo = mid } else { hi = mid }
         }
-        return CapacityResult(
-            tiers: tiers, plan: plan, summary: summary, usdPerHour: usd, gpuCount: n, headroomRps: lo,
+        return lo
+    }
+
+    /// The plan and its headroom, with runs doubled in length until the headroom moves by at most
+    /// `headroomTolerance` (a short run hides a backlog that a long one shows: the headroom of a
+    /// 300-request run can be ten times a 3,000-request one's). When a doubled run breaks the
+    /// plan, the plan is searched again at the longer runs.
+    public func run() throws -> CapacityResult {
+        runRequests = nil
+        try lengthenUntilWarm()
+        var (best, candidates) = try cheapestPlan()
+        guard var chosen = best else { return infeasible(candidates) }
+        var n = runRequests ?? baseRequests
+        var h = try headroom(chosen.plan)
+        var history = [(requests: n, rps: h)]
+        var settled = false
+        for _ in 0..<maxDoublings where 2 * n <= maxRunRequests {
+            n *= 2
+            runRequests = n
+            progress("checking at \(n) requests per run")
+            if try !meets(chosen.plan, rate: rateRps).0 {
+                (best, candidates) = try cheapestPlan()
+                guard let b = best else { return infeasible(candidates) }
+                chosen = b
+                h = try headroom(chosen.plan)
+                history.append((n, h))
+                continue
+            }
+            let h2 = try headroom(chosen.plan)
+            history.append((n, h2))
+            let moved = abs(h2 - h) > Self.headroomTolerance * h
+            h = h2
+            if !moved {
+                settled = true
+                break
+            }
+        }
+        let summary = try meets(chosen.plan, rate: rateRps).1
+        var r = CapacityResult(
+            tiers: tiers, plan: chosen.plan, summary: summary, usdPerHour: chosen.usd, gpuCount: chosen.gpus,
+            headroomRps: history.last!.rps, candidates: candidates, simulations: family.simulations)
+        r.runRequests = runRequests ?? baseRequests
+        r.headroomByRequests = history
+        r.headroomSettled = settled
+        return r
+    }
+
+    /// Doubles the requests per run while the scenario as given is `too_short` at the rate (its
+    /// requests take a third of the arrival span or more), so that no plan is judged on warm-up.
+    func lengthenUntilWarm() throws {
+        var n = baseRequests
+        for _ in 0..<maxDoublings where 2 * n <= maxRunRequests {
+            var o = ["traffic.rate_rps=\(JSONWriter.number(rateRps))"]
+            if n != baseRequests { o.append("traffic.requests=\(n)") }
+            guard SummaryKeys.stability(try family.summary(o)) == "too_short" else { break }
+            n *= 2
+            runRequests = n
+            progress("the scenario's run is mostly warm-up at this rate: \(n) requests per run")
+        }
+    }
+
+    func infeasible(_ candidates: [(gpus: [String], replicas: [Int]?, usdPerHour: Double?)]) -> CapacityResult {
+        var r = CapacityResult(
+            tiers: tiers, plan: nil, summary: nil, usdPerHour: 0, gpuCount: 0, headroomRps: nil,
             candidates: candidates, simulations: family.simulations)
+        r.runRequests = runRequests ?? baseRequests
+        return r
     }
 
     /// The result as JSON (stable keys: docs/tuning.md).
@@ -213,6 +308,15 @@ public final class CapacityPlanner {
             ("gpus", .number(Double(r.gpuCount))),
             ("usd_per_hour", .number(r.usdPerHour)),
             ("headroom_rps", r.headroomRps.map(JSONValue.number) ?? .null),
+            ("headroom_settled", .bool(r.headroomSettled)),
+            ("run_requests", .number(Double(r.runRequests))),
+            (
+                "headroom_by_requests",
+                .array(
+                    r.headroomByRequests.map {
+                        .object([("requests", .number(Double($0.requests))), ("headroom_rps", .number($0.rps))])
+                    })
+            ),
             // One entry per key: two bounds on one metric (or one --slo given twice) share its value.
             (
                 "slo_values",

@@ -19,6 +19,24 @@ public enum SummaryKeys {
     /// No request failed or was rejected.
     public static func servedAll(_ summary: JSONValue) -> Bool { (summary.number(at: "requests_failed") ?? 1) == 0 }
 
+    /// The run is overloaded (`stability.state`): its queue grows without bound, so none of its
+    /// latencies, goodput or costs is a result.
+    public static func overloaded(_ summary: JSONValue) -> Bool {
+        summary["stability"]?["state"] == .string("overloaded")
+    }
+
+    /// The run reached a steady state (`stability.state` is steady; true for a summary without it).
+    public static func steady(_ summary: JSONValue) -> Bool {
+        let s = stability(summary)
+        return s == "" || s == "steady"
+    }
+
+    /// `stability.state`: steady, overloaded or too_short ("" for a summary without it).
+    public static func stability(_ summary: JSONValue) -> String {
+        if case .string(let s)? = summary["stability"]?["state"] { return s }
+        return ""
+    }
+
     /// Checks that `key` names a number in `summary`; the error suggests the closest key.
     public static func check(_ key: String, in summary: JSONValue, field: String) throws {
         guard summary.number(at: key) == nil else { return }
@@ -69,10 +87,13 @@ public struct MetricConstraint: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Every bound holds and every request was served: a configuration that failed or rejected
-    /// requests meets nothing, since its percentiles cover only the requests it kept.
+    /// Every bound holds, every request was served and the run reached a steady state: a
+    /// configuration that failed or rejected requests meets nothing, since its percentiles cover
+    /// only the requests it kept, and an overloaded or too short one meets nothing, since its
+    /// percentiles depend on the length of the run.
     public static func allMet(_ constraints: [MetricConstraint], by summary: JSONValue) -> Bool {
-        SummaryKeys.servedAll(summary) && constraints.allSatisfy { $0.satisfied(summary) }
+        SummaryKeys.servedAll(summary) && SummaryKeys.steady(summary)
+            && constraints.allSatisfy { $0.satisfied(summary) }
     }
 
     public func satisfied(_ summary: JSONValue) -> Bool {

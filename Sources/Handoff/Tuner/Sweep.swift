@@ -227,11 +227,12 @@ public enum SweepOutput {
 
     /// Pareto marking of summaries over `paretoObjectives`. A configuration that did not serve
     /// every request (failed or rejected) is never on the frontier: its percentiles cover only
-    /// the requests it kept, so it would look better than it is.
+    /// the requests it kept, so it would look better than it is. Nor is one that is overloaded or
+    /// too short (`stability.state`): its percentiles depend on the run's length.
     public static func frontier(_ summaries: [JSONValue]) -> [Bool] {
         Pareto.frontier(
             summaries.map { s in
-                SummaryKeys.servedAll(s)
+                SummaryKeys.servedAll(s) && SummaryKeys.steady(s)
                     ? paretoObjectives.map { s.number(at: $0.key) } : paretoObjectives.map { _ in nil }
             }, senses: paretoObjectives.map(\.sense))
     }

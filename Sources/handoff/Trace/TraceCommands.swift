@@ -106,10 +106,14 @@ extension TraceCommand {
                 "Import a public production request trace (Azure LLM 2023/2024, BurstGPT, Mooncake) for traffic.arrival: replay.",
             discussion: """
                 Takes each request's arrival time and prompt and output lengths (rebased to the first arrival; requests \
-                with no output tokens are skipped and counted). Each request gets a difficulty profile: synthetic by \
-                default (the burst process of the scenario's trace.synthetic section at the request's output length, \
-                docs/traces.md), or with --difficulty-from a recorded trace of your own, sampled by length class. \
-                Simulate it with --set trace.file=OUT --set traffic.arrival=replay. See docs/traces.md.
+                with no output tokens are skipped and counted). A request log says nothing about how hard each token \
+                is, nor whether a model answers it right. So by default the trace has no difficulty profiles \
+                (difficulty_source: none): single-tier policies simulate on it and report no accuracy, and policies \
+                that decide by difficulty refuse it. Give it profiles with --difficulty-from a recorded trace of your \
+                own (sampled by length class, with its labels), or opt in to invented ones with \
+                --synthetic-difficulty (the burst process of the scenario's trace.synthetic section, docs/traces.md; \
+                every figure computed from them is marked synthetic). \
+                Simulate it with --set "trace={file: OUT}" --set "traffic={arrival: replay}". See docs/traces.md.
                 """)
         @Option(help: "azure (TIMESTAMP,ContextTokens,GeneratedTokens), burstgpt, or mooncake (JSONL).") var format:
             String
@@ -122,6 +126,10 @@ extension TraceCommand {
         @Option(
             help: "Sample difficulty profiles from this recorded trace by length class instead of synthesising them.")
         var difficultyFrom: String?
+        @Flag(
+            help:
+                "Invent difficulty profiles and labels with the scenario's synthetic generator (marked synthetic in every output).")
+        var syntheticDifficulty = false
         @Option(
             help:
                 "Scenario whose trace.synthetic section shapes synthetic difficulties (default: the embedded default).")
@@ -139,6 +147,9 @@ extension TraceCommand {
                     "--format must be one of \(RequestImport.Format.allCases.map(\.rawValue).joined(separator: ", ")), not '\(format)'"
                 )
             }
+            guard !(syntheticDifficulty && difficultyFrom != nil) else {
+                throw ValidationError("--synthetic-difficulty and --difficulty-from exclude each other: choose one")
+            }
             guard speed > 0, speed.isFinite else { throw ValidationError("--speed must be a positive number") }
             guard start >= 0, (duration ?? 1) > 0, (limit ?? 1) >= 1 else {
                 throw ValidationError("--start must be ≥ 0, --duration > 0 and --limit ≥ 1")
@@ -148,8 +159,9 @@ extension TraceCommand {
         func run() throws {
             try guarded {
                 let f = RequestImport.Format(rawValue: format)!
-                var spec = SyntheticTraceSpec()
-                if difficultyFrom == nil {
+                var spec: SyntheticTraceSpec? = nil
+                if syntheticDifficulty {
+                    spec = SyntheticTraceSpec()
                     let sc = try ScenarioLoader.load(path: scenario, overrides: overrides)
                     if case .synthetic(let s) = sc.trace { spec = s }
                 }

@@ -90,9 +90,18 @@ struct CapacityCommand: ParsableCommand {
             }
             if let h = r.headroomRps {
                 s += String(
-                    format: "headroom: the plan meets the SLO up to %.4g req/s (%.2f× the rate)\n", h,
+                    format: "headroom: the plan meets the SLO up to %.4g req/s (%.2f× the rate), ", h,
                     h / planner.rateRps)
+                s +=
+                    "at \(r.runRequests) requests per run ("
+                    + r.headroomByRequests.map { "\($0.requests): \(String(format: "%.4g", $0.rps))" }.joined(
+                        separator: ", ") + " req/s)\n"
+                if !r.headroomSettled {
+                    s +=
+                        "WARNING: the headroom still moved by more than \(Int(100 * CapacityPlanner.headroomTolerance))% when the runs doubled: the runs are too short to trust it; simulate more requests (--set traffic.requests=N)\n"
+                }
             }
+            if let note = stabilityNote(sum) { s += note }
             if r.candidates.count > 1 {
                 s += "GPU combinations:\n"
                 for c in r.candidates {
