@@ -10,6 +10,14 @@ final class ConservationTests: XCTestCase {
         let rng = RandomStream(seed: UInt64(k), name: "test")
         let policies = ["small-only", "large-only", "splitreason"]
         let modes = ["sequential", "pipelined"]
+        // The draws stay in their old order (so each seed gives the same scenario); only the fields
+        // the arrival process reads are written, since the loader refuses the others.
+        let arrival = ["poisson", "gamma", "closed_loop"][rng.int(below: 3)]
+        let rate = 1 + rng.int(below: 20)
+        let concurrency = 1 + rng.int(below: 16)
+        let traffic =
+            arrival == "closed_loop"
+            ? "{arrival: closed_loop, concurrency: \(concurrency)}" : "{arrival: \(arrival), rate_rps: \(rate)}"
         // A small GPU memory forces admission limits, eviction and preemption.
         let yaml = """
             seed: \(k)
@@ -18,7 +26,7 @@ final class ConservationTests: XCTestCase {
                 requests: \(20 + rng.int(below: 60))
                 output_tokens: {median: \(200 + rng.int(below: 3000)), sigma: 0.7, min: 1, max: 12000}
                 prompt_tokens: {median: 200, sigma: 1, min: 0, max: 3000}
-            traffic: {arrival: \(["poisson", "gamma", "closed_loop"][rng.int(below: 3)]), rate_rps: \(1 + rng.int(below: 20)), concurrency: \(1 + rng.int(below: 16))}
+            traffic: \(traffic)
             gpus:
               tiny: {memory_gib: \(5 + rng.int(below: 4)), memory_bandwidth_gb_s: 300, bf16_tflops: 100}
             models:
@@ -182,7 +190,7 @@ final class ConservationTests: XCTestCase {
         try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         let sc = try scenario(
             handComputableScenarioYAML(trace: path, policy: "name: small-only"),
-            ["traffic.arrival=closed_loop", "traffic.concurrency=10", "tiers.small.kv_capacity_tokens=1000"])
+            ["traffic={arrival: closed_loop, concurrency: 10}", "tiers.small.kv_capacity_tokens=1000"])
         let o = try Simulation.run(sc, checkingInvariants: true).outcome
         XCTAssertEqual(o.requests.filter(\.failed).count, 0)
         for q in o.requests { XCTAssertEqual(q.outputTokens, 50) }

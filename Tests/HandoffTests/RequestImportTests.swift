@@ -121,7 +121,7 @@ final class RequestImportTests: XCTestCase {
         let rows = RequestImport.window(conv.rows, duration: 600)
         let trace = RequestImport.trace(rows, idPrefix: "azure", synthetic: SyntheticTraceSpec())
         var sc = try ScenarioLoader.load(
-            path: nil, overrides: ["traffic.arrival=replay", "traffic.requests=\(rows.count)"])
+            path: nil, overrides: ["traffic={arrival: replay, requests: \(rows.count)}"])
         sc.traffic.requests = rows.count
         let out = try Simulation.run(sc, trace: trace).outcome
         XCTAssertEqual(out.requests.count, rows.count)

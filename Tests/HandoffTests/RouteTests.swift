@@ -7,7 +7,12 @@ import XCTest
 final class RouteTests: XCTestCase {
     /// Every summary key but the policy's own parameters.
     func withoutPolicy(_ s: JSONValue) -> [String: String] {
-        Dictionary(uniqueKeysWithValues: SimulationOutput.flatten(s).filter { !$0.0.hasPrefix("policy.") })
+        Dictionary(
+            uniqueKeysWithValues: SimulationOutput.flatten(s).filter {
+                // Costs and offload.source differ by design: route can use both tiers, so it pays
+                // for both and offloads by difficulty; a single-tier policy pays for its own tier.
+                !$0.0.hasPrefix("policy.") && !$0.0.hasPrefix("cost_usd.") && $0.0 != "offload.source"
+            })
     }
 
     func testThresholdEndsEqualSingleTierPolicies() throws {
@@ -27,6 +32,8 @@ final class RouteTests: XCTestCase {
             try ScenarioLoader.load(path: path, overrides: ["policy.route_threshold=1"]), trace: trace)
         XCTAssertEqual(withoutPolicy(all.summary), withoutPolicy(large.summary))
         XCTAssertEqual(withoutPolicy(none.summary), withoutPolicy(small.summary))
+        XCTAssertEqual(all.summary.number(at: "cost_usd.by_tier.large"), large.summary.number(at: "cost_usd.total"))
+        XCTAssertEqual(none.summary.number(at: "cost_usd.by_tier.small"), small.summary.number(at: "cost_usd.total"))
         XCTAssertEqual(all.summary.number(at: "offload.request_fraction"), 1)
         XCTAssertEqual(none.summary.number(at: "offload.request_fraction"), 0)
     }

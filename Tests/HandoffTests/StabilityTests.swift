@@ -123,10 +123,40 @@ final class StabilityTests: XCTestCase {
         let onLarge = try summary(["policy={name: single, tier: large}"])
         XCTAssertEqual(onLarge.accuracy.predicted, onLarge.accuracy.largeOnly)
         XCTAssertEqual(onLarge.accuracy.source, "synthetic")
-        XCTAssertEqual(onLarge.offload.source, "none")
+        XCTAssertEqual(onLarge.offload.source, "policy")
         let onSmall = try summary(["policy={name: single, tier: small}"])
         XCTAssertEqual(onSmall.accuracy.predicted, onSmall.accuracy.smallOnly)
         XCTAssertEqual(try summary([]).accuracy.source, "synthetic")
+    }
+
+    /// Goodput and windows, by hand: 30 identical requests 10 s apart, each served alone in
+    /// 1,717 ms (TuneTests' ramp at τ = 0.7: small 761 ms, 5 ms across, large 946 ms, 5 ms back).
+    /// Under e2el_ms 1800 every request is good: goodput = 30 / duration; under 1700 none is.
+    /// Windows of 100 s hold 10 requests each: three judged, each p99 = 1,717 ms.
+    func testGoodputAndWindowsByHand() throws {
+        let dir = tempDir()
+        let ds = (1...100).map { JSONWriter.number(Double($0) / 100) }.joined(separator: ",")
+        try (0..<30).map { #"{"id":"r\#($0)","prompt_tokens":10,"difficulty":[\#(ds)]}"# + "\n" }.joined().write(
+            toFile: dir + "/ramp.jsonl", atomically: true, encoding: .utf8)
+        let yaml = handComputableScenarioYAML(
+            trace: dir + "/ramp.jsonl",
+            policy: "name: splitreason, offload_threshold: 0.7, min_segment_tokens: 1, mode: sequential"
+        ).replacingOccurrences(of: "rate_rps: 1}", with: "rate_rps: 0.1}")
+        let good = try Simulation.run(try scenario(yaml, ["slo={e2el_ms: 1800, tpot_ms: 100, window_s: 100}"]))
+            .typedSummary
+        XCTAssertEqual(good.latencyMs.e2el.p99, 1717, accuracy: 1e-6)
+        XCTAssertEqual(good.slo.goodShare, 1)
+        XCTAssertEqual(good.slo.goodputRps!, 30 / good.durationS, accuracy: 1e-12)
+        XCTAssertEqual(good.slo.tpotAttainment, 1)
+        XCTAssertEqual(good.windows.count, 3)
+        XCTAssertEqual(good.windows.judged, 3)
+        XCTAssertEqual(good.windows.worstE2ELP99Ms, 1717, accuracy: 1e-6)
+        XCTAssertEqual(good.stability.state, .steady)
+        let bad = try Simulation.run(try scenario(yaml, ["slo={e2el_ms: 1700}"])).typedSummary
+        XCTAssertEqual(bad.slo.goodputRps, 0)
+        XCTAssertEqual(bad.windows.judged, 0, "windows of 60 s hold 6 requests: too few for a p99")
+        let none = try Simulation.run(try scenario(yaml)).typedSummary
+        XCTAssertNil(none.slo.goodputRps, "no bound set: no goodput")
     }
 
     /// An imported request log has no difficulty: a difficulty policy refuses it, a single-tier one

@@ -15,8 +15,8 @@ final class SummaryTests: XCTestCase {
             [
                 "scenario", "policy", "requests", "requests_failed", "requests_rejected", "duration_s",
                 "throughput_rps",
-                "output_tokens_per_s", "latency_ms", "offload", "memory_gib", "utilization", "preemptions", "cost_usd",
-                "accuracy", "slo", "events", "seed"
+                "output_tokens_per_s", "latency_ms", "offload", "memory_gib", "utilization", "achieved", "preemptions",
+                "cost_usd", "accuracy", "slo", "windows", "stability", "events", "seed"
             ])
         guard case .object(let e2el)? = r.summary["latency_ms"]?["e2el"] else { return XCTFail("no e2el") }
         XCTAssertEqual(e2el.map(\.0), ["mean", "p50", "p90", "p95", "p99"])
@@ -36,7 +36,10 @@ final class SummaryTests: XCTestCase {
         let r = try Simulation.run(try ScenarioLoader.load(path: packageRoot + "/Scenarios/llamacpp-local.yaml"))
         XCTAssertNil(r.accuracy)
         XCTAssertEqual(
-            r.summary["accuracy"], .object([("predicted", .null), ("ci95", .null), ("labeled_requests", .number(0))]))
+            r.summary["accuracy"],
+            .object([
+                ("source", .string("none")), ("predicted", .null), ("ci95", .null), ("labeled_requests", .number(0))
+            ]))
     }
 
     /// Encoded with Foundation's JSONEncoder and decoded with JSONDecoder, the summary encodes to

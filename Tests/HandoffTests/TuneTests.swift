@@ -3,18 +3,21 @@ import XCTest
 
 @testable import Handoff
 
-/// `tune` on a scenario whose answer is known by hand: one request of 100 tokens whose
+/// `tune` on a scenario whose answer is known by hand: requests of 100 tokens whose
 /// difficulties are 0.01, 0.02, …, 1.00, so threshold t offloads the tokens with d > t: a share
 /// of (100 − ⌊100t⌋)/100. Segments have no minimum length, and the large model is slower per token.
 final class TuneTests: XCTestCase {
     func family(_ dir: String) throws -> ScenarioFamily {
         let ds = (1...100).map { JSONWriter.number(Double($0) / 100) }.joined(separator: ",")
-        try #"{"id":"ramp","prompt_tokens":10,"difficulty":[\#(ds)]}"#.appending("\n").write(
+        // Thirty copies arriving 10 s apart, each served alone (about 1.7 s): every figure is the
+        // one request's, and the run is long enough to be steady (tune rejects a run that is not).
+        try (0..<30).map { #"{"id":"ramp\#($0)","prompt_tokens":10,"difficulty":[\#(ds)]}"# + "\n" }.joined().write(
             toFile: dir + "/ramp.jsonl", atomically: true, encoding: .utf8)
         try handComputableScenarioYAML(
             trace: "ramp.jsonl",
             policy: "name: splitreason, offload_threshold: 0.5, min_segment_tokens: 1, mode: sequential"
         )
+        .replacingOccurrences(of: "rate_rps: 1}", with: "rate_rps: 0.1}")
         .write(toFile: dir + "/ramp.yaml", atomically: true, encoding: .utf8)
         return try ScenarioFamily(path: dir + "/ramp.yaml", overrides: [])
     }

@@ -92,10 +92,10 @@ final class VLLMBenchTests: XCTestCase {
     func testCompareReproducesASimulationsOwnResult() throws {
         let d = tempDir()
         for traffic in [
-            ["traffic.arrival=poisson"], ["traffic.arrival=gamma", "traffic.cv=2"],
-            ["traffic.arrival=closed_loop", "traffic.concurrency=3"]
+            ["traffic.arrival=poisson", "traffic.rate_rps=1"], ["traffic.arrival=gamma", "traffic.cv=2", "traffic.rate_rps=1"],
+            ["traffic={arrival: closed_loop, concurrency: 3}"]
         ] {
-            let sets = ["policy.name=small-only", "trace.synthetic.requests=40", "traffic.rate_rps=1"] + traffic
+            let sets = ["policy.name=small-only", "trace.synthetic.requests=40"] + traffic
             let sim = try runCLI(
                 ["simulate", "--format", "vllm-bench", "--save-detailed"] + sets.flatMap { ["--set", $0] })
             XCTAssertEqual(sim.status, 0, sim.stderr)

@@ -49,12 +49,24 @@ public enum VLLMBenchResult {
         public var origin: JSONValue
     }
 
+    /// 1/CV² of the gaps between sorted arrival times (1 for Poisson; 1 when there are too few).
+    static func burstiness(_ arrivals: [Double]) -> Double {
+        let gaps = zip(arrivals.dropFirst(), arrivals).map { $0 - $1 }
+        guard gaps.count >= 2 else { return 1 }
+        let mean = gaps.reduce(0, +) / Double(gaps.count)
+        let variance = gaps.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(gaps.count - 1)
+        return mean > 0 && variance > 0 ? mean * mean / variance : 1
+    }
+
     public static func json(_ r: SimulationResult, detailed: Bool) -> JSONValue {
         let all = r.outcome.requests.sorted { ($0.arrivalS, $0.id) < ($1.arrivalS, $1.id) }
         let t = r.scenario.traffic
+        // A replayed trace's rate and burstiness are its own (as run: scaled when rate_rps is given):
+        // the mean rate, and vLLM's gamma shape 1/CV² of its inter-arrival times.
+        let replayed = t.arrival == .replay
         let meta = Metadata(
-            requestRate: t.arrival == .closed_loop ? nil : t.rateRps,
-            burstiness: t.arrival == .gamma ? 1 / max(t.cv * t.cv, 1e-12) : 1,
+            requestRate: t.arrival == .closed_loop ? nil : replayed ? r.typedSummary.stability.offeredRps : t.rateRps,
+            burstiness: replayed ? Self.burstiness(all.map(\.arrivalS)) : t.arrival == .gamma ? 1 / max(t.cv * t.cv, 1e-12) : 1,
             maxConcurrency: t.maxInFlight > 0 ? t.maxInFlight : t.arrival == .closed_loop ? t.concurrency : nil,
             modelID: r.scenario.tiers.first?.model.name ?? "",
             origin: .object([

@@ -230,6 +230,10 @@ public struct AccuracySpec: Sendable, Equatable {
 public struct SLOSpec: Sendable, Equatable {
     public var ttftMs: Double?
     public var e2elMs: Double?
+    /// Bound on a request's mean time per output token after the first (vLLM's TPOT).
+    public var tpotMs: Double? = nil
+    /// Width of the arrival-time windows whose percentiles the summary reports (`windows`).
+    public var windowS: Double = 60
 }
 
 /// How finely the serving model runs (the `simulation` section).

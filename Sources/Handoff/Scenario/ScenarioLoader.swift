@@ -110,12 +110,14 @@ public enum ScenarioLoader {
         // A field the arrival process does not read is refused, never silently ignored.
         if arrival == .closed_loop && traffic.rateGiven {
             throw tf.error(
-                "rate_rps has no effect under closed_loop: the rate follows from concurrency and think_time_s; remove it, or use poisson, gamma, constant or replay",
+                "rate_rps has no effect under closed_loop: the rate follows from concurrency and think_time_s; remove it (from the command line, replace the section: --set 'traffic={arrival: closed_loop, concurrency: N}'), or use poisson, gamma, constant or replay",
                 key: "rate_rps")
         }
         if arrival != .closed_loop {
             for k in ["concurrency", "think_time_s"] where tf.has(k) {
-                throw tf.error("\(k) applies to arrival: closed_loop only (arrival is \(arrival.rawValue)); remove it", key: k)
+                throw tf.error(
+                    "\(k) applies to arrival: closed_loop only (arrival is \(arrival.rawValue)); remove it (from the command line, replace the section: --set 'traffic={arrival: \(arrival.rawValue), rate_rps: R}')",
+                    key: k)
             }
         }
         if arrival != .gamma && tf.has("cv") {
@@ -222,8 +224,10 @@ public enum ScenarioLoader {
         accuracy.verifiedDraftCredit = try ac.double("verified_draft_credit", default: 1, min: 0, max: 1)
         try ac.finish()
         let so = try r.section("slo") ?? absent(root, "slo")
-        let slo = SLOSpec(
+        var slo = SLOSpec(
             ttftMs: try so.optionalDouble("ttft_ms", min: 0), e2elMs: try so.optionalDouble("e2el_ms", min: 0))
+        slo.tpotMs = try so.optionalDouble("tpot_ms", min: 0)
+        slo.windowS = try so.double("window_s", default: 60, min: 0, exclusiveMin: true)
         try so.finish()
         let si = try r.section("simulation") ?? absent(root, "simulation")
         let simulation = SimulationSpec(

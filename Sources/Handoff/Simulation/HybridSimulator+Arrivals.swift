@@ -55,6 +55,8 @@ extension HybridSimulator {
     /// the first arrival stays where it was relative to 0.
     func replayTimeScale() throws -> Double {
         let times = trace.requests.compactMap(\.arrivalS)
+        // A request without arrival_s is reported where it is replayed, by the loop.
+        if times.count < trace.count { return 1 }
         guard times.count >= 2, let lo = times.min(), let hi = times.max(), hi > lo else {
             throw HandoffError.input(
                 "cannot scale a replayed trace to rate_rps: its arrivals span 0 s (\(times.count) with arrival_s); remove rate_rps to replay it as recorded",

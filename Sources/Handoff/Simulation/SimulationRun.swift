@@ -140,6 +140,7 @@ extension SimulationSummary {
         let tiers = s.tiers.indices.map { Self.tier(s, o, $0) }
         memoryGib = OrderedMap(tiers.map { ($0.name, $0.memory) })
         utilization = OrderedMap(tiers.map { ($0.name, $0.utilization) })
+        achieved = OrderedMap(tiers.map { ($0.name, $0.achieved) })
         preemptions = OrderedMap(o.tiers.map { ($0.name, $0.preemptions) })
         let total = tiers.reduce(0.0) { $0 + $1.cost }
         costUsd = Cost(
@@ -153,9 +154,8 @@ extension SimulationSummary {
             accuracy = Accuracy(
                 source: sources.accuracy, predicted: nil, ci95: nil, labeledRequests: 0, smallOnly: nil, largeOnly: nil)
         }
-        slo = SLO(
-            ttftAttainment: s.slo.ttftMs.map { t in Double(ok.filter { $0.ttftS * 1000 <= t }.count) / n },
-            e2elAttainment: s.slo.e2elMs.map { e in Double(ok.filter { $0.e2elS * 1000 <= e }.count) / n })
+        slo = Self.slo(s.slo, ok, duration: duration)
+        windows = Self.windows(ok, width: s.slo.windowS)
         stability = Stability(o, closedLoop: s.traffic.arrival == .closed_loop)
         events = o.events
         seed = s.seed
@@ -171,6 +171,47 @@ extension SimulationSummary {
             ? Coarse(coalesceTokens: s.simulation.coalesceTokens, exactRerun: s.simulation.exactRerun) : nil
     }
 
+    /// Attainment of each bound set, and goodput: served requests meeting every bound set, per
+    /// second of the run (and as a share of the served requests).
+    static func slo(_ spec: SLOSpec, _ ok: [RequestOutcome], duration: Double) -> SLO {
+        let n = Double(max(1, ok.count))
+        func good(_ q: RequestOutcome) -> Bool {
+            (spec.ttftMs.map { q.ttftS * 1000 <= $0 } ?? true) && (spec.tpotMs.map { q.tpotS * 1000 <= $0 } ?? true)
+                && (spec.e2elMs.map { q.e2elS * 1000 <= $0 } ?? true)
+        }
+        let any = spec.ttftMs != nil || spec.tpotMs != nil || spec.e2elMs != nil
+        let goodCount = any ? ok.reduce(0) { $0 + (good($1) ? 1 : 0) } : 0
+        return SLO(
+            ttftAttainment: spec.ttftMs.map { t in Double(ok.filter { $0.ttftS * 1000 <= t }.count) / n },
+            tpotAttainment: spec.tpotMs.map { t in Double(ok.filter { $0.tpotS * 1000 <= t }.count) / n },
+            e2elAttainment: spec.e2elMs.map { e in Double(ok.filter { $0.e2elS * 1000 <= e }.count) / n },
+            goodputRps: any ? (duration > 0 ? Double(goodCount) / duration : 0) : nil,
+            goodShare: any ? Double(goodCount) / n : nil)
+    }
+
+    /// The served requests grouped by arrival time into windows of `width` seconds from the first
+    /// arrival; the worst p99 among windows with enough requests to have one.
+    static func windows(_ ok: [RequestOutcome], width: Double) -> Windows {
+        let first = ok.map(\.arrivalS).min() ?? 0
+        var groups: [Int: [RequestOutcome]] = [:]
+        for q in ok { groups[Int((q.arrivalS - first) / width), default: []].append(q) }
+        var w = Windows(
+            windowS: width, count: groups.count, judged: 0, worstTtftP99Ms: 0, worstE2ELP99Ms: 0, worstE2ELStartS: 0)
+        for k in groups.keys.sorted() {
+            let g = groups[k]!
+            guard g.count >= Windows.minRequests else { continue }
+            w.judged += 1
+            let ttft = Statistics.quantile(sorted: g.map { $0.ttftS * 1000 }.sorted(), 0.99)
+            let e2el = Statistics.quantile(sorted: g.map { $0.e2elS * 1000 }.sorted(), 0.99)
+            w.worstTtftP99Ms = max(w.worstTtftP99Ms, ttft)
+            if e2el > w.worstE2ELP99Ms {
+                w.worstE2ELP99Ms = e2el
+                w.worstE2ELStartS = first + Double(k) * width
+            }
+        }
+        return w
+    }
+
     /// Percentiles in milliseconds of durations in seconds; all 0 for an empty set (nothing
     /// served, or no request of two or more tokens for TPOT): `requests` says how many.
     static func ms(_ xs: [Double]) -> Percentiles {
@@ -183,7 +224,7 @@ extension SimulationSummary {
     static func tier(
         _ s: Scenario, _ o: SimulationOutcome, _ t: Int
     ) -> (
-        name: String, memory: Memory, utilization: Double, cost: Double
+        name: String, memory: Memory, utilization: Double, achieved: Achieved, cost: Double
     ) {
         let tier = s.tiers[t]
         let to = o.tiers[t]
@@ -197,7 +238,7 @@ extension SimulationSummary {
             let memory = Memory(
                 peak: 0, capacity: 0, fits: true, weights: 0, kvPeakTokens: 0, kvCapacityTokens: 0, colocatedWith: nil,
                 api: true)
-            return (tier.name, memory, 0, usd)
+            return (tier.name, memory, 0, Achieved(mfu: 0, mbu: 0), usd)
         }
         let capacity = Double(tier.tensorParallel) * tier.gpu.memoryGiB
         let peak = (tier.model.weightMemory + Double(to.peakKVTokens) * tier.model.kvBytesPerToken) / gib
@@ -216,7 +257,15 @@ extension SimulationSummary {
             tier.colocateWith != nil || !used
             ? 0 : Double(tier.replicas * tier.tensorParallel) * tier.cost.usdPerGpuHour * duration / 3600
         let utilization = duration > 0 ? to.busySeconds / (duration * Double(tier.replicas)) : 0
-        return (tier.name, memory, utilization, usd)
+        let gpuSeconds = duration * Double(tier.replicas * tier.tensorParallel)
+        let flops = 2 * tier.model.computeParamsB * 1e9 * Double(to.prefilledTokens + to.generatedTokens)
+        let bytes = Double(to.iterations) * tier.model.computeParamsB * 1e9 * tier.model.weightBytes
+        let achieved =
+            gpuSeconds > 0
+            ? Achieved(
+                mfu: flops / (gpuSeconds * tier.gpu.tflops * 1e12), mbu: bytes / (gpuSeconds * tier.gpu.bandwidthGBs * 1e9))
+            : Achieved(mfu: 0, mbu: 0)
+        return (tier.name, memory, utilization, achieved, usd)
     }
 
     /// `prefix_cache`, only when a tier caches prompt blocks across requests: the share of prompt

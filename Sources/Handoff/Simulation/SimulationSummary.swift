@@ -65,12 +65,44 @@ public struct SimulationSummary: Codable, Sendable {
             try c.encodeIfPresent(largeOnly, forKey: .largeOnly)
         }
     }
+    /// Shares of served requests within each bound the scenario's `slo` sets, and the goodput:
+    /// requests per second of the run that met every bound set (DistServe's and `vllm bench serve
+    /// --goodput`'s definition); nil when no bound is set.
     public struct SLO: Codable, Sendable {
-        public var ttftAttainment, e2elAttainment: Double?
+        public var ttftAttainment, tpotAttainment, e2elAttainment: Double?
+        public var goodputRps: Double?
+        public var goodShare: Double?
         enum CodingKeys: String, CodingKey {
             case ttftAttainment = "ttft_attainment"
+            case tpotAttainment = "tpot_attainment"
             case e2elAttainment = "e2el_attainment"
+            case goodputRps = "goodput_rps"
+            case goodShare = "good_share"
         }
+    }
+    /// Percentiles per window of arrival time (`slo.window_s`, 60 s by default): one p99 over a
+    /// long replay hides its peaks. The worst window's p99 of TTFT and E2EL, among the windows
+    /// with at least `minRequests` served requests (`judged` of `count`).
+    public struct Windows: Codable, Sendable {
+        public var windowS: Double
+        public var count, judged: Int
+        public var worstTtftP99Ms, worstE2ELP99Ms: Double
+        public var worstE2ELStartS: Double
+        enum CodingKeys: String, CodingKey {
+            case windowS = "window_s"
+            case count, judged
+            case worstTtftP99Ms = "worst_ttft_p99_ms"
+            case worstE2ELP99Ms = "worst_e2el_p99_ms"
+            case worstE2ELStartS = "worst_e2el_window_start_s"
+        }
+        public static let minRequests = 10
+    }
+    /// What a GPU tier's replicas achieved over the run, against the peaks of their GPUs: `mfu`,
+    /// model FLOPs (2 × active parameters per token prefilled or generated; attention left out)
+    /// over peak FLOPs × GPUs × duration; `mbu`, weight bytes read (active weights once per
+    /// iteration; KV reads left out, so a lower bound) over bandwidth × GPUs × duration.
+    public struct Achieved: Codable, Sendable {
+        public var mfu, mbu: Double
     }
     /// Prompt tokens looked up in the caches of blocks shared across requests, and those found:
     /// overall, with `byTier` (each tier's own, without one).
@@ -119,7 +151,7 @@ public struct SimulationSummary: Codable, Sendable {
     ///   live runs), `closed_loop` (a fitted closed-loop model), `synthetic` (the generator's invented
     ///   labels), `none` (no labels for the model that runs: `predicted` is null);
     /// - offload: `trace` (recorded difficulty profiles), `closed_loop`, `synthetic` (invented
-    ///   profiles), `none` (a single-tier policy offloads nothing by construction).
+    ///   profiles), `policy` (a single-tier policy: the shares are fixed by construction).
     public struct Sources: Sendable {
         public var accuracy: String
         public var offload: String
@@ -136,7 +168,7 @@ public struct SimulationSummary: Codable, Sendable {
                 accuracy = policy.roles.count == 1 ? "labels" : "blend"
             }
             if !policy.readsDifficulty {
-                offload = "none"
+                offload = "policy"
             } else {
                 offload = synthetic ? "synthetic" : closedLoop ? "closed_loop" : "trace"
             }
@@ -152,10 +184,12 @@ public struct SimulationSummary: Codable, Sendable {
     public var offload: Offload
     public var memoryGib: OrderedMap<Memory>
     public var utilization: OrderedMap<Double>
+    public var achieved: OrderedMap<Achieved>
     public var preemptions: OrderedMap<Int>
     public var costUsd: Cost
     public var accuracy: Accuracy
     public var slo: SLO
+    public var windows: Windows
     public var stability: Stability
     public var events: Int
     public var seed: UInt64
@@ -173,9 +207,9 @@ public struct SimulationSummary: Codable, Sendable {
         case latencyMs = "latency_ms"
         case offload
         case memoryGib = "memory_gib"
-        case utilization, preemptions
+        case utilization, achieved, preemptions
         case costUsd = "cost_usd"
-        case accuracy, slo, stability, events, seed
+        case accuracy, slo, windows, stability, events, seed
         case prefixCache = "prefix_cache"
         case offloadGate = "offload_gate"
         case simulation

@@ -118,9 +118,9 @@ struct Bench: ParsableCommand {
             try guarded {
                 let base =
                     [
-                        "trace.synthetic.requests=\(requests)", "traffic.requests=\(requests)",
+                        "trace.synthetic.requests=\(requests)",
                         "trace.synthetic.output_tokens={median: \(outputTokens), sigma: 0.3, min: 1, max: \(outputTokens * 4)}",
-                        "traffic.arrival=closed_loop"
+                        "traffic={arrival: closed_loop, requests: \(requests)}"
                     ] + overrides
                 let trace = try Simulation.loadTrace(try ScenarioLoader.load(path: scenario, overrides: base))
                 var perEvent: [Double] = []
