@@ -109,7 +109,11 @@ extension TraceCommand {
                 with no output tokens are skipped and counted). Each request gets a difficulty profile: synthetic by \
                 default (the burst process of the scenario's trace.synthetic section at the request's output length, \
                 docs/traces.md), or with --difficulty-from a recorded trace of your own, sampled by length class. \
-                Simulate it with --set trace.file=OUT --set traffic.arrival=replay. See docs/traces.md.
+                Simulate the output OUT with --set "trace={file: OUT}" --set traffic.arrival=replay (a whole new \
+                trace section: trace.file=OUT would keep the scenario's trace.synthetic beside it). See docs/traces.md.
+                Example: handoff trace import-requests --format azure AzureLLMInferenceTrace_conv.csv --duration 600 \
+                --synthetic-difficulty -o az.jsonl
+                Example: handoff simulate --set "trace={file: $PWD/az.jsonl}" --set traffic.arrival=replay
                 """)
         @Option(help: "azure (TIMESTAMP,ContextTokens,GeneratedTokens), burstgpt, or mooncake (JSONL).") var format:
             String

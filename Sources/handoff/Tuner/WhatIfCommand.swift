@@ -11,7 +11,7 @@ struct WhatIfCommand: ParsableCommand {
             simulated with the baseline's seed, so a delta is the effect of the change. --metric replaces the \
             default metrics (throughput, TTFT and E2EL p99, cost per 1k and total, accuracy, offload share, \
             failures) with summary keys of your choice. Output keys: docs/tuning.md.
-            Example: handoff whatif --vary 'tiers.large.cost.usd_per_gpu_hour=2,3,4' --vary 'network.rtt_ms=10,40,120'
+            Example: handoff whatif --vary 'cost.large.usd_per_gpu_hour=2,3,4' --vary 'network.rtt_ms=10,40,120'
             """)
     @Argument(help: "Scenario YAML (default: the embedded default scenario).") var scenario: String?
     @Option(
