@@ -50,3 +50,11 @@ func writeJSON(_ json: JSONValue, to dir: String, name: String) throws {
     try FileIO.prepareOutputDirectory(dir, argument: "--out", force: true, ownNames: [name])
     try FileIO.writeAtomically(JSONWriter.write(json, pretty: true) + "\n", to: dir + "/" + name)
 }
+
+/// `--jobs`: at least 1; all cores when not given (the help says so once, ArgumentParser adds no
+/// machine-dependent default because the option is optional).
+func jobCount(_ jobs: Int?) throws -> Int {
+    guard let jobs else { return ProcessInfo.processInfo.activeProcessorCount }
+    guard jobs >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--jobs") }
+    return jobs
+}

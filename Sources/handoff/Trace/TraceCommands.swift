@@ -66,7 +66,7 @@ struct TraceCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Summarise a trace: requests, tokens, length percentiles, difficulty histogram.")
         @Argument(help: "Trace (JSONL file or columnar directory).") var input: String
-        @Option(help: "table or json.") var format: OutputFormat = .table
+        @Option(help: "Output format.") var format: TableOrJSON = .table
         func run() throws {
             try guarded {
                 let stats = TraceStatistics.compute(try TraceReader.read(path: input))
