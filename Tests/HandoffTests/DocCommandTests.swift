@@ -168,8 +168,11 @@ struct DocRun {
     }
 
     func report(seconds: Double) -> String {
-        var s = "documented commands: \(ran.count + skipped.count) found, \(ran.count) run, \(skipped.count) skipped"
-        s += String(format: ", %d files written, in %.0f s\n", written.count, seconds)
+        let commandsSkipped = skipped.filter { $0.command.writes == nil }.count
+        let files = written.count + skipped.count - commandsSkipped
+        var s =
+            "documented commands: \(ran.count + commandsSkipped) found, \(ran.count) run, \(commandsSkipped) skipped"
+        s += String(format: "; %d files to write, %d written; %.0f s\n", files, written.count, seconds)
         for r in ran {
             s += String(format: "  ran %5.1f s  %@: %@", r.seconds, r.command.source, r.command.text)
             s += r.shrunk.map { " [shrunk: \($0)]" } ?? ""
