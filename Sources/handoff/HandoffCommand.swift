@@ -2,6 +2,9 @@ import ArgumentParser
 import Foundation
 import Handoff
 
+/// The version `handoff --version` prints. Raise it in the commit that changes what the tool does.
+let handoffVersion = "0.1.0"
+
 @main
 struct HandoffCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,6 +20,7 @@ struct HandoffCommand: AsyncParsableCommand {
             and never when it is an input or holds other files. Input limits (tokens per request, grid \
             size, scenario nesting) and how to raise them: docs/limits.md.
             """,
+        version: handoffVersion,
         subcommands: [
             Simulate.self, ScenarioCommand.self, TraceCommand.self, Record.self, Validate.self, ClosedLoopCommand.self,
             Calibrate.self, CompareCommand.self,
@@ -73,3 +77,7 @@ func guardedAsync(_ body: () async throws -> Void) async throws {
 func emit(_ s: String) { FileHandle.standardOutput.write(Data(s.utf8)) }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
+
+/// The formats of commands that print a table or a JSON document and nothing else (no CSV): the
+/// parser rejects any other value, and `--help` lists only these two.
+enum TableOrJSON: String, ExpressibleByArgument, CaseIterable { case table, json }

@@ -358,8 +358,13 @@ public final class CapacityPlanner {
         case "h", "hour": per = 3600
         default: throw HandoffError.input("unknown unit in '\(text)'; expected N/s, N/min or N/h", field: "--rate")
         }
-        guard parts.count <= 2, let n = Double(parts[0]), n > 0, n.isFinite else {
-            throw HandoffError.input("expected a positive rate such as 20/s, got '\(text)'", field: "--rate")
+        guard parts.count <= 2, let n = Double(parts[0]), n.isFinite else {
+            throw HandoffError.input(
+                "'\(text)' is not a rate; expected a positive number per unit, such as 20/s", field: "--rate")
+        }
+        guard n > 0 else {
+            let what = n < 0 ? "is a negative rate" : "is a rate of zero"
+            throw HandoffError.input("'\(text)' \(what); expected a positive rate such as 20/s", field: "--rate")
         }
         return n / per
     }

@@ -15,7 +15,7 @@ struct Record: AsyncParsableCommand {
             """)
     @Option(
         help:
-            "Prompts (JSONL: id, prompt, answer); default: the shipped arithmetic set Scenarios/data/arith-prompts.jsonl."
+            "Prompts (JSONL: id, prompt, answer), by default the shipped arithmetic set."
     ) var prompts: String = "Scenarios/data/arith-prompts.jsonl"
     @Option(help: "The small model's server (OpenAI-compatible).") var server: String = "http://127.0.0.1:8081"
     @Option(

@@ -36,7 +36,7 @@ struct Validate: AsyncParsableCommand {
         help:
             "Output folder (samples.jsonl, report.md, validation.json); default Reports/validate-<scenario>-<policy>-c<C>."
     ) var out: String?
-    @Option(help: "table or json.") var format: OutputFormat = .table
+    @Option(help: "Output format.") var format: TableOrJSON = .table
     @OptionGroup var serverOptions: ServerOptions
     @OptionGroup var output: OutputOptions
 

@@ -20,8 +20,7 @@ struct ReportCommand: ParsableCommand {
         String = "0:1:0.05"
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a field (repeatable).", valueName: "path=value"))
     var overrides: [String] = []
-    @Option(help: "Simulations at once (default: all cores).") var jobs: Int = ProcessInfo.processInfo
-        .activeProcessorCount
+    @Option(help: "Simulations at once (default: all cores).") var jobs: Int?
     @OptionGroup var output: OutputOptions
 
     func run() throws {
@@ -30,7 +29,7 @@ struct ReportCommand: ParsableCommand {
             do { axis = try GridAxis.parse("policy.offload_threshold=\(thresholds)") } catch let e as HandoffError {
                 throw e.with(field: "--thresholds")
             }
-            guard jobs >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--jobs") }
+            let jobs = try jobCount(self.jobs)
             let family = try ScenarioFamily(path: scenario, overrides: overrides)
             let reportName = try name ?? family.scenario().name
             guard !reportName.isEmpty, !reportName.contains("/"), reportName != ".", reportName != ".." else {

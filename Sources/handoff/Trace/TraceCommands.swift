@@ -66,7 +66,7 @@ struct TraceCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Summarise a trace: requests, tokens, length percentiles, difficulty histogram.")
         @Argument(help: "Trace (JSONL file or columnar directory).") var input: String
-        @Option(help: "table or json.") var format: OutputFormat = .table
+        @Option(help: "Output format.") var format: TableOrJSON = .table
         func run() throws {
             try guarded {
                 let stats = TraceStatistics.compute(try TraceReader.read(path: input))
@@ -113,7 +113,12 @@ extension TraceCommand {
                 own (sampled by length class, with its labels), or opt in to invented ones with \
                 --synthetic-difficulty (the burst process of the scenario's trace.synthetic section, docs/traces.md; \
                 every figure computed from them is marked synthetic). \
-                Simulate it with --set "trace={file: OUT}" --set "traffic={arrival: replay}". See docs/traces.md.
+                Simulate the output OUT with --set "trace={file: OUT}" --set "traffic={arrival: replay}" (whole new \
+                sections: trace.file=OUT would keep the scenario's trace.synthetic beside it, and traffic.arrival=replay \
+                its rate_rps, which scales the replay to that rate). See docs/traces.md.
+                Example: handoff trace import-requests --format azure AzureLLMInferenceTrace_conv.csv --duration 600 \
+                --synthetic-difficulty -o az.jsonl
+                Example: handoff simulate --set "trace={file: $PWD/az.jsonl}" --set "traffic={arrival: replay}"
                 """)
         @Option(help: "azure (TIMESTAMP,ContextTokens,GeneratedTokens), burstgpt, or mooncake (JSONL).") var format:
             String

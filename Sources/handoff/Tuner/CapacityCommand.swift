@@ -14,7 +14,10 @@ struct CapacityCommand: ParsableCommand {
             Example: handoff capacity --rate 2/s --slo 'latency_ms.ttft.p99<=2000' --gpus large=H100-SXM-80GB,A100-SXM-80GB
             """)
     @Argument(help: "Scenario YAML (default: the embedded default scenario).") var scenario: String?
-    @Option(help: ArgumentHelp("Arrival rate: N/s, N/min or N/h.", valueName: "rate")) var rate: String
+    // Unconditional: `--rate -2/s` reaches parseRate, which says the rate is negative, instead of the
+    // parser taking -2/s for an option and reporting a missing value.
+    @Option(parsing: .unconditional, help: ArgumentHelp("Arrival rate: N/s, N/min or N/h.", valueName: "rate"))
+    var rate: String
     @Option(
         name: .customLong("slo"),
         help: ArgumentHelp("A service-level bound: KEY<=VALUE (repeatable).", valueName: "bound"))
@@ -26,7 +29,7 @@ struct CapacityCommand: ParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a field (repeatable).", valueName: "path=value"))
     var overrides: [String] = []
     @Option(help: "Largest replica count tried per tier.") var maxReplicas: Int = 512
-    @Option(help: "table or json.") var format: OutputFormat = .table
+    @Option(help: "Output format.") var format: TableOrJSON = .table
     @Option(help: "Also write capacity.json into this folder.") var out: String?
     @OptionGroup var output: OutputOptions
 
@@ -49,7 +52,6 @@ struct CapacityCommand: ParsableCommand {
             if let out {
                 try output.directory(out, "--out", inputs: [scenario], ownNames: ["capacity.json"], inPlace: true)
             }
-            guard format != .csv else { throw HandoffError.input("expected table or json", field: "--format") }
             let planner = try CapacityPlanner(
                 family: try ScenarioFamily(path: scenario, overrides: overrides),
                 rateRps: try CapacityPlanner.parseRate(rate),

@@ -29,8 +29,7 @@ struct SweepCommand: ParsableCommand {
     var overrides: [String] = []
     @Option(help: "Output folder.") var out: String = "sweep-results"
     @Option(help: "This shard of the configurations: i/N.") var shard: String = "0/1"
-    @Option(help: "Configurations simulated at once (default: all cores).") var jobs: Int = ProcessInfo.processInfo
-        .activeProcessorCount
+    @Option(help: "Configurations simulated at once (default: all cores).") var jobs: Int?
     @Flag(
         help:
             "Derive each configuration's seed from the scenario seed and its values instead of sharing the scenario seed."
@@ -41,7 +40,7 @@ struct SweepCommand: ParsableCommand {
     func run() throws {
         try guarded {
             guard !grids.isEmpty else { throw HandoffError.input("give at least one --grid path=values") }
-            guard jobs >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--jobs") }
+            let jobs = try jobCount(self.jobs)
             let grid = try Grid(try grids.map(GridAxis.parse))
             let sweep = try Sweep(
                 scenarioPath: scenario, baseOverrides: overrides, grid: grid, shard: try Shard.parse(shard),

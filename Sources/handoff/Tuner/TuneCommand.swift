@@ -37,7 +37,7 @@ struct TuneCommand: ParsableCommand {
     var overrides: [String] = []
     @Option(help: "Points of the first scan of a continuous interval.") var scan: Int = 9
     @Option(help: "Stop root finding and minimisation at this fraction of the interval.") var tolerance: Double = 1e-3
-    @Option(help: "table or json.") var format: OutputFormat = .table
+    @Option(help: "Output format.") var format: TableOrJSON = .table
     @Option(help: "Also write tune.json into this folder.") var out: String?
     @OptionGroup var output: OutputOptions
 
@@ -53,7 +53,6 @@ struct TuneCommand: ParsableCommand {
                 }
                 tgt = (String(t[..<eq]), v)
             }
-            guard format != .csv else { throw HandoffError.input("expected table or json", field: "--format") }
             if let out {
                 try output.directory(out, "--out", inputs: [scenario], ownNames: ["tune.json"], inPlace: true)
             }
