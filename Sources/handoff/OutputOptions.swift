@@ -25,6 +25,9 @@ struct OutputOptions: ParsableArguments {
         try OutputPath.check(path, kind: .file, argument: argument, force: force, inputs: inputs.compactMap { $0 })
     }
 
+    /// Records a single file just written, so that a rerun may replace it (`OutputPath.markFile`).
+    func wrote(_ path: String) throws { try OutputPath.markFile(path) }
+
     /// A trace output: a `.jsonl` file, or a columnar directory.
     func trace(_ path: String, _ argument: String, inputs: [String?] = []) throws {
         if path.hasSuffix(".jsonl") {

@@ -177,6 +177,21 @@ public struct BenchComparison: Sendable {
             t.thinkTimeS = 0
         }
         sc.traffic = t
+        if case .string(let id)? = w.measured["model_id"], !id.isEmpty {
+            // The measurement's model against the scenario's: a comparison across models measures
+            // nothing. Matched loosely (the last path component, ignoring case), since a model_id
+            // is often a Hugging Face repo id (Qwen/Qwen3-32B) or a served alias.
+            let measured = id.split(separator: "/").last.map { $0.lowercased() } ?? id.lowercased()
+            let names = sc.tiers.map(\.model.name)
+            if !names.contains(where: {
+                let n = $0.lowercased()
+                return n.contains(measured) || measured.contains(n)
+            }) {
+                notes.append(
+                    "WARNING: the result's model_id is '\(id)' but the scenario's tiers run \(names.joined(separator: ", ")): this compares different models"
+                )
+            }
+        }
         if !w.exactLengths {
             notes.append(
                 "no input_lens/output_lens (run vllm bench serve with --save-detailed): every request at the mean lengths"

@@ -63,6 +63,9 @@ public struct SpecsPolicy: RegisteredPolicy {
         seed = UInt64(try r.int("acceptance_seed", default: 1, min: 0))
         stepTokens = try r.int("step_tokens", default: 64, min: 1)
         rewardTier = try r.string("reward_tier", default: "prm")
+        if rewardTier.isEmpty {
+            throw r.error("expected a tier name (prm: a tier of its own, or large), got ''", key: "reward_tier")
+        }
         if rewardTier == "small" {
             throw r.error(
                 "the reward model cannot be the draft tier; use prm (a tier of its own) or large", key: "reward_tier")

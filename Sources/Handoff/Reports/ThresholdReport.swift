@@ -15,15 +15,21 @@ public struct ThresholdReport {
     /// Which thresholds are on the Pareto frontier (`SweepOutput.frontier`).
     public var pareto: [Bool]
 
+    /// - Parameter progress: called (from any thread) with (thresholds done, thresholds) as each
+    ///   threshold's simulation finishes.
     public static func build(
-        family: ScenarioFamily, name: String, thresholds: [String], jobs: Int
+        family: ScenarioFamily, name: String, thresholds: [String], jobs: Int,
+        progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
     ) throws -> ThresholdReport {
         let base = try family.run()
         let hasThreshold = base.scenario.policy.parameters.contains { $0.0 == "offload_threshold" }
         let values = hasThreshold ? thresholds : []
         for v in values { _ = try family.scenario(["policy.offload_threshold=\(v)"]) }
+        let done = DoneCount()
         let results = try Parallel.map(values.count, jobs: jobs) { k in
-            try family.run(["policy.offload_threshold=\(values[k])"])
+            let r = try family.run(["policy.offload_threshold=\(values[k])"])
+            progress(done.increment(), values.count)
+            return r
         }
         return ThresholdReport(
             name: name, baseline: base, thresholds: values, results: results,
@@ -265,5 +271,17 @@ public struct ThresholdReport {
             try FileIO.put(csv(), in: d, "thresholds.csv")
             try FileIO.put(JSONWriter.write(baseline.summary, pretty: true) + "\n", in: d, "summary.json")
         }
+    }
+}
+
+/// A count shared by worker threads.
+final class DoneCount: @unchecked Sendable {
+    private var n = 0
+    private let lock = NSLock()
+    func increment() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        n += 1
+        return n
     }
 }

@@ -15,6 +15,8 @@ public final class ConfigNode: @unchecked Sendable {
     public var column: Int?
     /// Set when a reader consumed this entry; unread entries are reported as unknown fields.
     var used = false
+    /// The field names readers asked this map for, present or not: what "did you mean" offers.
+    var asked: Set<String> = []
 
     init(kind: Kind, origin: String, line: Int?, column: Int?) {
         self.kind = kind
@@ -82,7 +84,14 @@ public final class ConfigNode: @unchecked Sendable {
                 problem = "duplicate key \(d.joined(separator: ", "))"
             default: break
             }
-            throw HandoffError.input("malformed YAML: \(problem)", file: origin, line: line, column: col)
+            // A tab in the indentation is the commonest cause of a scanner error: say so.
+            let text = line.flatMap { l in
+                l > 0 ? yaml.split(separator: "\n", omittingEmptySubsequences: false).dropFirst(l - 1).first : nil
+            }
+            let tab =
+                text.map { $0.contains("\t") } ?? false
+                ? " (this line holds a tab: YAML indents with spaces only; replace the tab with spaces)" : ""
+            throw HandoffError.input("malformed YAML: \(problem)\(tab)", file: origin, line: line, column: col)
         }
         guard let node else { return ConfigNode(kind: .map, origin: origin, line: 1, column: 1) }
         return try convert(node, origin: origin)

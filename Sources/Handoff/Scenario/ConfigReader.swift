@@ -31,11 +31,18 @@ public struct ConfigReader {
     public func existingPath(_ key: String, _ value: String, baseDir: String) throws -> String {
         guard !value.isEmpty else { throw error("is empty; expected the path of a file", key: key) }
         let p = value.hasPrefix("/") ? value : baseDir + "/" + value
-        guard FileManager.default.fileExists(atPath: p) else { throw error("no such file: \(p)", key: key) }
+        guard FileManager.default.fileExists(atPath: p) else {
+            // Vidur's trace is built from a Vidur checkout, never shipped: say how to make it.
+            let hint =
+                p.contains("vidur-arxiv-")
+                ? " (it is built from a Vidur checkout: scripts/vidur-compare VIDUR_CHECKOUT; docs/vidur.md)" : ""
+            throw error("no such file: \(p)\(hint)", key: key)
+        }
         return p
     }
 
     func take(_ key: String) -> ConfigNode? {
+        node.asked.insert(key)
         guard let n = node[key] else { return nil }
         n.used = true
         return n
@@ -189,10 +196,20 @@ public struct ConfigReader {
     /// Fails on the first field no reader asked for.
     public func finish(known extra: [String] = []) throws {
         for (k, v) in node.entries where !v.used && !extra.contains(k) {
-            let known = node.entries.filter { $0.value.used }.map { $0.key } + extra
+            let known = node.asked.union(extra).union(node.entries.filter { $0.value.used }.map { $0.key }).sorted()
             let hint = ConfigReader.closest(k, in: known).map { "; did you mean '\($0)'?" } ?? ""
             throw error(v, k, "unknown field\(hint)")
         }
+    }
+
+    /// " (did you mean 'A' or 'B'?)" for a misspelt or shortened catalogue name: the names that
+    /// contain it (ignoring case; at most three), else the closest by edit distance; "" for none.
+    public static func didYouMean(_ s: String, in words: [String]) -> String {
+        let low = s.lowercased()
+        let containing = low.isEmpty ? [] : words.filter { $0.lowercased().contains(low) }.sorted()
+        let picks = containing.isEmpty ? closest(s, in: words).map { [$0] } ?? [] : Array(containing.prefix(3))
+        guard !picks.isEmpty else { return "" }
+        return " (did you mean " + picks.map { "'\($0)'" }.joined(separator: " or ") + "?)"
     }
 
     static func closest(_ s: String, in words: [String]) -> String? {

@@ -29,7 +29,7 @@ extension ScenarioLoader {
         let cat = gg == nil ? base.flatMap { catalog.models[$0] }.map(ModelSpec.init(catalog:)) : gg
         if let base, cat == nil, !m.has("params_b") {
             throw m.error(
-                "'\(base)' is not in the model catalogue (\(catalog.models.keys.sorted().joined(separator: ", "))); give hf_config: PATH, gguf: PATH, or params_b, layers, attention_heads, kv_heads, head_dim, hidden",
+                "'\(base)' is not in the model catalogue\(ConfigReader.didYouMean(base, in: Array(catalog.models.keys))) (\(catalog.models.keys.sorted().joined(separator: ", "))); give hf_config: PATH, gguf: PATH, or params_b, layers, attention_heads, kv_heads, head_dim, hidden",
                 key: "name")
         }
         func dims(_ k: String, _ d: Int?) throws -> Int { try m.int(k, default: d, min: 1) }

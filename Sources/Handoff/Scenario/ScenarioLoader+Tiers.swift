@@ -80,7 +80,7 @@ extension ScenarioLoader {
             let g = try t.string("gpu")
             guard let spec = gpus[g] else {
                 throw t.error(
-                    "unknown GPU '\(g)'; known: \(gpus.keys.sorted().joined(separator: ", ")) (or define it under 'gpus')",
+                    "unknown GPU '\(g)'\(ConfigReader.didYouMean(g, in: Array(gpus.keys))); known: \(gpus.keys.sorted().joined(separator: ", ")) (or define it under 'gpus')",
                     key: "gpu")
             }
             gpu = spec

@@ -23,6 +23,11 @@ public enum ScenarioLoader {
                 FileManager.default.currentDirectoryPath
             )
         }
+        guard !path.isEmpty else {
+            throw HandoffError.input(
+                "the scenario path is empty; give a scenario YAML file, or leave the argument out for the embedded default",
+                field: "SCENARIO")
+        }
         return (
             String(decoding: try FileIO.read(path), as: UTF8.self), path,
             URL(fileURLWithPath: path).deletingLastPathComponent().path

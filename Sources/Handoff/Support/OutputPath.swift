@@ -12,9 +12,16 @@ import Foundation
 /// - An output written in place (`inPlace`: a journal a rerun resumes) deletes nothing: it may go
 ///   into a directory that also holds other files, which it leaves alone (with `force` when the
 ///   directory is not marked).
+/// - A single-file output (a trace, prompts, a calibration) is Handoff's own when the ledger
+///   `.handoff-files` beside it lists its name with its current size and modification time, as
+///   Handoff left it (`markFile`): a rerun then replaces it without `force`. A file the user wrote,
+///   or edited since, is not listed as it is, so it stays protected.
 public enum OutputPath {
     /// The marker file in every output directory: the names Handoff wrote there, one per line.
     public static let marker = ".handoff-output"
+
+    /// The ledger of single files Handoff wrote in a directory: `name<TAB>size<TAB>mtime` lines.
+    public static let filesLedger = ".handoff-files"
 
     public enum Kind: Sendable { case file, directory }
 
@@ -53,9 +60,10 @@ public enum OutputPath {
             if isDir.boolValue {
                 throw HandoffError.input("\(path) is a directory; expected a file path", field: argument)
             }
-            if !force {
+            if !force && !isOwnFile(target) {
                 throw HandoffError.input(
-                    "\(path) exists; pass --force to replace it, or choose another path", field: argument)
+                    "\(path) exists and Handoff did not write it (or it changed since); pass --force to replace it, or choose another path",
+                    field: argument)
             }
         case .directory:
             guard isDir.boolValue else {
@@ -64,7 +72,9 @@ public enum OutputPath {
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: target)) ?? []
             let recorded = ownFiles(target)
             if let recorded {
-                let foreign = entries.filter { $0 != marker && !recorded.contains($0) && !isOwnTemporary($0) }.sorted()
+                let foreign = entries.filter {
+                    $0 != marker && $0 != filesLedger && !recorded.contains($0) && !isOwnTemporary($0)
+                }.sorted()
                 if foreign.isEmpty || inPlace { return }
                 throw HandoffError.input(
                     "\(path) is an earlier Handoff output but also holds \(list(foreign)), which Handoff did not write; move them, or choose another path",
@@ -101,6 +111,39 @@ public enum OutputPath {
     public static func mark(_ dir: String, names: [String]) throws {
         let all = (ownFiles(dir) ?? []).union(names).subtracting([marker]).sorted()
         try (all.joined(separator: "\n") + "\n").write(toFile: dir + "/" + marker, atomically: true, encoding: .utf8)
+    }
+
+    /// The ledger line of a file as it is now: its name, size and modification time.
+    static func fileStamp(_ path: String) -> String? {
+        guard let a = try? FileManager.default.attributesOfItem(atPath: path),
+            let size = a[.size] as? NSNumber, let date = a[.modificationDate] as? Date
+        else { return nil }
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        return "\(name)\t\(size.int64Value)\t\(JSONWriter.number(date.timeIntervalSince1970))"
+    }
+
+    static func ledger(_ dir: String) -> [String] {
+        guard let d = FileManager.default.contents(atPath: dir + "/" + filesLedger),
+            let s = String(data: d, encoding: .utf8)
+        else { return [] }
+        return s.split(separator: "\n").map(String.init)
+    }
+
+    /// Whether the ledger beside `path` lists it exactly as it is now.
+    public static func isOwnFile(_ path: String) -> Bool {
+        let url = URL(fileURLWithPath: path)
+        guard let stamp = fileStamp(path) else { return false }
+        return ledger(url.deletingLastPathComponent().path).contains(stamp)
+    }
+
+    /// Records `path`, just written by Handoff, in the ledger beside it (replacing its old line).
+    public static func markFile(_ path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        guard let stamp = fileStamp(path) else { return }
+        let name = url.lastPathComponent + "\t"
+        let lines = ledger(dir).filter { !$0.hasPrefix(name) } + [stamp]
+        try FileIO.writeAtomically(lines.joined(separator: "\n") + "\n", to: dir + "/" + filesLedger)
     }
 
     static func isOwnTemporary(_ name: String) -> Bool { name.hasPrefix(".") && name.contains(".tmp-") }

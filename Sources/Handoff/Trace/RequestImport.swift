@@ -84,8 +84,17 @@ public enum RequestImport {
                         : ("Timestamp", "Request tokens", "Response tokens")
                     func col(_ n: String) throws -> Int {
                         guard let i = fields.firstIndex(of: n) else {
+                            // Name the format the file looks like, when it looks like another one.
+                            let first = fields.first?.trimmingCharacters(in: .whitespaces) ?? ""
+                            let hint =
+                                first.hasPrefix("{")
+                                ? "; the file looks like JSON Lines: try --format mooncake"
+                                : fields.contains("TIMESTAMP") && format != .azure
+                                    ? "; it looks like an Azure trace: try --format azure"
+                                    : fields.contains("Request tokens") && format != .burstgpt
+                                        ? "; it looks like a BurstGPT trace: try --format burstgpt" : ""
                             throw HandoffError.input(
-                                "the header has no '\(n)' column (a \(format.rawValue) trace has \(names.0), \(names.1), \(names.2))",
+                                "the header has no '\(n)' column (a \(format.rawValue) trace has \(names.0), \(names.1), \(names.2))\(hint)",
                                 file: path, line: lineNo)
                         }
                         return i

@@ -26,6 +26,9 @@ public struct CapacityResult: Sendable {
     /// Whether the last doubling moved the headroom by at most the tolerance; false: the runs are
     /// too short to trust the headroom (it is still reported, flagged).
     public var headroomSettled = false
+    /// When no plan meets the SLOs: the largest plan tried and its summary, to say which bound is
+    /// out of reach and how close it came.
+    public var largestTried: (plan: CapacityPlan, summary: JSONValue)?
 }
 
 /// `handoff capacity`: the fewest replicas per GPU tier, and given lists the cheapest GPU type per
@@ -134,10 +137,16 @@ public final class CapacityPlanner {
         }
     }
 
+    /// The largest plan tried that met nothing, with its summary (`CapacityResult.largestTried`).
+    var largestTried: (plan: CapacityPlan, summary: JSONValue)?
+
     /// The fewest replicas per tier for fixed GPU types, or nil.
     func fewestReplicas(gpus: [String]) throws -> [Int]? {
         var r = [Int](repeating: 1, count: tiers.count)
-        while try !meets(CapacityPlan(gpus: gpus, replicas: r), rate: rateRps).0 {
+        while true {
+            let (ok, summary) = try meets(CapacityPlan(gpus: gpus, replicas: r), rate: rateRps)
+            if ok { break }
+            largestTried = (CapacityPlan(gpus: gpus, replicas: r), summary)
             if r.allSatisfy({ $0 >= maxReplicas }) { return nil }
             r = r.map { min(maxReplicas, $0 * 2) }
             progress("  \(gpus.joined(separator: "/")): trying \(r.map(String.init).joined(separator: "/")) replicas")
@@ -218,6 +227,7 @@ public final class CapacityPlanner {
     /// plan, the plan is searched again at the longer runs.
     public func run() throws -> CapacityResult {
         runRequests = nil
+        largestTried = nil
         try lengthenUntilWarm()
         var start = runRequests ?? baseRequests
         while start < minRunRequests && 2 * start <= maxRunRequests { start *= 2 }
@@ -278,6 +288,7 @@ public final class CapacityPlanner {
             tiers: tiers, plan: nil, summary: nil, usdPerHour: 0, gpuCount: 0, headroomRps: nil,
             candidates: candidates, simulations: family.simulations)
         r.runRequests = runRequests ?? baseRequests
+        r.largestTried = largestTried
         return r
     }
 
@@ -342,6 +353,20 @@ public final class CapacityPlanner {
                             ("usd_per_hour", c.usdPerHour.map(JSONValue.number) ?? .null)
                         ])
                     })
+            ),
+            (
+                "largest_tried",
+                r.largestTried.map { t in
+                    .object([
+                        ("gpus", .array(t.plan.gpus.map { .string($0) })),
+                        ("replicas", .array(t.plan.replicas.map { .number(Double($0)) })),
+                        (
+                            "slo_values",
+                            .object(slos.map { ($0.key, t.summary.number(at: $0.key).map(JSONValue.number) ?? .null) })
+                        ),
+                        ("stability", .string(SummaryKeys.stability(t.summary)))
+                    ])
+                } ?? .null
             ),
             ("simulations", .number(Double(r.simulations))),
             ("summary", r.summary ?? .null)

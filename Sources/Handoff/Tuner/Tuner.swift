@@ -86,6 +86,8 @@ public struct TuneResult: Sendable {
 public final class Tuner {
     public let family: ScenarioFamily
     public let spec: TuneSpec
+    /// Called after each new simulation with a line saying how far the search is.
+    public var progress: (String) -> Void = { _ in }
     private var points: [String: TunePoint] = [:]
     private var order: [String] = []
 
@@ -140,6 +142,7 @@ public final class Tuner {
         let p = TunePoint(config: config, summary: s, feasible: MetricConstraint.allMet(spec.constraints, by: s))
         points[k] = p
         order.append(k)
+        progress("\(order.count) configurations simulated; last \(key.joined(separator: " "))")
         return p
     }
 

@@ -76,6 +76,7 @@ struct Calibrate: AsyncParsableCommand {
             try FileIO.writeAtomically(
                 Calibrator.yaml(server: server, model: model, coefficients: coef, probes: probes, timing: timing),
                 to: output)
+            try outputOptions.wrote(output)
             var s = "calibrated \(server) (\(model)):\n"
             s += String(
                 format: "  fixed_ms               %.4g\n  prefill_ms_per_token   %.4g\n  prefill_attention_ms   %.4g\n",

@@ -101,6 +101,7 @@ struct PromptsCommand: AsyncParsableCommand {
                 default: throw HandoffError.input("'\(kind)' is not arith or multistep", field: "--kind")
                 }
                 try FileIO.writeAtomically(ps.map(PromptSet.line).joined(separator: "\n") + "\n", to: output)
+                try outputOptions.wrote(output)
             }
         }
     }

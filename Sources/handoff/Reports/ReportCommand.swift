@@ -38,7 +38,10 @@ struct ReportCommand: ParsableCommand {
             let dir = out + "/" + reportName
             // The .svg charts are named by the report; the other files are fixed.
             try output.directory(dir, "--out", inputs: [scenario], ownNames: ThresholdReport.fileNames)
-            let r = try ThresholdReport.build(family: family, name: reportName, thresholds: axis.values, jobs: jobs)
+            let progress = Progress("report")
+            let r = try ThresholdReport.build(
+                family: family, name: reportName, thresholds: axis.values, jobs: jobs,
+                progress: { progress.update($0, $1, " thresholds") })
             try r.write(to: dir)
             emit(
                 "report → \(dir)/index.html, report.md (\(r.results.count) thresholds + baseline, \(family.simulations) simulations)\n"

@@ -126,7 +126,8 @@ extension TraceCommand {
         @Option(name: [.short, .long], help: "Output trace path (.jsonl or columnar directory).") var output: String
         @Option(help: "Replay k times faster (arrival times divided by k).") var speed: Double = 1
         @Option(help: "Keep arrivals from this many seconds after the first.") var start: Double = 0
-        @Option(help: "Keep this many seconds of arrivals (default: to the end).") var duration: Double?
+        @Option(help: "Keep this many seconds of arrivals, a plain number: 600 for ten minutes (default: to the end).")
+        var duration: Double?
         @Option(help: "Keep at most this many requests (after --start and --duration).") var limit: Int?
         @Option(
             help: "Sample difficulty profiles from this recorded trace by length class instead of synthesising them.")
@@ -198,6 +199,7 @@ func writeTrace(_ t: Trace, to path: String, dtype: String) throws {
     }
     if path.hasSuffix(".jsonl") {
         try TraceJSONL.write(t, to: path)
+        try OutputPath.markFile(path)
     } else {
         try TraceColumnar.write(t, to: path, dtype: dt)
     }

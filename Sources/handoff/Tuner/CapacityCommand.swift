@@ -74,10 +74,24 @@ struct CapacityCommand: ParsableCommand {
                 "capacity \(planner.family.origin) at \(JSONWriter.number(planner.rateRps)) req/s, SLO \(planner.slos.map(\.description).joined(separator: ", "))\n"
             guard let p = r.plan, let sum = r.summary else {
                 s += "no plan up to \(maxReplicas) replicas per tier meets the SLO\n"
+                if let (plan, sum) = r.largestTried {
+                    s +=
+                        "the largest plan tried, \(plan.replicas.map(String.init).joined(separator: "/")) replicas of \(plan.gpus.joined(separator: "/")) (\(r.runRequests) requests per run), reached:\n"
+                    for c in planner.slos {
+                        let v = sum.number(at: c.key)
+                        s +=
+                            "  \(c.key) = \(fmt(v)) (bound \(JSONWriter.number(c.bound)))\(c.satisfied(sum) ? "" : " OUT OF REACH")\n"
+                    }
+                    if (sum.number(at: "requests_failed") ?? 0) > 0 {
+                        s +=
+                            "  \(Int(sum.number(at: "requests_failed") ?? 0)) requests failed or were rejected (a request that does not fit in a replica's memory fails at any count)\n"
+                    }
+                    if let w = stabilityNote(sum) { s += w }
+                }
                 emit(s)
                 throw ExitCode(1)
             }
-            s += "tier      gpu                 replicas  gpus  utilisation\n"
+            s += "tier      gpu                 replicas  gpus        busy\n"
             for (k, t) in r.tiers.enumerated() {
                 s +=
                     t.padding(toLength: 10, withPad: " ", startingAt: 0)

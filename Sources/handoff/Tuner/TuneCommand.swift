@@ -11,8 +11,11 @@ struct TuneCommand: ParsableCommand {
             finding on the constraint boundaries and minimisation); --vary path=a,b,c or path=start:stop:step is \
             enumerated (at most one continuous interval). --objective: cost (cost_usd.per_1k_requests), latency \
             (latency_ms.e2el.p99), ttft, accuracy, throughput, or min:KEY / max:KEY for any summary key. \
-            --constraint KEY<=BOUND or KEY>=BOUND (repeatable). A configuration with failed or rejected requests \
-            never meets the constraints. --target KEY=VALUE finds the value of the varied field whose metric is \
+            --constraint KEY<=BOUND or KEY>=BOUND (repeatable); BOUND is a plain number in the key's own unit: \
+            latency_ms.* in milliseconds (15 s is 15000), cost_usd.* in US dollars, throughput_rps and \
+            slo.goodput_rps in requests per second, accuracy.* and *_fraction as fractions (40% is 0.4). A \
+            configuration with failed or rejected requests, or whose run is overloaded or too short \
+            (stability.state), never meets the constraints. --target KEY=VALUE finds the value of the varied field whose metric is \
             closest to VALUE, e.g. --target offload.token_fraction=0.05 (RouteLLM-style threshold calibration). \
             Keys: docs/output.md. Output keys: docs/tuning.md.
             Example: handoff tune --objective cost --constraint 'latency_ms.e2el.p99<=120000' \
@@ -22,7 +25,9 @@ struct TuneCommand: ParsableCommand {
     @Option(help: "cost, latency, ttft, accuracy, throughput, min:KEY or max:KEY.") var objective: String?
     @Option(
         name: .customLong("constraint"),
-        help: ArgumentHelp("A bound: KEY<=VALUE or KEY>=VALUE (repeatable).", valueName: "bound"))
+        help: ArgumentHelp(
+            "A bound: KEY<=VALUE or KEY>=VALUE in the key's unit, e.g. 'latency_ms.e2el.p99<=15000' (ms) (repeatable).",
+            valueName: "bound"))
     var constraints: [String] = []
     @Option(help: ArgumentHelp("Find the configuration whose metric is closest to VALUE.", valueName: "KEY=VALUE"))
     var target: String?
@@ -64,7 +69,10 @@ struct TuneCommand: ParsableCommand {
             spec.scanPoints = scan
             spec.relativeTolerance = tolerance
             let tuner = Tuner(family: try ScenarioFamily(path: scenario, overrides: overrides), spec: spec)
+            let progress = Progress("tune")
+            tuner.progress = { progress.note($0) }
             let r = try tuner.run()
+            progress.finish()
             let json = tuner.json(r)
             if let out { try writeJSON(json, to: out, name: "tune.json") }
             let infeasible = tgt == nil && r.best?.feasible != true
@@ -91,6 +99,13 @@ struct TuneCommand: ParsableCommand {
                 ] where !keys.contains(k) { keys.append(k) }
                 for k in keys {
                     s += "  \(k.padding(toLength: 28, withPad: " ", startingAt: 0)) \(fmt(b.summary.number(at: k)))\n"
+                }
+                if let w = stabilityNote(b.summary) { s += w }
+                if keys.contains(where: { $0.hasPrefix("accuracy.") }), case .string(let src)? = b.summary["accuracy"]?["source"],
+                    src == "synthetic" || src == "none"
+                {
+                    s +=
+                        "WARNING: accuracy.source is \(src): \(src == "synthetic" ? "the labels were invented by the synthetic generator, so an accuracy bound or objective here optimises the generator's presets, not your models" : "there are no labels for the model that runs")\n"
                 }
             }
             emit(s)
