@@ -41,9 +41,16 @@ public struct ThresholdReport {
         var out: [(String, String, String)] = []
         let x = thresholds.compactMap(Double.init)
         if !results.isEmpty {
-            func series(_ key: String, scale: Double = 1) -> [(Double, Double)] {
-                zip(x, results).compactMap { t, r in r.summary.number(at: key).map { (t, $0 * scale) } }
+            func series(_ key: String, scale: Double = 1, steadyOnly: Bool = false) -> [(Double, Double)] {
+                zip(x, results).compactMap { t, r in
+                    steadyOnly && !SummaryKeys.steady(r.summary) ? nil : r.summary.number(at: key).map { (t, $0 * scale) }
+                }
             }
+            // Latency and cost of a run that is not steady are not results: those thresholds are
+            // left out of the latency and cost charts (and said so), not drawn at their run-length
+            // dependent values.
+            let unsteady = results.filter { !SummaryKeys.steady($0.summary) }.count
+            let leftOut = unsteady > 0 ? " (\(unsteady) overloaded or too-short thresholds left out)" : ""
             if results.contains(where: { $0.summary.number(at: "accuracy.predicted") != nil }) {
                 out.append(
                     (
@@ -67,22 +74,25 @@ public struct ThresholdReport {
             }
             out.append(
                 (
-                    "threshold-latency.svg", "p99 latency against the offload threshold",
+                    "threshold-latency.svg", "p99 latency against the offload threshold, steady runs only" + leftOut,
                     SVGChart(title: "p99 latency vs offload threshold", xLabel: "offload threshold", yLabel: "seconds")
                         .lines(
                             [
-                                .init(name: "E2EL p99", points: series("latency_ms.e2el.p99", scale: 1e-3)),
-                                .init(name: "TTFT p99", points: series("latency_ms.ttft.p99", scale: 1e-3))
+                                .init(
+                                    name: "E2EL p99", points: series("latency_ms.e2el.p99", scale: 1e-3, steadyOnly: true)),
+                                .init(
+                                    name: "TTFT p99", points: series("latency_ms.ttft.p99", scale: 1e-3, steadyOnly: true))
                             ], yFromZero: true)
                 ))
             out.append(
                 (
-                    "threshold-cost.svg", "Cost and offload share against the offload threshold",
+                    "threshold-cost.svg", "Cost against the offload threshold, steady runs only" + leftOut,
                     SVGChart(
                         title: "Cost per 1k requests vs offload threshold", xLabel: "offload threshold",
                         yLabel: "USD per 1k requests"
                     )
-                    .lines([.init(name: "cost", points: series("cost_usd.per_1k_requests"))], yFromZero: true)
+                    .lines(
+                        [.init(name: "cost", points: series("cost_usd.per_1k_requests", steadyOnly: true))], yFromZero: true)
                 ))
             out.append(
                 (
@@ -104,7 +114,10 @@ public struct ThresholdReport {
         }
         var cdfs = [SVGChart.Series(name: "baseline", points: cdf(baseline))]
         let picks = results.isEmpty ? [] : Array(Set([0, results.count / 2, results.count - 1])).sorted()
-        for k in picks { cdfs.append(.init(name: "threshold \(thresholds[k])", points: cdf(results[k]), dashed: true)) }
+        for k in picks {
+            let flag = SummaryKeys.steady(results[k].summary) ? "" : " (\(Self.stateLabel(results[k].summary)))"
+            cdfs.append(.init(name: "threshold \(thresholds[k])\(flag)", points: cdf(results[k]), dashed: true))
+        }
         out.append(
             (
                 "latency-cdf.svg", "End-to-end latency CDFs",
@@ -115,7 +128,7 @@ public struct ThresholdReport {
             let hasAcc = results.contains { $0.summary.number(at: "accuracy.predicted") != nil }
             out.append(
                 (
-                    "pareto.svg", "Pareto frontier over accuracy, p99 E2EL and cost",
+                    "pareto.svg", "Pareto frontier over accuracy, p99 E2EL and cost, steady runs only",
                     SVGChart(
                         title: hasAcc
                             ? "Accuracy vs cost (frontier over accuracy, p99 E2EL, cost)" : "p99 E2EL vs cost",
@@ -123,7 +136,9 @@ public struct ThresholdReport {
                     )
                     .scatter(
                         results.map {
-                            (
+                            !SummaryKeys.steady($0.summary)
+                                ? (.nan, .nan)
+                                : (
                                 $0.summary.number(at: "cost_usd.per_1k_requests") ?? .nan,
                                 hasAcc
                                     ? ($0.summary.number(at: "accuracy.predicted") ?? .nan)
@@ -190,7 +205,10 @@ public struct ThresholdReport {
     static func stateLabel(_ summary: JSONValue) -> String {
         switch SummaryKeys.stability(summary) {
         case "overloaded": return "OVERLOADED"
-        case "too_short": return "TOO SHORT"
+        case "too_short":
+            // Mostly warm-up and most arrivals still unserved at the last one: overloaded, or each
+            // request takes longer than the run; only a longer run can tell.
+            return (summary.number(at: "stability.served_share") ?? 1) < 0.5 ? "TOO SHORT (overloaded?)" : "TOO SHORT"
         case let s: return s
         }
     }
@@ -209,6 +227,20 @@ public struct ThresholdReport {
         return warn
             + "Scenario <code>\(SVGChart.esc(sc.name))</code>, policy <code>\(SVGChart.esc(sc.policy.name))</code>, seed \(sc.seed), "
             + "\(Int(baseline.summary.number(at: "requests") ?? 0)) requests. Every threshold uses the same seed (common random numbers)."
+            + sourceNote
+    }
+
+    /// Where the accuracy and offload curves come from, in words (`accuracy.source`).
+    var sourceNote: String {
+        switch baseline.typedSummary.accuracy.source {
+        case "synthetic":
+            return
+                " Accuracy and offload are SYNTHETIC: the trace's difficulties and labels were invented by the generator's presets, so these curves show the generator, not your models; do not choose a threshold on them."
+        case "blend": return " Accuracy is modelled: real labels blended by offloaded difficulty (not fitted to live runs)."
+        case "closed_loop": return " Accuracy and offload come from a fitted closed-loop model."
+        case "none": return " The trace has no outcome labels: no accuracy."
+        default: return ""
+        }
     }
 
     public func html(charts: [(file: String, title: String, svg: String)]) -> String {
@@ -249,7 +281,7 @@ public struct ThresholdReport {
             + intro.replacingOccurrences(of: "<code>", with: "`").replacingOccurrences(of: "</code>", with: "`")
         md += " Made by `handoff report`; `index.html` has the same content self-contained.\n\n## Charts\n\n"
         for c in charts { md += "![\(c.title)](\(c.file))\n\n" }
-        if !results.isEmpty { md += "## Threshold sweep\n\n" + stabilityNote + "\n\n" + table(markdown: true) + "\n" }
+        if !results.isEmpty { md += "## Threshold sweep\n\n" + (stabilityNote.isEmpty ? "" : stabilityNote + "\n\n") + table(markdown: true) + "\n" }
         md +=
             "## Baseline summary\n\n| metric | value |\n|---|---|\n"
             + SimulationOutput.flatten(baseline.summary).map { "| `\($0.0)` | \($0.1) |" }.joined(separator: "\n")

@@ -248,13 +248,8 @@ extension SimulationSummary {
             weights: tier.model.weightMemory / gib, kvPeakTokens: to.peakKVTokens,
             kvCapacityTokens: tier.kvCapacityTokens,
             colocatedWith: tier.colocateWith, api: nil)
-        let serving = Set(s.policy.servingRoles.map { s.policy.roles[$0] })
-        // A host is billed when the policy serves on it or on a tier colocated with it.
-        let used =
-            tier.provisioned || serving.contains(tier.name)
-            || s.tiers.contains { $0.colocateWith == tier.name && serving.contains($0.name) }
         let usd =
-            tier.colocateWith != nil || !used
+            tier.colocateWith != nil || !s.billsTier(tier)
             ? 0 : Double(tier.replicas * tier.tensorParallel) * tier.cost.usdPerGpuHour * duration / 3600
         let utilization = duration > 0 ? to.busySeconds / (duration * Double(tier.replicas)) : 0
         let gpuSeconds = duration * Double(tier.replicas * tier.tensorParallel)
@@ -284,5 +279,15 @@ extension SimulationSummary {
             hit: tiers.reduce(0) { $0 + $1.prefixHitTokens! },
             lookedUp: tiers.reduce(0) { $0 + $1.prefixLookedUpTokens! },
             evicted: tiers.reduce(0) { $0 + $1.prefixEvictedBlocks! }, byTier: OrderedMap(byTier))
+    }
+}
+
+extension Scenario {
+    /// Whether GPU tier `tier` is billed: the policy can serve on it (or on a tier colocated with
+    /// it: a host pays for its guests), or the scenario keeps it `provisioned`.
+    public func billsTier(_ tier: TierSpec) -> Bool {
+        let serving = Set(policy.servingRoles.map { policy.roles[$0] })
+        return tier.provisioned || serving.contains(tier.name)
+            || tiers.contains { $0.colocateWith == tier.name && serving.contains($0.name) }
     }
 }

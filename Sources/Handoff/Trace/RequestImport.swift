@@ -44,7 +44,12 @@ public enum RequestImport {
                 if line.allSatisfy({ $0 == " " || $0 == "\r" }) { continue }
                 let v: JSONValue
                 do { v = try JSONParser.parse(String(line)) } catch {
-                    throw HandoffError.input("not JSON: \(error.message)", file: path, line: lineNo)
+                    let csv = line.contains(",") && !line.hasPrefix("{")
+                    let hint =
+                        !csv ? ""
+                        : line.contains("TIMESTAMP") ? "; the file looks like an Azure CSV: try --format azure"
+                        : "; the file looks like a CSV: try --format azure or burstgpt"
+                    throw HandoffError.input("not JSON: \(error.message)\(hint)", file: path, line: lineNo)
                 }
                 func num(_ k: String) throws -> Double {
                     guard case .number(let x)? = v[k], x >= 0 else {
@@ -94,7 +99,7 @@ public enum RequestImport {
                                     : fields.contains("Request tokens") && format != .burstgpt
                                         ? "; it looks like a BurstGPT trace: try --format burstgpt" : ""
                             throw HandoffError.input(
-                                "the header has no '\(n)' column (a \(format.rawValue) trace has \(names.0), \(names.1), \(names.2))\(hint)",
+                                "the header has no '\(n)' column (a trace in \(format.rawValue) format has \(names.0), \(names.1), \(names.2))\(hint)",
                                 file: path, line: lineNo)
                         }
                         return i

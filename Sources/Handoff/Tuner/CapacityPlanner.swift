@@ -63,9 +63,15 @@ public final class CapacityPlanner {
     var runRequests: Int?
     /// The scenario's own request count.
     let baseRequests: Int
+    /// Whether arrivals are replayed from the trace, and the trace's request count.
+    public let replays: Bool
+    public let traceRequests: Int
     public var progress: (String) -> Void = { _ in }
     public let tiers: [String]
     public let tensorParallel: [Int]
+    /// Whether each GPU tier is paid for (the policy serves on it, or it is provisioned): only
+    /// those count in the plan's GPUs and $/hour.
+    public let billed: [Bool]
     let slotsPerReplica: [Int]
     /// The scenario's GPU type per tier, used where `gpuChoices` lists none.
     let scenarioGPUs: [String]
@@ -83,6 +89,7 @@ public final class CapacityPlanner {
         let gpuTiers = base.tiers.filter { $0.kind == .gpu }
         tiers = gpuTiers.map(\.name)
         tensorParallel = gpuTiers.map(\.tensorParallel)
+        billed = gpuTiers.map { $0.colocateWith == nil && base.billsTier($0) }
         slotsPerReplica = gpuTiers.map(\.maxNumSeqs)
         scenarioGPUs = gpuTiers.map(\.gpu.name)
         guard !tiers.isEmpty else {
@@ -102,6 +109,8 @@ public final class CapacityPlanner {
         }
         let summary = try family.summary(["traffic.rate_rps=\(JSONWriter.number(rateRps))"])
         baseRequests = max(1, Int(summary.number(at: "requests") ?? 0) + Int(summary.number(at: "requests_failed") ?? 0))
+        replays = base.traffic.arrival == .replay
+        traceRequests = try family.trace(base, []).count
         for s in slos { try SummaryKeys.check(s.key, in: summary, field: "--slo \(s)") }
         for (t, names) in gpuChoices {
             for g in names {
@@ -132,7 +141,8 @@ public final class CapacityPlanner {
 
     func usdPerHour(_ p: CapacityPlan) throws -> Double {
         let s = try family.scenario(overrides(p, rate: rateRps))
-        return s.tiers.filter { $0.kind == .gpu && $0.colocateWith == nil }.reduce(0) {
+        // The tiers the summary bills: those the policy serves on, or `provisioned` (docs/output.md).
+        return s.tiers.filter { $0.kind == .gpu && $0.colocateWith == nil && s.billsTier($0) }.reduce(0) {
             $0 + Double($1.replicas * $1.tensorParallel) * $1.cost.usdPerGpuHour
         }
     }
@@ -192,7 +202,7 @@ public final class CapacityPlanner {
             }
             let p = CapacityPlan(gpus: g, replicas: r)
             let usd = try usdPerHour(p)
-            let n = zip(r, tensorParallel).reduce(0) { $0 + $1.0 * $1.1 }
+            let n = tiers.indices.reduce(0) { $0 + (billed[$1] ? r[$1] * tensorParallel[$1] : 0) }
             candidates.append((g, r, usd))
             if best == nil || usd < best!.usd - 1e-9 || (abs(usd - best!.usd) <= 1e-9 && n < best!.gpus) {
                 best = (p, usd, n)

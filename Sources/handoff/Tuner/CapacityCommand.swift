@@ -97,8 +97,9 @@ struct CapacityCommand: ParsableCommand {
                     t.padding(toLength: 10, withPad: " ", startingAt: 0)
                     + p.gpus[k].padding(toLength: 20, withPad: " ", startingAt: 0)
                 s += String(
-                    format: "%8d  %4d  %10.0f%%\n", p.replicas[k], p.replicas[k] * planner.tensorParallel[k],
-                    100 * (sum.number(at: "utilization.\(t)") ?? 0))
+                    format: "%8d  %4d  %10.0f%%%@\n", p.replicas[k], p.replicas[k] * planner.tensorParallel[k],
+                    100 * (sum.number(at: "utilization.\(t)") ?? 0),
+                    planner.billed[k] ? "" : "  (unused by the policy: not billed, not counted)")
             }
             s += String(format: "total: %d GPUs, $%.2f/hour\n", r.gpuCount, r.usdPerHour)
             for c in planner.slos {
@@ -112,6 +113,11 @@ struct CapacityCommand: ParsableCommand {
                     "at \(r.runRequests) requests per run ("
                     + r.headroomByRequests.map { "\($0.requests): \(String(format: "%.4g", $0.rps))" }.joined(
                         separator: ", ") + " req/s)\n"
+                let traceRequests = Int(sum.number(at: "requests") ?? 0)
+                if planner.replays && r.runRequests > planner.traceRequests {
+                    s +=
+                        "note: the replayed trace has \(planner.traceRequests) requests; longer runs repeat its arrivals, so the check across run lengths shows the backlog does not carry over between passes, not a new sample (\(traceRequests) requests served)\n"
+                }
                 if !r.headroomSettled {
                     s +=
                         "WARNING: the headroom still moved by more than \(Int(100 * CapacityPlanner.headroomTolerance))% when the runs doubled: the runs are too short to trust it; simulate more requests (--set traffic.requests=N)\n"

@@ -89,10 +89,16 @@ enum WhatIfOutput {
             + w.metrics.map {
                 $0.replacingOccurrences(of: "latency_ms.", with: "").replacingOccurrences(of: "cost_usd.", with: "$")
             }
-        var body = [w.grid.axes.map { _ in "baseline" } + w.metrics.map { fmt(base.number(at: $0)) }]
+            + ["stability"]
+        func state(_ s: JSONValue) -> String {
+            let st = SummaryKeys.stability(s)
+            return st == "steady" || st.isEmpty ? st : st.uppercased() + " (not a result)"
+        }
+        var body = [w.grid.axes.map { _ in "baseline" } + w.metrics.map { fmt(base.number(at: $0)) } + [state(base)]]
         for (k, r) in rows.enumerated() {
             body.append(
-                w.grid.configuration(k).map(\.value) + w.metrics.map { cell(WhatIf.delta($0, of: r, against: base)) })
+                w.grid.configuration(k).map(\.value) + w.metrics.map { cell(WhatIf.delta($0, of: r, against: base)) }
+                    + [state(r)])
         }
         let widths = head.indices.map { c in ([head] + body).map { $0[c].count }.max()! + 2 }
         func line(_ cells: [String]) -> String {
@@ -103,7 +109,8 @@ enum WhatIfOutput {
         s += ([head] + body).map(line).joined()
         s +=
             "(each variant: its value, and in parentheses the change against the baseline row: % of the baseline, "
-            + "or the difference when the baseline is 0; = unchanged)\n"
+            + "or the difference when the baseline is 0; = unchanged. A row that is OVERLOADED or TOO_SHORT is not a "
+            + "result: its latencies and costs depend on the run's length; docs/output.md, stability)\n"
         return s
     }
 
