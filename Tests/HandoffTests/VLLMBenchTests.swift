@@ -92,7 +92,8 @@ final class VLLMBenchTests: XCTestCase {
     func testCompareReproducesASimulationsOwnResult() throws {
         let d = tempDir()
         for traffic in [
-            ["traffic.arrival=poisson", "traffic.rate_rps=1"], ["traffic.arrival=gamma", "traffic.cv=2", "traffic.rate_rps=1"],
+            ["traffic.arrival=poisson", "traffic.rate_rps=1"],
+            ["traffic.arrival=gamma", "traffic.cv=2", "traffic.rate_rps=1"],
             ["traffic={arrival: closed_loop, concurrency: 3}"]
         ] {
             let sets = ["policy.name=small-only", "trace.synthetic.requests=40"] + traffic

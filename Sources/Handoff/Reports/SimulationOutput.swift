@@ -56,7 +56,8 @@ public enum SimulationOutput {
             s.requests, s.requestsFailed, s.durationS, s.throughputRps, s.outputTokensPerS)
         let st = s.stability
         out += String(
-            format: "stability: %@ (offered %.4g req/s; %.0f%% of the arrivals after the first third served by the last arrival; mean E2EL %.2f× the arrival span)\n",
+            format:
+                "stability: %@ (offered %.4g req/s; %.0f%% of the arrivals after the first third served by the last arrival; mean E2EL %.2f× the arrival span)\n",
             st.state.rawValue, st.offeredRps, 100 * st.servedShare, st.warmupShare)
         out += "\nlatency (ms; modelled by each tier's latency law, docs/model.md)\n"
         out += "                    mean        p50        p90        p95        p99\n"
@@ -80,7 +81,8 @@ public enum SimulationOutput {
         }
         if s.windows.judged > 1 {
             out += String(
-                format: "worst %.0f s window (of %d with ≥ %d requests): p99 TTFT %.1f ms, p99 E2EL %.1f ms (from t = %.0f s)\n",
+                format:
+                    "worst %.0f s window (of %d with ≥ %d requests): p99 TTFT %.1f ms, p99 E2EL %.1f ms (from t = %.0f s)\n",
                 s.windows.windowS, s.windows.judged, SimulationSummary.Windows.minRequests, s.windows.worstTtftP99Ms,
                 s.windows.worstE2ELP99Ms, s.windows.worstE2ELStartS)
         }
@@ -90,7 +92,8 @@ public enum SimulationOutput {
                 continue
             }
             out += String(
-                format: "memory %@: peak %.1f / %.0f GiB (%@); busy %.0f%% of the time (an iteration running, any batch), MFU %.1f%%, MBU ≥ %.1f%%\n",
+                format:
+                    "memory %@: peak %.1f / %.0f GiB (%@); busy %.0f%% of the time (an iteration running, any batch), MFU %.1f%%, MBU ≥ %.1f%%\n",
                 t.name, m.peak, m.capacity, m.fits ? "fits" : "DOES NOT FIT", 100 * u, 100 * a.mfu, 100 * a.mbu)
         }
         out += String(
@@ -115,9 +118,15 @@ public enum SimulationOutput {
     static func sloLine(_ spec: SLOSpec, _ s: SimulationSummary.SLO) -> String {
         guard let g = s.goodputRps, let share = s.goodShare else { return "" }
         var parts: [String] = []
-        if let b = spec.ttftMs, let a = s.ttftAttainment { parts.append(String(format: "TTFT ≤ %g ms %.1f%%", b, 100 * a)) }
-        if let b = spec.tpotMs, let a = s.tpotAttainment { parts.append(String(format: "TPOT ≤ %g ms %.1f%%", b, 100 * a)) }
-        if let b = spec.e2elMs, let a = s.e2elAttainment { parts.append(String(format: "E2EL ≤ %g ms %.1f%%", b, 100 * a)) }
+        if let b = spec.ttftMs, let a = s.ttftAttainment {
+            parts.append(String(format: "TTFT ≤ %g ms %.1f%%", b, 100 * a))
+        }
+        if let b = spec.tpotMs, let a = s.tpotAttainment {
+            parts.append(String(format: "TPOT ≤ %g ms %.1f%%", b, 100 * a))
+        }
+        if let b = spec.e2elMs, let a = s.e2elAttainment {
+            parts.append(String(format: "E2EL ≤ %g ms %.1f%%", b, 100 * a))
+        }
         return "SLO: " + parts.joined(separator: ", ")
             + String(format: "; goodput %.4g req/s (%.1f%% of requests meet every bound)\n", g, 100 * share)
     }
@@ -168,7 +177,9 @@ public enum SimulationOutput {
         var md = "# Handoff simulation: \(r.scenario.name)\n\n"
         if !r.scenario.description.isEmpty { md += r.scenario.description + "\n\n" }
         md += "Policy `\(r.scenario.policy.name)`, seed \(r.scenario.seed). Made by `handoff simulate`.\n\n"
-        if let w = stabilityWarning(r.summary) { md += "**" + w.replacingOccurrences(of: "\n  - ", with: "**\n\n- ") + "\n" }
+        if let w = stabilityWarning(r.summary) {
+            md += "**" + w.replacingOccurrences(of: "\n  - ", with: "**\n\n- ") + "\n"
+        }
         md += "## Summary\n\n| metric | value |\n|---|---|\n"
         for (k, v) in flatten(r.summary) { md += "| `\(k)` | \(v) |\n" }
         md += "\n## Scenario\n\n```yaml\n" + r.scenario.source.yaml() + "```\n"

@@ -43,7 +43,8 @@ public struct ThresholdReport {
         if !results.isEmpty {
             func series(_ key: String, scale: Double = 1, steadyOnly: Bool = false) -> [(Double, Double)] {
                 zip(x, results).compactMap { t, r in
-                    steadyOnly && !SummaryKeys.steady(r.summary) ? nil : r.summary.number(at: key).map { (t, $0 * scale) }
+                    steadyOnly && !SummaryKeys.steady(r.summary)
+                        ? nil : r.summary.number(at: key).map { (t, $0 * scale) }
                 }
             }
             // Latency and cost of a run that is not steady are not results: those thresholds are
@@ -79,9 +80,11 @@ public struct ThresholdReport {
                         .lines(
                             [
                                 .init(
-                                    name: "E2EL p99", points: series("latency_ms.e2el.p99", scale: 1e-3, steadyOnly: true)),
+                                    name: "E2EL p99",
+                                    points: series("latency_ms.e2el.p99", scale: 1e-3, steadyOnly: true)),
                                 .init(
-                                    name: "TTFT p99", points: series("latency_ms.ttft.p99", scale: 1e-3, steadyOnly: true))
+                                    name: "TTFT p99",
+                                    points: series("latency_ms.ttft.p99", scale: 1e-3, steadyOnly: true))
                             ], yFromZero: true)
                 ))
             out.append(
@@ -92,7 +95,8 @@ public struct ThresholdReport {
                         yLabel: "USD per 1k requests"
                     )
                     .lines(
-                        [.init(name: "cost", points: series("cost_usd.per_1k_requests", steadyOnly: true))], yFromZero: true)
+                        [.init(name: "cost", points: series("cost_usd.per_1k_requests", steadyOnly: true))],
+                        yFromZero: true)
                 ))
             out.append(
                 (
@@ -139,11 +143,11 @@ public struct ThresholdReport {
                             !SummaryKeys.steady($0.summary)
                                 ? (.nan, .nan)
                                 : (
-                                $0.summary.number(at: "cost_usd.per_1k_requests") ?? .nan,
-                                hasAcc
-                                    ? ($0.summary.number(at: "accuracy.predicted") ?? .nan)
-                                    : ($0.summary.number(at: "latency_ms.e2el.p99") ?? .nan) / 1000
-                            )
+                                    $0.summary.number(at: "cost_usd.per_1k_requests") ?? .nan,
+                                    hasAcc
+                                        ? ($0.summary.number(at: "accuracy.predicted") ?? .nan)
+                                        : ($0.summary.number(at: "latency_ms.e2el.p99") ?? .nan) / 1000
+                                )
                         },
                         highlight: pareto, labels: thresholds.map { "t=\($0)" })
                 ))
@@ -236,7 +240,8 @@ public struct ThresholdReport {
         case "synthetic":
             return
                 " Accuracy and offload are SYNTHETIC: the trace's difficulties and labels were invented by the generator's presets, so these curves show the generator, not your models; do not choose a threshold on them."
-        case "blend": return " Accuracy is modelled: real labels blended by offloaded difficulty (not fitted to live runs)."
+        case "blend":
+            return " Accuracy is modelled: real labels blended by offloaded difficulty (not fitted to live runs)."
         case "closed_loop": return " Accuracy and offload come from a fitted closed-loop model."
         case "none": return " The trace has no outcome labels: no accuracy."
         default: return ""
@@ -281,7 +286,11 @@ public struct ThresholdReport {
             + intro.replacingOccurrences(of: "<code>", with: "`").replacingOccurrences(of: "</code>", with: "`")
         md += " Made by `handoff report`; `index.html` has the same content self-contained.\n\n## Charts\n\n"
         for c in charts { md += "![\(c.title)](\(c.file))\n\n" }
-        if !results.isEmpty { md += "## Threshold sweep\n\n" + (stabilityNote.isEmpty ? "" : stabilityNote + "\n\n") + table(markdown: true) + "\n" }
+        if !results.isEmpty {
+            md +=
+                "## Threshold sweep\n\n" + (stabilityNote.isEmpty ? "" : stabilityNote + "\n\n") + table(markdown: true)
+                + "\n"
+        }
         md +=
             "## Baseline summary\n\n| metric | value |\n|---|---|\n"
             + SimulationOutput.flatten(baseline.summary).map { "| `\($0.0)` | \($0.1) |" }.joined(separator: "\n")

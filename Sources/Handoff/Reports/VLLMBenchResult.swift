@@ -66,7 +66,8 @@ public enum VLLMBenchResult {
         let replayed = t.arrival == .replay
         let meta = Metadata(
             requestRate: t.arrival == .closed_loop ? nil : replayed ? r.typedSummary.stability.offeredRps : t.rateRps,
-            burstiness: replayed ? Self.burstiness(all.map(\.arrivalS)) : t.arrival == .gamma ? 1 / max(t.cv * t.cv, 1e-12) : 1,
+            burstiness: replayed
+                ? Self.burstiness(all.map(\.arrivalS)) : t.arrival == .gamma ? 1 / max(t.cv * t.cv, 1e-12) : 1,
             maxConcurrency: t.maxInFlight > 0 ? t.maxInFlight : t.arrival == .closed_loop ? t.concurrency : nil,
             modelID: r.scenario.tiers.first?.model.name ?? "",
             origin: .object([

@@ -148,7 +148,8 @@ extension SimulationSummary {
             byTier: OrderedMap(tiers.map { ($0.name, $0.cost) }))
         if let a = acc {
             accuracy = Accuracy(
-                source: sources.accuracy, predicted: a.predicted, ci95: [a.ci95.0, a.ci95.1], labeledRequests: a.labeled,
+                source: sources.accuracy, predicted: a.predicted, ci95: [a.ci95.0, a.ci95.1],
+                labeledRequests: a.labeled,
                 smallOnly: a.smallOnly, largeOnly: a.largeOnly)
         } else {
             accuracy = Accuracy(
@@ -258,7 +259,8 @@ extension SimulationSummary {
         let achieved =
             gpuSeconds > 0
             ? Achieved(
-                mfu: flops / (gpuSeconds * tier.gpu.tflops * 1e12), mbu: bytes / (gpuSeconds * tier.gpu.bandwidthGBs * 1e9))
+                mfu: flops / (gpuSeconds * tier.gpu.tflops * 1e12),
+                mbu: bytes / (gpuSeconds * tier.gpu.bandwidthGBs * 1e9))
             : Achieved(mfu: 0, mbu: 0)
         return (tier.name, memory, utilization, achieved, usd)
     }

@@ -46,9 +46,11 @@ public enum RequestImport {
                 do { v = try JSONParser.parse(String(line)) } catch {
                     let csv = line.contains(",") && !line.hasPrefix("{")
                     let hint =
-                        !csv ? ""
-                        : line.contains("TIMESTAMP") ? "; the file looks like an Azure CSV: try --format azure"
-                        : "; the file looks like a CSV: try --format azure or burstgpt"
+                        !csv
+                        ? ""
+                        : line.contains("TIMESTAMP")
+                            ? "; the file looks like an Azure CSV: try --format azure"
+                            : "; the file looks like a CSV: try --format azure or burstgpt"
                     throw HandoffError.input("not JSON: \(error.message)\(hint)", file: path, line: lineNo)
                 }
                 func num(_ k: String) throws -> Double {

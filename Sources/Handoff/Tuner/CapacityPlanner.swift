@@ -108,7 +108,8 @@ public final class CapacityPlanner {
                 field: "--rate")
         }
         let summary = try family.summary(["traffic.rate_rps=\(JSONWriter.number(rateRps))"])
-        baseRequests = max(1, Int(summary.number(at: "requests") ?? 0) + Int(summary.number(at: "requests_failed") ?? 0))
+        baseRequests = max(
+            1, Int(summary.number(at: "requests") ?? 0) + Int(summary.number(at: "requests_failed") ?? 0))
         replays = base.traffic.arrival == .replay
         traceRequests = try family.trace(base, []).count
         for s in slos { try SummaryKeys.check(s.key, in: summary, field: "--slo \(s)") }

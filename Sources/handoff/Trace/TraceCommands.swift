@@ -134,7 +134,8 @@ extension TraceCommand {
         var difficultyFrom: String?
         @Flag(
             help:
-                "Invent difficulty profiles and labels with the scenario's synthetic generator (marked synthetic in every output).")
+                "Invent difficulty profiles and labels with the scenario's synthetic generator (marked synthetic in every output)."
+        )
         var syntheticDifficulty = false
         @Option(
             help:
