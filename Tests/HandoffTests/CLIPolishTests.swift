@@ -115,7 +115,9 @@ final class CLIPolishTests: XCTestCase {
             let cells = lines[3 + k].components(separatedBy: "  ").filter { !$0.isEmpty }.map {
                 $0.trimmingCharacters(in: .whitespaces)
             }
-            XCTAssertEqual(cells.count, 4, lines[3 + k])
+            // The axis, three metrics, and the run's stability (30 requests: too short to be a result).
+            XCTAssertEqual(cells.count, 5, lines[3 + k])
+            XCTAssertEqual(cells[4], "TOO_SHORT (not a result)")
             for (m, metric) in ["throughput_rps", "cost_usd.total", "requests_failed"].enumerated() {
                 let cell = cells[1 + m]
                 // The metric's key holds dots: no number(_:_:) path.

@@ -36,7 +36,7 @@ final class DocCommandTests: XCTestCase {
         XCTAssertTrue(
             readme.contains {
                 $0.text.hasPrefix(
-                    "handoff simulate --set \"trace={file: $PWD/mc.jsonl}\" --set traffic.arrival=replay ")
+                    "handoff simulate --set \"trace={file: $PWD/mc.jsonl}\" --set \"traffic={arrival: replay}\" ")
                     && $0.text.hasSuffix("--set tiers.small.routing=prefix_affinity")
             }, "\(readme.map(\.text))")
         XCTAssertTrue(readme.contains { $0.text == "handoff simulate" })

@@ -172,7 +172,7 @@ public struct ThresholdReport {
     static let tableKeys = [
         "offload.token_fraction", "accuracy.predicted", "latency_ms.ttft.p99", "latency_ms.e2el.p50",
         "latency_ms.e2el.p99",
-        "throughput_rps", "cost_usd.per_1k_requests", "requests_failed"
+        "windows.worst_e2el_p99_ms", "throughput_rps", "slo.goodput_rps", "cost_usd.per_1k_requests", "requests_failed"
     ]
 
     public func csv() -> String {
