@@ -155,6 +155,7 @@ final class StabilityTests: XCTestCase {
         let bad = try Simulation.run(try scenario(yaml, ["slo={e2el_ms: 1700}"])).typedSummary
         XCTAssertEqual(bad.slo.goodputRps, 0)
         XCTAssertEqual(bad.windows.judged, 0, "windows of 60 s hold 6 requests: too few for a p99")
+        XCTAssertEqual(bad.windows.worstE2ELP99Ms, bad.latencyMs.e2el.p99, "none judged: the run's own p99, not 0")
         let none = try Simulation.run(try scenario(yaml)).typedSummary
         XCTAssertNil(none.slo.goodputRps, "no bound set: no goodput")
     }

@@ -156,7 +156,7 @@ extension SimulationSummary {
                 source: sources.accuracy, predicted: nil, ci95: nil, labeledRequests: 0, smallOnly: nil, largeOnly: nil)
         }
         slo = Self.slo(s.slo, ok, duration: duration)
-        windows = Self.windows(ok, width: s.slo.windowS)
+        windows = Self.windows(ok, width: s.slo.windowS, overall: latencyMs)
         stability = Stability(o, closedLoop: s.traffic.arrival == .closed_loop)
         events = o.events
         seed = s.seed
@@ -192,7 +192,9 @@ extension SimulationSummary {
 
     /// The served requests grouped by arrival time into windows of `width` seconds from the first
     /// arrival; the worst p99 among windows with enough requests to have one.
-    static func windows(_ ok: [RequestOutcome], width: Double) -> Windows {
+    /// When no window holds enough requests, the whole run is the only window judged: the worst
+    /// window's figures are the run's own p99 (never 0, which a bound would take for a pass).
+    static func windows(_ ok: [RequestOutcome], width: Double, overall: Latency) -> Windows {
         let first = ok.map(\.arrivalS).min() ?? 0
         var groups: [Int: [RequestOutcome]] = [:]
         for q in ok { groups[Int((q.arrivalS - first) / width), default: []].append(q) }
@@ -209,6 +211,11 @@ extension SimulationSummary {
                 w.worstE2ELP99Ms = e2el
                 w.worstE2ELStartS = first + Double(k) * width
             }
+        }
+        if w.judged == 0 {
+            w.worstTtftP99Ms = overall.ttft.p99
+            w.worstE2ELP99Ms = overall.e2el.p99
+            w.worstE2ELStartS = first
         }
         return w
     }
