@@ -54,9 +54,6 @@ func writeJSON(_ json: JSONValue, to dir: String, name: String) throws {
     try FileIO.writeAtomically(JSONWriter.write(json, pretty: true) + "\n", to: dir + "/" + name)
 }
 
-/// The stability warning of a summary (overloaded or too short), or nil when it is steady.
-func stabilityNote(_ summary: JSONValue) -> String? { SimulationOutput.stabilityWarning(summary) }
-
 /// `--jobs`: at least 1; all cores when not given (the help says so once, ArgumentParser adds no
 /// machine-dependent default because the option is optional).
 func jobCount(_ jobs: Int?) throws -> Int {

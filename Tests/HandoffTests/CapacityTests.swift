@@ -13,16 +13,7 @@ import XCTest
 final class CapacityTests: XCTestCase {
     func testCapacityAgreesWithErlangC() throws {
         let dir = tempDir()
-        let rng = RandomStream(seed: 11, name: "geometric")
-        var lines = ""
-        for i in 0..<4000 {
-            var k = 1
-            while rng.uniform() >= 0.01 { k += 1 }
-            lines +=
-                #"{"id":"r\#(i)","prompt_tokens":0,"difficulty":[\#(Array(repeating: "0", count: k).joined(separator: ","))]}"#
-                + "\n"
-        }
-        try lines.write(toFile: dir + "/geo.jsonl", atomically: true, encoding: .utf8)
+        try writeGeometricTrace(to: dir + "/geo.jsonl")
         try """
         seed: 5
         trace: {file: geo.jsonl}
@@ -43,12 +34,7 @@ final class CapacityTests: XCTestCase {
         XCTAssertEqual(r.gpuCount, 8)
         XCTAssertEqual(r.usdPerHour, 8 * (try planner.family.scenario()).tiers[0].cost.usdPerGpuHour, accuracy: 1e-9)
         // Headroom: Erlang C's highest λ with C(8, λ) ≤ 0.1, to sampling noise (20,000 requests).
-        var lo = 4.0
-        var hi = 8.0
-        for _ in 0..<60 {
-            let m = (lo + hi) / 2
-            if ErlangC.probabilityOfWaiting(servers: 8, offeredLoad: m) <= 0.1 { lo = m } else { hi = m }
-        }
+        let lo = erlangCHeadroom(servers: 8, maxWaitProbability: 0.1)
         let h = try XCTUnwrap(r.headroomRps)
         XCTAssertEqual(h, lo, accuracy: lo * 0.05)
         print(

@@ -35,22 +35,8 @@ final class StabilityTests: XCTestCase {
     /// by ≤ 5%, and both answers agree with each other and with Erlang C's knee within 5%.
     func testCapacityHeadroomSettlesAgainstErlangC() throws {
         let dir = tempDir()
-        let rng = RandomStream(seed: 11, name: "geometric")
-        var lines = ""
-        for i in 0..<4000 {
-            var k = 1
-            while rng.uniform() >= 0.01 { k += 1 }
-            lines +=
-                #"{"id":"r\#(i)","prompt_tokens":0,"difficulty":[\#(Array(repeating: "0", count: k).joined(separator: ","))]}"#
-                + "\n"
-        }
-        try lines.write(toFile: dir + "/geo.jsonl", atomically: true, encoding: .utf8)
-        var lo = 4.0
-        var hi = 8.0
-        for _ in 0..<60 {
-            let m = (lo + hi) / 2
-            if ErlangC.probabilityOfWaiting(servers: 8, offeredLoad: m) <= 0.1 { lo = m } else { hi = m }
-        }
+        try writeGeometricTrace(to: dir + "/geo.jsonl")
+        let lo = erlangCHeadroom(servers: 8, maxWaitProbability: 0.1)
         var headrooms: [Double] = []
         for n in [300, 3000] {
             try """

@@ -121,3 +121,30 @@ func handComputableScenarioYAML(trace: String, policy: String) -> String {
     policy: {\(policy)}
     """
 }
+
+/// The M/M/c trace of the capacity tests: 4,000 requests without prompt whose output lengths are
+/// geometric with mean 100 (p = 0.01), so 10 ms per token gives exponential-like service of 1 s.
+func writeGeometricTrace(to path: String) throws {
+    let rng = RandomStream(seed: 11, name: "geometric")
+    var lines = ""
+    for i in 0..<4000 {
+        var k = 1
+        while rng.uniform() >= 0.01 { k += 1 }
+        lines +=
+            #"{"id":"r\#(i)","prompt_tokens":0,"difficulty":[\#(Array(repeating: "0", count: k).joined(separator: ","))]}"#
+            + "\n"
+    }
+    try lines.write(toFile: path, atomically: true, encoding: .utf8)
+}
+
+/// Erlang C's highest offered load (req/s at service rate 1) with P(wait) ≤ `p` on `servers`
+/// servers, bisected to machine precision.
+func erlangCHeadroom(servers: Int, maxWaitProbability p: Double) -> Double {
+    var lo = 0.0
+    var hi = Double(servers)
+    for _ in 0..<60 {
+        let m = (lo + hi) / 2
+        if ErlangC.probabilityOfWaiting(servers: servers, offeredLoad: m) <= p { lo = m } else { hi = m }
+    }
+    return lo
+}

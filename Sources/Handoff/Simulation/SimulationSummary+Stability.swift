@@ -84,8 +84,8 @@ extension SimulationSummary {
             inSystemMid = inSystem(first + span / 2)
             inSystemEnd = inSystem(last)
             e2elTrend = early > 0 ? meanE2EL(ok.suffix(third)) / early : 1
-            warmupShare = span > 0 ? meanAll / span : (ok.isEmpty ? 0 : .infinity)
-            if !warmupShare.isFinite { warmupShare = 1 }
+            // All arrivals at one instant: no span to warm up in, so any served request is all warm-up.
+            warmupShare = span > 0 ? meanAll / span : (ok.isEmpty ? 0 : 1)
             replayTimeScale = o.arrivalTimeScale
             (state, reasons) = Self.judge(
                 start: inSystemStart, end: inSystemEnd, arrived: arrived, servedShare: servedShare,
@@ -125,7 +125,4 @@ extension SimulationSummary {
             )
         }
     }
-
-    /// True when the run is overloaded: no latency, goodput or cost of it is a result.
-    public var overloaded: Bool { stability.state == .overloaded }
 }

@@ -19,12 +19,6 @@ public enum SummaryKeys {
     /// No request failed or was rejected.
     public static func servedAll(_ summary: JSONValue) -> Bool { (summary.number(at: "requests_failed") ?? 1) == 0 }
 
-    /// The run is overloaded (`stability.state`): its queue grows without bound, so none of its
-    /// latencies, goodput or costs is a result.
-    public static func overloaded(_ summary: JSONValue) -> Bool {
-        summary["stability"]?["state"] == .string("overloaded")
-    }
-
     /// The run reached a steady state (`stability.state` is steady; true for a summary without it).
     public static func steady(_ summary: JSONValue) -> Bool {
         let s = stability(summary)

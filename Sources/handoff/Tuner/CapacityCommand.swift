@@ -86,7 +86,7 @@ struct CapacityCommand: ParsableCommand {
                         s +=
                             "  \(Int(sum.number(at: "requests_failed") ?? 0)) requests failed or were rejected (a request that does not fit in a replica's memory fails at any count)\n"
                     }
-                    if let w = stabilityNote(sum) { s += w }
+                    if let w = SimulationOutput.stabilityWarning(sum) { s += w }
                 }
                 emit(s)
                 throw ExitCode(1)
@@ -123,7 +123,7 @@ struct CapacityCommand: ParsableCommand {
                         "WARNING: the headroom still moved by more than \(Int(100 * CapacityPlanner.headroomTolerance))% when the runs doubled: the runs are too short to trust it; simulate more requests (--set traffic.requests=N)\n"
                 }
             }
-            if let note = stabilityNote(sum) { s += note }
+            if let note = SimulationOutput.stabilityWarning(sum) { s += note }
             if r.candidates.count > 1 {
                 s += "GPU combinations:\n"
                 for c in r.candidates {

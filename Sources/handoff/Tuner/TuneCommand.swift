@@ -100,7 +100,7 @@ struct TuneCommand: ParsableCommand {
                 for k in keys {
                     s += "  \(k.padding(toLength: 28, withPad: " ", startingAt: 0)) \(fmt(b.summary.number(at: k)))\n"
                 }
-                if let w = stabilityNote(b.summary) { s += w }
+                if let w = SimulationOutput.stabilityWarning(b.summary) { s += w }
                 if keys.contains(where: { $0.hasPrefix("accuracy.") }),
                     case .string(let src)? = b.summary["accuracy"]?["source"],
                     src == "synthetic" || src == "none"
