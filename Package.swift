@@ -1,6 +1,18 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The layers, lowest first. A target depends only on targets before it, and the compiler refuses
+// an import of one it does not list (LayerTests also reads every `import` line against this order):
+//
+//   HandoffSupport   JSON, files, journals, clocks, parallel map, random streams, slabs, heaps
+//   HandoffModel     traces, the scenario schema, the GPU/model catalogue, policies, segments
+//   HandoffSim       the discrete-event simulator and its serving model
+//   HandoffAnalysis  metrics, the tuner (sweep, tune, capacity), reports
+//   HandoffEngine    the real engine: HTTP client, record, calibrate, validate; links libcurl
+//   Handoff          re-exports the five; the `handoff` CLI sits on top
+//
+// Only HandoffSim, the hot path, is built with -Ounchecked in release. Parsers, the tuner and the
+// network code keep Swift's bounds and overflow checks.
 let package = Package(
     name: "Handoff",
     platforms: [.macOS(.v13)],
@@ -16,10 +28,24 @@ let package = Package(
         .systemLibrary(name: "CGSL", pkgConfig: "gsl", providers: [.apt(["libgsl-dev"])]),
         // libcurl (OpenSSL) for https:// servers; plain http:// keeps the POSIX-socket client.
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "HandoffSupport", dependencies: ["CGSL"]),
+        .target(
+            name: "HandoffModel",
+            dependencies: ["HandoffSupport", .product(name: "Yams", package: "Yams")]
+        ),
+        .target(
+            name: "HandoffSim",
+            dependencies: ["HandoffSupport", "HandoffModel"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .target(name: "HandoffAnalysis", dependencies: ["HandoffSupport", "HandoffModel", "HandoffSim"]),
+        .target(
+            name: "HandoffEngine",
+            dependencies: ["CCurl", "HandoffSupport", "HandoffModel", "HandoffSim", "HandoffAnalysis"]
+        ),
         .target(
             name: "Handoff",
-            dependencies: ["CGSL", "CCurl", .product(name: "Yams", package: "Yams")],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            dependencies: ["HandoffSupport", "HandoffModel", "HandoffSim", "HandoffAnalysis", "HandoffEngine"]
         ),
         .executableTarget(
             name: "handoff",
@@ -28,7 +54,7 @@ let package = Package(
         // The fixed workload of the instruction-count guard (scripts/perf-guard).
         .executableTarget(name: "handoff-guard", dependencies: ["Handoff"]),
         // libFuzzer entry points for the readers (scripts/fuzz); a plain build replays files.
-        .executableTarget(name: "handoff-fuzz", dependencies: ["Handoff"]),
+        .executableTarget(name: "handoff-fuzz", dependencies: ["HandoffSupport", "HandoffModel"]),
         .testTarget(name: "HandoffTests", dependencies: ["Handoff"]),
     ]
 )

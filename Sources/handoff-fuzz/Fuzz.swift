@@ -1,5 +1,6 @@
 import Foundation
-import Handoff
+import HandoffModel
+import HandoffSupport
 
 /// One scratch directory per process, for the columnar target's files.
 let scratch: String = {

@@ -4,7 +4,8 @@
 // `fuzzOne` instead.
 #if !FUZZING
 import Foundation
-import Handoff
+import HandoffModel
+import HandoffSupport
 
 @main
 struct Replay {

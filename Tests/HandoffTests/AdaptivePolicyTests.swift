@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// Adaptive policies (`load_guard`, `offload_budget`): they decide at segment boundaries from the
 /// system view. Their ends reproduce the static policies number for number, a budget is never

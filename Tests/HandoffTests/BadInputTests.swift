@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// What the fuzzers found (issue: bad input never crashes Handoff, never loses a file, never
 /// yields a wrong number with exit 0), each kept as a regression test.

@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// The command line's small promises: a version, whatif's readable table, each default stated once,
 /// --format offering only what a command prints, and a negative --rate called negative.

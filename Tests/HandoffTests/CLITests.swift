@@ -1,6 +1,10 @@
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// Bad input: exit code 2, a message naming file, line and field, and no output files.
 final class CLITests: XCTestCase {

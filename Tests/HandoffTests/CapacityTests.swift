@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// `capacity` against Erlang C. Small-only, one request per replica (`max_num_seqs: 1`), no
 /// prompt, 10 ms per generated token and geometric output lengths with mean 100 (p = 0.01, so

@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// The closed-loop model and its fit against hand-computed values (docs/closed-loop.md).
 final class ClosedLoopTests: XCTestCase {

@@ -1,6 +1,10 @@
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// `simulation.coalesce_tokens`: the coarse plan keeps every role's tokens and the exact plan's
 /// handoff counts, and moves latency by what the skipped handoffs cost.

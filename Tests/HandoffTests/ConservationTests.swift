@@ -1,6 +1,10 @@
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// Random scenarios: every token generated exactly once, KV never above capacity, the clock
 /// never goes back; and the same seed gives byte-identical JSON.

@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// Real llama-server processes for the engine tests: started once, killed at exit. Never skipped:
 /// without the engine the tests fail and say how to install it.

@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// `GGUFHeader` on hand-built files: counts, the tied-embedding rule and its errors.
 final class GGUFTests: XCTestCase {

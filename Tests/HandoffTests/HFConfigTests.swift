@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// `HFConfig` on the configs in Scenarios/models/ against the sizes their authors publish, and
 /// by hand where a published figure rounds. (The four models with a local GGUF file are checked

@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// Prompt blocks cached across requests (`tiers.<t>.request_prefix_cache`, trace `prefix_blocks`,
 /// `routing: prefix_affinity`): by hand, against the Mooncake trace's own upper bound, and with the

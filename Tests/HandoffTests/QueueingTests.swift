@@ -1,6 +1,10 @@
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 final class QueueingTests: XCTestCase {
     /// M/M/c, c = 8, ρ = 0.7, 10⁶ customers per run: the mean wait agrees with Erlang C.

@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// `handoff trace import-requests`: the three formats by hand, windows, difficulty profiles, and
 /// the real public traces in ../shared/data/public-traces (read there, never copied).

@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// `route`: whole-request routing. Its ends reproduce the single-tier policies number for number.
 final class RouteTests: XCTestCase {

@@ -1,6 +1,10 @@
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// One request alone: the latency is a hand-computable sum.
 ///

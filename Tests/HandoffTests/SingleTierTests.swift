@@ -1,6 +1,10 @@
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// Policy `single`: a plain deployment, one tier of any name.
 final class SingleTierTests: XCTestCase {

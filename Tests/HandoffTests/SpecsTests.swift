@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// `specs`: beams of draft steps scored by the target's prefill and a PRM in parallel.
 final class SpecsTests: XCTestCase {

@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// Issue 26: a run that is not a result says so, a rate is honoured or refused, each accuracy says
 /// where it comes from, and baselines are honest. Each test failed before the change.

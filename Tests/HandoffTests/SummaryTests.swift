@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// The typed summary (`SimulationSummary`): its JSON has the stable keys of docs/output.md in one
 /// fixed order, and it round-trips through Foundation's JSON coders.

@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// Builds a scenario from YAML text (relative paths resolve against the package root).
 func scenario(_ yaml: String, _ overrides: [String] = []) throws -> Scenario {

@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 final class SweepTests: XCTestCase {
     /// Definition, written independently: i is on the frontier iff no j is ≥ in all objectives

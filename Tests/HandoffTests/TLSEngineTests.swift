@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// nginx (Debian's, unpacked by scripts/install-engine) terminating TLS with a self-signed
 /// certificate on 127.0.0.1 in front of the small llama-server, and asking for an API key.

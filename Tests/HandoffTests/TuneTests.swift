@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// `tune` on a scenario whose answer is known by hand: requests of 100 tokens whose
 /// difficulties are 0.01, 0.02, …, 1.00, so threshold t offloads the tokens with d > t: a share

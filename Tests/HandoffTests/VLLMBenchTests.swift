@@ -1,7 +1,11 @@
 import Foundation
 import XCTest
 
-@testable import Handoff
+@testable import HandoffAnalysis
+@testable import HandoffEngine
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
 
 /// `simulate --format vllm-bench`: vLLM's `--save-result` keys and types, and numbers that agree
 /// with the summary and with hand computation.

@@ -1,0 +1,104 @@
+import HandoffSupport
+
+/// How two tiers share a request's context.
+public enum ExecutionMode: String, Sendable, CaseIterable {
+    /// At each handoff the receiver prefills what it has not yet seen (its prefix cache keeps the rest).
+    case sequential
+    /// Both tiers keep their KV caches current: the idle one streaming-prefills the active one's
+    /// tokens in chunks, so a handoff only prefills the last partial chunk.
+    case pipelined
+}
+
+/// A serving policy: decides, per request, which tier generates which tokens.
+///
+/// Every policy lives in its own file, declares its names, fields and constructor there
+/// (`RegisteredPolicy`) and takes one line of `PolicyRegistry.types`. The simulator turns a
+/// plan into work on tiers (prefill of unseen context, decode, network crossings), so a policy
+/// only states *who generates what*.
+public protocol Policy: Sendable {
+    /// The name used in scenarios (`policy.name`).
+    var name: String { get }
+    var mode: ExecutionMode { get }
+    /// Tier names the policy uses; `Segment.role` indexes this list. Role 0 is where requests enter.
+    var roles: [String] { get }
+    /// Appends the segments of request `r`, in order; their tokens add up to its output tokens.
+    func plan(trace: Trace, request r: Int, into segments: inout [Segment])
+    /// The parameters, for summaries and reports.
+    var parameters: [(String, JSONValue)] { get }
+    /// Throws when the trace lacks what the policy reads (e.g. per-candidate step scores).
+    func check(trace: Trace) throws
+    /// Adjusts the tiers the policy runs on (e.g. a bridge module added to a model), at load.
+    func adjust(tiers: inout [TierSpec]) throws
+    /// How `validate` runs the policy against real servers; nil when it cannot.
+    /// Whether the plan depends on token difficulty (default true).
+    var readsDifficulty: Bool { get }
+    /// The roles whose tiers the policy can serve on; the others are entry points only and unbilled.
+    var servingRoles: [Int] { get }
+    var live: LivePlan? { get }
+}
+
+/// What `validate` runs for real: every token on one tier, or SplitReason's live threshold
+/// check (`Validator.runSplitReason`). A policy without one is refused by `validate`.
+public enum LivePlan: Sendable {
+    case alone(tier: String)
+    case splitReason(SplitReasonPolicy)
+}
+
+extension Policy {
+    /// Whether the plan depends on token difficulty (a policy that does refuses a trace without it).
+    public var readsDifficulty: Bool { true }
+    /// The roles whose tiers the policy can serve on (every role by default): the tiers billed.
+    public var servingRoles: [Int] { Array(roles.indices) }
+    public func check(trace: Trace) throws {}
+    public func adjust(tiers: inout [TierSpec]) throws {}
+    public var live: LivePlan? { nil }
+}
+
+/// Where a draft policy's acceptance comes from (`acceptance_from`): i.i.d. draws at a rate, or
+/// the trace's recorded difficulties or scores.
+public enum AcceptanceSource: String, Sendable, CaseIterable { case rate, trace }
+
+/// A policy type the registry can build: the names it answers to under `policy.name`, the
+/// fields of the `policy` section it reads, and how to read them. Each policy declares these in
+/// its own file; adding a policy is that file and one line of `PolicyRegistry.types`.
+public protocol RegisteredPolicy: Policy {
+    static var policyNames: [String] { get }
+    static var fields: [String] { get }
+    static func make(name: String, _ r: ConfigReader) throws -> any Policy
+}
+
+/// Builds policies from the `policy` section of a scenario.
+public enum PolicyRegistry {
+    /// Every policy type, in the order `policy.name`'s error lists their names.
+    static let types: [any RegisteredPolicy.Type] = [
+        SingleTierPolicy.self, SplitReasonPolicy.self, RoutePolicy.self, SpeculativePolicy.self,
+        SpecsPolicy.self, LLMModulesPolicy.self, LoadGuardPolicy.self, OffloadBudgetPolicy.self
+    ]
+    public static let names = types.flatMap { $0.policyNames }
+    /// Every policy's fields: a policy ignores the others' (so `--set policy.name=…` can switch
+    /// policies on one scenario), but a field no policy knows is an error.
+    public static let allFields: [String] = {
+        var out = ["name"]
+        for t in types { for f in t.fields where !out.contains(f) { out.append(f) } }
+        return out
+    }()
+
+    public static func make(_ r: ConfigReader) throws -> any Policy {
+        let name = try r.string("name", oneOf: names)
+        let p = try build(name, r)
+        // The other policies' fields are range-checked too: a scenario may carry several policies'
+        // settings (to switch with --set policy.name=…), and a bad value must not wait for that switch.
+        for other in names where other != name {
+            do { _ = try build(other, ConfigReader(r.node, path: r.path)) } catch var e as HandoffError {
+                e.message += " (a field of policy \(other), checked although the policy is \(name))"
+                throw e
+            }
+        }
+        try r.finish(known: allFields)
+        return p
+    }
+
+    static func build(_ name: String, _ r: ConfigReader) throws -> any Policy {
+        try types.first { $0.policyNames.contains(name) }!.make(name: name, r)
+    }
+}

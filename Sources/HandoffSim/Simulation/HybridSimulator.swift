@@ -1,0 +1,261 @@
+import Foundation
+import HandoffModel
+import HandoffSupport
+
+/// Replays a trace through a scenario's tiers under its policy: the discrete-event model.
+///
+/// Events: request arrival; a sequence's work reaching a replica (after the network); a replica's
+/// iteration run ending; a pipelined chunk reaching the idle tier; an API call ending; remote
+/// tokens reaching the frontend. The number of events grows with arrivals, handoffs, chunks and
+/// batch changes, not with tokens.
+///
+/// The simulator's parts, one extension per file, in the order an event meets them:
+/// `+Arrivals` (arrival processes, closed loops), `+Segments` (a request's segments: handoffs,
+/// delivery to a replica, a segment's end, the request's end), `+Router` (which replica),
+/// `+Iterations` (the replica scheduler: planning a run of iterations, ending it),
+/// `+Replicas` (admission queues, KV, eviction, preemption), `+Decode` (lazy decode accounting),
+/// `+PrefixBlocks` (prompt blocks cached across requests), `+Pipelined`, `+API` (API tiers),
+/// `+Gate` (adaptive policies' decisions), `+Outcome`, and `+Invariants` (the bookkeeping
+/// checked after every event in the tests). Requests, sequences and replicas are named by
+/// `RequestID`, `SequenceID` and `ReplicaID` (`SlabID.swift`), which index `reqs`, `seqs` and
+/// `replicas`; a request's sequences are `seqBase` plus its roles.
+public final class HybridSimulator {
+    enum Kind: UInt8 { case arrival, seqArrive, runEnd, chunk, apiDone, requestReturn }
+
+    struct RequestState {
+        var trace: Int32
+        var arrival: Double
+        var segFirst: Int32
+        var segCount: Int32
+        var seg: Int32 = 0
+        var seqBase: SequenceID
+        var context: Int
+        var location: Int16 = 0
+        /// Segments of the current parallel group still running (1 outside groups).
+        var pending: Int16 = 1
+        /// The role that decoded the newest silent tokens (credited when they are revealed).
+        var silentRole: Int16 = 0
+        var stagedHandoff = 0
+        var firstToken = -1.0
+        /// When the newest revealed output reaches the frontend: the request cannot finish earlier.
+        var revealedAt = -1.0
+        var done = -1.0
+        var handoffs: Int32 = 0
+        var offloadSegments: Int32 = 0
+        var offloaded = 0
+        var generated = 0
+        var failed = false
+        var rejected = false
+        /// The segment an adaptive policy refused to offload (it runs on the entry tier), or −1.
+        /// Beside the flags, in their padding: the struct keeps its size.
+        var refusedSeg: Int32 = -1
+        var apiSent = 0
+        var apiIn = 0, apiCached = 0, apiOut = 0
+    }
+
+    let scenario: Scenario
+    let trace: Trace
+    let policy: any Policy
+    /// The policy when it decides at segment boundaries (`HybridSimulator+Gate.swift`), and
+    /// whether it does: a constant every boundary tests before anything else.
+    let gate: (any AdaptivePolicy)?
+    let gated: Bool
+    var ledger: OffloadLedger
+    var gateProposed = 0, gateRefusedTokens = 0
+    var refusedOffloads: [(request: Int, segment: Int)] = []
+    /// Per tier, API calls in flight (kept only when gated).
+    var apiInFlight: [Int] = []
+    let roleTier: [Int]
+    /// Each role's tier's `prefix_cache` (how beam branches share the context's KV).
+    let rolePrefixCache: [PrefixCache]
+    /// Per tier: an API tier (no replicas), and whether finished sequences park for prefix reuse.
+    /// Kept apart so the per-segment path reads a `Bool` instead of copying a whole `TierSpec`.
+    let tierIsAPI: [Bool]
+    let tierCachesPrefixes: [Bool]
+    let pipelined: Bool
+    let chunkTokens: Int
+    let replicas: Slab<ReplicaID, Replica>
+    var tierFirstReplica: [ReplicaID] = []
+    var seqs = Slab<SequenceID, SequenceState>(capacity: 0)
+    /// Per sequence, when a tier has per-slot prefix caches (`PrefixCache.per_slot`; empty
+    /// otherwise): where the other slots' caches of the request diverge from its context. Kept out
+    /// of `SequenceState`, whose every access a larger element makes dearer (+1.6% instructions).
+    var slotBase: [Int] = []
+    /// Prompt blocks shared across requests (`HybridSimulator+PrefixBlocks.swift`), when a tier
+    /// caches them (`request_prefix_cache`; all empty otherwise): per replica its cache, per tier
+    /// whether it caches, per sequence the prompt blocks it references, per trace request its
+    /// block ids (`blockIDs[blockStart[r]..<blockStart[r + 1]]`), and the tokens a block holds.
+    var blockCaches: [BlockCache] = []
+    /// Some tier caches prompt blocks across requests: a constant the hot paths test before
+    /// touching any of the arrays above.
+    let cachesBlocks: Bool
+    let tierBlockCache: [Bool]
+    let tierPrefixAffinity: [Bool]
+    var prefixHeld: [Int32] = []
+    var blockIDs: [Int] = []
+    var blockStart: [Int] = []
+    let blockTokens: Int
+    /// Per sequence, its place in the lazy decode accounting (`HybridSimulator+Decode.swift`).
+    var lane = Slab<SequenceID, Int>(capacity: 0)
+    /// `finishRun`'s buffers, kept between calls (it never runs inside itself).
+    let finishedList = IndexList(), doneList = IndexList(), mergedList = IndexList(), chunkList = IndexList()
+    var spareBatch: [SequenceID] = []
+    var reqs = Slab<RequestID, RequestState>(capacity: 0)
+    var segments: [Segment] = []
+    /// Per trace request, with `simulation.coalesce_tokens`: the exact plan's handoffs and
+    /// offloaded segments, reported in place of the coarse run's (empty otherwise).
+    var exactHandoffs: [Int32] = [], exactOffloadSegments: [Int32] = []
+    /// Per segment, with `simulation.coalesce_tokens`: the exact handoffs merged into it.
+    var mergedHandoffs: [Int32] = []
+    var queue = EventQueue(capacity: 4096)
+    let netRNG: RandomStream
+    let apiRNG: RandomStream
+    let arrivalRNG: RandomStream
+    var tierGenerated: [Int]
+    let sharedQueue: [Bool]
+    var tierQueue: [[SequenceID]]
+    var tierQueueHead: [Int]
+    var tierPrefilled: [Int]
+    var now = 0.0
+    var events = 0
+    var backwards = false
+    var overflow = false
+    var nextClosedLoop = 0
+    /// The factor replayed arrival times were scaled by to meet `traffic.rate_rps` (nil: as recorded).
+    var arrivalTimeScale: Double?
+    /// Requests arrived and not yet finished or failed.
+    var inFlight = 0
+    let totalRequests: Int
+    /// The replica sharing a device with each replica (colocated tiers), or `.none`.
+    var partner: [ReplicaID] = []
+    /// Per tier, the tier whose GPUs it runs on (its host when colocated, else itself).
+    var device: [Int] = []
+    /// Check the replica bookkeeping after every event (`checkInvariants()`; slow, for tests).
+    public var checksInvariants = false
+    /// Count decoding sequences lazily where a run batches them all (`HybridSimulator+Decode.swift`);
+    /// off, every run is eager. The results are the same: tests compare the two.
+    public var decodesLazily = true
+    /// `decodesLazily` and not pipelined, fixed when the run starts: the `prefilling` lists and the
+    /// lazy sets are kept only then.
+    var tracksLazy = false
+
+    public init(scenario: Scenario, trace: Trace) {
+        self.scenario = scenario
+        self.trace = trace
+        policy = scenario.policy
+        gate = policy as? any AdaptivePolicy
+        gated = gate != nil
+        ledger = OffloadLedger(window: gate?.windowSeconds ?? 0)
+        apiInFlight = [Int](repeating: 0, count: scenario.tiers.count)
+        roleTier = policy.roles.map { scenario.tierIndex($0)! }
+        rolePrefixCache = roleTier.map { scenario.tiers[$0].prefixCache }
+        tierIsAPI = scenario.tiers.map { $0.kind == .api }
+        tierCachesPrefixes = scenario.tiers.map(\.prefixCaching)
+        tierBlockCache = scenario.tiers.map { $0.requestPrefixCache && $0.kind == .gpu }
+        tierPrefixAffinity = scenario.tiers.map { $0.routing == .prefix_affinity }
+        blockTokens = scenario.prefixBlockTokens
+        pipelined = policy.mode == .pipelined
+        chunkTokens = (policy as? SplitReasonPolicy)?.chunkTokens ?? 256
+        netRNG = RandomStream(seed: scenario.seed, name: "network")
+        apiRNG = RandomStream(seed: scenario.seed, name: "api")
+        arrivalRNG = RandomStream(seed: scenario.seed, name: "arrivals")
+        replicas = Slab(capacity: scenario.tiers.reduce(0) { $0 + ($1.kind == .gpu ? $1.replicas : 0) })
+        for (t, spec) in scenario.tiers.enumerated() {
+            tierFirstReplica.append(replicas.endIndex)
+            if spec.kind == .gpu {
+                for k in 0..<spec.replicas { replicas.append(Replica(tier: t, index: k, spec: spec)) }
+            }
+        }
+        tierFirstReplica.append(replicas.endIndex)
+        cachesBlocks = tierBlockCache.contains(true) && policy.mode != .pipelined
+        if cachesBlocks {
+            blockCaches = Array(repeating: BlockCache(blockTokens: scenario.prefixBlockTokens), count: replicas.count)
+        }
+        partner = [ReplicaID](repeating: .none, count: replicas.count)
+        device = Array(scenario.tiers.indices)
+        for (t, spec) in scenario.tiers.enumerated() {
+            guard let host = spec.colocateWith, let h = scenario.tierIndex(host) else { continue }
+            device[t] = h
+            for k in 0..<spec.replicas {
+                partner[tierFirstReplica[t].index + k] = tierFirstReplica[h].advanced(by: k)
+                partner[tierFirstReplica[h].index + k] = tierFirstReplica[t].advanced(by: k)
+            }
+        }
+        tierGenerated = [Int](repeating: 0, count: scenario.tiers.count)
+        sharedQueue = scenario.tiers.map { $0.routing == .shared_queue }
+        tierQueue = [[SequenceID]](repeating: [], count: scenario.tiers.count)
+        tierQueueHead = [Int](repeating: 0, count: scenario.tiers.count)
+        tierPrefilled = tierGenerated
+        totalRequests = scenario.traffic.requests ?? trace.count
+    }
+
+    /// Runs the simulation to completion. O((arrivals + handoffs + chunks + batch changes) · log).
+    public func run() throws -> SimulationOutcome {
+        try policy.check(trace: trace)
+        let plan = policyPlan()
+        exactHandoffs = plan.exactHandoffs
+        exactOffloadSegments = plan.exactOffloadSegments
+        mergedHandoffs = plan.mergedHandoffs
+        segments = plan.segments
+        try createRequests(plan)
+        slotBase = rolePrefixCache.contains(.per_slot) ? Array(repeating: 0, count: seqs.count) : []
+        preparePrefixBlocks()
+        tracksLazy = decodesLazily && !pipelined
+        lane = Slab(capacity: seqs.count)
+        for _ in 0..<seqs.count { lane.append(Self.laneNone) }
+        scheduleArrivals()
+        while let e = queue.pop() {
+            if e.time < now { backwards = true }
+            now = e.time
+            events += 1
+            switch Kind(rawValue: e.kind)! {
+            case .arrival: arrive(RequestID(argument: e.argument))
+            case .seqArrive: seqArrive(SequenceID(argument: e.argument))
+            case .runEnd:
+                let r = ReplicaID(e.target)
+                if replicas[r].busy && replicas[r].version == e.argument { finishRun(r) }
+            case .chunk: chunkArrive(SequenceID(argument: e.argument))
+            case .apiDone:
+                let i = RequestID(argument: e.argument)
+                if gated { apiInFlight[roleTier[Int(reqs[i].location)]] -= 1 }
+                segmentDone(seq: .none, request: i)
+            case .requestReturn: complete(RequestID(argument: e.argument), at: now)
+            }
+            if checksInvariants { checkInvariants() }
+        }
+        return outcome()
+    }
+
+    /// Every trace request's plan, once per trace and policy (a sweep over serving fields reuses
+    /// it); an adaptive policy's is its base's. With `simulation.coalesce_tokens`, the coarse plan.
+    func policyPlan() -> PolicyPlan {
+        let planned = min(trace.count, totalRequests)
+        let planPolicy: any Policy = gate?.base ?? policy
+        let planKey = "plan|\(planned)|" + JSONWriter.write(.object(planPolicy.parameters))
+        let exact = trace.memoised(planKey) { () -> PolicyPlan in
+            var p = PolicyPlan()
+            var buffer: [Segment] = []
+            for r in 0..<planned {
+                buffer.removeAll(keepingCapacity: true)
+                planPolicy.plan(trace: trace, request: r, into: &buffer)
+                p.first.append(Int32(p.segments.count))
+                p.count.append(Int32(buffer.count))
+                p.segments.append(contentsOf: buffer)
+            }
+            return p
+        }
+        let coarse = scenario.simulation.coalesceTokens
+        return coarse > 0
+            ? trace.memoised("coalesced|\(coarse)|" + planKey) { exact.coalesced(minTokens: coarse) } : exact
+    }
+
+    @inline(__always) func schedule(_ time: Double, _ kind: Kind, _ target: Int, _ arg: UInt32) {
+        queue.push(Event(time: time, kind: kind.rawValue, target: target, argument: arg))
+    }
+
+    /// One-way network delay for `tokens` tokens of payload: RTT/2 + bytes / bandwidth.
+    func oneWay(tokens: Int) -> Double {
+        let n = scenario.network
+        return n.rttMs.sample(netRNG) / 2000 + Double(tokens) * n.bytesPerToken * 8 / (n.bandwidthGbps * 1e9)
+    }
+}
