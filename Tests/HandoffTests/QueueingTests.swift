@@ -61,4 +61,34 @@ final class QueueingTests: XCTestCase {
         }
         XCTAssertEqual(out, times.sorted())
     }
+
+    /// Ties leave first in, first out (SimPy's (time, priority, id) order with one priority): with
+    /// 5,000 events over 7 distinct times, pushed in random order and popped while more are pushed,
+    /// each time's events come out in the order they went in.
+    func testEqualTimesLeaveInPushOrder() {
+        var q = EventQueue(capacity: 2)
+        let rng = RandomStream(seed: 11)
+        var pushedOrder: [(time: Double, k: Int)] = []
+        var out: [(time: Double, k: Int)] = []
+        for k in 0..<5000 {
+            let t = Double(rng.int(below: 7))
+            pushedOrder.append((t, k))
+            q.push(Event(time: t, kind: 2, target: 0, argument: UInt32(k)))
+            if k % 3 == 2, let e = q.pop() { out.append((e.time, Int(e.argument))) }
+        }
+        while let e = q.pop() { out.append((e.time, Int(e.argument))) }
+        XCTAssertEqual(out.count, 5000)
+        // Among events of one time, the popped order is the pushed order.
+        for t in 0..<7 {
+            let popped = out.filter { $0.time == Double(t) }.map(\.k)
+            let pushed = pushedOrder.filter { $0.time == Double(t) }.map(\.k)
+            XCTAssertEqual(popped, pushed, "time \(t)")
+        }
+        // With no pops in between, the whole output is sorted by (time, push order).
+        var r = EventQueue(capacity: 2)
+        for (t, k) in pushedOrder { r.push(Event(time: t, kind: 2, target: 0, argument: UInt32(k))) }
+        var all: [Int] = []
+        while let e = r.pop() { all.append(Int(e.argument)) }
+        XCTAssertEqual(all, pushedOrder.sorted { ($0.time, $0.k) < ($1.time, $1.k) }.map(\.k))
+    }
 }
