@@ -64,10 +64,12 @@ final class AdaptivePolicyTests: XCTestCase {
         XCTAssertEqual(zero.summary.number(at: "offload_gate.refused_share"), 1)
         let offloaded = base.outcome.requests.reduce(0) { $0 + $1.offloadedTokens }
         XCTAssertEqual(Int(zero.summary.number(at: "offload_gate.refused_tokens")!), offloaded)
-        for q in ["mean", "p50", "p99"] {
+        // p99 is the third-largest of 300 requests, so the approximation moves it more: measured
+        // z/s at seeds 42, 1, 2, 3 (before and after FIFO event ties) spans 0.982–1.018.
+        for (q, tolerance) in [("mean", 0.01), ("p50", 0.01), ("p99", 0.025)] {
             let z = zero.summary.number(at: "latency_ms.e2el.\(q)")!
             let s = small.summary.number(at: "latency_ms.e2el.\(q)")!
-            XCTAssertEqual(z / s, 1, accuracy: 0.01, q)
+            XCTAssertEqual(z / s, 1, accuracy: tolerance, q)
         }
     }
 
@@ -124,20 +126,26 @@ final class AdaptivePolicyTests: XCTestCase {
 
     /// At the peak the guard trades a little accuracy for the tail: p99 below the static
     /// threshold's, accuracy between small-only and the static policy's, and a tighter guard
-    /// refuses more. (Reports/load-guard-peak has the figures.)
+    /// refuses more. (Reports/load-guard-peak has the figures.) Refusals feed back into the load
+    /// the guard reads, so one seed need not be monotone (seed 42: 264 at q 4, 278 at q 16); the
+    /// sum over three seeds is (1,677, 788, 585).
     func testGuardCutsTheTailAtThePeak() throws {
-        let sc = try ScenarioLoader.load(path: peak)
-        let trace = try Simulation.loadTrace(sc)
-        let plain = try run(peak, ["policy.name=splitreason"], trace: trace)
         var lastRefused = Double.infinity
         for q in [0, 4, 16] {
-            let g = try run(peak, ["policy.guard_queue=\(q)"], trace: trace)
-            XCTAssertLessThan(
-                g.summary.number(at: "latency_ms.e2el.p99")!, 0.9 * plain.summary.number(at: "latency_ms.e2el.p99")!,
-                "q \(q)")
-            XCTAssertLessThan(g.accuracy!.predicted, plain.accuracy!.predicted)
-            XCTAssertGreaterThan(g.accuracy!.predicted, g.accuracy!.smallOnly)
-            let refused = g.summary.number(at: "offload_gate.refused")!
+            var refused = 0.0
+            for seed in [42, 1, 2] {
+                let sc = try ScenarioLoader.load(path: peak, overrides: ["seed=\(seed)"])
+                let trace = try Simulation.loadTrace(sc)
+                let g = try run(peak, ["seed=\(seed)", "policy.guard_queue=\(q)"], trace: trace)
+                refused += g.summary.number(at: "offload_gate.refused")!
+                guard seed == 42 else { continue }
+                let plain = try run(peak, ["seed=42", "policy.name=splitreason"], trace: trace)
+                XCTAssertLessThan(
+                    g.summary.number(at: "latency_ms.e2el.p99")!,
+                    0.9 * plain.summary.number(at: "latency_ms.e2el.p99")!, "q \(q)")
+                XCTAssertLessThan(g.accuracy!.predicted, plain.accuracy!.predicted)
+                XCTAssertGreaterThan(g.accuracy!.predicted, g.accuracy!.smallOnly)
+            }
             XCTAssertLessThan(refused, lastRefused, "q \(q)")
             lastRefused = refused
         }
