@@ -81,27 +81,46 @@ final class ConservationTests: XCTestCase {
         XCTAssertGreaterThan(preemptions, 0, "the random scenarios should exercise memory pressure")
     }
 
+    /// One policy line per way each registered policy runs, for the invariant checks below.
+    static let everyPolicy = [
+        "name: route, route_threshold: 0.4",
+        "name: speculative, draft_tokens: 5, acceptance: 0.6",
+        "name: specs, acceptance_from: rate, reward_tier: large, beam_width: 4, step_tokens: 24, acceptance: 0.5",
+        "name: specs, acceptance_from: rate, reward_tier: large, beam_width: 1, step_tokens: 7",
+        "name: splitreason, offload_threshold: 0.3, mode: pipelined, chunk_tokens: 32",
+        "name: splitreason, offload_threshold: 0.3, mode: sequential",
+        // One step covers the whole output: its tokens are revealed at the end.
+        "name: specs, acceptance_from: rate, reward_tier: large, beam_width: 2, step_tokens: 5000",
+        "name: llm-modules, variant: per_token",
+        "name: llm-modules, variant: prompt",
+        "name: small-only",
+        "name: large-only",
+        "name: single, tier: large",
+        // Adaptive policies: refused offloads run on the entry tier.
+        "name: load_guard, offload_threshold: 0.3, guard_queue: 0, guard_kv: 0.5",
+        "name: load_guard, base: route, route_threshold: 0.3, guard_queue: 1, guard_slope: 0.1",
+        "name: offload_budget, offload_threshold: 0.3, budget_tokens: 300, budget_window_s: 2"
+    ]
+
+    /// The list above covers every registered policy name (a new policy fails here until it is
+    /// added to the invariant checks).
+    func testEveryRegisteredPolicyIsChecked() throws {
+        let named = Set(
+            Self.everyPolicy.compactMap { line in
+                line.split(separator: ",").first.map {
+                    $0.replacingOccurrences(of: "name:", with: "").trimmingCharacters(in: .whitespaces)
+                }
+            })
+        for name in PolicyRegistry.names {
+            XCTAssert(named.contains(name), "ConservationTests.everyPolicy has no line for policy \(name)")
+        }
+        XCTAssertEqual(named.subtracting(PolicyRegistry.names), [])
+    }
+
     /// The replica bookkeeping checks itself after every event (`checkInvariants()`) under every
     /// policy: speculative rollback, specs branches and pruning, routing, memory pressure.
     func testInvariantsUnderEveryPolicy() throws {
-        let policies = [
-            "name: route, route_threshold: 0.4",
-            "name: speculative, draft_tokens: 5, acceptance: 0.6",
-            "name: specs, acceptance_from: rate, reward_tier: large, beam_width: 4, step_tokens: 24, acceptance: 0.5",
-            "name: specs, acceptance_from: rate, reward_tier: large, beam_width: 1, step_tokens: 7",
-            "name: splitreason, offload_threshold: 0.3, mode: pipelined, chunk_tokens: 32",
-            "name: splitreason, offload_threshold: 0.3, mode: sequential",
-            // One step covers the whole output: its tokens are revealed at the end.
-            "name: specs, acceptance_from: rate, reward_tier: large, beam_width: 2, step_tokens: 5000",
-            "name: llm-modules, variant: per_token",
-            "name: llm-modules, variant: prompt",
-            "name: small-only",
-            "name: large-only",
-            // Adaptive policies: refused offloads run on the entry tier.
-            "name: load_guard, offload_threshold: 0.3, guard_queue: 0, guard_kv: 0.5",
-            "name: load_guard, base: route, route_threshold: 0.3, guard_queue: 1, guard_slope: 0.1",
-            "name: offload_budget, offload_threshold: 0.3, budget_tokens: 300, budget_window_s: 2"
-        ]
+        let policies = Self.everyPolicy
         var pressure = 0
         for (p, policy) in policies.enumerated() {
             for k in 0..<3 {

@@ -12,8 +12,8 @@ public final class ScenarioFamily: @unchecked Sendable {
     public let baseOverrides: [String]
     let yaml: String
     let baseDir: String
-    private let traces = Memo<Trace>()
-    private let summaries = Memo<JSONValue>()
+    private let traces = Memo<String, Trace>()
+    private let summaries = Memo<String, JSONValue>()
     private let lock = NSLock()
     /// Simulations run (memo hits excluded).
     public private(set) var simulations = 0

@@ -82,7 +82,7 @@ public struct ClosedLoopValidation: Sendable {
 
     func validator(_ c: Int, _ tau: Double) throws -> Validator {
         let sc = try family.scenario(["policy.offload_threshold=\(JSONWriter.number(tau))"])
-        guard sc.policy is SplitReasonPolicy else {
+        guard sc.policy.crossing != nil else {
             throw HandoffError.input("closed-loop validation runs policy splitreason", field: "policy.name")
         }
         var v = Validator(
@@ -128,8 +128,7 @@ public struct ClosedLoopValidation: Sendable {
                 in: .whitespacesAndNewlines)
         }
         let sub = subTrace
-        let segment = (try validator(concurrencies[0], thresholds[0]).scenario.policy as! SplitReasonPolicy)
-            .minSegmentTokens
+        let segment = try validator(concurrencies[0], thresholds[0]).scenario.policy.crossing!.segmentTokens
         let fitRuns = runs.filter { fitThresholds.contains($0.1) }.map { run in
             ClosedLoopFit.Run(
                 threshold: run.1, segment: segment,
@@ -203,7 +202,7 @@ public struct ClosedLoopValidation: Sendable {
         }
         var s = v.scenario
         s.traffic = TrafficSpec.closedLoop(concurrency: c, requests: idx.count)
-        s.policy = (v.scenario.policy as! SplitReasonPolicy).liveReplay
+        s.policy = v.scenario.policy.crossing!.replay
         let implied = Trace(requests: reqs, offsets: offsets, difficulty: DifficultyColumn(values))
         let sim = try Simulation.run(s, trace: implied).outcome.requests
         // The same prediction had each server been calibrated at the speed its probe measured
@@ -231,10 +230,7 @@ public struct ClosedLoopValidation: Sendable {
         // Today's prediction from the trace alone.
         var s2 = v.scenario
         s2.traffic = TrafficSpec.closedLoop(concurrency: c, requests: idx.count)
-        var plain = v.scenario.policy as! SplitReasonPolicy
-        plain.closedLoop = nil
-        plain.closedLoopFile = nil
-        s2.policy = plain
+        s2.policy = v.scenario.policy.crossing!.traceOnly
         let planned = try Simulation.run(
             s2,
             trace: Trace(

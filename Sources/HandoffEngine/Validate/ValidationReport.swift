@@ -124,7 +124,7 @@ public struct ValidationReport: Sendable {
         s.traffic = TrafficSpec.closedLoop(
             concurrency: v.concurrency, thinkTimeS: Self.clientGapS(samples, epochOffset, v.concurrency),
             requests: samples.count)
-        if let sr = v.scenario.policy as? SplitReasonPolicy { s.policy = sr.liveReplay }
+        if let live = v.live { s.policy = live.replay }
         let sim = try Simulation.run(s, trace: realised)
         // Back in sample order.
         var bySample = [RequestOutcome?](repeating: nil, count: samples.count)

@@ -4,99 +4,11 @@ import HandoffModel
 import HandoffSim
 import HandoffSupport
 
-/// One request run for real under a policy: what the client measured, and the realised token
-/// stream (which tier generated each token, the small model's difficulty where it was scored).
-public struct MeasuredRequest: Sendable {
-    public var index: Int
-    /// Which pass over the sample (`--repeats`), from 0.
-    public var repeat_: Int = 0
-    public var id: String
-    /// Run segment (a resumed run starts a new one) and start time within it, seconds.
-    public var epoch: Int
-    public var startS: Double
-    public var ttftS: Double
-    public var e2elS: Double
-    public var promptTokens: Int
-    /// Realised stream (see `Validator`): difficulty per output token.
-    public var difficulty: [Float]
-    public var outputTokens: Int { difficulty.count }
-    public var largeTokens: Int
-    public var handoffs: Int
-    /// Small-model tokens generated and thrown away because they crossed the threshold.
-    public var discardedTokens: Int
-    public var text: String
-    public var correct: Bool?
-    /// The servers' own timings of every call (tier, cache_n, prompt_n, prompt_ms, predicted_n, predicted_ms).
-    public var calls: [JSONValue] = []
-
-    var json: JSONValue {
-        var o: [(String, JSONValue)] = [
-            ("index", .number(Double(index))), ("repeat", .number(Double(repeat_))), ("id", .string(id)),
-            ("epoch", .number(Double(epoch))),
-            ("start_s", .number(startS)), ("ttft_s", .number(ttftS)), ("e2el_s", .number(e2elS)),
-            ("prompt_tokens", .number(Double(promptTokens))), ("large_tokens", .number(Double(largeTokens))),
-            ("handoffs", .number(Double(handoffs))), ("discarded_tokens", .number(Double(discardedTokens))),
-            ("text", .string(text)), ("difficulty", .numbers(difficulty.map { Double($0) }))
-        ]
-        if let correct { o.append(("correct", .bool(correct))) }
-        if !calls.isEmpty { o.append(("calls", .array(calls))) }
-        return .object(o)
-    }
-
-    init(
-        index: Int, id: String, epoch: Int, startS: Double, ttftS: Double, e2elS: Double, promptTokens: Int,
-        difficulty: [Float],
-        largeTokens: Int, handoffs: Int, discardedTokens: Int, text: String, correct: Bool?
-    ) {
-        self.index = index
-        self.id = id
-        self.epoch = epoch
-        self.startS = startS
-        self.ttftS = ttftS
-        self.e2elS = e2elS
-        self.promptTokens = promptTokens
-        self.difficulty = difficulty
-        self.largeTokens = largeTokens
-        self.handoffs = handoffs
-        self.discardedTokens = discardedTokens
-        self.text = text
-        self.correct = correct
-    }
-
-    init?(_ v: JSONValue) {
-        func num(_ k: String) -> Double? {
-            if case .number(let x)? = v[k] { return x }
-            return nil
-        }
-        guard let index = num("index"), case .string(let id)? = v["id"], let epoch = num("epoch"),
-            let start = num("start_s"),
-            let ttft = num("ttft_s"), let e2el = num("e2el_s"), let pt = num("prompt_tokens"),
-            let lt = num("large_tokens"),
-            let h = num("handoffs"), let dt = num("discarded_tokens"), case .string(let text)? = v["text"]
-        else { return nil }
-        var d: [Float] = []
-        switch v["difficulty"] {
-        case .numbers(let xs)?: d = xs.map { Float($0) }
-        default: return nil
-        }
-        var correct: Bool?
-        if case .bool(let b)? = v["correct"] { correct = b }
-        var calls: [JSONValue] = []
-        if case .array(let a)? = v["calls"] { calls = a }
-        self.init(
-            index: Int(index), id: id, epoch: Int(epoch), startS: start, ttftS: ttft, e2elS: e2el,
-            promptTokens: Int(pt),
-            difficulty: d, largeTokens: Int(lt), handoffs: Int(h), discardedTokens: Int(dt), text: text,
-            correct: correct)
-        self.calls = calls
-        if case .number(let x)? = v["repeat"] { repeat_ = Int(x) }
-    }
-}
-
 /// `handoff validate`: runs a scenario's policy for real on a sample of a recorded trace, then
 /// simulates the same requests with the same arrival times and compares, metric by metric.
 ///
-/// Real execution, per request (greedy decoding; with `lengths: .recorded` each request's output
+/// Real execution, per request, is what the policy's `LiveExecution` says, call by call
+/// (`Validator+Live.swift`; greedy decoding; with `lengths: .recorded` each request's output
 /// budget is its recorded length, with `.natural` the request ends at the model's end of sequence
 /// or at `maxTokens`):
 /// - `small-only` / `large-only`: one streamed completion on that tier's server.
@@ -150,12 +62,13 @@ public struct Validator: Sendable {
     }
 
     var policyName: String { scenario.policy.name }
-    /// What runs for real (checked to exist before anything runs).
-    var live: LivePlan? { scenario.policy.live }
+    /// What runs for real: the policy's live execution (`runReal` refuses a policy without one
+    /// before anything runs, with the policy's reason when it has one but not as configured).
+    var live: (any LiveExecution)? { try? scenario.policy.live() }
     /// The tier a single-tier run uses, or nil for a two-tier policy.
     var aloneTier: String? {
-        if case .alone(let t)? = live { return t }
-        return nil
+        guard let roles = live?.roles, roles.count == 1 else { return nil }
+        return scenario.policy.roles[roles[0]]
     }
 
     func spec(_ tier: String) -> EngineTierSpec {
@@ -209,14 +122,10 @@ public struct Validator: Sendable {
             throw HandoffError.input(
                 "trace request \(trace.requests[r].id) has no prompt text; record the trace with `handoff record`")
         }
-        guard live != nil else {
+        guard try scenario.policy.live() != nil else {
             throw HandoffError.input(
                 "validate runs small-only, large-only and splitreason; a '\(policyName)' request runs as one of the first two (validate those)",
                 field: "policy.name")
-        }
-        if let sr = scenario.policy as? SplitReasonPolicy, sr.mode != .sequential {
-            throw HandoffError.input(
-                "validate runs splitreason in sequential mode only; set policy.mode=sequential", field: "policy.mode")
         }
         // Created only once the input is known good (the command checked the path, with --force).
         try FileIO.prepareOutputDirectory(outDir, argument: "--out", force: true, ownNames: Self.fileNames)
@@ -267,228 +176,6 @@ public struct Validator: Sendable {
         }
         for m in await counter.fresh { done[m.repeat_ * sample + m.index] = m }
         return (0..<total).compactMap { done[$0] }
-    }
-
-    /// Runs request `r` for real.
-    func execute(_ r: Int, epoch: Int, start: Double, worker: Int) async throws -> MeasuredRequest {
-        let q = trace.requests[r]
-        let natural = lengths == .natural
-        let budget = natural ? maxTokens : trace.outputTokens(r)
-        let prompt = q.prompt!
-        // Prompts are formatted (llama.cpp /apply-template) before the clock starts: a deployment
-        // formats them in the frontend, not on the model server's time.
-        var formatted: [String: String] = [:]
-        for tier in aloneTier.map({ [$0] }) ?? ["small", "large"] {
-            formatted[tier] = try await PromptTemplate(rawValue: spec(tier).template)!.format(
-                prompt, client: try client(tier))
-        }
-        var run = LiveRun(
-            t0: Monotonic.now(), promptTokens: q.promptTokens, budget: budget, natural: natural, worker: worker)
-        switch live {
-        case .alone(let tier)?: try await runAlone(on: tier, formatted: formatted, &run)
-        case .splitReason(let sr)?: try await runSplitReason(sr, formatted: formatted, &run)
-        case nil:
-            throw HandoffError.input(
-                "validate runs small-only, large-only and splitreason; the scenario's policy is \(policyName)",
-                field: "policy.name")
-        }
-        let end = Monotonic.now()
-        let correct = q.answer.map { PromptSet.isCorrect(output: run.text, reference: $0) }
-        var m = MeasuredRequest(
-            index: r, id: q.id, epoch: epoch, startS: start, ttftS: run.first ?? (end - run.t0), e2elS: end - run.t0,
-            promptTokens: run.promptTokens, difficulty: run.d, largeTokens: run.largeTokens, handoffs: run.handoffs,
-            discardedTokens: run.discarded, text: run.text, correct: correct)
-        m.calls = run.calls
-        return m
-    }
-
-    /// What one request's live run has produced so far.
-    struct LiveRun {
-        let t0: Double
-        var promptTokens: Int
-        let budget: Int
-        let natural: Bool
-        let worker: Int
-        var first: Double?
-        var d: [Float] = []
-        var text = ""
-        var largeTokens = 0, handoffs = 0, discarded = 0
-        var calls: [JSONValue] = []
-
-        init(t0: Double, promptTokens: Int, budget: Int, natural: Bool, worker: Int) {
-            self.t0 = t0
-            self.promptTokens = promptTokens
-            self.budget = budget
-            self.natural = natural
-            self.worker = worker
-        }
-
-        /// Notes a call's first token (the request's, if it is the first) and its server timings.
-        mutating func stamp(_ res: CompletionResult, sentAt: Double, tier: String = "") {
-            if first == nil, let t = res.tokens.first?.at { first = sentAt + t - t0 }
-            if let t = res.timings, case .object(var o) = t.json {
-                o.insert(("tier", .string(tier)), at: 0)
-                o.append(("wall_ms", .number(round3(res.duration * 1000))))
-                calls.append(.object(o))
-            }
-        }
-
-        /// The prompt's token count as the server counted it (cached prefix included).
-        mutating func countPrompt(_ res: CompletionResult) {
-            if let t = res.timings {
-                promptTokens = t.promptTokens + t.cachedTokens
-            } else if let p = res.promptTokens {
-                promptTokens = p
-            }
-        }
-    }
-
-    /// `small-only` / `large-only`: one streamed completion on `tier`.
-    func runAlone(on tier: String, formatted: [String: String], _ run: inout LiveRun) async throws {
-        let c = try client(tier)
-        let s = spec(tier)
-        var req = CompletionRequest(
-            prompt: formatted[tier]!, maxTokens: run.budget,
-            topLogprobs: tier == "small" ? s.topLogprobs : 0, ignoreEOS: s.ignoreEOS && !run.natural)
-        req.temperature = 0
-        req.cachePrompt = false  // no prefix shared across requests, as the simulator assumes
-        req.slot = s.pinSlots ? run.worker : nil
-        let sent = Monotonic.now()
-        let res = try await c.complete(req)
-        run.stamp(res, sentAt: sent, tier: tier)
-        run.text = res.text
-        run.d = res.tokens.map { Float($0.difficulty ?? 0) }
-        if tier == "large" {
-            run.largeTokens = res.tokens.count
-            run.d = [Float](repeating: 1, count: res.tokens.count)
-        }
-        run.countPrompt(res)
-    }
-
-    /// `splitreason` (sequential), live: stream the small model until a token's difficulty
-    /// exceeds the threshold, drop that token, let the large model generate `min_segment_tokens`
-    /// from there, resume the small model.
-    func runSplitReason(_ sr: SplitReasonPolicy, formatted: [String: String], _ run: inout LiveRun) async throws {
-        let small = try client("small")
-        let large = try client("large")
-        let ss = spec("small")
-        let ls = spec("large")
-        let smallPrefix = formatted["small"]!
-        let largePrefix = formatted["large"]!
-        let threshold = sr.offloadThreshold
-        let segment = sr.minSegmentTokens
-        let natural = run.natural
-        let budget = run.budget
-        var firstCall = true
-        var firstLargeCall = true
-        var largeCalls = 0
-        var pendingHard: Float?
-        var endedOnLarge = false
-        var produced = 0  // output tokens (kept small + large)
-        while produced < budget {
-            if let hard = pendingHard {
-                // The large model generates the segment, starting at the hard position.
-                var req = CompletionRequest(
-                    prompt: largePrefix + run.text, maxTokens: min(segment, budget - produced),
-                    ignoreEOS: ls.ignoreEOS && !natural)
-                req.temperature = 0
-                // Reuse this request's own context on the tier, never another request's.
-                req.cachePrompt = !firstLargeCall
-                req.slot = ls.pinSlots ? run.worker : nil
-                firstLargeCall = false
-                let sent = Monotonic.now()
-                let res = try await large.complete(req)
-                run.stamp(res, sentAt: sent, tier: "large")
-                pendingHard = nil
-                largeCalls += 1
-                if res.tokens.isEmpty { break }
-                run.text += res.text
-                run.largeTokens += res.tokens.count
-                produced += res.tokens.count
-                run.d.append(hard)
-                run.d += [Float](repeating: 1, count: res.tokens.count - 1)
-                endedOnLarge = true
-                // The large model ended the answer (end of sequence before its segment was done).
-                if natural && res.finishReason == "stop" { break }
-                continue
-            }
-            var req = CompletionRequest(
-                prompt: smallPrefix + run.text, maxTokens: budget - produced, topLogprobs: ss.topLogprobs,
-                ignoreEOS: ss.ignoreEOS && !natural)
-            req.temperature = 0
-            req.cachePrompt = !firstCall
-            req.slot = ss.pinSlots ? run.worker : nil
-            let crossed = Flag()
-            let sent = Monotonic.now()
-            let res = try await small.complete(req) { tok, _ in
-                if (tok.difficulty ?? 0) > threshold {
-                    crossed.set(Float(tok.difficulty!))
-                    return false
-                }
-                return true
-            }
-            if firstCall {
-                run.countPrompt(res)
-                firstCall = false
-            }
-            var kept = res.tokens
-            if let hard = crossed.value {
-                kept.removeLast()
-                run.discarded += 1
-                pendingHard = hard
-            }
-            var shown = res
-            shown.tokens = kept
-            run.stamp(shown, sentAt: sent, tier: "small")
-            run.text += kept.map(\.text).joined()
-            produced += kept.count
-            run.d += kept.map { Float($0.difficulty ?? 0) }
-            if !kept.isEmpty { endedOnLarge = false }
-            if pendingHard == nil { break }  // the small model finished (EOS or budget)
-        }
-        // Control transfers, counted as the simulator does: to the large model and back for
-        // every large call, except the return after a stream that ends on the large model.
-        run.handoffs = 2 * largeCalls - (endedOnLarge ? 1 : 0)
-    }
-}
-
-/// Hands out request indices to the workers in order.
-actor WorkQueue {
-    var items: [Int]
-    var i = 0
-    init(_ items: [Int]) { self.items = items }
-    func next() -> Int? {
-        guard i < items.count else { return nil }
-        defer { i += 1 }
-        return items[i]
-    }
-}
-
-/// Appends finished samples to the journal, one writer at a time, and keeps them.
-actor Counter {
-    var value: Int
-    var fresh: [MeasuredRequest] = []
-    init(_ v: Int) { value = v }
-    func append(_ m: MeasuredRequest, to h: FileHandle) {
-        h.write(Data((JSONWriter.write(m.json) + "\n").utf8))
-        fresh.append(m)
-        value += 1
-    }
-}
-
-/// A value set from the delegate queue and read after the stream ends.
-final class Flag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var v: Float?
-    func set(_ x: Float) {
-        lock.lock()
-        v = x
-        lock.unlock()
-    }
-    var value: Float? {
-        lock.lock()
-        defer { lock.unlock() }
-        return v
     }
 }
 

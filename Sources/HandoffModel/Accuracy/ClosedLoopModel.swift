@@ -21,7 +21,7 @@ import HandoffSupport
 ///
 /// κ, ε, λ and γ are fitted (`ClosedLoopFit`) on measured runs at some thresholds and checked at
 /// others. κ = 1, ε = 0, λ = 1, γ = 1 is the model with no fitted change: the trace's own crossing rate.
-public struct ClosedLoopModel: Sendable, Equatable {
+public struct ClosedLoopModel: Sendable, Hashable {
     public var crossingFactor: Double
     public var crossingFloor: Double = 0
     public var lengthResponse: Double

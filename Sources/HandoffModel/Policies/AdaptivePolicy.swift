@@ -110,7 +110,7 @@ public protocol AdaptivePolicy: Policy {
 }
 
 extension AdaptivePolicy {
-    public var mode: ExecutionMode { base.mode }
+    public var execution: Execution { base.execution }
     public var roles: [String] { base.roles }
     public func plan(trace: Trace, request r: Int, into segments: inout [Segment]) {
         base.plan(trace: trace, request: r, into: &segments)
@@ -121,12 +121,12 @@ extension AdaptivePolicy {
 
     /// Refuses what a boundary decision cannot model, at load; the base adjusts the tiers.
     func adjustAdaptive(tiers: inout [TierSpec]) throws {
-        if base.mode != .sequential {
+        if base.execution.isPipelined {
             throw HandoffError.input(
                 "\(name) decides at handoffs, which pipelined mode plans ahead; set mode: sequential",
                 field: "policy.mode")
         }
-        if let sr = base as? SplitReasonPolicy, sr.closedLoopFile != nil {
+        if base.crossing?.modelFile != nil {
             throw HandoffError.input(
                 "a closed-loop model replays a fitted live trajectory; \(name) decides during the run; drop closed_loop",
                 field: "policy.closed_loop")
@@ -139,10 +139,11 @@ extension AdaptivePolicy {
         [("name", .string(name)), ("base", .string(base.name))] + base.parameters.filter { $0.0 != "name" } + own
     }
 
-    /// The base a gate wraps (`policy.base`): `splitreason` or `route`, read from the same section.
+    /// The base a gate wraps (`policy.base`), read from the same section: any registered policy
+    /// that is a `GateablePolicy` (splitreason, route), through the registry.
     static func readBase(_ r: ConfigReader) throws -> any GateablePolicy {
-        let name = try r.string("base", default: "splitreason", oneOf: ["splitreason", "route"])
-        return name == "route" ? try RoutePolicy(r) : try SplitReasonPolicy(r)
+        let name = try r.string("base", default: "splitreason", oneOf: PolicyRegistry.gateableNames)
+        return try PolicyRegistry.build(name, r) as! any GateablePolicy
     }
 }
 

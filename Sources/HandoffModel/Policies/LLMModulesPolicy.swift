@@ -31,7 +31,6 @@ public struct LLMModulesPolicy: RegisteredPolicy {
     public var variant: Variant
     public var sourceKVCache: Bool
     public var crossAttentionLayers = 2
-    public var mode: ExecutionMode { .sequential }
     public var roles: [String] { ["small", "large"] }
 
     public init(variant: Variant, sourceKVCache: Bool = false) {

@@ -16,7 +16,6 @@ public struct RoutePolicy: RegisteredPolicy {
     public var name: String { "route" }
     public var routeThreshold: Double
     public var score: Score
-    public var mode: ExecutionMode { .sequential }
     public var roles: [String] { ["small", "large"] }
 
     public init(routeThreshold: Double, score: Score = .mean) {

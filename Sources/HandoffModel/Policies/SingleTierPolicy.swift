@@ -9,7 +9,6 @@ import HandoffSupport
 public struct SingleTierPolicy: RegisteredPolicy {
     public let name: String
     public var tier: String
-    public var mode: ExecutionMode { .sequential }
     public var roles: [String] { name == "single" || tier == "small" ? [tier] : ["small", tier] }
 
     public init(name: String, tier: String) {
@@ -23,8 +22,35 @@ public struct SingleTierPolicy: RegisteredPolicy {
         if n > 0 { segments.append(.decode(role: roles.count - 1, tokens: n)) }
     }
 
-    /// `small-only` and `large-only` run live on their tier; `single` is not a two-tier pair.
-    public var live: LivePlan? { name == "single" ? nil : .alone(tier: tier) }
+    /// `single`'s tier, when not given, is the scenario's only tier.
+    public mutating func resolve(_ r: ConfigReader, tiers: [TierSpec], baseDir: String) throws {
+        guard name == "single", tier.isEmpty else { return }
+        guard tiers.count == 1 else {
+            throw r.error(
+                "policy single runs one tier; name it with tier: (one of \(tiers.map(\.name).joined(separator: ", ")))",
+                key: "tier")
+        }
+        tier = tiers[0].name
+    }
+
+    /// `small-only` and `large-only` run live: one streamed completion on their tier, the small
+    /// model's token difficulties recorded. `single` is not a two-tier pair.
+    public func live() throws -> (any LiveExecution)? {
+        name == "single" ? nil : Alone(role: roles.count - 1, small: name == "small-only", replay: self)
+    }
+
+    struct Alone: LiveExecution {
+        let role: Int
+        let small: Bool
+        let replay: any Policy
+        var roles: [Int] { [role] }
+
+        func next(after calls: [LiveCallResult], produced: Int, budget: Int) -> LiveCall? {
+            calls.isEmpty ? LiveCall(role: role, maxTokens: budget, measuresDifficulty: small, offloaded: !small) : nil
+        }
+
+        func handoffs(_ calls: [LiveCallResult]) -> Int { 0 }
+    }
 
     /// One tier serves every token: the plan never looks at difficulty.
     public var readsDifficulty: Bool { false }

@@ -34,7 +34,6 @@ public struct SpecsPolicy: RegisteredPolicy {
     public var stepTokens: Int
     /// The tier running the process reward model: `prm`, or `large` (no separate PRM).
     public var rewardTier: String
-    public var mode: ExecutionMode { .sequential }
     public var roles: [String] { hasPRM ? ["small", "large", rewardTier] : ["small", "large"] }
     var hasPRM: Bool { rewardTier != "large" }
 

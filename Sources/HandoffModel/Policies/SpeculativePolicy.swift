@@ -20,7 +20,6 @@ public struct SpeculativePolicy: RegisteredPolicy {
     public var source: Source
     public var acceptThreshold: Double
     public var seed: UInt64
-    public var mode: ExecutionMode { .sequential }
     public var roles: [String] { ["small", "large"] }
 
     public init(

@@ -85,7 +85,71 @@ public struct SplitReasonPolicy: RegisteredPolicy {
         return replay
     }
 
-    public var live: LivePlan? { .splitReason(self) }
+    public var execution: Execution { mode == .pipelined ? .pipelined(chunkTokens: chunkTokens) : .sequential }
+
+    /// The plan is the same in either mode and at any chunk size: those fields stay out of its key.
+    public var planParameters: [(String, JSONValue)] {
+        parameters.filter { $0.0 != "mode" && $0.0 != "chunk_tokens" }
+    }
+
+    /// Loads the closed-loop model `closed_loop` names.
+    public mutating func resolve(_ r: ConfigReader, tiers: [TierSpec], baseDir: String) throws {
+        if let f = closedLoopFile {
+            closedLoop = try ClosedLoopModel.load(path: try r.existingPath("closed_loop", f, baseDir: baseDir))
+        }
+    }
+
+    public var crossing: CrossingRule? {
+        var plain = self
+        plain.closedLoop = nil
+        plain.closedLoopFile = nil
+        return CrossingRule(
+            threshold: offloadThreshold, segmentTokens: minSegmentTokens, model: closedLoop, modelFile: closedLoopFile,
+            replay: liveReplay, traceOnly: plain)
+    }
+
+    /// Live: the small model streams until a token's difficulty exceeds the threshold; that token
+    /// is dropped and the large model writes `min_segment_tokens` from there; then the small model
+    /// resumes. Sequential mode only.
+    public func live() throws -> (any LiveExecution)? {
+        guard mode == .sequential else {
+            throw HandoffError.input(
+                "validate runs splitreason in sequential mode only; set policy.mode=sequential", field: "policy.mode")
+        }
+        return Live(threshold: offloadThreshold, segment: minSegmentTokens, replay: liveReplay)
+    }
+
+    struct Live: LiveExecution {
+        let threshold: Double
+        let segment: Int
+        let replay: any Policy
+        var roles: [Int] { [0, 1] }
+
+        func next(after calls: [LiveCallResult], produced: Int, budget: Int) -> LiveCall? {
+            guard produced < budget else { return nil }
+            guard let last = calls.last else { return small(budget: budget - produced) }
+            if let hard = last.crossed {
+                return LiveCall(
+                    role: 1, maxTokens: min(segment, budget - produced), measuresDifficulty: false,
+                    firstDifficulty: hard, offloaded: true)
+            }
+            // The small model finished (end of sequence or budget), or the large model's segment
+            // came back empty or ended the answer.
+            guard last.call.role == 1, last.tokens > 0, !last.finished else { return nil }
+            return small(budget: budget - produced)
+        }
+
+        func small(budget: Int) -> LiveCall {
+            LiveCall(role: 0, maxTokens: budget, stopAbove: threshold, measuresDifficulty: true, offloaded: false)
+        }
+
+        /// To the large model and back for every large call, except the return after a stream
+        /// that ends on the large model: the last call that produced tokens was a large one.
+        func handoffs(_ calls: [LiveCallResult]) -> Int {
+            let endedOnLarge = calls.last(where: { $0.tokens > 0 })?.call.role == 1
+            return 2 * calls.filter { $0.call.role == 1 }.count - (endedOnLarge ? 1 : 0)
+        }
+    }
 
     public var parameters: [(String, JSONValue)] {
         [

@@ -61,7 +61,7 @@ public enum ScenarioLoader {
         scenario.engine = engine
         scenario.simulation = simulation
         scenario.prefixBlockTokens = prefixBlockTokens
-        if policy.mode == .pipelined, let t = tiers.first(where: { $0.requestPrefixCache }) {
+        if policy.execution.isPipelined, let t = tiers.first(where: { $0.requestPrefixCache }) {
             throw HandoffError.input(
                 "caching prompt blocks across requests is modelled in sequential mode only; pipelined mode keeps both tiers' contexts resident",
                 file: root.origin, field: "tiers.\(t.name).request_prefix_cache")
@@ -190,24 +190,13 @@ public enum ScenarioLoader {
             throw r.error("missing section 'policy' (name: \(PolicyRegistry.names.joined(separator: " | ")))")
         }
         var policy = try PolicyRegistry.make(ps)
-        if var sr = policy as? SplitReasonPolicy, let f = sr.closedLoopFile {
-            sr.closedLoop = try ClosedLoopModel.load(path: try ps.existingPath("closed_loop", f, baseDir: baseDir))
-            policy = sr
-        }
-        if var single = policy as? SingleTierPolicy, single.name == "single", single.tier.isEmpty {
-            guard tiers.count == 1 else {
-                throw ps.error(
-                    "policy single runs one tier; name it with tier: (one of \(tiers.map(\.name).joined(separator: ", ")))",
-                    key: "tier")
-            }
-            single.tier = tiers[0].name
-            policy = single
-        }
+        try policy.resolve(ps, tiers: tiers, baseDir: baseDir)
         for role in policy.roles where !tiers.contains(where: { $0.name == role }) {
             throw ps.error("policy '\(policy.name)' needs a tier named '\(role)' under 'tiers'", key: "name")
         }
         do { try policy.adjust(tiers: &tiers) } catch let e as HandoffError { throw r.node.locate(e) }
-        if policy.mode == .pipelined, let t = tiers.first(where: { policy.roles.contains($0.name) && $0.kind == .api })
+        if policy.execution.isPipelined,
+            let t = tiers.first(where: { policy.roles.contains($0.name) && $0.kind == .api })
         {
             throw ps.error(
                 "pipelined mode keeps both KV caches current, which an API tier ('\(t.name)') cannot do; use mode: sequential",

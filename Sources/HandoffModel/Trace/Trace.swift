@@ -82,10 +82,12 @@ public final class Trace: @unchecked Sendable {
     /// policy), so variants of a sweep that differ only in serving fields compute them once. The 16
     /// newest are kept: a sweep's neighbouring configurations share a policy, and a plan of a long
     /// trace can take tens of MB (1,000 requests × 600 segments: 14 MB).
-    private let memo = Memo<Any>(capacity: 16)
+    private let memo = TypedMemo(capacity: 16)
 
     /// The value memoised under `key`, made by `make` the first time. Values must be immutable.
-    public func memoised<T>(_ key: String, _ make: () -> T) -> T { memo.get(key, make: make) as! T }
+    public func memoised<K: MemoKey>(_ key: K, _ make: () -> K.Value) -> K.Value { memo.get(key, make: make) }
+    /// The keys memoised so far, oldest first.
+    package var memoisedKeys: [AnyHashable] { memo.keys }
 
     public init(
         requests: [TraceRequest], offsets: [Int], difficulty: DifficultyColumn,
@@ -109,7 +111,7 @@ public final class Trace: @unchecked Sendable {
     /// The weakest provenance of any request: one invented profile makes the trace's figures
     /// synthetic, one absent profile makes them unknown.
     public var difficultySource: DifficultySource {
-        memoised("difficulty-source") { requests.lazy.map(\.profile).min() ?? .recorded }
+        memoised(DifficultySourceKey()) { requests.lazy.map(\.profile).min() ?? .recorded }
     }
     public var totalOutputTokens: Int { offsets.last ?? 0 }
     public var hasSteps: Bool { !steps.isEmpty }
@@ -125,4 +127,9 @@ public final class Trace: @unchecked Sendable {
     @inline(__always) public func stepReward(step j: Int, candidate c: Int) -> Double {
         Double(stepRewards[j * candidates + c])
     }
+}
+
+/// The memo key of `Trace.difficultySource`.
+struct DifficultySourceKey: MemoKey {
+    typealias Value = DifficultySource
 }

@@ -154,8 +154,8 @@ public final class HybridSimulator {
         tierBlockCache = scenario.tiers.map { $0.requestPrefixCache && $0.kind == .gpu }
         tierPrefixAffinity = scenario.tiers.map { $0.routing == .prefix_affinity }
         blockTokens = scenario.prefixBlockTokens
-        pipelined = policy.mode == .pipelined
-        chunkTokens = (policy as? SplitReasonPolicy)?.chunkTokens ?? 256
+        pipelined = policy.execution.isPipelined
+        chunkTokens = policy.execution.chunkTokens ?? 0
         netRNG = RandomStream(seed: scenario.seed, name: "network")
         apiRNG = RandomStream(seed: scenario.seed, name: "api")
         arrivalRNG = RandomStream(seed: scenario.seed, name: "arrivals")
@@ -167,7 +167,7 @@ public final class HybridSimulator {
             }
         }
         tierFirstReplica.append(replicas.endIndex)
-        cachesBlocks = tierBlockCache.contains(true) && policy.mode != .pipelined
+        cachesBlocks = tierBlockCache.contains(true) && !pipelined
         if cachesBlocks {
             blockCaches = Array(repeating: BlockCache(blockTokens: scenario.prefixBlockTokens), count: replicas.count)
         }
@@ -231,7 +231,8 @@ public final class HybridSimulator {
     func policyPlan() -> PolicyPlan {
         let planned = min(trace.count, totalRequests)
         let planPolicy: any Policy = gate?.base ?? policy
-        let planKey = "plan|\(planned)|" + JSONWriter.write(.object(planPolicy.parameters))
+        let planKey = PlanKey(
+            requests: planned, policy: JSONWriter.write(.object(planPolicy.planParameters)), coalesceTokens: 0)
         let exact = trace.memoised(planKey) { () -> PolicyPlan in
             var p = PolicyPlan()
             var buffer: [Segment] = []
@@ -246,7 +247,18 @@ public final class HybridSimulator {
         }
         let coarse = scenario.simulation.coalesceTokens
         return coarse > 0
-            ? trace.memoised("coalesced|\(coarse)|" + planKey) { exact.coalesced(minTokens: coarse) } : exact
+            ? trace.memoised(PlanKey(requests: planned, policy: planKey.policy, coalesceTokens: coarse)) {
+                exact.coalesced(minTokens: coarse)
+            } : exact
+    }
+
+    /// The memo key of a trace's plan: how many requests, the policy's plan parameters, and the
+    /// coalescing (0: the exact plan).
+    struct PlanKey: MemoKey {
+        typealias Value = PolicyPlan
+        let requests: Int
+        let policy: String
+        let coalesceTokens: Int
     }
 
     @inline(__always) func schedule(_ time: Double, _ kind: Kind, _ target: Int, _ arg: UInt32) {

@@ -3,21 +3,20 @@ import HandoffModel
 import HandoffSupport
 
 extension Simulation {
-    /// A splitreason scenario with a closed-loop model: the simulator runs the live trajectory
+    /// A policy with a crossing rule and a closed-loop model (splitreason's `closed_loop`): the simulator runs the live trajectory
     /// the model predicts for each request (docs/closed-loop.md) under the replay policy, and the
     /// accuracy is the model's, with its Poisson–binomial prediction interval. The summary keeps the
     /// scenario's own policy parameters.
     static func runClosedLoop(
-        _ scenario: Scenario, _ sr: SplitReasonPolicy, _ model: ClosedLoopModel, _ trace: Trace,
+        _ scenario: Scenario, _ rule: CrossingRule, _ model: ClosedLoopModel, _ trace: Trace,
         checkingInvariants: Bool
     ) throws -> SimulationResult {
-        let segment = sr.minSegmentTokens
+        let segment = rule.segmentTokens
         let all = Array(0..<trace.count)
-        let key =
-            "closed-loop|\(sr.offloadThreshold)|\(segment)|\(model.crossingFactor)|\(model.lengthResponse)|\(model.accuracyExponent)|\(model.maxTokens)"
-        let (prediction, live) = trace.memoised(key) { () -> (ClosedLoopPrediction, Trace) in
+        let key = ClosedLoopKey(threshold: rule.threshold, segment: segment, model: model)
+        let (prediction, live) = trace.memoised(key) { () -> ClosedLoopKey.Value in
             let p = ClosedLoopPrediction.make(
-                model, trace: trace, requests: all, threshold: sr.offloadThreshold, segment: segment)
+                model, trace: trace, requests: all, threshold: rule.threshold, segment: segment)
             var values: [Float] = []
             var offsets = [0]
             for r in all {
@@ -27,7 +26,7 @@ extension Simulation {
             return (p, Trace(requests: trace.requests, offsets: offsets, difficulty: DifficultyColumn(values)))
         }
         var s = scenario
-        s.policy = sr.liveReplay
+        s.policy = rule.replay
         let sim = HybridSimulator(scenario: s, trace: live)
         sim.checksInvariants = checkingInvariants
         let outcome = try sim.run()
@@ -47,4 +46,14 @@ extension Simulation {
             scenario: scenario, outcome: outcome, accuracy: acc,
             sources: .init(trace: trace, policy: scenario.policy, accuracy: acc, closedLoop: true))
     }
+}
+
+/// The memo key of a closed-loop prediction and the trace of its implied streams: the whole model
+/// (the string key this replaces left out `crossingFloor`, so two models differing only there
+/// shared a prediction).
+struct ClosedLoopKey: MemoKey {
+    typealias Value = (ClosedLoopPrediction, Trace)
+    let threshold: Double
+    let segment: Int
+    let model: ClosedLoopModel
 }

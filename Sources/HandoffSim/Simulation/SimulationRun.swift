@@ -52,8 +52,8 @@ public enum Simulation {
                 "policy \(scenario.policy.name) decides by token difficulty, but the trace has none (difficulty_source: none: an imported request log holds lengths and arrivals only); re-import it with --difficulty-from YOUR_RECORDED_TRACE (handoff record writes one), or with --synthetic-difficulty to explore with invented profiles (marked synthetic), or simulate a single-tier policy (small-only, large-only, single)",
                 field: "trace")
         }
-        if let sr = scenario.policy as? SplitReasonPolicy, let model = sr.closedLoop {
-            return try runClosedLoop(scenario, sr, model, trace, checkingInvariants: checkingInvariants)
+        if let rule = scenario.policy.crossing, let model = rule.model {
+            return try runClosedLoop(scenario, rule, model, trace, checkingInvariants: checkingInvariants)
         }
         var scenario = scenario
         var sim = HybridSimulator(scenario: scenario, trace: trace)
@@ -100,12 +100,10 @@ public enum Simulation {
         let used = Array(Set(outcome.requests.map(\.traceIndex))).sorted()
         // The prediction depends on the trace, the policy, the requests served, the accuracy spec and
         // the seed, not on the serving fields: a sweep over replicas or prices computes it once.
-        var key =
-            "accuracy|" + JSONWriter.write(.object(scenario.policy.parameters))
-            + "|\(scenario.accuracy.difficultyExponent)|"
-        key +=
-            "\(scenario.accuracy.bootstrapSamples)|\(scenario.accuracy.verifiedDraftCredit)|\(scenario.seed)|"
-            + used.map(String.init).joined(separator: ",")
+        let key = AccuracyKey(
+            policy: JSONWriter.write(.object(scenario.policy.parameters)),
+            exponent: scenario.accuracy.difficultyExponent, bootstrapSamples: scenario.accuracy.bootstrapSamples,
+            verifiedDraftCredit: scenario.accuracy.verifiedDraftCredit, seed: scenario.seed, requests: used)
         return trace.memoised(key) {
             AccuracyModel.predict(
                 trace: trace, policy: scenario.policy, requests: used, spec: scenario.accuracy, seed: scenario.seed)
@@ -301,4 +299,16 @@ extension Scenario {
         return tier.provisioned || serving.contains(tier.name)
             || tiers.contains { $0.colocateWith == tier.name && serving.contains($0.name) }
     }
+}
+
+/// The memo key of a static policy's accuracy prediction: the trace (the memo's owner), the
+/// policy, the accuracy spec, the seed and the requests served.
+struct AccuracyKey: MemoKey {
+    typealias Value = AccuracyModel.Prediction?
+    let policy: String
+    let exponent: Double
+    let bootstrapSamples: Int
+    let verifiedDraftCredit: Double
+    let seed: UInt64
+    let requests: [Int]
 }
