@@ -41,77 +41,89 @@ public struct ThresholdReport {
 
     /// The charts, by file name.
     public func charts() -> [(file: String, title: String, svg: String)] {
-        var out: [(String, String, String)] = []
+        var out: [(file: String, title: String, svg: String)] = []
+        if !results.isEmpty { out += thresholdCharts() }
+        out.append(cdfChart())
+        if !results.isEmpty { out.append(paretoChart()) }
+        out.append(memoryChart())
+        return out
+    }
+
+    /// Accuracy, p99 latency, cost and offload share against the threshold.
+    func thresholdCharts() -> [(file: String, title: String, svg: String)] {
+        var out: [(file: String, title: String, svg: String)] = []
         let x = thresholds.compactMap(Double.init)
-        if !results.isEmpty {
-            func series(_ key: String, scale: Double = 1, steadyOnly: Bool = false) -> [(Double, Double)] {
-                zip(x, results).compactMap { t, r in
-                    steadyOnly && !SummaryKeys.steady(r.summary)
-                        ? nil : r.summary.number(at: key).map { (t, $0 * scale) }
-                }
+        func series(_ key: String, scale: Double = 1, steadyOnly: Bool = false) -> [(Double, Double)] {
+            zip(x, results).compactMap { t, r in
+                steadyOnly && !SummaryKeys.steady(r.summary)
+                    ? nil : r.summary.number(at: key).map { (t, $0 * scale) }
             }
-            // Latency and cost of a run that is not steady are not results: those thresholds are
-            // left out of the latency and cost charts (and said so), not drawn at their run-length
-            // dependent values.
-            let unsteady = results.filter { !SummaryKeys.steady($0.summary) }.count
-            let leftOut = unsteady > 0 ? " (\(unsteady) overloaded or too-short thresholds left out)" : ""
-            if results.contains(where: { $0.summary.number(at: "accuracy.predicted") != nil }) {
-                out.append(
-                    (
-                        "threshold-accuracy.svg", "Predicted accuracy against the offload threshold",
-                        SVGChart(
-                            title: "Accuracy vs offload threshold", xLabel: "offload threshold",
-                            yLabel: "predicted accuracy"
-                        )
-                        .lines([
-                            .init(name: "predicted", points: series("accuracy.predicted")),
-                            .init(
-                                name: "95% CI low",
-                                points: zip(x, results).compactMap { t, r in r.accuracy.map { (t, $0.ci95.0) } },
-                                dashed: true),
-                            .init(
-                                name: "95% CI high",
-                                points: zip(x, results).compactMap { t, r in r.accuracy.map { (t, $0.ci95.1) } },
-                                dashed: true)
-                        ])
-                    ))
-            }
+        }
+        // Latency and cost of a run that is not steady are not results: those thresholds are
+        // left out of the latency and cost charts (and said so), not drawn at their run-length
+        // dependent values.
+        let unsteady = results.filter { !SummaryKeys.steady($0.summary) }.count
+        let leftOut = unsteady > 0 ? " (\(unsteady) overloaded or too-short thresholds left out)" : ""
+        if results.contains(where: { $0.summary.number(at: "accuracy.predicted") != nil }) {
             out.append(
                 (
-                    "threshold-latency.svg", "p99 latency against the offload threshold, steady runs only" + leftOut,
-                    SVGChart(title: "p99 latency vs offload threshold", xLabel: "offload threshold", yLabel: "seconds")
-                        .lines(
-                            [
-                                .init(
-                                    name: "E2EL p99",
-                                    points: series("latency_ms.e2el.p99", scale: 1e-3, steadyOnly: true)),
-                                .init(
-                                    name: "TTFT p99",
-                                    points: series("latency_ms.ttft.p99", scale: 1e-3, steadyOnly: true))
-                            ], yFromZero: true)
-                ))
-            out.append(
-                (
-                    "threshold-cost.svg", "Cost against the offload threshold, steady runs only" + leftOut,
+                    "threshold-accuracy.svg", "Predicted accuracy against the offload threshold",
                     SVGChart(
-                        title: "Cost per 1k requests vs offload threshold", xLabel: "offload threshold",
-                        yLabel: "USD per 1k requests"
+                        title: "Accuracy vs offload threshold", xLabel: "offload threshold",
+                        yLabel: "predicted accuracy"
                     )
-                    .lines(
-                        [.init(name: "cost", points: series("cost_usd.per_1k_requests", steadyOnly: true))],
-                        yFromZero: true)
-                ))
-            out.append(
-                (
-                    "threshold-offload.svg", "Offloaded share of tokens against the offload threshold",
-                    SVGChart(
-                        title: "Offloaded token share vs offload threshold", xLabel: "offload threshold",
-                        yLabel: "share of output tokens"
-                    )
-                    .lines([.init(name: "offload", points: series("offload.token_fraction"))], yFromZero: true)
+                    .lines([
+                        .init(name: "predicted", points: series("accuracy.predicted")),
+                        .init(
+                            name: "95% CI low",
+                            points: zip(x, results).compactMap { t, r in r.accuracy.map { (t, $0.ci95.0) } },
+                            dashed: true),
+                        .init(
+                            name: "95% CI high",
+                            points: zip(x, results).compactMap { t, r in r.accuracy.map { (t, $0.ci95.1) } },
+                            dashed: true)
+                    ])
                 ))
         }
-        // Latency CDFs: the baseline and up to three thresholds across the grid.
+        out.append(
+            (
+                "threshold-latency.svg", "p99 latency against the offload threshold, steady runs only" + leftOut,
+                SVGChart(title: "p99 latency vs offload threshold", xLabel: "offload threshold", yLabel: "seconds")
+                    .lines(
+                        [
+                            .init(
+                                name: "E2EL p99",
+                                points: series("latency_ms.e2el.p99", scale: 1e-3, steadyOnly: true)),
+                            .init(
+                                name: "TTFT p99",
+                                points: series("latency_ms.ttft.p99", scale: 1e-3, steadyOnly: true))
+                        ], yFromZero: true)
+            ))
+        out.append(
+            (
+                "threshold-cost.svg", "Cost against the offload threshold, steady runs only" + leftOut,
+                SVGChart(
+                    title: "Cost per 1k requests vs offload threshold", xLabel: "offload threshold",
+                    yLabel: "USD per 1k requests"
+                )
+                .lines(
+                    [.init(name: "cost", points: series("cost_usd.per_1k_requests", steadyOnly: true))],
+                    yFromZero: true)
+            ))
+        out.append(
+            (
+                "threshold-offload.svg", "Offloaded share of tokens against the offload threshold",
+                SVGChart(
+                    title: "Offloaded token share vs offload threshold", xLabel: "offload threshold",
+                    yLabel: "share of output tokens"
+                )
+                .lines([.init(name: "offload", points: series("offload.token_fraction"))], yFromZero: true)
+            ))
+        return out
+    }
+
+    /// Latency CDFs: the baseline and up to three thresholds across the grid.
+    func cdfChart() -> (file: String, title: String, svg: String) {
         func cdf(_ r: SimulationResult) -> [(Double, Double)] {
             let xs = r.outcome.requests.filter { !$0.failed }.map(\.e2elS).sorted()
             let step = max(1, xs.count / 400)
@@ -125,51 +137,53 @@ public struct ThresholdReport {
             let flag = SummaryKeys.steady(results[k].summary) ? "" : " (\(Self.stateLabel(results[k].summary)))"
             cdfs.append(.init(name: "threshold \(thresholds[k])\(flag)", points: cdf(results[k]), dashed: true))
         }
-        out.append(
-            (
-                "latency-cdf.svg", "End-to-end latency CDFs",
-                SVGChart(title: "End-to-end latency CDF", xLabel: "seconds", yLabel: "share of requests ≤ x").lines(
-                    cdfs, yFromZero: true)
-            ))
-        if !results.isEmpty {
-            let hasAcc = results.contains { $0.summary.number(at: "accuracy.predicted") != nil }
-            out.append(
-                (
-                    "pareto.svg", "Pareto frontier over accuracy, p99 E2EL and cost, steady runs only",
-                    SVGChart(
-                        title: hasAcc
-                            ? "Accuracy vs cost (frontier over accuracy, p99 E2EL, cost)" : "p99 E2EL vs cost",
-                        xLabel: "USD per 1k requests", yLabel: hasAcc ? "predicted accuracy" : "p99 E2EL (s)"
-                    )
-                    .scatter(
-                        results.map {
-                            !SummaryKeys.steady($0.summary)
-                                ? (.nan, .nan)
-                                : (
-                                    $0.summary.number(at: "cost_usd.per_1k_requests") ?? .nan,
-                                    hasAcc
-                                        ? ($0.summary.number(at: "accuracy.predicted") ?? .nan)
-                                        : ($0.summary.number(at: "latency_ms.e2el.p99") ?? .nan) / 1000
-                                )
-                        },
-                        highlight: pareto, labels: thresholds.map { "t=\($0)" })
-                ))
-        }
+        return (
+            "latency-cdf.svg", "End-to-end latency CDFs",
+            SVGChart(title: "End-to-end latency CDF", xLabel: "seconds", yLabel: "share of requests ≤ x").lines(
+                cdfs, yFromZero: true)
+        )
+    }
+
+    /// The Pareto frontier over accuracy, p99 E2EL and cost.
+    func paretoChart() -> (file: String, title: String, svg: String) {
+        let hasAcc = results.contains { $0.summary.number(at: "accuracy.predicted") != nil }
+        return (
+            "pareto.svg", "Pareto frontier over accuracy, p99 E2EL and cost, steady runs only",
+            SVGChart(
+                title: hasAcc
+                    ? "Accuracy vs cost (frontier over accuracy, p99 E2EL, cost)" : "p99 E2EL vs cost",
+                xLabel: "USD per 1k requests", yLabel: hasAcc ? "predicted accuracy" : "p99 E2EL (s)"
+            )
+            .scatter(
+                results.map {
+                    !SummaryKeys.steady($0.summary)
+                        ? (.nan, .nan)
+                        : (
+                            $0.summary.number(at: "cost_usd.per_1k_requests") ?? .nan,
+                            hasAcc
+                                ? ($0.summary.number(at: "accuracy.predicted") ?? .nan)
+                                : ($0.summary.number(at: "latency_ms.e2el.p99") ?? .nan) / 1000
+                        )
+                },
+                highlight: pareto, labels: thresholds.map { "t=\($0)" })
+        )
+    }
+
+    /// Memory per tier against capacity, at the baseline.
+    func memoryChart() -> (file: String, title: String, svg: String) {
         let gpuTiers = baseline.scenario.tiers.filter { $0.kind == .gpu }.map(\.name)
         let s = baseline.summary
-        out.append(
-            (
-                "memory.svg", "Memory per tier against capacity (baseline)",
-                SVGChart(title: "GPU memory per replica (baseline)", xLabel: "tier", yLabel: "GiB")
-                    .bars(
-                        categories: gpuTiers,
-                        values: [
-                            ("weights", gpuTiers.map { s.number(at: "memory_gib.\($0).weights") ?? 0 }),
-                            ("weights + peak KV", gpuTiers.map { s.number(at: "memory_gib.\($0).peak") ?? 0 })
-                        ],
-                        capacity: gpuTiers.map { s.number(at: "memory_gib.\($0).capacity") ?? 0 })
-            ))
-        return out
+        return (
+            "memory.svg", "Memory per tier against capacity (baseline)",
+            SVGChart(title: "GPU memory per replica (baseline)", xLabel: "tier", yLabel: "GiB")
+                .bars(
+                    categories: gpuTiers,
+                    values: [
+                        ("weights", gpuTiers.map { s.number(at: "memory_gib.\($0).weights") ?? 0 }),
+                        ("weights + peak KV", gpuTiers.map { s.number(at: "memory_gib.\($0).peak") ?? 0 })
+                    ],
+                    capacity: gpuTiers.map { s.number(at: "memory_gib.\($0).capacity") ?? 0 })
+        )
     }
 
     static let tableKeys = [

@@ -131,41 +131,21 @@ public final class Sweep: @unchecked Sendable {
         log.seekToEndOfFile()
         defer { try? log.close() }
 
-        let st = WorkState(finished: done.count)
-        let lock = st.lock
+        var finished = done.count
         GSL.configure()
-        DispatchQueue.concurrentPerform(iterations: max(1, min(jobs, todo.count))) { _ in
-            while true {
-                lock.lock()
-                if st.failure != nil || st.next >= todo.count {
-                    lock.unlock()
-                    return
-                }
-                let k = todo[st.next]
-                st.next += 1
-                lock.unlock()
-                do {
-                    let v = self.variant(k)
-                    let r = try self.family.run(v.overrides, seed: v.seed)
-                    let row = SweepRow(index: k, config: self.grid.configuration(k), summary: r.summary)
-                    let line = JSONWriter.write(row.json) + "\n"
-                    lock.lock()
-                    log.write(Data(line.utf8))
-                    st.fresh.append(row)
-                    st.finished += 1
-                    let f = st.finished
-                    lock.unlock()
-                    progress(f, mine.count)
-                } catch {
-                    lock.lock()
-                    if st.failure == nil { st.failure = error }
-                    lock.unlock()
-                    return
-                }
-            }
-        }
-        if let failure = st.failure { throw failure }
-        done += st.fresh
+        done += try Parallel.map(
+            todo.count, jobs: jobs,
+            { i in
+                let k = todo[i]
+                let v = self.variant(k)
+                let r = try self.family.run(v.overrides, seed: v.seed)
+                return SweepRow(index: k, config: self.grid.configuration(k), summary: r.summary)
+            },
+            completed: { _, row in
+                log.write(Data((JSONWriter.write(row.json) + "\n").utf8))
+                finished += 1
+                progress(finished, mine.count)
+            })
         done.sort { $0.index < $1.index }
         // The journal, now complete, is rewritten in configuration order: its bytes no longer
         // depend on which worker finished first (and equal `merge`'s for the same sweep).
@@ -174,16 +154,6 @@ public final class Sweep: @unchecked Sendable {
         try SweepOutput.write(done, grid: grid, to: outDir)
         return done
     }
-}
-
-/// Shared state of the sweep's workers, guarded by `lock`.
-final class WorkState: @unchecked Sendable {
-    let lock = NSLock()
-    var next = 0
-    var finished: Int
-    var failure: Error?
-    var fresh: [SweepRow] = []
-    init(finished: Int) { self.finished = finished }
 }
 
 /// `results.csv` / `results.json` of a sweep, and `handoff merge`.

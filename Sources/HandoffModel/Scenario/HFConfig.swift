@@ -65,23 +65,125 @@ public enum HFConfig {
     }
 
     public static func shape(_ root: JSONValue, path: String) throws -> Shape {
-        guard case .string(let type0)? = root["model_type"] else {
-            throw HandoffError.input("no 'model_type' in the config", file: path, field: "model_type")
-        }
-        // Gemma 3's multimodal configs keep the language model under text_config.
-        var c = root
-        var type = type0
-        if type == "gemma3", let t = root["text_config"], case .object = t {
-            c = t
-            type = "gemma3_text"
-        }
-        guard families.contains(type) else {
+        let c = try ConfigFields(root, path: path)
+        let type = c.type
+        let H = try c.int("hidden_size")
+        let L = try c.int("num_hidden_layers")
+        let nh = try c.int("num_attention_heads")
+        let V = try c.int("vocab_size")
+        guard H > 0, L > 0, nh > 0, V > 0 else {
             throw HandoffError.input(
-                "model_type '\(type)' is not a family Handoff reads (\(families.joined(separator: ", "))); give the shape by hand",
-                file: path, field: "model_type")
+                "hidden_size, num_hidden_layers, num_attention_heads and vocab_size must be ≥ 1", file: path)
         }
+        let nkv = try c.int("num_key_value_heads", nh)
+        let tied = c.bool("tie_word_embeddings", type.hasPrefix("gemma"))
+        let normsPerLayer = (type == "gemma2" || type == "gemma3_text" ? 4 : 2) * H
+        let (attention, mla, d) = try attentionPerLayer(c, hidden: H, heads: nh, kvHeads: nkv)
+        // MLP per layer: dense, or experts (stored, active).
+        let I = try c.int("intermediate_size", type == "deepseek_v3" || type == "qwen3_moe" ? 0 : nil)
+        let dense = 3 * H * I
+        let moe = try experts(c, layers: L, hidden: H, dense: dense)
+        let perLayer = attention + normsPerLayer
+        let routed = moe.layers * moe.routed * moe.expert
+        var stored =
+            L * perLayer + (L - moe.layers) * dense + routed + moe.layers * (moe.shared * moe.expert + moe.router)
+        var active =
+            L * perLayer + (L - moe.layers) * dense
+            + moe.layers * ((moe.perToken + moe.shared) * moe.expert + moe.router)
+        let embedding = V * H
+        stored += embedding + (tied ? 0 : embedding) + H
+        active += embedding + H  // the output matmul (tied or not); the input lookup costs no FLOPs
+        return Shape(
+            modelType: type, layers: L, hidden: H, heads: nh, kvHeads: type == "deepseek_v3" ? 1 : nkv, headDim: d,
+            parameters: stored, activeParameters: active, mlaKVWidth: mla, routedExpertParameters: routed,
+            experts: moe.routed, expertsPerToken: moe.perToken)
+    }
+
+    /// Attention parameters per layer, MLA's KV width (0 without latent attention) and the head
+    /// dimension (DeepSeek's: the mean of its query-key and value widths).
+    static func attentionPerLayer(
+        _ c: ConfigFields, hidden H: Int, heads nh: Int, kvHeads nkv: Int
+    ) throws -> (parameters: Int, mlaKVWidth: Int, headDim: Int) {
+        if c.type == "deepseek_v3" {
+            let rkv = try c.int("kv_lora_rank")
+            let rope = try c.int("qk_rope_head_dim")
+            let nope = try c.int("qk_nope_head_dim")
+            let dv = try c.int("v_head_dim")
+            let rq = try c.int("q_lora_rank", 0)
+            let q = rq > 0 ? H * rq + rq + rq * nh * (nope + rope) : H * nh * (nope + rope)
+            return (
+                q + H * (rkv + rope) + rkv + rkv * nh * (nope + dv) + nh * dv * H, rkv + rope, (nope + rope + dv) / 2
+            )
+        }
+        let d = try c.int("head_dim", H / nh)
+        var attention = 2 * H * nh * d + 2 * H * nkv * d
+        if c.type == "qwen2" || c.bool("attention_bias", false) { attention += nh * d + 2 * nkv * d }
+        if ["qwen3", "qwen3_moe", "gemma3_text"].contains(c.type) { attention += 2 * d }  // q and k norms
+        return (attention, 0, d)
+    }
+
+    /// The mixture-of-experts layers: how many, E routed experts of `expert` parameters, k per
+    /// token, `shared` always on, and the router's (and its bias's) parameters. All 0 for a dense model.
+    static func experts(
+        _ c: ConfigFields, layers L: Int, hidden H: Int, dense: Int
+    ) throws -> (layers: Int, routed: Int, perToken: Int, expert: Int, shared: Int, router: Int) {
+        var moeLayer: (Int) -> Bool = { _ in false }
+        switch c.type {
+        case "mixtral": moeLayer = { _ in true }
+        case "qwen3_moe":
+            let step = try c.int("decoder_sparse_step", 1)
+            var denseLayers = Set<Int>()
+            if case .numbers(let xs)? = c.fields["mlp_only_layers"] { denseLayers = Set(xs.map { Int($0) }) }
+            moeLayer = { l in !denseLayers.contains(l) && step > 0 && (l + 1) % step == 0 }
+        case "deepseek_v3":
+            let firstDense = try c.int("first_k_dense_replace", 0)
+            let freq = try c.int("moe_layer_freq", 1)
+            moeLayer = { l in l >= firstDense && freq > 0 && l % freq == 0 }
+        default: break
+        }
+        let n = (0..<L).filter(moeLayer).count
+        guard n > 0 else { return (0, 0, 0, 0, 0, 0) }
+        switch c.type {
+        case "mixtral":
+            let nE = try c.int("num_local_experts")
+            return (n, nE, try c.int("num_experts_per_tok"), dense, 0, H * nE)
+        case "qwen3_moe":
+            let nE = try c.int("num_experts")
+            return (n, nE, try c.int("num_experts_per_tok"), 3 * H * (try c.int("moe_intermediate_size")), 0, H * nE)
+        default:  // deepseek_v3
+            let nE = try c.int("n_routed_experts")
+            let k = try c.int("num_experts_per_tok")
+            let shared = try c.int("n_shared_experts", 0)
+            return (n, nE, k, 3 * H * (try c.int("moe_intermediate_size")), shared, H * nE + nE)
+        }
+    }
+
+    /// A config's fields as its family reads them: Gemma 3's multimodal configs keep the language
+    /// model under `text_config`. Errors name the file and the field.
+    struct ConfigFields {
+        let fields: JSONValue
+        let type: String
+        let path: String
+
+        init(_ root: JSONValue, path: String) throws {
+            guard case .string(let type0)? = root["model_type"] else {
+                throw HandoffError.input("no 'model_type' in the config", file: path, field: "model_type")
+            }
+            if type0 == "gemma3", let t = root["text_config"], case .object = t {
+                (fields, type) = (t, "gemma3_text")
+            } else {
+                (fields, type) = (root, type0)
+            }
+            self.path = path
+            guard families.contains(type) else {
+                throw HandoffError.input(
+                    "model_type '\(type)' is not a family Handoff reads (\(families.joined(separator: ", "))); give the shape by hand",
+                    file: path, field: "model_type")
+            }
+        }
+
         func int(_ k: String, _ d: Int? = nil) throws -> Int {
-            switch c[k] {
+            switch fields[k] {
             case .number(let x)? where x >= 0 && x == x.rounded() && x < 1e15: return Int(x)
             case nil, .null?:
                 if let d { return d }
@@ -89,99 +191,10 @@ public enum HFConfig {
             default: throw HandoffError.input("'\(k)' must be a non-negative integer", file: path, field: k)
             }
         }
+
         func bool(_ k: String, _ d: Bool) -> Bool {
-            if case .bool(let b)? = c[k] { return b }
+            if case .bool(let b)? = fields[k] { return b }
             return d
         }
-        let H = try int("hidden_size")
-        let L = try int("num_hidden_layers")
-        let nh = try int("num_attention_heads")
-        let V = try int("vocab_size")
-        guard H > 0, L > 0, nh > 0, V > 0 else {
-            throw HandoffError.input(
-                "hidden_size, num_hidden_layers, num_attention_heads and vocab_size must be ≥ 1", file: path)
-        }
-        let nkv = try int("num_key_value_heads", nh)
-        let gemma = type.hasPrefix("gemma")
-        let tied = bool("tie_word_embeddings", gemma)
-        var d = try int("head_dim", H / nh)
-        let qkNorm = ["qwen3", "qwen3_moe", "gemma3_text"].contains(type)
-        let normsPerLayer = (type == "gemma2" || type == "gemma3_text" ? 4 : 2) * H
-
-        // Attention per layer.
-        var attention: Int
-        var mla = 0
-        if type == "deepseek_v3" {
-            let rkv = try int("kv_lora_rank")
-            let rope = try int("qk_rope_head_dim")
-            let nope = try int("qk_nope_head_dim")
-            let dv = try int("v_head_dim")
-            let rq = try int("q_lora_rank", 0)
-            let q = rq > 0 ? H * rq + rq + rq * nh * (nope + rope) : H * nh * (nope + rope)
-            attention = q + H * (rkv + rope) + rkv + rkv * nh * (nope + dv) + nh * dv * H
-            mla = rkv + rope
-            d = (nope + rope + dv) / 2
-        } else {
-            attention = 2 * H * nh * d + 2 * H * nkv * d
-            if type == "qwen2" || bool("attention_bias", false) { attention += nh * d + 2 * nkv * d }
-            if qkNorm { attention += 2 * d }
-        }
-
-        // MLP per layer: dense, or experts (stored, active).
-        let I = try int("intermediate_size", type == "deepseek_v3" || type == "qwen3_moe" ? 0 : nil)
-        let dense = 3 * H * I
-        // Which layers are mixtures of experts, and (read once) their shape: E routed experts of
-        // `expert` parameters, k per token, `shared` always on, router (and bias) parameters.
-        var moeLayer: (Int) -> Bool = { _ in false }
-        switch type {
-        case "mixtral": moeLayer = { _ in true }
-        case "qwen3_moe":
-            let step = try int("decoder_sparse_step", 1)
-            var denseLayers = Set<Int>()
-            if case .numbers(let xs)? = c["mlp_only_layers"] { denseLayers = Set(xs.map { Int($0) }) }
-            moeLayer = { l in !denseLayers.contains(l) && step > 0 && (l + 1) % step == 0 }
-        case "deepseek_v3":
-            let firstDense = try int("first_k_dense_replace", 0)
-            let freq = try int("moe_layer_freq", 1)
-            moeLayer = { l in l >= firstDense && freq > 0 && l % freq == 0 }
-        default: break
-        }
-        let moeLayers = (0..<L).filter(moeLayer).count
-        var nE = 0
-        var nK = 0
-        var expert = 0
-        var shared = 0
-        var router = 0
-        if moeLayers > 0 {
-            switch type {
-            case "mixtral":
-                nE = try int("num_local_experts")
-                nK = try int("num_experts_per_tok")
-                expert = dense
-                router = H * nE
-            case "qwen3_moe":
-                nE = try int("num_experts")
-                nK = try int("num_experts_per_tok")
-                expert = 3 * H * (try int("moe_intermediate_size"))
-                router = H * nE
-            default:  // deepseek_v3
-                nE = try int("n_routed_experts")
-                nK = try int("num_experts_per_tok")
-                shared = try int("n_shared_experts", 0)
-                expert = 3 * H * (try int("moe_intermediate_size"))
-                router = H * nE + nE
-            }
-        }
-        let perLayer = attention + normsPerLayer
-        let routed = moeLayers * nE * expert
-        var stored = L * perLayer + (L - moeLayers) * dense + routed + moeLayers * (shared * expert + router)
-        var active = L * perLayer + (L - moeLayers) * dense + moeLayers * ((nK + shared) * expert + router)
-        let embedding = V * H
-        stored += embedding + (tied ? 0 : embedding) + H
-        active += embedding + H  // the output matmul (tied or not); the input lookup costs no FLOPs
-        return Shape(
-            modelType: type, layers: L, hidden: H, heads: nh, kvHeads: type == "deepseek_v3" ? 1 : nkv, headDim: d,
-            parameters: stored, activeParameters: active, mlaKVWidth: mla, routedExpertParameters: routed, experts: nE,
-            expertsPerToken: nK)
     }
 }

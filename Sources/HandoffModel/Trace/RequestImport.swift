@@ -42,122 +42,9 @@ public enum RequestImport {
     public static func parse(path: String, format: Format) throws -> Parsed {
         // Lines end in LF or CRLF (the Azure files use CRLF; "\r\n" is one Character in Swift).
         let text = String(decoding: try FileIO.read(path), as: UTF8.self)
-        var rows: [Row] = []
-        var skipped = 0
-        func add(_ r: Row) { if r.outputTokens > 0 { rows.append(r) } else { skipped += 1 } }
-        var lineNo = 0
-        switch format {
-        case .mooncake:
-            for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
-                lineNo += 1
-                if line.allSatisfy({ $0 == " " || $0 == "\r" }) { continue }
-                let v: JSONValue
-                do { v = try JSONParser.parse(String(line)) } catch {
-                    let csv = line.contains(",") && !line.hasPrefix("{")
-                    let hint =
-                        !csv
-                        ? ""
-                        : line.contains("TIMESTAMP")
-                            ? "; the file looks like an Azure CSV: try --format azure"
-                            : "; the file looks like a CSV: try --format azure or burstgpt"
-                    throw HandoffError.input("not JSON: \(error.message)\(hint)", file: path, line: lineNo)
-                }
-                func num(_ k: String) throws -> Double {
-                    guard case .number(let x)? = v[k], x >= 0 else {
-                        throw HandoffError.input("expected a non-negative number", file: path, line: lineNo, field: k)
-                    }
-                    return x
-                }
-                var blocks: [Int]?
-                switch v["hash_ids"] {
-                case .numbers(let xs)?: blocks = xs.map { Int($0) }
-                case .array(let xs)? where xs.isEmpty: blocks = []
-                case nil: blocks = nil
-                default:
-                    throw HandoffError.input("expected a list of integers", file: path, line: lineNo, field: "hash_ids")
-                }
-                add(
-                    Row(
-                        line: lineNo, arrivalS: try num("timestamp") / 1000, promptTokens: Int(try num("input_length")),
-                        outputTokens: Int(try num("output_length")), prefixBlocks: blocks))
-            }
-        case .azure, .burstgpt:
-            var header: [String]?
-            var day0: Int?
-            var cols: (time: Int, prompt: Int, output: Int) = (0, 0, 0)
-            for line in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
-                lineNo += 1
-                let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
-                    $0.trimmingCharacters(in: .whitespacesAndNewlines).trimmingCharacters(
-                        in: CharacterSet(charactersIn: "\""))
-                }
-                if fields.count == 1 && fields[0].isEmpty { continue }
-                guard let h = header else {
-                    header = fields
-                    let names =
-                        format == .azure
-                        ? ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
-                        : ("Timestamp", "Request tokens", "Response tokens")
-                    func col(_ n: String) throws -> Int {
-                        guard let i = fields.firstIndex(of: n) else {
-                            // Name the format the file looks like, when it looks like another one.
-                            let first = fields.first?.trimmingCharacters(in: .whitespaces) ?? ""
-                            let hint =
-                                first.hasPrefix("{")
-                                ? "; the file looks like JSON Lines: try --format mooncake"
-                                : fields.contains("TIMESTAMP") && format != .azure
-                                    ? "; it looks like an Azure trace: try --format azure"
-                                    : fields.contains("Request tokens") && format != .burstgpt
-                                        ? "; it looks like a BurstGPT trace: try --format burstgpt" : ""
-                            throw HandoffError.input(
-                                "the header has no '\(n)' column (a trace in \(format.rawValue) format has \(names.0), \(names.1), \(names.2))\(hint)",
-                                file: path, line: lineNo)
-                        }
-                        return i
-                    }
-                    cols = (try col(names.0), try col(names.1), try col(names.2))
-                    continue
-                }
-                guard fields.count == h.count else {
-                    throw HandoffError.input(
-                        "expected \(h.count) comma-separated fields, found \(fields.count)", file: path, line: lineNo)
-                }
-                func int(_ i: Int) throws -> Int {
-                    guard let x = Int(fields[i]), x >= 0 else {
-                        throw HandoffError.input(
-                            "expected a non-negative integer, got '\(fields[i])'", file: path, line: lineNo, field: h[i]
-                        )
-                    }
-                    return x
-                }
-                let t: Double
-                if format == .azure {
-                    guard let (days, s) = wallClock(fields[cols.time]) else {
-                        throw HandoffError.input(
-                            "expected a time 'YYYY-MM-DD hh:mm:ss[.fraction]', got '\(fields[cols.time])'", file: path,
-                            line: lineNo, field: h[cols.time])
-                    }
-                    // Days from the first row's, so the seconds keep their sub-microsecond digits.
-                    if day0 == nil { day0 = days }
-                    t = Double(days - day0!) * 86_400 + s
-                } else {
-                    guard let s = Double(fields[cols.time]), s.isFinite, s >= 0 else {
-                        throw HandoffError.input(
-                            "expected seconds, got '\(fields[cols.time])'", file: path, line: lineNo,
-                            field: h[cols.time])
-                    }
-                    t = s
-                }
-                add(
-                    Row(
-                        line: lineNo, arrivalS: t, promptTokens: try int(cols.prompt),
-                        outputTokens: try int(cols.output), prefixBlocks: nil))
-            }
-            if header == nil {
-                throw HandoffError.input(
-                    "the file is empty; a \(format.rawValue) trace starts with a header line", file: path)
-            }
-        }
+        let all =
+            format == .mooncake ? try mooncakeRows(text, path: path) : try csvRows(text, path: path, format: format)
+        var rows = all.filter { $0.outputTokens > 0 }
         guard !rows.isEmpty else { throw HandoffError.input("no request with output tokens in the file", file: path) }
         // Rebase to the first arrival; a file out of time order is sorted (stable: file order on ties).
         let t0 = rows.map(\.arrivalS).min()!
@@ -166,7 +53,132 @@ public enum RequestImport {
             rows = rows.enumerated().sorted { ($0.element.arrivalS, $0.offset) < ($1.element.arrivalS, $1.offset) }.map(
                 \.element)
         }
-        return Parsed(rows: rows, skippedEmpty: skipped)
+        return Parsed(rows: rows, skippedEmpty: all.count - rows.count)
+    }
+
+    /// Mooncake's JSON Lines: `timestamp` (ms), `input_length`, `output_length`, `hash_ids`.
+    static func mooncakeRows(_ text: String, path: String) throws -> [Row] {
+        var rows: [Row] = []
+        for (k, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            let lineNo = k + 1
+            if line.allSatisfy({ $0 == " " || $0 == "\r" }) { continue }
+            let v: JSONValue
+            do { v = try JSONParser.parse(String(line)) } catch {
+                let csv = line.contains(",") && !line.hasPrefix("{")
+                let hint =
+                    !csv
+                    ? ""
+                    : line.contains("TIMESTAMP")
+                        ? "; the file looks like an Azure CSV: try --format azure"
+                        : "; the file looks like a CSV: try --format azure or burstgpt"
+                throw HandoffError.input("not JSON: \(error.message)\(hint)", file: path, line: lineNo)
+            }
+            func num(_ k: String) throws -> Double {
+                guard case .number(let x)? = v[k], x >= 0 else {
+                    throw HandoffError.input("expected a non-negative number", file: path, line: lineNo, field: k)
+                }
+                return x
+            }
+            var blocks: [Int]?
+            switch v["hash_ids"] {
+            case .numbers(let xs)?: blocks = xs.map { Int($0) }
+            case .array(let xs)? where xs.isEmpty: blocks = []
+            case nil: blocks = nil
+            default:
+                throw HandoffError.input("expected a list of integers", file: path, line: lineNo, field: "hash_ids")
+            }
+            rows.append(
+                Row(
+                    line: lineNo, arrivalS: try num("timestamp") / 1000, promptTokens: Int(try num("input_length")),
+                    outputTokens: Int(try num("output_length")), prefixBlocks: blocks))
+        }
+        return rows
+    }
+
+    /// Azure's and BurstGPT's CSV: a header line naming the columns, then one request per line.
+    static func csvRows(_ text: String, path: String, format: Format) throws -> [Row] {
+        var header: [String]?
+        var day0: Int?
+        var cols: (time: Int, prompt: Int, output: Int) = (0, 0, 0)
+        var rows: [Row] = []
+        for (k, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            let lineNo = k + 1
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespacesAndNewlines).trimmingCharacters(
+                    in: CharacterSet(charactersIn: "\""))
+            }
+            if fields.count == 1 && fields[0].isEmpty { continue }
+            guard let h = header else {
+                header = fields
+                cols = try csvColumns(fields, format: format, path: path, line: lineNo)
+                continue
+            }
+            guard fields.count == h.count else {
+                throw HandoffError.input(
+                    "expected \(h.count) comma-separated fields, found \(fields.count)", file: path, line: lineNo)
+            }
+            func int(_ i: Int) throws -> Int {
+                guard let x = Int(fields[i]), x >= 0 else {
+                    throw HandoffError.input(
+                        "expected a non-negative integer, got '\(fields[i])'", file: path, line: lineNo, field: h[i])
+                }
+                return x
+            }
+            let time = fields[cols.time]
+            let t: Double
+            if format == .azure {
+                guard let (days, s) = wallClock(time) else {
+                    throw HandoffError.input(
+                        "expected a time 'YYYY-MM-DD hh:mm:ss[.fraction]', got '\(time)'", file: path, line: lineNo,
+                        field: h[cols.time])
+                }
+                // Days from the first row's, so the seconds keep their sub-microsecond digits.
+                if day0 == nil { day0 = days }
+                t = Double(days - day0!) * 86_400 + s
+            } else {
+                guard let s = Double(time), s.isFinite, s >= 0 else {
+                    throw HandoffError.input(
+                        "expected seconds, got '\(time)'", file: path, line: lineNo, field: h[cols.time])
+                }
+                t = s
+            }
+            rows.append(
+                Row(
+                    line: lineNo, arrivalS: t, promptTokens: try int(cols.prompt), outputTokens: try int(cols.output),
+                    prefixBlocks: nil))
+        }
+        if header == nil {
+            throw HandoffError.input(
+                "the file is empty; a \(format.rawValue) trace starts with a header line", file: path)
+        }
+        return rows
+    }
+
+    /// The time, prompt and output columns a CSV header names; an error that names the format the
+    /// file looks like, when it looks like another one.
+    static func csvColumns(
+        _ fields: [String], format: Format, path: String, line: Int
+    ) throws -> (time: Int, prompt: Int, output: Int) {
+        let names =
+            format == .azure
+            ? ("TIMESTAMP", "ContextTokens", "GeneratedTokens") : ("Timestamp", "Request tokens", "Response tokens")
+        func col(_ n: String) throws -> Int {
+            guard let i = fields.firstIndex(of: n) else {
+                let first = fields.first?.trimmingCharacters(in: .whitespaces) ?? ""
+                let hint =
+                    first.hasPrefix("{")
+                    ? "; the file looks like JSON Lines: try --format mooncake"
+                    : fields.contains("TIMESTAMP") && format != .azure
+                        ? "; it looks like an Azure trace: try --format azure"
+                        : fields.contains("Request tokens") && format != .burstgpt
+                            ? "; it looks like a BurstGPT trace: try --format burstgpt" : ""
+                throw HandoffError.input(
+                    "the header has no '\(n)' column (a trace in \(format.rawValue) format has \(names.0), \(names.1), \(names.2))\(hint)",
+                    file: path, line: line)
+            }
+            return i
+        }
+        return (try col(names.0), try col(names.1), try col(names.2))
     }
 
     /// A `YYYY-MM-DD hh:mm:ss[.fraction]` wall-clock time as (days since 0000-03-01, seconds of

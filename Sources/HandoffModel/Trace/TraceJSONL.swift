@@ -187,151 +187,137 @@ public enum TraceJSONL {
         _ v: JSONValue, file: String, line: Int, requests: inout [TraceRequest],
         values: inout [Float], steps: inout [Int32], indexOnly: Bool = false
     ) throws -> Int {
-        func fail(_ field: String?, _ msg: String) -> HandoffError { .input(msg, file: file, line: line, field: field) }
-        guard case .object(let pairs) = v else { throw fail(nil, "expected a JSON object per line, got \(v.typeName)") }
-        var seen = Set<String>()
-        for (k, _) in pairs {
-            guard fields.contains(k) else {
-                throw fail(k, "unknown field; expected one of \(fields.joined(separator: ", "))")
-            }
-            guard seen.insert(k).inserted else { throw fail(k, "field given twice") }
-        }
-        func int(_ k: String, min: Int = 0) throws -> Int? {
-            guard let x = v[k] else { return nil }
-            guard case .number(let d) = x, d == d.rounded(), d >= Double(min) else {
-                throw fail(k, "expected an integer ≥ \(min), got \(JSONWriter.write(x))")
-            }
-            guard let i = Limits.integer(d, limit: Limits.requestTokens) else {
-                throw fail(
-                    k,
-                    "\(JSONWriter.write(x)) is above the limit of \(Limits.requestTokens) tokens per request (docs/limits.md: HANDOFF_MAX_REQUEST_TOKENS raises it)"
-                )
-            }
-            return i
-        }
+        let f = try LineFields(v, file: file, line: line, known: fields)
         if indexOnly, let key = ["difficulty", "hard_spans", "steps"].first(where: { v[$0] != nil }) {
-            throw fail(
+            throw f.fail(
                 key,
                 "a columnar index line keeps \(key == "steps" ? "steps in steps.npy" : "difficulties in difficulty.npy"); leave \(key) out of index.jsonl"
             )
         }
-        func bool(_ k: String) throws -> Bool? {
-            guard let x = v[k] else { return nil }
-            guard case .bool(let b) = x else { throw fail(k, "expected true or false, got \(x.typeName)") }
-            return b
+        let id = try f.id(default: String(line))
+        guard let prompt = try f.int("prompt_tokens") else {
+            throw f.fail("prompt_tokens", "missing (the number of prompt tokens, an integer ≥ 0)")
         }
-        func string(_ k: String) throws -> String? {
-            guard let x = v[k] else { return nil }
-            guard case .string(let s) = x else { throw fail(k, "expected a string, got \(x.typeName)") }
-            return s
-        }
-        var id = String(line)
-        if let x = v["id"] {
-            switch x {
-            case .string(let s): id = s
-            case .number(let d) where integerID(d) != nil: id = integerID(d)!
-            default: throw fail("id", "expected a string or an integer, got \(x.typeName)")
-            }
-        }
-        guard let prompt = try int("prompt_tokens") else {
-            throw fail("prompt_tokens", "missing (the number of prompt tokens, an integer ≥ 0)")
-        }
-        let declared = try int("output_tokens")
-        var n = 0
+        let declared = try f.int("output_tokens")
+        let n: Int
         if indexOnly {
             guard let declared else {
-                throw fail(
+                throw f.fail(
                     "output_tokens", "missing; a columnar index line needs the request's number of generated tokens")
             }
             n = declared
-        } else if let d = v["difficulty"] {
-            if v["hard_spans"] != nil { throw fail("hard_spans", "give either difficulty or hard_spans, not both") }
+        } else {
+            n = try decodeDifficulties(f, declared: declared, into: &values)
+        }
+        try decodeSteps(f, outputTokens: n, into: &steps)
+        requests.append(try decodeRequest(f, id: id, promptTokens: prompt))
+        return n
+    }
+
+    /// `difficulty` (one value per generated token), or `hard_spans` with `output_tokens` (1 inside
+    /// a span, 0 elsewhere), or `output_tokens` alone (all 0), appended to `values`.
+    /// - Returns: the request's output tokens.
+    static func decodeDifficulties(_ f: LineFields, declared: Int?, into values: inout [Float]) throws -> Int {
+        if let d = f.v["difficulty"] {
+            if f.v["hard_spans"] != nil { throw f.fail("hard_spans", "give either difficulty or hard_spans, not both") }
             guard case .numbers(let xs) = d else {
-                throw fail("difficulty", "expected an array of numbers in [0, 1], got \(d.typeName)")
+                throw f.fail("difficulty", "expected an array of numbers in [0, 1], got \(d.typeName)")
             }
             for (k, x) in xs.enumerated() where !(x >= 0 && x <= 1) {
-                throw fail("difficulty[\(k)]", "\(JSONWriter.number(x)) is out of range; expected a number in [0, 1]")
+                throw f.fail("difficulty[\(k)]", "\(JSONWriter.number(x)) is out of range; expected a number in [0, 1]")
             }
             if let declared, declared != xs.count {
-                throw fail("output_tokens", "is \(declared) but difficulty has \(xs.count) values")
+                throw f.fail("output_tokens", "is \(declared) but difficulty has \(xs.count) values")
             }
-            n = xs.count
             for x in xs { values.append(Float(x)) }
-        } else if let s = v["hard_spans"] {
-            guard let declared else {
-                throw fail("output_tokens", "missing; hard_spans needs the number of generated tokens")
-            }
-            n = declared
-            let base = values.count
-            values.append(contentsOf: repeatElement(0, count: n))
-            let items: [JSONValue]
-            switch s {
-            case .array(let a): items = a
-            case .numbers(let a) where a.isEmpty: items = []
-            default: throw fail("hard_spans", "expected an array of [start, end) pairs")
-            }
-            for (k, item) in items.enumerated() {
-                guard case .numbers(let pair) = item, pair.count == 2, pair[0] == pair[0].rounded(),
-                    pair[1] == pair[1].rounded(),
-                    pair[0] >= 0, pair[0] <= pair[1], pair[1] <= Double(n)
-                else {
-                    throw fail("hard_spans[\(k)]", "expected [start, end) with 0 ≤ start ≤ end ≤ output_tokens (\(n))")
-                }
-                for t in Int(pair[0])..<Int(pair[1]) { values[base + t] = 1 }
-            }
-        } else if let declared {
-            n = declared
-            values.append(contentsOf: repeatElement(0, count: n))
-        } else {
-            throw fail(
-                "difficulty",
-                "missing; give difficulty (one value per generated token) or hard_spans with output_tokens")
+            return xs.count
         }
-        if let s = v["steps"] {
-            guard case .numbers(let xs) = s else {
-                throw fail("steps", "expected an array of increasing token positions")
-            }
-            var prev = 0.0
-            for (k, x) in xs.enumerated() {
-                guard x == x.rounded(), x > prev, x <= Double(n) else {
-                    throw fail("steps[\(k)]", "\(JSONWriter.number(x)): expected increasing integers in (0, \(n)]")
-                }
-                steps.append(Int32(x))
-                prev = x
+        guard let n = declared else {
+            throw f.v["hard_spans"] != nil
+                ? f.fail("output_tokens", "missing; hard_spans needs the number of generated tokens")
+                : f.fail(
+                    "difficulty",
+                    "missing; give difficulty (one value per generated token) or hard_spans with output_tokens")
+        }
+        let base = values.count
+        values.append(contentsOf: repeatElement(0, count: n))
+        if let s = f.v["hard_spans"] {
+            for span in try hardSpans(s, f, outputTokens: n) {
+                for t in span { values[base + t] = 1 }
             }
         }
+        return n
+    }
+
+    /// `hard_spans`: [start, end) pairs within the output.
+    static func hardSpans(_ s: JSONValue, _ f: LineFields, outputTokens n: Int) throws -> [Range<Int>] {
+        let items: [JSONValue]
+        switch s {
+        case .array(let a): items = a
+        case .numbers(let a) where a.isEmpty: items = []
+        default: throw f.fail("hard_spans", "expected an array of [start, end) pairs")
+        }
+        return try items.enumerated().map { k, item in
+            guard case .numbers(let pair) = item, pair.count == 2, pair[0] == pair[0].rounded(),
+                pair[1] == pair[1].rounded(),
+                pair[0] >= 0, pair[0] <= pair[1], pair[1] <= Double(n)
+            else {
+                throw f.fail("hard_spans[\(k)]", "expected [start, end) with 0 ≤ start ≤ end ≤ output_tokens (\(n))")
+            }
+            return Int(pair[0])..<Int(pair[1])
+        }
+    }
+
+    /// `steps`: increasing token positions in (0, output tokens], appended to `steps`.
+    static func decodeSteps(_ f: LineFields, outputTokens n: Int, into steps: inout [Int32]) throws {
+        guard let s = f.v["steps"] else { return }
+        guard case .numbers(let xs) = s else {
+            throw f.fail("steps", "expected an array of increasing token positions")
+        }
+        var prev = 0.0
+        for (k, x) in xs.enumerated() {
+            guard x == x.rounded(), x > prev, x <= Double(n) else {
+                throw f.fail("steps[\(k)]", "\(JSONWriter.number(x)): expected increasing integers in (0, \(n)]")
+            }
+            steps.append(Int32(x))
+            prev = x
+        }
+    }
+
+    /// The request's own fields: arrival, labels, text, provenance, prefix blocks.
+    static func decodeRequest(_ f: LineFields, id: String, promptTokens: Int) throws -> TraceRequest {
         var arrival: Double? = nil
-        if let a = v["arrival_s"] {
+        if let a = f.v["arrival_s"] {
             guard case .number(let x) = a, x >= 0, x < 1e12 else {
-                throw fail("arrival_s", "expected a finite number of seconds ≥ 0, got \(JSONWriter.write(a))")
+                throw f.fail("arrival_s", "expected a finite number of seconds ≥ 0, got \(JSONWriter.write(a))")
             }
             arrival = x
         }
         var q = TraceRequest(
-            id: id, promptTokens: prompt, arrivalS: arrival,
-            smallCorrect: try bool("small_correct"), largeCorrect: try bool("large_correct"),
-            prompt: try string("prompt"), answer: try string("answer"), measured: v["measured"])
-        q.largeOutputTokens = try int("large_output_tokens")
-        q.heldOut = try bool("held_out") ?? false
-        if let src = try string("difficulty_source") {
+            id: id, promptTokens: promptTokens, arrivalS: arrival,
+            smallCorrect: try f.bool("small_correct"), largeCorrect: try f.bool("large_correct"),
+            prompt: try f.string("prompt"), answer: try f.string("answer"), measured: f.v["measured"])
+        q.largeOutputTokens = try f.int("large_output_tokens")
+        q.heldOut = try f.bool("held_out") ?? false
+        if let src = try f.string("difficulty_source") {
             guard let d = DifficultySource(rawValue: src), d != .recorded else {
-                throw fail("difficulty_source", "expected synthetic or none (leave it out for recorded), got '\(src)'")
+                throw f.fail(
+                    "difficulty_source", "expected synthetic or none (leave it out for recorded), got '\(src)'")
             }
             q.profile = d
         }
-        if let b = v["prefix_blocks"] {
+        if let b = f.v["prefix_blocks"] {
             switch b {
             case .numbers(let xs):
                 for (k, x) in xs.enumerated() where !(x >= 0 && x == x.rounded() && x < 9e15) {
-                    throw fail("prefix_blocks[\(k)]", "\(JSONWriter.number(x)): expected an integer block id ≥ 0")
+                    throw f.fail("prefix_blocks[\(k)]", "\(JSONWriter.number(x)): expected an integer block id ≥ 0")
                 }
                 q.prefixBlocks = xs.map { Int($0) }
             case .array(let a) where a.isEmpty: q.prefixBlocks = []
-            default: throw fail("prefix_blocks", "expected an array of integer block ids, got \(b.typeName)")
+            default: throw f.fail("prefix_blocks", "expected an array of integer block ids, got \(b.typeName)")
             }
         }
-        requests.append(q)
-        return n
+        return q
     }
 
     /// Every field of request `r` except `difficulty` and `steps`: the columnar index line.
@@ -391,5 +377,65 @@ public enum TraceJSONL {
             out += "\n"
         }
         try FileIO.writeAtomically(out, to: path)
+    }
+}
+
+/// One JSONL line's object under decoding: typed reads of its fields, each error naming the file,
+/// the line and the field.
+struct LineFields {
+    let v: JSONValue
+    let file: String
+    let line: Int
+
+    /// Checks that `v` is an object whose keys are all in `known`, each given once.
+    init(_ v: JSONValue, file: String, line: Int, known: [String]) throws {
+        (self.v, self.file, self.line) = (v, file, line)
+        guard case .object(let pairs) = v else { throw fail(nil, "expected a JSON object per line, got \(v.typeName)") }
+        var seen = Set<String>()
+        for (k, _) in pairs {
+            guard known.contains(k) else {
+                throw fail(k, "unknown field; expected one of \(known.joined(separator: ", "))")
+            }
+            guard seen.insert(k).inserted else { throw fail(k, "field given twice") }
+        }
+    }
+
+    func fail(_ field: String?, _ msg: String) -> HandoffError { .input(msg, file: file, line: line, field: field) }
+
+    /// An integer ≥ `min` within the per-request token limit, or nil when absent.
+    func int(_ k: String, min: Int = 0) throws -> Int? {
+        guard let x = v[k] else { return nil }
+        guard case .number(let d) = x, d == d.rounded(), d >= Double(min) else {
+            throw fail(k, "expected an integer ≥ \(min), got \(JSONWriter.write(x))")
+        }
+        guard let i = Limits.integer(d, limit: Limits.requestTokens) else {
+            throw fail(
+                k,
+                "\(JSONWriter.write(x)) is above the limit of \(Limits.requestTokens) tokens per request (docs/limits.md: HANDOFF_MAX_REQUEST_TOKENS raises it)"
+            )
+        }
+        return i
+    }
+
+    func bool(_ k: String) throws -> Bool? {
+        guard let x = v[k] else { return nil }
+        guard case .bool(let b) = x else { throw fail(k, "expected true or false, got \(x.typeName)") }
+        return b
+    }
+
+    func string(_ k: String) throws -> String? {
+        guard let x = v[k] else { return nil }
+        guard case .string(let s) = x else { throw fail(k, "expected a string, got \(x.typeName)") }
+        return s
+    }
+
+    /// `id`: a string, or an integer that `Int64` holds exactly; `fallback` when absent.
+    func id(default fallback: String) throws -> String {
+        guard let x = v["id"] else { return fallback }
+        switch x {
+        case .string(let s): return s
+        case .number(let d) where TraceJSONL.integerID(d) != nil: return TraceJSONL.integerID(d)!
+        default: throw fail("id", "expected a string or an integer, got \(x.typeName)")
+        }
     }
 }
