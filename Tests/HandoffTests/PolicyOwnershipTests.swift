@@ -42,7 +42,8 @@ final class PolicyOwnershipTests: XCTestCase {
                 out.append((i + 1, line))
                 continue
             }
-            let comparing = code.contains("==") || code.contains("!=") || code.contains("case ") || code.contains(".contains(")
+            let comparing =
+                code.contains("==") || code.contains("!=") || code.contains("case ") || code.contains(".contains(")
             if comparing && quoted.contains(where: { code.contains($0) }) { out.append((i + 1, line)) }
         }
         return out
@@ -90,16 +91,20 @@ final class PolicyOwnershipTests: XCTestCase {
         let base = try ScenarioLoader.load(path: nil, overrides: ["trace.synthetic.requests=40"])
         let trace = try Simulation.loadTrace(base)
         var e2el: [Double] = []
-        for o in [["policy.mode=sequential"], ["policy.mode=pipelined", "policy.chunk_tokens=32"],
-                  ["policy.mode=pipelined", "policy.chunk_tokens=128"]] {
+        for o in [
+            ["policy.mode=sequential"], ["policy.mode=pipelined", "policy.chunk_tokens=32"],
+            ["policy.mode=pipelined", "policy.chunk_tokens=128"]
+        ] {
             let sc = try ScenarioLoader.load(path: nil, overrides: ["trace.synthetic.requests=40"] + o)
             e2el.append(try Simulation.run(sc, trace: trace).typedSummary.latencyMs.e2el.mean)
         }
-        XCTAssertEqual(trace.memoisedKeys.filter { $0.base is HybridSimulator.PlanKey }.count, 1, "\(trace.memoisedKeys)")
+        XCTAssertEqual(
+            trace.memoisedKeys.filter { $0.base is HybridSimulator.PlanKey }.count, 1, "\(trace.memoisedKeys)")
         XCTAssertEqual(Set(e2el).count, 3, "each execution simulated on its own: \(e2el)")
         let other = try ScenarioLoader.load(
             path: nil, overrides: ["trace.synthetic.requests=40", "policy.offload_threshold=0.5"])
         _ = try Simulation.run(other, trace: trace)
-        XCTAssertEqual(trace.memoisedKeys.filter { $0.base is HybridSimulator.PlanKey }.count, 2, "a threshold is a new plan")
+        XCTAssertEqual(
+            trace.memoisedKeys.filter { $0.base is HybridSimulator.PlanKey }.count, 2, "a threshold is a new plan")
     }
 }

@@ -47,6 +47,19 @@ public enum ClosedLoopFit {
                 observations: run.observations.filter { !trace.requests[$0.request].heldOut })
         }
         var m = ClosedLoopModel(maxTokens: maxTokens)
+        try fitCrossing(&m, trace: trace, runs: runs)
+        try fitLengthResponse(&m, trace: trace, runs: runs, maxTokens: maxTokens)
+        try fitAccuracyExponent(&m, trace: trace, runs: runs)
+        let thresholds = Set(runs.map(\.threshold)).sorted().map { JSONWriter.number($0) }.joined(separator: ", ")
+        let heldOut = given.reduce(0) { $0 + $1.observations.count } - runs.reduce(0) { $0 + $1.observations.count }
+        m.fittedOn =
+            "\(runs.reduce(0) { $0 + $1.observations.count }) live requests at thresholds \(thresholds) (\(heldOut) of held-out prompts left out)"
+        return m
+    }
+
+    /// κ and ε: the post-handoff crossing rate against the trace's, from each run's measured
+    /// share of large tokens after the first crossing.
+    static func fitCrossing(_ m: inout ClosedLoopModel, trace: Trace, runs: [Run]) throws {
         // Per run: the measured mixed share, and the rate q(τ).
         struct Mixed {
             var threshold: Double
@@ -92,7 +105,10 @@ public enum ClosedLoopFit {
         } else if let x = qRows.first, x[0] > 0 {
             m.crossingFactor = qY[0] / x[0]
         }
-        // λ: mixed-part lengths.
+    }
+
+    /// λ: the mixed parts' measured lengths against the model's at λ = 1.
+    static func fitLengthResponse(_ m: inout ClosedLoopModel, trace: Trace, runs: [Run], maxTokens: Int) throws {
         var rows: [[Double]] = []
         var y: [Double] = []
         for run in runs {
@@ -115,7 +131,10 @@ public enum ClosedLoopFit {
                 .coefficients[0]
             if m.lengthResponse <= 0 { m.lengthResponse = 1 }
         }
-        // γ: outcomes of crossing requests whose labels differ.
+    }
+
+    /// γ: maximum likelihood over the outcomes of crossing requests whose labels differ.
+    static func fitAccuracyExponent(_ m: inout ClosedLoopModel, trace: Trace, runs: [Run]) throws {
         var informative: [(w: Double, s: Bool, correct: Bool)] = []
         for run in runs {
             let q = ClosedLoopModel.crossingRate(trace: trace, threshold: run.threshold)
@@ -138,11 +157,6 @@ public enum ClosedLoopFit {
             }
             m.accuracyExponent = exp(try minimise(nll, lo: log(0.02), hi: log(50)))
         }
-        let thresholds = Set(runs.map(\.threshold)).sorted().map { JSONWriter.number($0) }.joined(separator: ", ")
-        let heldOut = given.reduce(0) { $0 + $1.observations.count } - runs.reduce(0) { $0 + $1.observations.count }
-        m.fittedOn =
-            "\(runs.reduce(0) { $0 + $1.observations.count }) live requests at thresholds \(thresholds) (\(heldOut) of held-out prompts left out)"
-        return m
     }
 
     /// Minimum of f on [lo, hi]: a 41-point grid scan, then GSL Brent inside the bracket around the

@@ -74,15 +74,9 @@ public struct Recorder: Sendable {
                 launch()
             }
         }
-        var reqs: [TraceRequest] = []
-        var offsets = [0]
-        var values: [Float] = []
-        for case (let r, let d)? in results {
-            reqs.append(r)
-            values += d
-            offsets.append(values.count)
-        }
-        return Trace(requests: reqs, offsets: offsets, difficulty: DifficultyColumn(values))
+        var trace = TraceBuilder()
+        for case (let r, let d)? in results { trace.append(r, difficulty: d) }
+        return trace.build()
     }
 
     func one(_ p: Prompt) async throws -> (TraceRequest, [Float]) {

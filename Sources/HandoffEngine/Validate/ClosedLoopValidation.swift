@@ -49,15 +49,7 @@ public struct ClosedLoopValidation: Sendable {
         self.requests = requests
         self.maxTokens = maxTokens
         self.outDir = outDir
-        var reqs: [TraceRequest] = []
-        var offsets = [0]
-        var values: [Float] = []
-        for r in requests {
-            reqs.append(trace.requests[r])
-            for i in trace.tokenRange(r) { values.append(trace.difficulty[i]) }
-            offsets.append(values.count)
-        }
-        subTrace = Trace(requests: reqs, offsets: offsets, difficulty: DifficultyColumn(values))
+        subTrace = trace.subset(requests)
     }
 
     public struct Cell: Sendable {
@@ -190,20 +182,16 @@ public struct ClosedLoopValidation: Sendable {
         // The prediction: the model's trajectories, then the simulator on the streams they imply.
         let idx = samples.map(\.index)
         let p = ClosedLoopPrediction.make(model, trace: sub, requests: idx, threshold: tau, segment: segment)
-        var reqs: [TraceRequest] = []
-        var offsets = [0]
-        var values: [Float] = []
+        var streams = TraceBuilder()
         for (k, r) in idx.enumerated() {
             var req = sub.requests[r]
             req.measured = nil
-            reqs.append(req)
-            values += model.stream(trace: sub, request: r, segment: segment, p.trajectories[k])
-            offsets.append(values.count)
+            streams.append(req, difficulty: model.stream(trace: sub, request: r, segment: segment, p.trajectories[k]))
         }
         var s = v.scenario
         s.traffic = TrafficSpec.closedLoop(concurrency: c, requests: idx.count)
         s.policy = v.scenario.policy.crossing!.replay
-        let implied = Trace(requests: reqs, offsets: offsets, difficulty: DifficultyColumn(values))
+        let implied = streams.build()
         let sim = try Simulation.run(s, trace: implied).outcome.requests
         // The same prediction had each server been calibrated at the speed its probe measured
         // just before the cell: every coefficient of its law scaled by measured / calibrated.
@@ -231,12 +219,7 @@ public struct ClosedLoopValidation: Sendable {
         var s2 = v.scenario
         s2.traffic = TrafficSpec.closedLoop(concurrency: c, requests: idx.count)
         s2.policy = v.scenario.policy.crossing!.traceOnly
-        let planned = try Simulation.run(
-            s2,
-            trace: Trace(
-                requests: idx.map { sub.requests[$0] },
-                offsets: idx.reduce(into: [0]) { $0.append($0.last! + sub.outputTokens($1)) },
-                difficulty: DifficultyColumn(idx.flatMap { r in sub.tokenRange(r).map { sub.difficulty[$0] } })))
+        let planned = try Simulation.run(s2, trace: sub.subset(idx))
         let rec = planned.outcome.requests
         let recOut = Double(rec.reduce(0) { $0 + $1.outputTokens })
         var traceOnly: [(String, Double)] = []

@@ -86,7 +86,31 @@ public struct ValidationReport: Sendable {
 
     static func one(_ v: Validator, _ samples: [MeasuredRequest]) throws -> ValidationReport {
         precondition(!samples.isEmpty)
-        // Arrival times: epochs (resumed runs) follow each other.
+        let (epochOffset, t0) = epochOffsets(samples)
+        let reqs = samples.map { m in
+            let q = v.trace.requests[m.index]
+            return TraceRequest(
+                id: m.id, promptTokens: m.promptTokens, arrivalS: m.startS + epochOffset[m.epoch]! - t0,
+                smallCorrect: q.smallCorrect, largeCorrect: q.largeCorrect)
+        }
+        let predicted = try replay(v, samples, reqs, clientGapS: Self.clientGapS(samples, epochOffset, v.concurrency))
+        // The user's prediction: the scenario's own policy on the recorded trace, in a closed loop at
+        // the run's concurrency, as the user would simulate it before running (replaying the
+        // measured arrivals of other streams would not be a prediction).
+        let recordedTrace = v.trace.subset(samples.map(\.index)) { k, q in
+            q.arrivalS = reqs[k].arrivalS
+            q.measured = nil
+        }
+        var s2 = v.scenario
+        s2.traffic = TrafficSpec.closedLoop(concurrency: v.concurrency, requests: samples.count)
+        let fromRecorded = try Simulation.run(s2, trace: recordedTrace)
+        let mSpan = samples.map { $0.startS + epochOffset[$0.epoch]! + $0.e2elS }.max()! - t0
+        return report(v, samples, predicted: predicted, measuredSpan: mSpan, fromRecorded: fromRecorded)
+    }
+
+    /// Arrival times: epochs (resumed runs) follow each other. Per epoch, the offset that places
+    /// its start times on one clock; and the first start on that clock.
+    static func epochOffsets(_ samples: [MeasuredRequest]) -> (offsets: [Int: Double], t0: Double) {
         var epochOffset: [Int: Double] = [:]
         var offset = 0.0
         for e in Set(samples.map(\.epoch)).sorted() {
@@ -95,61 +119,35 @@ public struct ValidationReport: Sendable {
             epochOffset[e] = offset - first
             offset += inEpoch.map { $0.startS + $0.e2elS }.max()! - first
         }
-        let t0 = samples.map { $0.startS + epochOffset[$0.epoch]! }.min()!
-        var reqs: [TraceRequest] = []
-        var offsets = [0]
-        var values: [Float] = []
-        for m in samples {
-            let q = v.trace.requests[m.index]
-            reqs.append(
-                TraceRequest(
-                    id: m.id, promptTokens: m.promptTokens, arrivalS: m.startS + epochOffset[m.epoch]! - t0,
-                    smallCorrect: q.smallCorrect, largeCorrect: q.largeCorrect))
-        }
-        // The replay: the realised streams in the order the run started them, through a closed loop
-        // at the run's concurrency, as the run's workers issued them. Replaying the measured start
-        // times open-loop instead compounds the serving model's error: a simulated request that runs
-        // past the next measured start overlaps it on the server, which no worker did, and the
-        // overlap slows both (Reports/qwen-local at concurrency 1, τ 0.75: per-request error −6%,
-        // +11%, … +193% along the run, median 26%).
+        return (epochOffset, samples.map { $0.startS + epochOffset[$0.epoch]! }.min()!)
+    }
+
+    /// The replay: the realised streams in the order the run started them, through a closed loop
+    /// at the run's concurrency, as the run's workers issued them; outcomes in sample order.
+    /// Replaying the measured start times open-loop instead compounds the serving model's error: a
+    /// simulated request that runs past the next measured start overlaps it on the server, which no
+    /// worker did, and the overlap slows both (Reports/qwen-local at concurrency 1, τ 0.75:
+    /// per-request error −6%, +11%, … +193% along the run, median 26%).
+    static func replay(
+        _ v: Validator, _ samples: [MeasuredRequest], _ reqs: [TraceRequest], clientGapS: Double
+    ) throws -> [RequestOutcome] {
         let order = samples.indices.sorted { (reqs[$0].arrivalS ?? 0, $0) < (reqs[$1].arrivalS ?? 0, $1) }
-        var replayReqs: [TraceRequest] = []
-        for k in order {
-            replayReqs.append(reqs[k])
-            values += samples[k].difficulty
-            offsets.append(values.count)
-        }
-        let realised = Trace(requests: replayReqs, offsets: offsets, difficulty: DifficultyColumn(values))
+        var streams = TraceBuilder()
+        for k in order { streams.append(reqs[k], difficulty: samples[k].difficulty) }
         var s = v.scenario
-        s.traffic = TrafficSpec.closedLoop(
-            concurrency: v.concurrency, thinkTimeS: Self.clientGapS(samples, epochOffset, v.concurrency),
-            requests: samples.count)
+        s.traffic = TrafficSpec.closedLoop(concurrency: v.concurrency, thinkTimeS: clientGapS, requests: samples.count)
         if let live = v.live { s.policy = live.replay }
-        let sim = try Simulation.run(s, trace: realised)
-        // Back in sample order.
+        let sim = try Simulation.run(s, trace: streams.build())
         var bySample = [RequestOutcome?](repeating: nil, count: samples.count)
         for q in sim.outcome.requests { bySample[order[q.traceIndex]] = q }
-        let predicted = bySample.map { $0! }
+        return bySample.map { $0! }
+    }
 
-        // The user's prediction: the scenario's own policy on the recorded trace.
-        var recReqs: [TraceRequest] = []
-        var recOffsets = [0]
-        var recValues: [Float] = []
-        for (k, m) in samples.enumerated() {
-            var q = v.trace.requests[m.index]
-            q.arrivalS = reqs[k].arrivalS
-            q.measured = nil
-            recReqs.append(q)
-            for i in v.trace.tokenRange(m.index) { recValues.append(v.trace.difficulty[i]) }
-            recOffsets.append(recValues.count)
-        }
-        // Closed loop at the run's concurrency, as the user would simulate it before running
-        // (replaying the measured arrivals of other streams would not be a prediction).
-        var s2 = v.scenario
-        s2.traffic = TrafficSpec.closedLoop(concurrency: v.concurrency, requests: samples.count)
-        let fromRecorded = try Simulation.run(
-            s2, trace: Trace(requests: recReqs, offsets: recOffsets, difficulty: DifficultyColumn(recValues)))
-
+    /// Measured against predicted, metric by metric.
+    static func report(
+        _ v: Validator, _ samples: [MeasuredRequest], predicted: [RequestOutcome], measuredSpan mSpan: Double,
+        fromRecorded: SimulationResult
+    ) -> ValidationReport {
         func q(_ xs: [Double], _ p: Double) -> Double { Statistics.quantile(sorted: xs.sorted(), p) }
         let mE2E = samples.map { $0.e2elS * 1000 }
         let pE2E = predicted.map { $0.e2elS * 1000 }
@@ -158,7 +156,6 @@ public struct ValidationReport: Sendable {
         let mTPOT = samples.map { m in m.outputTokens > 1 ? (m.e2elS - m.ttftS) * 1000 / Double(m.outputTokens - 1) : 0
         }
         let pTPOT = predicted.map { $0.tpotS * 1000 }
-        let mSpan = samples.map { $0.startS + epochOffset[$0.epoch]! + $0.e2elS }.max()! - t0
         let pSpan = predicted.map { $0.arrivalS + $0.e2elS }.max()! - predicted.map(\.arrivalS).min()!
         let mTokens = Double(samples.reduce(0) { $0 + $1.outputTokens })
         let pTokens = Double(predicted.reduce(0) { $0 + $1.outputTokens })

@@ -226,10 +226,8 @@ public enum RequestImport {
         _ rows: [Row], idPrefix: String, synthetic spec: SyntheticTraceSpec?, recorded: Trace? = nil
     ) -> Trace {
         let rng = RandomStream(seed: spec?.seed ?? 0, name: "trace.import")
-        var requests: [TraceRequest] = []
-        var offsets = [0]
-        var values: [Float] = []
-        requests.reserveCapacity(rows.count)
+        var trace = TraceBuilder()
+        var values: [Float] = []  // one request's difficulties, the buffer reused
         var classes: [Int: [Int]] = [:]
         if let recorded {
             for r in 0..<recorded.count where recorded.outputTokens(r) > 0 {
@@ -238,6 +236,7 @@ public enum RequestImport {
         }
         let keys = classes.keys.sorted()
         for (k, row) in rows.enumerated() {
+            values.removeAll(keepingCapacity: true)
             var q = TraceRequest(id: "\(idPrefix)-\(k)", promptTokens: row.promptTokens, arrivalS: row.arrivalS)
             q.prefixBlocks = row.prefixBlocks
             if let recorded, !keys.isEmpty {
@@ -259,9 +258,8 @@ public enum RequestImport {
                 values.append(contentsOf: repeatElement(0, count: row.outputTokens))
                 q.profile = .none
             }
-            requests.append(q)
-            offsets.append(values.count)
+            trace.append(q, difficulty: values)
         }
-        return Trace(requests: requests, offsets: offsets, difficulty: DifficultyColumn(values))
+        return trace.build()
     }
 }

@@ -120,12 +120,11 @@ public enum SplitReasonImport {
                 ))
         }
         if items.isEmpty { throw HandoffError.input("no requests found", file: path) }
-        var values: [Float] = []
-        var offsets = [0]
-        for (_, resp) in items {
-            for (n, hard) in pieces(resp) { values.append(contentsOf: repeatElement(hard ? 1 : 0, count: n)) }
-            offsets.append(values.count)
+        var trace = TraceBuilder()
+        for (q, resp) in items {
+            trace.append(
+                q, difficulty: pieces(resp).flatMap { n, hard in repeatElement(Float(hard ? 1 : 0), count: n) })
         }
-        return Trace(requests: items.map { $0.0 }, offsets: offsets, difficulty: DifficultyColumn(values))
+        return trace.build()
     }
 }

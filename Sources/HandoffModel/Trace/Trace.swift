@@ -133,3 +133,41 @@ public final class Trace: @unchecked Sendable {
 struct DifficultySourceKey: MemoKey {
     typealias Value = DifficultySource
 }
+
+/// The one way to assemble a trace from its requests and their difficulties, request by request
+/// (the readers build theirs from their own columns).
+public struct TraceBuilder {
+    public private(set) var requests: [TraceRequest] = []
+    private var offsets = [0]
+    private var values: [Float] = []
+
+    public init() {}
+
+    /// Appends `q` with `difficulty`, one value per output token.
+    public mutating func append<S: Sequence<Float>>(_ q: TraceRequest, difficulty: S) {
+        requests.append(q)
+        values.append(contentsOf: difficulty)
+        offsets.append(values.count)
+    }
+
+    /// Appends request `r` of `trace`, its difficulties copied; `edit` may change the request.
+    public mutating func append(from trace: Trace, request r: Int, _ edit: (inout TraceRequest) -> Void = { _ in }) {
+        var q = trace.requests[r]
+        edit(&q)
+        append(q, difficulty: trace.tokenRange(r).lazy.map { trace.difficulty[$0] })
+    }
+
+    public func build() -> Trace {
+        Trace(requests: requests, offsets: offsets, difficulty: DifficultyColumn(values))
+    }
+}
+
+extension Trace {
+    /// The requests at `indices`, in that order, with their difficulties; `edit` may change each.
+    public func subset<S: Sequence<Int>>(_ indices: S, _ edit: (Int, inout TraceRequest) -> Void = { _, _ in }) -> Trace
+    {
+        var b = TraceBuilder()
+        for (k, r) in indices.enumerated() { b.append(from: self, request: r) { edit(k, &$0) } }
+        return b.build()
+    }
+}

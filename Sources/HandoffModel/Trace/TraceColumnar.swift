@@ -60,48 +60,63 @@ public enum TraceColumnar {
                     file: path + "/difficulty.npy", field: "difficulty[\(i)]")
             }
         }
-        var steps: [Int32] = []
-        var stepOffsets: [Int]? = nil
+        let (steps, stepOffsets) = try readSteps(path, requests: index.requests, offsets: offsets)
+        let (k, records) = try readStepRecords(path, steps: steps.count)
+        return Trace(
+            requests: index.requests, offsets: offsets, difficulty: column, steps: steps, stepOffsets: stepOffsets,
+            candidates: k, stepScores: records["step_scores"] ?? [], stepRewards: records["step_rewards"] ?? [])
+    }
+
+    /// steps.npy and step_offsets.npy, when present, checked as the JSONL `steps` field is: per
+    /// request, increasing positions in (0, output_tokens].
+    static func readSteps(
+        _ path: String, requests: [TraceRequest], offsets: [Int]
+    ) throws -> (steps: [Int32], stepOffsets: [Int]?) {
         let stepsFile = path + "/steps.npy"
         let soFile = path + "/step_offsets.npy"
-        if FileManager.default.fileExists(atPath: stepsFile) {
-            let raw = try NPY.readInts(stepsFile)
-            let so = try NPY.readInts(soFile)
-            guard so.count == index.count + 1, so.first == 0, so.last == raw.count else {
-                throw HandoffError.input(
-                    "must have requests + 1 entries from 0 to the length of steps.npy (\(raw.count))", file: soFile)
+        guard FileManager.default.fileExists(atPath: stepsFile) else {
+            if FileManager.default.fileExists(atPath: soFile) {
+                throw HandoffError.input("step_offsets.npy without steps.npy; give both or neither", file: soFile)
             }
-            // The rules of the JSONL `steps` field: per request, increasing positions in (0, output_tokens].
-            for r in 0..<index.count {
-                guard so[r + 1] >= so[r] else {
-                    throw HandoffError.input(
-                        "entry \(r + 1) (\(so[r + 1])) is below entry \(r) (\(so[r])); offsets must not decrease",
-                        file: soFile)
-                }
-                let n = offsets[r + 1] - offsets[r]
-                var prev = 0
-                for j in so[r]..<so[r + 1] {
-                    guard raw[j] > prev, raw[j] <= n else {
-                        throw HandoffError.input(
-                            "request \(index.requests[r].id) step \(j - so[r]): position \(raw[j]); expected increasing integers in (0, \(n)]",
-                            file: stepsFile, field: "steps[\(j)]")
-                    }
-                    prev = raw[j]
-                }
-            }
-            steps = raw.map { Int32($0) }
-            stepOffsets = so
-        } else if FileManager.default.fileExists(atPath: soFile) {
-            throw HandoffError.input("step_offsets.npy without steps.npy; give both or neither", file: soFile)
+            return ([], nil)
         }
+        let raw = try NPY.readInts(stepsFile)
+        let so = try NPY.readInts(soFile)
+        guard so.count == requests.count + 1, so.first == 0, so.last == raw.count else {
+            throw HandoffError.input(
+                "must have requests + 1 entries from 0 to the length of steps.npy (\(raw.count))", file: soFile)
+        }
+        for r in 0..<requests.count {
+            guard so[r + 1] >= so[r] else {
+                throw HandoffError.input(
+                    "entry \(r + 1) (\(so[r + 1])) is below entry \(r) (\(so[r])); offsets must not decrease",
+                    file: soFile)
+            }
+            let n = offsets[r + 1] - offsets[r]
+            var prev = 0
+            for j in so[r]..<so[r + 1] {
+                guard raw[j] > prev, raw[j] <= n else {
+                    throw HandoffError.input(
+                        "request \(requests[r].id) step \(j - so[r]): position \(raw[j]); expected increasing integers in (0, \(n)]",
+                        file: stepsFile, field: "steps[\(j)]")
+                }
+                prev = raw[j]
+            }
+        }
+        return (raw.map { Int32($0) }, so)
+    }
+
+    /// step_scores.npy and step_rewards.npy, when present: one row of K finite numbers per step,
+    /// the same K in both. Returns K (0 without them) and the files' values by name.
+    static func readStepRecords(_ path: String, steps: Int) throws -> (candidates: Int, records: [String: [Float]]) {
         var k = 0
         var records: [String: [Float]] = [:]
         for key in ["step_scores", "step_rewards"] where FileManager.default.fileExists(atPath: path + "/\(key).npy") {
             let file = path + "/\(key).npy"
             let (columns, values) = try NPY.readFloats2D(file)
-            guard values.count == steps.count * columns, columns > 0 else {
+            guard values.count == steps * columns, columns > 0 else {
                 throw HandoffError.input(
-                    "has \(values.count / max(columns, 1)) rows; expected one per step (\(steps.count), from steps.npy)",
+                    "has \(values.count / max(columns, 1)) rows; expected one per step (\(steps), from steps.npy)",
                     file: file)
             }
             guard k == 0 || columns == k else {
@@ -114,9 +129,7 @@ public enum TraceColumnar {
             k = columns
             records[key] = values
         }
-        return Trace(
-            requests: index.requests, offsets: offsets, difficulty: column, steps: steps, stepOffsets: stepOffsets,
-            candidates: k, stepScores: records["step_scores"] ?? [], stepRewards: records["step_rewards"] ?? [])
+        return (k, records)
     }
 
     /// The files a columnar trace directory may hold.

@@ -8,6 +8,26 @@ extension HybridSimulator {
     /// Stops with a message naming the broken rule when the replica sets, the KV counters or a
     /// sequence's place disagree.
     public func checkInvariants() {
+        let held = checkSequences()
+        for r in replicas.indices {
+            checkCounters(r, held)
+            let running = checkRunningList(r)
+            checkLazy(r)
+            checkIdleAndParked(r, running: running)
+        }
+        for s in seqs.indices where lane[s] == Self.lanePrefilling {
+            precondition(
+                replicas[seqs[s].replica].prefilling.contains(s),
+                "sequence \(s): prefilling lane off the list")
+        }
+        let placed = seqs.indices.filter { seqs[$0].place == .running || seqs[$0].place == .parked }.count
+        precondition(
+            placed == replicas.reduce(0) { $0 + $1.running.count + $1.parked.count }, "a sequence is in no list or two")
+    }
+
+    /// Each sequence's own fields; returns, per replica, the KV its sequences hold (with their
+    /// reservations), its waiting sequences and their KV.
+    func checkSequences() -> (kv: [Int], waiting: [Int], waitingKV: [Int]) {
         var kvOn = [Int](repeating: 0, count: replicas.count)
         var waitingOn = [Int](repeating: 0, count: replicas.count)
         var waitingKVOn = [Int](repeating: 0, count: replicas.count)
@@ -38,85 +58,93 @@ extension HybridSimulator {
             precondition(
                 q.active == (q.place == .running && hasWork(s)), "sequence \(s): active flag \(q.active) disagrees")
         }
-        for r in replicas.indices {
-            let rep = replicas[r]
-            // Prompt blocks cached across requests: the cache is counted once, shared blocks once.
-            let cache = blockCaches.isEmpty ? 0 : blockCaches[r.index].cachedTokens - blockCaches[r.index].sharedTokens
-            if !blockCaches.isEmpty { blockCaches[r.index].check() }
-            precondition(
-                rep.kvUsed == kvOn[r.index] + cache,
-                "replica \(r): kvUsed \(rep.kvUsed) ≠ Σ kv \(kvOn[r.index]) + cached − shared blocks \(cache)")
-            precondition(
-                rep.kvUsed <= rep.capacity || overflow,
-                "replica \(r): kvUsed \(rep.kvUsed) above capacity \(rep.capacity)")
-            precondition(rep.kvUsed >= 0, "replica \(r): negative kvUsed")
-            let reservedSeqs = seqs.indices.filter { seqs[$0].replica == r && seqs[$0].reserved > 0 }.count
-            precondition(
-                rep.reservedSeqs == reservedSeqs, "replica \(r): reservedSeqs \(rep.reservedSeqs) ≠ \(reservedSeqs)")
-            precondition(
-                rep.waitingCount == waitingOn[r.index],
-                "replica \(r): waitingCount \(rep.waitingCount) ≠ \(waitingOn[r.index]) waiting")
-            precondition(
-                rep.waitingKV == waitingKVOn[r.index],
-                "replica \(r): waitingKV \(rep.waitingKV) ≠ \(waitingKVOn[r.index])")
-            // Every waiting sequence has exactly one live entry, at or after the head.
-            var entries = [SequenceID: Int]()
-            for e in rep.waiting[rep.waitingHead...] where e.isLive(in: seqs.view) { entries[e.seq, default: 0] += 1 }
-            precondition(
-                entries.count == rep.waitingCount && entries.values.allSatisfy { $0 == 1 },
-                "replica \(r): waiting queue entries")
-            // Running list: admission order, places, and the active and decoding lists as its filters.
-            var running: [SequenceID] = []
-            var s = rep.running.head
-            while s.exists {
-                precondition(
-                    seqs[s].place == .running && seqs[s].replica == r,
-                    "replica \(r): running list holds \(s)")
-                if let last = running.last {
-                    precondition(seqs[last].admittedAt < seqs[s].admittedAt, "replica \(r): running order")
-                }
-                running.append(s)
-                s = seqs[s].next
-            }
-            precondition(
-                running.count == rep.running.count,
-                "replica \(r): running.count \(rep.running.count) ≠ \(running.count)")
-            precondition(
-                rep.active == running.filter { hasWork($0) }, "replica \(r): active list ≠ running with work")
-            precondition(rep.decoding == running.filter { readyToDecode($0) }, "replica \(r): decoding list")
-            precondition(
-                rep.decodeWidth == rep.decoding.reduce(0) { $0 + Int(seqs[$1].width) }, "replica \(r): decodeWidth"
-            )
-            precondition(
-                rep.prefilling == (tracksLazy ? rep.active.filter { !readyToDecode($0) } : []),
-                "replica \(r): prefilling list ≠ active less decoding")
-            precondition(
-                rep.prefilling.allSatisfy { lane[$0] == Self.lanePrefilling }, "replica \(r): prefilling lanes")
-            checkLazy(r)
-            // Every idle running sequence holding KV is in the idle heap.
-            let idle = Set(rep.idle.filter { $0.isLive(in: seqs.view) }.map(\.seq))
-            for q in running where !hasWork(q) && seqs[q].kv > 0 {
-                precondition(idle.contains(q), "replica \(r): idle sequence \(q) missing from the idle heap")
-            }
-            var parked = 0
-            s = rep.parked.head
-            while s.exists {
-                precondition(
-                    seqs[s].place == .parked && seqs[s].replica == r,
-                    "replica \(r): parked list holds \(s)")
-                parked += 1
-                s = seqs[s].next
-            }
-            precondition(parked == rep.parked.count, "replica \(r): parked.count")
-        }
-        for s in seqs.indices where lane[s] == Self.lanePrefilling {
-            precondition(
-                replicas[seqs[s].replica].prefilling.contains(s),
-                "sequence \(s): prefilling lane off the list")
-        }
-        let placed = seqs.indices.filter { seqs[$0].place == .running || seqs[$0].place == .parked }.count
+        return (kvOn, waitingOn, waitingKVOn)
+    }
+
+    /// Replica `r`'s counters against its sequences, and its waiting queue.
+    func checkCounters(_ r: ReplicaID, _ held: (kv: [Int], waiting: [Int], waitingKV: [Int])) {
+        let (kvOn, waitingOn, waitingKVOn) = held
+        let rep = replicas[r]
+        // Prompt blocks cached across requests: the cache is counted once, shared blocks once.
+        let cache = blockCaches.isEmpty ? 0 : blockCaches[r.index].cachedTokens - blockCaches[r.index].sharedTokens
+        if !blockCaches.isEmpty { blockCaches[r.index].check() }
         precondition(
-            placed == replicas.reduce(0) { $0 + $1.running.count + $1.parked.count }, "a sequence is in no list or two")
+            rep.kvUsed == kvOn[r.index] + cache,
+            "replica \(r): kvUsed \(rep.kvUsed) ≠ Σ kv \(kvOn[r.index]) + cached − shared blocks \(cache)")
+        precondition(
+            rep.kvUsed <= rep.capacity || overflow,
+            "replica \(r): kvUsed \(rep.kvUsed) above capacity \(rep.capacity)")
+        precondition(rep.kvUsed >= 0, "replica \(r): negative kvUsed")
+        let reservedSeqs = seqs.indices.filter { seqs[$0].replica == r && seqs[$0].reserved > 0 }.count
+        precondition(
+            rep.reservedSeqs == reservedSeqs, "replica \(r): reservedSeqs \(rep.reservedSeqs) ≠ \(reservedSeqs)")
+        precondition(
+            rep.waitingCount == waitingOn[r.index],
+            "replica \(r): waitingCount \(rep.waitingCount) ≠ \(waitingOn[r.index]) waiting")
+        precondition(
+            rep.waitingKV == waitingKVOn[r.index],
+            "replica \(r): waitingKV \(rep.waitingKV) ≠ \(waitingKVOn[r.index])")
+        // Every waiting sequence has exactly one live entry, at or after the head.
+        var entries = [SequenceID: Int]()
+        for e in rep.waiting[rep.waitingHead...] where e.isLive(in: seqs.view) { entries[e.seq, default: 0] += 1 }
+        precondition(
+            entries.count == rep.waitingCount && entries.values.allSatisfy { $0 == 1 },
+            "replica \(r): waiting queue entries")
+    }
+
+    /// Replica `r`'s running list: admission order, places, and the active, decoding and
+    /// prefilling lists as its filters. Returns the list.
+    func checkRunningList(_ r: ReplicaID) -> [SequenceID] {
+        let rep = replicas[r]
+        // Running list: admission order, places, and the active and decoding lists as its filters.
+        var running: [SequenceID] = []
+        var s = rep.running.head
+        while s.exists {
+            precondition(
+                seqs[s].place == .running && seqs[s].replica == r,
+                "replica \(r): running list holds \(s)")
+            if let last = running.last {
+                precondition(seqs[last].admittedAt < seqs[s].admittedAt, "replica \(r): running order")
+            }
+            running.append(s)
+            s = seqs[s].next
+        }
+        precondition(
+            running.count == rep.running.count,
+            "replica \(r): running.count \(rep.running.count) ≠ \(running.count)")
+        precondition(
+            rep.active == running.filter { hasWork($0) }, "replica \(r): active list ≠ running with work")
+        precondition(rep.decoding == running.filter { readyToDecode($0) }, "replica \(r): decoding list")
+        precondition(
+            rep.decodeWidth == rep.decoding.reduce(0) { $0 + Int(seqs[$1].width) }, "replica \(r): decodeWidth"
+        )
+        precondition(
+            rep.prefilling == (tracksLazy ? rep.active.filter { !readyToDecode($0) } : []),
+            "replica \(r): prefilling list ≠ active less decoding")
+        precondition(
+            rep.prefilling.allSatisfy { lane[$0] == Self.lanePrefilling }, "replica \(r): prefilling lanes")
+        return running
+    }
+
+    /// Every idle running sequence holding KV is in the idle heap; the parked list holds parked
+    /// sequences of `r`.
+    func checkIdleAndParked(_ r: ReplicaID, running: [SequenceID]) {
+        let rep = replicas[r]
+        // Every idle running sequence holding KV is in the idle heap.
+        let idle = Set(rep.idle.filter { $0.isLive(in: seqs.view) }.map(\.seq))
+        for q in running where !hasWork(q) && seqs[q].kv > 0 {
+            precondition(idle.contains(q), "replica \(r): idle sequence \(q) missing from the idle heap")
+        }
+        var parked = 0
+        var s = rep.parked.head
+        while s.exists {
+            precondition(
+                seqs[s].place == .parked && seqs[s].replica == r,
+                "replica \(r): parked list holds \(s)")
+            parked += 1
+            s = seqs[s].next
+        }
+        precondition(parked == rep.parked.count, "replica \(r): parked.count")
     }
 
     /// Sequence `s` as it is now: a lazy member brought up to its replica's epoch (without

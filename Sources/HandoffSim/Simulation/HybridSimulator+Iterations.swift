@@ -52,17 +52,15 @@ extension HybridSimulator {
         replicas[r].busy = false
         replicas[r].busySeconds += Double(j) * replicas[r].iterationSeconds
         replicas[r].iterations += j
-        let tierIdx = replicas[r].tier
         // Buffers reused from run to run (taking the batch out of the replica with a spare in its
         // place, not a copy-on-write of a shared array): no allocation per event.
         var batch = spareBatch
         spareBatch = []
         swap(&batch, &replicas[r].batch)
         let finished = finishedList
-        let done = doneList
         let chunkSends = chunkList
         finished.removeAll()
-        done.removeAll()
+        doneList.removeAll()
         chunkSends.removeAll()
         defer {
             // Only a non-empty one: removeAll(keepingCapacity:) on an empty array allocates a buffer.
@@ -76,84 +74,108 @@ extension HybridSimulator {
         let lazy = replicas[r].lazyRun
         var awaiting: [SequenceID] = []
         var nextAwaiting = 0
-        if lazy {
-            replicas[r].lazyRun = false
-            replicas[r].epoch += j
-            let grown = j * replicas[r].lazyWidth
-            replicas[r].lazyContext += grown
-            replicas[r].kvUsed += grown
-            generated += grown
-            if !replicas[r].awaitingFirst.isEmpty {
-                awaiting = replicas[r].awaitingFirst
-                replicas[r].awaitingFirst.removeAll(keepingCapacity: true)
-                if awaiting.count > 1 { awaiting.sort { seqs[$0].admittedAt < seqs[$1].admittedAt } }
-            }
-        }
+        if lazy { generated += endLazyRun(r, iterations: j, awaiting: &awaiting) }
         for s in batch {
             if nextAwaiting < awaiting.count { firstTokens(r, awaiting, &nextAwaiting, before: seqs[s].admittedAt) }
-            // Released while the run was in flight (its request ended on another tier).
-            guard seqs[s].place == .running else {
-                seqs[s].batch = 0
-                continue
-            }
-            let i = seqs[s].request
-            let chunk = seqs[s].batch
-            seqs[s].batch = 0
-            var produced = 0
-            if chunk > 0 {
-                // The part of the chunk reserved at admission is already counted in kvUsed.
-                let fromReserve = min(chunk, seqs[s].reserved)
-                seqs[s].reserved -= fromReserve
-                if fromReserve > 0 && seqs[s].reserved == 0 { replicas[r].reservedSeqs -= 1 }
-                seqs[s].kv += chunk
-                replicas[r].kvUsed += chunk - fromReserve
-                seqs[s].pendingPrefill -= chunk
-                prefilled += chunk
-                if seqs[s].pendingPrefill == 0 && seqs[s].scoring {
-                    seqs[s].scoring = false
-                    finished.append(s)
-                    continue
-                }
-                if seqs[s].pendingPrefill == 0 && seqs[s].decodeLeft > 0 {
-                    // A burst segment (speculative verification) emits all its tokens at once.
-                    produced = segments[Int(reqs[i].segFirst + reqs[i].seg)].burst ? seqs[s].decodeLeft : 1
-                }
-            } else if chunk < 0 {
-                produced = j
-                let w = Int(seqs[s].width)
-                seqs[s].kv += j * w
-                seqs[s].branchKV += j * (w - 1)
-                replicas[r].kvUsed += j * w
-            }
-            guard produced > 0 else { continue }
-            if reqs[i].firstToken < 0 && !silent(i) {
-                let role = Int(seqs[s].role)
-                let t = replicas[r].runStart + replicas[r].iterationSeconds
-                reqs[i].firstToken = role == 0 ? t : t + oneWay(tokens: 0)
-                // The request cannot end before its first token reaches the frontend (the return
-                // trip draws its own delay).
-                reqs[i].revealedAt = reqs[i].firstToken
-            }
-            seqs[s].decodeLeft -= produced
-            produce(request: i, role: Int(seqs[s].role), tokens: produced)
-            generated += produced * Int(seqs[s].width)
-            if pipelined {
-                seqs[s].sinceChunk += produced
-                while seqs[s].sinceChunk >= chunkTokens && seqs[s].decodeLeft > 0 {
-                    seqs[s].sinceChunk -= chunkTokens
-                    chunkSends.append(s)
-                }
-            }
-            if seqs[s].decodeLeft == 0 { finished.append(s) }
+            let (g, p) = endIteration(s, replica: r, iterations: j, finished: finished, chunkSends: chunkSends)
+            generated += g
+            prefilled += p
         }
         if lazy {
             firstTokens(r, awaiting, &nextAwaiting, before: Int.max)
-            popFinished(r, into: done)
+            popFinished(r, into: doneList)
         }
+        let tierIdx = replicas[r].tier
         tierGenerated[tierIdx] += generated
         tierPrefilled[tierIdx] += prefilled
+        handOn(r, batch: batch, lazy: lazy)
+    }
+
+    /// A lazy run's end for the whole lazy set at once: the epoch advances by `j` and each member's
+    /// context grows by j tokens per branch. Takes the members still awaiting their first token,
+    /// in admission order, into `awaiting`. Returns the tokens generated.
+    @inline(__always) func endLazyRun(_ r: ReplicaID, iterations j: Int, awaiting: inout [SequenceID]) -> Int {
+        replicas[r].lazyRun = false
+        replicas[r].epoch += j
+        let grown = j * replicas[r].lazyWidth
+        replicas[r].lazyContext += grown
+        replicas[r].kvUsed += grown
+        if !replicas[r].awaitingFirst.isEmpty {
+            awaiting = replicas[r].awaitingFirst
+            replicas[r].awaitingFirst.removeAll(keepingCapacity: true)
+            if awaiting.count > 1 { awaiting.sort { seqs[$0].admittedAt < seqs[$1].admittedAt } }
+        }
+        return grown
+    }
+
+    /// What the run's `j` iterations did to batch member `s`: its prefill chunk, or its decoded
+    /// tokens (a burst segment's all at once), its first token, pipelined chunks to send. Appends
+    /// it to `finished` when its segment's work is done. Returns (tokens generated, prefilled).
+    @inline(__always) func endIteration(
+        _ s: SequenceID, replica r: ReplicaID, iterations j: Int, finished: IndexList, chunkSends: IndexList
+    ) -> (generated: Int, prefilled: Int) {
+        // Released while the run was in flight (its request ended on another tier).
+        guard seqs[s].place == .running else {
+            seqs[s].batch = 0
+            return (0, 0)
+        }
+        let i = seqs[s].request
+        let chunk = seqs[s].batch
+        seqs[s].batch = 0
+        var produced = 0
+        if chunk > 0 {
+            // The part of the chunk reserved at admission is already counted in kvUsed.
+            let fromReserve = min(chunk, seqs[s].reserved)
+            seqs[s].reserved -= fromReserve
+            if fromReserve > 0 && seqs[s].reserved == 0 { replicas[r].reservedSeqs -= 1 }
+            seqs[s].kv += chunk
+            replicas[r].kvUsed += chunk - fromReserve
+            seqs[s].pendingPrefill -= chunk
+            if seqs[s].pendingPrefill == 0 && seqs[s].scoring {
+                seqs[s].scoring = false
+                finished.append(s)
+                return (0, chunk)
+            }
+            if seqs[s].pendingPrefill == 0 && seqs[s].decodeLeft > 0 {
+                // A burst segment (speculative verification) emits all its tokens at once.
+                produced = segments[Int(reqs[i].segFirst + reqs[i].seg)].burst ? seqs[s].decodeLeft : 1
+            }
+        } else if chunk < 0 {
+            produced = j
+            let w = Int(seqs[s].width)
+            seqs[s].kv += j * w
+            seqs[s].branchKV += j * (w - 1)
+            replicas[r].kvUsed += j * w
+        }
+        let prefilled = max(0, chunk)
+        guard produced > 0 else { return (0, prefilled) }
+        if reqs[i].firstToken < 0 && !silent(i) {
+            let role = Int(seqs[s].role)
+            let t = replicas[r].runStart + replicas[r].iterationSeconds
+            reqs[i].firstToken = role == 0 ? t : t + oneWay(tokens: 0)
+            // The request cannot end before its first token reaches the frontend (the return
+            // trip draws its own delay).
+            reqs[i].revealedAt = reqs[i].firstToken
+        }
+        seqs[s].decodeLeft -= produced
+        produce(request: i, role: Int(seqs[s].role), tokens: produced)
+        if pipelined {
+            seqs[s].sinceChunk += produced
+            while seqs[s].sinceChunk >= chunkTokens && seqs[s].decodeLeft > 0 {
+                seqs[s].sinceChunk -= chunkTokens
+                chunkSends.append(s)
+            }
+        }
+        if seqs[s].decodeLeft == 0 { finished.append(s) }
+        return (produced * Int(seqs[s].width), prefilled)
+    }
+
+    /// After a run's bookkeeping: prompt blocks published, every member's sets synced, memory
+    /// checked, pipelined chunks sent, finished segments handed on, and the next runs planned.
+    @inline(__always) func handOn(_ r: ReplicaID, batch: [SequenceID], lazy: Bool) {
+        let done = doneList
         // Prompts whose prefill completed publish their blocks (a pass of its own: a call inside
-        // the loop above cost 0.7% of the guard workload's instructions, caching off).
+        // the member loop cost 0.7% of the guard workload's instructions, caching off).
         if cachesBlocks {
             for s in batch where seqs[s].place == .running && seqs[s].pendingPrefill == 0 {
                 holdPromptBlocks(s, replica: r)
@@ -163,12 +185,12 @@ extension HybridSimulator {
         if lazy {
             for s in done { sync(s) }
             admitJoining(r)
-            if !done.isEmpty { mergeByAdmission(finished, done, into: mergedList) }
+            if !done.isEmpty { mergeByAdmission(finishedList, done, into: mergedList) }
         }
         if replicas[r].kvUsed > replicas[r].capacity { overflow = true }
         replicas[r].peakKV = max(replicas[r].peakKV, replicas[r].kvUsed)
-        if !chunkSends.isEmpty { sendChunks(chunkSends) }
-        for s in (lazy && !done.isEmpty ? mergedList : finished) { segmentDone(seq: s, request: seqs[s].request) }
+        if !chunkList.isEmpty { sendChunks(chunkList) }
+        for s in (lazy && !done.isEmpty ? mergedList : finishedList) { segmentDone(seq: s, request: seqs[s].request) }
         // A colocated partner waiting for the device goes first: turns alternate.
         if partner[r.index].exists && !replicas[partner[r.index]].busy { plan(partner[r.index]) }
         if !replicas[r].busy { plan(r) }
@@ -232,27 +254,39 @@ extension HybridSimulator {
         if !lazy { dropLazy(r) }
         // The iteration's batch: decoding sequences (all of them from the lazy sums, or eagerly) and
         // prefill chunks within max_num_batched_tokens, max_num_seqs and free memory; then the run.
-        // Kept in this function: split into a batch builder and a launcher (which the compiler
-        // does not inline), the same work cost 8% more instructions on bench scaling.
+        // The parts are @inline(__always): as calls (which the compiler did not inline), the same
+        // work cost 8% more instructions on bench scaling.
         var load = IterationLoad()
         var minLeft = Int.max
-        let decodeCount = replicas[r].decodeWidth
-        var avail = replicas[r].free - decodeCount
-        var budget = replicas[r].maxBatchedTokens - decodeCount
         var slots = replicas[r].maxSeqs
         if lazy {
             // Every decoding sequence, from the lazy sums: O(log n).
             load.decodeSeqs = replicas[r].lazyWidth
             load.decodeContext = Double(replicas[r].lazyContext)
             minLeft = lazyMinLeft(r)
-            slots -= decodeCount
+            slots -= replicas[r].decodeWidth
             assert(
-                replicas[r].lazyWidth == decodeCount && replicas[r].joining.isEmpty,
+                replicas[r].lazyWidth == replicas[r].decodeWidth && replicas[r].joining.isEmpty,
                 "replica \(r): a decoding sequence outside the lazy set")
         }
-        // Eagerly: every sequence with work in admission order, while a prefill chunk can still be
-        // given; then only the sequences ready to decode, from where that stopped. O(batch + log n).
-        // Lazily: the sequences with prefill to do, the same way. O(prefill chunks + log n).
+        fillBatch(r, lazy: lazy, load: &load, slots: &slots, minLeft: &minLeft)
+        if load.decodeSeqs == 0 && load.prefillTokens == 0 {
+            unstick(r)
+            return
+        }
+        launch(r, lazy: lazy, load: load, minLeft: minLeft)
+    }
+
+    /// The batch's prefill chunks and eager decoders. Eagerly: every sequence with work in
+    /// admission order, while a prefill chunk can still be given; then only the sequences ready to
+    /// decode, from where that stopped. O(batch + log n). Lazily: the sequences with prefill to do,
+    /// the same way. O(prefill chunks + log n).
+    @inline(__always) func fillBatch(
+        _ r: ReplicaID, lazy: Bool, load: inout IterationLoad, slots: inout Int, minLeft: inout Int
+    ) {
+        let decodeCount = replicas[r].decodeWidth
+        var avail = replicas[r].free - decodeCount
+        var budget = replicas[r].maxBatchedTokens - decodeCount
         let active = lazy ? replicas[r].prefilling : replicas[r].active
         var pos = 0
         var prefillOpen = budget > 0
@@ -297,19 +331,24 @@ extension HybridSimulator {
                 j += 1
             }
         }
-        if load.decodeSeqs == 0 && load.prefillTokens == 0 {
-            // Nothing can run. If work is stuck for memory, preempt; a lone sequence that cannot fit fails.
-            let stuck = replicas[r].active
-            if !stuck.isEmpty {
-                if preemptOne(replica: r) {
-                    plan(r)
-                    return
-                }
-                fail(seqs[stuck[0]].request)
-                plan(r)
-            }
+    }
+
+    /// Nothing can run. If work is stuck for memory, preempt; a lone sequence that cannot fit fails.
+    @inline(__always) func unstick(_ r: ReplicaID) {
+        let stuck = replicas[r].active
+        guard !stuck.isEmpty else { return }
+        if preemptOne(replica: r) {
+            plan(r)
             return
         }
+        fail(seqs[stuck[0]].request)
+        plan(r)
+    }
+
+    /// Starts the run: one iteration, or `k` decode-only iterations in which the batch cannot
+    /// change (until the first member's segment ends or memory runs out), as one event.
+    @inline(__always) func launch(_ r: ReplicaID, lazy: Bool, load given: IterationLoad, minLeft: Int) {
+        var load = given
         var k = 1
         let decodeOnly = load.prefillTokens == 0
         if decodeOnly {

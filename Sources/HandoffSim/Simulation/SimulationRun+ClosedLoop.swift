@@ -17,13 +17,13 @@ extension Simulation {
         let (prediction, live) = trace.memoised(key) { () -> ClosedLoopKey.Value in
             let p = ClosedLoopPrediction.make(
                 model, trace: trace, requests: all, threshold: rule.threshold, segment: segment)
-            var values: [Float] = []
-            var offsets = [0]
+            var streams = TraceBuilder()
             for r in all {
-                values += model.stream(trace: trace, request: r, segment: segment, p.trajectories[r])
-                offsets.append(values.count)
+                streams.append(
+                    trace.requests[r],
+                    difficulty: model.stream(trace: trace, request: r, segment: segment, p.trajectories[r]))
             }
-            return (p, Trace(requests: trace.requests, offsets: offsets, difficulty: DifficultyColumn(values)))
+            return (p, streams.build())
         }
         var s = scenario
         s.policy = rule.replay
