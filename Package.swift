@@ -47,12 +47,18 @@ let package = Package(
             name: "Handoff",
             dependencies: ["HandoffSupport", "HandoffModel", "HandoffSim", "HandoffAnalysis", "HandoffEngine"]
         ),
+        // The executables name the layers they use beside the umbrella: an incremental release build
+        // then relinks them against a changed layer (through the umbrella alone, one linked stale
+        // objects and crashed).
         .executableTarget(
             name: "handoff",
-            dependencies: ["Handoff", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Handoff", "HandoffSupport", "HandoffModel", "HandoffSim", "HandoffAnalysis", "HandoffEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // The fixed workload of the instruction-count guard (scripts/perf-guard).
-        .executableTarget(name: "handoff-guard", dependencies: ["Handoff"]),
+        .executableTarget(name: "handoff-guard", dependencies: ["Handoff", "HandoffModel", "HandoffSim"]),
         // libFuzzer entry points for the readers (scripts/fuzz); a plain build replays files.
         .executableTarget(name: "handoff-fuzz", dependencies: ["HandoffSupport", "HandoffModel"]),
         .testTarget(name: "HandoffTests", dependencies: ["Handoff"]),

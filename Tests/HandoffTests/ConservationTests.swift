@@ -9,8 +9,12 @@ import XCTest
 /// Random scenarios: every token generated exactly once, KV never above capacity, the clock
 /// never goes back; and the same seed gives byte-identical JSON.
 final class ConservationTests: XCTestCase {
-    /// - Parameter policy: a policy line replacing the drawn one (the draws stay the same).
     func randomScenario(_ k: Int, policy: String? = nil, _ overrides: [String] = []) throws -> Scenario {
+        try Self.randomScenario(k, policy: policy, overrides)
+    }
+
+    /// - Parameter policy: a policy line replacing the drawn one (the draws stay the same).
+    static func randomScenario(_ k: Int, policy: String? = nil, _ overrides: [String] = []) throws -> Scenario {
         let rng = RandomStream(seed: UInt64(k), name: "test")
         let policies = ["small-only", "large-only", "splitreason"]
         let modes = ["sequential", "pipelined"]
@@ -183,7 +187,7 @@ final class ConservationTests: XCTestCase {
             let eager = HybridSimulator(scenario: sc, trace: trace)
             eager.decodesLazily = false
             let a = try eager.run()
-            let lazy = HybridSimulator(scenario: sc, trace: trace)
+            let lazy = Simulator<VLLMScheduler>(scenario: sc, trace: trace)
             lazy.checksInvariants = true
             let b = try lazy.run()
             XCTAssertEqual(a.events, b.events, "scenario \(k)")
@@ -229,7 +233,7 @@ final class ConservationTests: XCTestCase {
     /// splitreason-a6000 sweep: 980 of 1,000 requests never finished).
     func testPlanEvictsCachedPrefixesOfWaitingSequences() throws {
         let sc = try ScenarioLoader.load(path: nil, overrides: ["tiers.large.kv_capacity_tokens=1000"])
-        let sim = HybridSimulator(scenario: sc, trace: try Simulation.loadTrace(sc))
+        let sim = Simulator<VLLMScheduler>(scenario: sc, trace: try Simulation.loadTrace(sc))
         let r = sim.tierFirstReplica[1]
         sim.seqs = Slab(capacity: 3)
         sim.lane = Slab(capacity: 3)
@@ -239,12 +243,12 @@ final class ConservationTests: XCTestCase {
             q.pendingPrefill = k == 0 ? 300 : 100
             q.decodeLeft = 10
             sim.seqs.append(q)
-            sim.lane.append(HybridSimulator.laneNone)
+            sim.lane.append(Simulator<VLLMScheduler>.laneNone)
             sim.replicas[r].kvUsed += 300
             sim.replicas[r].enqueue(SequenceID(k), in: sim.seqs.view)
         }
         // Free: 100. The head needs 301: the last in the queue gives up its 300-token prefix.
-        sim.plan(r)
+        VLLMScheduler.plan(sim, replica: r)
         XCTAssertTrue(sim.replicas[r].busy)
         XCTAssertEqual(sim.replicas[r].active.first, SequenceID(0))
         XCTAssertEqual(sim.seqs[SequenceID(2)].kv, 0)

@@ -39,7 +39,9 @@ final class FunctionLengthTests: XCTestCase {
             where f.hasSuffix(".swift") && !Self.generated.contains(URL(fileURLWithPath: f).lastPathComponent) {
                 let text = try String(contentsOf: dir.appendingPathComponent(f), encoding: .utf8)
                 for long in Self.longFunctions(text, limit: Self.limit) {
-                    XCTFail("Sources/\(target)/\(f):\(long.line): \(long.name) has \(long.length) lines (limit \(Self.limit))")
+                    XCTFail(
+                        "Sources/\(target)/\(f):\(long.line): \(long.name) has \(long.length) lines (limit \(Self.limit))"
+                    )
                 }
                 files += 1
             }

@@ -99,12 +99,13 @@ final class PolicyOwnershipTests: XCTestCase {
             e2el.append(try Simulation.run(sc, trace: trace).typedSummary.latencyMs.e2el.mean)
         }
         XCTAssertEqual(
-            trace.memoisedKeys.filter { $0.base is HybridSimulator.PlanKey }.count, 1, "\(trace.memoisedKeys)")
+            trace.memoisedKeys.filter { $0.base is Simulator<VLLMScheduler>.PlanKey }.count, 1, "\(trace.memoisedKeys)")
         XCTAssertEqual(Set(e2el).count, 3, "each execution simulated on its own: \(e2el)")
         let other = try ScenarioLoader.load(
             path: nil, overrides: ["trace.synthetic.requests=40", "policy.offload_threshold=0.5"])
         _ = try Simulation.run(other, trace: trace)
         XCTAssertEqual(
-            trace.memoisedKeys.filter { $0.base is HybridSimulator.PlanKey }.count, 2, "a threshold is a new plan")
+            trace.memoisedKeys.filter { $0.base is Simulator<VLLMScheduler>.PlanKey }.count, 2,
+            "a threshold is a new plan")
     }
 }

@@ -62,7 +62,8 @@ public enum SimulationOutput {
             format:
                 "stability: %@ (offered %.4g req/s; %.0f%% of the arrivals after the first third served by the last arrival; mean E2EL %.2f× the arrival span)\n",
             st.state.rawValue, st.offeredRps, 100 * st.servedShare, st.warmupShare)
-        out += "\nlatency (ms; modelled by each tier's latency law, docs/model.md)\n"
+        let scheduler = s.simulation?.scheduler.map { ", replica scheduler \($0)" } ?? ""
+        out += "\nlatency (ms; modelled by each tier's latency law\(scheduler), docs/model.md)\n"
         out += "                    mean        p50        p90        p95        p99\n"
         for (k, p) in [("ttft", s.latencyMs.ttft), ("tpot", s.latencyMs.tpot), ("e2el", s.latencyMs.e2el)] {
             out += k.padding(toLength: 12, withPad: " ", startingAt: 0)

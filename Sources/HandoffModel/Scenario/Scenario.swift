@@ -260,14 +260,30 @@ public struct SLOSpec: Sendable, Equatable {
 }
 
 /// How finely the serving model runs (the `simulation` section).
+/// The replica scheduler every GPU replica runs (`simulation.scheduler`; HandoffSim's
+/// `SchedulerRegistry` maps each to its implementation).
+public enum SchedulerKind: String, Sendable, CaseIterable {
+    /// vLLM V1 (and Sarathi-Serve): decodes first, prefill chunked into what is left of the
+    /// token budget, in one batch.
+    case vllm
+    /// vLLM V0 without chunked prefill (and Orca-style prefill priority): whole prompts in
+    /// prefill-only iterations while any prompt can be admitted; the decoders wait.
+    case prefill_first
+}
+
 public struct SimulationSpec: Sendable, Equatable {
+    /// The replica scheduler (default vllm).
+    public var scheduler: SchedulerKind = .vllm
     /// 0: exact. N > 0: each request's plain segments run in windows of at least N tokens, one
     /// segment per role per window (`PolicyPlan.coalesced`, docs/model.md "Coarse handoffs").
     public var coalesceTokens = 0
     /// Set on a result's scenario when the coarse run rejected or failed requests and the exact
     /// run replaced it.
     public var exactRerun = false
-    public init(coalesceTokens: Int = 0) { self.coalesceTokens = coalesceTokens }
+    public init(coalesceTokens: Int = 0, scheduler: SchedulerKind = .vllm) {
+        self.coalesceTokens = coalesceTokens
+        self.scheduler = scheduler
+    }
 }
 
 public enum TraceSource: Sendable, Equatable {

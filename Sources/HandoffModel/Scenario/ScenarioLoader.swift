@@ -226,7 +226,10 @@ public enum ScenarioLoader {
         try so.finish()
         let si = try r.section("simulation") ?? absent(root, "simulation")
         let simulation = SimulationSpec(
-            coalesceTokens: try si.int("coalesce_tokens", default: 0, min: 0, max: Limits.requestTokens))
+            coalesceTokens: try si.int("coalesce_tokens", default: 0, min: 0, max: Limits.requestTokens),
+            scheduler: SchedulerKind(
+                rawValue: try si.string(
+                    "scheduler", default: SchedulerKind.vllm.rawValue, oneOf: SchedulerKind.allCases.map(\.rawValue)))!)
         try si.finish()
         return (accuracy, slo, simulation)
     }

@@ -4,7 +4,7 @@ import HandoffSupport
 /// API tiers: a hosted model with no replicas. A call's first token comes after a sampled TTFT
 /// and the rest at a sampled rate (stream "api"); it bills the context sent (the part sent
 /// before at the cached price, when the tier has one) and the tokens returned.
-extension HybridSimulator {
+extension Simulator {
     /// Request `i`'s segment `seg` runs as one call on API tier `t` (for role `role`).
     func startAPICall(_ i: RequestID, _ seg: Segment, role: Int, tier t: Int) {
         let tier = scenario.tiers[t]

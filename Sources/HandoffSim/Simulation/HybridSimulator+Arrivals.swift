@@ -3,7 +3,7 @@ import HandoffSupport
 
 /// Arrival processes: every request's arrival time (Poisson, gamma, constant, replayed, or a
 /// closed loop of `traffic.concurrency` users), its state and sequences, and its admission.
-extension HybridSimulator {
+extension Simulator {
     /// Creates every request of the run with its arrival time (drawn from the stream "arrivals")
     /// and one sequence per role.
     func createRequests(_ plan: PolicyPlan) throws {

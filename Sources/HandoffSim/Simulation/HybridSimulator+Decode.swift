@@ -21,8 +21,10 @@ import HandoffSupport
 ///
 /// `lane[s]`: ≥ 0 a lazy member (its base epoch); −1 none; −2 joining (ready since the lazy run
 /// in flight started); −3 in the replica's `prefilling` list.
-extension HybridSimulator {
-    static let laneNone = -1, laneJoining = -2, lanePrefilling = -3
+extension Simulator {
+    @inline(__always) static var laneNone: Int { -1 }
+    @inline(__always) static var laneJoining: Int { -2 }
+    @inline(__always) static var lanePrefilling: Int { -3 }
 
     /// Can replica `r`'s next run batch every decoding sequence (the condition for a lazy plan)?
     @inline(__always) func canRunLazily(_ r: ReplicaID) -> Bool {

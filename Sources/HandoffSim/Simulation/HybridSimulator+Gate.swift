@@ -3,7 +3,7 @@ import HandoffSupport
 
 /// Adaptive policies (`AdaptivePolicy`): the decision at a segment boundary, and the view it is
 /// made from. Static policies never come here: every call site tests the constant `gated` first.
-extension HybridSimulator {
+extension Simulator {
     /// Request `i`'s segment `k` is planned on another tier than the entry one and is about to
     /// start: asks the policy. A refused segment runs on the entry tier (`RequestState.refusedSeg`),
     /// and is recorded for the accuracy model. Returns whether it runs as planned.

@@ -4,7 +4,7 @@ import HandoffSupport
 /// Self-checks of the replica bookkeeping, in the manner of swift-collections' `Heap+Invariants`:
 /// with `checksInvariants` set, `run()` calls `checkInvariants()` after every event. O(sequences)
 /// per call, so only tests turn it on.
-extension HybridSimulator {
+extension Simulator {
     /// Stops with a message naming the broken rule when the replica sets, the KV counters or a
     /// sequence's place disagree.
     public func checkInvariants() {

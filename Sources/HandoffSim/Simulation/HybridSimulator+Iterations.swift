@@ -5,7 +5,7 @@ import HandoffSupport
 /// decoding, the batch), and at the run's end credits prefill chunks and decoded tokens, ends
 /// the segments that finished, and plans again. Colocated tiers take turns on a device.
 /// Admission bookkeeping, eviction and preemption are in `HybridSimulator+Replicas.swift`.
-extension HybridSimulator {
+extension Simulator {
     /// Do tiers `a` and `b` share GPUs?
     @inline(__always) func colocated(_ a: Int, _ b: Int) -> Bool { a != b && device[a] == device[b] }
 
@@ -21,7 +21,7 @@ extension HybridSimulator {
     func poke(_ r: ReplicaID) {
         if !replicas[r].busy {
             // The device is the partner's: its run ends at the next iteration boundary, then turns alternate.
-            if deviceBusy(r) { cut(partner[r.index]) } else { plan(r) }
+            if deviceBusy(r) { cut(partner[r.index]) } else { Scheduler.plan(self, replica: r) }
             return
         }
         guard replicas[r].decodeOnlyRun, replicas[r].plannedIterations > 1 else { return }
@@ -192,8 +192,10 @@ extension HybridSimulator {
         if !chunkList.isEmpty { sendChunks(chunkList) }
         for s in (lazy && !done.isEmpty ? mergedList : finishedList) { segmentDone(seq: s, request: seqs[s].request) }
         // A colocated partner waiting for the device goes first: turns alternate.
-        if partner[r.index].exists && !replicas[partner[r.index]].busy { plan(partner[r.index]) }
-        if !replicas[r].busy { plan(r) }
+        if partner[r.index].exists && !replicas[partner[r.index]].busy {
+            Scheduler.plan(self, replica: partner[r.index])
+        }
+        if !replicas[r].busy { Scheduler.plan(self, replica: r) }
     }
 
     /// The lazy members of `awaiting` admitted before `a` (from `next` on) decoded their request's
@@ -244,7 +246,7 @@ extension HybridSimulator {
     /// Replica `r` is idle: plans its next run of iterations (vLLM's scheduler step) — take
     /// from the tier's shared queue, admit waiting sequences, make room for the decode batch's
     /// growth, build the batch, and start the run.
-    func plan(_ r: ReplicaID) {
+    func planContinuousBatch(_ r: ReplicaID) {
         guard !replicas[r].busy, !deviceBusy(r) else { return }
         takeFromTierQueue(r)
         admitWaiting(r)
@@ -338,11 +340,11 @@ extension HybridSimulator {
         let stuck = replicas[r].active
         guard !stuck.isEmpty else { return }
         if preemptOne(replica: r) {
-            plan(r)
+            Scheduler.plan(self, replica: r)
             return
         }
         fail(seqs[stuck[0]].request)
-        plan(r)
+        Scheduler.plan(self, replica: r)
     }
 
     /// Starts the run: one iteration, or `k` decode-only iterations in which the batch cannot
@@ -406,7 +408,7 @@ extension HybridSimulator {
             // KV cache. It fails, as vLLM aborts a sequence that can no longer fit.
             guard replicas[r].running.count == 1, replicas[r].decodeWidth > 0 else { break }
             fail(seqs[replicas[r].running.tail].request)
-            plan(r)
+            Scheduler.plan(self, replica: r)
             return false
         }
         return true

@@ -2,7 +2,7 @@ import HandoffModel
 import HandoffSupport
 
 /// The run's raw result (`SimulationOutcome`), read off the request and replica states.
-extension HybridSimulator {
+extension Simulator {
     func outcome() -> SimulationOutcome {
         var out: [RequestOutcome] = []
         out.reserveCapacity(reqs.count)

@@ -5,7 +5,7 @@ import HandoffSupport
 /// The tier that does not start prefills the prompt alongside, and the idle tier prefills the
 /// active one's tokens in chunks of `chunk_tokens` as they arrive (events `chunk`), so a handoff
 /// prefills only the last partial chunk.
-extension HybridSimulator {
+extension Simulator {
     /// Request `i` arrives: the tier that does not start follows along from the start.
     func startShadow(_ i: RequestID) {
         // The tier that does not start prefills the prompt too.

@@ -14,7 +14,7 @@ import HandoffSupport
 /// - a request that ends leaves its blocks cached (LRU); a preempted or evicted sequence drops its
 ///   references without caching (its blocks stay only while another sequence holds them);
 /// - under KV pressure cached blocks go first, least recently released first.
-extension HybridSimulator {
+extension Simulator {
     /// Builds the per-request block lists and the per-sequence counters when some tier caches
     /// prompt blocks across requests. O(blocks in the trace).
     func preparePrefixBlocks() {
@@ -40,7 +40,7 @@ extension HybridSimulator {
     /// Outstanding requests by which a replica may exceed the least loaded one and still be chosen
     /// for its cache (SGLang's cache-aware router balances the same way: by prefix match while
     /// loads are within a threshold, by load beyond it).
-    static let affinityBalance = 32
+    @inline(__always) static var affinityBalance: Int { 32 }
 
     /// Of the replicas of tier `t` within `affinityBalance` of the least loaded, the one whose
     /// cache holds the longest prefix of request `i`'s prompt blocks; among equals, the least

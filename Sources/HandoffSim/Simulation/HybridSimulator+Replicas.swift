@@ -8,7 +8,7 @@ import HandoffSupport
 /// Every operation here is O(1) or O(log n) in the size of the set it touches, amortised, except
 /// inserting into or removing from `active` (a binary search and a move of the running sequences
 /// with work, which the next iteration visits anyway).
-extension HybridSimulator {
+extension Simulator {
     // MARK: Running set, active and decoding lists
 
     /// Admits `s` to replica `r`'s running set, newest. O(1), plus the active-list insert.

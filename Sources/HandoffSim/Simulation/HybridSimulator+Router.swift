@@ -4,7 +4,7 @@ import HandoffSupport
 /// Routing to a tier's replicas: `least_loaded` (the fewest outstanding sequences, chosen when a
 /// sequence first reaches the tier), `shared_queue` (one FIFO per tier, drained by whichever
 /// replica has a free slot), and `prefix_affinity` (`HybridSimulator+PrefixBlocks.swift`).
-extension HybridSimulator {
+extension Simulator {
     /// Shared-queue routing: replica `r` takes sequences from its tier's queue while it has a free
     /// slot and nothing waiting.
     @inline(__always) func takeFromTierQueue(_ r: ReplicaID) {

@@ -5,7 +5,7 @@ import HandoffSupport
 /// moves), delivering the work to a replica, and what happens when a segment ends (rollback,
 /// pruning, revealed tokens, the next segment or the request's end); releasing a request's
 /// sequences when it completes or fails.
-extension HybridSimulator {
+extension Simulator {
     /// Starts the current segment of request `i` on its role's tier; a parallel group starts all
     /// its segments at once, and `seg` moves to the group's last one.
     func startSegment(_ i: RequestID, from prev: SequenceID?, handoff: Bool) {

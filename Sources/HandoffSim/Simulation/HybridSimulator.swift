@@ -19,7 +19,12 @@ import HandoffSupport
 /// checked after every event in the tests). Requests, sequences and replicas are named by
 /// `RequestID`, `SequenceID` and `ReplicaID` (`SlabID.swift`), which index `reqs`, `seqs` and
 /// `replicas`; a request's sequences are `seqBase` plus its roles.
-public final class HybridSimulator {
+///
+/// The replica scheduler (admission, batch formation, the end of a run) is the generic parameter
+/// `Scheduler` (`ReplicaScheduler.swift`), which the compiler specialises: the core calls
+/// `Scheduler.plan` and `Scheduler.finishRun` with no dynamic dispatch. `HybridSimulator` is the
+/// public face of the simulator with today's vLLM-style scheduler.
+final class Simulator<Scheduler: ReplicaScheduler> {
     enum Kind: UInt8 { case arrival, seqArrive, runEnd, chunk, apiDone, requestReturn }
 
     struct RequestState {
@@ -213,7 +218,7 @@ public final class HybridSimulator {
             case .seqArrive: seqArrive(SequenceID(argument: e.argument))
             case .runEnd:
                 let r = ReplicaID(e.target)
-                if replicas[r].busy && replicas[r].version == e.argument { finishRun(r) }
+                if replicas[r].busy && replicas[r].version == e.argument { Scheduler.finishRun(self, replica: r) }
             case .chunk: chunkArrive(SequenceID(argument: e.argument))
             case .apiDone:
                 let i = RequestID(argument: e.argument)

@@ -167,9 +167,12 @@ extension SimulationSummary {
                 refusedShare: $0.proposed > 0 ? Double(o.refusedOffloads.count) / Double($0.proposed) : 0,
                 refusedTokens: $0.refusedTokens)
         }
+        let scheduler = s.simulation.scheduler == .vllm ? nil : s.simulation.scheduler.rawValue
         simulation =
-            s.simulation.coalesceTokens > 0
-            ? Coarse(coalesceTokens: s.simulation.coalesceTokens, exactRerun: s.simulation.exactRerun) : nil
+            s.simulation.coalesceTokens > 0 || scheduler != nil
+            ? Coarse(
+                coalesceTokens: s.simulation.coalesceTokens, exactRerun: s.simulation.exactRerun, scheduler: scheduler)
+            : nil
     }
 
     /// Attainment of each bound set, and goodput: served requests meeting every bound set, per

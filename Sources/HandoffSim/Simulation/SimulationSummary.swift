@@ -139,12 +139,16 @@ public struct SimulationSummary: Codable, Sendable {
             case refusedTokens = "refused_tokens"
         }
     }
+    /// How the run was simulated, when not the default: coarse handoffs, another replica scheduler.
     public struct Coarse: Codable, Sendable {
         public var coalesceTokens: Int
         public var exactRerun: Bool
+        /// The replica scheduler, when not vllm.
+        public var scheduler: String?
         enum CodingKeys: String, CodingKey {
             case coalesceTokens = "coalesce_tokens"
             case exactRerun = "exact_rerun"
+            case scheduler
         }
     }
 
