@@ -260,8 +260,8 @@ public struct SLOSpec: Sendable, Equatable {
 }
 
 /// How finely the serving model runs (the `simulation` section).
-/// The replica scheduler every GPU replica runs (`simulation.scheduler`; HandoffSim's
-/// `SchedulerRegistry` maps each to its implementation).
+/// The replica scheduler every GPU replica runs (`simulation.scheduler`; `HybridSimulator.run`
+/// maps each to its implementation in HandoffSim's Schedulers/).
 public enum SchedulerKind: String, Sendable, CaseIterable {
     /// vLLM V1 (and Sarathi-Serve): decodes first, prefill chunked into what is left of the
     /// token budget, in one batch.

@@ -44,7 +44,8 @@ struct FinishEntry: HeapKeyed {
 ///
 /// The replica owns the sets below and their moves (`Replica+Sets.swift`: the waiting queue, the
 /// idle heap, the running and parked lists, lists in admission order). The scheduler that decides
-/// with them is the simulator's: planning and ending a run of iterations in
+/// with them is the simulator's generic parameter (Schedulers/: `VLLMScheduler`,
+/// `PrefillFirstScheduler`), built from planning and ending a run of iterations in
 /// `HybridSimulator+Iterations.swift`, admission, eviction and preemption in
 /// `HybridSimulator+Replicas.swift` (they also keep the lazy decode sums of
 /// `HybridSimulator+Decode.swift` in line). The sets are kept so that no per-event operation scans

@@ -12,7 +12,8 @@ import HandoffSupport
 /// The simulator's parts, one extension per file, in the order an event meets them:
 /// `+Arrivals` (arrival processes, closed loops), `+Segments` (a request's segments: handoffs,
 /// delivery to a replica, a segment's end, the request's end), `+Router` (which replica),
-/// `+Iterations` (the replica scheduler: planning a run of iterations, ending it),
+/// `+Iterations` (the replica schedulers' building blocks: planning a run of iterations, ending
+/// it; the schedulers themselves are in Schedulers/),
 /// `+Replicas` (admission queues, KV, eviction, preemption), `+Decode` (lazy decode accounting),
 /// `+PrefixBlocks` (prompt blocks cached across requests), `+Pipelined`, `+API` (API tiers),
 /// `+Gate` (adaptive policies' decisions), `+Outcome`, and `+Invariants` (the bookkeeping
