@@ -3,10 +3,10 @@ import XCTest
 
 /// No function of the library runs much past a screen. A function starts at a `func` or `init`
 /// line and ends at the first later line that closes a brace at its indentation (swift-format's
-/// layout, which scripts/format keeps); lines are counted from one to the other. The limit is 95:
-/// five functions of 86–95 lines remain (readers and the calibrator's probe loop), none above.
+/// layout, which scripts/format keeps); lines are counted from one to the other. The limit is 80,
+/// the length of a screen.
 final class FunctionLengthTests: XCTestCase {
-    static let limit = 95
+    static let limit = 80
     static let libraryTargets = ["HandoffSupport", "HandoffModel", "HandoffSim", "HandoffAnalysis", "HandoffEngine"]
     /// Generated tables, not code.
     static let generated: Set<String> = ["Catalog+Data.swift", "DefaultScenario.swift"]

@@ -63,12 +63,29 @@ public struct BenchComparison: Sendable {
         guard case .object = v else {
             throw HandoffError.input("expected a JSON object (vllm bench serve --save-result)", file: path)
         }
+        let f = BenchFields(v: v, path: path)
+        for k in metrics where k != "completed" { _ = try f.number(k) }
+        let completed = try f.count("completed")
+        let (requestRate, burstiness, maxConcurrency) = try f.arrivals()
+        let (input, output, exact) = try f.lengths(completed: completed)
+        return Workload(
+            inputLens: input, outputLens: output, exactLengths: exact, requestRate: requestRate, burstiness: burstiness,
+            maxConcurrency: maxConcurrency, measured: v)
+    }
+
+    /// A `vllm bench serve --save-result` file's fields, read with errors that name the file and
+    /// the field.
+    struct BenchFields {
+        let v: JSONValue
+        let path: String
+
         func number(_ k: String) throws -> Double {
             guard case .number(let x)? = v[k] else {
                 throw HandoffError.input("missing or not a number; expected vLLM's `\(k)`", file: path, field: k)
             }
             return x
         }
+
         func count(_ k: String) throws -> Int {
             let x = try number(k)
             guard x >= 0, x == x.rounded(), x <= Double(Limits.requestTokens) * 1e3 else {
@@ -76,6 +93,7 @@ public struct BenchComparison: Sendable {
             }
             return Int(x)
         }
+
         func lens(_ k: String) throws -> [Int]? {
             switch v[k] {
             case nil, .null?: return nil
@@ -89,63 +107,69 @@ public struct BenchComparison: Sendable {
             default: throw HandoffError.input("expected an array of token counts", file: path, field: k)
             }
         }
-        for k in metrics where k != "completed" { _ = try number(k) }
-        let completed = try count("completed")
-        var requestRate: Double?
-        switch v["request_rate"] {
-        case .string(let s)? where s == "inf": requestRate = nil
-        case .number(let x)? where x > 0 && x.isFinite: requestRate = x
-        case nil:
-            throw HandoffError.input(
-                "missing; expected a rate in requests/s or \"inf\"", file: path, field: "request_rate")
-        default:
-            throw HandoffError.input(
-                "expected a positive rate in requests/s or \"inf\"", file: path, field: "request_rate")
-        }
-        var burstiness = 1.0
-        if case .number(let b)? = v["burstiness"] {
-            guard b > 0 else { throw HandoffError.input("\(b); expected > 0", file: path, field: "burstiness") }
-            burstiness = b
-        }
-        var maxConcurrency: Int?
-        switch v["max_concurrency"] {
-        case nil, .null?: maxConcurrency = nil
-        case .number(let x)? where x >= 1 && x == x.rounded(): maxConcurrency = Int(x)
-        default: throw HandoffError.input("expected an integer ≥ 1 or null", file: path, field: "max_concurrency")
-        }
-        var input: [Int]
-        var output: [Int]
-        var exact = true
-        if let i = try lens("input_lens"), let o = try lens("output_lens") {
-            guard i.count == o.count else {
+
+        /// `request_rate` (nil: "inf"), `burstiness` (1 when absent) and `max_concurrency`.
+        func arrivals() throws -> (rate: Double?, burstiness: Double, maxConcurrency: Int?) {
+            var requestRate: Double?
+            switch v["request_rate"] {
+            case .string(let s)? where s == "inf": requestRate = nil
+            case .number(let x)? where x > 0 && x.isFinite: requestRate = x
+            case nil:
                 throw HandoffError.input(
-                    "\(o.count) entries against \(i.count) in input_lens; expected one per request", file: path,
-                    field: "output_lens")
+                    "missing; expected a rate in requests/s or \"inf\"", file: path, field: "request_rate")
+            default:
+                throw HandoffError.input(
+                    "expected a positive rate in requests/s or \"inf\"", file: path, field: "request_rate")
             }
-            var errors = [String](repeating: "", count: i.count)
-            if case .array(let es)? = v["errors"], es.count == i.count {
-                for (k, e) in es.enumerated() { if case .string(let s) = e { errors[k] = s } }
+            var burstiness = 1.0
+            if case .number(let b)? = v["burstiness"] {
+                guard b > 0 else { throw HandoffError.input("\(b); expected > 0", file: path, field: "burstiness") }
+                burstiness = b
             }
-            // Failed requests (an error, or nothing generated) are not part of the workload served.
-            let kept = i.indices.filter { errors[$0].isEmpty && o[$0] > 0 }
-            input = kept.map { i[$0] }
-            output = kept.map { o[$0] }
-        } else {
-            guard completed > 0 else {
-                throw HandoffError.input("0 requests completed: nothing to rebuild", file: path, field: "completed")
+            var maxConcurrency: Int?
+            switch v["max_concurrency"] {
+            case nil, .null?: maxConcurrency = nil
+            case .number(let x)? where x >= 1 && x == x.rounded(): maxConcurrency = Int(x)
+            default: throw HandoffError.input("expected an integer ≥ 1 or null", file: path, field: "max_concurrency")
             }
-            exact = false
-            let meanIn = Int((try number("total_input_tokens") / Double(completed)).rounded())
-            let meanOut = max(1, Int((try number("total_output_tokens") / Double(completed)).rounded()))
-            input = Array(repeating: meanIn, count: completed)
-            output = Array(repeating: meanOut, count: completed)
+            return (requestRate, burstiness, maxConcurrency)
         }
-        guard !input.isEmpty else {
-            throw HandoffError.input("no completed request with output tokens", file: path, field: "output_lens")
+
+        /// Each completed request's lengths from `input_lens`/`output_lens` (`--save-detailed`;
+        /// failed requests left out), or else every request at the mean lengths (`exact` false).
+        func lengths(completed: Int) throws -> (input: [Int], output: [Int], exact: Bool) {
+            var input: [Int]
+            var output: [Int]
+            var exact = true
+            if let i = try lens("input_lens"), let o = try lens("output_lens") {
+                guard i.count == o.count else {
+                    throw HandoffError.input(
+                        "\(o.count) entries against \(i.count) in input_lens; expected one per request", file: path,
+                        field: "output_lens")
+                }
+                var errors = [String](repeating: "", count: i.count)
+                if case .array(let es)? = v["errors"], es.count == i.count {
+                    for (k, e) in es.enumerated() { if case .string(let s) = e { errors[k] = s } }
+                }
+                // Failed requests (an error, or nothing generated) are not part of the workload served.
+                let kept = i.indices.filter { errors[$0].isEmpty && o[$0] > 0 }
+                input = kept.map { i[$0] }
+                output = kept.map { o[$0] }
+            } else {
+                guard completed > 0 else {
+                    throw HandoffError.input("0 requests completed: nothing to rebuild", file: path, field: "completed")
+                }
+                exact = false
+                let meanIn = Int((try number("total_input_tokens") / Double(completed)).rounded())
+                let meanOut = max(1, Int((try number("total_output_tokens") / Double(completed)).rounded()))
+                input = Array(repeating: meanIn, count: completed)
+                output = Array(repeating: meanOut, count: completed)
+            }
+            guard !input.isEmpty else {
+                throw HandoffError.input("no completed request with output tokens", file: path, field: "output_lens")
+            }
+            return (input, output, exact)
         }
-        return Workload(
-            inputLens: input, outputLens: output, exactLengths: exact, requestRate: requestRate, burstiness: burstiness,
-            maxConcurrency: maxConcurrency, measured: v)
     }
 
     /// Simulates `workload` under `scenario` and compares.

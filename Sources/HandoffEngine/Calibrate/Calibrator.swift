@@ -160,83 +160,98 @@ public struct Calibrator: Sendable {
         warm.cachePrompt = false
         _ = try await client.complete(warm)
         for n in design.prefillLengths {
-            var rs: [Reading] = []
-            for _ in 0..<design.repeats {
-                var r = CompletionRequest(prompt: "", maxTokens: 1, topLogprobs: design.topLogprobs, ignoreEOS: true)
-                r.promptTokenIDs = tokens(n, &rng)
-                r.cachePrompt = false
-                rs.append(
-                    try Self.prefillReading(try await client.complete(r), url: client.base, timing: design.timing))
-            }
-            let iters = Double((n + design.ubatch - 1) / design.ubatch)
-            probes.append(
-                try probe(
-                    kind: "prefill", tokens: n, batch: 0,
-                    x: [iters, Double(n), Double(n) * Double(n) / 2]
-                        + [Double](repeating: 0, count: design.batchColumns.count) + [0], rs))
+            probes.append(try await prefillProbe(n, &rng))
             progress(probes.count, total)
         }
         // Small batches: prefix cached in slot 0, then n new tokens after it (prompt_n = n).
         for n in design.smallPrefillTokens {
-            var rs: [Reading] = []
-            for _ in 0..<design.repeats {
-                let prefix = tokens(design.smallPrefillPrefix, &rng)
-                var warmPrefix = CompletionRequest(
-                    prompt: "", maxTokens: 1, topLogprobs: design.topLogprobs, ignoreEOS: true)
-                warmPrefix.promptTokenIDs = prefix
-                warmPrefix.cachePrompt = true
-                warmPrefix.slot = 0
-                _ = try await client.complete(warmPrefix)
-                var r = warmPrefix
-                r.promptTokenIDs = prefix + tokens(n, &rng)
-                let res = try await client.complete(r)
-                // Only a server that reports timings can confirm the prefix was reused.
-                if let t = res.timings, t.promptTokens != n {
-                    throw HandoffError(
-                        "\(client.base): the small-batch probe prefilled \(t.promptTokens) tokens, not \(n) (is the prompt cache off? calibrate needs --parallel ≥ 1 with slot 0 free)",
-                        exitCode: 1)
-                }
-                rs.append(try Self.prefillReading(res, url: client.base, timing: design.timing))
-            }
-            probes.append(try probe(kind: "prefill-small", tokens: n, batch: 0, x: [], rs))
+            probes.append(try await smallPrefillProbe(n, &rng))
             progress(probes.count, total)
         }
         for b in design.decodeBatches {
             for p in design.decodeContexts {
-                var rs: [Reading] = []
-                for _ in 0..<design.repeats {
-                    let reqs = (0..<b).map { _ -> CompletionRequest in
-                        var r = CompletionRequest(
-                            prompt: "", maxTokens: design.decodeTokens, topLogprobs: design.topLogprobs, ignoreEOS: true
-                        )
-                        r.promptTokenIDs = tokens(p, &rng)
-                        r.cachePrompt = false
-                        return r
-                    }
-                    let c = client
-                    let per = try await withThrowingTaskGroup(of: Reading.self) { g in
-                        for r in reqs { g.addTask { Self.decodeReading(try await c.complete(r)) } }
-                        var xs: [Reading] = []
-                        for try await x in g { xs.append(x) }
-                        return xs
-                    }
-                    // A batch's reading: the median over its requests, by each clock that read them all.
-                    let servers = per.compactMap(\.server)
-                    let clients = per.compactMap(\.client)
-                    rs.append(
-                        Reading(
-                            server: servers.count == per.count ? Statistics.median(servers) : nil,
-                            client: clients.count == per.count ? Statistics.median(clients) : nil))
-                }
-                let ctx = Double(b) * (Double(p) + Double(design.decodeTokens) / 2)
-                probes.append(
-                    try probe(
-                        kind: "decode", tokens: p, batch: b,
-                        x: [1, 0, 0] + design.batchColumns.map { $0 == b ? 1 : 0 } + [ctx], rs))
+                probes.append(try await decodeProbe(batch: b, context: p, &rng))
                 progress(probes.count, total)
             }
         }
         return probes
+    }
+
+    /// A prefill of `n` new tokens, one output token, `repeats` times.
+    func prefillProbe(_ n: Int, _ rng: inout RandomStream) async throws -> Probe {
+        var rs: [Reading] = []
+        for _ in 0..<design.repeats {
+            var r = CompletionRequest(prompt: "", maxTokens: 1, topLogprobs: design.topLogprobs, ignoreEOS: true)
+            r.promptTokenIDs = tokens(n, &rng)
+            r.cachePrompt = false
+            rs.append(
+                try Self.prefillReading(try await client.complete(r), url: client.base, timing: design.timing))
+        }
+        let iters = Double((n + design.ubatch - 1) / design.ubatch)
+        return
+            try probe(
+                kind: "prefill", tokens: n, batch: 0,
+                x: [iters, Double(n), Double(n) * Double(n) / 2]
+                    + [Double](repeating: 0, count: design.batchColumns.count) + [0], rs)
+    }
+
+    /// `n` new tokens after a prefix cached in slot 0, `repeats` times.
+    func smallPrefillProbe(_ n: Int, _ rng: inout RandomStream) async throws -> Probe {
+        var rs: [Reading] = []
+        for _ in 0..<design.repeats {
+            let prefix = tokens(design.smallPrefillPrefix, &rng)
+            var warmPrefix = CompletionRequest(
+                prompt: "", maxTokens: 1, topLogprobs: design.topLogprobs, ignoreEOS: true)
+            warmPrefix.promptTokenIDs = prefix
+            warmPrefix.cachePrompt = true
+            warmPrefix.slot = 0
+            _ = try await client.complete(warmPrefix)
+            var r = warmPrefix
+            r.promptTokenIDs = prefix + tokens(n, &rng)
+            let res = try await client.complete(r)
+            // Only a server that reports timings can confirm the prefix was reused.
+            if let t = res.timings, t.promptTokens != n {
+                throw HandoffError(
+                    "\(client.base): the small-batch probe prefilled \(t.promptTokens) tokens, not \(n) (is the prompt cache off? calibrate needs --parallel ≥ 1 with slot 0 free)",
+                    exitCode: 1)
+            }
+            rs.append(try Self.prefillReading(res, url: client.base, timing: design.timing))
+        }
+        return try probe(kind: "prefill-small", tokens: n, batch: 0, x: [], rs)
+    }
+
+    /// `b` requests of `p`-token prompts decoding side by side, `repeats` times.
+    func decodeProbe(batch b: Int, context p: Int, _ rng: inout RandomStream) async throws -> Probe {
+        var rs: [Reading] = []
+        for _ in 0..<design.repeats {
+            let reqs = (0..<b).map { _ -> CompletionRequest in
+                var r = CompletionRequest(
+                    prompt: "", maxTokens: design.decodeTokens, topLogprobs: design.topLogprobs, ignoreEOS: true
+                )
+                r.promptTokenIDs = tokens(p, &rng)
+                r.cachePrompt = false
+                return r
+            }
+            let c = client
+            let per = try await withThrowingTaskGroup(of: Reading.self) { g in
+                for r in reqs { g.addTask { Self.decodeReading(try await c.complete(r)) } }
+                var xs: [Reading] = []
+                for try await x in g { xs.append(x) }
+                return xs
+            }
+            // A batch's reading: the median over its requests, by each clock that read them all.
+            let servers = per.compactMap(\.server)
+            let clients = per.compactMap(\.client)
+            rs.append(
+                Reading(
+                    server: servers.count == per.count ? Statistics.median(servers) : nil,
+                    client: clients.count == per.count ? Statistics.median(clients) : nil))
+        }
+        let ctx = Double(b) * (Double(p) + Double(design.decodeTokens) / 2)
+        return
+            try probe(
+                kind: "decode", tokens: p, batch: b,
+                x: [1, 0, 0] + design.batchColumns.map { $0 == b ? 1 : 0 } + [ctx], rs)
     }
 
     /// The fitted law: coefficients by name, `decode_ms_by_batch` for B = 1…max probed B (batch

@@ -60,6 +60,30 @@ enum CurlTransport {
         if let caFile { _ = handoff_curl_set_string(c, CURLOPT_CAINFO, caFile) }
         _ = handoff_curl_set_headers(c, list)
         _ = handoff_curl_set_string(c, CURLOPT_CUSTOMREQUEST, method)
+        installCallbacks(c, user)
+        var rc: CURLcode = CURLE_OK
+        if let body {
+            rc = body.withUnsafeBytes { p in
+                _ = handoff_curl_set_body(c, p.baseAddress?.assumingMemoryBound(to: CChar.self), p.count)
+                return curl_easy_perform(c)
+            }
+        } else {
+            rc = curl_easy_perform(c)
+        }
+        let status = Int(handoff_curl_status(c))
+        if transfer.stoppedByCaller { return status }
+        if transfer.timedOut {
+            throw EngineError.timeout(
+                url: url, seconds: transfer.sawHead ? idleTimeout : firstByteTimeout,
+                phase: transfer.sawHead ? "data" : "response")
+        }
+        guard rc == CURLE_OK else { throw failure(rc, url: url, caFile: caFile) }
+        return status
+    }
+
+    /// The transfer's callbacks: body bytes to the caller, the response head seen, and the
+    /// first-byte and idle timeouts checked from libcurl's progress callback.
+    static func installCallbacks(_ c: UnsafeMutableRawPointer, _ user: UnsafeMutableRawPointer) {
         _ = handoff_curl_set_pointer(c, CURLOPT_WRITEDATA, user)
         _ = handoff_curl_set_write(c) { data, size, count, user in
             let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
@@ -89,38 +113,23 @@ enum CurlTransport {
             }
             return 0
         }
-        var rc: CURLcode = CURLE_OK
-        if let body {
-            rc = body.withUnsafeBytes { p in
-                _ = handoff_curl_set_body(c, p.baseAddress?.assumingMemoryBound(to: CChar.self), p.count)
-                return curl_easy_perform(c)
-            }
-        } else {
-            rc = curl_easy_perform(c)
+    }
+
+    /// The error a failed transfer's code means, phrased so the user knows what to fix.
+    static func failure(_ rc: CURLcode, url: String, caFile: String?) -> EngineError {
+        let reason = String(cString: curl_easy_strerror(rc))
+        switch rc {
+        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_OPERATION_TIMEDOUT:
+            return EngineError.unreachable(url: url, reason: reason)
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CONNECT_ERROR:
+            return EngineError.tls(
+                url: url,
+                reason: reason
+                    + (caFile == nil
+                        ? " (a private or self-signed certificate needs --cacert FILE, or engine.<tier>.ca_file)"
+                        : " (CA file \(caFile!))"))
+        default:
+            return EngineError.interrupted(url: url, reason: reason)
         }
-        let status = Int(handoff_curl_status(c))
-        if transfer.stoppedByCaller { return status }
-        if transfer.timedOut {
-            throw EngineError.timeout(
-                url: url, seconds: transfer.sawHead ? idleTimeout : firstByteTimeout,
-                phase: transfer.sawHead ? "data" : "response")
-        }
-        guard rc == CURLE_OK else {
-            let reason = String(cString: curl_easy_strerror(rc))
-            switch rc {
-            case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_OPERATION_TIMEDOUT:
-                throw EngineError.unreachable(url: url, reason: reason)
-            case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CONNECT_ERROR:
-                throw EngineError.tls(
-                    url: url,
-                    reason: reason
-                        + (caFile == nil
-                            ? " (a private or self-signed certificate needs --cacert FILE, or engine.<tier>.ca_file)"
-                            : " (CA file \(caFile!))"))
-            default:
-                throw EngineError.interrupted(url: url, reason: reason)
-            }
-        }
-        return status
     }
 }

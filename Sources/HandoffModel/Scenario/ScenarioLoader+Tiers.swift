@@ -56,38 +56,39 @@ extension ScenarioLoader {
     }
 
     /// One `tiers.<key>` entry.
-    static func readTier(
-        _ t: ConfigReader, key: String, _ root: ConfigNode, models: [String: ModelSpec], gpus: [String: GPUSpec],
-        costSection: ConfigReader?, baseDir: String, catalog: Catalog
-    ) throws -> TierSpec {
-        let kind = TierSpec.Kind(rawValue: try t.string("kind", default: "gpu", oneOf: ["gpu", "api"]))!
+    /// The tier's model: a key of `models`, a catalogue model, or (on an API tier) just a name.
+    static func tierModel(
+        _ t: ConfigReader, key: String, kind: TierSpec.Kind, models: [String: ModelSpec], catalog: Catalog
+    ) throws -> ModelSpec {
         let modelKey = try t.string("model", default: key)
-        let model: ModelSpec
-        if let m = models[modelKey] {
-            model = m
-        } else if let c = catalog.models[modelKey] {
-            model = ModelSpec(catalog: c)
-        } else if kind == .api {
-            model = ModelSpec(
-                name: modelKey, paramsB: 0, layers: 1, attentionHeads: 1, kvHeads: 1, headDim: 1, hidden: 1,
-                weightBytes: 0, kvBytes: 0)
-        } else {
+        if let m = models[modelKey] { return m }
+        if let c = catalog.models[modelKey] { return ModelSpec(catalog: c) }
+        guard kind == .api else {
             throw t.error(
                 "'\(modelKey)' is neither a key of 'models' (\(models.keys.sorted().joined(separator: ", "))) nor a catalogue model",
                 key: "model")
         }
-        var gpu = GPUSpec(name: "none", memoryGiB: 0, bandwidthGBs: 0, tflops: 0, usdPerHour: 0)
-        if kind == .gpu {
-            let g = try t.string("gpu")
-            guard let spec = gpus[g] else {
-                throw t.error(
-                    "unknown GPU '\(g)'\(ConfigReader.didYouMean(g, in: Array(gpus.keys))); known: \(gpus.keys.sorted().joined(separator: ", ")) (or define it under 'gpus')",
-                    key: "gpu")
-            }
-            gpu = spec
+        return ModelSpec(
+            name: modelKey, paramsB: 0, layers: 1, attentionHeads: 1, kvHeads: 1, headDim: 1, hidden: 1, weightBytes: 0,
+            kvBytes: 0)
+    }
+
+    /// The tier's GPU (none on an API tier).
+    static func tierGPU(_ t: ConfigReader, kind: TierSpec.Kind, gpus: [String: GPUSpec]) throws -> GPUSpec {
+        guard kind == .gpu else {
+            return GPUSpec(name: "none", memoryGiB: 0, bandwidthGBs: 0, tflops: 0, usdPerHour: 0)
         }
-        let tp = try t.int("tensor_parallel", default: 1, min: 1)
-        let (latency, api) = try readLatency(t, key: key, kind: kind, model: model, root: root, baseDir: baseDir)
+        let g = try t.string("gpu")
+        guard let spec = gpus[g] else {
+            throw t.error(
+                "unknown GPU '\(g)'\(ConfigReader.didYouMean(g, in: Array(gpus.keys))); known: \(gpus.keys.sorted().joined(separator: ", ")) (or define it under 'gpus')",
+                key: "gpu")
+        }
+        return spec
+    }
+
+    /// `cost.<tier>`: the GPU's list price unless given, and API token prices.
+    static func tierCost(_ costSection: ConfigReader?, key: String, gpu: GPUSpec) throws -> CostSpec {
         var cost = CostSpec(
             usdPerGpuHour: gpu.usdPerHour, usdPerMillionInput: 0, usdPerMillionOutput: 0, usdPerMillionCachedInput: nil)
         if let cs = costSection, let c = try cs.section(key) {
@@ -97,6 +98,19 @@ extension ScenarioLoader {
             cost.usdPerMillionCachedInput = try c.optionalDouble("usd_per_million_cached_input_tokens", min: 0)
             try c.finish()
         }
+        return cost
+    }
+
+    static func readTier(
+        _ t: ConfigReader, key: String, _ root: ConfigNode, models: [String: ModelSpec], gpus: [String: GPUSpec],
+        costSection: ConfigReader?, baseDir: String, catalog: Catalog
+    ) throws -> TierSpec {
+        let kind = TierSpec.Kind(rawValue: try t.string("kind", default: "gpu", oneOf: ["gpu", "api"]))!
+        let model = try tierModel(t, key: key, kind: kind, models: models, catalog: catalog)
+        let gpu = try tierGPU(t, kind: kind, gpus: gpus)
+        let tp = try t.int("tensor_parallel", default: 1, min: 1)
+        let (latency, api) = try readLatency(t, key: key, kind: kind, model: model, root: root, baseDir: baseDir)
+        let cost = try tierCost(costSection, key: key, gpu: gpu)
         if kind == .gpu && !cost.usdPerGpuHour.isFinite {
             throw t.error(
                 "the catalogue has no public list price for \(gpu.name); set cost.\(key).usd_per_gpu_hour", key: "gpu")

@@ -38,27 +38,7 @@ enum YAMLPrescan {
                     continue
                 }
             case 0x27 where nodeStart, 0x22 where nodeStart:  // a quoted scalar: skip to its closing quote
-                let q = c
-                i += 1
-                while i < b.count {
-                    if b[i] == 0x0A {
-                        line += 1
-                        lineStart = i + 1
-                    }
-                    if q == 0x22, b[i] == 0x5C {
-                        i += 2
-                        continue
-                    }  // backslash escape in "…"
-                    if b[i] == q {
-                        if q == 0x27, i + 1 < b.count, b[i + 1] == 0x27 {
-                            i += 2
-                            continue
-                        }  // '' in '…'
-                        break
-                    }
-                    i += 1
-                }
-                i += 1
+                skipQuoted(b, &i, line: &line, lineStart: &lineStart)
                 nodeStart = false
                 continue
             case 0x26 where nodeStart, 0x2A where nodeStart:  // '&' or '*'
@@ -94,5 +74,31 @@ enum YAMLPrescan {
             nodeStart = false
             i += 1
         }
+    }
+
+    /// From the opening quote at `i` to just past its closing one: backslash escapes in "…",
+    /// '' in '…', newlines counted.
+    static func skipQuoted(_ b: [UInt8], _ i: inout Int, line: inout Int, lineStart: inout Int) {
+        let q = b[i]
+        i += 1
+        while i < b.count {
+            if b[i] == 0x0A {
+                line += 1
+                lineStart = i + 1
+            }
+            if q == 0x22, b[i] == 0x5C {
+                i += 2
+                continue
+            }  // backslash escape in "…"
+            if b[i] == q {
+                if q == 0x27, i + 1 < b.count, b[i + 1] == 0x27 {
+                    i += 2
+                    continue
+                }  // '' in '…'
+                break
+            }
+            i += 1
+        }
+        i += 1
     }
 }
