@@ -16,10 +16,7 @@ import HandoffSupport
 /// vLLM V0 refuses it (it requires max_num_batched_tokens ≥ max_model_len).
 enum PrefillFirstScheduler: ReplicaScheduler {
     static func plan(_ sim: Simulator<Self>, replica r: ReplicaID) {
-        guard !sim.replicas[r].busy, !sim.deviceBusy(r) else { return }
-        sim.takeFromTierQueue(r)
-        sim.admitWaiting(r)
-        guard sim.makeRoomToDecode(r) else { return }
+        guard sim.admitForPlan(r) else { return }
         sim.dropLazy(r)
         var load = IterationLoad()
         var minLeft = Int.max
@@ -36,8 +33,6 @@ enum PrefillFirstScheduler: ReplicaScheduler {
         }
         sim.launch(r, lazy: false, load: load, minLeft: minLeft)
     }
-
-    static func finishRun(_ sim: Simulator<Self>, replica r: ReplicaID) { sim.finishRun(r) }
 
     /// The iteration's prompts: whole, in admission order, within the token budget and the free KV
     /// (less a token per decoder, which the next decode iteration needs; cached contexts are

@@ -20,6 +20,11 @@ protocol ReplicaScheduler {
     static func finishRun(_ sim: Simulator<Self>, replica r: ReplicaID)
 }
 
+extension ReplicaScheduler {
+    /// The end of a run both schedulers share (`+Iterations`' `finishRun`).
+    @inline(__always) static func finishRun(_ sim: Simulator<Self>, replica r: ReplicaID) { sim.finishRun(r) }
+}
+
 /// The simulator, with the scenario's replica scheduler (`simulation.scheduler`, vLLM's by
 /// default). `run` picks the scheduler once and runs a simulator specialised for it: each case
 /// below names a concrete `Simulator<…>`, so its event loop is the compiler's specialisation (an

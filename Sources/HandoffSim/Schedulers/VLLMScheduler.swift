@@ -9,5 +9,4 @@ import HandoffSupport
 /// (docs/model.md). The building blocks are `+Iterations`' and `+Replicas`'.
 enum VLLMScheduler: ReplicaScheduler {
     @inline(__always) static func plan(_ sim: Simulator<Self>, replica r: ReplicaID) { sim.planContinuousBatch(r) }
-    @inline(__always) static func finishRun(_ sim: Simulator<Self>, replica r: ReplicaID) { sim.finishRun(r) }
 }

@@ -246,11 +246,18 @@ extension Simulator {
     /// Replica `r` is idle: plans its next run of iterations (vLLM's scheduler step) — take
     /// from the tier's shared queue, admit waiting sequences, make room for the decode batch's
     /// growth, build the batch, and start the run.
-    func planContinuousBatch(_ r: ReplicaID) {
-        guard !replicas[r].busy, !deviceBusy(r) else { return }
+    /// Every scheduler's first step: false when replica `r` (or its device) is busy, or a lone
+    /// sequence failed for memory (the replica was planned again then); otherwise the tier queue's
+    /// share taken, waiting sequences admitted, and room made for every decoder's next token.
+    @inline(__always) func admitForPlan(_ r: ReplicaID) -> Bool {
+        guard !replicas[r].busy, !deviceBusy(r) else { return false }
         takeFromTierQueue(r)
         admitWaiting(r)
-        guard makeRoomToDecode(r) else { return }
+        return makeRoomToDecode(r)
+    }
+
+    func planContinuousBatch(_ r: ReplicaID) {
+        guard admitForPlan(r) else { return }
         // Lazily when every decoding sequence fits in the batch (HybridSimulator+Decode.swift).
         let lazy = canRunLazily(r) && (replicas[r].lazyValid || buildLazy(r))
         if !lazy { dropLazy(r) }
