@@ -98,6 +98,11 @@ public final class CapacityPlanner {
         guard !tiers.isEmpty else {
             throw HandoffError.input("the scenario has no GPU tier to size", file: family.origin)
         }
+        if let split = gpuTiers.first(where: { $0.disaggregation != nil }) {
+            throw HandoffError.input(
+                "tier '\(split.name)' is split into prefill and decode pools, whose sizes capacity does not search; choose them with tune --vary tiers.\(split.name).disaggregated.prefill_replicas=… --vary tiers.\(split.name).disaggregated.decode_replicas=… (docs/disaggregation.md)",
+                file: family.origin)
+        }
         guard !slos.isEmpty else {
             throw HandoffError.input("give at least one --slo, e.g. 'latency_ms.ttft.p99<=2000'")
         }

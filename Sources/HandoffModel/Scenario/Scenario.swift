@@ -168,6 +168,9 @@ public struct TierSpec: Sendable, Equatable {
     /// Billed for the whole run even when the policy never serves on it (`provisioned: true`): a
     /// tier kept up for other traffic. By default a tier the policy cannot use costs nothing.
     public var provisioned = false
+    /// A prefill pool and a decode pool with a KV link between them (`disaggregated`), or nil.
+    /// `replicas` is then the two pools' sum; `pool(_:)` gives each pool as a tier.
+    public var disaggregation: Disaggregation? = nil
 
     /// GPUs per replica.
     public var gpusPerReplica: Int { tensorParallel }

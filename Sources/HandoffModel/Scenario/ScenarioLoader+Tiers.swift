@@ -26,9 +26,9 @@ extension ScenarioLoader {
                     "\(at): no other tier named '\(host)' (tiers: \(tiers.map(\.name).joined(separator: ", ")))",
                     key: t.name)
             }
-            guard t.kind == .gpu, h.kind == .gpu, h.colocateWith == nil else {
+            guard t.kind == .gpu, h.kind == .gpu, h.colocateWith == nil, h.disaggregation == nil else {
                 throw ts.error(
-                    "\(at): both tiers must be GPU tiers, and '\(host)' must not itself be colocated", key: t.name)
+                    "\(at): both tiers must be GPU tiers, and '\(host)' must not itself be colocated or disaggregated", key: t.name)
             }
             guard h.gpu.name == t.gpu.name, h.replicas == t.replicas, h.tensorParallel == t.tensorParallel else {
                 throw ts.error(
@@ -115,9 +115,12 @@ extension ScenarioLoader {
             throw t.error(
                 "the catalogue has no public list price for \(gpu.name); set cost.\(key).usd_per_gpu_hour", key: "gpu")
         }
+        // `replicas: ''` (--set tiers.<t>.replicas=) unsets the count, as a split tier needs.
+        let givesReplicas = t.node["replicas"].map { $0.scalar != "" } ?? false
+        if !givesReplicas { _ = t.raw("replicas") }
         var tier = TierSpec(
             name: key, kind: kind, model: model, gpu: gpu,
-            replicas: try t.int("replicas", default: 1, min: 1, max: 100_000), tensorParallel: tp,
+            replicas: givesReplicas ? try t.int("replicas", min: 1, max: 100_000) : 1, tensorParallel: tp,
             gpuMemoryUtilization: try t.double(
                 "gpu_memory_utilization", default: 0.9, min: 0, max: 1, exclusiveMin: true),
             maxNumSeqs: try t.int("max_num_seqs", default: 256, min: 1),
@@ -137,6 +140,10 @@ extension ScenarioLoader {
                 key: "routing")
         }
         tier.colocateWith = try t.optionalString("colocate_with").flatMap { $0.isEmpty ? nil : $0 }  // "" (--set …=) unsets
+        if let d = try t.section("disaggregated") {
+            tier.disaggregation = try readDisaggregation(d, tier: tier, givesReplicas: givesReplicas, gpus: gpus)
+            tier.replicas = tier.disaggregation!.prefill.replicas + tier.disaggregation!.decode.replicas
+        }
         try t.finish()
         // vLLM's own rule (SchedulerConfig): a batch must be able to hold one token of every sequence.
         if tier.kind == .gpu && tier.maxNumBatchedTokens < tier.maxNumSeqs {

@@ -10,7 +10,7 @@ extension Simulator {
         let traffic = scenario.traffic
         let roles = policy.roles.count
         reqs = Slab(capacity: totalRequests)
-        seqs = Slab(capacity: totalRequests * roles)
+        seqs = Slab(capacity: totalRequests * sequencesPerRequest)
         var t = 0.0
         // The replayed trace's last arrival, found once (a repeat of the trace starts after it).
         var replaySpan: Double?
@@ -43,6 +43,10 @@ extension Simulator {
             }
             let base = seqs.endIndex
             for role in 0..<roles {
+                seqs.append(SequenceState(request: RequestID(i), role: Int16(role), replica: .none))
+            }
+            // A split tier's role has a second sequence: its decode pool's (after the roles').
+            for (role, offset) in roleDecodeOffset.enumerated() where offset >= 0 {
                 seqs.append(SequenceState(request: RequestID(i), role: Int16(role), replica: .none))
             }
             reqs.append(

@@ -166,7 +166,11 @@ extension Simulator {
                 chunkSends.append(s)
             }
         }
-        if seqs[s].decodeLeft == 0 { finished.append(s) }
+        if seqs[s].decodeLeft == 0 {
+            finished.append(s)
+        } else if disaggregates && prefillPool[r.index] {
+            handOver(s, from: r)
+        }
         return (produced * Int(seqs[s].width), prefilled)
     }
 
@@ -393,6 +397,7 @@ extension Simulator {
             let reserve = work > 0 ? replicas[r].watermark : 0
             guard evict(replica: r, need: need + reserve) else { break }
             _ = replicas[r].popWaiting(in: seqs.view)
+            if disaggregates && transferIn[s.index] { receiveKV(s, replica: r) }
             // Allocate what the admission was checked for, as vLLM's block manager allocates a
             // prompt's blocks when it admits it (`can_allocate`, then `allocate`): the next sequence
             // in this pass sees the memory as taken, so a pass never admits more than fits.

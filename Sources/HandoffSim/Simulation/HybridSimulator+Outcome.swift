@@ -38,6 +38,7 @@ extension Simulator {
                 tiers[t].prefixHitTokens = cs.reduce(0) { $0 + $1.hitTokens }
                 tiers[t].prefixEvictedBlocks = cs.reduce(0) { $0 + $1.evictedBlocks }
             }
+            if spec.disaggregation != nil { splitOutcome(t, into: &tiers[t]) }
         }
         let stalled = reqs.reduce(0) { $0 + ($1.done < 0 && !$1.failed ? 1 : 0) }
         var o = SimulationOutcome(

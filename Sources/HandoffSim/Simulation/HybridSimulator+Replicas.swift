@@ -157,7 +157,8 @@ extension Simulator {
                 // Not the sequence the request is on: between two of its segments on this tier it
                 // has no work for an instant (while other finished sequences are handled first).
                 let i = seqs[s].request
-                if sequence(of: i, role: Int(reqs[i].location)) == s {
+                let at = Int(reqs[i].location)
+                if sequence(of: i, role: at) == s || (disaggregates && roleDecodeOffset[at] >= 0 && decodeSequence(of: i, role: at) == s) {
                     skipped.append(e)
                     continue
                 }

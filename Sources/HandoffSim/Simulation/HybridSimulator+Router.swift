@@ -29,8 +29,9 @@ extension Simulator {
             seqs[s].replica = prefixAffinityReplica(tier: t, request: seqs[s].request)
             return
         }
-        var best = tierFirstReplica[t]
-        for r in tierReplicas(t) where replicas[r].load < replicas[best].load { best = r }
+        let pool = poolReplicas(s, tier: t)
+        var best = pool.lowerBound
+        for r in pool where replicas[r].load < replicas[best].load { best = r }
         seqs[s].replica = best
     }
 

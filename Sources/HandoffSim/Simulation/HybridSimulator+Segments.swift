@@ -112,6 +112,12 @@ extension Simulator {
                 begin(seg, on: s)
                 // The other slots' copies of the context sit beside it, as branch tokens do.
                 seqs[s].branchKV = p.copies
+                // A prefill replica always computes: with the whole context cached it recomputes
+                // the last token (as vLLM does on a full prefix hit), whose logits give the first token.
+                if disaggregates && prefillPool[r.index] && seqs[s].pendingPrefill == 0 && seqs[s].kv > 0 {
+                    dropKV(s, keep: seqs[s].kv - 1)
+                    seqs[s].pendingPrefill = 1
+                }
             }
         }
         switch seqs[s].place {
@@ -216,8 +222,7 @@ extension Simulator {
 
     /// Every tier of request `i` keeps at most `keep` KV tokens.
     func clip(_ i: RequestID, keep: Int) {
-        for role in 0..<policy.roles.count {
-            let s = sequence(of: i, role: role)
+        for s in requestSequences(i) {
             dropKV(s, keep: keep)
             changeKV(s) { seqs[s].branchKV = 0 }
         }
@@ -248,8 +253,7 @@ extension Simulator {
     }
 
     func releaseAll(_ i: RequestID) {
-        for role in 0..<policy.roles.count {
-            let s = sequence(of: i, role: role)
+        for s in requestSequences(i) {
             let r = seqs[s].replica
             guard r.exists else { continue }
             switch seqs[s].place {
@@ -266,6 +270,7 @@ extension Simulator {
             }
             seqs[s].pendingPrefill = 0
             seqs[s].decodeLeft = 0
+            if disaggregates { transferIn[s.index] = false }
             poke(r)
         }
     }

@@ -26,7 +26,7 @@ import HandoffSupport
 /// `Scheduler.plan` and `Scheduler.finishRun` with no dynamic dispatch. `HybridSimulator` is the
 /// public face of the simulator with today's vLLM-style scheduler.
 final class Simulator<Scheduler: ReplicaScheduler> {
-    enum Kind: UInt8 { case arrival, seqArrive, runEnd, chunk, apiDone, requestReturn }
+    enum Kind: UInt8 { case arrival, seqArrive, runEnd, chunk, apiDone, requestReturn, kvArrive }
 
     struct RequestState {
         var trace: Int32
@@ -144,6 +144,20 @@ final class Simulator<Scheduler: ReplicaScheduler> {
     /// `decodesLazily` and not pipelined, fixed when the run starts: the `prefilling` lists and the
     /// lazy sets are kept only then.
     var tracksLazy = false
+    /// Tiers split into prefill and decode pools (`HybridSimulator+Disaggregation.swift`): whether
+    /// any is, a constant the hot paths test first; per replica, whether it is a prefill-pool
+    /// replica; per tier, its decode pool's first replica (the tier's end when not split); per
+    /// role, its decode sequence's offset from a request's `seqBase` (−1: its tier is not split);
+    /// sequences per request; per sequence, whether its pending prefill is KV coming over the
+    /// link; per replica, when its link is next free; per tier, the transfers.
+    let disaggregates: Bool
+    var prefillPool: [Bool] = []
+    var tierDecodeFirst: [ReplicaID] = []
+    let roleDecodeOffset: [Int]
+    let sequencesPerRequest: Int
+    var transferIn: [Bool] = []
+    var linkFree: [Double] = []
+    var transfers: [KVTransfers] = []
 
     public init(scenario: Scenario, trace: Trace) {
         self.scenario = scenario
@@ -168,11 +182,21 @@ final class Simulator<Scheduler: ReplicaScheduler> {
         replicas = Slab(capacity: scenario.tiers.reduce(0) { $0 + ($1.kind == .gpu ? $1.replicas : 0) })
         for (t, spec) in scenario.tiers.enumerated() {
             tierFirstReplica.append(replicas.endIndex)
-            if spec.kind == .gpu {
-                for k in 0..<spec.replicas { replicas.append(Replica(tier: t, index: k, spec: spec)) }
+            guard spec.kind == .gpu else { continue }
+            for pool in spec.pools {
+                for k in 0..<pool.replicas { replicas.append(Replica(tier: t, index: k, spec: pool)) }
             }
         }
         tierFirstReplica.append(replicas.endIndex)
+        var offsets: [Int] = []
+        var extra = 0
+        for t in roleTier {
+            offsets.append(scenario.tiers[t].disaggregation == nil ? -1 : policy.roles.count + extra)
+            if scenario.tiers[t].disaggregation != nil { extra += 1 }
+        }
+        roleDecodeOffset = offsets
+        sequencesPerRequest = policy.roles.count + extra
+        disaggregates = scenario.tiers.contains { $0.disaggregation != nil }
         cachesBlocks = tierBlockCache.contains(true) && !pipelined
         if cachesBlocks {
             blockCaches = Array(repeating: BlockCache(blockTokens: scenario.prefixBlockTokens), count: replicas.count)
@@ -193,11 +217,13 @@ final class Simulator<Scheduler: ReplicaScheduler> {
         tierQueueHead = [Int](repeating: 0, count: scenario.tiers.count)
         tierPrefilled = tierGenerated
         totalRequests = scenario.traffic.requests ?? trace.count
+        prepareDisaggregation()
     }
 
     /// Runs the simulation to completion. O((arrivals + handoffs + chunks + batch changes) · log).
     public func run() throws -> SimulationOutcome {
         try policy.check(trace: trace)
+        try checkDisaggregation()
         let plan = policyPlan()
         exactHandoffs = plan.exactHandoffs
         exactOffloadSegments = plan.exactOffloadSegments
@@ -205,6 +231,7 @@ final class Simulator<Scheduler: ReplicaScheduler> {
         segments = plan.segments
         try createRequests(plan)
         slotBase = rolePrefixCache.contains(.per_slot) ? Array(repeating: 0, count: seqs.count) : []
+        if disaggregates { transferIn = Array(repeating: false, count: seqs.count) }
         preparePrefixBlocks()
         tracksLazy = decodesLazily && !pipelined
         lane = Slab(capacity: seqs.count)
@@ -226,6 +253,7 @@ final class Simulator<Scheduler: ReplicaScheduler> {
                 if gated { apiInFlight[roleTier[Int(reqs[i].location)]] -= 1 }
                 segmentDone(seq: .none, request: i)
             case .requestReturn: complete(RequestID(argument: e.argument), at: now)
+            case .kvArrive: kvArrive(SequenceID(argument: e.argument))
             }
             if checksInvariants { checkInvariants() }
         }

@@ -42,6 +42,29 @@ public struct TierOutcome: Sendable {
     public var prefixLookedUpTokens: Int? = nil
     public var prefixHitTokens: Int? = nil
     public var prefixEvictedBlocks: Int? = nil
+    /// A tier split into prefill and decode pools (nil otherwise): each pool's figures, prefill
+    /// first, and the KV transfers between them.
+    public var pools: [PoolOutcome]? = nil
+    public var kvTransfers: KVTransferOutcome? = nil
+}
+
+/// One pool of a split tier over the run.
+public struct PoolOutcome: Sendable {
+    public var peakKVTokens: Int
+    public var busySeconds: Double
+    public var iterations: Int
+    public var preemptions: Int
+}
+
+/// A split tier's KV transfers: how many, the KV tokens moved, the seconds from the end of a
+/// prefill to the KV's arrival at the decode pool (waiting for the link included; mean and worst),
+/// and the busy share of the prefill replicas' links.
+public struct KVTransferOutcome: Sendable {
+    public var count: Int
+    public var tokens: Int
+    public var meanSeconds: Double
+    public var maxSeconds: Double
+    public var linkBusySeconds: Double
 }
 
 /// The raw result of a simulation, before metrics are summarised.

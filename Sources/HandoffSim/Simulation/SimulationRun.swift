@@ -173,6 +173,7 @@ extension SimulationSummary {
             ? Coarse(
                 coalesceTokens: s.simulation.coalesceTokens, exactRerun: s.simulation.exactRerun, scheduler: scheduler)
             : nil
+        disaggregated = Self.splits(s, o)
     }
 
     /// Attainment of each bound set, and goodput: served requests meeting every bound set, per
@@ -251,27 +252,36 @@ extension SimulationSummary {
                 api: true)
             return (tier.name, memory, 0, Achieved(mfu: 0, mbu: 0), usd)
         }
-        let capacity = Double(tier.tensorParallel) * tier.gpu.memoryGiB
-        let peak = (tier.model.weightMemory + Double(to.peakKVTokens) * tier.model.kvBytesPerToken) / gib
-        let memory = Memory(
-            peak: peak, capacity: capacity,
-            fits: tier.kvCapacityTokens > 0 && peak <= capacity * tier.gpuMemoryUtilization + 1e-9,
-            weights: tier.model.weightMemory / gib, kvPeakTokens: to.peakKVTokens,
-            kvCapacityTokens: tier.kvCapacityTokens,
-            colocatedWith: tier.colocateWith, api: nil)
-        let usd =
-            tier.colocateWith != nil || !s.billsTier(tier)
-            ? 0 : Double(tier.replicas * tier.tensorParallel) * tier.cost.usdPerGpuHour * duration / 3600
+        var memory: Memory
+        if let pools = to.pools {
+            // A split tier: the pool whose peak is the larger share of its capacity, fitting only if both do.
+            let ms = zip(tier.pools, pools).map { pool(s, $0, $1, duration: duration).memory }
+            memory = ms.max { $0.peak / $0.capacity < $1.peak / $1.capacity }!
+            memory.fits = ms.allSatisfy(\.fits)
+        } else {
+            let capacity = Double(tier.tensorParallel) * tier.gpu.memoryGiB
+            let peak = (tier.model.weightMemory + Double(to.peakKVTokens) * tier.model.kvBytesPerToken) / gib
+            memory = Memory(
+                peak: peak, capacity: capacity,
+                fits: tier.kvCapacityTokens > 0 && peak <= capacity * tier.gpuMemoryUtilization + 1e-9,
+                weights: tier.model.weightMemory / gib, kvPeakTokens: to.peakKVTokens,
+                kvCapacityTokens: tier.kvCapacityTokens,
+                colocatedWith: tier.colocateWith, api: nil)
+        }
+        let usd = tier.colocateWith != nil || !s.billsTier(tier) ? 0 : tier.usdPerHour * duration / 3600
         let utilization = duration > 0 ? to.busySeconds / (duration * Double(tier.replicas)) : 0
-        let gpuSeconds = duration * Double(tier.replicas * tier.tensorParallel)
+        // GPU-seconds times each pool's peaks (one pool unless the tier is split).
+        let peakFlops = tier.pools.reduce(0.0) {
+            $0 + duration * Double($1.replicas * $1.tensorParallel) * $1.gpu.tflops * 1e12
+        }
+        let peakBytes = tier.pools.reduce(0.0) {
+            $0 + duration * Double($1.replicas * $1.tensorParallel) * $1.gpu.bandwidthGBs * 1e9
+        }
         let flops = 2 * tier.model.computeParamsB * 1e9 * Double(to.prefilledTokens + to.generatedTokens)
         let bytes = Double(to.iterations) * tier.model.computeParamsB * 1e9 * tier.model.weightBytes
         let achieved =
-            gpuSeconds > 0
-            ? Achieved(
-                mfu: flops / (gpuSeconds * tier.gpu.tflops * 1e12),
-                mbu: bytes / (gpuSeconds * tier.gpu.bandwidthGBs * 1e9))
-            : Achieved(mfu: 0, mbu: 0)
+            duration > 0 && tier.gpuCount > 0
+            ? Achieved(mfu: flops / peakFlops, mbu: bytes / peakBytes) : Achieved(mfu: 0, mbu: 0)
         return (tier.name, memory, utilization, achieved, usd)
     }
 

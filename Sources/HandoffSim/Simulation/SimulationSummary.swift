@@ -203,6 +203,8 @@ public struct SimulationSummary: Codable, Sendable {
     public var prefixCache: PrefixCache?
     public var offloadGate: OffloadGate?
     public var simulation: Coarse?
+    /// Tiers split into prefill and decode pools, when any is (`SimulationSummary+Disaggregation.swift`).
+    public var disaggregated: OrderedMap<Split>?
 
     enum CodingKeys: String, CodingKey {
         case scenario, policy, requests
@@ -219,7 +221,7 @@ public struct SimulationSummary: Codable, Sendable {
         case accuracy, slo, windows, stability, events, seed
         case prefixCache = "prefix_cache"
         case offloadGate = "offload_gate"
-        case simulation
+        case simulation, disaggregated
     }
 
     /// The summary as JSON, keys in the fixed order.

@@ -21,7 +21,15 @@ struct ScenarioCommand: ParsableCommand {
                 var s =
                     "ok: \(file): scenario '\(sc.name)', policy \(sc.policy.name), \(trace.count) trace requests, \(trace.totalOutputTokens) output tokens\n"
                 for t in sc.tiers {
-                    if t.kind == .gpu {
+                    if let d = t.disaggregation {
+                        s += String(
+                            format:
+                                "  tier %@: prefill %d × %@ (tp %d) → KV link %g Gbit/s → decode %d × %@ (tp %d), %@ %.1f GiB weights, KV room %d / %d tokens\n",
+                            t.name, d.prefill.replicas, d.prefill.gpu.name, d.prefill.tensorParallel, d.kvLinkGbps,
+                            d.decode.replicas, d.decode.gpu.name, d.decode.tensorParallel, t.model.name,
+                            t.model.weightMemory / 1_073_741_824, t.pool(.prefill).kvCapacityTokens,
+                            t.pool(.decode).kvCapacityTokens)
+                    } else if t.kind == .gpu {
                         s += String(
                             format: "  tier %@: %d × %@ (tp %d), %@ %.1f GiB weights, KV room %d tokens\n", t.name,
                             t.replicas, t.gpu.name,
