@@ -112,3 +112,45 @@ final class DisaggregationTests: XCTestCase {
         XCTAssertGreaterThan(pressure, 0, "memory pressure was exercised")
     }
 }
+
+/// DistServe's own queueing analysis of a prefill instance (Zhong et al., OSDI 2024, §3.1, Eq. 1):
+/// Poisson arrivals at rate R, one prompt at a time, every prompt taking D, is an M/D/1 queue,
+/// so the mean TTFT is D + R·D² / (2(1 − R·D)) (Pollaczek–Khinchine). A split tier's prefill pool
+/// of one replica that fits one prompt per iteration is that queue; its decode pool does not
+/// touch it.
+final class DisaggregationQueueingTests: XCTestCase {
+    func testPrefillPoolIsDistServesMD1Queue() throws {
+        // D = 1 ms + 0.09 ms × 100 tokens = 10 ms.
+        let d = 0.010
+        for rate in [30.0, 60.0] {
+            let sc = try scenario(
+                """
+                seed: 7
+                trace:
+                  synthetic:
+                    requests: 40000
+                    prompt_tokens: {median: 100, sigma: 0.5, min: 100, max: 100}
+                    output_tokens: {median: 2, sigma: 0.5, min: 2, max: 2}
+                traffic: {arrival: poisson, rate_rps: \(rate)}
+                models:
+                  m: {name: DeepSeek-R1-Distill-Qwen-1.5B}
+                tiers:
+                  t:
+                    model: m
+                    gpu: A100-SXM-80GB
+                    latency: {kind: linear, fixed_ms: 1, prefill_ms_per_token: 0.09, decode_ms_per_seq: 1}
+                    disaggregated:
+                      prefill_replicas: 1
+                      decode_replicas: 1
+                      prefill: {max_num_seqs: 1, max_num_batched_tokens: 100}
+                      kv_link_gbps: 1000
+                policy: {name: single}
+                """)
+            let o = try Simulation.run(sc).outcome
+            let ttft = o.requests.reduce(0.0) { $0 + $1.ttftS } / Double(o.requests.count)
+            let rho = rate * d
+            let expected = d + rate * d * d / (2 * (1 - rho))
+            XCTAssertEqual(ttft, expected, accuracy: 0.03 * expected, "R = \(rate)/s, ρ = \(rho)")
+        }
+    }
+}

@@ -99,6 +99,7 @@ public enum SimulationOutput {
                 format:
                     "memory %@: peak %.1f / %.0f GiB (%@); busy %.0f%% of the time (an iteration running, any batch), MFU %.1f%%, MBU ≥ %.1f%%\n",
                 t.name, m.peak, m.capacity, m.fits ? "fits" : "DOES NOT FIT", 100 * u, 100 * a.mfu, 100 * a.mbu)
+            if let split = s.disaggregated?[t.name] { out += Self.splitLines(t.name, split) }
         }
         out += String(
             format: "cost: $%.4f total, $%.4f per 1k requests\n", s.costUsd.total, s.costUsd.per1kRequests)
@@ -115,6 +116,22 @@ public enum SimulationOutput {
             out +=
                 "accuracy: none (the trace has no outcome labels for the model\(r.scenario.policy.roles.count == 1 ? " that runs" : "s"))\n"
         }
+        return out
+    }
+
+    /// A split tier's pools (per replica: memory, busy share; GPUs, cost) and its KV transfers.
+    static func splitLines(_ tier: String, _ split: SimulationSummary.Split) -> String {
+        var out = ""
+        for (name, p) in [("prefill", split.prefill), ("decode", split.decode)] {
+            out += String(
+                format: "  %@ pool: %d × %@ (tp %d): peak %.1f / %.0f GiB (%@); busy %.0f%%; %d preemptions; $%.4f\n",
+                name, p.replicas, p.gpu, p.tensorParallel, p.memory.peak, p.memory.capacity,
+                p.memory.fits ? "fits" : "DOES NOT FIT", 100 * p.utilization, p.preemptions, p.costUsd)
+        }
+        let x = split.kvTransfer
+        out += String(
+            format: "  KV transfers: %d, %.2f GB; prefill end → KV at decode: mean %.2f ms, max %.2f ms; links busy %.1f%%\n",
+            x.transfers, x.gb, x.meanMs, x.maxMs, 100 * x.linkBusyShare)
         return out
     }
 

@@ -140,7 +140,10 @@ extension ScenarioLoader {
                 key: "routing")
         }
         tier.colocateWith = try t.optionalString("colocate_with").flatMap { $0.isEmpty ? nil : $0 }  // "" (--set …=) unsets
-        if let d = try t.section("disaggregated") {
+        // `disaggregated: ''` (--set tiers.<t>.disaggregated=) unsets the split: the tier aggregated.
+        if t.node["disaggregated"]?.scalar == "" {
+            _ = t.raw("disaggregated")
+        } else if let d = try t.section("disaggregated") {
             tier.disaggregation = try readDisaggregation(d, tier: tier, givesReplicas: givesReplicas, gpus: gpus)
             tier.replicas = tier.disaggregation!.prefill.replicas + tier.disaggregation!.decode.replicas
         }
