@@ -20,7 +20,8 @@ public struct WhatIf: Sendable {
         self.grid = grid
         self.metrics = metrics
         let base = try family.summary()
-        for m in metrics { try SummaryKeys.check(m, in: base, field: "--metric") }
+        // The defaults are summary keys; one may be null (accuracy.predicted without labels): a "—".
+        for m in metrics where !Self.defaultMetrics.contains(m) { try SummaryKeys.check(m, in: base, field: "--metric") }
         for a in grid.axes { try family.check(a.path, values: a.values, field: "--vary \(a.path)") }
     }
 
