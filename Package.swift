@@ -36,7 +36,11 @@ let package = Package(
         .target(
             name: "HandoffSim",
             dependencies: ["HandoffSupport", "HandoffModel"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            swiftSettings: [
+                .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+                // The self-checks (InternalCheck.swift, *+Invariants.swift), compiled into debug builds only.
+                .define("HANDOFF_INTERNAL_CHECKS", .when(configuration: .debug)),
+            ]
         ),
         .target(name: "HandoffAnalysis", dependencies: ["HandoffSupport", "HandoffModel", "HandoffSim"]),
         .target(

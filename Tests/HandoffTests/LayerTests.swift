@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 
+@testable import HandoffSim
+
 /// The layers are targets (Package.swift), and a lower target never imports a higher one. The
 /// compiler refuses a cycle, and `swift build --explicit-target-dependency-import-check error`
 /// (scripts/test) an undeclared import; this test states the order itself, so that a dependency
@@ -78,5 +80,21 @@ final class LayerTests: XCTestCase {
         let found = try Self.imports(of: "HandoffModel", in: sources)
         XCTAssertEqual(found.map(\.module), ["Foundation", "HandoffSim"])
         XCTAssertEqual(found.last?.line, 2)
+    }
+}
+
+/// The self-checks' compile-time switch (`InternalCheck.swift`): on in the tests' debug build, and
+/// defined for debug builds of HandoffSim only, so release builds carry no checking code.
+final class InternalCheckSwitchTests: XCTestCase {
+    func testChecksAreCompiledIntoTheTestBuild() {
+        XCTAssertTrue(InternalChecks.compiled, "HANDOFF_INTERNAL_CHECKS is off: every invariant test checks nothing")
+    }
+
+    func testSwitchIsDefinedForDebugBuildsOnly() throws {
+        let manifest = try String(contentsOfFile: packageRoot + "/Package.swift", encoding: .utf8)
+        XCTAssert(
+            manifest.contains(#".define("HANDOFF_INTERNAL_CHECKS", .when(configuration: .debug))"#),
+            "Package.swift must define HANDOFF_INTERNAL_CHECKS for debug builds")
+        XCTAssertEqual(manifest.components(separatedBy: "HANDOFF_INTERNAL_CHECKS").count - 1, 1, "defined once")
     }
 }

@@ -120,7 +120,7 @@ struct BlockCache {
         var shared = 0
         for (id, s) in slotOf {
             let k = Int(s)
-            precondition(
+            internalCheck(
                 ids[k] == id && refs[k] >= 0, "block \(id): slot \(k) holds \(ids[k]) with \(refs[k]) references")
             if refs[k] == 0 { cached += blockTokens } else { shared += Int(refs[k] - 1) * blockTokens }
         }
@@ -128,17 +128,17 @@ struct BlockCache {
         var s = head
         var last: Int32 = -1
         while s >= 0 {
-            precondition(
+            internalCheck(
                 refs[Int(s)] == 0 && prev[Int(s)] == last, "the LRU list holds a referenced or mislinked block")
             listed += blockTokens
             last = s
             s = next[Int(s)]
         }
-        precondition(last == tail, "the LRU list's tail is not its last block")
-        precondition(
+        internalCheck(last == tail, "the LRU list's tail is not its last block")
+        internalCheck(
             cached == cachedTokens && listed == cachedTokens,
             "cached tokens \(cachedTokens) ≠ \(cached) (listed \(listed))")
-        precondition(shared == sharedTokens, "shared tokens \(sharedTokens) ≠ \(shared)")
+        internalCheck(shared == sharedTokens, "shared tokens \(sharedTokens) ≠ \(shared)")
     }
 
     private mutating func remove(_ s: Int32) {

@@ -1,28 +1,49 @@
 import HandoffModel
 import HandoffSupport
 
-/// Self-checks of the replica bookkeeping, in the manner of swift-collections' `Heap+Invariants`:
-/// with `checksInvariants` set, `run()` calls `checkInvariants()` after every event. O(sequences)
-/// per call, so only tests turn it on.
+/// Self-checks of the simulator's bookkeeping across replicas, in the manner of swift-collections'
+/// `Heap+Invariants`: with `checksInvariants` set, `run()` calls `checkInvariants()` after every
+/// event. Each replica checks its own sets (`Replica+Invariants.swift`); here, what spans them: the
+/// KV each replica's sequences hold, its waiting count, the lazy sets, the pools of split tiers.
+/// O(sequences) per call, so only tests turn it on; compiled only with `HANDOFF_INTERNAL_CHECKS`
+/// (debug builds: `InternalCheck.swift`), a no-op otherwise.
 extension Simulator {
     /// Stops with a message naming the broken rule when the replica sets, the KV counters or a
     /// sequence's place disagree.
     public func checkInvariants() {
-        let held = checkSequences()
-        for r in replicas.indices {
-            checkCounters(r, held)
-            let running = checkRunningList(r)
-            checkLazy(r)
-            checkIdleAndParked(r, running: running)
+        #if HANDOFF_INTERNAL_CHECKS
+            let held = checkSequences()
+            for r in replicas.indices {
+                checkCounters(r, held)
+                replicas[r].checkInvariants(id: r, in: seqs.view, tracksLazy: tracksLazy)
+                checkLazy(r)
+            }
+            for s in seqs.indices where lane[s] == Self.lanePrefilling {
+                internalCheck(
+                    replicas[seqs[s].replica].prefilling.contains(s), "sequence \(s): prefilling lane off the list")
+            }
+            let placed = seqs.indices.filter { seqs[$0].place == .running || seqs[$0].place == .parked }.count
+            internalCheck(
+                placed == replicas.reduce(0) { $0 + $1.running.count + $1.parked.count },
+                "a sequence is in no list or two")
+            if disaggregates { checkPools() }
+        #endif
+    }
+
+    /// Split tiers: a role's own sequence only on its tier's prefill pool, its decode sequence only
+    /// on the decode pool, and KV in transit only on decode sequences.
+    func checkPools() {
+        for s in seqs.indices where seqs[s].replica.exists {
+            let r = seqs[s].replica
+            let t = replicas[r].tier
+            guard scenario.tiers[t].disaggregation != nil else { continue }
+            internalCheck(
+                prefillPool[r.index] != isDecodeSequence(s),
+                "sequence \(s): on the \(prefillPool[r.index] ? "prefill" : "decode") pool of tier \(t)")
         }
-        for s in seqs.indices where lane[s] == Self.lanePrefilling {
-            precondition(
-                replicas[seqs[s].replica].prefilling.contains(s),
-                "sequence \(s): prefilling lane off the list")
+        for s in seqs.indices where transferIn[s.index] {
+            internalCheck(isDecodeSequence(s) && seqs[s].place == .waiting, "sequence \(s): KV in transit off a decode queue")
         }
-        let placed = seqs.indices.filter { seqs[$0].place == .running || seqs[$0].place == .parked }.count
-        precondition(
-            placed == replicas.reduce(0) { $0 + $1.running.count + $1.parked.count }, "a sequence is in no list or two")
     }
 
     /// Each sequence's own fields; returns, per replica, the KV its sequences hold (with their
@@ -33,29 +54,29 @@ extension Simulator {
         var waitingKVOn = [Int](repeating: 0, count: replicas.count)
         for s in seqs.indices {
             let q = current(s, seqs[s])
-            precondition(
+            internalCheck(
                 q.kv >= 0 && q.pendingPrefill >= 0 && q.decodeLeft >= 0, "sequence \(s): negative kv, prefill or decode"
             )
-            precondition(
+            internalCheck(
                 prefixHeld.isEmpty || q.kv >= Int(prefixHeld[s.index]) * blockTokens,
                 "sequence \(s): holds more prompt blocks than KV")
-            precondition(
+            internalCheck(
                 lane[s] < 0 || (q.place == .running && q.decodeLeft > 0),
                 "sequence \(s): a lazy member that is not decoding")
             if q.replica.exists {
                 kvOn[q.replica.index] += q.kv + q.reserved
             } else {
-                precondition(q.kv == 0, "sequence \(s) holds KV on no replica")
+                internalCheck(q.kv == 0, "sequence \(s) holds KV on no replica")
             }
-            precondition(
+            internalCheck(
                 q.reserved >= 0 && q.reserved <= q.pendingPrefill,
                 "sequence \(s): reservation \(q.reserved) beyond its prefill")
-            precondition(q.reserved == 0 || q.place == .running, "sequence \(s): a reservation off the running set")
+            internalCheck(q.reserved == 0 || q.place == .running, "sequence \(s): a reservation off the running set")
             if q.place == .waiting {
                 waitingOn[q.replica.index] += 1
                 waitingKVOn[q.replica.index] += q.kv
             }
-            precondition(
+            internalCheck(
                 q.active == (q.place == .running && hasWork(s)), "sequence \(s): active flag \(q.active) disagrees")
         }
         return (kvOn, waitingOn, waitingKVOn)
@@ -68,83 +89,21 @@ extension Simulator {
         // Prompt blocks cached across requests: the cache is counted once, shared blocks once.
         let cache = blockCaches.isEmpty ? 0 : blockCaches[r.index].cachedTokens - blockCaches[r.index].sharedTokens
         if !blockCaches.isEmpty { blockCaches[r.index].check() }
-        precondition(
+        internalCheck(
             rep.kvUsed == kvOn[r.index] + cache,
             "replica \(r): kvUsed \(rep.kvUsed) ≠ Σ kv \(kvOn[r.index]) + cached − shared blocks \(cache)")
-        precondition(
+        internalCheck(
             rep.kvUsed <= rep.capacity || overflow,
             "replica \(r): kvUsed \(rep.kvUsed) above capacity \(rep.capacity)")
-        precondition(rep.kvUsed >= 0, "replica \(r): negative kvUsed")
         let reservedSeqs = seqs.indices.filter { seqs[$0].replica == r && seqs[$0].reserved > 0 }.count
-        precondition(
+        internalCheck(
             rep.reservedSeqs == reservedSeqs, "replica \(r): reservedSeqs \(rep.reservedSeqs) ≠ \(reservedSeqs)")
-        precondition(
+        internalCheck(
             rep.waitingCount == waitingOn[r.index],
             "replica \(r): waitingCount \(rep.waitingCount) ≠ \(waitingOn[r.index]) waiting")
-        precondition(
+        internalCheck(
             rep.waitingKV == waitingKVOn[r.index],
             "replica \(r): waitingKV \(rep.waitingKV) ≠ \(waitingKVOn[r.index])")
-        // Every waiting sequence has exactly one live entry, at or after the head.
-        var entries = [SequenceID: Int]()
-        for e in rep.waiting[rep.waitingHead...] where e.isLive(in: seqs.view) { entries[e.seq, default: 0] += 1 }
-        precondition(
-            entries.count == rep.waitingCount && entries.values.allSatisfy { $0 == 1 },
-            "replica \(r): waiting queue entries")
-    }
-
-    /// Replica `r`'s running list: admission order, places, and the active, decoding and
-    /// prefilling lists as its filters. Returns the list.
-    func checkRunningList(_ r: ReplicaID) -> [SequenceID] {
-        let rep = replicas[r]
-        // Running list: admission order, places, and the active and decoding lists as its filters.
-        var running: [SequenceID] = []
-        var s = rep.running.head
-        while s.exists {
-            precondition(
-                seqs[s].place == .running && seqs[s].replica == r,
-                "replica \(r): running list holds \(s)")
-            if let last = running.last {
-                precondition(seqs[last].admittedAt < seqs[s].admittedAt, "replica \(r): running order")
-            }
-            running.append(s)
-            s = seqs[s].next
-        }
-        precondition(
-            running.count == rep.running.count,
-            "replica \(r): running.count \(rep.running.count) ≠ \(running.count)")
-        precondition(
-            rep.active == running.filter { hasWork($0) }, "replica \(r): active list ≠ running with work")
-        precondition(rep.decoding == running.filter { readyToDecode($0) }, "replica \(r): decoding list")
-        precondition(
-            rep.decodeWidth == rep.decoding.reduce(0) { $0 + Int(seqs[$1].width) }, "replica \(r): decodeWidth"
-        )
-        precondition(
-            rep.prefilling == (tracksLazy ? rep.active.filter { !readyToDecode($0) } : []),
-            "replica \(r): prefilling list ≠ active less decoding")
-        precondition(
-            rep.prefilling.allSatisfy { lane[$0] == Self.lanePrefilling }, "replica \(r): prefilling lanes")
-        return running
-    }
-
-    /// Every idle running sequence holding KV is in the idle heap; the parked list holds parked
-    /// sequences of `r`.
-    func checkIdleAndParked(_ r: ReplicaID, running: [SequenceID]) {
-        let rep = replicas[r]
-        // Every idle running sequence holding KV is in the idle heap.
-        let idle = Set(rep.idle.filter { $0.isLive(in: seqs.view) }.map(\.seq))
-        for q in running where !hasWork(q) && seqs[q].kv > 0 {
-            precondition(idle.contains(q), "replica \(r): idle sequence \(q) missing from the idle heap")
-        }
-        var parked = 0
-        var s = rep.parked.head
-        while s.exists {
-            precondition(
-                seqs[s].place == .parked && seqs[s].replica == r,
-                "replica \(r): parked list holds \(s)")
-            parked += 1
-            s = seqs[s].next
-        }
-        precondition(parked == rep.parked.count, "replica \(r): parked.count")
     }
 
     /// Sequence `s` as it is now: a lazy member brought up to its replica's epoch (without
@@ -165,13 +124,13 @@ extension Simulator {
     func checkLazy(_ r: ReplicaID) {
         let rep = replicas[r]
         let members = rep.decoding.filter { lane[$0] >= 0 }
-        precondition(
+        internalCheck(
             rep.lazyValid || (members.isEmpty && rep.lazyWidth == 0 && rep.lazyContext == 0),
             "replica \(r): lazy sums without a lazy set")
         guard rep.lazyValid else { return }
-        precondition(
+        internalCheck(
             members.count == rep.lazyCount, "replica \(r): lazyCount \(rep.lazyCount) ≠ \(members.count) members")
-        precondition(
+        internalCheck(
             seqs.indices.filter { lane[$0] >= 0 && seqs[$0].replica == r }.count == members.count,
             "replica \(r): a lazy member off the decoding list")
         var width = 0
@@ -180,17 +139,14 @@ extension Simulator {
             let q = current(s, seqs[s])
             width += Int(q.width)
             context += Int(q.width) * (q.kv - q.branchKV)
-            precondition(q.kv >= q.branchKV, "sequence \(s): a lazy member with more branch KV than KV")
-            precondition(
+            internalCheck(q.kv >= q.branchKV, "sequence \(s): a lazy member with more branch KV than KV")
+            internalCheck(
                 rep.finishes.contains { $0.seq == s && liveFinish($0) }, "sequence \(s): no live finish entry")
         }
-        precondition(width == rep.lazyWidth, "replica \(r): lazyWidth \(rep.lazyWidth) ≠ Σ width \(width)")
-        precondition(context == rep.lazyContext, "replica \(r): lazyContext \(rep.lazyContext) ≠ \(context)")
-        for (k, e) in rep.finishes.enumerated() where k > 0 {
-            precondition(rep.finishes[(k - 1) / 2].epoch <= e.epoch, "replica \(r): finish heap order")
-        }
+        internalCheck(width == rep.lazyWidth, "replica \(r): lazyWidth \(rep.lazyWidth) ≠ Σ width \(width)")
+        internalCheck(context == rep.lazyContext, "replica \(r): lazyContext \(rep.lazyContext) ≠ \(context)")
         if !rep.busy {
-            precondition(
+            internalCheck(
                 members.count == rep.decoding.count && rep.joining.allSatisfy { lane[$0] != Self.laneJoining },
                 "replica \(r): a decoding sequence outside the lazy set between runs")
         }
