@@ -84,7 +84,7 @@ public enum PromptSet {
     public static func arithmetic(count: Int, seed: UInt64) -> [Prompt] {
         let names = ["Ana", "Ben", "Chloe", "Dev", "Elif", "Farid", "Grace", "Hugo", "Ines", "Jon", "Kemal", "Lena"]
         let things = ["apples", "marbles", "books", "stickers", "coins", "pencils", "cards", "shells"]
-        var rng = RandomStream(seed: seed, name: "prompts")
+        let rng = RandomStream(seed: seed, name: "prompts")
         func pick<T>(_ a: [T]) -> T { a[rng.int(below: a.count)] }
         var out: [Prompt] = []
         for i in 0..<count {
