@@ -26,7 +26,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CGSL", pkgConfig: "gsl", providers: [.apt(["libgsl-dev"])]),
-        // libcurl (OpenSSL) for https:// servers; plain http:// keeps the POSIX-socket client.
+        // libcurl (OpenSSL): the engine client's one HTTP stack, http:// and https:// (HTTPClient.swift).
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "HandoffSupport", dependencies: ["CGSL"]),
         .target(

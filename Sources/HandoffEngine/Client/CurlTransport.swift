@@ -5,7 +5,7 @@ import HandoffModel
 import HandoffSim
 import HandoffSupport
 
-/// `https://` requests through libcurl (OpenSSL), with the same contract as `HTTPClient.run`:
+/// `http://` and `https://` requests through libcurl (OpenSSL), for `HTTPClient.request`:
 /// body bytes are handed to `onBody` as they arrive, `false` closes the connection, the status
 /// code is returned. Certificates are verified against the system store, or against
 /// `ConnectionOptions.caFile` when given (a private CA or a self-signed certificate).
@@ -55,6 +55,9 @@ enum CurlTransport {
         _ = handoff_curl_set_long(c, CURLOPT_NOSIGNAL, 1)
         _ = handoff_curl_set_long(c, CURLOPT_CONNECTTIMEOUT_MS, 10_000)
         _ = handoff_curl_set_long(c, CURLOPT_TCP_NODELAY, 1)
+        // A proxy from the environment (http_proxy, https_proxy) is honoured, never for a server on
+        // this machine.
+        _ = handoff_curl_set_string(c, CURLOPT_NOPROXY, "127.0.0.1,localhost,::1")
         _ = handoff_curl_set_long(c, CURLOPT_SSL_VERIFYPEER, 1)
         _ = handoff_curl_set_long(c, CURLOPT_SSL_VERIFYHOST, 2)
         if let caFile { _ = handoff_curl_set_string(c, CURLOPT_CAINFO, caFile) }

@@ -99,7 +99,7 @@ public enum ClosedLoopReport {
                 "| \(f(value(c.measured, "latency_ms.e2el.p50"))) | \(f(value(c.predicted, "latency_ms.e2el.p50"))) (\(err(value(c.predicted, "latency_ms.e2el.p50"), value(c.measured, "latency_ms.e2el.p50")))) | \(f(replay)) "
             s +=
                 "| "
-                + ["small", "large"].map { c.speed[$0].map { String(format: "%.2f", $0.ratio) } ?? "—" }.joined(
+                + c.roles.map { c.speed[$0].map { String(format: "%.2f", $0.ratio) } ?? "—" }.joined(
                     separator: " / ")
             s +=
                 " | \(f(c.speedAdjustedE2ELP50))\(c.speedAdjustedE2ELP50 == nil ? "" : " (\(err(c.speedAdjustedE2ELP50, value(c.measured, "latency_ms.e2el.p50"))))") |\n"

@@ -68,6 +68,8 @@ public struct ClosedLoopValidation: Sendable {
         /// `predicted`'s E2EL p50 with each law scaled by its server's probe (a diagnostic: how
         /// much of the latency miss is the machine's speed moving since calibration).
         public var speedAdjustedE2ELP50: Double?
+        /// The policy's tiers in role order (the entry tier first): the order `speed` is reported in.
+        public var roles: [String] = []
     }
 
     static func cellName(_ c: Int, _ tau: Double) -> String { "c\(c)-t\(JSONWriter.number(tau))" }
@@ -140,14 +142,15 @@ public struct ClosedLoopValidation: Sendable {
         return (model, cells, load)
     }
 
-    /// Probes each server with a client (small with the tier's top log-probabilities, large
-    /// without, as the run requests them) and appends the readings to `OUT/speed.jsonl`. A probe
-    /// that fails (no `timings` in the answer) is left out: the cell's report then has none.
+    /// Probes each role's server with a client (the entry tier with its top log-probabilities, which
+    /// the crossing reads; the others without, as the run requests them) and appends the readings to
+    /// `OUT/speed.jsonl`. A probe that fails (no `timings` in the answer) is left out: the cell's
+    /// report then has none.
     func probeSpeed(cell: String, scenario sc: Scenario) async throws {
-        for (k, tier) in ["small", "large"].enumerated() {
+        for (k, tier) in sc.policy.roles.enumerated() {
             guard let client = clients[tier], let t = sc.tierIndex(tier).map({ sc.tiers[$0] }) else { continue }
             var probe = SpeedProbe()
-            probe.topLogprobs = tier == "small" ? (sc.engine[tier]?.topLogprobs ?? 0) : 0
+            probe.topLogprobs = k == 0 ? (sc.engine[tier]?.topLogprobs ?? 0) : 0
             let law = LatencyModel(spec: t.latency, model: t.model, gpu: t.gpu, tensorParallel: t.tensorParallel)
             var salt: UInt64 = UInt64(k)
             for b in cell.utf8 { salt = salt &* 31 &+ UInt64(b) }
@@ -196,7 +199,7 @@ public struct ClosedLoopValidation: Sendable {
         // The same prediction had each server been calibrated at the speed its probe measured
         // just before the cell: every coefficient of its law scaled by measured / calibrated.
         var speedAdjusted: Double?
-        if speed["small"] != nil || speed["large"] != nil {
+        if !speed.isEmpty {
             var s3 = s
             for (i, t) in s3.tiers.enumerated() {
                 if let r = speed[t.name] { s3.tiers[i].latency = t.latency.scaled(by: r.ratio) }
@@ -233,7 +236,7 @@ public struct ClosedLoopValidation: Sendable {
         return Cell(
             concurrency: c, threshold: tau, heldOut: !fitThresholds.contains(tau), samples: samples, report: report,
             measured: measured, predicted: predicted, accuracyCI95: p.accuracyCI95, traceOnly: traceOnly,
-            speed: speed, speedAdjustedE2ELP50: speedAdjusted)
+            speed: speed, speedAdjustedE2ELP50: speedAdjusted, roles: v.scenario.policy.roles)
     }
 
     /// `closed-loop.json`: one row per cell (keys in docs/closed-loop.md).
@@ -266,7 +269,7 @@ public struct ClosedLoopValidation: Sendable {
                     ("trace_only", .object(obj(c.traceOnly)))
                 ]
                 // measured / calibrated ms per decoded token, per server, probed just before the cell.
-                let speed = ["small", "large"].compactMap { t in
+                let speed = c.roles.compactMap { t in
                     c.speed[t].map { r -> (String, JSONValue) in
                         (
                             t,

@@ -159,7 +159,8 @@ public final class SpecsValidation: @unchecked Sendable {
         target.stop()
         let tracePath = outDir + "/trace.jsonl"
         try FileIO.writeAtomically(traceLines, to: tracePath)
-        // The simulator: each request alone, every step accepted (candidate 0 kept), target scoring.
+        // The simulator: each request alone, every step accepted (candidate 0 kept), target scoring
+        // (`reward_tier` names the specs policy's target role, whose tier is `large`).
         let sim = try family.run([
             "trace.file=\(URL(fileURLWithPath: tracePath).path)", "traffic.arrival=closed_loop",
             "traffic.concurrency=1",
@@ -167,8 +168,8 @@ public final class SpecsValidation: @unchecked Sendable {
             "policy.reward_tier=large"
         ])
         let sc = sim.scenario
-        let draftCache = sc.tiers[sc.tierIndex("small")!].prefixCache
-        let targetCache = sc.tiers[sc.tierIndex("large")!].prefixCache
+        let draftCache = sc.tiers[sc.tierIndex(sc.policy.roles[0])!].prefixCache
+        let targetCache = sc.tiers[sc.tierIndex(sc.policy.roles[1])!].prefixCache
         for k in rows.indices {
             (rows[k].modelDraftPrefill, rows[k].modelScorePrefill) = Self.modelPrefill(
                 prompt: rows[k].promptTokens, steps: steps, n: n, l: stepTokens,

@@ -175,8 +175,10 @@ public struct ValidationReport: Sendable {
                 predicted: Double(predicted.count) / pSpan),
             Row(metric: "output_tokens_per_s", measured: mTokens / mSpan, predicted: pTokens / pSpan)
         ]
-        if v.aloneTier != "small" {
-            let lf = v.aloneTier == "large"
+        // Offload shares, unless the run stays on the entry tier (role 0); alone on another tier,
+        // every token is offloaded.
+        if v.aloneTier != v.scenario.policy.roles[0] {
+            let lf = v.aloneTier != nil
             rows.append(
                 Row(
                     metric: "offload.token_fraction", measured: lf ? 1 : mLarge / max(1, mTokens),

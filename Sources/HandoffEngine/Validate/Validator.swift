@@ -194,7 +194,7 @@ extension Validator {
                 promptTokens: $0.promptTokens, outputTokens: $0.outputTokens, ttftS: $0.ttftS, e2elS: $0.e2elS)
         }
         let model =
-            scenario.tiers.first { $0.name == (aloneTier ?? "small") }?.model.name ?? ""
+            scenario.tiers.first { $0.name == (aloneTier ?? scenario.policy.roles[0]) }?.model.name ?? ""
         let meta = VLLMBenchResult.Metadata(
             requestRate: nil, burstiness: 1, maxConcurrency: concurrency, modelID: model,
             origin: .object([
