@@ -11,6 +11,8 @@ public struct Catalog: Sendable {
         public var memoryGiB: Double
         public var memoryBandwidthGBs: Double
         public var bf16TFLOPS: Double
+        /// One-way bandwidth of the GPU's link to its tensor-parallel peers, GB/s (NVLink, or PCIe).
+        public var interconnectGBs: Double = 0
         /// NaN when no public list price is known: a scenario on it must set its price.
         public var usdPerHour: Double
         public var source = ""
@@ -39,11 +41,11 @@ public struct Catalog: Sendable {
     /// The shipped catalogue.
     public static let builtin: Catalog = {
         var gpus: [String: GPU] = [:]
-        for row in CSV.parse(gpusCSV).dropFirst() where row.count >= 5 {
+        for row in CSV.parse(gpusCSV).dropFirst() where row.count >= 6 {
             gpus[row[0]] = GPU(
                 name: row[0], memoryGiB: Double(row[1]) ?? 0, memoryBandwidthGBs: Double(row[2]) ?? 0,
-                bf16TFLOPS: Double(row[3]) ?? 0, usdPerHour: Double(row[4]) ?? .nan, source: row.count > 5 ? row[5] : ""
-            )
+                bf16TFLOPS: Double(row[3]) ?? 0, interconnectGBs: Double(row[4]) ?? 0, usdPerHour: Double(row[5]) ?? .nan,
+                source: row.count > 6 ? row[6] : "")
         }
         var models: [String: Model] = [:]
         for row in CSV.parse(modelsCSV).dropFirst() where row.count >= 10 {

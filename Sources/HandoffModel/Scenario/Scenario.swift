@@ -77,6 +77,24 @@ public struct GPUSpec: Sendable, Equatable {
     public var bandwidthGBs: Double
     public var tflops: Double
     public var usdPerHour: Double
+    /// One-way bandwidth to the tensor-parallel peers, GB/s (0: unknown, so no tensor parallelism
+    /// under the roofline law), and what a ring all-reduce gets of it and costs per call:
+    /// defaults fitted to Vidur's NCCL profiles of an A100 DGX (docs/model.md, "Tensor parallelism").
+    public var interconnectGBs: Double = 0
+    public var allReduceEfficiency: Double = 0.6
+    public var allReduceLatencyUs: Double = 40
+
+    public init(
+        name: String, memoryGiB: Double, bandwidthGBs: Double, tflops: Double, usdPerHour: Double,
+        interconnectGBs: Double = 0
+    ) {
+        self.name = name
+        self.memoryGiB = memoryGiB
+        self.bandwidthGBs = bandwidthGBs
+        self.tflops = tflops
+        self.usdPerHour = usdPerHour
+        self.interconnectGBs = interconnectGBs
+    }
 }
 
 /// How long one engine iteration takes.
@@ -171,6 +189,14 @@ public struct TierSpec: Sendable, Equatable {
     /// A prefill pool and a decode pool with a KV link between them (`disaggregated`), or nil.
     /// `replicas` is then the two pools' sum; `pool(_:)` gives each pool as a tier.
     public var disaggregation: Disaggregation? = nil
+
+    /// Why tensor parallelism cannot be modelled here, or nil: the roofline law charges the
+    /// all-reduces over the GPU's interconnect, which a custom GPU may not give.
+    public var interconnectMissing: String? {
+        guard kind == .gpu, tensorParallel > 1, case .roofline = latency, gpu.interconnectGBs <= 0 else { return nil }
+        return
+            "tensor_parallel \(tensorParallel) on \(gpu.name) needs its interconnect bandwidth for the all-reduces: set gpus.\(gpu.name).interconnect_gb_s (one-way GB/s: NVLink 3 300, NVLink 4 450, PCIe Gen4 x16 32)"
+    }
 
     /// GPUs per replica.
     public var gpusPerReplica: Int { tensorParallel }

@@ -69,6 +69,7 @@ extension ScenarioLoader {
         var asTier = tier
         asTier.gpu = pool.gpu
         asTier.tensorParallel = pool.tensorParallel
+        if let message = asTier.interconnectMissing { throw d.error("\(kind.rawValue): " + message, key: kind.rawValue) }
         if asTier.kvCapacityTokens <= 0 {
             throw d.error(
                 "\(kind.rawValue): the weights leave no room for a KV cache on \(pool.tensorParallel) × \(pool.gpu.name); raise its tensor_parallel or pick a larger GPU",

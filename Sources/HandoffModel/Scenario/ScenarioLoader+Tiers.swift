@@ -154,6 +154,9 @@ extension ScenarioLoader {
                 "\(tier.maxNumBatchedTokens) is below max_num_seqs (\(tier.maxNumSeqs)); a batch must hold one token of every sequence, as vLLM requires",
                 key: t.has("max_num_batched_tokens") ? "max_num_batched_tokens" : "max_num_seqs")
         }
+        if let message = tier.interconnectMissing {
+            throw t.error(message, key: "tensor_parallel")
+        }
         if tier.kind == .gpu && tier.kvCapacityTokens <= 0 {
             let gib = 1_073_741_824.0
             var e = t.error(

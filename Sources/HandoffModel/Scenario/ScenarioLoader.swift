@@ -153,16 +153,21 @@ public enum ScenarioLoader {
         var gpus = catalog.gpus.mapValues {
             GPUSpec(
                 name: $0.name, memoryGiB: $0.memoryGiB, bandwidthGBs: $0.memoryBandwidthGBs, tflops: $0.bf16TFLOPS,
-                usdPerHour: $0.usdPerHour)
+                usdPerHour: $0.usdPerHour, interconnectGBs: $0.interconnectGBs)
         }
         if let gs = try r.section("gpus") {
             for key in gs.keys {
                 guard let g = try gs.section(key) else { continue }
-                gpus[key] = GPUSpec(
+                var spec = GPUSpec(
                     name: key, memoryGiB: try g.double("memory_gib", min: 0, exclusiveMin: true),
                     bandwidthGBs: try g.double("memory_bandwidth_gb_s", min: 0, exclusiveMin: true),
                     tflops: try g.double("bf16_tflops", min: 0, exclusiveMin: true),
-                    usdPerHour: try g.double("usd_per_hour", default: 0, min: 0))
+                    usdPerHour: try g.double("usd_per_hour", default: 0, min: 0),
+                    interconnectGBs: try g.double("interconnect_gb_s", default: 0, min: 0))
+                spec.allReduceEfficiency = try g.double(
+                    "allreduce_efficiency", default: spec.allReduceEfficiency, min: 0, max: 1, exclusiveMin: true)
+                spec.allReduceLatencyUs = try g.double("allreduce_latency_us", default: spec.allReduceLatencyUs, min: 0)
+                gpus[key] = spec
                 try g.finish()
             }
             try gs.finish()

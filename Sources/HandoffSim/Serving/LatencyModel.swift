@@ -31,6 +31,10 @@ public struct IterationLoad {
 ///   routing (each token misses a given expert with probability 1 − k/E); one token reads k/E of
 ///   them, a batch of 64 on DeepSeek-V3 (k/E = 8/256) 87%.
 ///   (Williams et al., "Roofline", CACM 2009; the LLM form as in LLM-Viewer, arXiv 2402.16363.)
+///   At tensor parallelism tp > 1 each layer adds two all-reduces of the batch's activations
+///   (Megatron-LM: after attention and after the MLP), in series with the compute: per call
+///   latency + 2(tp − 1)/tp · tokens · hidden · 2 bytes / (interconnect · efficiency), a ring
+///   all-reduce (docs/model.md, "Tensor parallelism", checks it against Vidur's NCCL profiles).
 /// - table: Σ chunk / prefill_tps(context after chunk) + (decode > 0 ? (1 + slope·(B−1)) / decode_tps(mean context) : 0) + overhead.
 /// - linear: fixed + a·prefill tokens + e·prefill attention (Σ chunk·(context + chunk/2)) + decode(B)
 ///   + c·decode context, in ms, with decode(B) = b·B or a measured per-batch-size list (the law
@@ -47,6 +51,10 @@ public struct LatencyModel: Sendable {
     /// Routed experts' weight bytes, and the chance one token leaves a given expert untouched (1 − k/E).
     let expertBytes: Double
     let expertMiss: Double
+    /// Tensor-parallel all-reduces per iteration (roofline, tp > 1; 0 otherwise): their fixed
+    /// seconds (2 · layers · latency) and seconds per token of the batch.
+    let allReduceFixed: Double
+    let allReducePerToken: Double
 
     public init(spec: LatencySpec, model: ModelSpec, gpu: GPUSpec, tensorParallel: Int) {
         var mfu = 1.0
@@ -70,6 +78,21 @@ public struct LatencyModel: Sendable {
         kvPerToken = model.kvBytesPerToken
         expertBytes = model.experts > 0 ? model.routedExpertParamsB * 1e9 * model.weightBytes : 0
         expertMiss = model.experts > 0 ? 1 - Double(model.expertsPerToken) / Double(model.experts) : 1
+        if case .roofline = spec, tensorParallel > 1, gpu.interconnectGBs > 0 {
+            let calls = 2 * Double(model.layers)
+            let ring = 2 * Double(tensorParallel - 1) / Double(tensorParallel)
+            allReduceFixed = calls * gpu.allReduceLatencyUs / 1e6
+            allReducePerToken =
+                calls * ring * Double(model.hidden) * 2 / (gpu.interconnectGBs * 1e9 * gpu.allReduceEfficiency)
+        } else {
+            allReduceFixed = 0
+            allReducePerToken = 0
+        }
+    }
+
+    /// Seconds the tensor-parallel all-reduces of a batch of `tokens` tokens take (0 at tp = 1).
+    @inline(__always) public func allReduceSeconds(tokens: Double) -> Double {
+        allReduceFixed + allReducePerToken * tokens
     }
 
     /// Adds a prefill chunk of `chunk` tokens after `context` tokens already in the KV cache.
@@ -96,7 +119,8 @@ public struct LatencyModel: Sendable {
             let compute =
                 mfuRampTokens > 0
                 ? flops / (flopsPerSecond * -Foundation.expm1(-tokens / mfuRampTokens)) : flops / flopsPerSecond
-            return max(compute, bytes / bytesPerSecond) + overhead / 1000
+            let t = max(compute, bytes / bytesPerSecond) + overhead / 1000
+            return allReduceFixed > 0 ? t + allReduceSeconds(tokens: tokens) : t
         case .table(let t, let slope, let overhead):
             var s = l.prefillTableSeconds + overhead / 1000
             if l.decodeSeqs > 0 {
