@@ -154,3 +154,63 @@ final class DisaggregationQueueingTests: XCTestCase {
         }
     }
 }
+
+/// What a split tier refuses, each with the field to fix.
+final class DisaggregationInputTests: XCTestCase {
+    func shipped(_ edit: (String) -> String, _ overrides: [String] = []) throws -> Scenario {
+        let text = try String(contentsOfFile: packageRoot + "/Scenarios/disaggregated-opt13b.yaml", encoding: .utf8)
+        return try scenario(edit(text), overrides)
+    }
+
+    func assertRefused(_ build: () throws -> Scenario, mentions: [String], file: StaticString = #file, line: UInt = #line) {
+        XCTAssertThrowsError(try Simulation.run(try build()), file: file, line: line) { e in
+            for m in mentions { XCTAssert("\(e)".contains(m), "\(e) lacks '\(m)'", file: file, line: line) }
+        }
+    }
+
+    func testRefusals() throws {
+        // A misspelt required field is named with its likely intent.
+        assertRefused(
+            { try self.shipped { $0.replacingOccurrences(of: "prefill_replicas: 2", with: "prefil_replicas: 2") } },
+            mentions: ["disaggregated.prefill_replicas", "missing required field", "found 'prefil_replicas'"])
+        // replicas beside the pools.
+        assertRefused(
+            { try self.shipped({ $0 }, ["tiers.opt.replicas=3"]) },
+            mentions: ["tiers.opt.disaggregated", "not tiers.opt.replicas"])
+        // Another GPU for a pool under a law that ignores it.
+        assertRefused(
+            {
+                try self.shipped(
+                    { $0 },
+                    [
+                        "tiers.opt.latency={kind: linear, prefill_ms_per_token: 0.1, decode_ms_per_seq: 10}",
+                        "tiers.opt.disaggregated.decode.gpu=H100-SXM-80GB",
+                    ])
+            }, mentions: ["disaggregated.decode.gpu", "roofline"])
+        // A tensor-parallel pool on a GPU without interconnect bandwidth.
+        assertRefused(
+            {
+                try self.shipped(
+                    { $0 },
+                    [
+                        "gpus={slow: {memory_gib: 80, memory_bandwidth_gb_s: 2000, bf16_tflops: 300}}",
+                        "tiers.opt.gpu=slow", "tiers.opt.disaggregated.prefill.tensor_parallel=2",
+                    ])
+            }, mentions: ["prefill", "interconnect_gb_s"])
+        // Shared-queue routing.
+        assertRefused({ try self.shipped({ $0 }, ["tiers.opt.routing=shared_queue"]) }, mentions: ["least_loaded"])
+        // A pipelined policy on a split tier is refused before the run.
+        assertRefused(
+            {
+                try scenario(
+                    handComputableScenarioYAML(trace: packageRoot + "/Scenarios/data/qwen-multistep.jsonl", policy: "name: splitreason, mode: pipelined")
+                        .replacingOccurrences(
+                            of: "decode_ms_per_seq: 30}}",
+                            with: "decode_ms_per_seq: 30}, disaggregated: {prefill_replicas: 1, decode_replicas: 1, kv_link_gbps: 8}}"))
+            }, mentions: ["pipelined", "disaggregated"])
+        // Unsetting the split gives the aggregated tier back.
+        let aggregated = try shipped({ $0 }, ["tiers.opt.disaggregated=", "tiers.opt.replicas=3"])
+        XCTAssertNil(aggregated.tiers[0].disaggregation)
+        XCTAssertEqual(aggregated.tiers[0].replicas, 3)
+    }
+}

@@ -95,11 +95,18 @@ public enum SimulationOutput {
             guard let m = s.memoryGib[t.name], let u = s.utilization[t.name], let a = s.achieved[t.name] else {
                 continue
             }
+            if let split = s.disaggregated?[t.name] {
+                out += String(
+                    format:
+                        "memory %@: split into pools (%@, below); busy %.0f%% of the time over both pools' replicas, MFU %.1f%%, MBU ≥ %.1f%%\n",
+                    t.name, m.fits ? "both fit" : "A POOL DOES NOT FIT", 100 * u, 100 * a.mfu, 100 * a.mbu)
+                out += Self.splitLines(t.name, split)
+                continue
+            }
             out += String(
                 format:
                     "memory %@: peak %.1f / %.0f GiB (%@); busy %.0f%% of the time (an iteration running, any batch), MFU %.1f%%, MBU ≥ %.1f%%\n",
                 t.name, m.peak, m.capacity, m.fits ? "fits" : "DOES NOT FIT", 100 * u, 100 * a.mfu, 100 * a.mbu)
-            if let split = s.disaggregated?[t.name] { out += Self.splitLines(t.name, split) }
         }
         out += String(
             format: "cost: $%.4f total, $%.4f per 1k requests\n", s.costUsd.total, s.costUsd.per1kRequests)

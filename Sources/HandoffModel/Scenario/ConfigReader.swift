@@ -130,7 +130,7 @@ public struct ConfigReader {
         _ key: String, default d: Double? = nil, min: Double? = nil, max: Double? = nil, exclusiveMin: Bool = false
     ) throws -> Double {
         if let v = try optionalDouble(key, min: min, max: max, exclusiveMin: exclusiveMin) { return v }
-        guard let d else { throw error("missing required field", key: nil).with(field: fieldPath(key)) }
+        guard let d else { throw missing(key) }
         return d
     }
 
@@ -152,7 +152,7 @@ public struct ConfigReader {
 
     public func int(_ key: String, default d: Int? = nil, min: Int? = nil, max: Int? = nil) throws -> Int {
         if let v = try optionalInt(key, min: min, max: max) { return v }
-        guard let d else { throw error("missing required field", key: nil).with(field: fieldPath(key)) }
+        guard let d else { throw missing(key) }
         return d
     }
 
@@ -167,7 +167,7 @@ public struct ConfigReader {
 
     public func string(_ key: String, default d: String? = nil, oneOf: [String]? = nil) throws -> String {
         if let v = try optionalString(key, oneOf: oneOf) { return v }
-        guard let d else { throw error("missing required field", key: nil).with(field: fieldPath(key)) }
+        guard let d else { throw missing(key) }
         return d
     }
 
@@ -179,6 +179,13 @@ public struct ConfigReader {
         case "false", "no", "off": return false
         default: throw error(n, key, "expected true or false, got '\(s)'")
         }
+    }
+
+    /// A required field is absent: the error names it, and a present key it is close to (a typo).
+    public func missing(_ key: String) -> HandoffError {
+        let unread = node.entries.filter { !$0.value.used }.map(\.key)
+        let hint = ConfigReader.closest(key, in: unread).map { "; found '\($0)': a typo?" } ?? ""
+        return error("missing required field\(hint)", key: nil).with(field: fieldPath(key))
     }
 
     /// A sub-section, or nil when absent.

@@ -34,7 +34,7 @@ public enum Distribution: Sendable, Equatable {
 
     static func read(_ r: ConfigReader, _ key: String, default d: Distribution?) throws -> Distribution {
         guard let n = r.node[key] else {
-            guard let d else { throw r.error("missing required field", key: nil).with(field: r.fieldPath(key)) }
+            guard let d else { throw r.missing(key) }
             return d
         }
         if n.scalar != nil { return .constant(try r.double(key, min: 0)) }

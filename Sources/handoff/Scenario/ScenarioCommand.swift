@@ -24,7 +24,7 @@ struct ScenarioCommand: ParsableCommand {
                     if let d = t.disaggregation {
                         s += String(
                             format:
-                                "  tier %@: prefill %d × %@ (tp %d) → KV link %g Gbit/s → decode %d × %@ (tp %d), %@ %.1f GiB weights, KV room %d / %d tokens\n",
+                                "  tier %@: prefill %d × %@ (tp %d) → KV link %g Gbit/s → decode %d × %@ (tp %d), %@ %.1f GiB weights, KV room per replica: prefill %d, decode %d tokens\n",
                             t.name, d.prefill.replicas, d.prefill.gpu.name, d.prefill.tensorParallel, d.kvLinkGbps,
                             d.decode.replicas, d.decode.gpu.name, d.decode.tensorParallel, t.model.name,
                             t.model.weightMemory / 1_073_741_824, t.pool(.prefill).kvCapacityTokens,
