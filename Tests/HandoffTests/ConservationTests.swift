@@ -234,11 +234,11 @@ final class ConservationTests: XCTestCase {
     func testPlanEvictsCachedPrefixesOfWaitingSequences() throws {
         let sc = try ScenarioLoader.load(path: nil, overrides: ["tiers.large.kv_capacity_tokens=1000"])
         let sim = Simulator<VLLMScheduler>(scenario: sc, trace: try Simulation.loadTrace(sc))
-        let r = sim.tierFirstReplica[1]
+        let r = sim.tierFirstReplica[TierID(1)]
         sim.seqs = Slab(capacity: 3)
         sim.lane = Slab(capacity: 3)
         for k in 0..<3 {
-            var q = SequenceState(request: RequestID(0), role: 1, replica: r)
+            var q = SequenceState(request: RequestID(0), role: RoleID(1), replica: r)
             q.kv = 300
             q.pendingPrefill = k == 0 ? 300 : 100
             q.decodeLeft = 10

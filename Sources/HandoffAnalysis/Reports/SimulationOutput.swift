@@ -91,7 +91,29 @@ public enum SimulationOutput {
                 s.windows.worstE2ELP99Ms, s.windows.worstE2ELStartS)
         }
         out += sloLine(r.scenario.slo, s.slo)
-        for t in r.scenario.tiers where t.kind == .gpu {
+        out += Self.tierLines(r.scenario, s)
+        out += String(
+            format: "cost: $%.4f total, $%.4f per 1k requests\n", s.costUsd.total, s.costUsd.per1kRequests)
+        if let a = r.accuracy {
+            out += String(
+                format: "accuracy: %.3f %@ (95%% CI %.3f–%.3f; small-only %.3f, large-only %.3f; %d labelled)\n",
+                a.predicted, Self.accuracySourceText(s.accuracy.source), a.ci95.0, a.ci95.1, a.smallOnly, a.largeOnly,
+                a.labeled)
+            if s.accuracy.source == "synthetic" {
+                out +=
+                    "  SYNTHETIC: the labels and difficulties were invented by the generator's presets, not measured on any model; do not choose a threshold on them\n"
+            }
+        } else {
+            out +=
+                "accuracy: none (the trace has no outcome labels for the model\(r.scenario.policy.roles.count == 1 ? " that runs" : "s"))\n"
+        }
+        return out
+    }
+
+    /// Each GPU tier's memory, busy share and achieved MFU/MBU; a split tier's per pool.
+    static func tierLines(_ scenario: Scenario, _ s: SimulationSummary) -> String {
+        var out = ""
+        for t in scenario.tiers where t.kind == .gpu {
             guard let m = s.memoryGib[t.name], let u = s.utilization[t.name], let a = s.achieved[t.name] else {
                 continue
             }
@@ -107,21 +129,6 @@ public enum SimulationOutput {
                 format:
                     "memory %@: peak %.1f / %.0f GiB (%@); busy %.0f%% of the time (an iteration running, any batch), MFU %.1f%%, MBU ≥ %.1f%%\n",
                 t.name, m.peak, m.capacity, m.fits ? "fits" : "DOES NOT FIT", 100 * u, 100 * a.mfu, 100 * a.mbu)
-        }
-        out += String(
-            format: "cost: $%.4f total, $%.4f per 1k requests\n", s.costUsd.total, s.costUsd.per1kRequests)
-        if let a = r.accuracy {
-            out += String(
-                format: "accuracy: %.3f %@ (95%% CI %.3f–%.3f; small-only %.3f, large-only %.3f; %d labelled)\n",
-                a.predicted, Self.accuracySourceText(s.accuracy.source), a.ci95.0, a.ci95.1, a.smallOnly, a.largeOnly,
-                a.labeled)
-            if s.accuracy.source == "synthetic" {
-                out +=
-                    "  SYNTHETIC: the labels and difficulties were invented by the generator's presets, not measured on any model; do not choose a threshold on them\n"
-            }
-        } else {
-            out +=
-                "accuracy: none (the trace has no outcome labels for the model\(r.scenario.policy.roles.count == 1 ? " that runs" : "s"))\n"
         }
         return out
     }

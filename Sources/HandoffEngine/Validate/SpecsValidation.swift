@@ -159,8 +159,7 @@ public final class SpecsValidation: @unchecked Sendable {
         target.stop()
         let tracePath = outDir + "/trace.jsonl"
         try FileIO.writeAtomically(traceLines, to: tracePath)
-        // The simulator: each request alone, every step accepted (candidate 0 kept), target scoring
-        // (`reward_tier` names the specs policy's target role, whose tier is `large`).
+        // The simulator: each request alone, every step accepted (candidate 0 kept), target (large) scoring.
         let sim = try family.run([
             "trace.file=\(URL(fileURLWithPath: tracePath).path)", "traffic.arrival=closed_loop",
             "traffic.concurrency=1",

@@ -51,7 +51,7 @@ struct FinishEntry: HeapKeyed {
 /// `HybridSimulator+Decode.swift` in line). The sets are kept so that no per-event operation scans
 /// a queue; `HybridSimulator+Invariants.swift` checks them after every event in the tests.
 struct Replica {
-    let tier: Int
+    let tier: TierID
     let index: Int
     let capacity: Int
     let maxSeqs: Int
@@ -127,7 +127,7 @@ struct Replica {
     var preemptions = 0
     var evictions = 0
 
-    init(tier: Int, index: Int, spec: TierSpec) {
+    init(tier: TierID, index: Int, spec: TierSpec) {
         self.tier = tier
         self.index = index
         capacity = spec.kvCapacityTokens

@@ -5,7 +5,7 @@ import HandoffSupport
 struct SequenceState {
     enum Place: UInt8 { case none, waiting, running, parked }
     var request: RequestID
-    var role: Int16
+    var role: RoleID
     var replica: ReplicaID
     var place: Place = .none
     /// KV tokens computed and held on the replica.

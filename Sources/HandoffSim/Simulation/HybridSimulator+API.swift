@@ -6,8 +6,8 @@ import HandoffSupport
 /// before at the cached price, when the tier has one) and the tokens returned.
 extension Simulator {
     /// Request `i`'s segment `seg` runs as one call on API tier `t` (for role `role`).
-    func startAPICall(_ i: RequestID, _ seg: Segment, role: Int, tier t: Int) {
-        let tier = scenario.tiers[t]
+    func startAPICall(_ i: RequestID, _ seg: Segment, role: RoleID, tier t: TierID) {
+        let tier = scenario.tier(t)
         let api = tier.api!
         let ttft = api.ttftMs.sample(apiRNG) / 1000
         let rate = max(1e-9, api.tokensPerS.sample(apiRNG))
@@ -25,10 +25,10 @@ extension Simulator {
 
     /// What the call of `tokens` tokens on `role` would cost request `i` now, as `startOne`
     /// charges it; 0 when the role's tier is a GPU tier.
-    func apiPrice(request i: RequestID, role: Int, tokens: Int) -> Double {
+    func apiPrice(request i: RequestID, role: RoleID, tokens: Int) -> Double {
         let t = roleTier[role]
         guard tierIsAPI[t] else { return 0 }
-        let cost = scenario.tiers[t].cost
+        let cost = scenario.tier(t).cost
         let cached = cost.cachedTokens(sentBefore: reqs[i].apiSent)
         return cost.apiUSD(input: reqs[i].context - cached, cached: cached, output: tokens)
     }

@@ -43,11 +43,11 @@ extension Simulator {
             }
             let base = seqs.endIndex
             for role in 0..<roles {
-                seqs.append(SequenceState(request: RequestID(i), role: Int16(role), replica: .none))
+                seqs.append(SequenceState(request: RequestID(i), role: RoleID(role), replica: .none))
             }
             // A split tier's role has a second sequence: its decode pool's (after the roles').
-            for (role, offset) in roleDecodeOffset.enumerated() where offset >= 0 {
-                seqs.append(SequenceState(request: RequestID(i), role: Int16(role), replica: .none))
+            for (role, offset) in roleDecodeOffset.enumerated where offset >= 0 {
+                seqs.append(SequenceState(request: RequestID(i), role: role, replica: .none))
             }
             reqs.append(
                 RequestState(
@@ -101,7 +101,7 @@ extension Simulator {
             return
         }
         inFlight += 1
-        reqs[i].location = 0
+        reqs[i].location = .entry
         if reqs[i].segCount == 0 {
             complete(i, at: now)
             return

@@ -43,7 +43,7 @@ extension Simulator {
         seqs[s].branchKV += d * (w - 1)
         seqs[s].decodeLeft -= d
         lane[s] = replicas[r].epoch
-        produce(request: seqs[s].request, role: Int(seqs[s].role), tokens: d)
+        produce(request: seqs[s].request, role: seqs[s].role, tokens: d)
     }
 
     @inline(__always) func lazyContribution(_ s: SequenceID) -> Int {

@@ -27,17 +27,18 @@ import HandoffSupport
 extension Simulator {
     /// Per-replica pool flags, link clocks and decode-pool starts.
     func prepareDisaggregation() {
-        tierDecodeFirst = scenario.tiers.indices.map { t in
-            scenario.tiers[t].disaggregation.map { tierFirstReplica[t].advanced(by: $0.prefill.replicas) }
-                ?? tierFirstReplica[t + 1]
-        }
+        let tiers = IDArray<TierID, TierSpec>(scenario.tiers)
+        tierDecodeFirst = IDArray(
+            tiers.ids.map { t in
+                tiers[t].disaggregation.map { tierFirstReplica[t].advanced(by: $0.prefill.replicas) } ?? tierEnd(t)
+            })
         guard disaggregates else { return }
         prefillPool = [Bool](repeating: false, count: replicas.count)
-        for t in scenario.tiers.indices where scenario.tiers[t].disaggregation != nil {
+        for t in tiers.ids where tiers[t].disaggregation != nil {
             for r in tierFirstReplica[t]..<tierDecodeFirst[t] { prefillPool[r.index] = true }
         }
         linkFree = [Double](repeating: 0, count: replicas.count)
-        transfers = [KVTransfers](repeating: KVTransfers(), count: scenario.tiers.count)
+        transfers = IDArray(repeating: KVTransfers(), count: tiers.count)
     }
 
     /// What a split tier cannot do in this simulator, refused before the run.
@@ -51,7 +52,7 @@ extension Simulator {
     }
 
     /// Request `i`'s decode sequence for `role` (whose tier is split).
-    @inline(__always) func decodeSequence(of i: RequestID, role: Int) -> SequenceID {
+    @inline(__always) func decodeSequence(of i: RequestID, role: RoleID) -> SequenceID {
         reqs[i].seqBase.advanced(by: roleDecodeOffset[role])
     }
 
@@ -61,9 +62,9 @@ extension Simulator {
     }
 
     /// The replicas sequence `s` may run on in tier `t`: the pool it belongs to when `t` is split.
-    @inline(__always) func poolReplicas(_ s: SequenceID, tier t: Int) -> Range<ReplicaID> {
-        guard disaggregates, tierDecodeFirst[t] != tierFirstReplica[t + 1] else { return tierReplicas(t) }
-        return isDecodeSequence(s) ? tierDecodeFirst[t]..<tierFirstReplica[t + 1] : tierFirstReplica[t]..<tierDecodeFirst[t]
+    @inline(__always) func poolReplicas(_ s: SequenceID, tier t: TierID) -> Range<ReplicaID> {
+        guard disaggregates, tierDecodeFirst[t] != tierEnd(t) else { return tierReplicas(t) }
+        return isDecodeSequence(s) ? tierDecodeFirst[t]..<tierEnd(t) : tierFirstReplica[t]..<tierDecodeFirst[t]
     }
 
     /// Request `i`'s sequences: one per role, then the split roles' decode sequences.
@@ -76,17 +77,17 @@ extension Simulator {
     /// over replica `r`'s link (after the transfers before it).
     func handOver(_ s: SequenceID, from r: ReplicaID) {
         let i = seqs[s].request
-        let role = Int(seqs[s].role)
+        let role = seqs[s].role
         let d = decodeSequence(of: i, role: role)
         seqs[d].decodeLeft = seqs[s].decodeLeft
         seqs[d].width = seqs[s].width
         seqs[d].scoring = false
         seqs[s].decodeLeft = 0
         let t = roleTier[role]
-        let split = scenario.tiers[t].disaggregation!
+        let split = scenario.tier(t).disaggregation!
         let tokens = max(0, seqs[s].kv - seqs[d].kv)
         let start = max(now, linkFree[r.index])
-        let end = start + split.transferSeconds(tokens: tokens, bytesPerToken: scenario.tiers[t].model.kvBytesPerToken)
+        let end = start + split.transferSeconds(tokens: tokens, bytesPerToken: scenario.tier(t).model.kvBytesPerToken)
         linkFree[r.index] = end
         let arrives = end + split.kvLinkLatencyMs / 1000
         transfers[t].count += 1
@@ -102,7 +103,7 @@ extension Simulator {
     func kvArrive(_ d: SequenceID) {
         let i = seqs[d].request
         if reqs[i].failed || reqs[i].done >= 0 { return }
-        let p = sequence(of: i, role: Int(seqs[d].role))
+        let p = sequence(of: i, role: seqs[d].role)
         let sent = seqs[p].kv
         let pr = seqs[p].replica
         if seqs[p].place == .running {
@@ -146,9 +147,9 @@ struct KVTransfers {
 
 extension Simulator {
     /// Split tier `t`'s pools and transfers, for its `TierOutcome`.
-    func splitOutcome(_ t: Int, into o: inout TierOutcome) {
+    func splitOutcome(_ t: TierID, into o: inout TierOutcome) {
         var pools: [PoolOutcome] = []
-        for range in [tierFirstReplica[t]..<tierDecodeFirst[t], tierDecodeFirst[t]..<tierFirstReplica[t + 1]] {
+        for range in [tierFirstReplica[t]..<tierDecodeFirst[t], tierDecodeFirst[t]..<tierEnd(t)] {
             let rs = replicas[range]
             pools.append(
                 PoolOutcome(

@@ -12,7 +12,7 @@ extension Simulator {
         let tr = Int(reqs[i].trace)
         let proposal = OffloadProposal(
             request: tr, position: trace.tokenRange(tr).lowerBound + reqs[i].generated, role: seg.role,
-            tokens: seg.tokens, usd: apiPrice(request: i, role: seg.role, tokens: seg.tokens))
+            tokens: seg.tokens, usd: apiPrice(request: i, role: seg.roleID, tokens: seg.tokens))
         ledger.advance(to: now)
         gateProposed += 1
         if gate!.admit(proposal, trace: trace, view: systemView()) {
@@ -29,7 +29,7 @@ extension Simulator {
     func systemView() -> SystemView {
         var loads: [TierLoad] = []
         loads.reserveCapacity(roleTier.count)
-        for t in roleTier {
+        for t in roleTier.elements {
             var l = TierLoad()
             l.isAPI = tierIsAPI[t]
             if l.isAPI {

@@ -36,7 +36,7 @@ extension Simulator {
         for s in seqs.indices where seqs[s].replica.exists {
             let r = seqs[s].replica
             let t = replicas[r].tier
-            guard scenario.tiers[t].disaggregation != nil else { continue }
+            guard scenario.tier(t).disaggregation != nil else { continue }
             internalCheck(
                 prefillPool[r.index] != isDecodeSequence(s),
                 "sequence \(s): on the \(prefillPool[r.index] ? "prefill" : "decode") pool of tier \(t)")

@@ -7,7 +7,7 @@ import HandoffSupport
 /// Admission bookkeeping, eviction and preemption are in `HybridSimulator+Replicas.swift`.
 extension Simulator {
     /// Do tiers `a` and `b` share GPUs?
-    @inline(__always) func colocated(_ a: Int, _ b: Int) -> Bool { a != b && device[a] == device[b] }
+    @inline(__always) func colocated(_ a: TierID, _ b: TierID) -> Bool { a != b && device[a] == device[b] }
 
     /// Is replica `r`'s device running its colocated partner's iteration?
     @inline(__always) func deviceBusy(_ r: ReplicaID) -> Bool {
@@ -150,15 +150,14 @@ extension Simulator {
         let prefilled = max(0, chunk)
         guard produced > 0 else { return (0, prefilled) }
         if reqs[i].firstToken < 0 && !silent(i) {
-            let role = Int(seqs[s].role)
             let t = replicas[r].runStart + replicas[r].iterationSeconds
-            reqs[i].firstToken = role == 0 ? t : t + oneWay(tokens: 0)
+            reqs[i].firstToken = seqs[s].role.isOffload ? t + oneWay(tokens: 0) : t
             // The request cannot end before its first token reaches the frontend (the return
             // trip draws its own delay).
             reqs[i].revealedAt = reqs[i].firstToken
         }
         seqs[s].decodeLeft -= produced
-        produce(request: i, role: Int(seqs[s].role), tokens: produced)
+        produce(request: i, role: seqs[s].role, tokens: produced)
         if pipelined {
             seqs[s].sinceChunk += produced
             while seqs[s].sinceChunk >= chunkTokens && seqs[s].decodeLeft > 0 {
@@ -211,7 +210,7 @@ extension Simulator {
             let i = seqs[s].request
             guard lane[s] >= 0, seqs[s].place == .running, reqs[i].firstToken < 0, !silent(i) else { continue }
             let t = replicas[r].runStart + replicas[r].iterationSeconds
-            reqs[i].firstToken = seqs[s].role == 0 ? t : t + oneWay(tokens: 0)
+            reqs[i].firstToken = seqs[s].role.isOffload ? t + oneWay(tokens: 0) : t
             reqs[i].revealedAt = reqs[i].firstToken
         }
     }

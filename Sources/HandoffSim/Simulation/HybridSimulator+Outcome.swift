@@ -24,7 +24,8 @@ extension Simulator {
                     apiInputTokens: q.apiIn, apiCachedInputTokens: q.apiCached, apiOutputTokens: q.apiOut))
         }
         var tiers: [TierOutcome] = []
-        for (t, spec) in scenario.tiers.enumerated() {
+        for (k, spec) in scenario.tiers.enumerated() {
+            let t = TierID(k)
             let rs = replicas[tierReplicas(t)]
             tiers.append(
                 TierOutcome(
@@ -33,12 +34,12 @@ extension Simulator {
                     preemptions: rs.reduce(0) { $0 + $1.preemptions }, evictions: rs.reduce(0) { $0 + $1.evictions },
                     generatedTokens: tierGenerated[t], prefilledTokens: tierPrefilled[t]))
             if cachesBlocks && tierBlockCache[t] {
-                let cs = blockCaches[tierFirstReplica[t].index..<tierFirstReplica[t + 1].index]
-                tiers[t].prefixLookedUpTokens = cs.reduce(0) { $0 + $1.lookedUpTokens }
-                tiers[t].prefixHitTokens = cs.reduce(0) { $0 + $1.hitTokens }
-                tiers[t].prefixEvictedBlocks = cs.reduce(0) { $0 + $1.evictedBlocks }
+                let cs = blockCaches[tierFirstReplica[t].index..<tierEnd(t).index]
+                tiers[k].prefixLookedUpTokens = cs.reduce(0) { $0 + $1.lookedUpTokens }
+                tiers[k].prefixHitTokens = cs.reduce(0) { $0 + $1.hitTokens }
+                tiers[k].prefixEvictedBlocks = cs.reduce(0) { $0 + $1.evictedBlocks }
             }
-            if spec.disaggregation != nil { splitOutcome(t, into: &tiers[t]) }
+            if spec.disaggregation != nil { splitOutcome(t, into: &tiers[k]) }
         }
         let stalled = reqs.reduce(0) { $0 + ($1.done < 0 && !$1.failed ? 1 : 0) }
         var o = SimulationOutcome(

@@ -9,11 +9,11 @@ extension Simulator {
     /// Request `i` arrives: the tier that does not start follows along from the start.
     func startShadow(_ i: RequestID) {
         // The tier that does not start prefills the prompt too.
-        let first = segments[Int(reqs[i].segFirst)].role
-        let shadow = sequence(of: i, role: first == 0 ? 1 : 0)
+        let first = segments[Int(reqs[i].segFirst)].roleID
+        let shadow = sequence(of: i, role: first.partner)
         seqs[shadow].pendingPrefill = reqs[i].context
         place(shadow)
-        schedule(now + (first == 0 ? oneWay(tokens: reqs[i].context) : 0), .seqArrive, 0, shadow.argument)
+        schedule(now + (first.isOffload ? 0 : oneWay(tokens: reqs[i].context)), .seqArrive, 0, shadow.argument)
         // The starting tier prefills the prompt as well (its arrival adds only handoff tokens).
         seqs[sequence(of: i, role: first)].pendingPrefill = reqs[i].context
     }
@@ -22,7 +22,7 @@ extension Simulator {
     @inline(__always) func sendChunks(_ list: IndexList) {
         for s in list {
             let i = seqs[s].request
-            let partner = sequence(of: i, role: seqs[s].role == 0 ? 1 : 0)
+            let partner = sequence(of: i, role: seqs[s].role.partner)
             schedule(now + oneWay(tokens: chunkTokens), .chunk, 0, partner.argument)
         }
     }

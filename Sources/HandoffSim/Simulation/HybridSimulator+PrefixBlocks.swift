@@ -46,7 +46,7 @@ extension Simulator {
     /// cache holds the longest prefix of request `i`'s prompt blocks; among equals, the least
     /// loaded (the first on a tie). O(replicas · matched).
     @inline(never)
-    func prefixAffinityReplica(tier t: Int, request i: RequestID) -> ReplicaID {
+    func prefixAffinityReplica(tier t: TierID, request i: RequestID) -> ReplicaID {
         let blocks = promptBlocks(i)
         let range = tierReplicas(t)
         var minLoad = Int.max

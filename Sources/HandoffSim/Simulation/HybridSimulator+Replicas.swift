@@ -157,8 +157,10 @@ extension Simulator {
                 // Not the sequence the request is on: between two of its segments on this tier it
                 // has no work for an instant (while other finished sequences are handled first).
                 let i = seqs[s].request
-                let at = Int(reqs[i].location)
-                if sequence(of: i, role: at) == s || (disaggregates && roleDecodeOffset[at] >= 0 && decodeSequence(of: i, role: at) == s) {
+                let at = reqs[i].location
+                if sequence(of: i, role: at) == s
+                    || (disaggregates && roleDecodeOffset[at] >= 0 && decodeSequence(of: i, role: at) == s)
+                {
                     skipped.append(e)
                     continue
                 }

@@ -23,9 +23,9 @@ extension Simulator {
     /// Chooses a replica for a sequence the first time its tier sees it: the least loaded.
     func place(_ s: SequenceID) {
         guard !seqs[s].replica.exists else { return }
-        let t = roleTier[Int(seqs[s].role)]
+        let t = roleTier[seqs[s].role]
         if sharedQueue[t] { return }  // dispatched on arrival at the tier, or from its queue
-        if cachesBlocks && tierPrefixAffinity[t] && seqs[s].role == 0 {
+        if cachesBlocks && tierPrefixAffinity[t] && seqs[s].role == .entry {
             seqs[s].replica = prefixAffinityReplica(tier: t, request: seqs[s].request)
             return
         }
@@ -42,14 +42,19 @@ extension Simulator {
     func slotsUsed(_ r: ReplicaID) -> Int { working(r) + replicas[r].waitingCount }
 
     /// Shared-queue routing: the first replica of tier `t` with a free slot, or `.none`.
-    func freeReplica(tier t: Int) -> ReplicaID {
+    func freeReplica(tier t: TierID) -> ReplicaID {
         for r in tierReplicas(t) where slotsUsed(r) < replicas[r].maxSeqs { return r }
         return .none
     }
 
     /// Tier `t`'s replicas (empty for an API tier).
-    @inline(__always) func tierReplicas(_ t: Int) -> Range<ReplicaID> { tierFirstReplica[t]..<tierFirstReplica[t + 1] }
+    @inline(__always) func tierReplicas(_ t: TierID) -> Range<ReplicaID> { tierFirstReplica[t]..<tierEnd(t) }
+
+    /// The end of tier `t`'s replicas (the next tier's first).
+    @inline(__always) func tierEnd(_ t: TierID) -> ReplicaID { tierFirstReplica[t.advanced(by: 1)] }
 
     /// Request `i`'s sequence on `role`'s tier: one per role, from its `seqBase`.
-    @inline(__always) func sequence(of i: RequestID, role: Int) -> SequenceID { reqs[i].seqBase.advanced(by: role) }
+    @inline(__always) func sequence(of i: RequestID, role: RoleID) -> SequenceID {
+        reqs[i].seqBase.advanced(by: role.index)
+    }
 }

@@ -22,24 +22,24 @@ extension Simulator {
 
     func startOne(_ i: RequestID, index k: Int, from prev: SequenceID?, handoff: Bool) {
         let seg = segments[Int(reqs[i].segFirst) + k]
-        let role = gated && reqs[i].refusedSeg == Int32(k) ? 0 : seg.role
+        let role = gated && reqs[i].refusedSeg == Int32(k) ? .entry : seg.roleID
         let s = sequence(of: i, role: role)
         let tierIdx = roleTier[role]
         let isAPI = tierIsAPI[tierIdx]
         var delay = 0.0
-        if role != Int(reqs[i].location) || (!handoff && role != 0) {
+        if role != reqs[i].location || (!handoff && role.isOffload) {
             if handoff { reqs[i].handoffs += 1 }
             let payload: Int
             materialise(s)
             if pipelined, let prev { payload = seqs[prev].sinceChunk } else { payload = reqs[i].context - seqs[s].kv }
-            delay = isAPI || colocated(roleTier[Int(reqs[i].location)], tierIdx) ? 0 : oneWay(tokens: payload)
+            delay = isAPI || colocated(roleTier[reqs[i].location], tierIdx) ? 0 : oneWay(tokens: payload)
             if pipelined, let prev {
                 reqs[i].stagedHandoff = seqs[prev].sinceChunk
                 seqs[prev].sinceChunk = 0
             }
         }
-        if role != 0 { reqs[i].offloadSegments += 1 }
-        reqs[i].location = Int16(role)
+        if role.isOffload { reqs[i].offloadSegments += 1 }
+        reqs[i].location = role
         if isAPI {
             startAPICall(i, seg, role: role, tier: tierIdx)
             return
@@ -56,8 +56,7 @@ extension Simulator {
     func mergedWait(_ n: Int) -> Double {
         guard n > 0 else { return 0 }
         var iteration = 0.0
-        for role in 0..<min(2, roleTier.count) {
-            let t = roleTier[role]
+        for t in roleTier.elements.prefix(2) {
             let range = tierReplicas(t)
             if !range.isEmpty {
                 iteration += range.reduce(0.0) { $0 + replicas[$1].iterationSeconds } / Double(range.count) / 2
@@ -78,7 +77,7 @@ extension Simulator {
         let i = seqs[s].request
         if reqs[i].failed || reqs[i].done >= 0 { return .none }
         if !seqs[s].replica.exists {
-            let t = roleTier[Int(seqs[s].role)]
+            let t = roleTier[seqs[s].role]
             let r = freeReplica(tier: t)
             if !r.exists {
                 if !seqs[s].inTierQueue {
@@ -103,7 +102,7 @@ extension Simulator {
                 begin(seg, on: s)
             } else {
                 if cachesBlocks && seqs[s].place == .none { lookUpPrefix(s, replica: r) }
-                let p = rolePrefixCache[Int(seqs[s].role)].branchPrefill(
+                let p = rolePrefixCache[seqs[s].role].branchPrefill(
                     context: reqs[i].context, kv: seqs[s].kv, width: seg.width,
                     candidateTokens: seg.prefillOnly ? seg.branchTokens : 0,
                     base: slotBase.isEmpty ? 0 : slotBase[s.index])
@@ -134,14 +133,14 @@ extension Simulator {
     /// Is request `i`'s current segment silent (decoded, not output)?
     @inline(__always) func silent(_ i: RequestID) -> Bool { segments[Int(reqs[i].segFirst + reqs[i].seg)].silent }
 
-    @inline(__always) func produce(request i: RequestID, role: Int, tokens n: Int) {
+    @inline(__always) func produce(request i: RequestID, role: RoleID, tokens n: Int) {
         reqs[i].context += n
         if silent(i) {
-            reqs[i].silentRole = Int16(role)
+            reqs[i].silentRole = role
             return
         }  // decoded, in the context, not output
         reqs[i].generated += n
-        if role != 0 { reqs[i].offloaded += n }
+        if role.isOffload { reqs[i].offloaded += n }
     }
 
     /// The sequence `seq` (or the API call of request, when `seq` is `.none`) finished its segment.
@@ -153,8 +152,8 @@ extension Simulator {
             if seq.exists { retire(seq) }
             return
         }
-        let prevRole = seq.exists ? Int(seqs[seq].role) : Int(reqs[i].location)
-        reqs[i].location = Int16(prevRole)
+        let prevRole = seq.exists ? seqs[seq].role : reqs[i].location
+        reqs[i].location = prevRole
         let cur = segments[Int(reqs[i].segFirst + reqs[i].seg)]
         if cur.end.rollback > 0 {
             // Dropped tokens leave the context and every KV cache. After a burst (speculative
@@ -167,14 +166,14 @@ extension Simulator {
         if cur.end.reveal > 0 {
             // Accepted silent tokens become output now, and travel to the frontend.
             reqs[i].generated += cur.end.reveal
-            if reqs[i].silentRole != 0 { reqs[i].offloaded += cur.end.reveal }
-            let arrives = now + (prevRole == 0 ? 0 : oneWay(tokens: 0))
+            if reqs[i].silentRole.isOffload { reqs[i].offloaded += cur.end.reveal }
+            let arrives = now + (prevRole.isOffload ? oneWay(tokens: 0) : 0)
             if reqs[i].firstToken < 0 { reqs[i].firstToken = arrives }
             reqs[i].revealedAt = max(reqs[i].revealedAt, arrives)
         }
         reqs[i].seg += 1
         if reqs[i].seg == reqs[i].segCount {
-            if prevRole != 0 {
+            if prevRole.isOffload {
                 // The last tokens travel back to the frontend.
                 let back = tierIsAPI[roleTier[prevRole]] ? 0 : oneWay(tokens: 0)
                 reqs[i].done = now
@@ -186,13 +185,13 @@ extension Simulator {
             return
         }
         let next = segments[Int(reqs[i].segFirst + reqs[i].seg)]
-        var nextRole = next.role
-        if gated && nextRole != 0 && !admitOffload(i, segment: Int(reqs[i].seg)) { nextRole = 0 }
+        var nextRole = next.roleID
+        if gated && nextRole.isOffload && !admitOffload(i, segment: Int(reqs[i].seg)) { nextRole = .entry }
         if nextRole == prevRole && seq.exists && !next.prefillOnly && !next.joinsNext {
             // Adjacent segments on one tier: keep decoding.
             begin(next, on: seq)
             sync(seq)
-            if nextRole != 0 { reqs[i].offloadSegments += 1 }
+            if nextRole.isOffload { reqs[i].offloadSegments += 1 }
             return
         }
         if seq.exists { retire(seq) }
@@ -213,7 +212,7 @@ extension Simulator {
         guard !pipelined else { return }
         let r = seqs[seq].replica
         removeRunning(seq, replica: r)
-        if tierCachesPrefixes[roleTier[Int(seqs[seq].role)]] {
+        if tierCachesPrefixes[roleTier[seqs[seq].role]] {
             replicas[r].park(seq, in: seqs.view)
         } else {
             freeSeq(seq, replica: r, cacheBlocks: true)

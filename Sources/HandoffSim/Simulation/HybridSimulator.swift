@@ -36,11 +36,9 @@ final class Simulator<Scheduler: ReplicaScheduler> {
         var seg: Int32 = 0
         var seqBase: SequenceID
         var context: Int
-        var location: Int16 = 0
-        /// Segments of the current parallel group still running (1 outside groups).
-        var pending: Int16 = 1
+        var location = RoleID.entry
         /// The role that decoded the newest silent tokens (credited when they are revealed).
-        var silentRole: Int16 = 0
+        var silentRole = RoleID.entry
         var stagedHandoff = 0
         var firstToken = -1.0
         /// When the newest revealed output reaches the frontend: the request cannot finish earlier.
@@ -52,6 +50,9 @@ final class Simulator<Scheduler: ReplicaScheduler> {
         var generated = 0
         var failed = false
         var rejected = false
+        /// Segments of the current parallel group still running (1 outside groups). Beside the
+        /// flags, in their padding: the struct keeps its size.
+        var pending: Int16 = 1
         /// The segment an adaptive policy refused to offload (it runs on the entry tier), or −1.
         /// Beside the flags, in their padding: the struct keeps its size.
         var refusedSeg: Int32 = -1
@@ -70,18 +71,19 @@ final class Simulator<Scheduler: ReplicaScheduler> {
     var gateProposed = 0, gateRefusedTokens = 0
     var refusedOffloads: [(request: Int, segment: Int)] = []
     /// Per tier, API calls in flight (kept only when gated).
-    var apiInFlight: [Int] = []
-    let roleTier: [Int]
+    var apiInFlight = IDArray<TierID, Int>([])
+    let roleTier: IDArray<RoleID, TierID>
     /// Each role's tier's `prefix_cache` (how beam branches share the context's KV).
-    let rolePrefixCache: [PrefixCache]
+    let rolePrefixCache: IDArray<RoleID, PrefixCache>
     /// Per tier: an API tier (no replicas), and whether finished sequences park for prefix reuse.
     /// Kept apart so the per-segment path reads a `Bool` instead of copying a whole `TierSpec`.
-    let tierIsAPI: [Bool]
-    let tierCachesPrefixes: [Bool]
+    let tierIsAPI: IDArray<TierID, Bool>
+    let tierCachesPrefixes: IDArray<TierID, Bool>
     let pipelined: Bool
     let chunkTokens: Int
     let replicas: Slab<ReplicaID, Replica>
-    var tierFirstReplica: [ReplicaID] = []
+    /// Per tier, its first replica; one more entry, the end of the last tier's.
+    var tierFirstReplica = IDArray<TierID, ReplicaID>([])
     var seqs = Slab<SequenceID, SequenceState>(capacity: 0)
     /// Per sequence, when a tier has per-slot prefix caches (`PrefixCache.per_slot`; empty
     /// otherwise): where the other slots' caches of the request diverge from its context. Kept out
@@ -95,8 +97,8 @@ final class Simulator<Scheduler: ReplicaScheduler> {
     /// Some tier caches prompt blocks across requests: a constant the hot paths test before
     /// touching any of the arrays above.
     let cachesBlocks: Bool
-    let tierBlockCache: [Bool]
-    let tierPrefixAffinity: [Bool]
+    let tierBlockCache: IDArray<TierID, Bool>
+    let tierPrefixAffinity: IDArray<TierID, Bool>
     var prefixHeld: [Int32] = []
     var blockIDs: [Int] = []
     var blockStart: [Int] = []
@@ -117,11 +119,11 @@ final class Simulator<Scheduler: ReplicaScheduler> {
     let netRNG: RandomStream
     let apiRNG: RandomStream
     let arrivalRNG: RandomStream
-    var tierGenerated: [Int]
-    let sharedQueue: [Bool]
-    var tierQueue: [[SequenceID]]
-    var tierQueueHead: [Int]
-    var tierPrefilled: [Int]
+    var tierGenerated: IDArray<TierID, Int>
+    let sharedQueue: IDArray<TierID, Bool>
+    var tierQueue: IDArray<TierID, [SequenceID]>
+    var tierQueueHead: IDArray<TierID, Int>
+    var tierPrefilled: IDArray<TierID, Int>
     var now = 0.0
     var events = 0
     var backwards = false
@@ -135,7 +137,7 @@ final class Simulator<Scheduler: ReplicaScheduler> {
     /// The replica sharing a device with each replica (colocated tiers), or `.none`.
     var partner: [ReplicaID] = []
     /// Per tier, the tier whose GPUs it runs on (its host when colocated, else itself).
-    var device: [Int] = []
+    var device = IDArray<TierID, TierID>([])
     /// Check the replica bookkeeping after every event (`checkInvariants()`; slow, for tests).
     public var checksInvariants = false
     /// Count decoding sequences lazily where a run batches them all (`HybridSimulator+Decode.swift`);
@@ -152,12 +154,12 @@ final class Simulator<Scheduler: ReplicaScheduler> {
     /// link; per replica, when its link is next free; per tier, the transfers.
     let disaggregates: Bool
     var prefillPool: [Bool] = []
-    var tierDecodeFirst: [ReplicaID] = []
-    let roleDecodeOffset: [Int]
+    var tierDecodeFirst = IDArray<TierID, ReplicaID>([])
+    let roleDecodeOffset: IDArray<RoleID, Int>
     let sequencesPerRequest: Int
     var transferIn: [Bool] = []
     var linkFree: [Double] = []
-    var transfers: [KVTransfers] = []
+    var transfers = IDArray<TierID, KVTransfers>([])
 
     public init(scenario: Scenario, trace: Trace) {
         self.scenario = scenario
@@ -166,13 +168,13 @@ final class Simulator<Scheduler: ReplicaScheduler> {
         gate = policy as? any AdaptivePolicy
         gated = gate != nil
         ledger = OffloadLedger(window: gate?.windowSeconds ?? 0)
-        apiInFlight = [Int](repeating: 0, count: scenario.tiers.count)
-        roleTier = policy.roles.map { scenario.tierIndex($0)! }
-        rolePrefixCache = roleTier.map { scenario.tiers[$0].prefixCache }
-        tierIsAPI = scenario.tiers.map { $0.kind == .api }
-        tierCachesPrefixes = scenario.tiers.map(\.prefixCaching)
-        tierBlockCache = scenario.tiers.map { $0.requestPrefixCache && $0.kind == .gpu }
-        tierPrefixAffinity = scenario.tiers.map { $0.routing == .prefix_affinity }
+        apiInFlight = IDArray(repeating: 0, count: scenario.tiers.count)
+        roleTier = IDArray(policy.roles.map { TierID(scenario.tierIndex($0)!) })
+        rolePrefixCache = IDArray(roleTier.elements.map { scenario.tier($0).prefixCache })
+        tierIsAPI = IDArray(scenario.tiers.map { $0.kind == .api })
+        tierCachesPrefixes = IDArray(scenario.tiers.map(\.prefixCaching))
+        tierBlockCache = IDArray(scenario.tiers.map { $0.requestPrefixCache && $0.kind == .gpu })
+        tierPrefixAffinity = IDArray(scenario.tiers.map { $0.routing == .prefix_affinity })
         blockTokens = scenario.prefixBlockTokens
         pipelined = policy.execution.isPipelined
         chunkTokens = policy.execution.chunkTokens ?? 0
@@ -181,40 +183,42 @@ final class Simulator<Scheduler: ReplicaScheduler> {
         arrivalRNG = RandomStream(seed: scenario.seed, name: "arrivals")
         replicas = Slab(capacity: scenario.tiers.reduce(0) { $0 + ($1.kind == .gpu ? $1.replicas : 0) })
         for (t, spec) in scenario.tiers.enumerated() {
-            tierFirstReplica.append(replicas.endIndex)
+            tierFirstReplica.elements.append(replicas.endIndex)
             guard spec.kind == .gpu else { continue }
             for pool in spec.pools {
-                for k in 0..<pool.replicas { replicas.append(Replica(tier: t, index: k, spec: pool)) }
+                for k in 0..<pool.replicas { replicas.append(Replica(tier: TierID(t), index: k, spec: pool)) }
             }
         }
-        tierFirstReplica.append(replicas.endIndex)
+        tierFirstReplica.elements.append(replicas.endIndex)
         var offsets: [Int] = []
         var extra = 0
-        for t in roleTier {
-            offsets.append(scenario.tiers[t].disaggregation == nil ? -1 : policy.roles.count + extra)
-            if scenario.tiers[t].disaggregation != nil { extra += 1 }
+        for t in roleTier.elements {
+            offsets.append(scenario.tier(t).disaggregation == nil ? -1 : policy.roles.count + extra)
+            if scenario.tier(t).disaggregation != nil { extra += 1 }
         }
-        roleDecodeOffset = offsets
+        roleDecodeOffset = IDArray(offsets)
         sequencesPerRequest = policy.roles.count + extra
         disaggregates = scenario.tiers.contains { $0.disaggregation != nil }
-        cachesBlocks = tierBlockCache.contains(true) && !pipelined
+        cachesBlocks = tierBlockCache.elements.contains(true) && !pipelined
         if cachesBlocks {
             blockCaches = Array(repeating: BlockCache(blockTokens: scenario.prefixBlockTokens), count: replicas.count)
         }
         partner = [ReplicaID](repeating: .none, count: replicas.count)
-        device = Array(scenario.tiers.indices)
-        for (t, spec) in scenario.tiers.enumerated() {
-            guard let host = spec.colocateWith, let h = scenario.tierIndex(host) else { continue }
+        device = IDArray(scenario.tiers.indices.map(TierID.init))
+        for (k, spec) in scenario.tiers.enumerated() {
+            guard let host = spec.colocateWith, let hostIndex = scenario.tierIndex(host) else { continue }
+            let t = TierID(k)
+            let h = TierID(hostIndex)
             device[t] = h
             for k in 0..<spec.replicas {
                 partner[tierFirstReplica[t].index + k] = tierFirstReplica[h].advanced(by: k)
                 partner[tierFirstReplica[h].index + k] = tierFirstReplica[t].advanced(by: k)
             }
         }
-        tierGenerated = [Int](repeating: 0, count: scenario.tiers.count)
-        sharedQueue = scenario.tiers.map { $0.routing == .shared_queue }
-        tierQueue = [[SequenceID]](repeating: [], count: scenario.tiers.count)
-        tierQueueHead = [Int](repeating: 0, count: scenario.tiers.count)
+        tierGenerated = IDArray(repeating: 0, count: scenario.tiers.count)
+        sharedQueue = IDArray(scenario.tiers.map { $0.routing == .shared_queue })
+        tierQueue = IDArray(repeating: [], count: scenario.tiers.count)
+        tierQueueHead = IDArray(repeating: 0, count: scenario.tiers.count)
         tierPrefilled = tierGenerated
         totalRequests = scenario.traffic.requests ?? trace.count
         prepareDisaggregation()
@@ -230,7 +234,7 @@ final class Simulator<Scheduler: ReplicaScheduler> {
         mergedHandoffs = plan.mergedHandoffs
         segments = plan.segments
         try createRequests(plan)
-        slotBase = rolePrefixCache.contains(.per_slot) ? Array(repeating: 0, count: seqs.count) : []
+        slotBase = rolePrefixCache.elements.contains(.per_slot) ? Array(repeating: 0, count: seqs.count) : []
         if disaggregates { transferIn = Array(repeating: false, count: seqs.count) }
         preparePrefixBlocks()
         tracksLazy = decodesLazily && !pipelined
@@ -250,7 +254,7 @@ final class Simulator<Scheduler: ReplicaScheduler> {
             case .chunk: chunkArrive(SequenceID(argument: e.argument))
             case .apiDone:
                 let i = RequestID(argument: e.argument)
-                if gated { apiInFlight[roleTier[Int(reqs[i].location)]] -= 1 }
+                if gated { apiInFlight[roleTier[reqs[i].location]] -= 1 }
                 segmentDone(seq: .none, request: i)
             case .requestReturn: complete(RequestID(argument: e.argument), at: now)
             case .kvArrive: kvArrive(SequenceID(argument: e.argument))

@@ -44,3 +44,20 @@ struct SequenceID: SlabID {
     let raw: Int32
     init(raw: Int32) { self.raw = raw }
 }
+
+/// A tier of the scenario: its index in `scenario.tiers` (and in the simulator's per-tier
+/// `IDArray`s). A tier is not a role: several roles may share one.
+struct TierID: SlabID {
+    let raw: Int32
+    init(raw: Int32) { self.raw = raw }
+}
+
+/// A role of the policy: its index in `policy.roles` and a `Segment`'s `role`. Role 0 (`entry`) is
+/// where requests enter and where their output is returned from.
+struct RoleID: SlabID {
+    let raw: Int32
+    init(raw: Int32) { self.raw = raw }
+    static let entry = RoleID(raw: 0)
+    /// Not the entry role: work here is offloaded, and its output crosses the network back.
+    @inline(__always) var isOffload: Bool { raw != 0 }
+}
