@@ -61,9 +61,13 @@ final class HFConfigTests: XCTestCase {
         XCTAssertEqual(m.routedExpertParamsB, 653.908770816, accuracy: 1e-9)
         XCTAssertEqual([m.experts, m.expertsPerToken], [256, 8])
         // A decode step of one sequence with no context is weight-bound: it reads the dense
-        // weights and the experts it touches, 1 − (1 − 8/256) of them; 2 · 36.6 G FLOPs run.
+        // weights and the experts it touches, 1 − (1 − 8/256) of them; 2 · 36.6 G FLOPs run. At
+        // tensor parallelism 8 each step also pays its all-reduces: 2 · 61 layers of 40 µs plus
+        // 2 · 7/8 · tokens · 7168 · 2 bytes over 60% of NVLink 4's 450 GB/s.
         let gpu = sc.tiers[0].gpu
         let lm = LatencyModel(spec: .roofline(mfu: 1, mbu: 1, overheadMs: 0), model: m, gpu: gpu, tensorParallel: 8)
+        XCTAssertEqual(
+            lm.allReduceSeconds(tokens: 1), 122 * (40e-6 + 1.75 * 7168 * 2 / (450e9 * 0.6)), accuracy: 1e-15)
         func step(_ seqs: Int) -> Double {
             var load = IterationLoad()
             load.decodeSeqs = seqs
@@ -74,7 +78,7 @@ final class HFConfigTests: XCTestCase {
             step(1),
             max(
                 2 * 36.625618432e9 / (8 * gpu.tflops * 1e12),
-                (dense + 653_908_770_816 * 8 / 256) / (8 * gpu.bandwidthGBs * 1e9)),
+                (dense + 653_908_770_816 * 8 / 256) / (8 * gpu.bandwidthGBs * 1e9)) + lm.allReduceSeconds(tokens: 1),
             accuracy: 1e-12)
         // 64 sequences touch 1 − (248/256)^64 = 86.9% of the experts.
         let touched: Double = 1 - Foundation.pow(Double(248) / 256, Double(64))
@@ -83,7 +87,7 @@ final class HFConfigTests: XCTestCase {
             step(64),
             max(
                 2 * 64 * 36.625618432e9 / (8 * gpu.tflops * 1e12),
-                (dense + 653_908_770_816 * touched) / (8 * gpu.bandwidthGBs * 1e9)),
+                (dense + 653_908_770_816 * touched) / (8 * gpu.bandwidthGBs * 1e9)) + lm.allReduceSeconds(tokens: 64),
             accuracy: 1e-12)
         // A dense model reads all its weights at any batch.
         XCTAssertEqual(

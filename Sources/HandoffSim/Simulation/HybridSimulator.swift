@@ -16,10 +16,12 @@ import HandoffSupport
 /// it; the schedulers themselves are in Schedulers/),
 /// `+Replicas` (admission queues, KV, eviction, preemption), `+Decode` (lazy decode accounting),
 /// `+PrefixBlocks` (prompt blocks cached across requests), `+Pipelined`, `+API` (API tiers),
-/// `+Gate` (adaptive policies' decisions), `+Outcome`, and `+Invariants` (the bookkeeping
-/// checked after every event in the tests). Requests, sequences and replicas are named by
-/// `RequestID`, `SequenceID` and `ReplicaID` (`SlabID.swift`), which index `reqs`, `seqs` and
-/// `replicas`; a request's sequences are `seqBase` plus its roles.
+/// `+Gate` (adaptive policies' decisions), `+Disaggregation` (tiers split into prefill and decode
+/// pools), `+Outcome`, and `+Invariants` (the bookkeeping checked after every event in the
+/// tests). Requests, sequences and replicas are named by `RequestID`, `SequenceID` and
+/// `ReplicaID` (`SlabID.swift`), which index `reqs`, `seqs` and `replicas`; a request's sequences
+/// are `seqBase` plus its roles (then a decode sequence per role on a split tier). Tiers and
+/// roles are `TierID` and `RoleID`, indexing the per-tier and per-role `IDArray`s.
 ///
 /// The replica scheduler (admission, batch formation, the end of a run) is the generic parameter
 /// `Scheduler` (`ReplicaScheduler.swift`), which the compiler specialises: the core calls
