@@ -84,10 +84,11 @@ extension Simulator {
         seqs[d].scoring = false
         seqs[s].decodeLeft = 0
         let t = roleTier[role]
-        let split = scenario.tier(t).disaggregation!
+        let spec = scenario.tier(t)
+        let split = spec.disaggregation!
         let tokens = max(0, seqs[s].kv - seqs[d].kv)
         let start = max(now, linkFree[r.index])
-        let end = start + split.transferSeconds(tokens: tokens, bytesPerToken: scenario.tier(t).model.kvBytesPerToken)
+        let end = start + split.transferSeconds(tokens: tokens, bytesPerToken: spec.model.kvBytesPerToken)
         linkFree[r.index] = end
         let arrives = end + split.kvLinkLatencyMs / 1000
         transfers[t].count += 1

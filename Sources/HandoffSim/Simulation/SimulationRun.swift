@@ -241,7 +241,6 @@ extension SimulationSummary {
         let tier = s.tiers[t]
         let to = o.tiers[t]
         let duration = o.endTime
-        let gib = 1_073_741_824.0
         guard tier.kind == .gpu else {
             let inTok = o.requests.reduce(0) { $0 + $1.apiInputTokens }
             let cached = o.requests.reduce(0) { $0 + $1.apiCachedInputTokens }
@@ -255,18 +254,11 @@ extension SimulationSummary {
         var memory: Memory
         if let pools = to.pools {
             // A split tier: the pool whose peak is the larger share of its capacity, fitting only if both do.
-            let ms = zip(tier.pools, pools).map { pool(s, $0, $1, duration: duration).memory }
+            let ms = zip(tier.pools, pools).map { Self.memory($0, peakKVTokens: $1.peakKVTokens) }
             memory = ms.max { $0.peak / $0.capacity < $1.peak / $1.capacity }!
             memory.fits = ms.allSatisfy(\.fits)
         } else {
-            let capacity = Double(tier.tensorParallel) * tier.gpu.memoryGiB
-            let peak = (tier.model.weightMemory + Double(to.peakKVTokens) * tier.model.kvBytesPerToken) / gib
-            memory = Memory(
-                peak: peak, capacity: capacity,
-                fits: tier.kvCapacityTokens > 0 && peak <= capacity * tier.gpuMemoryUtilization + 1e-9,
-                weights: tier.model.weightMemory / gib, kvPeakTokens: to.peakKVTokens,
-                kvCapacityTokens: tier.kvCapacityTokens,
-                colocatedWith: tier.colocateWith, api: nil)
+            memory = Self.memory(tier, peakKVTokens: to.peakKVTokens)
         }
         let usd = tier.colocateWith != nil || !s.billsTier(tier) ? 0 : tier.usdPerHour * duration / 3600
         let utilization = duration > 0 ? to.busySeconds / (duration * Double(tier.replicas)) : 0

@@ -41,16 +41,22 @@ extension SimulationSummary {
         }
     }
 
-    /// Pool `p` of a split tier: memory, utilisation and cost as a tier of its own.
-    static func pool(_ s: Scenario, _ spec: TierSpec, _ p: PoolOutcome, duration: Double) -> Pool {
+    /// A GPU tier's (or pool's) memory per replica in GiB: weights plus its peak KV tokens, against
+    /// its GPUs' memory times `gpu_memory_utilization`.
+    static func memory(_ spec: TierSpec, peakKVTokens: Int) -> Memory {
         let gib = 1_073_741_824.0
-        let peak = (spec.model.weightMemory + Double(p.peakKVTokens) * spec.model.kvBytesPerToken) / gib
         let capacity = Double(spec.tensorParallel) * spec.gpu.memoryGiB
-        let memory = Memory(
+        let peak = (spec.model.weightMemory + Double(peakKVTokens) * spec.model.kvBytesPerToken) / gib
+        return Memory(
             peak: peak, capacity: capacity,
             fits: spec.kvCapacityTokens > 0 && peak <= capacity * spec.gpuMemoryUtilization + 1e-9,
-            weights: spec.model.weightMemory / gib, kvPeakTokens: p.peakKVTokens, kvCapacityTokens: spec.kvCapacityTokens,
-            colocatedWith: nil, api: nil)
+            weights: spec.model.weightMemory / gib, kvPeakTokens: peakKVTokens,
+            kvCapacityTokens: spec.kvCapacityTokens, colocatedWith: spec.colocateWith, api: nil)
+    }
+
+    /// Pool `p` of a split tier: memory, utilisation and cost as a tier of its own.
+    static func pool(_ s: Scenario, _ spec: TierSpec, _ p: PoolOutcome, duration: Double) -> Pool {
+        let memory = memory(spec, peakKVTokens: p.peakKVTokens)
         return Pool(
             replicas: spec.replicas, gpu: spec.gpu.name, tensorParallel: spec.tensorParallel,
             gpus: spec.replicas * spec.tensorParallel, memory: memory,
