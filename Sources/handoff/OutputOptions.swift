@@ -45,7 +45,7 @@ struct OutputOptions: ParsableArguments {
 }
 
 /// Formats a summary number for tables.
-func fmt(_ x: Double?) -> String { x.map { String(format: "%.4g", $0) } ?? "—" }
+func fmt(_ x: Double?) -> String { HumanNumber.format(x) }
 
 /// Writes `json` (pretty, atomically) as `dir/name`, in a directory already checked or prepared
 /// (`OutputOptions`); creates and marks `dir` when it is new.

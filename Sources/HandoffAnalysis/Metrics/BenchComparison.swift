@@ -279,8 +279,8 @@ public struct BenchComparison: Sendable {
         s += left("metric", 24) + right("measured", 14) + right("predicted", 14) + right("error", 10) + "\n"
         for r in rows {
             s +=
-                left(r.metric, 24) + right(String(format: "%.4g", r.measured), 14)
-                + right(String(format: "%.4g", r.predicted), 14)
+                left(r.metric, 24) + right(HumanNumber.format(r.measured), 14)
+                + right(HumanNumber.format(r.predicted), 14)
                 + right(r.error.map { String(format: "%+.1f%%", $0 * 100) } ?? "—", 10) + "\n"
         }
         return s

@@ -207,7 +207,7 @@ public struct ThresholdReport {
         let head = ["threshold"] + Self.tableKeys + ["stability", "Pareto"]
         let rows = results.enumerated().map { k, r in
             [thresholds[k]]
-                + Self.tableKeys.map { key in r.summary.number(at: key).map { String(format: "%.4g", $0) } ?? "—" } + [
+                + Self.tableKeys.map { key in HumanNumber.format(r.summary.number(at: key)) } + [
                     Self.stateLabel(r.summary), pareto[k] ? "yes" : ""
                 ]
         }

@@ -149,11 +149,8 @@ public final class CapacityPlanner {
     }
 
     func usdPerHour(_ p: CapacityPlan) throws -> Double {
-        let s = try family.scenario(overrides(p, rate: rateRps))
         // The tiers the summary bills: those the policy serves on, or `provisioned` (docs/output.md).
-        return s.tiers.filter { $0.kind == .gpu && $0.colocateWith == nil && s.billsTier($0) }.reduce(0) {
-            $0 + Double($1.replicas * $1.tensorParallel) * $1.cost.usdPerGpuHour
-        }
+        try family.scenario(overrides(p, rate: rateRps)).billedGPUs.usdPerHour
     }
 
     /// The largest plan tried that met nothing, with its summary (`CapacityResult.largestTried`).

@@ -122,6 +122,9 @@ public struct Objective: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The pseudo-key of the billed GPU count (`min:gpus`), which the summary does not carry.
+    public static let gpusKey = "gpus"
+
     /// The value to minimise.
     public func loss(_ summary: JSONValue) -> Double {
         guard let v = summary.number(at: key) else { return .infinity }

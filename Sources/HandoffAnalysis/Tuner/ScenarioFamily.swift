@@ -12,7 +12,7 @@ public final class ScenarioFamily: @unchecked Sendable {
     public let baseOverrides: [String]
     let yaml: String
     let baseDir: String
-    private let traces = Memo<String, Trace>()
+    private let traces: Memo<String, Trace>
     private let summaries = Memo<String, JSONValue>()
     private let lock = NSLock()
     /// Simulations run (memo hits excluded).
@@ -21,7 +21,18 @@ public final class ScenarioFamily: @unchecked Sendable {
     public init(path: String?, overrides: [String]) throws {
         (yaml, origin, baseDir) = try ScenarioLoader.source(path: path)
         baseOverrides = overrides
+        traces = Memo()
     }
+
+    private init(_ parent: ScenarioFamily, extra: [String]) {
+        (yaml, origin, baseDir) = (parent.yaml, parent.origin, parent.baseDir)
+        baseOverrides = parent.baseOverrides + extra
+        traces = parent.traces
+    }
+
+    /// The same source with `extra` overrides after this family's, sharing its loaded traces
+    /// (a baseline: `policy={name: single, tier: large}`).
+    public func derived(_ extra: [String]) -> ScenarioFamily { ScenarioFamily(self, extra: extra) }
 
     /// The scenario with `extra` overrides applied after the base ones.
     public func scenario(_ extra: [String] = [], seed: ((Scenario) -> UInt64)? = nil) throws -> Scenario {

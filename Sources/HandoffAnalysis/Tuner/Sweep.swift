@@ -162,16 +162,18 @@ public enum SweepOutput {
         ("accuracy.predicted", .maximize), ("latency_ms.e2el.p99", .minimize), ("cost_usd.per_1k_requests", .minimize)
     ]
 
-    /// Pareto marking of summaries over `paretoObjectives`. A configuration that did not serve
-    /// every request (failed or rejected) is never on the frontier: its percentiles cover only
-    /// the requests it kept, so it would look better than it is. Nor is one that is overloaded or
-    /// too short (`stability.state`): its percentiles depend on the run's length.
-    public static func frontier(_ summaries: [JSONValue]) -> [Bool] {
+    /// Pareto marking of summaries over `paretoObjectives`, with ties within
+    /// `Pareto.defaultTolerance` (0.5%: a cost flat to the fourth digit is not a trade-off). A
+    /// configuration that did not serve every request (failed or rejected) is never on the
+    /// frontier: its percentiles cover only the requests it kept, so it would look better than it
+    /// is. Nor is one that is overloaded or too short (`stability.state`): its percentiles depend
+    /// on the run's length.
+    public static func frontier(_ summaries: [JSONValue], tolerance: Double = Pareto.defaultTolerance) -> [Bool] {
         Pareto.frontier(
             summaries.map { s in
                 SummaryKeys.servedAll(s) && SummaryKeys.steady(s)
                     ? paretoObjectives.map { s.number(at: $0.key) } : paretoObjectives.map { _ in nil }
-            }, senses: paretoObjectives.map(\.sense))
+            }, senses: paretoObjectives.map(\.sense), tolerance: tolerance)
     }
 
     /// Writes both files atomically. Identical rows give identical bytes, however they were run.

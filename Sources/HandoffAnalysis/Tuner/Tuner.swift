@@ -47,8 +47,21 @@ public struct TuneSpec: Sendable {
     public var axes: [TuneAxis]
     /// Points of the initial scan of a continuous interval (ends included).
     public var scanPoints = 9
-    /// Interval width at which root finding and minimisation stop, as a fraction of the interval.
-    public var relativeTolerance = 1e-3
+    /// What the search resolves on a continuous interval, as a fraction of it: points are
+    /// evaluated on a grid of the power of ten at or below (interval × this), so 0:1 at 0.01
+    /// evaluates τ = 0.42, never 0.4218600642172626, and what is printed is what ran.
+    public var relativeTolerance = 0.01
+    /// Objective values within this fraction of the best are ties (`--tie`, default 0.5%): the
+    /// tie breakers decide among them, so noise is not optimised.
+    public var tie = 0.005
+    /// Metrics that break ties, in order (`--tie-break`); nil: accuracy, then fewer GPUs (cost,
+    /// then fewer GPUs, when the objective is accuracy). `min:gpus` is the billed GPU count.
+    public var tieBreak: [Objective]?
+    /// Also solve the problem for each tier of the policy alone (`single`), each at its own best
+    /// deployment among the tier axes varied, and say which wins (`--no-baselines` turns it off).
+    public var baselines = true
+    /// Discrete combinations searched at once.
+    public var jobs = 1
 
     public init(
         objective: Objective?, constraints: [MetricConstraint], target: (key: String, value: Double)?, axes: [TuneAxis]
@@ -58,6 +71,16 @@ public struct TuneSpec: Sendable {
         self.target = target
         self.axes = axes
     }
+
+    /// The tie breakers in force.
+    public var tieBreakers: [Objective] {
+        if let t = tieBreak { return t }
+        let gpus = Objective(key: Objective.gpusKey, maximize: false)
+        if objective?.key == "accuracy.predicted" {
+            return [Objective(key: "cost_usd.per_1k_requests", maximize: false), gpus]
+        }
+        return [Objective(key: "accuracy.predicted", maximize: true), gpus]
+    }
 }
 
 /// One simulated point of a tuning run.
@@ -65,6 +88,12 @@ public struct TunePoint: Sendable {
     public var config: [(path: String, value: String)]
     public var summary: JSONValue
     public var feasible: Bool
+    /// GPUs billed and their $ per hour (`Scenario.billedGPUs`).
+    public var gpus: Int
+    public var usdPerHour: Double
+
+    /// A summary metric, or `gpus` for the billed GPU count.
+    public func value(_ key: String) -> Double? { key == Objective.gpusKey ? Double(gpus) : summary.number(at: key) }
 }
 
 /// The answer of `tune`.
@@ -74,6 +103,12 @@ public struct TuneResult: Sendable {
     public var simulations: Int
     public var method: String
     public var note: String?
+    /// The same problem solved for each tier alone; empty when the policy has one tier.
+    public var baselines: [TuneBaseline] = []
+    /// One sentence: which wins and by how much (nil without baselines or with `--target`).
+    public var verdict: String?
+    /// Bounds under which only the hybrid meets a constraint (where it loses at the user's bound).
+    public var hybridWinsWhen: [TuneBaseline.Range] = []
 }
 
 /// `handoff tune`: the best configuration under constraints, or the one that hits a target.
@@ -83,16 +118,20 @@ public struct TuneResult: Sendable {
 /// on the margin of the constraint that flips (the optimum of a monotone trade-off sits on such a
 /// boundary); then GSL's Brent minimiser around the best interior scan point. With `--target`,
 /// Brent root finding on metric − target between the scan neighbours that bracket it (as RouteLLM
-/// calibrates its threshold to a target share of strong-model calls). The answer is the best
-/// feasible point evaluated. A configuration with failed or rejected requests is never feasible.
-/// Cost: scanPoints + O(log(1/tolerance)) simulations per boundary, per discrete combination.
-public final class Tuner {
+/// calibrates its threshold to a target share of strong-model calls). Points are evaluated on the
+/// grid the tolerance resolves. The answer is the best feasible point evaluated, objectives within
+/// `tie` of the best being ties broken by `tieBreakers`. A configuration with failed or rejected
+/// requests is never feasible. Combinations run on `jobs` threads; the result does not depend on
+/// it. Cost: scanPoints + O(log(1/tolerance)) simulations per boundary, per discrete combination.
+public final class Tuner: @unchecked Sendable {
     public let family: ScenarioFamily
     public let spec: TuneSpec
     /// Called after each new simulation with a line saying how far the search is.
     public var progress: (String) -> Void = { _ in }
-    private var points: [String: TunePoint] = [:]
-    private var order: [String] = []
+    let lock = NSLock()
+    var simulated = 0
+    /// Combinations in the search, for progress lines.
+    var combinations = 1
 
     public init(family: ScenarioFamily, spec: TuneSpec) {
         self.family = family
@@ -117,6 +156,7 @@ public final class Tuner {
         guard !(spec.objective != nil && spec.target != nil) else {
             throw HandoffError.input("give --objective or --target, not both")
         }
+        guard spec.tie >= 0, spec.tie < 1 else { throw HandoffError.input("expected a fraction in [0, 1)", field: "--tie") }
         var seen = Set<String>()
         for a in spec.axes where !seen.insert(a.path).inserted {
             throw HandoffError.input("'\(a.path)' is varied twice", field: "--vary")
@@ -133,19 +173,23 @@ public final class Tuner {
         if let o = spec.objective { try SummaryKeys.check(o.key, in: base, field: "--objective") }
         for c in spec.constraints { try SummaryKeys.check(c.key, in: base, field: "--constraint \(c)") }
         if let t = spec.target { try SummaryKeys.check(t.key, in: base, field: "--target") }
+        for t in spec.tieBreak ?? [] where t.key != Objective.gpusKey {
+            try SummaryKeys.check(t.key, in: base, field: "--tie-break")
+        }
     }
 
-    /// Simulates one configuration (memoised) and records it.
-    @discardableResult
-    func evaluate(_ config: [(path: String, value: String)]) throws -> TunePoint {
+    /// Simulates one configuration and says so.
+    func simulate(_ config: [(path: String, value: String)]) throws -> TunePoint {
         let key = config.map { "\($0.path)=\($0.value)" }
-        let k = key.joined(separator: "\u{1}")
-        if let p = points[k] { return p }
         let s = try family.summary(key)
-        let p = TunePoint(config: config, summary: s, feasible: MetricConstraint.allMet(spec.constraints, by: s))
-        points[k] = p
-        order.append(k)
-        progress("\(order.count) configurations simulated; last \(key.joined(separator: " "))")
+        let billed = try family.scenario(key).billedGPUs
+        let p = TunePoint(
+            config: config, summary: s, feasible: MetricConstraint.allMet(spec.constraints, by: s), gpus: billed.count,
+            usdPerHour: billed.usdPerHour)
+        lock.lock()
+        defer { lock.unlock() }
+        simulated += 1
+        progress("\(simulated) configurations simulated (\(combinations) combinations); last \(key.joined(separator: " "))")
         return p
     }
 
@@ -155,79 +199,31 @@ public final class Tuner {
         return 0
     }
 
-    func better(_ a: TunePoint, than b: TunePoint?) -> Bool {
-        guard let b else { return true }
-        if spec.target == nil && a.feasible != b.feasible { return a.feasible }
-        return loss(a) < loss(b)
-    }
-
     public func run() throws -> TuneResult {
         try validate()
-        let discrete = spec.axes.compactMap {
+        var r = try search(spec.axes)
+        if spec.baselines, spec.target == nil { try compareWithBaselines(&r) }
+        return r
+    }
+
+    /// Searches `axes` (every discrete combination, the continuous interval within each).
+    func search(_ axes: [TuneAxis]) throws -> TuneResult {
+        let discrete = axes.compactMap {
             if case .discrete(let g) = $0 { return g }
             return nil
         }
-        let cont = spec.axes.first {
+        let cont = axes.first {
             if case .continuous = $0 { return true }
             return false
         }
         let grid = try Grid(discrete)
-        var note: String?
-        for k in 0..<grid.count {
-            let fixed = grid.configuration(k)
-            guard case .continuous(let path, let lo, let hi)? = cont else {
-                try evaluate(fixed)
-                continue
-            }
-            let xtol = (hi - lo) * spec.relativeTolerance
-            func at(_ x: Double) throws -> TunePoint { try evaluate(fixed + [(path, JSONWriter.number(x))]) }
-            let n = max(3, spec.scanPoints)
-            let xs = (0..<n).map { lo + (hi - lo) * Double($0) / Double(n - 1) }
-            let scan = try xs.map(at)
-            if let t = spec.target {
-                let g = scan.map { ($0.summary.number(at: t.key) ?? .nan) - t.value }
-                if let i = (0..<(n - 1)).first(where: { g[$0] * g[$0 + 1] <= 0 }) {
-                    if g[i] != 0 && g[i + 1] != 0 {
-                        let b = try Brent.root(in: xs[i], xs[i + 1], xtol: xtol) { x in
-                            (try at(x).summary.number(at: t.key) ?? .nan) - t.value
-                        }
-                        try at(b.lower)
-                        try at(b.upper)
-                    }
-                } else {
-                    note =
-                        "the target is not bracketed by \(path) in [\(JSONWriter.number(lo)), \(JSONWriter.number(hi))]: the closest scan point is reported"
-                }
-                continue
-            }
-            // Feasibility boundaries between scan neighbours.
-            for i in 0..<(n - 1) where scan[i].feasible != scan[i + 1].feasible {
-                let flip = spec.constraints.first { $0.satisfied(scan[i].summary) != $0.satisfied(scan[i + 1].summary) }
-                let b = try Brent.root(in: xs[i], xs[i + 1], xtol: xtol) { x in
-                    let p = try at(x)
-                    if let c = flip, SummaryKeys.servedAll(p.summary) {
-                        let m = c.margin(p.summary)
-                        return m == 0 && (c.relation == .lt || c.relation == .gt) ? -1e-300 : m
-                    }
-                    return p.feasible ? 1 : -1
-                }
-                try at(b.lower)
-                try at(b.upper)
-            }
-            // Brent minimisation around the best interior feasible scan point.
-            if let i = (1..<(n - 1)).filter({ scan[$0].feasible }).min(by: { loss(scan[$0]) < loss(scan[$1]) }),
-                scan[i - 1].feasible, scan[i + 1].feasible, loss(scan[i]) < loss(scan[i - 1]),
-                loss(scan[i]) < loss(scan[i + 1])
-            {
-                _ = try Brent.minimum(in: xs[i - 1], xs[i], xs[i + 1], xtol: xtol) { x in
-                    let p = try at(x)
-                    return p.feasible ? self.loss(p) : self.loss(scan[i - 1]) + abs(self.loss(scan[i - 1])) + 1
-                }
-            }
+        combinations = grid.count
+        let perCombination = try Parallel.map(grid.count, jobs: spec.jobs) { k in
+            try self.searchCombination(grid.configuration(k), cont)
         }
-        let all = order.map { points[$0]! }
-        var best: TunePoint?
-        for p in all where better(p, than: best) { best = p }
+        let all = perCombination.flatMap(\.points)
+        let best = choose(all)
+        var note = perCombination.compactMap(\.note).first
         if spec.target == nil, best?.feasible == false {
             note = "no configuration evaluated meets the constraints; the least bad is reported"
         }
@@ -244,7 +240,8 @@ public final class Tuner {
     public func json(_ r: TuneResult) -> JSONValue {
         func point(_ p: TunePoint) -> JSONValue {
             var pairs: [(String, JSONValue)] = [
-                ("config", .object(p.config.map { ($0.path, .string($0.value)) })), ("feasible", .bool(p.feasible))
+                ("config", .object(p.config.map { ($0.path, .string($0.value)) })), ("feasible", .bool(p.feasible)),
+                ("gpus", .number(Double(p.gpus))), ("usd_per_hour", .number(p.usdPerHour))
             ]
             if let o = spec.objective {
                 pairs.append(("objective", p.summary.number(at: o.key).map(JSONValue.number) ?? .null))
@@ -257,8 +254,25 @@ public final class Tuner {
             }
             return .object(pairs)
         }
-        var best: JSONValue = .null
-        if let b = r.best, case .object(let pairs) = point(b) { best = .object(pairs + [("summary", b.summary)]) }
+        func full(_ p: TunePoint?) -> JSONValue {
+            guard let b = p, case .object(let pairs) = point(b) else { return .null }
+            return .object(pairs + [("summary", b.summary)])
+        }
+        let baselines = JSONValue.array(
+            r.baselines.map { b in
+                .object([
+                    ("name", .string(b.name)), ("tier", .string(b.tier)),
+                    ("feasible", .bool(b.best?.feasible ?? false)), ("error", b.error.map(JSONValue.string) ?? .null),
+                    ("simulations", .number(Double(b.evaluations.count))), ("best", full(b.best))
+                ])
+            })
+        let ranges = JSONValue.array(
+            r.hybridWinsWhen.map {
+                .object([
+                    ("key", .string($0.key)), ("relation", .string($0.relation.rawValue)),
+                    ("from", $0.from.isFinite ? .number($0.from) : .null), ("to", $0.to.isFinite ? .number($0.to) : .null)
+                ])
+            })
         return .object([
             (
                 "tune",
@@ -286,7 +300,12 @@ public final class Tuner {
             ("method", .string(r.method)),
             ("feasible", .bool(r.best?.feasible ?? false)),
             ("note", r.note.map(JSONValue.string) ?? .null),
-            ("best", best),
+            ("best", full(r.best)),
+            ("tie", .number(spec.tie)),
+            ("tie_break", .array(spec.tieBreakers.map { .string($0.description) })),
+            ("baselines", baselines),
+            ("verdict", r.verdict.map(JSONValue.string) ?? .null),
+            ("hybrid_wins_when", ranges),
             ("simulations", .number(Double(r.simulations))),
             ("evaluations", .array(r.evaluations.map(point)))
         ])

@@ -304,6 +304,14 @@ extension Scenario {
         return tier.provisioned || serving.contains(tier.name)
             || tiers.contains { $0.colocateWith == tier.name && serving.contains($0.name) }
     }
+
+    /// The GPU tiers the run pays for (`billsTier`, not colocated on another tier's GPUs).
+    public var billedGPUTiers: [TierSpec] { tiers.filter { $0.kind == .gpu && $0.colocateWith == nil && billsTier($0) } }
+
+    /// GPUs the run pays for, and their $ per hour (what `cost_usd` bills per hour of the run).
+    public var billedGPUs: (count: Int, usdPerHour: Double) {
+        billedGPUTiers.reduce((0, 0)) { ($0.0 + $1.gpuCount, $0.1 + $1.usdPerHour) }
+    }
 }
 
 /// The memo key of a static policy's accuracy prediction: the trace (the memo's owner), the

@@ -87,7 +87,7 @@ enum SweepSummary {
                     return "\(key)="
                 }.joined(separator: " ")
             }
-            func n(_ k: String) -> String { r["summary"]?.number(at: k).map { String(format: "%.4g", $0) } ?? "—" }
+            func n(_ k: String) -> String { HumanNumber.format(r["summary"]?.number(at: k)) }
             s +=
                 "  #\(JSONWriter.write(r["index"] ?? .null)) \(cfg): accuracy \(n("accuracy.predicted")), p99 \(n("latency_ms.e2el.p99")) ms, $\(n("cost_usd.per_1k_requests"))/1k\n"
         }

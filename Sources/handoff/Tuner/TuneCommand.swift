@@ -41,7 +41,22 @@ struct TuneCommand: ParsableCommand {
         help: ArgumentHelp("Override a field for every evaluation (repeatable).", valueName: "path=value"))
     var overrides: [String] = []
     @Option(help: "Points of the first scan of a continuous interval.") var scan: Int = 9
-    @Option(help: "Stop root finding and minimisation at this fraction of the interval.") var tolerance: Double = 1e-3
+    @Option(
+        help: ArgumentHelp(
+            "What the search resolves, as a fraction of a continuous interval: points lie on the power-of-ten grid at or below it (0:1 → steps of 0.01)."
+        ))
+    var tolerance: Double = 0.01
+    @Option(help: "Objectives within this fraction of the best tie (0.005 = 0.5%); the tie breakers decide.")
+    var tie: Double = 0.005
+    @Option(
+        name: .customLong("tie-break"),
+        help: ArgumentHelp(
+            "A tie breaker, min:KEY or max:KEY or min:gpus (repeatable, in order; default max:accuracy.predicted then min:gpus).",
+            valueName: "objective"))
+    var tieBreak: [String] = []
+    @Flag(help: "Skip the single-tier baselines (each tier of the policy alone) and the verdict.")
+    var noBaselines = false
+    @Option(help: "Combinations of the discrete fields searched at once (default: all cores).") var jobs: Int?
     @Option(help: "Output format.") var format: TableOrJSON = .table
     @Option(help: "Also write tune.json into this folder.") var out: String?
     @OptionGroup var output: OutputOptions
@@ -68,6 +83,10 @@ struct TuneCommand: ParsableCommand {
             var spec = TuneSpec(objective: obj, constraints: cons, target: tgt, axes: try vary.map(TuneAxis.parse))
             spec.scanPoints = scan
             spec.relativeTolerance = tolerance
+            spec.tie = tie
+            spec.tieBreak = tieBreak.isEmpty ? nil : try tieBreak.map(Objective.parse)
+            spec.baselines = !noBaselines
+            spec.jobs = try jobCount(jobs)
             let tuner = Tuner(family: try ScenarioFamily(path: scenario, overrides: overrides), spec: spec)
             let progress = Progress("tune")
             tuner.progress = { progress.note($0) }
@@ -100,6 +119,7 @@ struct TuneCommand: ParsableCommand {
                 for k in keys {
                     s += "  \(k.padding(toLength: 28, withPad: " ", startingAt: 0)) \(fmt(b.summary.number(at: k)))\n"
                 }
+                s += "  \("gpus (billed)".padding(toLength: 28, withPad: " ", startingAt: 0)) \(b.gpus), $\(HumanNumber.format(b.usdPerHour))/hour\n"
                 if let w = SimulationOutput.stabilityWarning(b.summary) { s += w }
                 if keys.contains(where: { $0.hasPrefix("accuracy.") }),
                     case .string(let src)? = b.summary["accuracy"]?["source"],
@@ -109,8 +129,30 @@ struct TuneCommand: ParsableCommand {
                         "WARNING: accuracy.source is \(src): \(src == "synthetic" ? "the labels were invented by the synthetic generator, so an accuracy bound or objective here optimises the generator's presets, not your models" : "there are no labels for the model that runs")\n"
                 }
             }
+            s += baselineLines(r, keys: [obj?.key].compactMap { $0 } + cons.map(\.key))
             emit(s)
             if infeasible { throw ExitCode(1) }
         }
+    }
+}
+
+extension TuneCommand {
+    /// The baselines' answers, one line each, and the verdict.
+    func baselineLines(_ r: TuneResult, keys: [String]) -> String {
+        guard !r.baselines.isEmpty else { return "" }
+        var s = "baselines (the same problem, each tier alone at its best among the tier fields varied):\n"
+        for b in r.baselines {
+            s += "  \(b.name.padding(toLength: 12, withPad: " ", startingAt: 0)) "
+            guard let p = b.best else {
+                s += "could not run: \(b.error ?? "nothing evaluated")\n"
+                continue
+            }
+            s += p.feasible ? "meets the constraints" : "MISSES the constraints"
+            if !p.config.isEmpty { s += " at " + p.config.map { "\($0.path)=\($0.value)" }.joined(separator: " ") }
+            s += ": " + keys.map { "\($0) \(fmt(p.summary.number(at: $0)))" }.joined(separator: ", ")
+            s += ", \(p.gpus) GPU\(p.gpus == 1 ? "" : "s")\n"
+        }
+        if let v = r.verdict { s += "verdict: \(v)\n" }
+        return s
     }
 }

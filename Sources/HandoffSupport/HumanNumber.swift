@@ -1,0 +1,32 @@
+import Foundation
+
+/// Numbers as a person reads them: four significant digits and never scientific notation in the
+/// range a planner meets (1e-4 to 1e12). JSON keeps full precision (`JSONWriter.number`); tables,
+/// reports and `report.md` use this.
+public enum HumanNumber {
+    /// `x` to `digits` significant digits, plain decimal: 14466.3 → "14470", 0.45213 → "0.4521",
+    /// 2.0 → "2", 0.000123456 → "0.0001235". Outside [1e-4, 1e12) it falls back to `%g`.
+    public static func format(_ x: Double, digits: Int = 4) -> String {
+        guard x.isFinite else { return x.isNaN ? "—" : (x > 0 ? "∞" : "−∞") }
+        if x == 0 { return "0" }
+        let a = abs(x)
+        guard a >= 1e-4, a < 1e12 else { return String(format: "%.\(digits)g", x) }
+        let magnitude = Int(floor(log10(a)))
+        let decimals = max(0, digits - 1 - magnitude)
+        if decimals == 0 {
+            // Round to `digits` significant digits: 14466.3 → 14470.
+            let unit = pow(10, Double(magnitude - digits + 1))
+            return String(format: "%.0f", (x / unit).rounded() * unit)
+        }
+        var s = String(format: "%.\(decimals)f", x)
+        // Trailing zeros after the point say nothing: 2.000 → 2, 0.4500 → 0.45.
+        if s.contains(".") {
+            while s.hasSuffix("0") { s.removeLast() }
+            if s.hasSuffix(".") { s.removeLast() }
+        }
+        return s == "-0" ? "0" : s
+    }
+
+    /// Optional form: "—" for nil.
+    public static func format(_ x: Double?, digits: Int = 4) -> String { x.map { format($0, digits: digits) } ?? "—" }
+}

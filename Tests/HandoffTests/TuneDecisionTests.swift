@@ -1,0 +1,150 @@
+import Foundation
+import XCTest
+
+@testable import HandoffAnalysis
+@testable import HandoffModel
+@testable import HandoffSim
+@testable import HandoffSupport
+
+/// What `tune` says: ties within noise, the grid it resolves, numbers a person reads, and the
+/// verdict against the single-tier baselines.
+final class TuneDecisionTests: XCTestCase {
+    func point(cost: Double, accuracy: Double, gpus: Int, feasible: Bool = true, p99: Double = 1000) -> TunePoint {
+        TunePoint(
+            config: [("policy.offload_threshold", JSONWriter.number(cost))],
+            summary: .object([
+                ("cost_usd", .object([("per_1k_requests", .number(cost))])),
+                ("accuracy", .object([("predicted", .number(accuracy))])),
+                ("latency_ms", .object([("e2el", .object([("p99", .number(p99))]))])), ("requests_failed", .number(0))
+            ]), feasible: feasible, gpus: gpus, usdPerHour: Double(gpus))
+    }
+
+    func tuner(tie: Double = 0.005, constraints: [MetricConstraint] = []) throws -> Tuner {
+        var spec = TuneSpec(
+            objective: try Objective.parse("cost"), constraints: constraints, target: nil,
+            axes: [.continuous(path: "policy.offload_threshold", lo: 0, hi: 1)])
+        spec.tie = tie
+        return Tuner(family: try ScenarioFamily(path: nil, overrides: []), spec: spec)
+    }
+
+    /// Costs within 0.5% of the cheapest tie: the most accurate of them wins, then fewer GPUs;
+    /// a cost 1% above is not a tie. With --tie 0 the cheapest wins outright.
+    func testTiesAreBrokenByAccuracyThenGPUs() throws {
+        let pts = [
+            point(cost: 1.000, accuracy: 0.50, gpus: 2), point(cost: 1.004, accuracy: 0.60, gpus: 3),
+            point(cost: 1.003, accuracy: 0.60, gpus: 2), point(cost: 1.010, accuracy: 0.90, gpus: 1),
+            point(cost: 0.500, accuracy: 0.99, gpus: 1, feasible: false)
+        ]
+        XCTAssertEqual(try tuner().choose(pts)?.summary.number(at: "cost_usd.per_1k_requests"), 1.003)
+        XCTAssertEqual(try tuner(tie: 0).choose(pts)?.summary.number(at: "cost_usd.per_1k_requests"), 1.000)
+        // Only infeasible points: the least bad by the objective.
+        XCTAssertEqual(try tuner().choose([pts[4]])?.feasible, false)
+    }
+
+    /// The continuous interval is evaluated on the power-of-ten grid the tolerance resolves, so
+    /// the value printed is the value simulated.
+    func testKnobsLieOnTheResolvedGrid() throws {
+        XCTAssertEqual(Tuner.resolution(lo: 0, hi: 1, tolerance: 0.01), -2)
+        XCTAssertEqual(Tuner.resolution(lo: 0, hi: 32, tolerance: 0.01), -1)
+        XCTAssertEqual(Tuner.resolution(lo: 0, hi: 1, tolerance: 0.001), -3)
+        XCTAssertEqual(Tuner.snap(0.4218600642172626, exponent: -2, lo: 0, hi: 1), 0.42)
+        XCTAssertEqual(JSONWriter.number(Tuner.snap(0.125, exponent: -2, lo: 0, hi: 1)), "0.13")
+        XCTAssertEqual(Tuner.snap(17.3, exponent: 1, lo: 0, hi: 32), 20)
+        XCTAssertEqual(Tuner.snap(1.004, exponent: -2, lo: 0, hi: 1), 1)
+        let r = try tuner().run()
+        for p in r.evaluations {
+            let v = p.config[0].value
+            XCTAssertLessThanOrEqual(v.split(separator: ".").dropFirst().first?.count ?? 0, 2, v)
+        }
+    }
+
+    func testHumanNumbers() {
+        XCTAssertEqual(HumanNumber.format(14466.3), "14470")
+        XCTAssertEqual(HumanNumber.format(0.45213), "0.4521")
+        XCTAssertEqual(HumanNumber.format(2.0), "2")
+        XCTAssertEqual(HumanNumber.format(0.000123456), "0.0001235")
+        XCTAssertEqual(HumanNumber.format(-77558.9), "-77560")
+        XCTAssertEqual(HumanNumber.format(9.99996), "10")
+        XCTAssertEqual(HumanNumber.format(12.5, digits: 3), "12.5")
+        XCTAssertEqual(HumanNumber.format(nil), "—")
+        XCTAssertFalse(HumanNumber.format(123_456_789.0).contains("e"))
+    }
+
+    /// ε-dominance: written independently of `Pareto.mark`, and the case: 28 costs flat
+    /// to 0.13% with rising accuracy leave one point on the frontier, not 24.
+    func testEpsilonParetoFrontier() {
+        var rng = RandomStream(seed: 9, name: "eps-pareto")
+        for trial in 0..<200 {
+            let n = 1 + rng.int(below: 30)
+            let pts = (0..<n).map { _ in (0..<2).map { _ in 1 + Double(rng.int(below: 40)) / 100 } }
+            let eps = 0.01
+            func dominates(_ j: Int, _ i: Int) -> Bool {
+                var noWorse = true
+                var better = false
+                for k in 0..<2 {
+                    let a = pts[i][k]
+                    let b = pts[j][k]
+                    if b < a - eps * a { noWorse = false }
+                    if b > a + eps * a { better = true }
+                }
+                return j != i && noWorse && better
+            }
+            let expect: [Bool] = pts.indices.map { i in !pts.indices.contains { j in dominates(j, i) } }
+            let got = Pareto.frontier(pts.map { $0.map { Optional($0) } }, senses: [.maximize, .maximize], tolerance: eps)
+            if expect.contains(true) { XCTAssertEqual(got, expect, "trial \(trial)") }
+        }
+        let flat: [[Double?]] = (0..<28).map { (k: Int) -> [Double?] in
+            let x = Double(k)
+            return [0.40 + 0.01 * x, 0.4521 + 0.0006 * x / 27]
+        }
+        let exact = Pareto.frontier(flat, senses: [.maximize, .minimize])
+        let eps = Pareto.frontier(flat, senses: [.maximize, .minimize], tolerance: Pareto.defaultTolerance)
+        XCTAssertEqual(exact.filter { $0 }.count, 28)
+        XCTAssertEqual(eps, (0..<28).map { $0 == 27 })
+    }
+
+    /// The README's `tune --objective cost` example: offloading everything (τ = 0) is the
+    /// hybrid's cheapest feasible point, and it pays for the small GPU that large-only does not.
+    /// The verdict says so, with the large-only figure a plain `simulate` gives and the
+    /// percentage computed from the two costs.
+    func testVerdictAgainstLargeOnly() throws {
+        let t = try tuner(constraints: [
+            try MetricConstraint.parse("latency_ms.e2el.p99<=120000"), try MetricConstraint.parse("accuracy.predicted>=0.40")
+        ])
+        let r = try t.run()
+        XCTAssertEqual(r.baselines.map(\.name), ["small-only", "large-only"])
+        let large = try t.family.derived(["policy={name: single, tier: large}"]).summary()
+        let b = r.baselines[1].best!
+        XCTAssertTrue(b.feasible)
+        XCTAssertEqual(b.summary, large)
+        XCTAssertFalse(r.baselines[0].best!.feasible, "small-only misses accuracy ≥ 0.40")
+        let h = r.best!.summary.number(at: "cost_usd.per_1k_requests")!
+        let c = large.number(at: "cost_usd.per_1k_requests")!
+        XCTAssertLessThan(c, h)
+        // The gap is the small L4's bill: $/hour × the hybrid's run ÷ its requests (± the two runs' durations).
+        let small = try t.family.scenario().tiers.first { $0.name == "small" }!
+        let gap = small.usdPerHour * r.best!.summary.number(at: "duration_s")! / 3600 / 300 * 1000
+        XCTAssertEqual(h - c, gap, accuracy: 0.02 * gap)
+        let v = try XCTUnwrap(r.verdict)
+        XCTAssertTrue(v.hasPrefix("Do not deploy the hybrid: large-only meets the constraints"), v)
+        XCTAssertTrue(v.contains("\(HumanNumber.format((h - c) / h * 100, digits: 3))% lower"), v)
+    }
+
+    /// Ranges where only the hybrid meets a bound: from the hybrid's best value to the baselines'
+    /// best, holding the other constraints; a gap within the tie is not a range.
+    func testHybridOnlyRanges() throws {
+        let t = try tuner(constraints: [try MetricConstraint.parse("latency_ms.e2el.p99<=500")])
+        var r = TuneResult(
+            best: nil, evaluations: [point(cost: 2, accuracy: 0.5, gpus: 2, p99: 600), point(cost: 3, accuracy: 0.6, gpus: 3, p99: 400)],
+            simulations: 0, method: "", note: nil)
+        r.baselines = [
+            TuneBaseline(name: "large-only", tier: "large", best: nil, evaluations: [point(cost: 1, accuracy: 0.6, gpus: 1, p99: 700)])
+        ]
+        let ranges = t.hybridOnlyRanges(r)
+        XCTAssertEqual(ranges.count, 1)
+        XCTAssertEqual(ranges[0].from, 400)
+        XCTAssertEqual(ranges[0].to, 700)
+        r.baselines[0].evaluations = [point(cost: 1, accuracy: 0.6, gpus: 1, p99: 401)]
+        XCTAssertTrue(t.hybridOnlyRanges(r).isEmpty)
+    }
+}
