@@ -11,6 +11,9 @@ public struct Catalog: Sendable {
         public var memoryGiB: Double
         public var memoryBandwidthGBs: Double
         public var bf16TFLOPS: Double
+        /// Dense FP8 TFLOPS and INT8 TOPS; nil where the GPU has none (or no public figure).
+        public var fp8TFLOPS: Double? = nil
+        public var int8TOPS: Double? = nil
         /// One-way bandwidth of the GPU's link to its tensor-parallel peers, GB/s (NVLink, or PCIe).
         public var interconnectGBs: Double = 0
         /// NaN when no public list price is known: a scenario on it must set its price.
@@ -41,11 +44,12 @@ public struct Catalog: Sendable {
     /// The shipped catalogue.
     public static let builtin: Catalog = {
         var gpus: [String: GPU] = [:]
-        for row in CSV.parse(gpusCSV).dropFirst() where row.count >= 6 {
+        for row in CSV.parse(gpusCSV).dropFirst() where row.count >= 8 {
             gpus[row[0]] = GPU(
                 name: row[0], memoryGiB: Double(row[1]) ?? 0, memoryBandwidthGBs: Double(row[2]) ?? 0,
-                bf16TFLOPS: Double(row[3]) ?? 0, interconnectGBs: Double(row[4]) ?? 0, usdPerHour: Double(row[5]) ?? .nan,
-                source: row.count > 6 ? row[6] : "")
+                bf16TFLOPS: Double(row[3]) ?? 0, fp8TFLOPS: Double(row[4]), int8TOPS: Double(row[5]),
+                interconnectGBs: Double(row[6]) ?? 0, usdPerHour: Double(row[7]) ?? .nan,
+                source: row.count > 8 ? row[8] : "")
         }
         var models: [String: Model] = [:]
         for row in CSV.parse(modelsCSV).dropFirst() where row.count >= 10 {

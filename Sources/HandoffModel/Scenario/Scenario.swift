@@ -14,6 +14,11 @@ public struct ModelSpec: Sendable, Equatable {
     public var weightBytes: Double
     /// Bytes per KV-cache element.
     public var kvBytes: Double
+    /// The weights' number format: its bytes are `weightBytes`, and it chooses the GEMM peak
+    /// (`GPUSpec.peakTFLOPS`). bf16 unless `weight_dtype` says otherwise.
+    public var weightDtype = Dtype.bf16
+    /// The KV cache's number format (its bytes are `kvBytes`).
+    public var kvDtype = Dtype.bf16
     /// Σ over cross-attention layers of their width (LLM-Modules' bridge: 2 layers × 768): each
     /// context position adds K and V of that width to the KV cache and 4 × width attention FLOPs
     /// per token, like a self-attention layer.
@@ -81,6 +86,9 @@ public struct GPUSpec: Sendable, Equatable {
     /// under the roofline law), and what a ring all-reduce gets of it and costs per call:
     /// defaults fitted to Vidur's NCCL profiles of an A100 DGX (docs/model.md, "Tensor parallelism").
     public var interconnectGBs: Double = 0
+    /// Dense FP8 TFLOPS and INT8 TOPS (nil: no such tensor cores, or no public figure).
+    public var fp8TFLOPS: Double? = nil
+    public var int8TOPS: Double? = nil
     public var allReduceEfficiency: Double = 0.6
     public var allReduceLatencyUs: Double = 40
 

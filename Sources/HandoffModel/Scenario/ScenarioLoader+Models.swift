@@ -42,6 +42,7 @@ extension ScenarioLoader {
             hidden: try dims("hidden", cat?.hidden),
             weightBytes: try m.double("weight_bytes", default: gg?.weightBytes ?? 2, min: 0, exclusiveMin: true),
             kvBytes: try m.double("kv_bytes", default: 2, min: 0, exclusiveMin: true))
+        try readDtypes(m, into: &spec)
         // A mixture of experts' shape comes with its source (a config, a GGUF, or the catalogue's config).
         let source = gg ?? cat
         spec.activeParamsB =
@@ -58,5 +59,23 @@ extension ScenarioLoader {
                 key: "active_params_b")
         }
         return spec
+    }
+
+    /// `weight_dtype` and `kv_dtype`: a number format instead of bytes by hand (`Dtype`).
+    static func readDtypes(_ m: ConfigReader, into spec: inout ModelSpec) throws {
+        for (key, bytesKey, allowed) in [
+            ("weight_dtype", "weight_bytes", Dtype.allCases), ("kv_dtype", "kv_bytes", Dtype.kvCases)
+        ] {
+            guard let raw = try m.optionalString(key, oneOf: allowed.map(\.rawValue)) else { continue }
+            if m.has(bytesKey) {
+                throw m.error("give \(key) or \(bytesKey), not both (\(key) sets the bytes)", key: bytesKey)
+            }
+            let d = Dtype(rawValue: raw)!
+            if key == "weight_dtype" {
+                (spec.weightDtype, spec.weightBytes) = (d, d.bytes)
+            } else {
+                (spec.kvDtype, spec.kvBytes) = (d, d.bytes)
+            }
+        }
     }
 }

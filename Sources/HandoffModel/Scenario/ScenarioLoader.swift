@@ -150,10 +150,12 @@ public enum ScenarioLoader {
 
     /// `gpus`: the catalogue's GPUs and the scenario's custom entries beside them.
     static func readGPUs(_ r: ConfigReader, catalog: Catalog) throws -> [String: GPUSpec] {
-        var gpus = catalog.gpus.mapValues {
-            GPUSpec(
-                name: $0.name, memoryGiB: $0.memoryGiB, bandwidthGBs: $0.memoryBandwidthGBs, tflops: $0.bf16TFLOPS,
-                usdPerHour: $0.usdPerHour, interconnectGBs: $0.interconnectGBs)
+        var gpus = catalog.gpus.mapValues { c -> GPUSpec in
+            var g = GPUSpec(
+                name: c.name, memoryGiB: c.memoryGiB, bandwidthGBs: c.memoryBandwidthGBs, tflops: c.bf16TFLOPS,
+                usdPerHour: c.usdPerHour, interconnectGBs: c.interconnectGBs)
+            (g.fp8TFLOPS, g.int8TOPS) = (c.fp8TFLOPS, c.int8TOPS)
+            return g
         }
         if let gs = try r.section("gpus") {
             for key in gs.keys {
@@ -164,6 +166,8 @@ public enum ScenarioLoader {
                     tflops: try g.double("bf16_tflops", min: 0, exclusiveMin: true),
                     usdPerHour: try g.double("usd_per_hour", default: 0, min: 0),
                     interconnectGBs: try g.double("interconnect_gb_s", default: 0, min: 0))
+                spec.fp8TFLOPS = try g.optionalDouble("fp8_tflops", min: 0, exclusiveMin: true)
+                spec.int8TOPS = try g.optionalDouble("int8_tops", min: 0, exclusiveMin: true)
                 spec.allReduceEfficiency = try g.double(
                     "allreduce_efficiency", default: spec.allReduceEfficiency, min: 0, max: 1, exclusiveMin: true)
                 spec.allReduceLatencyUs = try g.double("allreduce_latency_us", default: spec.allReduceLatencyUs, min: 0)

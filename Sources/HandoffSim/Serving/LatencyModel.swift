@@ -63,7 +63,7 @@ public struct LatencyModel: Sendable {
             mfu = f
             mbu = b
         }
-        flopsPerSecond = Double(tensorParallel) * gpu.tflops * 1e12 * mfu
+        flopsPerSecond = Double(tensorParallel) * gpu.peakTFLOPS(model.weightDtype) * 1e12 * mfu
         bytesPerSecond = Double(tensorParallel) * gpu.bandwidthGBs * 1e9 * mbu
         params = model.computeParamsB * 1e9
         // `ridge`: n₀ = peak·mfu·weights / (2·params·bandwidth·mbu), this GPU's and model's ridge point.

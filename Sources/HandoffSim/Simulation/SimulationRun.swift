@@ -264,7 +264,7 @@ extension SimulationSummary {
         let utilization = duration > 0 ? to.busySeconds / (duration * Double(tier.replicas)) : 0
         // GPU-seconds times each pool's peaks (one pool unless the tier is split).
         let peakFlops = tier.pools.reduce(0.0) {
-            $0 + duration * Double($1.replicas * $1.tensorParallel) * $1.gpu.tflops * 1e12
+            $0 + duration * Double($1.replicas * $1.tensorParallel) * $1.gpu.peakTFLOPS($1.model.weightDtype) * 1e12
         }
         let peakBytes = tier.pools.reduce(0.0) {
             $0 + duration * Double($1.replicas * $1.tensorParallel) * $1.gpu.bandwidthGBs * 1e9
