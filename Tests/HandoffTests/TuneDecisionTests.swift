@@ -19,11 +19,12 @@ final class TuneDecisionTests: XCTestCase {
             ]), feasible: feasible, gpus: gpus, usdPerHour: Double(gpus))
     }
 
-    func tuner(tie: Double = 0.005, constraints: [MetricConstraint] = []) throws -> Tuner {
+    func tuner(tie: Double = 0.005, constraints: [MetricConstraint] = [], baselines: Bool = true) throws -> Tuner {
         var spec = TuneSpec(
             objective: try Objective.parse("cost"), constraints: constraints, target: nil,
             axes: [.continuous(path: "policy.offload_threshold", lo: 0, hi: 1)])
         spec.tie = tie
+        spec.baselines = baselines
         return Tuner(family: try ScenarioFamily(path: nil, overrides: []), spec: spec)
     }
 
@@ -51,7 +52,7 @@ final class TuneDecisionTests: XCTestCase {
         XCTAssertEqual(JSONWriter.number(Tuner.snap(0.125, exponent: -2, lo: 0, hi: 1)), "0.13")
         XCTAssertEqual(Tuner.snap(17.3, exponent: 1, lo: 0, hi: 32), 20)
         XCTAssertEqual(Tuner.snap(1.004, exponent: -2, lo: 0, hi: 1), 1)
-        let r = try tuner().run()
+        let r = try tuner(baselines: false).run()
         for p in r.evaluations {
             let v = p.config[0].value
             XCTAssertLessThanOrEqual(v.split(separator: ".").dropFirst().first?.count ?? 0, 2, v)
@@ -146,5 +147,42 @@ final class TuneDecisionTests: XCTestCase {
         XCTAssertEqual(ranges[0].to, 700)
         r.baselines[0].evaluations = [point(cost: 1, accuracy: 0.6, gpus: 1, p99: 401)]
         XCTAssertTrue(t.hybridOnlyRanges(r).isEmpty)
+    }
+
+    /// Branch and bound on the GPU bill gives the exhaustive search's answer (the skipped
+    /// combinations' $/hour × arrival span already exceeds it), and a GPU the model does not fit
+    /// on is skipped with a note, not an error.
+    func testPruningGivesTheExhaustiveAnswer() throws {
+        func run(_ exhaustive: Bool, jobs: Int = 2) throws -> TuneResult {
+            var spec = TuneSpec(
+                objective: try Objective.parse("cost"),
+                constraints: [try MetricConstraint.parse("latency_ms.e2el.p99<=120000")], target: nil,
+                axes: [
+                    .continuous(path: "policy.offload_threshold", lo: 0, hi: 1),
+                    .discrete(GridAxis(path: "tiers.large.replicas", values: ["1", "2", "3"])),
+                    .discrete(GridAxis(path: "tiers.large.gpu", values: ["H100-SXM-80GB", "A100-SXM-80GB", "L4-24GB"]))
+                ])
+            spec.scanPoints = 5
+            spec.exhaustive = exhaustive
+            spec.jobs = jobs
+            let t = Tuner(family: try ScenarioFamily(path: nil, overrides: []), spec: spec)
+            let r = try t.run()
+            json.append(JSONWriter.write(t.json(r), pretty: false))
+            return r
+        }
+        var json: [String] = []
+        let fast = try run(false)
+        let full = try run(true)
+        XCTAssertEqual(fast.best?.summary, full.best?.summary)
+        XCTAssertEqual(fast.best?.config.map(\.value), full.best?.config.map(\.value))
+        XCTAssertEqual(fast.verdict, full.verdict)
+        XCTAssertLessThan(fast.evaluations.count, full.evaluations.count)
+        XCTAssertTrue(fast.note?.contains("were not simulated") == true, fast.note ?? "")
+        // The 14B model's 27.6 GiB of bf16 weights leave no KV room on a 24 GiB L4: 3 of 9 skipped.
+        XCTAssertTrue(full.note?.contains("3 of 9 combinations do not fit in GPU memory") == true, full.note ?? "")
+        XCTAssertFalse(full.evaluations.contains { $0.config.contains { $0.value == "L4-24GB" } })
+        // The batches do not depend on the threads: one thread writes the same JSON as two.
+        _ = try run(false, jobs: 1)
+        XCTAssertEqual(json[2], json[0])
     }
 }

@@ -68,10 +68,13 @@ public final class ScenarioFamily: @unchecked Sendable {
         try summaries.get(extra.joined(separator: "\u{1}")) { try run(extra).summary }
     }
 
-    /// Checks that the scenario accepts every value of a field; errors name `field`.
+    /// Checks that the scenario accepts every value of a field; errors name `field`. A value
+    /// whose models do not fit in GPU memory (with the scenario's other fields) is accepted: the
+    /// search skips the combinations that do not fit.
     public func check(_ path: String, values: [String], field: String) throws {
         for v in values {
-            do { _ = try scenario(["\(path)=\(v)"]) } catch let e as HandoffError where e.field == nil {
+            do { _ = try scenario(["\(path)=\(v)"]) } catch let e as HandoffError where e.doesNotFit {
+            } catch let e as HandoffError where e.field == nil {
                 throw e.with(field: field)
             }
         }

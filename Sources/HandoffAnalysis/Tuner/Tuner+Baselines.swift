@@ -14,6 +14,8 @@ public struct TuneBaseline: Sendable {
     public var evaluations: [TunePoint]
     /// Why it could not run (an input error of the single-tier variant), or nil.
     public var error: String?
+    /// The hybrid against this baseline alone, in one sentence.
+    public var versus = ""
 
     /// Bounds of one constraint under which the hybrid alone meets it: `key ≤ B` for B in
     /// [from, to), or `key ≥ B` for B in (from, to], among the configurations evaluated.
@@ -67,6 +69,7 @@ extension Tuner {
         }
         r.hybridWinsWhen = hybridOnlyRanges(r)
         r.verdict = verdict(r, objective)
+        for k in r.baselines.indices { r.baselines[k].versus = versus(r.best, r.baselines[k], objective) }
     }
 
     /// Per constraint: the bounds under which some hybrid configuration meets it (and the other

@@ -10,6 +10,10 @@ extension Tuner {
     struct CombinationResult {
         var points: [TunePoint] = []
         var note: String?
+        /// Why the combination was not searched: its models do not fit in GPU memory.
+        var skipped: String?
+        /// Not simulated: the cost bound showed it cannot win (`Tuner+Combinations`).
+        var pruned = false
     }
 
     /// The grid step a continuous interval is evaluated on: the power of ten at or below

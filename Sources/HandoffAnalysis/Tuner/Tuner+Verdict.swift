@@ -37,6 +37,21 @@ extension Tuner {
         return s
     }
 
+    /// The hybrid's answer against one baseline's, in a sentence.
+    func versus(_ hybrid: TunePoint?, _ b: TuneBaseline, _ o: Objective) -> String {
+        let h = hybrid?.feasible == true ? hybrid : nil
+        switch (h, b.best?.feasible == true ? b.best : nil) {
+        case (nil, nil): return "neither the hybrid nor \(b.name) meets the constraints"
+        case (nil, .some): return "\(b.name) wins: no hybrid configuration evaluated meets the constraints"
+        case (.some, nil): return "the hybrid wins: \(b.name) misses the constraints (\(shortfall(b)))"
+        case (.some(let h), .some(let p)):
+            if let c = choose([p, h]), !pointsDiffer(c, h) {
+                return "the hybrid wins: " + edge(h, over: p, o, winner: "it", loser: b.name)
+            }
+            return "\(b.name) wins: " + edge(p, over: h, o, winner: "it", loser: "the hybrid")
+        }
+    }
+
     /// The best of the baselines' answers, by the same rule as the search (ties included).
     func winner(_ feasible: [TuneBaseline]) -> TuneBaseline? {
         guard let p = choose(feasible.compactMap(\.best)) else { return nil }

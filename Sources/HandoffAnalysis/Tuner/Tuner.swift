@@ -62,6 +62,8 @@ public struct TuneSpec: Sendable {
     public var baselines = true
     /// Discrete combinations searched at once.
     public var jobs = 1
+    /// Search every combination: no pruning by the cost bound (`--exhaustive`).
+    public var exhaustive = false
 
     public init(
         objective: Objective?, constraints: [MetricConstraint], target: (key: String, value: Double)?, axes: [TuneAxis]
@@ -218,12 +220,12 @@ public final class Tuner: @unchecked Sendable {
         }
         let grid = try Grid(discrete)
         combinations = grid.count
-        let perCombination = try Parallel.map(grid.count, jobs: spec.jobs) { k in
-            try self.searchCombination(grid.configuration(k), cont)
-        }
+        let perCombination = try searchCombinations(grid, cont)
         let all = perCombination.flatMap(\.points)
         let best = choose(all)
         var note = perCombination.compactMap(\.note).first
+        let notes = combinationNotes(perCombination, grid)
+        if !notes.isEmpty { note = ([note].compactMap { $0 } + notes).joined(separator: "; ") }
         if spec.target == nil, best?.feasible == false {
             note = "no configuration evaluated meets the constraints; the least bad is reported"
         }
@@ -263,7 +265,8 @@ public final class Tuner: @unchecked Sendable {
                 .object([
                     ("name", .string(b.name)), ("tier", .string(b.tier)),
                     ("feasible", .bool(b.best?.feasible ?? false)), ("error", b.error.map(JSONValue.string) ?? .null),
-                    ("simulations", .number(Double(b.evaluations.count))), ("best", full(b.best))
+                    ("simulations", .number(Double(b.evaluations.count))), ("versus", .string(b.versus)),
+                    ("best", full(b.best))
                 ])
             })
         let ranges = JSONValue.array(

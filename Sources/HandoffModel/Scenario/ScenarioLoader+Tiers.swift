@@ -162,7 +162,7 @@ extension ScenarioLoader {
             var e = t.error(
                 String(
                     format:
-                        "the weights (%.1f GiB) leave no room for a KV cache in %d × %.0f GiB × %.2f; raise tensor_parallel, pick a larger GPU or lower weight_bytes",
+                        "the weights (%.1f GiB) leave no room for a KV cache in %d × %.0f GiB × %.2f; raise tensor_parallel, pick a larger GPU or a smaller weight_dtype (fp8, int4)",
                     model.weightMemory / gib, tp, gpu.memoryGiB, tier.gpuMemoryUtilization))
             e.doesNotFit = true
             throw e

@@ -56,6 +56,10 @@ struct TuneCommand: ParsableCommand {
     var tieBreak: [String] = []
     @Flag(help: "Skip the single-tier baselines (each tier of the policy alone) and the verdict.")
     var noBaselines = false
+    @Flag(
+        help: "Simulate every combination: no skipping of those whose $/hour alone already costs more than the best answer (min cost only)."
+    )
+    var exhaustive = false
     @Option(help: "Combinations of the discrete fields searched at once (default: all cores).") var jobs: Int?
     @Option(help: "Output format.") var format: TableOrJSON = .table
     @Option(help: "Also write tune.json into this folder.") var out: String?
@@ -86,6 +90,7 @@ struct TuneCommand: ParsableCommand {
             spec.tie = tie
             spec.tieBreak = tieBreak.isEmpty ? nil : try tieBreak.map(Objective.parse)
             spec.baselines = !noBaselines
+            spec.exhaustive = exhaustive
             spec.jobs = try jobCount(jobs)
             let tuner = Tuner(family: try ScenarioFamily(path: scenario, overrides: overrides), spec: spec)
             let progress = Progress("tune")
@@ -144,13 +149,14 @@ extension TuneCommand {
         for b in r.baselines {
             s += "  \(b.name.padding(toLength: 12, withPad: " ", startingAt: 0)) "
             guard let p = b.best else {
-                s += "could not run: \(b.error ?? "nothing evaluated")\n"
+                s += "could not run: \(b.error ?? "nothing evaluated")\n    → \(b.versus)\n"
                 continue
             }
             s += p.feasible ? "meets the constraints" : "MISSES the constraints"
             if !p.config.isEmpty { s += " at " + p.config.map { "\($0.path)=\($0.value)" }.joined(separator: " ") }
             s += ": " + keys.map { "\($0) \(fmt(p.summary.number(at: $0)))" }.joined(separator: ", ")
             s += ", \(p.gpus) GPU\(p.gpus == 1 ? "" : "s")\n"
+            s += "    → \(b.versus)\n"
         }
         if let v = r.verdict { s += "verdict: \(v)\n" }
         return s
