@@ -126,6 +126,22 @@ func handComputableScenarioYAML(trace: String, policy: String) -> String {
     """
 }
 
+/// `tune`'s hand-solvable scenario (TuneTests): requests of 100 tokens with difficulties 0.01,
+/// 0.02, …, 1.00, thirty copies arriving 10 s apart, each served alone (about 1.7 s): every
+/// figure is the one request's, and the run is long enough to be steady. Writes `ramp.jsonl` and
+/// `ramp.yaml` (which names the trace by a relative path) into `dir`; returns the YAML's path.
+func writeRampScenario(_ dir: String) throws -> String {
+    let ds = (1...100).map { JSONWriter.number(Double($0) / 100) }.joined(separator: ",")
+    try (0..<30).map { #"{"id":"ramp\#($0)","prompt_tokens":10,"difficulty":[\#(ds)]}"# + "\n" }.joined().write(
+        toFile: dir + "/ramp.jsonl", atomically: true, encoding: .utf8)
+    try handComputableScenarioYAML(
+        trace: "ramp.jsonl", policy: "name: splitreason, offload_threshold: 0.5, min_segment_tokens: 1, mode: sequential"
+    )
+    .replacingOccurrences(of: "rate_rps: 1}", with: "rate_rps: 0.1}")
+    .write(toFile: dir + "/ramp.yaml", atomically: true, encoding: .utf8)
+    return dir + "/ramp.yaml"
+}
+
 /// The M/M/c trace of the capacity tests: 4,000 requests without prompt whose output lengths are
 /// geometric with mean 100 (p = 0.01), so 10 ms per token gives exponential-like service of 1 s.
 func writeGeometricTrace(to path: String) throws {

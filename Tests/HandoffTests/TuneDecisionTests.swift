@@ -185,4 +185,47 @@ final class TuneDecisionTests: XCTestCase {
         _ = try run(false, jobs: 1)
         XCTAssertEqual(json[2], json[0])
     }
+
+    /// The deployable answer: a `vllm serve` line per paid tier with the knobs the search chose,
+    /// and a scenario that reproduces the prediction byte for byte from another directory (its
+    /// relative trace path made absolute).
+    func testDeploymentReproducesThePrediction() throws {
+        let dir = tempDir()
+        _ = try writeRampScenario(dir)  // ramp.yaml beside ramp.jsonl, a relative trace path
+        let out = dir + "/tuned"
+        let r = try runCLI([
+            "tune", dir + "/ramp.yaml", "--objective", "min:latency_ms.e2el.mean", "--constraint",
+            "offload.token_fraction>=0.3", "--vary", "policy.offload_threshold=0:1", "--vary",
+            "tiers.large.gpu=A100-SXM-80GB,H100-SXM-80GB", "--set", "models.large.kv_dtype=fp8", "--out", out
+        ])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let tune = try JSONParser.parse(String(contentsOfFile: out + "/tune.json", encoding: .utf8))
+        guard case .string(let rec)? = tune["recommended"] else { return XCTFail("no recommended") }
+        var best = tune["best"]?["summary"]
+        if rec != "hybrid", case .array(let bs)? = tune["baselines"] {
+            best = bs.first { $0["name"] == .string(rec) }?["best"]?["summary"]
+        }
+        let yaml = try String(contentsOfFile: out + "/scenario.yaml", encoding: .utf8)
+        XCTAssertTrue(yaml.contains("file: \(dir)/ramp.jsonl"), yaml)
+        let sim = try runCLI(["simulate", out + "/scenario.yaml", "--format", "json"], cwd: NSTemporaryDirectory())
+        XCTAssertEqual(sim.status, 0, sim.stderr)
+        XCTAssertEqual(try JSONParser.parse(sim.stdout), best)
+        let serve = try String(contentsOfFile: out + "/serve.sh", encoding: .utf8)
+        XCTAssertTrue(
+            serve.contains(
+                "vllm serve deepseek-ai/DeepSeek-R1-Distill-Qwen-14B --tensor-parallel-size 1 --max-num-seqs 256 --max-num-batched-tokens 8192 --gpu-memory-utilization 0.9 --dtype bfloat16 --kv-cache-dtype fp8 --port"
+            ) || rec == "small-only", serve)
+        XCTAssertTrue(r.stdout.contains("verdict: "), r.stdout)
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: out + "/bench.sh"))
+    }
+
+    /// Every catalogue model's `vllm serve` names a Hugging Face id (ORG/NAME), read from its source.
+    func testEveryCatalogueModelHasAHuggingFaceID() throws {
+        let pattern = try NSRegularExpression(pattern: "^[A-Za-z0-9-]+/[A-Za-z0-9._-]*[A-Za-z0-9]$")
+        for name in Catalog.builtin.models.keys.sorted() {
+            let id = Deployment.huggingFaceID(name)
+            XCTAssertNotNil(pattern.firstMatch(in: id, range: NSRange(id.startIndex..., in: id)), "\(name): \(id)")
+        }
+        XCTAssertEqual(Deployment.huggingFaceID("Qwen3-32B"), "Qwen/Qwen3-32B")
+    }
 }

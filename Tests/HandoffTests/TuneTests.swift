@@ -12,18 +12,7 @@ import XCTest
 /// of (100 − ⌊100t⌋)/100. Segments have no minimum length, and the large model is slower per token.
 final class TuneTests: XCTestCase {
     func family(_ dir: String) throws -> ScenarioFamily {
-        let ds = (1...100).map { JSONWriter.number(Double($0) / 100) }.joined(separator: ",")
-        // Thirty copies arriving 10 s apart, each served alone (about 1.7 s): every figure is the
-        // one request's, and the run is long enough to be steady (tune rejects a run that is not).
-        try (0..<30).map { #"{"id":"ramp\#($0)","prompt_tokens":10,"difficulty":[\#(ds)]}"# + "\n" }.joined().write(
-            toFile: dir + "/ramp.jsonl", atomically: true, encoding: .utf8)
-        try handComputableScenarioYAML(
-            trace: "ramp.jsonl",
-            policy: "name: splitreason, offload_threshold: 0.5, min_segment_tokens: 1, mode: sequential"
-        )
-        .replacingOccurrences(of: "rate_rps: 1}", with: "rate_rps: 0.1}")
-        .write(toFile: dir + "/ramp.yaml", atomically: true, encoding: .utf8)
-        return try ScenarioFamily(path: dir + "/ramp.yaml", overrides: [])
+        try ScenarioFamily(path: try writeRampScenario(dir), overrides: [])
     }
 
     /// Target share 0.25: any t in [0.75, 0.76) offloads exactly 25 tokens.

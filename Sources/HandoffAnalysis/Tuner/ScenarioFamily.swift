@@ -9,6 +9,8 @@ import HandoffSupport
 /// point costs nothing. Thread-safe.
 public final class ScenarioFamily: @unchecked Sendable {
     public let origin: String
+    /// The scenario file, or nil for the embedded default.
+    public let path: String?
     public let baseOverrides: [String]
     let yaml: String
     let baseDir: String
@@ -20,12 +22,13 @@ public final class ScenarioFamily: @unchecked Sendable {
 
     public init(path: String?, overrides: [String]) throws {
         (yaml, origin, baseDir) = try ScenarioLoader.source(path: path)
+        self.path = path
         baseOverrides = overrides
         traces = Memo()
     }
 
     private init(_ parent: ScenarioFamily, extra: [String]) {
-        (yaml, origin, baseDir) = (parent.yaml, parent.origin, parent.baseDir)
+        (yaml, origin, baseDir, path) = (parent.yaml, parent.origin, parent.baseDir, parent.path)
         baseOverrides = parent.baseOverrides + extra
         traces = parent.traces
     }

@@ -16,6 +16,8 @@ public struct TuneBaseline: Sendable {
     public var error: String?
     /// The hybrid against this baseline alone, in one sentence.
     public var versus = ""
+    /// The override that makes the scenario this baseline (`policy={name: single, tier: T}`).
+    public var overrides: [String] { ["policy={name: single, tier: \(tier)}"] }
 
     /// Bounds of one constraint under which the hybrid alone meets it: `key ≤ B` for B in
     /// [from, to), or `key ≥ B` for B in (from, to], among the configurations evaluated.
@@ -56,6 +58,9 @@ extension Tuner {
             var sub = spec
             sub.axes = baselineAxes(t, others: tiers.filter { $0 != t })
             sub.baselines = false
+            // Every combination: the bounds under which only the hybrid meets a constraint need
+            // the baselines' best value of it over the whole grid, not only the cheap part.
+            sub.exhaustive = true
             let name = "\(t)-only"
             let tuner = Tuner(family: family.derived(["policy={name: single, tier: \(t)}"]), spec: sub)
             tuner.progress = { [progress] in progress("baseline \(name): \($0)") }
@@ -69,7 +74,17 @@ extension Tuner {
         }
         r.hybridWinsWhen = hybridOnlyRanges(r)
         r.verdict = verdict(r, objective)
+        r.recommended = recommended(r)
         for k in r.baselines.indices { r.baselines[k].versus = versus(r.best, r.baselines[k], objective) }
+    }
+
+    /// Which answer the verdict recommends: nil for the hybrid, else the baseline's index (nil
+    /// too when nothing meets the constraints).
+    func recommended(_ r: TuneResult) -> Int? {
+        let feasible = r.baselines.filter { $0.best?.feasible == true }
+        guard let w = winner(feasible) else { return nil }
+        if let h = r.best, h.feasible, let c = choose([w.best!, h]), !pointsDiffer(c, h) { return nil }
+        return r.baselines.firstIndex { $0.name == w.name }
     }
 
     /// Per constraint: the bounds under which some hybrid configuration meets it (and the other

@@ -30,9 +30,9 @@ extension Tuner {
         if !r.hybridWinsWhen.isEmpty {
             s +=
                 " The hybrid would be the only one to meet "
-                + r.hybridWinsWhen.map(rangeText).joined(separator: ", or ") + " (among the configurations evaluated)."
+                + r.hybridWinsWhen.map(rangeText).joined(separator: ", or ") + " (within the fields and values searched)."
         } else {
-            s += " No bound on the constraints, among the configurations evaluated, leaves the hybrid alone meeting it."
+            s += " No bound on the constraints, within the fields and values searched, leaves the hybrid alone meeting it."
         }
         return s
     }

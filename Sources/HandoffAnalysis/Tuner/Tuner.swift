@@ -111,6 +111,8 @@ public struct TuneResult: Sendable {
     public var verdict: String?
     /// Bounds under which only the hybrid meets a constraint (where it loses at the user's bound).
     public var hybridWinsWhen: [TuneBaseline.Range] = []
+    /// The baseline the verdict recommends instead of the hybrid (an index of `baselines`), or nil.
+    public var recommended: Int?
 }
 
 /// `handoff tune`: the best configuration under constraints, or the one that hits a target.
@@ -308,6 +310,7 @@ public final class Tuner: @unchecked Sendable {
             ("tie_break", .array(spec.tieBreakers.map { .string($0.description) })),
             ("baselines", baselines),
             ("verdict", r.verdict.map(JSONValue.string) ?? .null),
+            ("recommended", .string(r.recommended.map { r.baselines[$0].name } ?? "hybrid")),
             ("hybrid_wins_when", ranges),
             ("simulations", .number(Double(r.simulations))),
             ("evaluations", .array(r.evaluations.map(point)))

