@@ -228,4 +228,36 @@ final class TuneDecisionTests: XCTestCase {
         }
         XCTAssertEqual(Deployment.huggingFaceID("Qwen3-32B"), "Qwen/Qwen3-32B")
     }
+
+    /// `capacity`'s verdict: the cheapest plan, ties within 0.5% broken by accuracy; a baseline as
+    /// cheap and as accurate dominates the hybrid; one only cheaper is called less accurate.
+    func testCapacityVerdict() {
+        func result(_ usd: Double, _ gpus: Int, _ acc: Double) -> CapacityResult {
+            CapacityResult(
+                tiers: ["small", "large"], plan: CapacityPlan(gpus: ["L4-24GB", "H100-SXM-80GB"], replicas: [1, 1]),
+                summary: .object([("accuracy", .object([("predicted", .number(acc))]))]), usdPerHour: usd,
+                gpuCount: gpus, headroomRps: nil, candidates: [], simulations: 1)
+        }
+        func base(_ name: String, _ r: CapacityResult?) -> CapacityBaseline {
+            CapacityBaseline(name: name, tier: String(name.prefix { $0 != "-" }), result: r)
+        }
+        let none = CapacityResult(
+            tiers: [], plan: nil, summary: nil, usdPerHour: 0, gpuCount: 0, headroomRps: nil, candidates: [],
+            simulations: 0)
+        var v = CapacityPlanner.verdict(result(3.00, 2, 0.5), [base("small-only", result(3.5, 2, 0.3)), base("large-only", result(3.01, 1, 0.6))])
+        XCTAssertEqual(v.recommended, "large-only", v.sentence)  // within 0.5% of $3.00, more accurate
+        XCTAssertTrue(v.sentence.hasPrefix("Do not deploy the hybrid: large-only meets the SLOs at $3.01/hour (1 GPU)"), v.sentence)
+        v = CapacityPlanner.verdict(result(2.00, 2, 0.5), [base("small-only", result(1.5, 1, 0.3)), base("large-only", result(3, 1, 0.6))])
+        XCTAssertEqual(v.recommended, "small-only")
+        XCTAssertTrue(v.sentence.hasPrefix("On cost alone, do not deploy the hybrid: small-only"), v.sentence)
+        XCTAssertTrue(v.sentence.contains("25% below the hybrid's $2.00/hour"), v.sentence)
+        XCTAssertTrue(v.sentence.contains("--slo 'accuracy.predicted>=0.5'"), v.sentence)
+        v = CapacityPlanner.verdict(result(2.00, 2, 0.5), [base("small-only", nil), base("large-only", result(3, 1, 0.6))])
+        XCTAssertEqual(v.recommended, "hybrid")
+        XCTAssertEqual(v.sentence, "Deploy the hybrid: it meets the SLOs at $2.00/hour (2 GPUs); large-only $3.00/hour (1 GPU), 33.3% more; small-only cannot meet them.")
+        v = CapacityPlanner.verdict(none, [base("small-only", nil), base("large-only", result(3, 1, 0.6))])
+        XCTAssertEqual(v.recommended, "large-only")
+        XCTAssertTrue(v.sentence.hasPrefix("No hybrid plan meets the SLOs"), v.sentence)
+        XCTAssertNil(CapacityPlanner.verdict(none, [base("large-only", nil)]).recommended)
+    }
 }

@@ -163,8 +163,9 @@ public final class CapacityPlanner {
             let (ok, summary) = try meets(CapacityPlan(gpus: gpus, replicas: r), rate: rateRps)
             if ok { break }
             largestTried = (CapacityPlan(gpus: gpus, replicas: r), summary)
-            if r.allSatisfy({ $0 >= maxReplicas }) { return nil }
-            r = r.map { min(maxReplicas, $0 * 2) }
+            if zip(r, billed).allSatisfy({ $0 >= maxReplicas || !$1 }) { return nil }
+            // A tier the policy does not serve on (large-only's small frontend) stays at 1.
+            r = zip(r, billed).map { $1 ? min(maxReplicas, $0 * 2) : $0 }
             progress("  \(gpus.joined(separator: "/")): trying \(r.map(String.init).joined(separator: "/")) replicas")
         }
         for _ in 0..<4 {

@@ -29,6 +29,8 @@ struct CapacityCommand: ParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a field (repeatable).", valueName: "path=value"))
     var overrides: [String] = []
     @Option(help: "Largest replica count tried per tier.") var maxReplicas: Int = 512
+    @Flag(help: "Skip planning each tier of the policy alone (small-only, large-only) and the verdict.")
+    var noBaselines = false
     @Option(help: "Output format.") var format: TableOrJSON = .table
     @Option(help: "Also write capacity.json into this folder.") var out: String?
     @OptionGroup var output: OutputOptions
@@ -62,8 +64,17 @@ struct CapacityCommand: ParsableCommand {
             planner.progress = { progress.note($0) }
             let started = Date()
             let r = try planner.run()
+            let baselines = noBaselines ? [] : try planner.baselines()
             progress.finish()
-            let json = planner.json(r)
+            let verdict = baselines.isEmpty ? nil : CapacityPlanner.verdict(r, baselines)
+            var json = planner.json(r)
+            if case .object(var pairs) = json {
+                pairs.insert(("baselines", planner.baselinesJSON(baselines)), at: pairs.count - 2)
+                pairs.insert(("verdict", verdict.map { .string($0.sentence) } ?? .null), at: pairs.count - 2)
+                pairs.insert(("recommended", verdict?.recommended.map(JSONValue.string) ?? .null), at: pairs.count - 2)
+                json = .object(pairs)
+            }
+            let tail = Self.baselineLines(baselines, verdict?.sentence)
             if let out { try writeJSON(json, to: out, name: "capacity.json") }
             if format == .json {
                 emit(JSONWriter.write(json, pretty: true) + "\n")
@@ -88,7 +99,7 @@ struct CapacityCommand: ParsableCommand {
                     }
                     if let w = SimulationOutput.stabilityWarning(sum) { s += w }
                 }
-                emit(s)
+                emit(s + tail)
                 throw ExitCode(1)
             }
             s += "tier      gpu                 replicas  gpus        busy\n"
@@ -134,8 +145,29 @@ struct CapacityCommand: ParsableCommand {
                         } ?? "no plan") + "\n"
                 }
             }
-            s += String(format: "%d simulations in %.1f s\n", r.simulations, Date().timeIntervalSince(started))
+            s += tail
+            s += String(
+                format: "%d simulations in %.1f s\n", r.simulations + baselines.reduce(0) { $0 + ($1.result?.simulations ?? 0) },
+                Date().timeIntervalSince(started))
             emit(s)
         }
+    }
+
+    /// One line per baseline plan, and the verdict.
+    static func baselineLines(_ bs: [CapacityBaseline], _ verdict: String?) -> String {
+        guard !bs.isEmpty else { return "" }
+        var s = "baselines (each tier alone, planned the same way):\n"
+        for b in bs {
+            s += "  \(b.name.padding(toLength: 12, withPad: " ", startingAt: 0)) "
+            guard let r = b.result, let p = r.plan, let k = r.tiers.firstIndex(of: b.tier) else {
+                s += b.error.map { "could not be planned: \($0)" } ?? "no plan meets the SLOs"
+                s += "\n"
+                continue
+            }
+            let acc = r.summary?.number(at: "accuracy.predicted")
+            s += "\(p.replicas[k]) × \(p.gpus[k]), \(r.gpuCount) GPU\(r.gpuCount == 1 ? "" : "s"), $\(String(format: "%.2f", r.usdPerHour))/hour, accuracy \(fmt(acc))\n"
+        }
+        if let v = verdict { s += "verdict: \(v)\n" }
+        return s
     }
 }
