@@ -5,10 +5,12 @@ import Foundation
 /// reports and `report.md` use this.
 public enum HumanNumber {
     /// `x` to `digits` significant digits, plain decimal: 14466.3 → "14470", 0.45213 → "0.4521",
-    /// 2.0 → "2", 0.000123456 → "0.0001235". Outside [1e-4, 1e12) it falls back to `%g`.
+    /// 0.000123456 → "0.0001235". A whole number is printed whole (19366 requests stay 19366).
+    /// Outside [1e-4, 1e12) it falls back to `%g`.
     public static func format(_ x: Double, digits: Int = 4) -> String {
         guard x.isFinite else { return x.isNaN ? "—" : (x > 0 ? "∞" : "−∞") }
         if x == 0 { return "0" }
+        if x == x.rounded(), abs(x) < 1e12 { return String(Int64(x)) }
         let a = abs(x)
         guard a >= 1e-4, a < 1e12 else { return String(format: "%.\(digits)g", x) }
         let magnitude = Int(floor(log10(a)))

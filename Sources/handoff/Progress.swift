@@ -8,7 +8,13 @@ final class Progress: @unchecked Sendable {
     let tty = isatty(2) != 0
     let start = Monotonic.now()
     let lock = NSLock()
-    init(_ label: String) { self.label = label }
+    /// Off a terminal, `note` writes a line at most every `every` seconds (nil: never).
+    let every: Double?
+    private var lastLine = 0.0
+    init(_ label: String, offTerminalEvery every: Double? = nil) {
+        self.label = label
+        self.every = every
+    }
     func update(_ done: Int, _ total: Int, _ extra: String = "") {
         lock.lock()
         defer { lock.unlock() }
@@ -24,9 +30,15 @@ final class Progress: @unchecked Sendable {
     }
     /// A status line for searches of unknown length (on a terminal only).
     func note(_ text: String) {
-        guard tty else { return }
         lock.lock()
         defer { lock.unlock() }
+        guard tty else {
+            let el = Monotonic.now() - start
+            guard let every, el - lastLine >= every else { return }
+            lastLine = el
+            FileHandle.standardError.write(Data(String(format: "%@: %@ (%.0f s)\n", label, text, el).utf8))
+            return
+        }
         FileHandle.standardError.write(
             Data(String(format: "\r\u{1B}[K%@: %@ (%.0f s)", label, text, Monotonic.now() - start).utf8))
     }

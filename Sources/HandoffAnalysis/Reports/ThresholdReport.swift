@@ -17,12 +17,17 @@ public struct ThresholdReport {
     public var results: [SimulationResult]
     /// Which thresholds are on the Pareto frontier (`SweepOutput.frontier`).
     public var pareto: [Bool]
+    /// The threshold chosen and the verdict against each tier alone.
+    public var decision: ReportDecision
 
     /// - Parameter progress: called (from any thread) with (thresholds done, thresholds) as each
     ///   threshold's simulation finishes.
+    /// - Parameters: objective, constraints: what the conclusion optimises (default: cost under
+    ///   the scenario's `slo` as p99 bounds).
     public static func build(
         family: ScenarioFamily, name: String, thresholds: [String], jobs: Int,
-        progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
+        objective: Objective = Objective(key: "cost_usd.per_1k_requests", maximize: false),
+        constraints: [MetricConstraint]? = nil, progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
     ) throws -> ThresholdReport {
         let base = try family.run()
         let hasThreshold = base.scenario.policy.parameters.contains { $0.0 == "offload_threshold" }
@@ -34,9 +39,12 @@ public struct ThresholdReport {
             progress(done.increment(), values.count)
             return r
         }
+        let decision = try decide(
+            family: family, thresholds: values, results: results, baseline: base, objective: objective,
+            constraints: constraints, jobs: jobs)
         return ThresholdReport(
             name: name, baseline: base, thresholds: values, results: results,
-            pareto: SweepOutput.frontier(results.map(\.summary)))
+            pareto: SweepOutput.frontier(results.map(\.summary)), decision: decision)
     }
 
     /// The charts, by file name.
@@ -64,6 +72,8 @@ public struct ThresholdReport {
         // dependent values.
         let unsteady = results.filter { !SummaryKeys.steady($0.summary) }.count
         let leftOut = unsteady > 0 ? " (\(unsteady) overloaded or too-short thresholds left out)" : ""
+        let chosen: [SVGChart.Mark] = decision.chosen.map { [.x(x[$0], "chosen τ = \(thresholds[$0])")] } ?? []
+        let slo = sloMarks
         if results.contains(where: { $0.summary.number(at: "accuracy.predicted") != nil }) {
             out.append(
                 (
@@ -82,22 +92,25 @@ public struct ThresholdReport {
                             name: "95% CI high",
                             points: zip(x, results).compactMap { t, r in r.accuracy.map { (t, $0.ci95.1) } },
                             dashed: true)
-                    ])
+                    ], marks: chosen)
                 ))
         }
         out.append(
             (
-                "threshold-latency.svg", "p99 latency against the offload threshold, steady runs only" + leftOut,
-                SVGChart(title: "p99 latency vs offload threshold", xLabel: "offload threshold", yLabel: "seconds")
+                "threshold-latency.svg", "Latency percentiles against the offload threshold, steady runs only" + leftOut,
+                SVGChart(title: "Latency vs offload threshold", xLabel: "offload threshold", yLabel: "seconds")
                     .lines(
                         [
                             .init(
                                 name: "E2EL p99",
                                 points: series("latency_ms.e2el.p99", scale: 1e-3, steadyOnly: true)),
                             .init(
+                                name: "E2EL p90", points: series("latency_ms.e2el.p90", scale: 1e-3, steadyOnly: true),
+                                dashed: true),
+                            .init(
                                 name: "TTFT p99",
                                 points: series("latency_ms.ttft.p99", scale: 1e-3, steadyOnly: true))
-                        ], yFromZero: true)
+                        ], yFromZero: true, marks: chosen + slo)
             ))
         out.append(
             (
@@ -108,7 +121,7 @@ public struct ThresholdReport {
                 )
                 .lines(
                     [.init(name: "cost", points: series("cost_usd.per_1k_requests", steadyOnly: true))],
-                    yFromZero: true)
+                    yFromZero: true, marks: chosen)
             ))
         out.append(
             (
@@ -117,7 +130,7 @@ public struct ThresholdReport {
                     title: "Offloaded token share vs offload threshold", xLabel: "offload threshold",
                     yLabel: "share of output tokens"
                 )
-                .lines([.init(name: "offload", points: series("offload.token_fraction"))], yFromZero: true)
+                .lines([.init(name: "offload", points: series("offload.token_fraction"))], yFromZero: true, marks: chosen)
             ))
         return out
     }
@@ -135,7 +148,7 @@ public struct ThresholdReport {
         let picks = results.isEmpty ? [] : Array(Set([0, results.count / 2, results.count - 1])).sorted()
         for k in picks {
             let flag = SummaryKeys.steady(results[k].summary) ? "" : " (\(Self.stateLabel(results[k].summary)))"
-            cdfs.append(.init(name: "threshold \(thresholds[k])\(flag)", points: cdf(results[k]), dashed: true))
+            cdfs.append(.init(name: "τ=\(thresholds[k])\(flag)", points: cdf(results[k]), dashed: true))
         }
         return (
             "latency-cdf.svg", "End-to-end latency CDFs",
@@ -151,21 +164,21 @@ public struct ThresholdReport {
             "pareto.svg", "Pareto frontier over accuracy, p99 E2EL and cost, steady runs only",
             SVGChart(
                 title: hasAcc
-                    ? "Accuracy vs cost (frontier over accuracy, p99 E2EL, cost)" : "p99 E2EL vs cost",
+                    ? "Accuracy vs cost (frontier: accuracy, p99 E2EL, cost)" : "p99 E2EL vs cost",
                 xLabel: "USD per 1k requests", yLabel: hasAcc ? "predicted accuracy" : "p99 E2EL (s)"
             )
             .scatter(
                 results.map {
-                    !SummaryKeys.steady($0.summary)
-                        ? (.nan, .nan)
-                        : (
-                            $0.summary.number(at: "cost_usd.per_1k_requests") ?? .nan,
-                            hasAcc
-                                ? ($0.summary.number(at: "accuracy.predicted") ?? .nan)
-                                : ($0.summary.number(at: "latency_ms.e2el.p99") ?? .nan) / 1000
-                        )
+                    (
+                        $0.summary.number(at: "cost_usd.per_1k_requests") ?? .nan,
+                        hasAcc
+                            ? ($0.summary.number(at: "accuracy.predicted") ?? .nan)
+                            : ($0.summary.number(at: "latency_ms.e2el.p99") ?? .nan) / 1000
+                    )
                 },
-                highlight: pareto, labels: thresholds.map { "t=\($0)" })
+                highlight: pareto, labels: thresholds.map { "τ=\($0)" },
+                muted: results.map { !SummaryKeys.steady($0.summary) || !SummaryKeys.servedAll($0.summary) },
+                chosen: decision.chosen)
         )
     }
 
@@ -206,7 +219,7 @@ public struct ThresholdReport {
     func table(markdown: Bool) -> String {
         let head = ["threshold"] + Self.tableKeys + ["stability", "Pareto"]
         let rows = results.enumerated().map { k, r in
-            [thresholds[k]]
+            [thresholds[k] + (k == decision.chosen ? " (chosen)" : "")]
                 + Self.tableKeys.map { key in HumanNumber.format(r.summary.number(at: key)) } + [
                     Self.stateLabel(r.summary), pareto[k] ? "yes" : ""
                 ]
@@ -217,9 +230,43 @@ public struct ThresholdReport {
         }
         return "<table><tr>" + head.map { "<th>\(SVGChart.esc($0))</th>" }.joined() + "</tr>\n"
             + rows.enumerated().map { k, r in
-                "<tr\(pareto[k] ? " class=\"pareto\"" : "")>" + r.map { "<td>\(SVGChart.esc($0))</td>" }.joined()
+                "<tr\(rowClass(k))>" + r.map { "<td>\(SVGChart.esc($0))</td>" }.joined()
                     + "</tr>"
             }.joined(separator: "\n") + "</table>\n"
+    }
+
+    /// The latency bounds drawn on the p99 chart: a p99 constraint, or the scenario's SLO when
+    /// the constraints are its attainment.
+    var sloMarks: [SVGChart.Mark] {
+        var marks: [SVGChart.Mark] = []
+        for c in decision.constraints where c.relation == .le || c.relation == .lt {
+            if c.key == "latency_ms.e2el.p99" { marks.append(.y(c.bound / 1000, "bound: E2EL p99 ≤ \(HumanNumber.format(c.bound / 1000)) s")) }
+            if c.key == "latency_ms.ttft.p99" { marks.append(.y(c.bound / 1000, "bound: TTFT p99 ≤ \(HumanNumber.format(c.bound / 1000)) s")) }
+        }
+        let slo = baseline.scenario.slo
+        if decision.constraints.contains(where: { $0.key == "slo.e2el_attainment" }), let e = slo.e2elMs {
+            marks.append(.y(e / 1000, "SLO: E2EL ≤ \(HumanNumber.format(e / 1000)) s for \(Int(Self.sloAttainment * 100))% (p\(Int(Self.sloAttainment * 100)))"))
+        }
+        if decision.constraints.contains(where: { $0.key == "slo.ttft_attainment" }), let t = slo.ttftMs {
+            marks.append(.y(t / 1000, "SLO: TTFT ≤ \(HumanNumber.format(t / 1000)) s for \(Int(Self.sloAttainment * 100))%"))
+        }
+        return marks
+    }
+
+    /// A threshold row's class: chosen, on the frontier, or greyed (not a result).
+    func rowClass(_ k: Int) -> String {
+        if k == decision.chosen { return " class=\"chosen\"" }
+        if !SummaryKeys.steady(results[k].summary) { return " class=\"unsteady\"" }
+        return pareto[k] ? " class=\"pareto\"" : ""
+    }
+
+    /// The baseline summary's rows, numbers in 4 significant digits.
+    var summaryRows: [(String, String)] {
+        SimulationOutput.flatten(baseline.summary).map { k, v in (k, Double(v).map { HumanNumber.format($0) } ?? v) }
+    }
+
+    public var conclusion: String {
+        decision.conclusion(thresholds: thresholds, accuracySource: baseline.typedSummary.accuracy.source)
     }
 
     /// `stability.state` as a reader sees it: OVERLOADED and TOO SHORT shout, steady does not.
@@ -274,9 +321,12 @@ public struct ThresholdReport {
             h1 { font-size: 22px; } h2 { font-size: 17px; margin-top: 28px; border-bottom: 1px solid #ccc; }
             .grid { display: flex; flex-wrap: wrap; gap: 12px; } figure { margin: 0; } figcaption { font-size: 12px; color: #555; }
             table { border-collapse: collapse; font-size: 12px; } td, th { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
-            tr.pareto td { background: #fde8e8; } pre { background: #f6f6f6; padding: 10px; font-size: 12px; overflow-x: auto; }
+            tr.pareto td { background: #fde8e8; } tr.chosen td { background: #dff0d8; font-weight: bold; }
+            tr.unsteady td { color: #999; } p.conclusion { font-size: 15px; background: #f4f8fb; border-left: 4px solid #1f77b4; padding: 8px 12px; }
+            pre { background: #f6f6f6; padding: 10px; font-size: 12px; overflow-x: auto; }
             </style></head><body>
             <h1>Handoff report: \(SVGChart.esc(name))</h1>
+            <p class="conclusion">\(SVGChart.esc(conclusion))</p>
             <p>\(intro) Made by <code>handoff report</code>.</p>
 
             """
@@ -285,12 +335,12 @@ public struct ThresholdReport {
         h += "</div>\n"
         if !results.isEmpty {
             h +=
-                "<h2>Threshold sweep</h2>\n<p>\(stabilityNote)Rows on the Pareto frontier are shaded.</p>\n"
+                "<h2>Threshold sweep</h2>\n<p>\(stabilityNote)The chosen threshold is green and bold, rows on the Pareto frontier are shaded red, overloaded or too-short runs are grey.</p>\n"
                 + table(markdown: false)
         }
         h +=
             "<h2>Baseline summary</h2>\n<table>"
-            + SimulationOutput.flatten(baseline.summary).map {
+            + summaryRows.map {
                 "<tr><th style=\"text-align:left\">\(SVGChart.esc($0.0))</th><td>\(SVGChart.esc($0.1))</td></tr>"
             }.joined(separator: "\n") + "</table>\n"
         h += "<h2>Scenario</h2>\n<pre>" + SVGChart.esc(baseline.scenario.source.yaml()) + "</pre>\n</body></html>\n"
@@ -299,7 +349,7 @@ public struct ThresholdReport {
 
     public func markdown(charts: [(file: String, title: String, svg: String)]) -> String {
         var md =
-            "# Handoff report: \(name)\n\n"
+            "# Handoff report: \(name)\n\n**Conclusion.** \(conclusion)\n\n"
             + intro.replacingOccurrences(of: "<code>", with: "`").replacingOccurrences(of: "</code>", with: "`")
         md += " Made by `handoff report`; `index.html` has the same content self-contained.\n\n## Charts\n\n"
         for c in charts { md += "![\(c.title)](\(c.file))\n\n" }
@@ -310,7 +360,7 @@ public struct ThresholdReport {
         }
         md +=
             "## Baseline summary\n\n| metric | value |\n|---|---|\n"
-            + SimulationOutput.flatten(baseline.summary).map { "| `\($0.0)` | \($0.1) |" }.joined(separator: "\n")
+            + summaryRows.map { "| `\($0.0)` | \($0.1) |" }.joined(separator: "\n")
             + "\n"
         md += "\n## Scenario\n\n```yaml\n" + baseline.scenario.source.yaml() + "```\n"
         return md

@@ -122,6 +122,11 @@ public struct Objective: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    public init(key: String, maximize: Bool) {
+        self.key = key
+        self.maximize = maximize
+    }
+
     /// The pseudo-key of the billed GPU count (`min:gpus`), which the summary does not carry.
     public static let gpusKey = "gpus"
 

@@ -27,6 +27,7 @@ extension Tuner {
             return "Deploy the hybrid: " + edge(h, over: b, o, winner: "the hybrid", loser: w.name) + "."
         }
         var s = "Do not deploy the hybrid: " + edge(b, over: h, o, winner: w.name, loser: "the hybrid's best") + "."
+        s += accuracyCaveat(b, h, winner: w.name)
         if !r.hybridWinsWhen.isEmpty {
             s +=
                 " The hybrid would be the only one to meet "
@@ -51,6 +52,18 @@ extension Tuner {
             return "\(b.name) wins: " + edge(p, over: h, o, winner: "it", loser: "the hybrid")
         }
     }
+
+    /// When nothing bounds accuracy and the winner predicts less than the hybrid (beyond the
+    /// tie): say so, with the constraint that would weigh it.
+    func accuracyCaveat(_ w: TunePoint, _ h: TunePoint, winner: String) -> String {
+        let key = "accuracy.predicted"
+        guard !bounds(key), let a = w.value(key), let b = h.value(key), a < b - spec.tie * abs(b) else { return "" }
+        return
+            " But \(winner) predicts accuracy \(HumanNumber.format(a)) against the hybrid's \(HumanNumber.format(b)): if that matters, bound it (--constraint '\(key)>=\(HumanNumber.format(b, digits: 3))')."
+    }
+
+    /// Whether the objective or a constraint is on `key`.
+    func bounds(_ key: String) -> Bool { spec.objective?.key == key || spec.constraints.contains { $0.key == key } }
 
     /// The best of the baselines' answers, by the same rule as the search (ties included).
     func winner(_ feasible: [TuneBaseline]) -> TuneBaseline? {

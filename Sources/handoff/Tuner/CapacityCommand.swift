@@ -60,7 +60,7 @@ struct CapacityCommand: ParsableCommand {
                 slos: try slos.map { try MetricConstraint.parse($0, field: "--slo") },
                 gpuChoices: choices)
             planner.maxReplicas = maxReplicas
-            let progress = Progress("capacity")
+            let progress = Progress("capacity", offTerminalEvery: 10)
             planner.progress = { progress.note($0) }
             let started = Date()
             let r = try planner.run()

@@ -95,7 +95,7 @@ struct TuneCommand: ParsableCommand {
             spec.exhaustive = exhaustive
             spec.jobs = try jobCount(jobs)
             let tuner = Tuner(family: try ScenarioFamily(path: scenario, overrides: overrides), spec: spec)
-            let progress = Progress("tune")
+            let progress = Progress("tune", offTerminalEvery: 10)
             tuner.progress = { progress.note($0) }
             let r = try tuner.run()
             progress.finish()
