@@ -46,7 +46,7 @@ final class CLIPolishTests: XCTestCase {
             XCTAssertLessThanOrEqual(n, 1, "\(e.command) \(e.option) states its default \(n) times: \(e.text)")
         }
         let jobs = entries.filter { $0.option == "--jobs" }
-        XCTAssertEqual(Set(jobs.map(\.command)), ["handoff sweep", "handoff whatif", "handoff report"])
+        XCTAssertEqual(Set(jobs.map(\.command)), ["handoff sweep", "handoff whatif", "handoff report", "handoff tune"])
         for e in jobs {
             XCTAssertEqual(e.text.components(separatedBy: "default").count - 1, 1, "\(e.command): \(e.text)")
             XCTAssertTrue(e.text.contains("all cores"), "\(e.command): \(e.text)")

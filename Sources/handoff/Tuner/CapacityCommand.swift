@@ -37,19 +37,7 @@ struct CapacityCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            var choices: [String: [String]] = [:]
-            for g in gpus {
-                guard let eq = g.firstIndex(of: "=") else {
-                    throw HandoffError.input("expected tier=GPU1,GPU2", field: "--gpus \(g)")
-                }
-                let names = g[g.index(after: eq)...].split(separator: ",").map {
-                    $0.trimmingCharacters(in: .whitespaces)
-                }
-                guard !names.isEmpty, names.allSatisfy({ !$0.isEmpty }) else {
-                    throw HandoffError.input("no GPU types listed", field: "--gpus \(g)")
-                }
-                choices[String(g[..<eq]), default: []] += names
-            }
+            let choices = try gpuChoices()
             guard maxReplicas >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--max-replicas") }
             if let out {
                 try output.directory(out, "--out", inputs: [scenario], ownNames: ["capacity.json"], inPlace: true)
@@ -84,22 +72,7 @@ struct CapacityCommand: ParsableCommand {
             var s =
                 "capacity \(planner.family.origin) at \(JSONWriter.number(planner.rateRps)) req/s, SLO \(planner.slos.map(\.description).joined(separator: ", "))\n"
             guard let p = r.plan, let sum = r.summary else {
-                s += "no plan up to \(maxReplicas) replicas per tier meets the SLO\n"
-                if let (plan, sum) = r.largestTried {
-                    s +=
-                        "the largest plan tried, \(plan.replicas.map(String.init).joined(separator: "/")) replicas of \(plan.gpus.joined(separator: "/")) (\(r.runRequests) requests per run), reached:\n"
-                    for c in planner.slos {
-                        let v = sum.number(at: c.key)
-                        s +=
-                            "  \(c.key) = \(fmt(v)) (bound \(JSONWriter.number(c.bound)))\(c.satisfied(sum) ? "" : " OUT OF REACH")\n"
-                    }
-                    if (sum.number(at: "requests_failed") ?? 0) > 0 {
-                        s +=
-                            "  \(Int(sum.number(at: "requests_failed") ?? 0)) requests failed or were rejected (a request that does not fit in a replica's memory fails at any count)\n"
-                    }
-                    if let w = SimulationOutput.stabilityWarning(sum) { s += w }
-                }
-                emit(s + tail)
+                emit(s + noPlan(r, planner) + tail)
                 throw ExitCode(1)
             }
             s += "tier      gpu                 replicas  gpus        busy\n"
@@ -116,24 +89,7 @@ struct CapacityCommand: ParsableCommand {
             for c in planner.slos {
                 s += "  \(c.key) = \(fmt(sum.number(at: c.key))) (bound \(JSONWriter.number(c.bound)))\n"
             }
-            if let h = r.headroomRps {
-                s += String(
-                    format: "headroom: the plan meets the SLO up to %.4g req/s (%.2f× the rate), ", h,
-                    h / planner.rateRps)
-                s +=
-                    "at \(r.runRequests) requests per run ("
-                    + r.headroomByRequests.map { "\($0.requests): \(String(format: "%.4g", $0.rps))" }.joined(
-                        separator: ", ") + " req/s)\n"
-                let traceRequests = Int(sum.number(at: "requests") ?? 0)
-                if planner.replays && r.runRequests > planner.traceRequests {
-                    s +=
-                        "note: the replayed trace has \(planner.traceRequests) requests; longer runs repeat its arrivals, so the check across run lengths shows the backlog does not carry over between passes, not a new sample (\(traceRequests) requests served)\n"
-                }
-                if !r.headroomSettled {
-                    s +=
-                        "WARNING: the headroom still moved by more than \(Int(100 * CapacityPlanner.headroomTolerance))% when the runs doubled: the runs are too short to trust it; simulate more requests (--set traffic.requests=N)\n"
-                }
-            }
+            s += headroomLines(r, planner, sum)
             if let note = SimulationOutput.stabilityWarning(sum) { s += note }
             if r.candidates.count > 1 {
                 s += "GPU combinations:\n"
@@ -168,6 +124,61 @@ struct CapacityCommand: ParsableCommand {
             s += "\(p.replicas[k]) × \(p.gpus[k]), \(r.gpuCount) GPU\(r.gpuCount == 1 ? "" : "s"), $\(String(format: "%.2f", r.usdPerHour))/hour, accuracy \(fmt(acc))\n"
         }
         if let v = verdict { s += "verdict: \(v)\n" }
+        return s
+    }
+
+    /// `--gpus TIER=A,B` as candidate GPU types per tier.
+    func gpuChoices() throws -> [String: [String]] {
+        var choices: [String: [String]] = [:]
+        for g in gpus {
+            guard let eq = g.firstIndex(of: "=") else {
+                throw HandoffError.input("expected tier=GPU1,GPU2", field: "--gpus \(g)")
+            }
+            let names = g[g.index(after: eq)...].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard !names.isEmpty, names.allSatisfy({ !$0.isEmpty }) else {
+                throw HandoffError.input("no GPU types listed", field: "--gpus \(g)")
+            }
+            choices[String(g[..<eq]), default: []] += names
+        }
+        return choices
+    }
+
+    /// What to print when no plan meets the SLOs: the largest tried and how close it came.
+    func noPlan(_ r: CapacityResult, _ planner: CapacityPlanner) -> String {
+        var s = "no plan up to \(maxReplicas) replicas per tier meets the SLO\n"
+        guard let (plan, sum) = r.largestTried else { return s }
+        s +=
+            "the largest plan tried, \(plan.replicas.map(String.init).joined(separator: "/")) replicas of \(plan.gpus.joined(separator: "/")) (\(r.runRequests) requests per run), reached:\n"
+        for c in planner.slos {
+            let v = sum.number(at: c.key)
+            s += "  \(c.key) = \(fmt(v)) (bound \(JSONWriter.number(c.bound)))\(c.satisfied(sum) ? "" : " OUT OF REACH")\n"
+        }
+        if (sum.number(at: "requests_failed") ?? 0) > 0 {
+            s +=
+                "  \(Int(sum.number(at: "requests_failed") ?? 0)) requests failed or were rejected (a request that does not fit in a replica's memory fails at any count)\n"
+        }
+        if let w = SimulationOutput.stabilityWarning(sum) { s += w }
+        return s
+    }
+
+    /// The headroom, how it settled as the runs doubled, and what a replayed trace means for it.
+    func headroomLines(_ r: CapacityResult, _ planner: CapacityPlanner, _ sum: JSONValue) -> String {
+        guard let h = r.headroomRps else { return "" }
+        var s = String(
+            format: "headroom: the plan meets the SLO up to %.4g req/s (%.2f× the rate), ", h, h / planner.rateRps)
+        s +=
+            "at \(r.runRequests) requests per run ("
+            + r.headroomByRequests.map { "\($0.requests): \(String(format: "%.4g", $0.rps))" }.joined(separator: ", ")
+            + " req/s)\n"
+        let traceRequests = Int(sum.number(at: "requests") ?? 0)
+        if planner.replays && r.runRequests > planner.traceRequests {
+            s +=
+                "note: the replayed trace has \(planner.traceRequests) requests; longer runs repeat its arrivals, so the check across run lengths shows the backlog does not carry over between passes, not a new sample (\(traceRequests) requests served)\n"
+        }
+        if !r.headroomSettled {
+            s +=
+                "WARNING: the headroom still moved by more than \(Int(100 * CapacityPlanner.headroomTolerance))% when the runs doubled: the runs are too short to trust it; simulate more requests (--set traffic.requests=N)\n"
+        }
         return s
     }
 }

@@ -67,33 +67,12 @@ struct TuneCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let obj = try objective.map(Objective.parse)
-            let cons = try constraints.map { try MetricConstraint.parse($0) }
-            var tgt: (String, Double)?
-            if let t = target {
-                guard let eq = t.firstIndex(of: "="), let v = Double(t[t.index(after: eq)...]), v.isFinite else {
-                    throw HandoffError.input(
-                        "expected KEY=VALUE with a number, e.g. offload.token_fraction=0.05", field: "--target \(t)")
-                }
-                tgt = (String(t[..<eq]), v)
-            }
+            let spec = try self.spec()
             if let out {
                 try output.directory(
                     out, "--out", inputs: [scenario], ownNames: ["tune.json", "serve.sh", "scenario.yaml", "bench.sh"],
                     inPlace: true)
             }
-            guard scan >= 3 else { throw HandoffError.input("expected ≥ 3", field: "--scan") }
-            guard tolerance > 0, tolerance < 1 else {
-                throw HandoffError.input("expected a fraction in (0, 1)", field: "--tolerance")
-            }
-            var spec = TuneSpec(objective: obj, constraints: cons, target: tgt, axes: try vary.map(TuneAxis.parse))
-            spec.scanPoints = scan
-            spec.relativeTolerance = tolerance
-            spec.tie = tie
-            spec.tieBreak = tieBreak.isEmpty ? nil : try tieBreak.map(Objective.parse)
-            spec.baselines = !noBaselines
-            spec.exhaustive = exhaustive
-            spec.jobs = try jobCount(jobs)
             let tuner = Tuner(family: try ScenarioFamily(path: scenario, overrides: overrides), spec: spec)
             let progress = Progress("tune", offTerminalEvery: 10)
             tuner.progress = { progress.note($0) }
@@ -107,59 +86,98 @@ struct TuneCommand: ParsableCommand {
                     family: chosen.map { tuner.family.derived($0.overrides) } ?? tuner.family,
                     overrides: b.config.map { "\($0.path)=\($0.value)" })
             }
-            if let out {
-                try writeJSON(json, to: out, name: "tune.json")
-                for f in deploy?.files ?? [] {
-                    try FileIO.writeAtomically(f.text, to: out + "/" + f.name)
-                    if f.name.hasSuffix(".sh") {
-                        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: out + "/" + f.name)
-                    }
-                }
-            }
-            let infeasible = tgt == nil && r.best?.feasible != true
+            if let out { try write(json, deploy, to: out) }
+            let infeasible = spec.target == nil && r.best?.feasible != true
             if format == .json {
                 emit(JSONWriter.write(json, pretty: true) + "\n")
-                if infeasible { throw ExitCode(1) }
-                return
-            }
-            var s =
-                "tune \(tuner.family.origin): \(obj.map { $0.description } ?? "target \(tgt!.0) = \(JSONWriter.number(tgt!.1))")"
-            if !cons.isEmpty { s += " subject to " + cons.map(\.description).joined(separator: ", ") }
-            s += "\n\(r.method); \(r.simulations) simulations\n"
-            if let n = r.note { s += "note: \(n)\n" }
-            if let b = r.best {
-                s +=
-                    (b.feasible || tgt != nil ? "best: " : "NOT FEASIBLE, least bad: ")
-                    + b.config.map { "\($0.path)=\($0.value)" }.joined(separator: " ") + "\n"
-                var keys = cons.map(\.key)
-                if let o = obj { keys.insert(o.key, at: 0) }
-                if let t = tgt { keys.insert(t.0, at: 0) }
-                for k in [
-                    "cost_usd.per_1k_requests", "latency_ms.e2el.p99", "latency_ms.ttft.p99", "accuracy.predicted",
-                    "offload.token_fraction"
-                ] where !keys.contains(k) { keys.append(k) }
-                for k in keys {
-                    s += "  \(k.padding(toLength: 28, withPad: " ", startingAt: 0)) \(fmt(b.summary.number(at: k)))\n"
+            } else {
+                var s = table(r, tuner)
+                if let d = deploy, (chosen?.best ?? r.best)?.feasible == true || spec.target != nil {
+                    let files =
+                        out.map { "written to \($0)/: serve.sh, scenario.yaml, bench.sh" }
+                        ?? "--out DIR writes serve.sh, scenario.yaml, bench.sh"
+                    s += "deploy \(chosen?.name ?? (r.baselines.isEmpty ? "it" : "the hybrid")) with vLLM (\(files)):\n"
+                    s += d.serveLines.map { "  \($0)\n" }.joined()
                 }
-                s += "  \("gpus (billed)".padding(toLength: 28, withPad: " ", startingAt: 0)) \(b.gpus), $\(HumanNumber.format(b.usdPerHour))/hour\n"
-                if let w = SimulationOutput.stabilityWarning(b.summary) { s += w }
-                if keys.contains(where: { $0.hasPrefix("accuracy.") }),
-                    case .string(let src)? = b.summary["accuracy"]?["source"],
-                    src == "synthetic" || src == "none"
-                {
-                    s +=
-                        "WARNING: accuracy.source is \(src): \(src == "synthetic" ? "the labels were invented by the synthetic generator, so an accuracy bound or objective here optimises the generator's presets, not your models" : "there are no labels for the model that runs")\n"
-                }
+                emit(s)
             }
-            s += baselineLines(r, keys: [obj?.key].compactMap { $0 } + cons.map(\.key))
-            if let d = deploy, (chosen?.best ?? r.best)?.feasible == true || tgt != nil {
-                let files = out.map { "written to \($0)/: serve.sh, scenario.yaml, bench.sh" } ?? "--out DIR writes serve.sh, scenario.yaml, bench.sh"
-                s += "deploy \(chosen?.name ?? (r.baselines.isEmpty ? "it" : "the hybrid")) with vLLM (\(files)):\n"
-                s += d.serveLines.map { "  \($0)\n" }.joined()
-            }
-            emit(s)
             if infeasible { throw ExitCode(1) }
         }
+    }
+
+    /// The search the options describe (bad values exit 2 before any simulation).
+    func spec() throws -> TuneSpec {
+        let obj = try objective.map(Objective.parse)
+        let cons = try constraints.map { try MetricConstraint.parse($0) }
+        var tgt: (String, Double)?
+        if let t = target {
+            guard let eq = t.firstIndex(of: "="), let v = Double(t[t.index(after: eq)...]), v.isFinite else {
+                throw HandoffError.input(
+                    "expected KEY=VALUE with a number, e.g. offload.token_fraction=0.05", field: "--target \(t)")
+            }
+            tgt = (String(t[..<eq]), v)
+        }
+        guard scan >= 3 else { throw HandoffError.input("expected ≥ 3", field: "--scan") }
+        guard tolerance > 0, tolerance < 1 else {
+            throw HandoffError.input("expected a fraction in (0, 1)", field: "--tolerance")
+        }
+        var spec = TuneSpec(objective: obj, constraints: cons, target: tgt, axes: try vary.map(TuneAxis.parse))
+        spec.scanPoints = scan
+        spec.relativeTolerance = tolerance
+        spec.tie = tie
+        spec.tieBreak = tieBreak.isEmpty ? nil : try tieBreak.map(Objective.parse)
+        spec.baselines = !noBaselines
+        spec.exhaustive = exhaustive
+        spec.jobs = try jobCount(jobs)
+        return spec
+    }
+
+    /// tune.json and, for the recommended configuration, serve.sh, scenario.yaml and bench.sh.
+    func write(_ json: JSONValue, _ deploy: Deployment?, to out: String) throws {
+        try writeJSON(json, to: out, name: "tune.json")
+        for f in deploy?.files ?? [] {
+            try FileIO.writeAtomically(f.text, to: out + "/" + f.name)
+            if f.name.hasSuffix(".sh") {
+                try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: out + "/" + f.name)
+            }
+        }
+    }
+
+    /// The answer as text: the search, the best point's figures, the baselines and the verdict.
+    func table(_ r: TuneResult, _ tuner: Tuner) -> String {
+        let spec = tuner.spec
+        let (obj, cons, tgt) = (spec.objective, spec.constraints, spec.target)
+        var s =
+            "tune \(tuner.family.origin): \(obj.map { $0.description } ?? "target \(tgt!.key) = \(JSONWriter.number(tgt!.value))")"
+        if !cons.isEmpty { s += " subject to " + cons.map(\.description).joined(separator: ", ") }
+        s += "\n\(r.method); \(r.simulations) simulations\n"
+        if let n = r.note { s += "note: \(n)\n" }
+        if let b = r.best {
+            s +=
+                (b.feasible || tgt != nil ? "best: " : "NOT FEASIBLE, least bad: ")
+                + b.config.map { "\($0.path)=\($0.value)" }.joined(separator: " ") + "\n"
+            var keys = cons.map(\.key)
+            if let o = obj { keys.insert(o.key, at: 0) }
+            if let t = tgt { keys.insert(t.key, at: 0) }
+            for k in [
+                "cost_usd.per_1k_requests", "latency_ms.e2el.p99", "latency_ms.ttft.p99", "accuracy.predicted",
+                "offload.token_fraction"
+            ] where !keys.contains(k) { keys.append(k) }
+            for k in keys {
+                s += "  \(k.padding(toLength: 28, withPad: " ", startingAt: 0)) \(fmt(b.summary.number(at: k)))\n"
+            }
+            s +=
+                "  \("gpus (billed)".padding(toLength: 28, withPad: " ", startingAt: 0)) \(b.gpus), $\(HumanNumber.format(b.usdPerHour))/hour\n"
+            if let w = SimulationOutput.stabilityWarning(b.summary) { s += w }
+            if keys.contains(where: { $0.hasPrefix("accuracy.") }),
+                case .string(let src)? = b.summary["accuracy"]?["source"],
+                src == "synthetic" || src == "none"
+            {
+                s +=
+                    "WARNING: accuracy.source is \(src): \(src == "synthetic" ? "the labels were invented by the synthetic generator, so an accuracy bound or objective here optimises the generator's presets, not your models" : "there are no labels for the model that runs")\n"
+            }
+        }
+        return s + baselineLines(r, keys: [obj?.key].compactMap { $0 } + cons.map(\.key))
     }
 }
 
