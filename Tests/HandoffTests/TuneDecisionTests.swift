@@ -148,6 +148,10 @@ final class TuneDecisionTests: XCTestCase {
         XCTAssertEqual(ranges[0].to, 700)
         r.baselines[0].evaluations = [point(cost: 1, accuracy: 0.6, gpus: 1, p99: 401)]
         XCTAssertTrue(t.hybridOnlyRanges(r).isEmpty)
+        // No baseline evaluated: the hybrid alone meets the bound from its best value on.
+        r.baselines[0].evaluations = []
+        XCTAssertEqual(t.hybridOnlyRanges(r).first?.from, 400)
+        XCTAssertEqual(t.hybridOnlyRanges(r).first?.to, .infinity)
     }
 
     /// Branch and bound on the GPU bill gives the exhaustive search's answer (the skipped

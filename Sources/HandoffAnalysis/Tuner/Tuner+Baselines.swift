@@ -101,11 +101,14 @@ extension Tuner {
             case .le, .lt:
                 guard let h = hybrid.min() else { return nil }
                 let b = alone.min() ?? .infinity
-                return h < b - spec.tie * abs(b) ? TuneBaseline.Range(key: c.key, relation: c.relation, from: h, to: b) : nil
+                // No baseline meets the other bounds (b = ∞): the hybrid alone meets this one from h on.
+                let gap = b.isFinite ? h < b - spec.tie * abs(b) : true
+                return gap ? TuneBaseline.Range(key: c.key, relation: c.relation, from: h, to: b) : nil
             case .ge, .gt:
                 guard let h = hybrid.max() else { return nil }
                 let b = alone.max() ?? -.infinity
-                return h > b + spec.tie * abs(b) ? TuneBaseline.Range(key: c.key, relation: c.relation, from: b, to: h) : nil
+                let gap = b.isFinite ? h > b + spec.tie * abs(b) : true
+                return gap ? TuneBaseline.Range(key: c.key, relation: c.relation, from: b, to: h) : nil
             }
         }
     }

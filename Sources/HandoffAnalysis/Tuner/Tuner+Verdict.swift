@@ -105,12 +105,14 @@ extension Tuner {
     }
 
     func rangeText(_ r: TuneBaseline.Range) -> String {
-        let to = r.to.isFinite ? HumanNumber.format(r.to) : "any"
+        let head = "\(r.key) \(r.relation.rawValue) B"
         switch r.relation {
-        case .le, .lt: return "\(r.key) \(r.relation.rawValue) B for B from \(HumanNumber.format(r.from)) up to \(to)"
+        case .le, .lt:
+            let from = HumanNumber.format(r.from)
+            return r.to.isFinite ? "\(head) for B from \(from) up to \(HumanNumber.format(r.to))" : "\(head) for any B from \(from) on"
         case .ge, .gt:
-            let from = r.from.isFinite ? HumanNumber.format(r.from) : "any"
-            return "\(r.key) \(r.relation.rawValue) B for B above \(from) up to \(to)"
+            let to = HumanNumber.format(r.to)
+            return r.from.isFinite ? "\(head) for B above \(HumanNumber.format(r.from)) up to \(to)" : "\(head) for any B up to \(to)"
         }
     }
 }
