@@ -293,6 +293,11 @@ extension DocRun {
         (
             ["report", "Scenarios/splitreason-a6000.yaml"], "--thresholds", ["--set", "trace.synthetic.requests=50"],
             "21 thresholds of 200 requests of 8,000 tokens take 75 s in a debug build"
+        ),
+        (
+            ["trace", "import-requests", "--format", "azure", "../shared/data/public-traces/azure-llm-2023-conv.csv"],
+            "--duration", ["--duration", "300"],
+            "docs/tuning.md's deployment search over the whole hour (19,366 requests) takes minutes in a debug build"
         )
     ]
 

@@ -193,7 +193,9 @@ public final class Tuner: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         simulated += 1
-        progress("\(simulated) configurations simulated (\(combinations) combinations); last \(key.joined(separator: " "))")
+        progress(
+            "\(simulated) configuration\(simulated == 1 ? "" : "s") simulated (\(combinations) combination\(combinations == 1 ? "" : "s")); last: \(key.isEmpty ? "the scenario as given" : key.joined(separator: " "))"
+        )
         return p
     }
 
