@@ -265,4 +265,30 @@ final class TuneDecisionTests: XCTestCase {
         XCTAssertTrue(v.sentence.hasPrefix("No hybrid plan meets the SLOs"), v.sentence)
         XCTAssertNil(CapacityPlanner.verdict(none, [base("large-only", nil)]).recommended)
     }
+
+    /// `capacity --tp/--dtype`: every GPU × TP × format combination is a candidate shape, and a
+    /// plan's overrides set exactly the fields searched (`models.<key>.weight_dtype` for the tier's model).
+    func testCapacitySearchesTPAndFormats() throws {
+        let p = try CapacityPlanner(
+            family: try ScenarioFamily(path: nil, overrides: []), rateRps: 0.5,
+            slos: [try MetricConstraint.parse("latency_ms.ttft.p99<=2000", field: "--slo")],
+            gpuChoices: ["large": ["H100-SXM-80GB", "A100-SXM-80GB"]], tpChoices: ["large": [1, 2]],
+            dtypeChoices: ["large": ["bf16", "fp8"]])
+        let shapes = p.shapes()
+        XCTAssertEqual(shapes.count, 8)
+        XCTAssertEqual(Set(shapes.map { "\($0.gpus[1]) \($0.tensorParallel[1]) \($0.weightDtypes[1])" }).count, 8)
+        XCTAssertTrue(shapes.allSatisfy { $0.gpus[0] == "L4-24GB" && $0.tensorParallel[0] == 1 && $0.weightDtypes[0] == "bf16" })
+        var plan = shapes[3]
+        plan.replicas = [2, 3]
+        let o = p.overrides(plan, rate: 0.5)
+        XCTAssertTrue(o.contains("tiers.large.tensor_parallel=\(plan.tensorParallel[1])"), "\(o)")
+        XCTAssertTrue(o.contains("models.large.weight_dtype=\(plan.weightDtypes[1])"), "\(o)")
+        XCTAssertFalse(o.contains { $0.hasPrefix("tiers.small.tensor_parallel") || $0.hasPrefix("models.small.") }, "\(o)")
+        let bad = try runCLI(["capacity", "--rate", "1/s", "--slo", "latency_ms.ttft.p99<=2000", "--tp", "large=two"])
+        XCTAssertEqual(bad.status, 2, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("--tp"), bad.stderr)
+        let badTier = try runCLI(["capacity", "--rate", "1/s", "--slo", "latency_ms.ttft.p99<=2000", "--dtype", "huge=fp8"])
+        XCTAssertEqual(badTier.status, 2, badTier.stderr)
+        XCTAssertTrue(badTier.stderr.contains("no GPU tier named 'huge'"), badTier.stderr)
+    }
 }

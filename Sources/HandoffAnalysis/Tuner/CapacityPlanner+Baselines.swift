@@ -26,7 +26,8 @@ extension CapacityPlanner {
             do {
                 let p = try CapacityPlanner(
                     family: family.derived(["policy={name: single, tier: \(t)}"]), rateRps: rateRps, slos: slos,
-                    gpuChoices: gpuChoices.filter { $0.key == t })
+                    gpuChoices: gpuChoices.filter { $0.key == t }, tpChoices: tpChoices.filter { $0.key == t },
+                    dtypeChoices: dtypeChoices.filter { $0.key == t })
                 p.maxReplicas = maxReplicas
                 p.progress = { [progress] in progress("baseline \(name): \($0)") }
                 return CapacityBaseline(name: name, tier: t, result: try p.run())
@@ -107,6 +108,8 @@ extension CapacityPlanner {
         ]
         if let r = b.result, let p = r.plan, let k = tiers.firstIndex(of: b.tier) {
             pairs.append(("gpu", .string(p.gpus[k])))
+            pairs.append(("tensor_parallel", .number(Double(p.tensorParallel[k]))))
+            pairs.append(("weight_dtype", .string(p.weightDtypes[k])))
             pairs.append(("replicas", .number(Double(p.replicas[k]))))
             pairs.append(("gpus", .number(Double(r.gpuCount))))
             pairs.append(("usd_per_hour", .number(r.usdPerHour)))

@@ -3,10 +3,18 @@ import HandoffModel
 import HandoffSim
 import HandoffSupport
 
-/// A capacity plan: GPU type and replicas per GPU tier.
+/// A capacity plan: GPU type, replicas, tensor parallelism and weight format per GPU tier.
 public struct CapacityPlan: Sendable, Equatable {
     public var gpus: [String]
     public var replicas: [Int]
+    /// Per tier; empty: the scenario's (a plan built by hand in a test).
+    public var tensorParallel: [Int] = []
+    public var weightDtypes: [String] = []
+
+    /// "H100-SXM-80GB" or, when TP or the format was searched, "H100-SXM-80GB tp2 fp8" per tier.
+    public func shape(_ k: Int, tp searched: Bool, dtype: Bool) -> String {
+        gpus[k] + (searched ? " tp\(tensorParallel[k])" : "") + (dtype ? " \(weightDtypes[k])" : "")
+    }
 }
 
 /// The answer of `capacity`.
@@ -19,7 +27,7 @@ public struct CapacityResult: Sendable {
     /// The highest arrival rate (req/s) at which the plan still meets the SLOs.
     public var headroomRps: Double?
     /// Every GPU combination tried, with its fewest replicas (nil: none up to the limit).
-    public var candidates: [(gpus: [String], replicas: [Int]?, usdPerHour: Double?)]
+    public var candidates: [(plan: CapacityPlan, replicas: [Int]?, usdPerHour: Double?)]
     public var simulations: Int
     /// Requests per simulation of the answer: the run was doubled from the scenario's count until
     /// the headroom moved by at most `CapacityPlanner.headroomTolerance`.
@@ -50,6 +58,12 @@ public final class CapacityPlanner {
     public let slos: [MetricConstraint]
     /// Candidate GPU types per tier name; tiers not listed keep the scenario's.
     public let gpuChoices: [String: [String]]
+    /// Candidate tensor-parallel sizes and weight formats per tier (`--tp`, `--dtype`).
+    public let tpChoices: [String: [Int]]
+    public let dtypeChoices: [String: [String]]
+    /// Each tier's key under `models` (for `models.<key>.weight_dtype`).
+    let modelKeys: [String]
+    let scenarioDtypes: [String]
     public var maxReplicas = 512
     public var headroomPrecision = 0.01
     /// The headroom has settled when doubling the requests per run moves it by at most this.
@@ -80,8 +94,11 @@ public final class CapacityPlanner {
     let scenarioGPUs: [String]
 
     public init(
-        family: ScenarioFamily, rateRps: Double, slos: [MetricConstraint], gpuChoices: [String: [String]] = [:]
+        family: ScenarioFamily, rateRps: Double, slos: [MetricConstraint], gpuChoices: [String: [String]] = [:],
+        tpChoices: [String: [Int]] = [:], dtypeChoices: [String: [String]] = [:]
     ) throws {
+        self.tpChoices = tpChoices
+        self.dtypeChoices = dtypeChoices
         self.family = family
         self.rateRps = rateRps
         self.slos = slos.reduce(into: []) { acc, c in
@@ -95,6 +112,8 @@ public final class CapacityPlanner {
         billed = gpuTiers.map { $0.colocateWith == nil && base.billsTier($0) }
         slotsPerReplica = gpuTiers.map(\.maxNumSeqs)
         scenarioGPUs = gpuTiers.map(\.gpu.name)
+        modelKeys = gpuTiers.map { base.source.node(at: "tiers.\($0.name).model")?.scalar ?? $0.name }
+        scenarioDtypes = gpuTiers.map(\.model.weightDtype.rawValue)
         guard !tiers.isEmpty else {
             throw HandoffError.input("the scenario has no GPU tier to size", file: family.origin)
         }
@@ -106,9 +125,14 @@ public final class CapacityPlanner {
         guard !slos.isEmpty else {
             throw HandoffError.input("give at least one --slo, e.g. 'latency_ms.ttft.p99<=2000'")
         }
-        for t in gpuChoices.keys where !tiers.contains(t) {
-            throw HandoffError.input(
-                "no GPU tier named '\(t)' (tiers: \(tiers.joined(separator: ", ")))", field: "--gpus")
+        let named: [(String, [String])] = [
+            ("--gpus", Array(gpuChoices.keys)), ("--tp", Array(tpChoices.keys)), ("--dtype", Array(dtypeChoices.keys))
+        ]
+        for (option, keys) in named {
+            for t in keys where !tiers.contains(t) {
+                throw HandoffError.input(
+                    "no GPU tier named '\(t)' (tiers: \(tiers.joined(separator: ", ")))", field: option)
+            }
         }
         guard base.traffic.arrival != .closed_loop else {
             throw HandoffError.input(
@@ -127,6 +151,20 @@ public final class CapacityPlanner {
                 }
             }
         }
+        for (t, tps) in tpChoices {
+            for tp in tps {
+                do { _ = try family.scenario(["tiers.\(t).tensor_parallel=\(tp)"]) } catch let e as HandoffError
+                where e.doesNotFit {
+                } catch let e as HandoffError { throw e.with(field: "--tp \(t)=\(tp)") }
+            }
+        }
+        for (k, t) in tiers.enumerated() {
+            for d in dtypeChoices[t] ?? [] {
+                do { _ = try family.scenario(["models.\(modelKeys[k]).weight_dtype=\(d)"]) } catch let e as HandoffError
+                where e.doesNotFit {
+                } catch let e as HandoffError { throw e.with(field: "--dtype \(t)=\(d)") }
+            }
+        }
     }
 
     func overrides(_ p: CapacityPlan, rate: Double) -> [String] {
@@ -135,6 +173,8 @@ public final class CapacityPlanner {
         for (k, t) in tiers.enumerated() {
             o.append("tiers.\(t).gpu=\(p.gpus[k])")
             o.append("tiers.\(t).replicas=\(p.replicas[k])")
+            if tpChoices[t] != nil { o.append("tiers.\(t).tensor_parallel=\(p.tensorParallel[k])") }
+            if dtypeChoices[t] != nil { o.append("models.\(modelKeys[k]).weight_dtype=\(p.weightDtypes[k])") }
         }
         // A backlog far beyond every slot means the plan has already failed: reject instead of
         // simulating an ever-growing queue (speed only; any rejection makes the plan infeasible).
@@ -156,13 +196,19 @@ public final class CapacityPlanner {
     /// The largest plan tried that met nothing, with its summary (`CapacityResult.largestTried`).
     var largestTried: (plan: CapacityPlan, summary: JSONValue)?
 
-    /// The fewest replicas per tier for fixed GPU types, or nil.
-    func fewestReplicas(gpus: [String]) throws -> [Int]? {
+    /// The fewest replicas per tier for a fixed shape (GPU types, TP, formats), or nil.
+    func fewestReplicas(_ shape: CapacityPlan) throws -> [Int]? {
+        func plan(_ r: [Int]) -> CapacityPlan {
+            var p = shape
+            p.replicas = r
+            return p
+        }
+        let gpus = shape.gpus
         var r = [Int](repeating: 1, count: tiers.count)
         while true {
-            let (ok, summary) = try meets(CapacityPlan(gpus: gpus, replicas: r), rate: rateRps)
+            let (ok, summary) = try meets(plan(r), rate: rateRps)
             if ok { break }
-            largestTried = (CapacityPlan(gpus: gpus, replicas: r), summary)
+            largestTried = (plan(r), summary)
             if zip(r, billed).allSatisfy({ $0 >= maxReplicas || !$1 }) { return nil }
             // A tier the policy does not serve on (large-only's small frontend) stays at 1.
             r = zip(r, billed).map { $1 ? min(maxReplicas, $0 * 2) : $0 }
@@ -177,7 +223,7 @@ public final class CapacityPlanner {
                     let mid = (lo + hi) / 2
                     var t = r
                     t[k] = mid
-                    if try meets(CapacityPlan(gpus: gpus, replicas: t), rate: rateRps).0 { hi = mid } else { lo = mid }
+                    if try meets(plan(t), rate: rateRps).0 { hi = mid } else { lo = mid }
                 }
                 if hi != r[k] {
                     r[k] = hi
@@ -192,30 +238,50 @@ public final class CapacityPlanner {
     /// The cheapest plan at the current run length: every GPU combination's fewest replicas.
     func cheapestPlan() throws -> (
         best: (plan: CapacityPlan, usd: Double, gpus: Int)?,
-        candidates: [(gpus: [String], replicas: [Int]?, usdPerHour: Double?)]
+        candidates: [(plan: CapacityPlan, replicas: [Int]?, usdPerHour: Double?)]
     ) {
-        let choices = tiers.enumerated().map { k, t in gpuChoices[t] ?? [scenarioGPUs[k]] }
-        var combos: [[String]] = [[]]
-        for c in choices { combos = combos.flatMap { prefix in c.map { prefix + [$0] } } }
-        var candidates: [(gpus: [String], replicas: [Int]?, usdPerHour: Double?)] = []
+        var candidates: [(plan: CapacityPlan, replicas: [Int]?, usdPerHour: Double?)] = []
         var best: (plan: CapacityPlan, usd: Double, gpus: Int)?
-        for g in combos {
-            progress("GPUs \(g.joined(separator: "/"))")
+        for shape in shapes() {
+            progress("\(tiers.indices.map { shape.shape($0, tp: tpChoices[tiers[$0]] != nil, dtype: dtypeChoices[tiers[$0]] != nil) }.joined(separator: " / "))")
             let r: [Int]?
-            do { r = try fewestReplicas(gpus: g) } catch let e as HandoffError where e.doesNotFit { r = nil }
+            do { r = try fewestReplicas(shape) } catch let e as HandoffError where e.doesNotFit { r = nil }
             guard let r else {
-                candidates.append((g, nil, nil))
+                candidates.append((shape, nil, nil))
                 continue
             }
-            let p = CapacityPlan(gpus: g, replicas: r)
+            var p = shape
+            p.replicas = r
             let usd = try usdPerHour(p)
-            let n = tiers.indices.reduce(0) { $0 + (billed[$1] ? r[$1] * tensorParallel[$1] : 0) }
-            candidates.append((g, r, usd))
+            let n = tiers.indices.reduce(0) { $0 + (billed[$1] ? r[$1] * p.tensorParallel[$1] : 0) }
+            candidates.append((p, r, usd))
             if best == nil || usd < best!.usd - 1e-9 || (abs(usd - best!.usd) <= 1e-9 && n < best!.gpus) {
                 best = (p, usd, n)
             }
         }
         return (best, candidates)
+    }
+
+    /// Every combination of the tiers' GPU types, TP sizes and weight formats (replicas empty).
+    func shapes() -> [CapacityPlan] {
+        var combos = [CapacityPlan(gpus: [], replicas: [])]
+        for (k, t) in tiers.enumerated() {
+            let options = (gpuChoices[t] ?? [scenarioGPUs[k]]).flatMap { g in
+                (tpChoices[t] ?? [tensorParallel[k]]).flatMap { tp in
+                    (dtypeChoices[t] ?? [scenarioDtypes[k]]).map { (g, tp, $0) }
+                }
+            }
+            combos = combos.flatMap { c in
+                options.map { o in
+                    var p = c
+                    p.gpus.append(o.0)
+                    p.tensorParallel.append(o.1)
+                    p.weightDtypes.append(o.2)
+                    return p
+                }
+            }
+        }
+        return combos
     }
 
     /// The highest rate the plan sustains at the current run length: the rate doubles until the
@@ -300,7 +366,7 @@ public final class CapacityPlanner {
         }
     }
 
-    func infeasible(_ candidates: [(gpus: [String], replicas: [Int]?, usdPerHour: Double?)]) -> CapacityResult {
+    func infeasible(_ candidates: [(plan: CapacityPlan, replicas: [Int]?, usdPerHour: Double?)]) -> CapacityResult {
         var r = CapacityResult(
             tiers: tiers, plan: nil, summary: nil, usdPerHour: 0, gpuCount: 0, headroomRps: nil,
             candidates: candidates, simulations: family.simulations)
@@ -319,7 +385,9 @@ public final class CapacityPlanner {
                         t,
                         .object([
                             ("gpu", .string(p.gpus[k])), ("replicas", .number(Double(p.replicas[k]))),
-                            ("gpus", .number(Double(p.replicas[k] * tensorParallel[k]))),
+                            ("tensor_parallel", .number(Double(p.tensorParallel[k]))),
+                            ("weight_dtype", .string(p.weightDtypes[k])),
+                            ("gpus", .number(Double(p.replicas[k] * p.tensorParallel[k]))),
                             ("utilization", s.number(at: "utilization.\(t)").map(JSONValue.number) ?? .null)
                         ])
                     ))
@@ -365,7 +433,9 @@ public final class CapacityPlanner {
                 .array(
                     r.candidates.map { c in
                         .object([
-                            ("gpus", .array(c.gpus.map { .string($0) })),
+                            ("gpus", .array(c.plan.gpus.map { .string($0) })),
+                            ("tensor_parallel", .array(c.plan.tensorParallel.map { .number(Double($0)) })),
+                            ("weight_dtypes", .array(c.plan.weightDtypes.map { .string($0) })),
                             ("replicas", c.replicas.map { .array($0.map { .number(Double($0)) }) } ?? .null),
                             ("usd_per_hour", c.usdPerHour.map(JSONValue.number) ?? .null)
                         ])

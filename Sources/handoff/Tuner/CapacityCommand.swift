@@ -26,6 +26,16 @@ struct CapacityCommand: ParsableCommand {
         name: .customLong("gpus"),
         help: ArgumentHelp("Candidate GPU types for a tier (repeatable).", valueName: "tier=A,B"))
     var gpus: [String] = []
+    @Option(
+        name: .customLong("tp"),
+        help: ArgumentHelp("Candidate tensor-parallel sizes for a tier (repeatable).", valueName: "tier=1,2,4"))
+    var tps: [String] = []
+    @Option(
+        name: .customLong("dtype"),
+        help: ArgumentHelp(
+            "Candidate weight formats for a tier's model: bf16, fp16, fp8, int8, int4 (repeatable).",
+            valueName: "tier=bf16,fp8"))
+    var dtypes: [String] = []
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a field (repeatable).", valueName: "path=value"))
     var overrides: [String] = []
     @Option(help: "Largest replica count tried per tier.") var maxReplicas: Int = 512
@@ -37,7 +47,15 @@ struct CapacityCommand: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let choices = try gpuChoices()
+            let choices = try Self.choices(gpus, "--gpus")
+            let tpChoices = try Self.choices(tps, "--tp").mapValues { vs in
+                try vs.map { v -> Int in
+                    guard let n = Int(v), n >= 1 else {
+                        throw HandoffError.input("'\(v)' is not a tensor-parallel size (1, 2, 4, …)", field: "--tp")
+                    }
+                    return n
+                }
+            }
             guard maxReplicas >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--max-replicas") }
             if let out {
                 try output.directory(out, "--out", inputs: [scenario], ownNames: ["capacity.json"], inPlace: true)
@@ -46,7 +64,7 @@ struct CapacityCommand: ParsableCommand {
                 family: try ScenarioFamily(path: scenario, overrides: overrides),
                 rateRps: try CapacityPlanner.parseRate(rate),
                 slos: try slos.map { try MetricConstraint.parse($0, field: "--slo") },
-                gpuChoices: choices)
+                gpuChoices: choices, tpChoices: tpChoices, dtypeChoices: try Self.choices(dtypes, "--dtype"))
             planner.maxReplicas = maxReplicas
             let progress = Progress("capacity", offTerminalEvery: 10)
             planner.progress = { progress.note($0) }
@@ -75,13 +93,15 @@ struct CapacityCommand: ParsableCommand {
                 emit(s + noPlan(r, planner) + tail)
                 throw ExitCode(1)
             }
-            s += "tier      gpu                 replicas  gpus        busy\n"
+            s += "tier      gpu                 tp  weights  replicas  gpus        busy\n"
             for (k, t) in r.tiers.enumerated() {
                 s +=
                     t.padding(toLength: 10, withPad: " ", startingAt: 0)
                     + p.gpus[k].padding(toLength: 20, withPad: " ", startingAt: 0)
+                    + String(p.tensorParallel[k]).padding(toLength: 4, withPad: " ", startingAt: 0)
+                    + p.weightDtypes[k].padding(toLength: 7, withPad: " ", startingAt: 0)
                 s += String(
-                    format: "%8d  %4d  %10.0f%%%@\n", p.replicas[k], p.replicas[k] * planner.tensorParallel[k],
+                    format: "%8d  %4d  %10.0f%%%@\n", p.replicas[k], p.replicas[k] * p.tensorParallel[k],
                     100 * (sum.number(at: "utilization.\(t)") ?? 0),
                     planner.billed[k] ? "" : "  (unused by the policy: not billed, not counted)")
             }
@@ -92,10 +112,13 @@ struct CapacityCommand: ParsableCommand {
             s += headroomLines(r, planner, sum)
             if let note = SimulationOutput.stabilityWarning(sum) { s += note }
             if r.candidates.count > 1 {
-                s += "GPU combinations:\n"
+                s += "combinations (GPU\(tps.isEmpty ? "" : ", TP")\(dtypes.isEmpty ? "" : ", weights") per tier):\n"
                 for c in r.candidates {
+                    let shape = r.tiers.indices.map { k in
+                        c.plan.shape(k, tp: planner.tpChoices[r.tiers[k]] != nil, dtype: planner.dtypeChoices[r.tiers[k]] != nil)
+                    }
                     s +=
-                        "  \(c.gpus.joined(separator: "/")): "
+                        "  \(shape.joined(separator: " / ")): "
                         + (c.replicas.map {
                             "\($0.map(String.init).joined(separator: "/")) replicas, $\(String(format: "%.2f", c.usdPerHour!))/hour"
                         } ?? "no plan") + "\n"
@@ -121,22 +144,22 @@ struct CapacityCommand: ParsableCommand {
                 continue
             }
             let acc = r.summary?.number(at: "accuracy.predicted")
-            s += "\(p.replicas[k]) × \(p.gpus[k]), \(r.gpuCount) GPU\(r.gpuCount == 1 ? "" : "s"), $\(String(format: "%.2f", r.usdPerHour))/hour, accuracy \(fmt(acc))\n"
+            s += "\(p.replicas[k]) × \(p.gpus[k]) (tp \(p.tensorParallel[k]), \(p.weightDtypes[k])), \(r.gpuCount) GPU\(r.gpuCount == 1 ? "" : "s"), $\(String(format: "%.2f", r.usdPerHour))/hour, accuracy \(fmt(acc))\n"
         }
         if let v = verdict { s += "verdict: \(v)\n" }
         return s
     }
 
-    /// `--gpus TIER=A,B` as candidate GPU types per tier.
-    func gpuChoices() throws -> [String: [String]] {
+    /// `TIER=A,B` options (`--gpus`, `--tp`, `--dtype`) as candidates per tier.
+    static func choices(_ given: [String], _ option: String) throws -> [String: [String]] {
         var choices: [String: [String]] = [:]
-        for g in gpus {
+        for g in given {
             guard let eq = g.firstIndex(of: "=") else {
-                throw HandoffError.input("expected tier=GPU1,GPU2", field: "--gpus \(g)")
+                throw HandoffError.input("expected tier=A,B", field: "\(option) \(g)")
             }
             let names = g[g.index(after: eq)...].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             guard !names.isEmpty, names.allSatisfy({ !$0.isEmpty }) else {
-                throw HandoffError.input("no GPU types listed", field: "--gpus \(g)")
+                throw HandoffError.input("no values listed", field: "\(option) \(g)")
             }
             choices[String(g[..<eq]), default: []] += names
         }
