@@ -29,6 +29,14 @@ public enum HumanNumber {
         return s == "-0" ? "0" : s
     }
 
+    /// `x` rounded down to `digits` significant digits (a lower bound a value still meets:
+    /// 0.3427 → "0.342", never "0.343").
+    public static func roundedDown(_ x: Double, digits: Int = 3) -> String {
+        guard x.isFinite, x > 0 else { return format(x, digits: digits) }
+        let unit = pow(10, Double(Int(Foundation.floor(log10(x))) - digits + 1))
+        return format(Foundation.floor(x / unit) * unit, digits: digits)
+    }
+
     /// Optional form: "—" for nil.
     public static func format(_ x: Double?, digits: Int = 4) -> String { x.map { format($0, digits: digits) } ?? "—" }
 }

@@ -69,6 +69,10 @@ final class TuneDecisionTests: XCTestCase {
         XCTAssertEqual(HumanNumber.format(9.99996), "10")
         XCTAssertEqual(HumanNumber.format(12.5, digits: 3), "12.5")
         XCTAssertEqual(HumanNumber.format(nil), "—")
+        // A suggested lower bound rounds down, so the value it came from still meets it.
+        XCTAssertEqual(HumanNumber.roundedDown(0.3427), "0.342")
+        XCTAssertEqual(HumanNumber.roundedDown(0.3395), "0.339")
+        XCTAssertEqual(HumanNumber.roundedDown(0.5), "0.5")
         XCTAssertEqual(HumanNumber.format(123_456_789.4), "123500000")
     }
 

@@ -29,7 +29,7 @@ public struct ReportDecision {
             s = "No threshold meets \(bounds) (\(constraintSource)); the least bad is in the table."
         }
         if let v = tune.verdict { s += " " + v }
-        if accuracySource == "synthetic" {
+        if accuracySource == "synthetic" && !s.contains("SYNTHETIC") {
             s += " The accuracy is SYNTHETIC (invented labels): do not decide on it."
         }
         return s

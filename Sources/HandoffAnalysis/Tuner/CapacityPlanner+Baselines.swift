@@ -73,12 +73,12 @@ extension CapacityPlanner {
         var s =
             "\(dominant == nil ? "On cost alone, do not" : "Do not") deploy the hybrid: \(d.name) meets the SLOs at \(d.plan), \(percent(h.usd, d.usd)) below the hybrid's \(h.plan), at predicted accuracy \(HumanNumber.format(d.accuracy)) against the hybrid's \(HumanNumber.format(h.accuracy))."
         if dominant == nil {
-            s += " If accuracy matters, bound it (--slo 'accuracy.predicted>=\(HumanNumber.format(h.accuracy, digits: 3))')."
+            s += " If accuracy matters, bound it (--slo 'accuracy.predicted>=\(HumanNumber.roundedDown(h.accuracy, digits: 3))')."
         } else if w.name != d.name {
             s += " \(w.name) is cheaper still, \(w.plan), at accuracy \(HumanNumber.format(w.accuracy))."
         }
         if !missing.isEmpty { s += " " + missing.joined(separator: "; ") + "." }
-        return (s, d.name)
+        return (s + SummaryKeys.syntheticAccuracyNote(h.r.summary, text: s), d.name)
     }
 
     /// One answer the verdict weighs.

@@ -428,19 +428,7 @@ public final class CapacityPlanner {
                     slos.map(\.key).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
                         .map { ($0, r.summary?.number(at: $0).map(JSONValue.number) ?? .null) })
             ),
-            (
-                "candidates",
-                .array(
-                    r.candidates.map { c in
-                        .object([
-                            ("gpus", .array(c.plan.gpus.map { .string($0) })),
-                            ("tensor_parallel", .array(c.plan.tensorParallel.map { .number(Double($0)) })),
-                            ("weight_dtypes", .array(c.plan.weightDtypes.map { .string($0) })),
-                            ("replicas", c.replicas.map { .array($0.map { .number(Double($0)) }) } ?? .null),
-                            ("usd_per_hour", c.usdPerHour.map(JSONValue.number) ?? .null)
-                        ])
-                    })
-            ),
+            ("candidates", .array(r.candidates.map(Self.candidateJSON))),
             (
                 "largest_tried",
                 r.largestTried.map { t in
@@ -457,6 +445,17 @@ public final class CapacityPlanner {
             ),
             ("simulations", .number(Double(r.simulations))),
             ("summary", r.summary ?? .null)
+        ])
+    }
+
+    /// One combination sized: its GPU types, TP sizes and formats per tier, replicas and $/hour.
+    static func candidateJSON(_ c: (plan: CapacityPlan, replicas: [Int]?, usdPerHour: Double?)) -> JSONValue {
+        .object([
+            ("gpus", .array(c.plan.gpus.map { .string($0) })),
+            ("tensor_parallel", .array(c.plan.tensorParallel.map { .number(Double($0)) })),
+            ("weight_dtypes", .array(c.plan.weightDtypes.map { .string($0) })),
+            ("replicas", c.replicas.map { .array($0.map { .number(Double($0)) }) } ?? .null),
+            ("usd_per_hour", c.usdPerHour.map(JSONValue.number) ?? .null)
         ])
     }
 

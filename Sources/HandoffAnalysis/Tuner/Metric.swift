@@ -34,6 +34,12 @@ public enum SummaryKeys {
         return ""
     }
 
+    /// What a sentence that weighs predicted accuracy must add when the labels are invented.
+    public static func syntheticAccuracyNote(_ summary: JSONValue?, text: String) -> String {
+        guard text.contains("accuracy"), case .string("synthetic")? = summary?["accuracy"]?["source"] else { return "" }
+        return " The accuracy is SYNTHETIC (invented labels): do not decide on it."
+    }
+
     /// Checks that `key` names a number in `summary`; the error suggests the closest key.
     public static func check(_ key: String, in summary: JSONValue, field: String) throws {
         guard summary.number(at: key) == nil else { return }

@@ -77,6 +77,10 @@ public final class ScenarioFamily: @unchecked Sendable {
     public func check(_ path: String, values: [String], field: String) throws {
         for v in values {
             do { _ = try scenario(["\(path)=\(v)"]) } catch let e as HandoffError where e.doesNotFit {
+            } catch var e as HandoffError where e.file?.hasPrefix("--set \(path)=") == true {
+                // Named as the user gave it (`--vary path=…`), not as the override built from it.
+                e.file = field
+                throw e
             } catch let e as HandoffError where e.field == nil {
                 throw e.with(field: field)
             }

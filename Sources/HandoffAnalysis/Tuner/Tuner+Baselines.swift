@@ -73,7 +73,8 @@ extension Tuner {
             }
         }
         r.hybridWinsWhen = hybridOnlyRanges(r)
-        r.verdict = verdict(r, objective)
+        let v = verdict(r, objective)
+        r.verdict = v + SummaryKeys.syntheticAccuracyNote(r.best?.summary ?? r.evaluations.first?.summary, text: v)
         r.recommended = recommended(r)
         for k in r.baselines.indices { r.baselines[k].versus = versus(r.best, r.baselines[k], objective) }
     }

@@ -47,11 +47,14 @@ extension Tuner {
             try evaluate(fixed)
             return out
         }
-        let e = Self.resolution(lo: lo, hi: hi, tolerance: spec.relativeTolerance)
+        // An objective's optimum is evaluated on the grid the tolerance resolves; a target is
+        // calibrated exactly (a share of requests steps at each request's own difficulty).
+        let e = spec.target == nil ? Self.resolution(lo: lo, hi: hi, tolerance: spec.relativeTolerance) : nil
         let xtol = (hi - lo) * spec.relativeTolerance
         @discardableResult
         func at(_ x: Double) throws -> TunePoint {
-            try evaluate(fixed + [(path, JSONWriter.number(Self.snap(x, exponent: e, lo: lo, hi: hi)))])
+            let v = e.map { Self.snap(x, exponent: $0, lo: lo, hi: hi) } ?? x
+            return try evaluate(fixed + [(path, JSONWriter.number(v))])
         }
         let n = max(3, spec.scanPoints)
         let xs = (0..<n).map { lo + (hi - lo) * Double($0) / Double(n - 1) }
@@ -101,15 +104,18 @@ extension Tuner {
 
     /// The answer among `points`: with a target, the closest; else among the feasible points (all
     /// of them when none is), those whose objective is within `tie` of the best, narrowed by each
-    /// tie breaker in turn (again within `tie`), then the lowest objective. The first such point
-    /// in evaluation order wins an exact tie, so the answer does not depend on threads.
+    /// tie breaker in turn (again within `tie`); among those left, the best by the first tie
+    /// breaker exactly, then the next, then the objective (objectives within the tie are noise,
+    /// so the most accurate of them wins, not the one $5e-9 cheaper). The first such point in
+    /// evaluation order wins an exact tie, so the answer does not depend on threads.
     public func choose(_ points: [TunePoint]) -> TunePoint? {
         if spec.target != nil { return points.min { loss($0) < loss($1) } }
         let feasible = points.filter(\.feasible)
         var pool = feasible.isEmpty ? points : feasible
         let primary = spec.objective.map { [$0] } ?? []
         for o in primary + spec.tieBreakers { pool = Self.withinTie(pool, o, tie: spec.tie) }
-        return pool.min { loss($0) < loss($1) }
+        for o in spec.tieBreakers + primary { pool = Self.withinTie(pool, o, tie: 0) }
+        return pool.first
     }
 
     /// The points whose `o` is within `tie` (relative) of the best; all of them when no point has it.

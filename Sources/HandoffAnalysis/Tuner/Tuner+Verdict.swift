@@ -59,7 +59,7 @@ extension Tuner {
         let key = "accuracy.predicted"
         guard !bounds(key), let a = w.value(key), let b = h.value(key), a < b - spec.tie * abs(b) else { return "" }
         return
-            " But \(winner) predicts accuracy \(HumanNumber.format(a)) against the hybrid's \(HumanNumber.format(b)): if that matters, bound it (--constraint '\(key)>=\(HumanNumber.format(b, digits: 3))')."
+            " But \(winner) predicts accuracy \(HumanNumber.format(a)) against the hybrid's \(HumanNumber.format(b)): if that matters, bound it (--constraint '\(key)>=\(HumanNumber.roundedDown(b, digits: 3))')."
     }
 
     /// Whether the objective or a constraint is on `key`.

@@ -49,8 +49,11 @@ public struct TuneSpec: Sendable {
     public var scanPoints = 9
     /// What the search resolves on a continuous interval, as a fraction of it: points are
     /// evaluated on a grid of the power of ten at or below (interval × this), so 0:1 at 0.01
-    /// evaluates τ = 0.42, never 0.4218600642172626, and what is printed is what ran.
-    public var relativeTolerance = 0.01
+    /// evaluates τ = 0.42, never 0.4218600642172626, and what is printed is what ran. nil: 0.01
+    /// for an objective, 0.001 for a target (a share of requests calibrated to one request in
+    /// hundreds needs the finer grid).
+    public var tolerance: Double?
+    public var relativeTolerance: Double { tolerance ?? (target == nil ? 0.01 : 0.001) }
     /// Objective values within this fraction of the best are ties (`--tie`, default 0.5%): the
     /// tie breakers decide among them, so noise is not optimised.
     public var tie = 0.005
@@ -194,7 +197,7 @@ public final class Tuner: @unchecked Sendable {
         defer { lock.unlock() }
         simulated += 1
         progress(
-            "\(simulated) configuration\(simulated == 1 ? "" : "s") simulated (\(combinations) combination\(combinations == 1 ? "" : "s")); last: \(key.isEmpty ? "the scenario as given" : key.joined(separator: " "))"
+            "\(simulated) simulation\(simulated == 1 ? "" : "s") over \(combinations) combination\(combinations == 1 ? "" : "s") of the discrete fields; last: \(key.isEmpty ? "the scenario as given" : key.joined(separator: " "))"
         )
         return p
     }

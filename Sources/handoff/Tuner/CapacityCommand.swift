@@ -7,7 +7,9 @@ struct CapacityCommand: ParsableCommand {
         commandName: "capacity",
         abstract: "The fewest replicas (and cheapest GPU types) per tier that meet SLOs at an arrival rate.",
         discussion: """
-            --slo KEY<=BOUND (repeatable; any summary key, e.g. 'latency_ms.ttft.p99<=2000'). --gpus TIER=A,B,C \
+            --slo KEY<=BOUND or KEY>=BOUND (repeatable; any summary key, e.g. 'latency_ms.ttft.p99<=2000' or \
+            'accuracy.predicted>=0.4'). --tp TIER=1,2,4 and --dtype TIER=bf16,fp8 add tensor-parallel sizes and weight \
+            formats to the combinations sized. --gpus TIER=A,B,C \
             lists candidate GPU types for a tier: every combination is sized and the cheapest in $/hour wins. \
             Prints GPUs, $/hour and utilisation per tier, and the headroom: the highest rate the plan sustains. \
             A plan with failed or rejected requests never meets the SLOs. Output keys: docs/tuning.md.
@@ -20,7 +22,7 @@ struct CapacityCommand: ParsableCommand {
     var rate: String
     @Option(
         name: .customLong("slo"),
-        help: ArgumentHelp("A service-level bound: KEY<=VALUE (repeatable).", valueName: "bound"))
+        help: ArgumentHelp("A service-level bound: KEY<=VALUE or KEY>=VALUE (repeatable).", valueName: "bound"))
     var slos: [String] = []
     @Option(
         name: .customLong("gpus"),
@@ -48,14 +50,7 @@ struct CapacityCommand: ParsableCommand {
     func run() throws {
         try guarded {
             let choices = try Self.choices(gpus, "--gpus")
-            let tpChoices = try Self.choices(tps, "--tp").mapValues { vs in
-                try vs.map { v -> Int in
-                    guard let n = Int(v), n >= 1 else {
-                        throw HandoffError.input("'\(v)' is not a tensor-parallel size (1, 2, 4, …)", field: "--tp")
-                    }
-                    return n
-                }
-            }
+            let tpChoices = try tpSizes()
             guard maxReplicas >= 1 else { throw HandoffError.input("expected ≥ 1", field: "--max-replicas") }
             if let out {
                 try output.directory(out, "--out", inputs: [scenario], ownNames: ["capacity.json"], inPlace: true)
@@ -80,7 +75,7 @@ struct CapacityCommand: ParsableCommand {
                 pairs.insert(("recommended", verdict?.recommended.map(JSONValue.string) ?? .null), at: pairs.count - 2)
                 json = .object(pairs)
             }
-            let tail = Self.baselineLines(baselines, verdict?.sentence)
+            let tail = Self.baselineLines(baselines, verdict?.sentence, slos: planner.slos)
             if let out { try writeJSON(json, to: out, name: "capacity.json") }
             if format == .json {
                 emit(JSONWriter.write(json, pretty: true) + "\n")
@@ -133,21 +128,41 @@ struct CapacityCommand: ParsableCommand {
     }
 
     /// One line per baseline plan, and the verdict.
-    static func baselineLines(_ bs: [CapacityBaseline], _ verdict: String?) -> String {
+    static func baselineLines(_ bs: [CapacityBaseline], _ verdict: String?, slos: [MetricConstraint]) -> String {
         guard !bs.isEmpty else { return "" }
         var s = "baselines (each tier alone, planned the same way):\n"
         for b in bs {
             s += "  \(b.name.padding(toLength: 12, withPad: " ", startingAt: 0)) "
             guard let r = b.result, let p = r.plan, let k = r.tiers.firstIndex(of: b.tier) else {
                 s += b.error.map { "could not be planned: \($0)" } ?? "no plan meets the SLOs"
+                if let (plan, sum) = b.result?.largestTried, let k = plan.gpus.indices.first(where: { b.result!.tiers[$0] == b.tier }) {
+                    let missed = slos.compactMap { c in
+                        c.satisfied(sum) ? nil : "\(c.key) = \(fmt(sum.number(at: c.key)))"
+                    }
+                    s +=
+                        " (largest tried: \(plan.replicas[k]) × \(plan.shape(k, tp: true, dtype: true)): \(missed.isEmpty ? SummaryKeys.stability(sum) : missed.joined(separator: ", ")); --tp and --dtype widen the search)"
+                }
                 s += "\n"
                 continue
             }
-            let acc = r.summary?.number(at: "accuracy.predicted")
-            s += "\(p.replicas[k]) × \(p.gpus[k]) (tp \(p.tensorParallel[k]), \(p.weightDtypes[k])), \(r.gpuCount) GPU\(r.gpuCount == 1 ? "" : "s"), $\(String(format: "%.2f", r.usdPerHour))/hour, accuracy \(fmt(acc))\n"
+            var acc = fmt(r.summary?.number(at: "accuracy.predicted"))
+            if case .string("synthetic")? = r.summary?["accuracy"]?["source"] { acc += " (SYNTHETIC)" }
+            s += "\(p.replicas[k]) × \(p.gpus[k]) (tp \(p.tensorParallel[k]), \(p.weightDtypes[k])), \(r.gpuCount) GPU\(r.gpuCount == 1 ? "" : "s"), $\(String(format: "%.2f", r.usdPerHour))/hour, accuracy \(acc)\n"
         }
         if let v = verdict { s += "verdict: \(v)\n" }
         return s
+    }
+
+    /// `--tp TIER=1,2,4` as sizes per tier.
+    func tpSizes() throws -> [String: [Int]] {
+        try Self.choices(tps, "--tp").mapValues { vs in
+            try vs.map { v -> Int in
+                guard let n = Int(v), n >= 1 else {
+                    throw HandoffError.input("'\(v)' is not a tensor-parallel size (1, 2, 4, …)", field: "--tp")
+                }
+                return n
+            }
+        }
     }
 
     /// `TIER=A,B` options (`--gpus`, `--tp`, `--dtype`) as candidates per tier.
