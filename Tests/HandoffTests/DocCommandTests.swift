@@ -295,6 +295,13 @@ extension DocRun {
             "21 thresholds of 200 requests of 8,000 tokens take 75 s in a debug build"
         ),
         (
+            // capacity judges no plan on fewer than 5,000 requests, and doubles them for the headroom,
+            // then plans each tier alone the same way: shorter outputs keep every path, 10× faster.
+            ["capacity"], "trace.synthetic.output_tokens.median=200",
+            ["--set", "trace.synthetic.output_tokens.median=200"],
+            "capacity plans the hybrid and each tier alone on 5,000-20,000 requests of 2,000 tokens: 4-8 minutes each in a debug build"
+        ),
+        (
             ["trace", "import-requests", "--format", "azure", "../shared/data/public-traces/azure-llm-2023-conv.csv"],
             "--duration", ["--duration", "300"],
             "docs/tuning.md's deployment search over the whole hour (19,366 requests) takes minutes in a debug build"
