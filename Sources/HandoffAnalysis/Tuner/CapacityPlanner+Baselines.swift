@@ -17,9 +17,7 @@ extension CapacityPlanner {
     /// Plans each tier the policy serves on alone (`policy={name: single, tier: T}`, the tier's
     /// GPU choices kept), by the same method; empty for a single-tier policy.
     public func baselines() throws -> [CapacityBaseline] {
-        let s = try family.scenario()
-        var names: [String] = []
-        for r in s.policy.servingRoles where !names.contains(s.policy.roles[r]) { names.append(s.policy.roles[r]) }
+        let names = try family.scenario().servingTiers
         guard names.count > 1 else { return [] }
         return try names.map { t in
             let name = "\(t)-only"

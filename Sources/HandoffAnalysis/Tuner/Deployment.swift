@@ -12,8 +12,9 @@ public struct Deployment: Sendable {
     /// The `vllm serve` lines, one per GPU tier (or pool) the configuration pays for.
     public var serveLines: [String]
 
-    /// The deployment of `family` with `overrides` (a tuner's `path=value` configuration).
-    public init(family: ScenarioFamily, overrides: [String]) throws {
+    /// The deployment of `family` with `overrides` (a tuner's `path=value` configuration), whose
+    /// simulated `summary` the search already has (its offered rate goes into the benchmark).
+    public init(family: ScenarioFamily, overrides: [String], summary: JSONValue) throws {
         let s = try family.scenario(overrides)
         var serve = [
             "#!/bin/sh", "# vLLM launch lines for \(s.name) as Handoff predicted it: handoff simulate \(Self.reproduce(family, overrides))",
@@ -39,7 +40,7 @@ public struct Deployment: Sendable {
         let n = max(1, trace.count)
         let meanIn = trace.requests.reduce(0) { $0 + $1.promptTokens } / n
         let meanOut = trace.totalOutputTokens / n
-        let rate = try family.summary(overrides).number(at: "stability.offered_rps") ?? s.traffic.rateRps
+        let rate = summary.number(at: "stability.offered_rps") ?? s.traffic.rateRps
         let entry = s.tiers.first { $0.name == roles[s.policy.servingRoles.first ?? 0] }
         let bench = [
             "#!/bin/sh", "# Measure the deployment, then compare with Handoff's prediction for the same workload.",

@@ -34,10 +34,16 @@ public enum SummaryKeys {
         return ""
     }
 
+    /// Whether the summary's accuracy comes from invented labels (`accuracy.source` synthetic).
+    public static func syntheticAccuracy(_ summary: JSONValue?) -> Bool {
+        if case .string("synthetic")? = summary?["accuracy"]?["source"] { return true }
+        return false
+    }
+
     /// What a sentence that weighs predicted accuracy must add when the labels are invented.
     public static func syntheticAccuracyNote(_ summary: JSONValue?, text: String) -> String {
-        guard text.contains("accuracy"), case .string("synthetic")? = summary?["accuracy"]?["source"] else { return "" }
-        return " The accuracy is SYNTHETIC (invented labels): do not decide on it."
+        text.contains("accuracy") && syntheticAccuracy(summary)
+            ? " The accuracy is SYNTHETIC (invented labels): do not decide on it." : ""
     }
 
     /// Checks that `key` names a number in `summary`; the error suggests the closest key.

@@ -33,9 +33,7 @@ extension Tuner {
     /// The tiers a baseline runs alone: each distinct tier the policy serves on, when it has two
     /// or more (a single-tier policy is its own baseline).
     func baselineTiers() throws -> [String] {
-        let s = try family.scenario()
-        var tiers: [String] = []
-        for r in s.policy.servingRoles where !tiers.contains(s.policy.roles[r]) { tiers.append(s.policy.roles[r]) }
+        let tiers = try family.scenario().servingTiers
         return tiers.count > 1 ? tiers : []
     }
 

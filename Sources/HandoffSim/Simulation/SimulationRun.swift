@@ -305,6 +305,12 @@ extension Scenario {
             || tiers.contains { $0.colocateWith == tier.name && serving.contains($0.name) }
     }
 
+    /// The distinct tiers the policy serves on, in role order (`small`, `large`): what a
+    /// single-tier baseline runs alone.
+    public var servingTiers: [String] {
+        policy.servingRoles.map { policy.roles[$0] }.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+    }
+
     /// The GPU tiers the run pays for (`billsTier`, not colocated on another tier's GPUs).
     public var billedGPUTiers: [TierSpec] { tiers.filter { $0.kind == .gpu && $0.colocateWith == nil && billsTier($0) } }
 

@@ -146,7 +146,7 @@ struct CapacityCommand: ParsableCommand {
                 continue
             }
             var acc = fmt(r.summary?.number(at: "accuracy.predicted"))
-            if case .string("synthetic")? = r.summary?["accuracy"]?["source"] { acc += " (SYNTHETIC)" }
+            if SummaryKeys.syntheticAccuracy(r.summary) { acc += " (SYNTHETIC)" }
             s += "\(p.replicas[k]) × \(p.gpus[k]) (tp \(p.tensorParallel[k]), \(p.weightDtypes[k])), \(r.gpuCount) GPU\(r.gpuCount == 1 ? "" : "s"), $\(String(format: "%.2f", r.usdPerHour))/hour, accuracy \(acc)\n"
         }
         if let v = verdict { s += "verdict: \(v)\n" }

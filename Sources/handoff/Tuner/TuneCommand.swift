@@ -84,7 +84,7 @@ struct TuneCommand: ParsableCommand {
             let deploy = try (chosen?.best ?? r.best).map { b in
                 try Deployment(
                     family: chosen.map { tuner.family.derived($0.overrides) } ?? tuner.family,
-                    overrides: b.config.map { "\($0.path)=\($0.value)" })
+                    overrides: b.config.map { "\($0.path)=\($0.value)" }, summary: b.summary)
             }
             if let out { try write(json, deploy, to: out) }
             let infeasible = spec.target == nil && r.best?.feasible != true
