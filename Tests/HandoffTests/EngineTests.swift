@@ -495,14 +495,16 @@ final class EngineTests: XCTestCase {
     /// llama.cpp scenario's `prefix_cache: per_slot` models exactly that, so the model's prefill
     /// counts match the servers' and the step error is a few percent either way (the shipped
     /// report: +0.4%; five test runs on this machine: −5.7% to +1.2%). Before per-slot caches the shared
-    /// prefix model was 34–38% fast; the 20% bound below fails it and leaves room for a noisy machine.
+    /// prefix model was 34–38% fast. The prefill counts below pin the mechanism exactly; the latency
+    /// bound is only a coarse guard, because the host drifts ±20% within minutes and CI once measured
+    /// |error| = 21.7% on 1 prompt × 2 steps (2026-12-07). So: 2 prompts × 3 steps, and |error| < 30%.
     func testValidateSpecsAgainstLlamaServers() async throws {
         _ = try EngineInstall.locate()
         let out = tempDir() + "/specs"
         // Latency laws calibrated on this machine: the shipped ones describe the machine they were made on.
         let r = try runCLI(
             [
-                "validate-specs", "--sample", "1", "--steps", "2", "--beam-width", "2", "--step-tokens", "8",
+                "validate-specs", "--sample", "2", "--steps", "3", "--beam-width", "2", "--step-tokens", "8",
                 "--port", "18095", "--out", out
             ] + (try await machineCalibrations()))
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -510,7 +512,8 @@ final class EngineTests: XCTestCase {
         guard case .array(let reqs)? = v["requests"], case .array(let steps)? = reqs.first?["steps"] else {
             return XCTFail("no steps")
         }
-        XCTAssertEqual(steps.count, 2)
+        XCTAssertEqual(reqs.count, 2)
+        XCTAssertEqual(steps.count, 3)
         let prompt = try XCTUnwrap(number(reqs[0], "prompt_tokens"))
         XCTAssertGreaterThanOrEqual(try XCTUnwrap(number(steps[0], "score_prefill_tokens")), 2 * prompt)
         for s in steps {
@@ -527,7 +530,7 @@ final class EngineTests: XCTestCase {
             XCTAssertEqual(model, total, accuracy: 0.15 * total, key)
         }
         let e = try XCTUnwrap(number(v, "step_ms.error"))
-        XCTAssertLessThan(abs(e), 0.2, "per-slot cache model: predicted steps within 20% of the measured ones")
+        XCTAssertLessThan(abs(e), 0.3, "per-slot cache model: predicted steps within 30% of the measured ones")
     }
 
     /// Speculative decoding for real: llama-server with the draft model and forced acceptance.
