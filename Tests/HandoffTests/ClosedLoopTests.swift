@@ -25,22 +25,76 @@ final class ClosedLoopTests: XCTestCase {
         XCTAssertEqual(tr.prefix, 2)
         XCTAssertTrue(tr.crosses)
         XCTAssertEqual(tr.smallRun, 4, accuracy: 1e-9)
-        XCTAssertEqual(tr.mixShare, 0.5, accuracy: 1e-12)
         // n_h = c + λ((1 − ω)(n_s − c) + ω(n_l − c)) = 2 + 0.5·8 + 0.5·18 = 15.
         XCTAssertEqual(tr.outputTokens, 15, accuracy: 1e-9)
-        XCTAssertEqual(tr.largeTokens, 6.5, accuracy: 1e-9)
-        XCTAssertEqual(tr.largeCalls, 2)  // ⌈6.5 / 4⌉
-        XCTAssertEqual(tr.handoffs, 3.5, accuracy: 1e-9)  // 2·2 − ω
-        // p = s + (l − s)·ω^γ = 0.25.
-        XCTAssertEqual(m.pCorrect(small: false, large: true, tr), 0.25, accuracy: 1e-12)
+        // The first crossing starts a segment: min(13, 4) + ω(13 − 4) = 8.5 large tokens, a share of 8.5/13.
+        XCTAssertEqual(tr.largeTokens, 8.5, accuracy: 1e-9)
+        XCTAssertEqual(tr.mixShare, 8.5 / 13, accuracy: 1e-12)
+        XCTAssertEqual(tr.largeCalls, 3)  // ⌈8.5 / 4⌉
+        XCTAssertEqual(tr.handoffs, 6 - 8.5 / 13, accuracy: 1e-9)  // 2·3 − ω_r
+        // p = s + (l − s)·ω_r^γ = (8.5/13)².
+        XCTAssertEqual(m.pCorrect(small: false, large: true, tr), (8.5 / 13) * (8.5 / 13), accuracy: 1e-12)
         // The cap binds: n_h = min(cap, …).
         var capped = m
         capped.maxTokens = 12
         XCTAssertEqual(
             capped.trajectory(trace: t, request: 0, threshold: 0.5, segment: 4, rate: 0.1).outputTokens, 12,
             accuracy: 1e-9)
-        // The implied stream: 2 trace tokens, then 4 large (1), 4 small (0), 4 large, 1 small = 15.
-        XCTAssertEqual(m.stream(trace: t, request: 0, segment: 4, tr), [0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0])
+        // A sampled stream: the 2 trace tokens, then a large segment of 4 (1), then small runs (0)
+        // and large segments up to n_h = 15 tokens.
+        let st = m.stream(trace: t, request: 0, segment: 4, tr, rng: RandomStream(seed: 7))
+        XCTAssertEqual(st.count, 15)
+        XCTAssertEqual(Array(st.prefix(6)), [0, 0, 1, 1, 1, 1])
+        XCTAssert(st.allSatisfy { $0 == 0 || $0 == 1 })
+    }
+
+    /// The sampled small runs follow the geometric law: mean E[K] = (1 − q′)/q′ = 4 and variance
+    /// E[K](1 + E[K]) = 20 at q′ = 0.2, so the large share after the crossing is ω = 4/(4 + 4) = 0.5;
+    /// over about 25,000 runs the standard error of the mean run is √20/158 ≈ 0.03.
+    func testSampledRunsAreGeometric() {
+        let t = oneRequest()
+        let m = ClosedLoopModel(crossingFactor: 2, lengthResponse: 1, accuracyExponent: 2, maxTokens: 256)
+        var tr = m.trajectory(trace: t, request: 0, threshold: 0.5, segment: 4, rate: 0.1)
+        tr.outputTokens = 200_000
+        let st = m.stream(trace: t, request: 0, segment: 4, tr, rng: RandomStream(seed: 11))
+        let runs = TrajectorySpread.runs(Array(st.dropFirst(2)), threshold: 0.5, segment: 4)
+        let small = runs.filter { !$0.large }.dropLast().map { Double($0.count) }
+        XCTAssertGreaterThan(small.count, 20_000)
+        XCTAssertEqual(Statistics.mean(small), 4, accuracy: 0.1)
+        let mean = Statistics.mean(small)
+        XCTAssertEqual(small.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(small.count - 1), 20, accuracy: 1.5)
+        XCTAssertEqual(Double(st.filter { $0 == 1 }.count) / Double(st.count - 2), 0.5, accuracy: 0.01)
+        // Two seeds, two streams; one seed, one stream.
+        XCTAssertEqual(st, m.stream(trace: t, request: 0, segment: 4, tr, rng: RandomStream(seed: 11)))
+        XCTAssertNotEqual(st, m.stream(trace: t, request: 0, segment: 4, tr, rng: RandomStream(seed: 12)))
+    }
+
+    /// The spread of trajectories by hand, in both conventions: a live stream (trigger token above τ,
+    /// then 1s) and a sampled one (segments of 1s, back to back when a small run is 0 tokens long).
+    func testTrajectorySpreadByHand() {
+        let live: [Float] = [0.1, 0.6, 1, 1, 1, 0.2, 0.1, 0.7, 1, 1, 1, 0.3]
+        let sampled: [Float] = [0.1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0]
+        let never: [Float] = [0.1, 0.2]
+        XCTAssertEqual(
+            TrajectorySpread.runs(Array(live.dropFirst()), threshold: 0.5, segment: 4).map(\.count), [4, 2, 4, 1])
+        XCTAssertEqual(
+            TrajectorySpread.runs(Array(sampled.dropFirst()), threshold: 0.5, segment: 4).map(\.count),
+            [4, 2, 4, 0, 4, 1])
+        let a = TrajectorySpread(streams: [live, never], threshold: 0.5, segment: 4)
+        XCTAssertEqual(a.requests, 2)
+        XCTAssertEqual(a.crossed, 1)
+        XCTAssertEqual(a.share[1], 8.0 / 11, accuracy: 1e-12)
+        XCTAssertEqual(a.runs, 1)  // the last run of 1 is cut off by the end: censored
+        XCTAssertEqual(a.runMean, 2)
+        XCTAssertEqual(a.crossingRate, 1.0 / 4, accuracy: 1e-12)  // 1 crossing after the first, 3 small tokens
+        XCTAssertEqual(a.segmentMean, 4)
+        XCTAssertEqual(a.firstCrossingP50, 1.0 / 12, accuracy: 1e-12)
+        let b = TrajectorySpread(streams: [sampled], threshold: 0.5, segment: 4)
+        XCTAssertEqual(b.share[1], 12.0 / 15, accuracy: 1e-12)
+        XCTAssertEqual(b.runs, 2)
+        XCTAssertEqual(b.runMean, 1)
+        XCTAssertEqual(b.shortRuns, 0.5)  // the run of 0
+        XCTAssertEqual(b.crossingRate, 2.0 / 5, accuracy: 1e-12)
     }
 
     func testNoCrossingStaysSmallOnly() {
@@ -52,7 +106,7 @@ final class ClosedLoopTests: XCTestCase {
         XCTAssertEqual(tr.largeTokens, 0)
         XCTAssertEqual(tr.handoffs, 0)
         XCTAssertEqual(m.pCorrect(small: true, large: false, tr), 1)
-        XCTAssertEqual(m.stream(trace: t, request: 0, segment: 16, tr).count, 10)
+        XCTAssertEqual(m.stream(trace: t, request: 0, segment: 16, tr, rng: RandomStream(seed: 1)).count, 10)
     }
 
     func testPoissonBinomialInterval() {
@@ -89,28 +143,33 @@ final class ClosedLoopTests: XCTestCase {
         XCTAssertEqual(ClosedLoopModel.crossingRate(trace: trace, threshold: 0.5), 0.05, accuracy: 1e-12)
         var truth = ClosedLoopModel(crossingFactor: 3, lengthResponse: 1.3, accuracyExponent: 1, maxTokens: 10_000)
         truth.crossingFloor = 0.02  // q′(0.7) = 0.05, q′(0.5) = 0.17
+        // Observations drawn from the truth's sampled streams, 5 per request: each run sees about
+        // 200 (τ = 0.7) and 350 (τ = 0.5) crossings after the first per draw set, so q̂′ is within about
+        // 7% and 5% (1σ): κ within ±0.13 and ε within ±0.003 (1σ); the bounds are 3σ.
         var runs: [ClosedLoopFit.Run] = []
         for tau in [0.7, 0.5] {
             let q = ClosedLoopModel.crossingRate(trace: trace, threshold: tau)
             runs.append(
                 .init(
                     threshold: tau, segment: 8,
-                    observations: (0..<40).map { r in
+                    observations: (0..<200).map { k in
+                        let r = k % 40
                         let t = truth.trajectory(trace: trace, request: r, threshold: tau, segment: 8, rate: q)
+                        let st = truth.stream(
+                            trace: trace, request: r, segment: 8, t, rng: RandomStream(seed: 5, name: "\(tau)-\(k)"))
                         return .init(
-                            request: r, outputTokens: Int(t.outputTokens.rounded()),
-                            largeTokens: Int(t.largeTokens.rounded()), correct: nil)
+                            request: r, outputTokens: st.count, largeTokens: st.filter { $0 == 1 }.count, correct: nil)
                     }))
         }
         let fit = try ClosedLoopFit.fit(trace: trace, runs: runs, maxTokens: 10_000)
-        XCTAssertEqual(fit.crossingFactor, 3, accuracy: 0.15)
-        XCTAssertEqual(fit.crossingFloor, 0.02, accuracy: 0.003)
+        XCTAssertEqual(fit.crossingFactor, 3, accuracy: 0.4)
+        XCTAssertEqual(fit.crossingFloor, 0.02, accuracy: 0.009)
         XCTAssertEqual(fit.lengthResponse, 1.3, accuracy: 0.02)
         XCTAssertEqual(fit.accuracyExponent, 1, "no outcomes: γ stays 1")
         // One run: the floor is not identifiable, κ alone is fitted (q̂′/q).
         let one = try ClosedLoopFit.fit(trace: trace, runs: [runs[0]], maxTokens: 10_000)
         XCTAssertEqual(one.crossingFloor, 0)
-        XCTAssertEqual(one.crossingFactor, 5, accuracy: 0.25)  // 0.05 / 0.01
+        XCTAssertEqual(one.crossingFactor, 5, accuracy: 1)  // 0.05 / 0.01, ±3σ
         // Held-out prompts never enter the fit: corrupting their observations changes nothing.
         var split: [TraceRequest] = reqs
         for r in stride(from: 3, to: 40, by: 4) { split[r].heldOut = true }
@@ -130,8 +189,8 @@ final class ClosedLoopTests: XCTestCase {
             try ClosedLoopFit.fit(trace: splitTrace, runs: runs, maxTokens: 10_000).lengthResponse)
     }
 
-    /// γ's maximum-likelihood estimate: every informative request has the same ω, so p̂ = ω^γ = the
-    /// share correct, γ = ln(3/4) / ln ω.
+    /// γ's maximum-likelihood estimate: every informative request has the same share ω_r, so
+    /// p̂ = ω_r^γ = the share correct, γ = ln(3/4) / ln ω_r.
     func testAccuracyExponentIsTheMaximumLikelihood() throws {
         var reqs: [TraceRequest] = []
         var d: [Float] = []
@@ -150,9 +209,12 @@ final class ClosedLoopTests: XCTestCase {
         }
         let fit = try ClosedLoopFit.fit(
             trace: trace, runs: [.init(threshold: 0.5, segment: 4, observations: obs)], maxTokens: 256)
-        let w = 4 / (4 + (1 - min(1, fit.crossingFactor * 0.1)) / min(1, fit.crossingFactor * 0.1))
-        XCTAssertEqual(w, 0.5, accuracy: 0.01)
-        XCTAssertEqual(fit.accuracyExponent, log(0.75) / log(w), accuracy: 0.01)
+        // q̂′ = (⌈5/4⌉ − 1) crossing / (1 + 5 small tokens) = 1/6: κ = 5/3, E[K] = 5, ω = 4/(4 + 5); the
+        // request's share starts with a whole segment: (4 + 6 · 4/9)/10 = 2/3.
+        XCTAssertEqual(fit.crossingFactor, 5.0 / 3, accuracy: 1e-9)
+        let t = fit.trajectory(trace: trace, request: 0, threshold: 0.5, segment: 4, rate: 0.1)
+        XCTAssertEqual(t.mixShare, 2.0 / 3, accuracy: 1e-9)
+        XCTAssertEqual(fit.accuracyExponent, log(0.75) / log(2.0 / 3), accuracy: 0.01)
     }
 
     /// A scenario that references a model file simulates the trajectories the model predicts: the
@@ -170,10 +232,10 @@ final class ClosedLoopTests: XCTestCase {
         let result = try Simulation.run(sc, trace: trace, checkingInvariants: true)
         let p = ClosedLoopPrediction.make(
             m, trace: trace, requests: Array(0..<trace.count), threshold: 0.6, segment: 16)
-        let streams = (0..<trace.count).map { m.stream(trace: trace, request: $0, segment: 16, p.trajectories[$0]) }
+        let streams = p.sampledStreams(m, trace: trace, requests: Array(0..<trace.count), segment: 16, seed: sc.seed)
         XCTAssertEqual(
-            result.outcome.requests.reduce(0) { $0 + $1.outputTokens }, streams.reduce(0) { $0 + $1.count },
-            "output = the implied streams")
+            result.outcome.requests.reduce(0) { $0 + $1.outputTokens }, streams.difficulty.count,
+            "output = the sampled streams")
         let sim = try XCTUnwrap(number(result.summary, "offload.token_fraction"))
         XCTAssertEqual(
             sim, p.offloadTokenFraction, accuracy: 0.1 * p.offloadTokenFraction, "offload within the streams' rounding")

@@ -368,6 +368,14 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(
             try get("predicted", "output_tokens_per_request"), out, accuracy: 0.3 * out, "held-out output length")
         guard case .numbers(let ci)? = held["predicted"]?["accuracy_ci95"] else { return XCTFail("no accuracy_ci95") }
+        // Latency from sampled trajectories: the median over the replications inside their interval.
+        guard case .numbers(let pi)? = held["predicted"]?["latency_ms.e2el.p50_pi95"] else {
+            return XCTFail("no latency_ms.e2el.p50_pi95")
+        }
+        let p50 = try get("predicted", "latency_ms.e2el.p50")
+        XCTAssert(pi[0] <= p50 && p50 <= pi[1], "median \(p50) outside its interval \(pi)")
+        XCTAssertEqual(number(held, "predicted.replications"), 40)
+        XCTAssertEqual(number(held, "trajectories.measured.requests"), 6)
         // On 6 prompts with 0/1 labels the interval is discrete and can collapse to a point
         // (2026-12-02: [0, 0] predicted, 1 of 6 measured, where a prompt the small model alone
         // answered right stayed right after offload): one prompt of slack.

@@ -7,10 +7,10 @@ import HandoffSupport
 /// the fitting thresholds only, leaving out held-out prompts (`held_out` in the trace):
 ///
 /// - κ and ε by GSL least squares (non-negative) of the measured post-handoff crossing rate
-///   q̂′ = 1 / (1 + E[K]) on [q(τ), 1], one row per run weighted by its tokens after the first
-///   crossing; E[K] = L(1 − ω̂)/ω̂ from ω̂ = Σ large tokens / Σ (output − c) over the run's requests
-///   that crossed (the measured large share after the first crossing). With one run, ε = 0 and κ
-///   alone is fitted;
+///   q̂′ = Σ crossings after the first / (Σ those crossings + Σ small tokens after the first
+///   crossing) (the geometric law's censoring-aware maximum likelihood) on [q(τ), 1], one row per
+///   run weighted by its trials (crossings + small tokens).
+///   With one run, ε = 0 and κ alone is fitted;
 /// - λ by GSL least squares through the origin: (n − c) = λ · base, base = (1 − ω)(n_s − c) + ω(n_l − c);
 /// - γ by Brent on the negative log-likelihood of the measured outcomes under
 ///   p = s + (l − s)·ω^γ (only requests with s ≠ l carry information; none leaves γ = 1).
@@ -57,52 +57,35 @@ public enum ClosedLoopFit {
         return m
     }
 
-    /// κ and ε: the post-handoff crossing rate against the trace's, from each run's measured
-    /// share of large tokens after the first crossing.
+    /// κ and ε: the post-handoff crossing rate against the trace's. Per run, over its requests that
+    /// crossed: q̂′ = Σ m / (Σ m + Σ e), m the crossings after the first (⌈large/L⌉ − 1 segments) and
+    /// e the kept small tokens after the first crossing (output − c − large): the geometric law's
+    /// maximum-likelihood estimate (each small token is followed by a crossing with probability q′),
+    /// censoring-aware (a request's last small run counts in e without a crossing).
     static func fitCrossing(_ m: inout ClosedLoopModel, trace: Trace, runs: [Run]) throws {
-        // Per run: the measured mixed share, and the rate q(τ).
-        struct Mixed {
-            var threshold: Double
-            var segment: Int
-            var q: Double
-            var share: Double
-            var after: Double
-        }
-        var mixed: [Mixed] = []
-        for run in runs {
-            var large = 0.0
-            var after = 0.0
-            for o in run.observations {
-                let range = trace.tokenRange(o.request)
-                guard let hard = trace.difficulty.firstIndex(in: range, above: Float(run.threshold)) else { continue }
-                large += Double(o.largeTokens)
-                after += Double(max(0, o.outputTokens - (hard - range.lowerBound)))
-            }
-            if after > 0 {
-                mixed.append(
-                    Mixed(
-                        threshold: run.threshold, segment: run.segment,
-                        q: ClosedLoopModel.crossingRate(trace: trace, threshold: run.threshold), share: large / after,
-                        after: after))
-            }
-        }
-        // Measured post-handoff crossing rates, one row per run.
         var qRows: [[Double]] = []
         var qY: [Double] = []
         var qW: [Double] = []
-        for x in mixed where x.share > 0 {
-            let l = Double(x.segment)
-            let k = x.share >= 1 ? 0 : l * (1 - x.share) / x.share
-            qRows.append([x.q, 1])
-            qY.append(1 / (1 + k))
-            qW.append(x.after)
+        for run in runs {
+            var crossings = 0.0
+            var exposure = 0.0
+            for o in run.observations where o.largeTokens > 0 {
+                let range = trace.tokenRange(o.request)
+                guard let hard = trace.difficulty.firstIndex(in: range, above: Float(run.threshold)) else { continue }
+                crossings += (Double(o.largeTokens) / Double(run.segment)).rounded(.up) - 1
+                exposure += Double(max(0, o.outputTokens - (hard - range.lowerBound) - o.largeTokens))
+            }
+            guard exposure > 0 else { continue }
+            qRows.append([ClosedLoopModel.crossingRate(trace: trace, threshold: run.threshold), 1])
+            qY.append(crossings / (crossings + exposure))
+            qW.append(crossings + exposure)
         }
         if qRows.count >= 2 {
             let c = try LeastSquares.fit(rows: qRows, y: qY, weights: qW).coefficients
             m.crossingFactor = c[0]
             m.crossingFloor = c[1]
             if m.crossingFactor == 0 && m.crossingFloor == 0 { m.crossingFactor = 1 }
-        } else if let x = qRows.first, x[0] > 0 {
+        } else if let x = qRows.first, x[0] > 0, qY[0] > 0 {
             m.crossingFactor = qY[0] / x[0]
         }
     }

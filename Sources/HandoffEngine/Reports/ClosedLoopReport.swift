@@ -71,7 +71,8 @@ public enum ClosedLoopReport {
             Fitted model (`closed-loop-model.yaml`, docs/closed-loop.md): crossing factor κ = \(f(m.crossingFactor)), floor ε = \(String(format: "%.4f", m.crossingFloor)), length response
             λ = \(f(m.lengthResponse)), accuracy exponent γ = \(f(m.accuracyExponent)); fitted on \(m.fittedOn).
 
-            **predicted** is what a user gets from the recorded small-only trace and its labels alone, through the fitted model;
+            **predicted** is what a user gets from the recorded small-only trace and its labels alone, through the fitted model
+            (offload, handoffs and latency: medians over \(ClosedLoopValidation.replications) replications of trajectories sampled from it);
             **replay** simulates the realised streams (the serving model's error alone); **trace only** is the prediction with no
             closed-loop model. Accuracy intervals are 95% Poisson–binomial prediction intervals for the measured accuracy.
 
@@ -82,29 +83,103 @@ public enum ClosedLoopReport {
             speed** is the prediction with each latency law scaled by that ratio (`predicted_speed_adjusted`), a diagnostic of
             how much of a latency miss is the machine's speed moving since calibration.
 
-            | conc. | τ | split | accuracy meas. | pred. [95%] | offload meas. | pred. | trace only | out tok/req meas. | pred. | E2EL p50 ms meas. | pred. | replay | speed now | at probed speed |
+            """
+        s += "\n" + mainTable(cells) + "\n" + findings(cells) + "\n" + spreadTable(cells)
+        s += "\nPer cell, every metric (`closed-loop.json` has the same figures):\n\n```\n\(table(cells))```\n"
+        return s
+    }
+
+    /// One row per cell: accuracy, offload (relative errors beside), length, E2EL p50 with its
+    /// interval over the sampled trajectories, the replay, the speed probes.
+    static func mainTable(_ cells: [ClosedLoopValidation.Cell]) -> String {
+        var s = """
+            | conc. | τ | split | accuracy meas. | pred. [95%] | offload meas. | pred. | trace only | out tok/req meas. | pred. | E2EL p50 ms meas. | pred. [95% over trajectories] | replay | speed now | at probed speed |
             |---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 
             """
         for c in cells {
             let ci = c.accuracyCI95.map { " [\(f($0.0))–\(f($0.1))]" } ?? ""
             let replay = c.report.rows.first { $0.metric == "e2el_ms.p50" }?.predicted
+            let off = value(c.measured, "offload.token_fraction")
+            let e2el = value(c.measured, "latency_ms.e2el.p50")
+            let pi = c.latencyPI95["latency_ms.e2el.p50"].map { " [\(f($0.0))–\(f($0.1))]" } ?? ""
             s += "| \(c.concurrency) | \(JSONWriter.number(c.threshold)) | \(c.heldOut ? "held out" : "fit") "
             s += "| \(f(value(c.measured, "accuracy"))) | \(f(value(c.predicted, "accuracy")))\(ci) "
-            s +=
-                "| \(f(value(c.measured, "offload.token_fraction"))) | \(f(value(c.predicted, "offload.token_fraction"))) | \(f(value(c.traceOnly, "offload.token_fraction"))) "
+            s += "| \(f(off)) | \(f(value(c.predicted, "offload.token_fraction"))) (\(err(value(c.predicted, "offload.token_fraction"), off))) "
+            s += "| \(f(value(c.traceOnly, "offload.token_fraction"))) (\(err(value(c.traceOnly, "offload.token_fraction"), off))) "
             s +=
                 "| \(f(value(c.measured, "output_tokens_per_request"))) | \(f(value(c.predicted, "output_tokens_per_request"))) "
-            s +=
-                "| \(f(value(c.measured, "latency_ms.e2el.p50"))) | \(f(value(c.predicted, "latency_ms.e2el.p50"))) (\(err(value(c.predicted, "latency_ms.e2el.p50"), value(c.measured, "latency_ms.e2el.p50")))) | \(f(replay)) "
+            s += "| \(f(e2el)) | \(f(value(c.predicted, "latency_ms.e2el.p50"))) (\(err(value(c.predicted, "latency_ms.e2el.p50"), e2el)))\(pi) | \(f(replay)) "
             s +=
                 "| "
                 + c.roles.map { c.speed[$0].map { String(format: "%.2f", $0.ratio) } ?? "—" }.joined(
                     separator: " / ")
             s +=
-                " | \(f(c.speedAdjustedE2ELP50))\(c.speedAdjustedE2ELP50 == nil ? "" : " (\(err(c.speedAdjustedE2ELP50, value(c.measured, "latency_ms.e2el.p50"))))") |\n"
+                " | \(f(c.speedAdjustedE2ELP50))\(c.speedAdjustedE2ELP50 == nil ? "" : " (\(err(c.speedAdjustedE2ELP50, e2el)))") |\n"
         }
-        s += "\nPer cell, every metric (`closed-loop.json` has the same figures):\n\n```\n\(table(cells))```\n"
+        return s
+    }
+
+    /// In words: the E2EL interval's coverage, and the offload error at low shares against the
+    /// trace-only plan.
+    static func findings(_ cells: [ClosedLoopValidation.Cell]) -> String {
+        func covered(_ c: ClosedLoopValidation.Cell) -> Bool {
+            guard let m = value(c.measured, "latency_ms.e2el.p50"), let pi = c.latencyPI95["latency_ms.e2el.p50"] else {
+                return false
+            }
+            return pi.0 <= m && m <= pi.1
+        }
+        let held = cells.filter(\.heldOut)
+        var s = """
+            - **E2EL p50 inside the predicted interval** in \(cells.filter(covered).count) of \(cells.count) cells \
+            (held out: \(held.filter(covered).count) of \(held.count)). The interval is the 2.5–97.5% range of the p50 over \
+            \(ClosedLoopValidation.replications) replications of sampled trajectories: the trajectories' randomness only, not the \
+            serving model's error nor the host's drift (compare the replay column).
+
+            """
+        let low = cells.filter { (value($0.measured, "offload.token_fraction") ?? 1) < 0.05 }
+        guard !low.isEmpty else { return s }
+        func relErr(_ xs: (ClosedLoopValidation.Cell) -> [(String, Double)]) -> Double {
+            low.reduce(0) { acc, c in
+                let m = value(c.measured, "offload.token_fraction")!
+                return acc + abs((value(xs(c), "offload.token_fraction") ?? 0) - m) / max(1e-9, m)
+            } / Double(low.count)
+        }
+        let model = relErr(\.predicted)
+        let trace = relErr(\.traceOnly)
+        s += "- **Below 5% offload** (\(low.count) cells) the closed-loop model's offload is off by \(String(format: "%.0f", model * 100))% "
+        s += "of the measured share on average, the trace-only plan's by \(String(format: "%.0f", trace * 100))%"
+        s +=
+            model < trace
+            ? ".\n"
+            : ": **the closed-loop model does not beat planning on the trace alone there**; use the trace-only column.\n"
+        return s
+    }
+
+    /// The trajectories' spread, measured on the live streams and on the model's sampled ones
+    /// (`TrajectorySpread`; docs/closed-loop.md, "What the journals show").
+    static func spreadTable(_ cells: [ClosedLoopValidation.Cell]) -> String {
+        var s = """
+            How the trajectories spread (measured on the live streams / on the model's sampled streams, all replications): \
+            requests that crossed τ; the segment share after the first crossing (p10, p50, p90); the small runs between \
+            segments (mean ± sd; a geometric law's sd at that mean) and the share of them at most 1 token long (an \
+            immediate re-crossing); the crossing rate after the first segment; and X²/df of the per-request crossing counts \
+            (1: every request crosses at the same rate).
+
+            | conc. | τ | crossed | segment share p10 / p50 / p90 | small run mean ± sd (geometric sd) | runs ≤ 1 | crossing rate | X²/df |
+            |---:|---:|---:|---:|---:|---:|---:|---:|
+
+            """
+        func share(_ t: TrajectorySpread) -> String { t.share.map { String(format: "%.2f", $0) }.joined(separator: " / ") }
+        func run(_ t: TrajectorySpread) -> String { String(format: "%.1f ± %.1f (%.1f)", t.runMean, t.runSD, t.geometricSD) }
+        for c in cells {
+            guard let (m, p) = c.spread else { continue }
+            s += "| \(c.concurrency) | \(JSONWriter.number(c.threshold)) "
+            s += String(format: "| %.0f%% / %.0f%% ", 100 * Double(m.crossed) / Double(max(1, m.requests)), 100 * Double(p.crossed) / Double(max(1, p.requests)))
+            s += "| \(share(m)) — \(share(p)) | \(run(m)) — \(run(p)) "
+            s += String(format: "| %.0f%% / %.0f%% ", 100 * m.shortRuns, 100 * p.shortRuns)
+            s += String(format: "| %.4f / %.4f | %.2f / %.2f |\n", m.crossingRate, p.crossingRate, m.dispersion, p.dispersion)
+        }
         return s
     }
 
@@ -131,14 +206,25 @@ public enum ClosedLoopReport {
             }
         }
         let md = markdown(model: m, cells: cells, command: command, load: load)
-        let table = md.split(separator: "\n").filter { $0.hasPrefix("|") }.enumerated().map { k, line -> String in
-            if k == 1 { return "" }
-            let tag = k == 0 ? "th" : "td"
-            return "<tr>"
-                + line.split(separator: "|").map {
-                    "<\(tag)>\(SVGChart.esc(String($0).trimmingCharacters(in: .whitespaces)))</\(tag)>"
-                }.joined() + "</tr>"
-        }.joined(separator: "\n")
+        // One <table> per markdown table: runs of lines starting with "|", separator rows dropped.
+        var tables: [[Substring]] = []
+        var last = false
+        for line in md.split(separator: "\n", omittingEmptySubsequences: false) {
+            let row = line.hasPrefix("|")
+            if row && !last { tables.append([]) }
+            if row && !line.hasPrefix("|---") { tables[tables.count - 1].append(line) }
+            last = row
+        }
+        let table = tables.map { rows in
+            "<table>\n"
+                + rows.enumerated().map { k, line -> String in
+                    let tag = k == 0 ? "th" : "td"
+                    return "<tr>"
+                        + line.split(separator: "|").map {
+                            "<\(tag)>\(SVGChart.esc(String($0).trimmingCharacters(in: .whitespaces)))</\(tag)>"
+                        }.joined() + "</tr>"
+                }.joined(separator: "\n") + "\n</table>"
+        }.joined(separator: "\n<p></p>\n")
         return """
             <!doctype html>
             <html><head><meta charset="utf-8"><title>Closed-loop fidelity: Qwen2.5-Coder 0.5B → 1.5B</title>
@@ -146,9 +232,7 @@ public enum ClosedLoopReport {
             <body><h1>Closed-loop fidelity: Qwen2.5-Coder 0.5B → 1.5B, live</h1>
             <p>Made by <code>\(SVGChart.esc(command))</code>. Fitted κ = \(f(m.crossingFactor)), ε = \(String(format: "%.4f", m.crossingFloor)), λ = \(f(m.lengthResponse)), γ = \(f(m.accuracyExponent)) on \(SVGChart.esc(m.fittedOn)).</p>
             \(charts)
-            <table>
             \(table)
-            </table>
             </body></html>
 
             """

@@ -70,6 +70,10 @@ public struct ClosedLoopValidation: Sendable {
         public var speedAdjustedE2ELP50: Double?
         /// The policy's tiers in role order (the entry tier first): the order `speed` is reported in.
         public var roles: [String] = []
+        /// Per predicted latency key, the 95% interval over the sampled streams' replications.
+        public var latencyPI95: [String: (Double, Double)] = [:]
+        /// How the live trajectories spread, and how the model's sampled streams do (all replications).
+        public var spread: (measured: TrajectorySpread, model: TrajectorySpread)?
     }
 
     static func cellName(_ c: Int, _ tau: Double) -> String { "c\(c)-t\(JSONWriter.number(tau))" }
@@ -182,20 +186,18 @@ public struct ClosedLoopValidation: Sendable {
             ("latency_ms.e2el.p95", q(samples.map { $0.e2elS * 1000 }, 0.95)),
             ("throughput_rps", n / span)
         ]
-        // The prediction: the model's trajectories, then the simulator on the streams they imply.
+        // The prediction: the model's trajectories, then the simulator on streams drawn from them.
         let idx = samples.map(\.index)
         let p = ClosedLoopPrediction.make(model, trace: sub, requests: idx, threshold: tau, segment: segment)
-        var streams = TraceBuilder()
-        for (k, r) in idx.enumerated() {
-            var req = sub.requests[r]
-            req.measured = nil
-            streams.append(req, difficulty: model.stream(trace: sub, request: r, segment: segment, p.trajectories[k]))
-        }
         var s = v.scenario
         s.traffic = TrafficSpec.closedLoop(concurrency: c, requests: idx.count)
         s.policy = v.scenario.policy.crossing!.replay
-        let implied = streams.build()
-        let sim = try Simulation.run(s, trace: implied).outcome.requests
+        let streams = (0..<Self.replications).map { k in
+            p.sampledStreams(
+                model, trace: sub, requests: idx, segment: segment,
+                seed: RandomStream.derive(seed: v.scenario.seed, name: "closed-loop-replication-\(k)"))
+        }
+        let latency = try Self.latency(s, streams)
         // The same prediction had each server been calibrated at the speed its probe measured
         // just before the cell: every coefficient of its law scaled by measured / calibrated.
         var speedAdjusted: Double?
@@ -204,20 +206,22 @@ public struct ClosedLoopValidation: Sendable {
             for (i, t) in s3.tiers.enumerated() {
                 if let r = speed[t.name] { s3.tiers[i].latency = t.latency.scaled(by: r.ratio) }
             }
-            speedAdjusted = q(try Simulation.run(s3, trace: implied).outcome.requests.map { $0.e2elS * 1000 }, 0.5)
+            speedAdjusted = try Self.latency(s3, streams).first { $0.key == "latency_ms.e2el.p50" }?.median
         }
-        let simSpan = sim.map { $0.arrivalS + $0.e2elS }.max()! - sim.map(\.arrivalS).min()!
+        // Accuracy and length from the model's expectations; offload, handoffs and latency from the
+        // sampled streams (the model's exact expectation of what its trajectories offload, where the
+        // closed form approximates the cut at the answer's end).
+        let sampled = Dictionary(uniqueKeysWithValues: latency.map { ($0.key, $0.median) })
         var predicted: [(String, Double)] = []
         if let a = p.accuracy { predicted.append(("accuracy", a)) }
         predicted += [
-            ("offload.token_fraction", p.offloadTokenFraction),
-            ("handoffs_per_request", p.handoffsPerRequest),
-            ("output_tokens_per_request", p.outputTokensPerRequest),
-            ("latency_ms.ttft.p50", q(sim.map { $0.ttftS * 1000 }, 0.5)),
-            ("latency_ms.e2el.p50", q(sim.map { $0.e2elS * 1000 }, 0.5)),
-            ("latency_ms.e2el.p95", q(sim.map { $0.e2elS * 1000 }, 0.95)),
-            ("throughput_rps", Double(sim.count) / simSpan)
+            ("offload.token_fraction", sampled["offload.token_fraction"]!),
+            ("handoffs_per_request", sampled["handoffs_per_request"]!),
+            ("output_tokens_per_request", p.outputTokensPerRequest)
         ]
+        predicted += latency.filter { $0.key.hasPrefix("latency") || $0.key.hasPrefix("throughput") }.map {
+            ($0.key, $0.median)
+        }
         // Today's prediction from the trace alone.
         var s2 = v.scenario
         s2.traffic = TrafficSpec.closedLoop(concurrency: c, requests: idx.count)
@@ -236,7 +240,51 @@ public struct ClosedLoopValidation: Sendable {
         return Cell(
             concurrency: c, threshold: tau, heldOut: !fitThresholds.contains(tau), samples: samples, report: report,
             measured: measured, predicted: predicted, accuracyCI95: p.accuracyCI95, traceOnly: traceOnly,
-            speed: speed, speedAdjustedE2ELP50: speedAdjusted, roles: v.scenario.policy.roles)
+            speed: speed, speedAdjustedE2ELP50: speedAdjusted, roles: v.scenario.policy.roles,
+            latencyPI95: Dictionary(uniqueKeysWithValues: latency.map { ($0.key, $0.interval) }),
+            spread: (
+                TrajectorySpread(streams: samples.map(\.difficulty), threshold: tau, segment: segment),
+                TrajectorySpread(
+                    streams: streams.flatMap { t in (0..<t.count).map { t.difficulty.values(t.tokenRange($0)) } },
+                    threshold: tau, segment: segment)
+            ))
+    }
+
+    /// Replications of the sampled streams per cell: each draws every request's stream afresh and
+    /// runs the cell's closed loop on them. The prediction is the median over them, its interval
+    /// their 2.5% and 97.5% quantiles (interpolated between order statistics).
+    public static let replications = 40
+
+    /// One latency metric over the replications.
+    struct LatencySpread {
+        var key: String
+        var median: Double
+        var interval: (Double, Double)
+    }
+
+    /// The simulator on each replication's streams: TTFT p50, E2EL p50 and p95, throughput, offload
+    /// share and handoffs per request.
+    static func latency(_ s: Scenario, _ streams: [Trace]) throws -> [LatencySpread] {
+        func q(_ xs: [Double], _ p: Double) -> Double { Statistics.quantile(sorted: xs.sorted(), p) }
+        var rows: [[Double]] = []
+        for t in streams {
+            let sim = try Simulation.run(s, trace: t).outcome.requests
+            let span = sim.map { $0.arrivalS + $0.e2elS }.max()! - sim.map(\.arrivalS).min()!
+            rows.append([
+                q(sim.map { $0.ttftS * 1000 }, 0.5), q(sim.map { $0.e2elS * 1000 }, 0.5),
+                q(sim.map { $0.e2elS * 1000 }, 0.95), Double(sim.count) / span,
+                Double(sim.reduce(0) { $0 + $1.offloadedTokens }) / Double(max(1, sim.reduce(0) { $0 + $1.outputTokens })),
+                Double(sim.reduce(0) { $0 + $1.handoffs }) / Double(sim.count)
+            ])
+        }
+        let keys = [
+            "latency_ms.ttft.p50", "latency_ms.e2el.p50", "latency_ms.e2el.p95", "throughput_rps",
+            "offload.token_fraction", "handoffs_per_request"
+        ]
+        return keys.indices.map { j in
+            let xs = rows.map { $0[j] }
+            return LatencySpread(key: keys[j], median: q(xs, 0.5), interval: (q(xs, 0.025), q(xs, 0.975)))
+        }
     }
 
     /// `closed-loop.json`: one row per cell (keys in docs/closed-loop.md).
@@ -246,6 +294,10 @@ public struct ClosedLoopValidation: Sendable {
             cells.map { c in
                 var pred = obj(c.predicted)
                 if let ci = c.accuracyCI95 { pred.append(("accuracy_ci95", .numbers([ci.0, ci.1]))) }
+                for (k, _) in c.predicted {
+                    if let pi = c.latencyPI95[k] { pred.append((k + "_pi95", .numbers([pi.0, pi.1]))) }
+                }
+                pred.append(("replications", .number(Double(replications))))
                 let replay = c.report.rows.filter {
                     ["e2el_ms.p50", "e2el_ms.p95", "ttft_ms.p50", "throughput_rps"].contains($0.metric)
                 }
@@ -281,6 +333,9 @@ public struct ClosedLoopValidation: Sendable {
                     }
                 }
                 if !speed.isEmpty { row.append(("speed_probe", .object(speed))) }
+                if let sp = c.spread {
+                    row.append(("trajectories", .object([("measured", sp.measured.json), ("model", sp.model.json)])))
+                }
                 if let a = c.speedAdjustedE2ELP50 {
                     row.append(("predicted_speed_adjusted", .object([("latency_ms.e2el.p50", .number(a))])))
                 }

@@ -13,11 +13,13 @@ import HandoffSupport
 /// - **Crossing rate after a handoff:** q' = min(1, κ · q(τ) + ε) per kept small token, q(τ) the
 ///   share of the trace's tokens with d > τ, ε a floor: the small model resuming on the large
 ///   model's text is uncertain at some rate whatever τ is. The small run before the next crossing is geometric,
-///   E[K] = (1 − q')/q'; the large share of the mixed part is ω = L / (L + E[K]).
+///   E[K] = (1 − q')/q'; the long-run large share is ω = L / (L + E[K]).
 /// - **Output length:** n_h = min(cap, c + λ · max(0, (1 − ω)(n_s − c) + ω(n_l − c))): the rest of
 ///   the answer interpolates between the two models' remaining lengths by share, scaled by λ.
-/// - **Offload:** large tokens ω·(n_h − c); large calls ⌈ω(n_h − c)/L⌉; handoffs 2·calls − ω.
-/// - **Accuracy:** p = s + (l − s)·ω^γ for a request that crosses, s for one that does not.
+/// - **Offload:** the first crossing starts a segment, so of the mixed part M = n_h − c the large
+///   model writes min(M, L) + ω·max(0, M − L) tokens, a share ω_r of M; large calls ⌈that/L⌉;
+///   handoffs 2·calls − ω_r.
+/// - **Accuracy:** p = s + (l − s)·ω_r^γ for a request that crosses, s for one that does not.
 ///
 /// κ, ε, λ and γ are fitted (`ClosedLoopFit`) on measured runs at some thresholds and checked at
 /// others. κ = 1, ε = 0, λ = 1, γ = 1 is the model with no fitted change: the trace's own crossing rate.
@@ -65,7 +67,7 @@ public struct ClosedLoopModel: Sendable, Hashable {
         public var largeTokens: Double
         public var largeCalls: Double
         public var handoffs: Double
-        /// Large share of the part after the first crossing.
+        /// Large share ω_r of the part after the first crossing.
         public var mixShare: Double
         /// Small tokens between two large segments, E[K].
         public var smallRun: Double
@@ -100,11 +102,13 @@ public struct ClosedLoopModel: Sendable, Hashable {
         let rest = max(0, (1 - w) * Double(ns - c) + w * (nl - Double(c)))
         let nh = min(Double(maxTokens), Double(c) + lengthResponse * rest)
         let mixed = max(0, nh - Double(c))
-        let large = w * mixed
+        // The first crossing starts a segment; the rest alternates at the long-run share ω.
+        let large = min(mixed, l) + w * max(0, mixed - l)
+        let share = mixed > 0 ? large / mixed : w
         let calls = max(1, (large / l).rounded(.up))
         return Trajectory(
             prefix: c, crosses: true, outputTokens: max(Double(c), nh), largeTokens: large, largeCalls: calls,
-            handoffs: max(1, 2 * calls - w), mixShare: w, smallRun: k)
+            handoffs: max(1, 2 * calls - share), mixShare: share, smallRun: k)
     }
 
     /// P(correct) of a request with labels (s, l) and this trajectory.
@@ -115,20 +119,26 @@ public struct ClosedLoopModel: Sendable, Hashable {
         return a + (b - a) * pow(t.mixShare, accuracyExponent)
     }
 
-    /// The realised stream the trajectory implies, for the simulator's replay policy (splitreason,
+    /// One realised stream the trajectory implies, for the simulator's replay policy (splitreason,
     /// min = max = `segment`, one trigger token): the trace's first `prefix` difficulties, then
-    /// alternating large segments (difficulty 1) and small runs of round(E[K]) tokens (difficulty
-    /// 0) up to round(n_h) tokens. Deterministic: expected values, no sampling.
-    public func stream(trace: Trace, request r: Int, segment: Int, _ t: Trajectory) -> [Float] {
+    /// alternating large segments (difficulty 1) and small runs (difficulty 0) up to round(n_h)
+    /// tokens. Each small run K is drawn geometric with this request's crossing rate, so its mean is
+    /// E[K] = (1 − q′)/q′ and its large share ω on average. Live, the runs between crossings are
+    /// geometric and the large share differs widely from request to request (docs/closed-loop.md,
+    /// "What the journals show"); one mean stream gives every request the same evenly spaced handoffs,
+    /// and its percentiles are not the distribution's. Seeded: `rng` decides every draw.
+    public func stream(trace: Trace, request r: Int, segment: Int, _ t: Trajectory, rng: RandomStream) -> [Float] {
         let range = trace.tokenRange(r)
         var out: [Float] = []
         let total = Int(t.outputTokens.rounded())
         out.reserveCapacity(total)
         for i in range.lowerBound..<(range.lowerBound + min(t.prefix, total)) { out.append(trace.difficulty[i]) }
         guard t.crosses else { return out }
-        let run = Int(t.smallRun.rounded())
+        let q = 1 / (1 + t.smallRun)
         while out.count < total {
             for _ in 0..<min(segment, total - out.count) { out.append(1) }
+            // GSL's geometric counts trials up to the first crossing: K = trials − 1 kept small tokens.
+            let run = q >= 1 ? 0 : rng.geometric(p: q) - 1
             for _ in 0..<min(run, total - out.count) { out.append(0) }
         }
         return out
@@ -178,6 +188,22 @@ public struct ClosedLoopPrediction: Sendable {
             requests: ts.count, offloadTokenFraction: out > 0 ? large / out : 0,
             handoffsPerRequest: ts.reduce(0) { $0 + $1.handoffs } / n,
             outputTokensPerRequest: out / n, accuracy: acc, accuracyCI95: ci, trajectories: ts, pCorrect: ps)
+    }
+
+    /// One sampled stream per request (`ClosedLoopModel.stream`), as a trace of the same requests in
+    /// the same order (`measured` dropped). Every request draws from its own stream, named by its
+    /// position, of the seed: adding a request never moves another's draws.
+    public func sampledStreams(
+        _ m: ClosedLoopModel, trace: Trace, requests: [Int], segment: Int, seed: UInt64
+    ) -> Trace {
+        var b = TraceBuilder()
+        for (k, r) in requests.enumerated() {
+            var req = trace.requests[r]
+            req.measured = nil
+            let rng = RandomStream(seed: seed, name: "closed-loop-stream-\(k)")
+            b.append(req, difficulty: m.stream(trace: trace, request: r, segment: segment, trajectories[k], rng: rng))
+        }
+        return b.build()
     }
 
     /// Central interval of (Σ Bernoulli(p_i)) / n at `level`, by the exact O(n²) recursion over

@@ -3,8 +3,8 @@ import HandoffModel
 import HandoffSupport
 
 extension Simulation {
-    /// A policy with a crossing rule and a closed-loop model (splitreason's `closed_loop`): the simulator runs the live trajectory
-    /// the model predicts for each request (docs/closed-loop.md) under the replay policy, and the
+    /// A policy with a crossing rule and a closed-loop model (splitreason's `closed_loop`): the simulator runs one live trajectory
+    /// per request drawn from the model (docs/closed-loop.md; seeded by the scenario's seed) under the replay policy, and the
     /// accuracy is the model's, with its Poisson–binomial prediction interval. The summary keeps the
     /// scenario's own policy parameters.
     static func runClosedLoop(
@@ -13,17 +13,11 @@ extension Simulation {
     ) throws -> SimulationResult {
         let segment = rule.segmentTokens
         let all = Array(0..<trace.count)
-        let key = ClosedLoopKey(threshold: rule.threshold, segment: segment, model: model)
+        let key = ClosedLoopKey(threshold: rule.threshold, segment: segment, model: model, seed: scenario.seed)
         let (prediction, live) = trace.memoised(key) { () -> ClosedLoopKey.Value in
             let p = ClosedLoopPrediction.make(
                 model, trace: trace, requests: all, threshold: rule.threshold, segment: segment)
-            var streams = TraceBuilder()
-            for r in all {
-                streams.append(
-                    trace.requests[r],
-                    difficulty: model.stream(trace: trace, request: r, segment: segment, p.trajectories[r]))
-            }
-            return (p, streams.build())
+            return (p, p.sampledStreams(model, trace: trace, requests: all, segment: segment, seed: scenario.seed))
         }
         var s = scenario
         s.policy = rule.replay
@@ -56,4 +50,6 @@ struct ClosedLoopKey: MemoKey {
     let threshold: Double
     let segment: Int
     let model: ClosedLoopModel
+    /// The scenario's seed: it draws the sampled streams.
+    let seed: UInt64
 }
