@@ -120,7 +120,7 @@ public enum ClosedLoopReport {
         return s
     }
 
-    /// In words: the E2EL interval's coverage, and the offload error at low shares against the
+    /// In words: how often accuracy and E2EL p50 land in their intervals, and the offload error at low shares against the
     /// trace-only plan.
     static func findings(_ cells: [ClosedLoopValidation.Cell]) -> String {
         func covered(_ c: ClosedLoopValidation.Cell) -> Bool {
@@ -129,8 +129,14 @@ public enum ClosedLoopReport {
             }
             return pi.0 <= m && m <= pi.1
         }
+        func accuracyCovered(_ c: ClosedLoopValidation.Cell) -> Bool {
+            guard let m = value(c.measured, "accuracy"), let ci = c.accuracyCI95 else { return false }
+            return ci.0 - 1e-9 <= m && m <= ci.1 + 1e-9
+        }
         let held = cells.filter(\.heldOut)
         var s = """
+            - **Accuracy inside its 95% prediction interval** in \(cells.filter(accuracyCovered).count) of \
+            \(cells.count) cells (held out: \(held.filter(accuracyCovered).count) of \(held.count)).
             - **E2EL p50 inside the predicted interval** in \(cells.filter(covered).count) of \(cells.count) cells \
             (held out: \(held.filter(covered).count) of \(held.count)). The interval is the 2.5–97.5% range of the p50 over \
             \(ClosedLoopValidation.replications) replications of sampled trajectories: the trajectories' randomness only, not the \
@@ -147,7 +153,7 @@ public enum ClosedLoopReport {
         }
         let model = relErr(\.predicted)
         let trace = relErr(\.traceOnly)
-        s += "- **Below 5% offload** (\(low.count) cells) the closed-loop model's offload is off by \(String(format: "%.0f", model * 100))% "
+        s += "- **Below 5% offload** (\(low.count) cell\(low.count == 1 ? "" : "s")) the closed-loop model's offload is off by \(String(format: "%.0f", model * 100))% "
         s += "of the measured share on average, the trace-only plan's by \(String(format: "%.0f", trace * 100))%"
         s +=
             model < trace

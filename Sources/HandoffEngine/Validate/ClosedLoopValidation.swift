@@ -222,24 +222,10 @@ public struct ClosedLoopValidation: Sendable {
         predicted += latency.filter { $0.key.hasPrefix("latency") || $0.key.hasPrefix("throughput") }.map {
             ($0.key, $0.median)
         }
-        // Today's prediction from the trace alone.
-        var s2 = v.scenario
-        s2.traffic = TrafficSpec.closedLoop(concurrency: c, requests: idx.count)
-        s2.policy = v.scenario.policy.crossing!.traceOnly
-        let planned = try Simulation.run(s2, trace: sub.subset(idx))
-        let rec = planned.outcome.requests
-        let recOut = Double(rec.reduce(0) { $0 + $1.outputTokens })
-        var traceOnly: [(String, Double)] = []
-        if let a = planned.accuracy { traceOnly.append(("accuracy", a.predicted)) }
-        traceOnly += [
-            ("offload.token_fraction", Double(rec.reduce(0) { $0 + $1.offloadedTokens }) / max(1, recOut)),
-            ("handoffs_per_request", Double(rec.reduce(0) { $0 + $1.handoffs }) / Double(rec.count)),
-            ("output_tokens_per_request", recOut / Double(rec.count)),
-            ("latency_ms.e2el.p50", q(rec.map { $0.e2elS * 1000 }, 0.5))
-        ]
         return Cell(
             concurrency: c, threshold: tau, heldOut: !fitThresholds.contains(tau), samples: samples, report: report,
-            measured: measured, predicted: predicted, accuracyCI95: p.accuracyCI95, traceOnly: traceOnly,
+            measured: measured, predicted: predicted, accuracyCI95: p.accuracyCI95,
+            traceOnly: try Self.traceOnly(v.scenario, c, sub.subset(idx)),
             speed: speed, speedAdjustedE2ELP50: speedAdjusted, roles: v.scenario.policy.roles,
             latencyPI95: Dictionary(uniqueKeysWithValues: latency.map { ($0.key, $0.interval) }),
             spread: (
@@ -248,6 +234,26 @@ public struct ClosedLoopValidation: Sendable {
                     streams: streams.flatMap { t in (0..<t.count).map { t.difficulty.values(t.tokenRange($0)) } },
                     threshold: tau, segment: segment)
             ))
+    }
+
+    /// Today's prediction from the trace alone: the policy planned on the recorded trace, at the
+    /// cell's concurrency.
+    static func traceOnly(_ sc: Scenario, _ c: Int, _ trace: Trace) throws -> [(String, Double)] {
+        var s2 = sc
+        s2.traffic = TrafficSpec.closedLoop(concurrency: c, requests: trace.count)
+        s2.policy = sc.policy.crossing!.traceOnly
+        let planned = try Simulation.run(s2, trace: trace)
+        let rec = planned.outcome.requests
+        let recOut = Double(rec.reduce(0) { $0 + $1.outputTokens })
+        var out: [(String, Double)] = []
+        if let a = planned.accuracy { out.append(("accuracy", a.predicted)) }
+        out += [
+            ("offload.token_fraction", Double(rec.reduce(0) { $0 + $1.offloadedTokens }) / max(1, recOut)),
+            ("handoffs_per_request", Double(rec.reduce(0) { $0 + $1.handoffs }) / Double(rec.count)),
+            ("output_tokens_per_request", recOut / Double(rec.count)),
+            ("latency_ms.e2el.p50", Statistics.quantile(sorted: rec.map { $0.e2elS * 1000 }.sorted(), 0.5))
+        ]
+        return out
     }
 
     /// Replications of the sampled streams per cell: each draws every request's stream afresh and

@@ -124,9 +124,10 @@ public struct ClosedLoopModel: Sendable, Hashable {
     /// alternating large segments (difficulty 1) and small runs (difficulty 0) up to round(n_h)
     /// tokens. Each small run K is drawn geometric with this request's crossing rate, so its mean is
     /// E[K] = (1 − q′)/q′ and its large share ω on average. Live, the runs between crossings are
-    /// geometric and the large share differs widely from request to request (docs/closed-loop.md,
-    /// "What the journals show"); one mean stream gives every request the same evenly spaced handoffs,
-    /// and its percentiles are not the distribution's. Seeded: `rng` decides every draw.
+    /// roughly geometric (with more immediate re-crossings) and the large share differs widely from
+    /// request to request (docs/closed-loop.md, "What the journals show"); one mean stream gives every
+    /// request the same evenly spaced handoffs, and its percentiles are not the distribution's.
+    /// Seeded: `rng` decides every draw.
     public func stream(trace: Trace, request r: Int, segment: Int, _ t: Trajectory, rng: RandomStream) -> [Float] {
         let range = trace.tokenRange(r)
         var out: [Float] = []

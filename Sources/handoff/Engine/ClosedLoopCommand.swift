@@ -12,7 +12,8 @@ struct ClosedLoopCommand: AsyncParsableCommand {
             servers (natural lengths: a request ends where the model ends it, or at --max-tokens), journaled in \
             OUT/runs/ (a rerun resumes). Fits the closed-loop model (post-handoff crossing factor, length response, \
             accuracy exponent; GSL) on the runs at the --fit thresholds, then writes, per cell, measured against \
-            predicted (the model on the recorded trace and labels alone), replay (the simulator on the realised \
+            predicted (the model on the recorded trace and labels alone; latency, offload and handoffs as the median \
+            of 40 replications of sampled trajectories, with a 95% interval), replay (the simulator on the realised \
             streams) and trace_only (no closed-loop model): OUT/closed-loop.json, OUT/closed-loop-model.yaml, \
             OUT/README.md and OUT/index.html. The trace must be recorded with `handoff record --label-server` and \
             the same --max-tokens. See docs/closed-loop.md.
