@@ -102,7 +102,7 @@ public enum ClosedLoopReport {
             let replay = c.report.rows.first { $0.metric == "e2el_ms.p50" }?.predicted
             let off = value(c.measured, "offload.token_fraction")
             let e2el = value(c.measured, "latency_ms.e2el.p50")
-            let pi = c.latencyPI95["latency_ms.e2el.p50"].map { " [\(f($0.0))–\(f($0.1))]" } ?? ""
+            let pi = c.predictedPI95["latency_ms.e2el.p50"].map { " [\(f($0.0))–\(f($0.1))]" } ?? ""
             s += "| \(c.concurrency) | \(JSONWriter.number(c.threshold)) | \(c.heldOut ? "held out" : "fit") "
             s += "| \(f(value(c.measured, "accuracy"))) | \(f(value(c.predicted, "accuracy")))\(ci) "
             s += "| \(f(off)) | \(f(value(c.predicted, "offload.token_fraction"))) (\(err(value(c.predicted, "offload.token_fraction"), off))) "
@@ -124,7 +124,7 @@ public enum ClosedLoopReport {
     /// trace-only plan.
     static func findings(_ cells: [ClosedLoopValidation.Cell]) -> String {
         func covered(_ c: ClosedLoopValidation.Cell) -> Bool {
-            guard let m = value(c.measured, "latency_ms.e2el.p50"), let pi = c.latencyPI95["latency_ms.e2el.p50"] else {
+            guard let m = value(c.measured, "latency_ms.e2el.p50"), let pi = c.predictedPI95["latency_ms.e2el.p50"] else {
                 return false
             }
             return pi.0 <= m && m <= pi.1

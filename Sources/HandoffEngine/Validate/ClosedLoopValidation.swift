@@ -70,8 +70,8 @@ public struct ClosedLoopValidation: Sendable {
         public var speedAdjustedE2ELP50: Double?
         /// The policy's tiers in role order (the entry tier first): the order `speed` is reported in.
         public var roles: [String] = []
-        /// Per predicted latency key, the 95% interval over the sampled streams' replications.
-        public var latencyPI95: [String: (Double, Double)] = [:]
+        /// Per sampled prediction key (offload, handoffs, latency, throughput), the 95% interval over the sampled streams' replications.
+        public var predictedPI95: [String: (Double, Double)] = [:]
         /// How the live trajectories spread, and how the model's sampled streams do (all replications).
         public var spread: (measured: TrajectorySpread, model: TrajectorySpread)?
     }
@@ -197,7 +197,7 @@ public struct ClosedLoopValidation: Sendable {
                 model, trace: sub, requests: idx, segment: segment,
                 seed: RandomStream.derive(seed: v.scenario.seed, name: "closed-loop-replication-\(k)"))
         }
-        let latency = try Self.latency(s, streams)
+        let replicated = try Self.replicate(s, streams)
         // The same prediction had each server been calibrated at the speed its probe measured
         // just before the cell: every coefficient of its law scaled by measured / calibrated.
         var speedAdjusted: Double?
@@ -206,28 +206,23 @@ public struct ClosedLoopValidation: Sendable {
             for (i, t) in s3.tiers.enumerated() {
                 if let r = speed[t.name] { s3.tiers[i].latency = t.latency.scaled(by: r.ratio) }
             }
-            speedAdjusted = try Self.latency(s3, streams).first { $0.key == "latency_ms.e2el.p50" }?.median
+            speedAdjusted = try Self.replicate(s3, streams).first { $0.key == "latency_ms.e2el.p50" }?.median
         }
         // Accuracy and length from the model's expectations; offload, handoffs and latency from the
         // sampled streams (the model's exact expectation of what its trajectories offload, where the
         // closed form approximates the cut at the answer's end).
-        let sampled = Dictionary(uniqueKeysWithValues: latency.map { ($0.key, $0.median) })
+        let sampled = Dictionary(uniqueKeysWithValues: replicated.map { ($0.key, $0.median) })
         var predicted: [(String, Double)] = []
         if let a = p.accuracy { predicted.append(("accuracy", a)) }
-        predicted += [
-            ("offload.token_fraction", sampled["offload.token_fraction"]!),
-            ("handoffs_per_request", sampled["handoffs_per_request"]!),
-            ("output_tokens_per_request", p.outputTokensPerRequest)
-        ]
-        predicted += latency.filter { $0.key.hasPrefix("latency") || $0.key.hasPrefix("throughput") }.map {
-            ($0.key, $0.median)
+        for k in ClosedLoopReport.keys.dropFirst() {
+            predicted.append((k, k == "output_tokens_per_request" ? p.outputTokensPerRequest : sampled[k]!))
         }
         return Cell(
             concurrency: c, threshold: tau, heldOut: !fitThresholds.contains(tau), samples: samples, report: report,
             measured: measured, predicted: predicted, accuracyCI95: p.accuracyCI95,
             traceOnly: try Self.traceOnly(v.scenario, c, sub.subset(idx)),
             speed: speed, speedAdjustedE2ELP50: speedAdjusted, roles: v.scenario.policy.roles,
-            latencyPI95: Dictionary(uniqueKeysWithValues: latency.map { ($0.key, $0.interval) }),
+            predictedPI95: Dictionary(uniqueKeysWithValues: replicated.map { ($0.key, $0.interval) }),
             spread: (
                 TrajectorySpread(streams: samples.map(\.difficulty), threshold: tau, segment: segment),
                 TrajectorySpread(
@@ -261,8 +256,8 @@ public struct ClosedLoopValidation: Sendable {
     /// their 2.5% and 97.5% quantiles (interpolated between order statistics).
     public static let replications = 40
 
-    /// One latency metric over the replications.
-    struct LatencySpread {
+    /// One metric over the replications.
+    struct Replicated {
         var key: String
         var median: Double
         var interval: (Double, Double)
@@ -270,7 +265,7 @@ public struct ClosedLoopValidation: Sendable {
 
     /// The simulator on each replication's streams: TTFT p50, E2EL p50 and p95, throughput, offload
     /// share and handoffs per request.
-    static func latency(_ s: Scenario, _ streams: [Trace]) throws -> [LatencySpread] {
+    static func replicate(_ s: Scenario, _ streams: [Trace]) throws -> [Replicated] {
         func q(_ xs: [Double], _ p: Double) -> Double { Statistics.quantile(sorted: xs.sorted(), p) }
         var rows: [[Double]] = []
         for t in streams {
@@ -289,7 +284,7 @@ public struct ClosedLoopValidation: Sendable {
         ]
         return keys.indices.map { j in
             let xs = rows.map { $0[j] }
-            return LatencySpread(key: keys[j], median: q(xs, 0.5), interval: (q(xs, 0.025), q(xs, 0.975)))
+            return Replicated(key: keys[j], median: q(xs, 0.5), interval: (q(xs, 0.025), q(xs, 0.975)))
         }
     }
 
@@ -301,7 +296,7 @@ public struct ClosedLoopValidation: Sendable {
                 var pred = obj(c.predicted)
                 if let ci = c.accuracyCI95 { pred.append(("accuracy_ci95", .numbers([ci.0, ci.1]))) }
                 for (k, _) in c.predicted {
-                    if let pi = c.latencyPI95[k] { pred.append((k + "_pi95", .numbers([pi.0, pi.1]))) }
+                    if let pi = c.predictedPI95[k] { pred.append((k + "_pi95", .numbers([pi.0, pi.1]))) }
                 }
                 pred.append(("replications", .number(Double(replications))))
                 let replay = c.report.rows.filter {
