@@ -12,6 +12,16 @@ public enum Statistics {
         }
     }
 
+    /// The exact (Clopper–Pearson) two-sided interval of a binomial proportion, k successes in n
+    /// trials, at `level`: the Beta quantiles of GSL. Conservative: covers at least `level`.
+    public static func clopperPearson(_ k: Int, _ n: Int, level: Double = 0.95) -> (Double, Double) {
+        guard n > 0 else { return (0, 1) }
+        let a = (1 - level) / 2
+        let lo = k == 0 ? 0 : gsl_cdf_beta_Pinv(a, Double(k), Double(n - k + 1))
+        let hi = k == n ? 1 : gsl_cdf_beta_Pinv(1 - a, Double(k + 1), Double(n - k))
+        return (lo, hi)
+    }
+
     /// The arithmetic mean, summed in order (NaN when empty). O(n).
     public static func mean(_ xs: [Double]) -> Double { xs.reduce(0, +) / Double(xs.count) }
 

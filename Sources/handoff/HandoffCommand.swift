@@ -22,7 +22,7 @@ struct HandoffCommand: AsyncParsableCommand {
             """,
         version: handoffVersion,
         subcommands: [
-            Simulate.self, ScenarioCommand.self, TraceCommand.self, Record.self, Validate.self, ClosedLoopCommand.self,
+            Simulate.self, ScenarioCommand.self, TraceCommand.self, Record.self, Validate.self, ClosedLoopCommand.self, SpecsLoopCommand.self,
             Calibrate.self, CompareCommand.self,
             EngineCommand.self, ValidateSpeculative.self, ValidateSpecs.self, PromptsCommand.self, SweepCommand.self,
             MergeCommand.self, TuneCommand.self, CapacityCommand.self, WhatIfCommand.self, ReportCommand.self,

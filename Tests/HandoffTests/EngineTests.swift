@@ -392,6 +392,70 @@ final class EngineTests: XCTestCase {
             "the trace's share of tokens above τ (\(naive)) should miss the live share \(share) by more than the model")
     }
 
+    /// SPECS for real on the Qwen pair, one small cell (2 prompts, width 2): every journaled step obeys
+    /// the rule with the scores the judge returned (accept iff the best draft score ≥ τ; after a
+    /// rejection the large model writes the step; drafting resumes iff its best score > τ), the
+    /// emitted tokens respect the caps, the grades are the answers', and a rerun asks nothing and
+    /// writes the same report.
+    func testSpecsLoopOnTheQwenPair() async throws {
+        let small = try await EngineFixture.shared.url("qwen-small")
+        let large = try await EngineFixture.shared.url("qwen-large")
+        let out = tempDir() + "/specs"
+        let args = [
+            "specs-loop", "Scenarios/qwen-specs.yaml", "--set", "engine.small.url=\(small)", "--set",
+            "engine.large.url=\(large)", "--widths", "2", "--thresholds", "0.8", "--baselines", "none", "--sample", "2",
+            "--step-tokens", "24", "--max-tokens", "48", "--out", out, "--force"
+        ]
+        let r = try runCLI(args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let journal = out + "/runs/c1-specs-w2-t0.8/samples.jsonl"
+        let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 3, "a header and two requests")
+        let trace = try TraceReader.read(path: packageRoot + "/Scenarios/data/qwen-multistep.jsonl")
+        var draftSteps = 0
+        var accepted = 0
+        for l in lines.dropFirst() {
+            let s = try XCTUnwrap(SpecsSample(try JSONParser.parse(String(l))))
+            XCTAssertNotNil(s.steps.first?.draft, "a request starts drafting")
+            var drafting = true
+            var produced = 0
+            for st in s.steps {
+                XCTAssertEqual(st.draft != nil, drafting)
+                if let d = st.draft {
+                    draftSteps += 1
+                    XCTAssertEqual(d.candidates.count, 2)
+                    XCTAssertEqual(st.accepted, d.bestScore >= 0.8)
+                    if st.accepted { accepted += 1 }
+                }
+                if let t = st.target {
+                    XCTAssertEqual(t.candidates.count, 2)
+                    drafting = t.bestScore > 0.8
+                }
+                for c in (st.draft?.candidates ?? []) + (st.target?.candidates ?? []) {
+                    XCTAssert((0...1).contains(try XCTUnwrap(c.score)))
+                    XCTAssertLessThanOrEqual(c.tokens, min(24, 48 - produced))
+                }
+                produced += st.emitted.tokens
+            }
+            XCTAssertEqual(s.outputTokens, produced)
+            XCTAssertLessThanOrEqual(produced, 48)
+            XCTAssertLessThanOrEqual(s.ttftS, s.e2elS)
+            let q = trace.requests[s.index]
+            XCTAssertEqual(s.correct, PromptSet.isCorrect(output: s.text, reference: q.answer!))
+        }
+        let report = try String(contentsOfFile: out + "/specs-loop.json", encoding: .utf8)
+        let v = try JSONParser.parse(report)
+        XCTAssertEqual(v["scorer"]?["name"], .string("large-judge"))
+        guard case .array(let cells)? = v["cells"] else { return XCTFail("no cells") }
+        XCTAssertEqual(number(cells.first, "measured.acceptance_rate"), Double(accepted) / Double(draftSteps))
+        let speed = try String(contentsOfFile: out + "/speed.jsonl", encoding: .utf8)
+        let again = try runCLI(args)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").count, 3)
+        XCTAssertEqual(try String(contentsOfFile: out + "/speed.jsonl", encoding: .utf8), speed, "nothing ran: no probe")
+        XCTAssertEqual(try String(contentsOfFile: out + "/specs-loop.json", encoding: .utf8), report)
+    }
+
     func testValidateResumesAfterAnInterruption() async throws {
         let out = tempDir()
         _ = try await validate("small-only", sample: 3, concurrency: 1, out: out)

@@ -65,6 +65,25 @@ public struct SpeedProbe: Sendable {
 /// "calibrated_ms"}`, appended as probes finish. The last line for a cell and tier wins; a line
 /// cut short by a kill does not parse and is skipped.
 enum SpeedLog {
+    /// Probes the server of each of `roles` that has a client (with `topLogprobs[tier]` top
+    /// log-probabilities, as the run requests them) and appends the readings to `path`. A probe that
+    /// fails (no `timings` in the answer: vLLM, SGLang) is left out; the cell still runs.
+    static func probe(
+        clients: [String: OpenAIClient], scenario sc: Scenario, roles: [String], topLogprobs: [String: Int],
+        cell: String, path: String
+    ) async throws {
+        for (k, tier) in roles.enumerated() {
+            guard let client = clients[tier], let t = sc.tierIndex(tier).map({ sc.tiers[$0] }) else { continue }
+            var probe = SpeedProbe()
+            probe.topLogprobs = topLogprobs[tier] ?? 0
+            let law = LatencyModel(spec: t.latency, model: t.model, gpu: t.gpu, tensorParallel: t.tensorParallel)
+            var salt: UInt64 = UInt64(k)
+            for b in cell.utf8 { salt = salt &* 31 &+ UInt64(b) }
+            guard let r = try? await probe.measure(client, latency: law, salt: salt) else { continue }
+            try append(path, cell: cell, tier: tier, reading: r)
+        }
+    }
+
     static func append(_ path: String, cell: String, tier: String, reading r: SpeedProbe.Reading) throws {
         let line =
             JSONWriter.write(

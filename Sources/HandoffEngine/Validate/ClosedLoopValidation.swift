@@ -146,22 +146,13 @@ public struct ClosedLoopValidation: Sendable {
         return (model, cells, load)
     }
 
-    /// Probes each role's server with a client (the entry tier with its top log-probabilities, which
-    /// the crossing reads; the others without, as the run requests them) and appends the readings to
-    /// `OUT/speed.jsonl`. A probe that fails (no `timings` in the answer) is left out: the cell's
-    /// report then has none.
+    /// Probes each role's server (the entry tier with its top log-probabilities, which the crossing
+    /// reads; the others without, as the run requests them) into `OUT/speed.jsonl`.
     func probeSpeed(cell: String, scenario sc: Scenario) async throws {
-        for (k, tier) in sc.policy.roles.enumerated() {
-            guard let client = clients[tier], let t = sc.tierIndex(tier).map({ sc.tiers[$0] }) else { continue }
-            var probe = SpeedProbe()
-            probe.topLogprobs = k == 0 ? (sc.engine[tier]?.topLogprobs ?? 0) : 0
-            let law = LatencyModel(spec: t.latency, model: t.model, gpu: t.gpu, tensorParallel: t.tensorParallel)
-            var salt: UInt64 = UInt64(k)
-            for b in cell.utf8 { salt = salt &* 31 &+ UInt64(b) }
-            // A server without llama.cpp's `timings` (vLLM, SGLang) gets no probe; the cell still runs.
-            guard let r = try? await probe.measure(client, latency: law, salt: salt) else { continue }
-            try SpeedLog.append(outDir + "/speed.jsonl", cell: cell, tier: tier, reading: r)
-        }
+        let roles = sc.policy.roles
+        try await SpeedLog.probe(
+            clients: clients, scenario: sc, roles: roles, topLogprobs: [roles[0]: sc.engine[roles[0]]?.topLogprobs ?? 0],
+            cell: cell, path: outDir + "/speed.jsonl")
     }
 
     func compare(
