@@ -64,4 +64,7 @@ public enum GSL {
 
     /// The standard normal quantile (inverse CDF).
     public static func normalQuantile(_ p: Double) -> Double { gsl_cdf_ugaussian_Pinv(p) }
+
+    /// The standard normal CDF Φ.
+    public static func normalCDF(_ x: Double) -> Double { gsl_cdf_ugaussian_P(x) }
 }

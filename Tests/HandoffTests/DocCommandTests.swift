@@ -221,7 +221,7 @@ extension DocRun {
 
     /// Subcommands that drive real model servers (EngineTests runs them against llama-servers).
     static let serverCommands: Set<String> = [
-        "record", "calibrate", "closed-loop", "validate", "validate-speculative", "validate-specs"
+        "record", "calibrate", "closed-loop", "specs-loop", "validate", "validate-speculative", "validate-specs"
     ]
 
     /// Files the user brings, with no public stand-in here.

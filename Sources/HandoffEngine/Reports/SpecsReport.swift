@@ -1,4 +1,5 @@
 import Foundation
+import HandoffModel
 import HandoffSupport
 
 /// `handoff specs-loop`'s outputs: `specs-loop.json`, `README.md` and the terminal table.
@@ -11,8 +12,42 @@ public enum SpecsReport {
 
     static func value(_ xs: [(String, Double)], _ k: String) -> Double? { xs.first { $0.0 == k }?.1 }
 
-    public static func json(_ cells: [SpecsLoop.Cell], runner: SpecsRunner) -> JSONValue {
+    public static func modelYAML(_ m: SpecsModel) -> String {
+        func law(_ l: SpecsModel.ScoreLaw) -> String {
+            "{mean: \(JSONWriter.number(l.mean)), sd_step: \(JSONWriter.number(l.sdStep)), sd_candidate: \(JSONWriter.number(l.sdCandidate))}"
+        }
+        return """
+            # SPECS run live, fitted by `handoff specs-loop` (docs/specs.md). Scores on the logit scale:
+            # step level ~ N(mean, sd_step^2), candidate = level + N(0, sd_candidate^2).
+            fitted_on: \(JSONWriter.quote(m.fittedOn))
+            draft_scores: \(law(m.draftScores))
+            target_scores: \(law(m.targetScores))
+            draft_step_tokens: \(JSONWriter.number(m.draftStepTokens))
+            target_step_tokens: \(JSONWriter.number(m.targetStepTokens))
+            length_response: \(JSONWriter.number(m.lengthResponse))     # lambda: progress sum tokens/n_tier at the answer's end
+            accuracy_exponent: \(JSONWriter.number(m.accuracyExponent))  # gamma: p = (1 - omega^gamma) h(s) + omega^gamma h(l)
+            right_given_right: \(JSONWriter.number(m.rightGivenRight))  # h(true): P(sampled run right | greedy label right)
+            right_given_wrong: \(JSONWriter.number(m.rightGivenWrong))  # h(false): P(sampled run right | greedy label wrong)
+            max_tokens: \(m.maxTokens)
+
+            """
+    }
+
+    static func modelJSON(_ m: SpecsModel) -> JSONValue {
+        func law(_ l: SpecsModel.ScoreLaw) -> JSONValue {
+            .object([("mean", .number(l.mean)), ("sd_step", .number(l.sdStep)), ("sd_candidate", .number(l.sdCandidate))])
+        }
+        return .object([
+            ("fitted_on", .string(m.fittedOn)), ("draft_scores", law(m.draftScores)), ("target_scores", law(m.targetScores)),
+            ("draft_step_tokens", .number(m.draftStepTokens)), ("target_step_tokens", .number(m.targetStepTokens)),
+            ("length_response", .number(m.lengthResponse)), ("accuracy_exponent", .number(m.accuracyExponent)),
+            ("right_given_right", .number(m.rightGivenRight)), ("right_given_wrong", .number(m.rightGivenWrong))
+        ])
+    }
+
+    public static func json(_ cells: [SpecsLoop.Cell], runner: SpecsRunner, model: SpecsModel? = nil) -> JSONValue {
         .object([
+            ("model", model.map(modelJSON) ?? .null),
             (
                 "scorer",
                 .object([("name", .string(StepJudge.name)), ("description", .string(StepJudge.description))])
@@ -67,6 +102,37 @@ public enum SpecsReport {
             s += ["acceptance_rate", "candidate_pass_rate", "target_step_share", "steps_per_request",
                   "output_tokens_per_request", "latency_ms.ttft.p50", "latency_ms.e2el.p50", "latency_ms.e2el.p95"]
                 .map { fmt(value(m, $0)) }.joined(separator: " | ") + " |\n"
+        }
+        return s + comparison(cells)
+    }
+
+    /// Measured against predicted, per cell with a prediction.
+    static func comparison(_ cells: [SpecsLoop.Cell]) -> String {
+        var s = """
+
+            ## Measured against predicted
+
+            Predicted: the fitted SPECS model on the recorded trace and its labels alone (median of \(SpecsPrediction.replications)
+            replications of sampled trajectories; accuracy is the mean, its interval the 2.5–97.5% range of the share a
+            run of this many prompts would measure). One-tier baselines are predicted by the recorded trace itself.
+
+            | cell | width | accuracy measured | predicted [95% PI] | acceptance meas. / pred. | target-step share meas. / pred. | steps meas. / pred. | output tokens meas. / pred. |
+            |---|---|---:|---:|---:|---:|---:|---:|
+
+            """
+        for c in cells {
+            guard let p = c.prediction else { continue }
+            let m = c.measured
+            func pair(_ k: String) -> String {
+                guard let a = value(m, k) else { return "—" }
+                guard let b = value(p.values, k) else { return fmt(a) + " / —" }
+                return fmt(a) + " / " + fmt(b)
+            }
+            let pi = p.pi95["accuracy"].map { String(format: " [%.2f, %.2f]", $0.0, $0.1) } ?? ""
+            let width = "\(c.spec.arm.width)" + (c.heldOut ? " (held out)" : "")
+            s += "| \(c.spec.name) | \(width) | \(fmt(value(m, "accuracy"))) | \(fmt(value(p.values, "accuracy")))\(pi) | "
+            s += ["acceptance_rate", "target_step_share", "steps_per_request", "output_tokens_per_request"].map(pair)
+                .joined(separator: " | ") + " |\n"
         }
         return s
     }

@@ -50,8 +50,18 @@ extension SpecsLoop.Cell {
         if case .specs(_, let t, let s) = spec.arm {
             o += [("rejection_threshold", .number(t)), ("switch_back_threshold", .number(s))]
         }
+        o.append(("held_out", .bool(heldOut)))
         o.append(("measured", .object(measured.map { ($0.0, .number($0.1)) })))
         if let (lo, hi) = accuracyCI95 { o.append(("accuracy_ci95", .numbers([lo, hi]))) }
+        if let p = prediction {
+            o.append(("predicted_source", .string(p.source)))
+            o.append(("predicted", .object(p.values.map { ($0.0, .number($0.1)) })))
+            o.append(
+                (
+                    "predicted_pi95",
+                    .object(p.values.compactMap { k, _ in p.pi95[k].map { (k, .numbers([$0.0, $0.1])) } })
+                ))
+        }
         if !speed.isEmpty {
             o.append(
                 (

@@ -7,7 +7,8 @@ import HandoffSupport
 /// `handoff specs-loop`: SPECS run live over beam widths (and rejection thresholds), with the
 /// baselines on the same prompts (small-only and large-only greedy, target beam search), each cell at
 /// one concurrency. Every cell's requests are journaled in `OUT/runs/<cell>/samples.jsonl`: a rerun
-/// resumes and asks the servers only what is missing.
+/// resumes and asks the servers only what is missing (a larger `--sample` runs only the new prompts;
+/// a smaller one reads the first of those journaled).
 public struct SpecsLoop: Sendable {
     public struct CellSpec: Sendable, Hashable {
         public var arm: SpecsArm
@@ -24,6 +25,9 @@ public struct SpecsLoop: Sendable {
         public var samples: [SpecsSample]
         /// Each server's speed probe, taken just before the cell ran: tier → reading.
         public var speed: [String: SpeedProbe.Reading]
+        /// The fitted model's figures for this cell (set after the fit), and whether its width was held out.
+        public var prediction: SpecsPrediction? = nil
+        public var heldOut = false
     }
 
     public var runner: SpecsRunner
@@ -34,7 +38,7 @@ public struct SpecsLoop: Sendable {
     public var outDir: String
     /// What `handoff specs-loop` writes in its folder (the cells' journals under `runs/`).
     public static let fileNames: Set<String> = [
-        "runs", "speed.jsonl", "host-load.txt", "specs-loop.json", "README.md"
+        "runs", "speed.jsonl", "host-load.txt", "specs-loop.json", "specs-model.yaml", "README.md"
     ]
 
     public init(
@@ -55,8 +59,7 @@ public struct SpecsLoop: Sendable {
                 ("specs_loop", .number(1)), ("cell", .string(cell.name)),
                 ("concurrency", .number(Double(cell.concurrency))), ("scorer", .string(StepJudge.name)),
                 ("step_tokens", .number(Double(runner.stepTokens))), ("max_tokens", .number(Double(runner.maxTokens))),
-                ("temperature", .number(runner.temperature)), ("seed", .number(Double(runner.seed))),
-                ("prompts", .string(prompts.map(\.prompt.id).joined(separator: ",")))
+                ("temperature", .number(runner.temperature)), ("seed", .number(Double(runner.seed)))
             ]))
     }
 
@@ -88,8 +91,14 @@ public struct SpecsLoop: Sendable {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = dir + "/samples.jsonl"
         var done: [Int: SpecsSample] = [:]
+        let ids = Dictionary(prompts.map { ($0.index, $0.prompt.id) }, uniquingKeysWith: { a, _ in a })
         for v in try Journal.read(path: path, header: header(cell), index: { SpecsSample($0)?.index }) {
-            if let s = SpecsSample(v) { done[s.index] = s }
+            guard let s = SpecsSample(v), let id = ids[s.index] else { continue }
+            guard id == s.id else {
+                throw HandoffError.input(
+                    "\(path) has request \(s.index) as '\(s.id)', but the trace's request \(s.index) is '\(id)': the trace changed; use another --out or delete the folder")
+            }
+            done[s.index] = s
         }
         let todo = prompts.filter { done[$0.index] == nil }
         if !todo.isEmpty {

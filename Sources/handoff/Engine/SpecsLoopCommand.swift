@@ -24,6 +24,7 @@ struct SpecsLoopCommand: AsyncParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a field (repeatable).", valueName: "path=value"))
     var overrides: [String] = []
     @Option(help: "Beam widths (comma-separated).") var widths: String = "1,2,4"
+    @Option(help: "Beam widths the SPECS model is fitted on; the others are held out.") var fit: String = "1,4"
     @Option(help: "Rejection thresholds (comma-separated, in [0, 1]); the switch-back threshold is the same.")
     var thresholds: String = "0.85"
     @Option(help: "Concurrencies (comma-separated).") var concurrency: String = "1"
@@ -71,6 +72,11 @@ struct SpecsLoopCommand: AsyncParsableCommand {
     func run() async throws {
         try await guardedAsync {
             let specs = try cells()
+            let fitWidths = Set(try ints(fit, "--fit"))
+            let ws = try ints(widths, "--widths")
+            for w in fitWidths.sorted() where !ws.contains(w) {
+                throw HandoffError.input("\(w) is not among --widths \(widths)", field: "--fit")
+            }
             guard sample >= 1, maxTokens >= 1, stepTokens >= 1 else {
                 throw HandoffError.input("expected --sample, --max-tokens and --step-tokens ≥ 1")
             }
@@ -107,14 +113,20 @@ struct SpecsLoopCommand: AsyncParsableCommand {
             runner.seed = sc.seed
             let loop = SpecsLoop(runner: runner, scenario: sc, prompts: prompts, cells: specs, outDir: out)
             let progress = Progress("specs-loop")
-            let result = try await loop.run { progress.note($0) }
+            var result = try await loop.run { progress.note($0) }
             progress.finish()
+            let model = try SpecsLoop.fit(result, widths: fitWidths, trace: trace, maxTokens: maxTokens)
+            for k in result.indices {
+                if case .specs(let n, _, _) = result[k].spec.arm { result[k].heldOut = !fitWidths.contains(n) }
+                result[k].prediction = SpecsLoop.predict(model, cell: result[k], trace: trace, seed: sc.seed)
+            }
+            try FileIO.writeAtomically(SpecsReport.modelYAML(model), to: out + "/specs-model.yaml")
             let command =
                 (["handoff specs-loop", scenario] + overrides.map { "--set \($0)" }
                 + [
-                    "--widths \(widths) --thresholds \(thresholds) --concurrency \(concurrency) --baselines \(baselines) --sample \(sample) --step-tokens \(stepTokens) --max-tokens \(maxTokens) --out \(out)"
+                    "--widths \(widths) --fit \(fit) --thresholds \(thresholds) --concurrency \(concurrency) --baselines \(baselines) --sample \(sample) --step-tokens \(stepTokens) --max-tokens \(maxTokens) --out \(out)"
                 ]).joined(separator: " ")
-            try writeJSON(SpecsReport.json(result, runner: runner), to: out, name: "specs-loop.json")
+            try writeJSON(SpecsReport.json(result, runner: runner, model: model), to: out, name: "specs-loop.json")
             try FileIO.writeAtomically(SpecsReport.markdown(result, runner: runner, command: command), to: out + "/README.md")
             emit(SpecsReport.table(result))
         }

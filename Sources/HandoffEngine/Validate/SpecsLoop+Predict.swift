@@ -1,0 +1,132 @@
+import Foundation
+import HandoffAnalysis
+import HandoffModel
+import HandoffSupport
+
+/// The fitted SPECS model against every cell: what a user gets before running, from the recorded
+/// trace and its labels alone.
+public struct SpecsPrediction: Sendable {
+    /// Replications of sampled trajectories per cell (as `closed-loop`); accuracy draws per replication.
+    public static let replications = 40
+    static let draws = 25
+    public var values: [(String, Double)]
+    public var pi95: [String: (Double, Double)]
+    /// What produced the figures: `fitted SPECS model`, or the recorded trace for a one-tier baseline.
+    public var source: String
+}
+
+extension SpecsSample {
+    /// The sample as the fit reads it.
+    var observation: SpecsFit.Request {
+        SpecsFit.Request(
+            request: index,
+            steps: steps.map {
+                SpecsFit.Step(
+                    draftScores: $0.draft?.candidates.compactMap(\.score) ?? [],
+                    targetScores: $0.target?.candidates.compactMap(\.score) ?? [], tokens: $0.emitted.tokens)
+            }, ended: steps.last?.emitted.end == "eos", correct: correct)
+    }
+}
+
+extension SpecsLoop {
+    /// Fits on the SPECS cells at `widths`.
+    public static func fit(_ cells: [Cell], widths: Set<Int>, trace: Trace, maxTokens: Int) throws -> SpecsModel {
+        let obs = cells.filter {
+            if case .specs(let n, _, _) = $0.spec.arm { return widths.contains(n) }
+            return false
+        }.flatMap { $0.samples.map(\.observation) }
+        return try SpecsFit.fit(trace: trace, requests: obs, maxTokens: maxTokens, widths: widths.sorted())
+    }
+
+    /// The model's (or, for a one-tier baseline, the trace's) figures for `cell`, with 95% intervals
+    /// over sampled trajectories and outcomes.
+    public static func predict(_ m: SpecsModel, cell: Cell, trace: Trace, seed: UInt64) -> SpecsPrediction {
+        let idx = cell.samples.map(\.index)
+        if case .greedy(let tier) = cell.spec.arm { return greedy(tier, idx, trace: trace, maxTokens: m.maxTokens) }
+        var rule = SpecsModel.Rule(width: cell.spec.arm.width, threshold: 1, switchBack: 1, drafts: false)
+        if case .specs(let n, let t, let s) = cell.spec.arm { rule = .init(width: n, threshold: t, switchBack: s) }
+        var reps: [[String: Double]] = []
+        var accDraws: [Double] = []
+        for k in 0..<SpecsPrediction.replications {
+            var steps: [[SpecsModel.Step]] = []
+            var p: [Double] = []
+            for r in idx {
+                let q = trace.requests[r]
+                let rng = RandomStream(
+                    seed: RandomStream.derive(seed: seed, name: "specs-\(cell.spec.name)-replication-\(k)-request-\(r)"))
+                let t = m.trajectory(
+                    smallTokens: trace.outputTokens(r), largeTokens: q.largeOutputTokens ?? trace.outputTokens(r),
+                    rule: rule, rng: rng)
+                steps.append(t)
+                if let s = q.smallCorrect, let l = q.largeCorrect {
+                    let all = t.reduce(0) { $0 + $1.tokens }
+                    let w = Double(t.filter(\.byTarget).reduce(0) { $0 + $1.tokens }) / Double(max(1, all))
+                    p.append(m.pCorrect(small: s, large: l, targetShare: w))
+                }
+            }
+            var x = summary(steps)
+            if !p.isEmpty {
+                x["accuracy"] = Statistics.mean(p)
+                let rng = RandomStream(seed: RandomStream.derive(seed: seed, name: "specs-\(cell.spec.name)-outcomes-\(k)"))
+                for _ in 0..<SpecsPrediction.draws { accDraws.append(Double(p.filter { rng.bernoulli($0) }.count) / Double(p.count)) }
+            }
+            reps.append(x)
+        }
+        var values: [(String, Double)] = []
+        var pi: [String: (Double, Double)] = [:]
+        for key in SpecsReport.keys {
+            let xs = reps.compactMap { $0[key] }.sorted()
+            guard !xs.isEmpty else { continue }
+            values.append((key, key == "accuracy" ? Statistics.mean(xs) : Statistics.quantile(sorted: xs, 0.5)))
+            let spread = key == "accuracy" ? accDraws.sorted() : xs
+            pi[key] = (Statistics.quantile(sorted: spread, 0.025), Statistics.quantile(sorted: spread, 0.975))
+        }
+        if rule.drafts {
+            // Under the model every draft phase is an independent step: its acceptance is exact.
+            let exact: [String: Double] = [
+                "acceptance_rate": m.draftScores.passBest(width: rule.width, threshold: rule.threshold),
+                "candidate_pass_rate": m.draftScores.passBest(width: 1, threshold: rule.threshold)
+            ]
+            values = values.map { ($0.0, exact[$0.0] ?? $0.1) }
+            if !values.contains(where: { $0.0 == "candidate_pass_rate" }) {
+                values.append(("candidate_pass_rate", exact["candidate_pass_rate"]!))
+            }
+        }
+        return SpecsPrediction(values: values, pi95: pi, source: "fitted SPECS model")
+    }
+
+    /// One replication's figures over its requests' sampled steps (the measured keys).
+    static func summary(_ reqs: [[SpecsModel.Step]]) -> [String: Double] {
+        let steps = reqs.flatMap { $0 }
+        let drafts = steps.filter { !$0.draftScores.isEmpty }
+        let n = Double(max(1, reqs.count))
+        var x: [String: Double] = [
+            "target_step_share": Double(steps.filter(\.byTarget).count) / Double(max(1, steps.count)),
+            "steps_per_request": Double(steps.count) / n,
+            "output_tokens_per_request": Double(steps.reduce(0) { $0 + $1.tokens }) / n
+        ]
+        if !drafts.isEmpty {
+            x["acceptance_rate"] = Double(drafts.filter(\.accepted).count) / Double(drafts.count)
+        }
+        return x
+    }
+
+    /// A one-tier baseline is what the trace recorded: its lengths and labels.
+    static func greedy(_ tier: String, _ idx: [Int], trace: Trace, maxTokens: Int) -> SpecsPrediction {
+        let small = tier == "small"
+        let lens = idx.map { r in min(maxTokens, small ? trace.outputTokens(r) : trace.requests[r].largeOutputTokens ?? 0) }
+        let labels = idx.compactMap { small ? trace.requests[$0].smallCorrect : trace.requests[$0].largeCorrect }
+        var values: [(String, Double)] = []
+        var pi: [String: (Double, Double)] = [:]
+        if !labels.isEmpty {
+            let a = Double(labels.filter { $0 }.count) / Double(labels.count)
+            values.append(("accuracy", a))
+            pi["accuracy"] = (a, a)
+        }
+        values += [
+            ("steps_per_request", 1),
+            ("output_tokens_per_request", Double(lens.reduce(0, +)) / Double(max(1, idx.count)))
+        ]
+        return SpecsPrediction(values: values, pi95: pi, source: "the recorded \(tier)-only trace (greedy, labelled)")
+    }
+}
