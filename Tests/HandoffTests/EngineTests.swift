@@ -403,7 +403,7 @@ final class EngineTests: XCTestCase {
         let out = tempDir() + "/specs"
         let args = [
             "specs-loop", "Scenarios/qwen-specs.yaml", "--set", "engine.small.url=\(small)", "--set",
-            "engine.large.url=\(large)", "--widths", "2", "--thresholds", "0.8", "--baselines", "none", "--sample", "2",
+            "engine.large.url=\(large)", "--widths", "2", "--fit", "2", "--thresholds", "0.8", "--baselines", "none", "--sample", "2",
             "--step-tokens", "24", "--max-tokens", "48", "--out", out, "--force"
         ]
         let r = try runCLI(args)

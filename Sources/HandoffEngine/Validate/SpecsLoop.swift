@@ -143,9 +143,12 @@ actor SpecsJournal {
         count = already
         self.total = total
     }
+    /// Keeps the sample as the journal holds it (times rounded to the microsecond), so a run and its
+    /// resumption report the same figures.
     func append(_ s: SpecsSample) -> Int {
-        handle.write(Data((JSONWriter.write(s.json) + "\n").utf8))
-        fresh.append(s)
+        let line = JSONWriter.write(s.json)
+        handle.write(Data((line + "\n").utf8))
+        fresh.append((try? JSONParser.parse(line)).flatMap(SpecsSample.init) ?? s)
         count += 1
         return count
     }
