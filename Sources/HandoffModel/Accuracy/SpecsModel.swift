@@ -20,8 +20,8 @@ import HandoffSupport
 ///   chance that sampled decoding answers right where the greedy run was right (h(true)) or wrong
 ///   (h(false)): a greedy label is one draw, and candidates sampled at temperature T flip some
 ///   outcomes either way. h(true) = 1, h(false) = 0 is the closed loop's p = s + (l − s)·ω^γ.
-public struct SpecsModel: Sendable, Equatable {
-    public struct ScoreLaw: Sendable, Equatable {
+public struct SpecsModel: Sendable, Hashable {
+    public struct ScoreLaw: Sendable, Hashable {
         public var mean: Double
         public var sdStep: Double
         public var sdCandidate: Double
@@ -103,7 +103,7 @@ public struct SpecsModel: Sendable, Equatable {
     }
 
     /// How a request is run: SPECS (`drafts`), or the target alone at every step (target beam search).
-    public struct Rule: Sendable, Equatable {
+    public struct Rule: Sendable, Hashable {
         public var width: Int
         public var threshold: Double
         public var switchBack: Double

@@ -71,6 +71,9 @@ public protocol Policy: Sendable {
     /// The offload rule the closed-loop model predicts and `closed-loop` fits, for a policy that
     /// hands a segment to another tier when a token's difficulty crosses a threshold; nil otherwise.
     var crossing: CrossingRule? { get }
+    /// A fitted SPECS model the policy plans with (`specs_model`): the simulator samples each request's
+    /// steps from it and replays them; nil otherwise.
+    var specsModelRun: SpecsModelRun? { get }
     /// How `validate` runs the policy against real servers; nil when it cannot. Throws when it
     /// could, but not as configured (the message says what to change).
     func live() throws -> (any LiveExecution)?
@@ -87,6 +90,7 @@ extension Policy {
     public func adjust(tiers: inout [TierSpec]) throws {}
     public mutating func resolve(_ r: ConfigReader, tiers: [TierSpec], baseDir: String) throws {}
     public var crossing: CrossingRule? { nil }
+    public var specsModelRun: SpecsModelRun? { nil }
     public func live() throws -> (any LiveExecution)? { nil }
 }
 
@@ -166,5 +170,18 @@ public enum PolicyRegistry {
 
     static func build(_ name: String, _ r: ConfigReader) throws -> any Policy {
         try types.first { $0.policyNames.contains(name) }!.make(name: name, r)
+    }
+}
+
+/// What a policy with a fitted SPECS model runs: the model, the rule it samples steps under, and
+/// the policy that plans the sampled steps (recorded scores that take the sampled decisions).
+public struct SpecsModelRun: Sendable {
+    public var model: SpecsModel
+    public var rule: SpecsModel.Rule
+    public var replay: any Policy
+    public init(model: SpecsModel, rule: SpecsModel.Rule, replay: any Policy) {
+        self.model = model
+        self.rule = rule
+        self.replay = replay
     }
 }

@@ -18,9 +18,15 @@ import HandoffSupport
 /// accepts each draft candidate i.i.d. with probability `acceptance` and switches back after a
 /// target step with probability `switch_back_rate` (a seeded hash: plans do not depend on
 /// scheduling). All candidates of a step are taken to be L tokens long (the trace records the
-/// kept one). Accepted draft steps count as small-model output in the accuracy model, target steps
-/// as large-model output: a lower bound, since a verified draft step is better than an unverified
-/// one. Planning is O(steps · n).
+/// kept one). With `reward_tier: large` the target's own candidates are not scored in the plan (their
+/// choice is taken as free): live, where the target judges them, that underestimates a target step.
+///
+/// Accuracy: an accepted draft step counts as the verifier's output with weight ν =
+/// `accuracy.verified_draft_credit` (default 1, docs/model.md), a fallback that makes every SPECS
+/// run predict about the target's accuracy at any width. With `specs_model: FILE` (fitted by
+/// `handoff specs-loop` on live runs, docs/specs.md) the simulator instead samples each request's
+/// steps, scores and lengths from the fitted model and takes its accuracy from the model, which
+/// moves with the beam width and the thresholds. Planning is O(steps · n).
 public struct SpecsPolicy: RegisteredPolicy {
     public typealias Source = AcceptanceSource
     public var name: String { "specs" }
@@ -34,6 +40,9 @@ public struct SpecsPolicy: RegisteredPolicy {
     public var stepTokens: Int
     /// The tier running the process reward model: `prm`, or `large` (no separate PRM).
     public var rewardTier: String
+    /// A fitted SPECS model (`specs_model: FILE`), once resolved; and its file.
+    public var specsModelFile: String?
+    public var specsModel: SpecsModel?
     public var roles: [String] { hasPRM ? ["small", "large", rewardTier] : ["small", "large"] }
     var hasPRM: Bool { rewardTier != "large" }
 
@@ -64,6 +73,7 @@ public struct SpecsPolicy: RegisteredPolicy {
         seed = UInt64(try r.int("acceptance_seed", default: 1, min: 0))
         stepTokens = try r.int("step_tokens", default: 64, min: 1)
         rewardTier = try r.string("reward_tier", default: "prm")
+        specsModelFile = try r.optionalString("specs_model")
         if rewardTier.isEmpty {
             throw r.error("expected a tier name (prm: a tier of its own, or large), got ''", key: "reward_tier")
         }
@@ -73,8 +83,26 @@ public struct SpecsPolicy: RegisteredPolicy {
         }
     }
 
+    /// Loads the fitted model `specs_model` names.
+    public mutating func resolve(_ r: ConfigReader, tiers: [TierSpec], baseDir: String) throws {
+        if let f = specsModelFile {
+            specsModel = try SpecsModel.load(path: try r.existingPath("specs_model", f, baseDir: baseDir))
+        }
+    }
+
+    public var specsModelRun: SpecsModelRun? {
+        guard let m = specsModel else { return nil }
+        var replay = self
+        replay.specsModel = nil
+        replay.specsModelFile = nil
+        replay.source = .trace
+        return SpecsModelRun(
+            model: m, rule: .init(width: beamWidth, threshold: rejectionThreshold, switchBack: switchBackThreshold),
+            replay: replay)
+    }
+
     public func check(trace: Trace) throws {
-        guard source == .trace else { return }
+        guard source == .trace, specsModel == nil else { return }
         guard trace.hasSteps, !trace.stepScores.isEmpty, !trace.stepRewards.isEmpty else {
             throw HandoffError.input(
                 "policy specs with acceptance_from: trace needs per-candidate step_scores and step_rewards in the trace (trace synth: set trace.synthetic.step_tokens_mean and step_candidates), or acceptance_from: rate",
@@ -155,7 +183,7 @@ public struct SpecsPolicy: RegisteredPolicy {
             ("acceptance", .number(acceptance)), ("switch_back_rate", .number(switchBackRate)),
             ("acceptance_seed", .number(Double(seed))),
             ("step_tokens", .number(Double(stepTokens))), ("reward_tier", .string(rewardTier))
-        ]
+        ] + (specsModelFile.map { [("specs_model", .string($0))] } ?? [])
     }
 }
 
@@ -163,7 +191,7 @@ extension SpecsPolicy {
     public static let policyNames = ["specs"]
     public static let fields = [
         "beam_width", "rejection_threshold", "switch_back_threshold", "acceptance_from", "acceptance",
-        "switch_back_rate", "acceptance_seed", "step_tokens", "reward_tier"
+        "switch_back_rate", "acceptance_seed", "step_tokens", "reward_tier", "specs_model"
     ]
     public static func make(name: String, _ r: ConfigReader) throws -> any Policy { try SpecsPolicy(r) }
 }

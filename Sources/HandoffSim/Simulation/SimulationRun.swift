@@ -55,6 +55,9 @@ public enum Simulation {
         if let rule = scenario.policy.crossing, let model = rule.model {
             return try runClosedLoop(scenario, rule, model, trace, checkingInvariants: checkingInvariants)
         }
+        if let run = scenario.policy.specsModelRun {
+            return try runSpecsModel(scenario, run, trace, checkingInvariants: checkingInvariants)
+        }
         var scenario = scenario
         var sim = HybridSimulator(scenario: scenario, trace: trace)
         sim.checksInvariants = checkingInvariants

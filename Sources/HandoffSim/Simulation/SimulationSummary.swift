@@ -155,16 +155,25 @@ public struct SimulationSummary: Codable, Sendable {
     /// Where the accuracy and offload figures come from (docs/output.md):
     /// - accuracy: `labels` (a single-tier deployment's own measured outcome labels), `blend` (the
     ///   accuracy model's blend of real small and large labels by offloaded difficulty, not fitted to
-    ///   live runs), `closed_loop` (a fitted closed-loop model), `synthetic` (the generator's invented
+    ///   live runs), `closed_loop` (a fitted closed-loop model), `specs_model` (a fitted SPECS model,
+    ///   docs/specs.md), `synthetic` (the generator's invented
     ///   labels), `none` (no labels for the model that runs: `predicted` is null);
-    /// - offload: `trace` (recorded difficulty profiles), `closed_loop`, `synthetic` (invented
+    /// - offload: `trace` (recorded difficulty profiles), `closed_loop`, `specs_model`, `synthetic` (invented
     ///   profiles), `policy` (a single-tier policy: the shares are fixed by construction).
     public struct Sources: Sendable {
         public var accuracy: String
         public var offload: String
 
-        public init(trace: Trace, policy: any Policy, accuracy acc: AccuracyModel.Prediction?, closedLoop: Bool) {
+        public init(
+            trace: Trace, policy: any Policy, accuracy acc: AccuracyModel.Prediction?, closedLoop: Bool,
+            fitted: String? = nil
+        ) {
             let synthetic = trace.difficultySource == .synthetic
+            if let fitted {
+                accuracy = acc == nil ? "none" : fitted
+                offload = fitted
+                return
+            }
             if acc == nil {
                 accuracy = "none"
             } else if synthetic {
