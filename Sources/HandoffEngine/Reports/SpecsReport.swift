@@ -72,6 +72,12 @@ public enum SpecsReport {
         return s
     }
 
+    /// Relative error of a prediction, in parentheses; empty without both.
+    static func err(_ p: Double?, _ m: Double?) -> String {
+        guard let p, let m, m != 0 else { return "" }
+        return String(format: "(%+.0f%%)", (p - m) / m * 100)
+    }
+
     static func fmt(_ x: Double?) -> String {
         guard let x else { return "—" }
         return abs(x) >= 100 ? String(format: "%.0f", x) : String(format: "%.3f", x)
@@ -116,8 +122,12 @@ public enum SpecsReport {
             replications of sampled trajectories; accuracy is the mean, its interval the 2.5–97.5% range of the share a
             run of this many prompts would measure). One-tier baselines are predicted by the recorded trace itself.
 
-            | cell | width | accuracy measured | predicted [95% PI] | acceptance meas. / pred. | target-step share meas. / pred. | steps meas. / pred. | output tokens meas. / pred. |
-            |---|---|---:|---:|---:|---:|---:|---:|
+            E2EL: the simulator with the calibrated latency laws, on the sampled steps (median [95% interval] over
+            the replications) and on the realised steps (replay: the serving model's error alone). Target beam
+            search has no latency prediction: the `specs` policy cannot express it.
+
+            | cell | width | accuracy measured | predicted [95% PI] | acceptance meas. / pred. | target-step share meas. / pred. | steps meas. / pred. | output tokens meas. / pred. | E2EL p50 ms meas. | predicted [95%] | replay |
+            |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 
             """
         for c in cells {
@@ -132,7 +142,11 @@ public enum SpecsReport {
             let width = "\(c.spec.arm.width)" + (c.heldOut ? " (held out)" : "")
             s += "| \(c.spec.name) | \(width) | \(fmt(value(m, "accuracy"))) | \(fmt(value(p.values, "accuracy")))\(pi) | "
             s += ["acceptance_rate", "target_step_share", "steps_per_request", "output_tokens_per_request"].map(pair)
-                .joined(separator: " | ") + " |\n"
+                .joined(separator: " | ") + " | "
+            let k = "latency_ms.e2el.p50"
+            let lat = p.pi95[k].map { String(format: " [%.0f, %.0f]", $0.0, $0.1) } ?? ""
+            s += "\(fmt(value(m, k))) | \(fmt(value(p.values, k)))\(lat) \(err(value(p.values, k), value(m, k))) | "
+            s += "\(fmt(value(p.replay, k))) \(err(value(p.replay, k), value(m, k))) |\n"
         }
         return s
     }

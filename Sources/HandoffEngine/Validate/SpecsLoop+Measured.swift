@@ -61,6 +61,7 @@ extension SpecsLoop.Cell {
                     "predicted_pi95",
                     .object(p.values.compactMap { k, _ in p.pi95[k].map { (k, .numbers([$0.0, $0.1])) } })
                 ))
+            if !p.replay.isEmpty { o.append(("replay", .object(p.replay.map { ($0.0, .number($0.1)) }))) }
         }
         if !speed.isEmpty {
             o.append(

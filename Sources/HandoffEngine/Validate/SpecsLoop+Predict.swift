@@ -1,6 +1,7 @@
 import Foundation
 import HandoffAnalysis
 import HandoffModel
+import HandoffSim
 import HandoffSupport
 
 /// The fitted SPECS model against every cell: what a user gets before running, from the recorded
@@ -11,6 +12,9 @@ public struct SpecsPrediction: Sendable {
     static let draws = 25
     public var values: [(String, Double)]
     public var pi95: [String: (Double, Double)]
+    /// The simulator on the realised steps (each request's live steps, lengths and decisions): what
+    /// separates the serving model's error from the trajectory model's.
+    public var replay: [(String, Double)] = []
     /// What produced the figures: `fitted SPECS model`, or the recorded trace for a one-tier baseline.
     public var source: String
 }
@@ -40,13 +44,24 @@ extension SpecsLoop {
 
     /// The model's (or, for a one-tier baseline, the trace's) figures for `cell`, with 95% intervals
     /// over sampled trajectories and outcomes.
-    public static func predict(_ m: SpecsModel, cell: Cell, trace: Trace, seed: UInt64) -> SpecsPrediction {
+    public static func predict(
+        _ m: SpecsModel, cell: Cell, trace: Trace, seed: UInt64, family: ScenarioFamily? = nil
+    ) throws -> SpecsPrediction {
         let idx = cell.samples.map(\.index)
-        if case .greedy(let tier) = cell.spec.arm { return greedy(tier, idx, trace: trace, maxTokens: m.maxTokens) }
+        if case .greedy(let tier) = cell.spec.arm {
+            var g = greedy(tier, idx, trace: trace, maxTokens: m.maxTokens)
+            if let family {
+                var s = try family.scenario(["policy.name=\(tier)-only"])
+                s.traffic = TrafficSpec.closedLoop(concurrency: cell.spec.concurrency, requests: idx.count)
+                g.values += latencyFigures(try Simulation.run(s, trace: trace.subset(idx)).outcome.requests)
+            }
+            return g
+        }
         var rule = SpecsModel.Rule(width: cell.spec.arm.width, threshold: 1, switchBack: 1, drafts: false)
         if case .specs(let n, let t, let s) = cell.spec.arm { rule = .init(width: n, threshold: t, switchBack: s) }
         var reps: [[String: Double]] = []
         var accDraws: [Double] = []
+        var sampled: [[[SpecsModel.Step]]] = []
         for k in 0..<SpecsPrediction.replications {
             var steps: [[SpecsModel.Step]] = []
             var p: [Double] = []
@@ -64,6 +79,7 @@ extension SpecsLoop {
                     p.append(m.pCorrect(small: s, large: l, targetShare: w))
                 }
             }
+            sampled.append(steps)
             var x = summary(steps)
             if !p.isEmpty {
                 x["accuracy"] = Statistics.mean(p)
@@ -92,7 +108,50 @@ extension SpecsLoop {
                 values.append(("candidate_pass_rate", exact["candidate_pass_rate"]!))
             }
         }
-        return SpecsPrediction(values: values, pi95: pi, source: "fitted SPECS model")
+        var out = SpecsPrediction(values: values, pi95: pi, source: "fitted SPECS model")
+        if let family, rule.drafts {
+            try addLatency(&out, family: family, cell: cell, trace: trace, sampled: sampled, rule: rule)
+        }
+        return out
+    }
+
+    /// The simulator at the cell's concurrency: on each replication's sampled steps (median, 95%
+    /// interval) and on the realised ones (`replay`). SPECS cells only: the policy cannot express
+    /// target beam search.
+    static func addLatency(
+        _ p: inout SpecsPrediction, family: ScenarioFamily, cell: Cell, trace: Trace, sampled: [[[SpecsModel.Step]]],
+        rule: SpecsModel.Rule
+    ) throws {
+        let idx = cell.samples.map(\.index)
+        var s = try family.scenario([
+            "policy.name=specs", "policy.beam_width=\(rule.width)",
+            "policy.rejection_threshold=\(JSONWriter.number(rule.threshold))",
+            "policy.switch_back_threshold=\(JSONWriter.number(rule.switchBack))", "policy.acceptance_from=trace"
+        ])
+        s.policy = s.policy.specsModelRun?.replay ?? s.policy
+        s.traffic = TrafficSpec.closedLoop(concurrency: cell.spec.concurrency, requests: idx.count)
+        func run(_ t: [[SpecsModel.Step]]) throws -> [(String, Double)] {
+            let steps = SpecsModel.stepsTrace(base: trace, requests: idx, trajectories: t, rule: rule)
+            return latencyFigures(try Simulation.run(s, trace: steps).outcome.requests)
+        }
+        let reps = try sampled.map(run)
+        for (j, (key, _)) in reps[0].enumerated() {
+            let xs = reps.map { $0[j].1 }.sorted()
+            p.values.append((key, Statistics.quantile(sorted: xs, 0.5)))
+            p.pi95[key] = (Statistics.quantile(sorted: xs, 0.025), Statistics.quantile(sorted: xs, 0.975))
+        }
+        p.replay = try run(cell.samples.map { $0.observation.steps.map { SpecsModel.Step(draftScores: $0.draftScores, targetScores: $0.targetScores, tokens: $0.tokens) } })
+    }
+
+    static func latencyFigures(_ rs: [RequestOutcome]) -> [(String, Double)] {
+        func q(_ xs: [Double], _ p: Double) -> Double { Statistics.quantile(sorted: xs.sorted(), p) }
+        let span = rs.map { $0.arrivalS + $0.e2elS }.max()! - rs.map(\.arrivalS).min()!
+        return [
+            ("latency_ms.ttft.p50", q(rs.map { $0.ttftS * 1000 }, 0.5)),
+            ("latency_ms.e2el.p50", q(rs.map { $0.e2elS * 1000 }, 0.5)),
+            ("latency_ms.e2el.p95", q(rs.map { $0.e2elS * 1000 }, 0.95)),
+            ("throughput_rps", Double(rs.count) / max(span, 1e-9))
+        ]
     }
 
     /// One replication's figures over its requests' sampled steps (the measured keys).

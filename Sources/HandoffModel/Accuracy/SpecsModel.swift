@@ -98,6 +98,11 @@ public struct SpecsModel: Sendable, Hashable {
         /// The target's candidate scores (empty for an accepted draft step).
         public var targetScores: [Double]
         public var tokens: Int
+        public init(draftScores: [Double], targetScores: [Double], tokens: Int) {
+            self.draftScores = draftScores
+            self.targetScores = targetScores
+            self.tokens = tokens
+        }
         public var accepted: Bool { !draftScores.isEmpty && targetScores.isEmpty }
         public var byTarget: Bool { !targetScores.isEmpty }
     }

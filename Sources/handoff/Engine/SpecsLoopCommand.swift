@@ -118,7 +118,7 @@ struct SpecsLoopCommand: AsyncParsableCommand {
             let model = try SpecsLoop.fit(result, widths: fitWidths, trace: trace, maxTokens: maxTokens)
             for k in result.indices {
                 if case .specs(let n, _, _) = result[k].spec.arm { result[k].heldOut = !fitWidths.contains(n) }
-                result[k].prediction = SpecsLoop.predict(model, cell: result[k], trace: trace, seed: sc.seed)
+                result[k].prediction = try SpecsLoop.predict(model, cell: result[k], trace: trace, seed: sc.seed, family: family)
             }
             try FileIO.writeAtomically(SpecsReport.modelYAML(model), to: out + "/specs-model.yaml")
             let command =
