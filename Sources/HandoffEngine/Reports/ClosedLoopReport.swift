@@ -212,25 +212,7 @@ public enum ClosedLoopReport {
             }
         }
         let md = markdown(model: m, cells: cells, command: command, load: load)
-        // One <table> per markdown table: runs of lines starting with "|", separator rows dropped.
-        var tables: [[Substring]] = []
-        var last = false
-        for line in md.split(separator: "\n", omittingEmptySubsequences: false) {
-            let row = line.hasPrefix("|")
-            if row && !last { tables.append([]) }
-            if row && !line.hasPrefix("|---") { tables[tables.count - 1].append(line) }
-            last = row
-        }
-        let table = tables.map { rows in
-            "<table>\n"
-                + rows.enumerated().map { k, line -> String in
-                    let tag = k == 0 ? "th" : "td"
-                    return "<tr>"
-                        + line.split(separator: "|").map {
-                            "<\(tag)>\(SVGChart.esc(String($0).trimmingCharacters(in: .whitespaces)))</\(tag)>"
-                        }.joined() + "</tr>"
-                }.joined(separator: "\n") + "\n</table>"
-        }.joined(separator: "\n<p></p>\n")
+        let table = htmlTables(md)
         return """
             <!doctype html>
             <html><head><meta charset="utf-8"><title>Closed-loop fidelity: Qwen2.5-Coder 0.5B → 1.5B</title>
@@ -242,5 +224,29 @@ public enum ClosedLoopReport {
             </body></html>
 
             """
+    }
+
+    /// One HTML `<table>` per markdown table of `md` (runs of lines starting with "|", separator rows
+    /// dropped), cells escaped; the tables separated by an empty paragraph.
+    static func htmlTables(_ md: String) -> String {
+        // One <table> per markdown table: runs of lines starting with "|", separator rows dropped.
+        var tables: [[Substring]] = []
+        var last = false
+        for line in md.split(separator: "\n", omittingEmptySubsequences: false) {
+            let row = line.hasPrefix("|")
+            if row && !last { tables.append([]) }
+            if row && !line.hasPrefix("|---") { tables[tables.count - 1].append(line) }
+            last = row
+        }
+        return tables.map { rows in
+            "<table>\n"
+                + rows.enumerated().map { k, line -> String in
+                    let tag = k == 0 ? "th" : "td"
+                    return "<tr>"
+                        + line.split(separator: "|").map {
+                            "<\(tag)>\(SVGChart.esc(String($0).trimmingCharacters(in: .whitespaces)))</\(tag)>"
+                        }.joined() + "</tr>"
+                }.joined(separator: "\n") + "\n</table>"
+        }.joined(separator: "\n<p></p>\n")
     }
 }

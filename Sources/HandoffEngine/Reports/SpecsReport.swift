@@ -1,4 +1,5 @@
 import Foundation
+import HandoffAnalysis
 import HandoffModel
 import HandoffSupport
 
@@ -149,5 +150,47 @@ public enum SpecsReport {
             s += "\(fmt(value(p.replay, k))) \(err(value(p.replay, k), value(m, k))) |\n"
         }
         return s
+    }
+
+    /// `index.html`: per concurrency, accuracy and E2EL p50 against beam width (SPECS measured and
+    /// predicted, target beam search measured, the one-tier baselines as flat lines), then the tables.
+    public static func html(_ cells: [SpecsLoop.Cell], runner: SpecsRunner, command: String) -> String {
+        var charts = ""
+        for c in Array(Set(cells.map(\.spec.concurrency))).sorted() {
+            let cs = cells.filter { $0.spec.concurrency == c }
+            let widths = cs.map(\.spec.arm.width)
+            let span = (Double(widths.min() ?? 1), Double(widths.max() ?? 1))
+            for (k, title) in [("accuracy", "Accuracy"), ("latency_ms.e2el.p50", "E2EL p50 (ms)")] {
+                var series: [SVGChart.Series] = []
+                func pts(_ keep: (SpecsArm) -> Bool, _ v: (SpecsLoop.Cell) -> Double?) -> [(Double, Double)] {
+                    cs.filter { keep($0.spec.arm) }.compactMap { x in v(x).map { (Double(x.spec.arm.width), $0) } }
+                        .sorted { $0.0 < $1.0 }
+                }
+                func isSpecs(_ a: SpecsArm) -> Bool { if case .specs = a { return true } else { return false } }
+                func isBeam(_ a: SpecsArm) -> Bool { if case .targetBeam = a { return true } else { return false } }
+                series.append(.init(name: "SPECS measured", points: pts(isSpecs) { value($0.measured, k) }))
+                series.append(
+                    .init(name: "SPECS predicted", points: pts(isSpecs) { $0.prediction.flatMap { value($0.values, k) } }, dashed: true))
+                let beam = pts(isBeam) { value($0.measured, k) }
+                if !beam.isEmpty { series.append(.init(name: "target beam search measured", points: beam)) }
+                for x in cs {
+                    guard case .greedy(let tier) = x.spec.arm, let v = value(x.measured, k) else { continue }
+                    series.append(.init(name: "\(tier)-only greedy", points: [(span.0, v), (span.1, v)], dashed: true, muted: true))
+                }
+                let chart = SVGChart(title: "\(title), concurrency \(c)", xLabel: "beam width n", yLabel: title)
+                charts += chart.lines(series.filter { !$0.points.isEmpty }, yFromZero: true)
+            }
+        }
+        return """
+            <!doctype html>
+            <html><head><meta charset="utf-8"><title>SPECS live: Qwen2.5-Coder 0.5B → 1.5B</title>
+            <style>body{font-family:sans-serif;max-width:1200px;margin:2em auto}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}svg{margin:6px}</style></head>
+            <body><h1>SPECS live by beam width: Qwen2.5-Coder 0.5B → 1.5B</h1>
+            <p>Made by <code>\(SVGChart.esc(command))</code>. Scorer: \(SVGChart.esc(StepJudge.name)), \(SVGChart.esc(StepJudge.description)).</p>
+            \(charts)
+            \(ClosedLoopReport.htmlTables(markdown(cells, runner: runner, command: command)))
+            </body></html>
+
+            """
     }
 }

@@ -38,7 +38,7 @@ public struct SpecsLoop: Sendable {
     public var outDir: String
     /// What `handoff specs-loop` writes in its folder (the cells' journals under `runs/`).
     public static let fileNames: Set<String> = [
-        "runs", "speed.jsonl", "host-load.txt", "specs-loop.json", "specs-model.yaml", "README.md"
+        "runs", "speed.jsonl", "host-load.txt", "specs-loop.json", "specs-model.yaml", "README.md", "index.html"
     ]
 
     public init(

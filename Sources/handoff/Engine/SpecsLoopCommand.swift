@@ -16,8 +16,8 @@ struct SpecsLoopCommand: AsyncParsableCommand {
             likelihood-ratio score cannot be computed; every output names the scorer. The baselines run the same \
             prompts: small-only and large-only greedy, and target beam search (the large model samples n candidates \
             per step, the scorer keeps the best) at each width. Answers are graded against the prompts' answers. \
-            Every cell is journaled in OUT/runs/<cell>/samples.jsonl (a rerun resumes); writes OUT/specs-loop.json \
-            and OUT/README.md. See docs/specs.md.
+            Every cell is journaled in OUT/runs/<cell>/samples.jsonl (a rerun resumes); writes OUT/specs-loop.json, \
+            OUT/specs-model.yaml (the fitted model), OUT/README.md and OUT/index.html (SVG charts). See docs/specs.md.
             """)
     @Argument(help: "Scenario with servers under engine.small.url and engine.large.url and a recorded trace with prompts.")
     var scenario: String = "Scenarios/qwen-specs.yaml"
@@ -128,6 +128,7 @@ struct SpecsLoopCommand: AsyncParsableCommand {
                 ]).joined(separator: " ")
             try writeJSON(SpecsReport.json(result, runner: runner, model: model), to: out, name: "specs-loop.json")
             try FileIO.writeAtomically(SpecsReport.markdown(result, runner: runner, command: command), to: out + "/README.md")
+            try FileIO.writeAtomically(SpecsReport.html(result, runner: runner, command: command), to: out + "/index.html")
             emit(SpecsReport.table(result))
         }
     }
