@@ -20,16 +20,7 @@ import HandoffSupport
 ///   each coordinate by a grid scan and GSL Brent, 8 rounds (γ in [0.02, 50], h(true) in [0.5, 1],
 ///   h(false) in [0, 0.5]: a label says more than a coin). No labelled request: γ = 1, h = (1, 0).
 public enum SpecsFit {
-    public struct Step: Sendable {
-        public var draftScores: [Double]
-        public var targetScores: [Double]
-        public var tokens: Int
-        public init(draftScores: [Double], targetScores: [Double], tokens: Int) {
-            self.draftScores = draftScores
-            self.targetScores = targetScores
-            self.tokens = tokens
-        }
-    }
+    public typealias Step = SpecsModel.Step
 
     /// One measured request of a live SPECS run.
     public struct Request: Sendable {
@@ -118,26 +109,21 @@ public enum SpecsFit {
                 return acc - log(o.y ? p : 1 - p)
             }
         }
+        // (coordinate, its range, and the scale it is searched on: γ on the log scale).
+        let coordinates: [(WritableKeyPath<SpecsModel, Double>, Double, Double, Bool)] = [
+            (\.accuracyExponent, log(0.02), log(50), true), (\.rightGivenRight, 0.5, 1, false),
+            (\.rightGivenWrong, 0, 0.5, false)
+        ]
         for _ in 0..<8 {
-            let cur = model
-            let g = try ClosedLoopFit.minimise({ v in
-                var x = cur
-                x.accuracyExponent = exp(v)
-                return nll(x)
-            }, lo: log(0.02), hi: log(50))
-            model.accuracyExponent = exp(g)
-            let c1 = model
-            model.rightGivenRight = try ClosedLoopFit.minimise({ v in
-                var x = c1
-                x.rightGivenRight = v
-                return nll(x)
-            }, lo: 0.5, hi: 1)
-            let c2 = model
-            model.rightGivenWrong = try ClosedLoopFit.minimise({ v in
-                var x = c2
-                x.rightGivenWrong = v
-                return nll(x)
-            }, lo: 0, hi: 0.5)
+            for (path, lo, hi, logScale) in coordinates {
+                let current = model
+                let v = try ClosedLoopFit.minimise({ v in
+                    var x = current
+                    x[keyPath: path] = logScale ? exp(v) : v
+                    return nll(x)
+                }, lo: lo, hi: hi)
+                model[keyPath: path] = logScale ? exp(v) : v
+            }
         }
         return model
     }

@@ -172,6 +172,7 @@ public enum SimulationOutput {
         case "labels": return "measured (the model's own outcome labels)"
         case "blend": return "modelled (real labels blended by offloaded difficulty, not fitted to live runs)"
         case "closed_loop": return "modelled (fitted closed-loop model)"
+        case "specs_model": return "modelled (fitted SPECS model, by beam width)"
         case "synthetic": return "SYNTHETIC (invented labels)"
         default: return source
         }
@@ -182,6 +183,7 @@ public enum SimulationOutput {
         switch source {
         case "trace": return "from recorded difficulties"
         case "closed_loop": return "fitted closed-loop model"
+        case "specs_model": return "fitted SPECS model"
         case "synthetic": return "SYNTHETIC difficulties"
         case "policy": return "fixed by the single-tier policy"
         default: return source

@@ -307,6 +307,7 @@ public struct ThresholdReport {
         case "blend":
             return " Accuracy is modelled: real labels blended by offloaded difficulty (not fitted to live runs)."
         case "closed_loop": return " Accuracy and offload come from a fitted closed-loop model."
+        case "specs_model": return " Accuracy and the steps come from a fitted SPECS model (docs/specs.md)."
         case "none": return " The trace has no outcome labels: no accuracy."
         default: return ""
         }

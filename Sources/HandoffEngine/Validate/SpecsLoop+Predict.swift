@@ -25,7 +25,7 @@ extension SpecsSample {
         SpecsFit.Request(
             request: index,
             steps: steps.map {
-                SpecsFit.Step(
+                SpecsModel.Step(
                     draftScores: $0.draft?.candidates.compactMap(\.score) ?? [],
                     targetScores: $0.target?.candidates.compactMap(\.score) ?? [], tokens: $0.emitted.tokens)
             }, ended: steps.last?.emitted.end == "eos", correct: correct)
@@ -140,7 +140,7 @@ extension SpecsLoop {
             p.values.append((key, Statistics.quantile(sorted: xs, 0.5)))
             p.pi95[key] = (Statistics.quantile(sorted: xs, 0.025), Statistics.quantile(sorted: xs, 0.975))
         }
-        p.replay = try run(cell.samples.map { $0.observation.steps.map { SpecsModel.Step(draftScores: $0.draftScores, targetScores: $0.targetScores, tokens: $0.tokens) } })
+        p.replay = try run(cell.samples.map(\.observation.steps))
     }
 
     static func latencyFigures(_ rs: [RequestOutcome]) -> [(String, Double)] {

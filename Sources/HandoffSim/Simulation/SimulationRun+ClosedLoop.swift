@@ -24,21 +24,29 @@ extension Simulation {
         let sim = HybridSimulator(scenario: s, trace: live)
         sim.checksInvariants = checkingInvariants
         let outcome = try sim.run()
-        let used = Array(Set(outcome.requests.map(\.traceIndex))).sorted()
-        var acc: AccuracyModel.Prediction?
-        let labelled = used.filter { prediction.pCorrect[$0] != nil }
-        if !labelled.isEmpty {
-            let ps = labelled.map { prediction.pCorrect[$0]! }
-            let n = Double(ps.count)
-            acc = AccuracyModel.Prediction(
-                predicted: ps.reduce(0, +) / n, ci95: ClosedLoopPrediction.poissonBinomialInterval(ps, level: 0.95),
-                labeled: ps.count,
-                smallOnly: Double(labelled.filter { trace.requests[$0].smallCorrect! }.count) / n,
-                largeOnly: Double(labelled.filter { trace.requests[$0].largeCorrect! }.count) / n)
-        }
+        let acc = modelAccuracy(outcome, trace) { prediction.pCorrect[$0] }
         return SimulationResult(
             scenario: scenario, outcome: outcome, accuracy: acc,
             sources: .init(trace: trace, policy: scenario.policy, accuracy: acc, closedLoop: true))
+    }
+}
+
+extension Simulation {
+    /// A fitted model's accuracy over the requests served: the mean of each labelled request's
+    /// P(correct), with its Poisson–binomial 95% interval; nil when none is labelled.
+    static func modelAccuracy(
+        _ outcome: SimulationOutcome, _ trace: Trace, _ p: (Int) -> Double?
+    ) -> AccuracyModel.Prediction? {
+        let used = Array(Set(outcome.requests.map(\.traceIndex))).sorted()
+        let labelled = used.filter { p($0) != nil }
+        guard !labelled.isEmpty else { return nil }
+        let ps = labelled.map { p($0)! }
+        let n = Double(ps.count)
+        return AccuracyModel.Prediction(
+            predicted: ps.reduce(0, +) / n, ci95: ClosedLoopPrediction.poissonBinomialInterval(ps, level: 0.95),
+            labeled: ps.count,
+            smallOnly: Double(labelled.filter { trace.requests[$0].smallCorrect! }.count) / n,
+            largeOnly: Double(labelled.filter { trace.requests[$0].largeCorrect! }.count) / n)
     }
 }
 

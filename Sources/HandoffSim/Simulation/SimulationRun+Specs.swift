@@ -39,18 +39,7 @@ extension Simulation {
         let sim = HybridSimulator(scenario: s, trace: steps)
         sim.checksInvariants = checkingInvariants
         let outcome = try sim.run()
-        let used = Array(Set(outcome.requests.map(\.traceIndex))).sorted()
-        var acc: AccuracyModel.Prediction?
-        let labelled = used.filter { p[$0] != nil }
-        if !labelled.isEmpty {
-            let ps = labelled.map { p[$0]! }
-            let n = Double(ps.count)
-            acc = AccuracyModel.Prediction(
-                predicted: ps.reduce(0, +) / n, ci95: ClosedLoopPrediction.poissonBinomialInterval(ps, level: 0.95),
-                labeled: ps.count,
-                smallOnly: Double(labelled.filter { trace.requests[$0].smallCorrect! }.count) / n,
-                largeOnly: Double(labelled.filter { trace.requests[$0].largeCorrect! }.count) / n)
-        }
+        let acc = modelAccuracy(outcome, trace) { p[$0] }
         return SimulationResult(
             scenario: scenario, outcome: outcome, accuracy: acc,
             sources: .init(trace: trace, policy: scenario.policy, accuracy: acc, closedLoop: false, fitted: "specs_model"))
