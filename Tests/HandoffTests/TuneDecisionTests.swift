@@ -136,6 +136,31 @@ final class TuneDecisionTests: XCTestCase {
         XCTAssertTrue(v.contains("\(HumanNumber.format((h - c) / h * 100, digits: 3))% lower"), v)
     }
 
+    /// An accuracy edge inside both predictions' 95% intervals is said to be unresolved; one outside
+    /// either interval, or an objective other than accuracy, adds nothing.
+    func testUnresolvedAccuracyEdgeIsSaid() throws {
+        func withCI(_ p: TunePoint, _ lo: Double, _ hi: Double) -> TunePoint {
+            var q = p
+            guard case .object(var pairs) = q.summary, let k = pairs.firstIndex(where: { $0.0 == "accuracy" }),
+                case .object(var acc) = pairs[k].1
+            else { return q }
+            acc.append(("ci95", .numbers([lo, hi])))
+            pairs[k].1 = .object(acc)
+            q.summary = .object(pairs)
+            return q
+        }
+        let t = try tuner()
+        let acc = try Objective.parse("accuracy")
+        let h0 = point(cost: 1, accuracy: 0.712, gpus: 2)
+        let b0 = point(cost: 1, accuracy: 0.708, gpus: 1)
+        let h = withCI(h0, 0.54, 0.875)
+        let b = withCI(b0, 0.54, 0.875)
+        let s = t.unresolved(h, b, acc, other: "large-only")
+        XCTAssertTrue(s.contains("not resolved") && s.contains("large-only [0.54, 0.875]"), s)
+        XCTAssertEqual(t.unresolved(withCI(h0, 0.71, 0.72), withCI(b0, 0.70, 0.709), acc, other: "x"), "")
+        XCTAssertEqual(t.unresolved(h, b, try Objective.parse("cost"), other: "x"), "")
+    }
+
     /// Ranges where only the hybrid meets a bound: from the hybrid's best value to the baselines'
     /// best, holding the other constraints; a gap within the tie is not a range.
     func testHybridOnlyRanges() throws {

@@ -25,8 +25,10 @@ extension Tuner {
         let b = w.best!
         if let c = choose([b, h]), !pointsDiffer(c, h) {
             return "Deploy the hybrid: " + edge(h, over: b, o, winner: "the hybrid", loser: w.name) + "."
+                + unresolved(h, b, o, other: w.name)
         }
         var s = "Do not deploy the hybrid: " + edge(b, over: h, o, winner: w.name, loser: "the hybrid's best") + "."
+        s += unresolved(h, b, o, other: w.name)
         s += accuracyCaveat(b, h, winner: w.name)
         if !r.hybridWinsWhen.isEmpty {
             s +=
@@ -51,6 +53,26 @@ extension Tuner {
             }
             return "\(b.name) wins: " + edge(p, over: h, o, winner: "it", loser: "the hybrid")
         }
+    }
+
+    /// When the objective is predicted accuracy and each answer's figure lies inside the other's 95%
+    /// interval: the labelled requests do not resolve the edge, and the sentence says so.
+    func unresolved(_ h: TunePoint, _ b: TunePoint, _ o: Objective, other: String) -> String {
+        func interval(_ p: TunePoint) -> (Double, Double)? {
+            switch p.summary["accuracy"]?["ci95"] {
+            case .numbers(let xs)? where xs.count == 2: return (xs[0], xs[1])
+            case .array(let xs)? where xs.count == 2:
+                guard case .number(let lo) = xs[0], case .number(let hi) = xs[1] else { return nil }
+                return (lo, hi)
+            default: return nil
+            }
+        }
+        guard o.key == "accuracy.predicted", let x = h.value(o.key), let y = b.value(o.key), let hi = interval(h),
+            let bi = interval(b), (bi.0...bi.1).contains(x), (hi.0...hi.1).contains(y)
+        else { return "" }
+        func f(_ i: (Double, Double)) -> String { "[\(HumanNumber.format(i.0)), \(HumanNumber.format(i.1))]" }
+        return
+            " The accuracy edge is not resolved: each prediction lies inside the other's 95% interval (the hybrid \(f(hi)), \(other) \(f(bi)))."
     }
 
     /// When nothing bounds accuracy and the winner predicts less than the hybrid (beyond the
