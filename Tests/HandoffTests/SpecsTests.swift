@@ -180,6 +180,22 @@ final class SpecsTests: XCTestCase {
 
     /// Under memory pressure every request still gets exactly its tokens (branches, pruning and
     /// parallel groups conserve them), KV never exceeds capacity and nothing stalls.
+    /// `reward_tier: large`: the target scores the candidates it sampled itself. It holds their KV, so
+    /// a likelihood score recomputes one token (2 + 0.2 = 2.2 ms after its 620 ms decode: the request
+    /// of 20 tokens ends at 1084.2 ms, where it once stalled after its first step). A judge reading
+    /// `score_prompt_tokens` = 50 per candidate prefills 2 × 50 more tokens at each of the three scorings
+    /// (0.2 ms each): +20 + 20 + (22 − 2.2) = +59.8 ms.
+    func testTargetScoresItsOwnCandidates() throws {
+        let policy =
+            "name: specs, beam_width: 2, rejection_threshold: 0.75, switch_back_threshold: 0.8, acceptance_from: trace, reward_tier: large"
+        let plain = try run(policy, prm: false).outcome.requests[0]
+        XCTAssertFalse(plain.failed)
+        XCTAssertEqual(plain.outputTokens, 20)
+        XCTAssertEqual(plain.e2elS * 1000, 1084.2, accuracy: 1e-6)
+        let judged = try run(policy, prm: false, ["policy.score_prompt_tokens=50"]).outcome.requests[0]
+        XCTAssertEqual((judged.e2elS - plain.e2elS) * 1000, 59.8, accuracy: 1e-6)
+    }
+
     func testConservationUnderLoad() throws {
         for width in [1, 4, 16] {
             let sc = try ScenarioLoader.load(

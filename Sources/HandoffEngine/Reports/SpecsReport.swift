@@ -29,6 +29,7 @@ public enum SpecsReport {
             accuracy_exponent: \(JSONWriter.number(m.accuracyExponent))  # gamma: p = (1 - omega^gamma) h(s) + omega^gamma h(l)
             right_given_right: \(JSONWriter.number(m.rightGivenRight))  # h(true): P(sampled run right | greedy label right)
             right_given_wrong: \(JSONWriter.number(m.rightGivenWrong))  # h(false): P(sampled run right | greedy label wrong)
+            score_prompt_tokens: \(m.scorePromptTokens)   # the judge's prompt per call beyond the candidate, from the scoring times
             max_tokens: \(m.maxTokens)
 
             """
@@ -42,7 +43,8 @@ public enum SpecsReport {
             ("fitted_on", .string(m.fittedOn)), ("draft_scores", law(m.draftScores)), ("target_scores", law(m.targetScores)),
             ("draft_step_tokens", .number(m.draftStepTokens)), ("target_step_tokens", .number(m.targetStepTokens)),
             ("length_response", .number(m.lengthResponse)), ("accuracy_exponent", .number(m.accuracyExponent)),
-            ("right_given_right", .number(m.rightGivenRight)), ("right_given_wrong", .number(m.rightGivenWrong))
+            ("right_given_right", .number(m.rightGivenRight)), ("right_given_wrong", .number(m.rightGivenWrong)),
+            ("score_prompt_tokens", .number(Double(m.scorePromptTokens)))
         ])
     }
 

@@ -110,23 +110,24 @@ extension SpecsLoop {
         }
         var out = SpecsPrediction(values: values, pi95: pi, source: "fitted SPECS model")
         if let family, rule.drafts {
-            try addLatency(&out, family: family, cell: cell, trace: trace, sampled: sampled, rule: rule)
+            try addLatency(&out, family: family, cell: cell, trace: trace, sampled: sampled, rule: rule, judge: m.scorePromptTokens)
         }
         return out
     }
 
-    /// The simulator at the cell's concurrency: on each replication's sampled steps (median, 95%
-    /// interval) and on the realised ones (`replay`). SPECS cells only: the policy cannot express
-    /// target beam search.
+    /// The simulator at the cell's concurrency, with the judge's fitted prompt tokens per scoring call:
+    /// on each replication's sampled steps (median, 95% interval) and on the realised ones (`replay`).
+    /// SPECS cells only: the policy cannot express target beam search.
     static func addLatency(
         _ p: inout SpecsPrediction, family: ScenarioFamily, cell: Cell, trace: Trace, sampled: [[[SpecsModel.Step]]],
-        rule: SpecsModel.Rule
+        rule: SpecsModel.Rule, judge: Int
     ) throws {
         let idx = cell.samples.map(\.index)
         var s = try family.scenario([
             "policy.name=specs", "policy.beam_width=\(rule.width)",
             "policy.rejection_threshold=\(JSONWriter.number(rule.threshold))",
-            "policy.switch_back_threshold=\(JSONWriter.number(rule.switchBack))", "policy.acceptance_from=trace"
+            "policy.switch_back_threshold=\(JSONWriter.number(rule.switchBack))", "policy.acceptance_from=trace",
+            "policy.score_prompt_tokens=\(judge)"
         ])
         s.policy = s.policy.specsModelRun?.replay ?? s.policy
         s.traffic = TrafficSpec.closedLoop(concurrency: cell.spec.concurrency, requests: idx.count)

@@ -23,6 +23,7 @@ extension SpecsModel {
             maxTokens: try r.int("max_tokens", min: 1), fittedOn: try r.string("fitted_on", default: ""))
         m.rightGivenRight = try r.double("right_given_right", default: 1, min: 0, max: 1)
         m.rightGivenWrong = try r.double("right_given_wrong", default: 0, min: 0, max: 1)
+        m.scorePromptTokens = try r.int("score_prompt_tokens", default: 0, min: 0)
         try r.finish()
         return m
     }

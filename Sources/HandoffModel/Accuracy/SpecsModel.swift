@@ -74,6 +74,9 @@ public struct SpecsModel: Sendable, Hashable {
     public var rightGivenRight = 1.0
     public var rightGivenWrong = 0.0
     public var maxTokens: Int
+    /// The scorer's prompt tokens per call beyond the candidate, fitted from the live scoring times
+    /// (a serving figure: `policy.score_prompt_tokens` takes it unless the scenario sets its own).
+    public var scorePromptTokens = 0
     /// What the fit saw, for the file's readers.
     public var fittedOn: String
 

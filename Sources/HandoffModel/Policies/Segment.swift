@@ -52,8 +52,10 @@ public struct Segment: Sendable, Equatable {
         /// target model verifies draft tokens in one forward pass.
         case verify
         /// Prefill only: the tier reads the context it has not seen, plus `tokens` for each of the
-        /// other `candidates` − 1 branches of the newest step (scoring candidates by prefill).
-        case score(candidates: Int, tokens: Int)
+        /// other `candidates` − 1 branches of the newest step (scoring candidates by prefill), plus
+        /// `prompt` of each candidate's own scoring prompt (a verifier's question; 0 for a reward
+        /// model or a likelihood score), which leave the KV with the step's pruning.
+        case score(candidates: Int, tokens: Int, prompt: Int)
         /// Prefill only: the tier reads the context it has not seen; with `recompute` it drops its
         /// KV first and reads all of it (a model run without a KV cache).
         case encode(recompute: Bool)
@@ -87,9 +89,10 @@ public struct Segment: Sendable, Equatable {
         Segment(role: role, tokens: tokens, work: .verify, end: SegmentEnd(rollback: rejecting))
     }
 
-    /// The context, plus `tokens` for each other candidate of `candidates`, read by prefill.
-    public static func score(role: Int, candidates: Int, tokens: Int) -> Segment {
-        Segment(role: role, tokens: 0, work: .score(candidates: candidates, tokens: tokens))
+    /// The context, plus `tokens` for each other candidate of `candidates`, plus `prompt` per
+    /// candidate, read by prefill.
+    public static func score(role: Int, candidates: Int, tokens: Int, prompt: Int = 0) -> Segment {
+        Segment(role: role, tokens: 0, work: .score(candidates: candidates, tokens: tokens, prompt: prompt))
     }
 
     /// The context read by prefill (all of it, with `recompute`).
@@ -130,7 +133,7 @@ public struct Segment: Sendable, Equatable {
     @inlinable package var width: Int {
         switch work {
         case .draft(let width): return width
-        case .score(let candidates, _): return candidates
+        case .score(let candidates, _, _): return candidates
         case .decode, .verify, .encode: return 1
         }
     }
@@ -143,7 +146,12 @@ public struct Segment: Sendable, Equatable {
     }
     /// Tokens read for each other candidate (`score`).
     @inlinable package var branchTokens: Int {
-        if case .score(_, let tokens) = work { return tokens }
+        if case .score(_, let tokens, _) = work { return tokens }
+        return 0
+    }
+    /// Tokens of each candidate's own scoring prompt (`score`), beyond the context and the branches.
+    @inlinable package var promptTokens: Int {
+        if case .score(_, _, let prompt) = work { return prompt }
         return 0
     }
     /// The tier drops its KV before it reads.

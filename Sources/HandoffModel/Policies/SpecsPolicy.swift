@@ -18,8 +18,9 @@ import HandoffSupport
 /// accepts each draft candidate i.i.d. with probability `acceptance` and switches back after a
 /// target step with probability `switch_back_rate` (a seeded hash: plans do not depend on
 /// scheduling). All candidates of a step are taken to be L tokens long (the trace records the
-/// kept one). With `reward_tier: large` the target's own candidates are not scored in the plan (their
-/// choice is taken as free): live, where the target judges them, that underestimates a target step.
+/// kept one). With `reward_tier: large` the target scores its own candidates too, after it samples
+/// them: free for a likelihood score (it has their KV: one token is recomputed), `score_prompt_tokens`
+/// per candidate for a verifier that reads a question (the live judge of `specs-loop`).
 ///
 /// Accuracy: an accepted draft step counts as the verifier's output with weight ν =
 /// `accuracy.verified_draft_credit` (default 1, docs/model.md), a fallback that makes every SPECS
@@ -38,6 +39,12 @@ public struct SpecsPolicy: RegisteredPolicy {
     public var switchBackRate: Double
     public var seed: UInt64
     public var stepTokens: Int
+    /// Tokens each scoring call reads besides the candidate (`score_prompt_tokens`): a verifier's
+    /// question, template and re-read context (`handoff specs-loop`'s judge); 0 for a reward model or
+    /// the likelihood score, which read the candidate alone.
+    public var scorePromptTokens = 0
+    /// The scenario set `score_prompt_tokens` (else a fitted model's figure is taken).
+    var scorePromptExplicit = false
     /// The tier running the process reward model: `prm`, or `large` (no separate PRM).
     public var rewardTier: String
     /// A fitted SPECS model (`specs_model: FILE`), once resolved; and its file.
@@ -74,6 +81,8 @@ public struct SpecsPolicy: RegisteredPolicy {
         stepTokens = try r.int("step_tokens", default: 64, min: 1)
         rewardTier = try r.string("reward_tier", default: "prm")
         specsModelFile = try r.optionalString("specs_model")
+        scorePromptExplicit = r.has("score_prompt_tokens")
+        scorePromptTokens = try r.int("score_prompt_tokens", default: 0, min: 0)
         if rewardTier.isEmpty {
             throw r.error("expected a tier name (prm: a tier of its own, or large), got ''", key: "reward_tier")
         }
@@ -87,6 +96,7 @@ public struct SpecsPolicy: RegisteredPolicy {
     public mutating func resolve(_ r: ConfigReader, tiers: [TierSpec], baseDir: String) throws {
         if let f = specsModelFile {
             specsModel = try SpecsModel.load(path: try r.existingPath("specs_model", f, baseDir: baseDir))
+            if !scorePromptExplicit { scorePromptTokens = specsModel!.scorePromptTokens }
         }
     }
 
@@ -157,9 +167,9 @@ public struct SpecsPolicy: RegisteredPolicy {
                 segments.append(.draft(role: 0, tokens: len, width: n))
                 let ok = accepted(trace: trace, request: r, step: j, global: g)
                 // Kept: emitted, other branches pruned. Rejected: the step leaves the context too.
-                let last = Segment.score(role: hasPRM ? 2 : 1, candidates: n, tokens: len)
+                let last = Segment.score(role: hasPRM ? 2 : 1, candidates: n, tokens: len, prompt: scorePromptTokens)
                     .rollingBack(ok ? 0 : len).pruning().revealing(ok ? len : 0)
-                if hasPRM { segments.append(.score(role: 1, candidates: n, tokens: len).joiningNext()) }
+                if hasPRM { segments.append(.score(role: 1, candidates: n, tokens: len, prompt: scorePromptTokens).joiningNext()) }
                 segments.append(last)
                 if ok { continue }
                 drafting = false
@@ -167,9 +177,10 @@ public struct SpecsPolicy: RegisteredPolicy {
             // The target samples n candidate steps; the reward model picks one.
             if hasPRM {
                 segments.append(.draft(role: 1, tokens: len, width: n))
-                segments.append(.score(role: 2, candidates: n, tokens: len).pruning().revealing(len))
+                segments.append(.score(role: 2, candidates: n, tokens: len, prompt: scorePromptTokens).pruning().revealing(len))
             } else {
-                segments.append(.draft(role: 1, tokens: len, width: n).pruning().revealing(len))
+                segments.append(.draft(role: 1, tokens: len, width: n))
+                segments.append(.score(role: 1, candidates: n, tokens: len, prompt: scorePromptTokens).pruning().revealing(len))
             }
             drafting = switchesBack(trace: trace, request: r, step: j, global: g)
         }
@@ -182,7 +193,8 @@ public struct SpecsPolicy: RegisteredPolicy {
             ("switch_back_threshold", .number(switchBackThreshold)), ("acceptance_from", .string(source.rawValue)),
             ("acceptance", .number(acceptance)), ("switch_back_rate", .number(switchBackRate)),
             ("acceptance_seed", .number(Double(seed))),
-            ("step_tokens", .number(Double(stepTokens))), ("reward_tier", .string(rewardTier))
+            ("step_tokens", .number(Double(stepTokens))), ("reward_tier", .string(rewardTier)),
+            ("score_prompt_tokens", .number(Double(scorePromptTokens)))
         ] + (specsModelFile.map { [("specs_model", .string($0))] } ?? [])
     }
 }
@@ -191,7 +203,7 @@ extension SpecsPolicy {
     public static let policyNames = ["specs"]
     public static let fields = [
         "beam_width", "rejection_threshold", "switch_back_threshold", "acceptance_from", "acceptance",
-        "switch_back_rate", "acceptance_seed", "step_tokens", "reward_tier", "specs_model"
+        "switch_back_rate", "acceptance_seed", "step_tokens", "reward_tier", "score_prompt_tokens", "specs_model"
     ]
     public static func make(name: String, _ r: ConfigReader) throws -> any Policy { try SpecsPolicy(r) }
 }

@@ -106,14 +106,18 @@ extension Simulator {
                     context: reqs[i].context, kv: seqs[s].kv, width: seg.width,
                     candidateTokens: seg.prefillOnly ? seg.branchTokens : 0,
                     base: slotBase.isEmpty ? 0 : slotBase[s.index])
-                seqs[s].pendingPrefill = p.tokens
+                seqs[s].pendingPrefill = p.tokens + seg.width * seg.promptTokens
                 if !slotBase.isEmpty { slotBase[s.index] = p.base }
                 begin(seg, on: s)
                 // The other slots' copies of the context sit beside it, as branch tokens do.
                 seqs[s].branchKV = p.copies
                 // A prefill replica always computes: with the whole context cached it recomputes
                 // the last token (as vLLM does on a full prefix hit), whose logits give the first token.
-                if disaggregates && prefillPool[r.index] && seqs[s].pendingPrefill == 0 && seqs[s].kv > 0 {
+                // So does a scorer that has every token cached (a tier scoring the candidates it just
+                // drafted): it needs their logits, and a segment with no work would never end.
+                if (seg.prefillOnly || (disaggregates && prefillPool[r.index])) && seqs[s].pendingPrefill == 0
+                    && seqs[s].kv > 0
+                {
                     dropKV(s, keep: seqs[s].kv - 1)
                     seqs[s].pendingPrefill = 1
                 }

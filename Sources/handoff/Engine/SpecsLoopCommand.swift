@@ -115,7 +115,8 @@ struct SpecsLoopCommand: AsyncParsableCommand {
             let progress = Progress("specs-loop")
             var result = try await loop.run { progress.note($0) }
             progress.finish()
-            let model = try SpecsLoop.fit(result, widths: fitWidths, trace: trace, maxTokens: maxTokens)
+            var model = try SpecsLoop.fit(result, widths: fitWidths, trace: trace, maxTokens: maxTokens)
+            model.scorePromptTokens = SpecsLoop.judgePromptTokens(result, widths: fitWidths, scenario: sc)
             for k in result.indices {
                 if case .specs(let n, _, _) = result[k].spec.arm { result[k].heldOut = !fitWidths.contains(n) }
                 result[k].prediction = try SpecsLoop.predict(model, cell: result[k], trace: trace, seed: sc.seed, family: family)
