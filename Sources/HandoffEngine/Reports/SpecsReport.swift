@@ -127,10 +127,11 @@ public enum SpecsReport {
 
             E2EL: the simulator with the calibrated latency laws, on the sampled steps (median [95% interval] over
             the replications) and on the realised steps (replay: the serving model's error alone). Target beam
-            search has no latency prediction: the `specs` policy cannot express it.
+            search has no latency prediction: the `specs` policy cannot express it. Speed-adjusted: the prediction
+            with each tier's law scaled by its speed probe just before the cell (the host's drift since calibration).
 
-            | cell | width | accuracy measured | predicted [95% PI] | acceptance meas. / pred. | target-step share meas. / pred. | steps meas. / pred. | output tokens meas. / pred. | E2EL p50 ms meas. | predicted [95%] | replay |
-            |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+            | cell | width | accuracy measured | predicted [95% PI] | acceptance meas. / pred. | target-step share meas. / pred. | steps meas. / pred. | output tokens meas. / pred. | E2EL p50 ms meas. | predicted [95%] | replay | speed-adjusted |
+            |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 
             """
         for c in cells {
@@ -149,7 +150,8 @@ public enum SpecsReport {
             let k = "latency_ms.e2el.p50"
             let lat = p.pi95[k].map { String(format: " [%.0f, %.0f]", $0.0, $0.1) } ?? ""
             s += "\(fmt(value(m, k))) | \(fmt(value(p.values, k)))\(lat) \(err(value(p.values, k), value(m, k))) | "
-            s += "\(fmt(value(p.replay, k))) \(err(value(p.replay, k), value(m, k))) |\n"
+            s += "\(fmt(value(p.replay, k))) \(err(value(p.replay, k), value(m, k))) | "
+            s += "\(fmt(p.speedAdjustedE2ELP50)) \(err(p.speedAdjustedE2ELP50, value(m, k))) |\n"
         }
         return s
     }

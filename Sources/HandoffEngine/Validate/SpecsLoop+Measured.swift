@@ -62,6 +62,7 @@ extension SpecsLoop.Cell {
                     .object(p.values.compactMap { k, _ in p.pi95[k].map { (k, .numbers([$0.0, $0.1])) } })
                 ))
             if !p.replay.isEmpty { o.append(("replay", .object(p.replay.map { ($0.0, .number($0.1)) }))) }
+            if let a = p.speedAdjustedE2ELP50 { o.append(("speed_adjusted_e2el_ms_p50", .number(a))) }
         }
         if !speed.isEmpty {
             o.append(

@@ -15,6 +15,9 @@ public struct SpecsPrediction: Sendable {
     /// The simulator on the realised steps (each request's live steps, lengths and decisions): what
     /// separates the serving model's error from the trajectory model's.
     public var replay: [(String, Double)] = []
+    /// The predicted E2EL p50 with each tier's law scaled by its speed probe before the cell (how much
+    /// of a latency miss is the host's speed moving since calibration).
+    public var speedAdjustedE2ELP50: Double?
     /// What produced the figures: `fitted SPECS model`, or the recorded trace for a one-tier baseline.
     public var source: String
 }
@@ -131,17 +134,25 @@ extension SpecsLoop {
         ])
         s.policy = s.policy.specsModelRun?.replay ?? s.policy
         s.traffic = TrafficSpec.closedLoop(concurrency: cell.spec.concurrency, requests: idx.count)
-        func run(_ t: [[SpecsModel.Step]]) throws -> [(String, Double)] {
+        func run(_ t: [[SpecsModel.Step]], _ sc: Scenario) throws -> [(String, Double)] {
             let steps = SpecsModel.stepsTrace(base: trace, requests: idx, trajectories: t, rule: rule)
-            return latencyFigures(try Simulation.run(s, trace: steps).outcome.requests)
+            return latencyFigures(try Simulation.run(sc, trace: steps).outcome.requests)
         }
-        let reps = try sampled.map(run)
+        if !cell.speed.isEmpty {
+            var scaled = s
+            for (i, t) in s.tiers.enumerated() {
+                if let r = cell.speed[t.name] { scaled.tiers[i].latency = t.latency.scaled(by: r.ratio) }
+            }
+            let xs = try sampled.map { try run($0, scaled).first { $0.0 == "latency_ms.e2el.p50" }!.1 }.sorted()
+            p.speedAdjustedE2ELP50 = Statistics.quantile(sorted: xs, 0.5)
+        }
+        let reps = try sampled.map { try run($0, s) }
         for (j, (key, _)) in reps[0].enumerated() {
             let xs = reps.map { $0[j].1 }.sorted()
             p.values.append((key, Statistics.quantile(sorted: xs, 0.5)))
             p.pi95[key] = (Statistics.quantile(sorted: xs, 0.025), Statistics.quantile(sorted: xs, 0.975))
         }
-        p.replay = try run(cell.samples.map(\.observation.steps))
+        p.replay = try run(cell.samples.map(\.observation.steps), s)
     }
 
     static func latencyFigures(_ rs: [RequestOutcome]) -> [(String, Double)] {
