@@ -102,6 +102,7 @@ public struct SpecsLoop: Sendable {
         }
         let todo = prompts.filter { done[$0.index] == nil }
         if !todo.isEmpty {
+            let runner = try await self.runner.ready()
             progress("\(cell.name): probing the servers' speed")
             try await SpeedLog.probe(
                 clients: runner.clients, scenario: scenario, roles: ["small", "large"], topLogprobs: [:],
@@ -118,7 +119,7 @@ public struct SpecsLoop: Sendable {
                     group.addTask {
                         while let k = await queue.next() {
                             let (i, p) = todo[k]
-                            let s = try await self.runner.run(cell.arm, prompt: p, index: i, t0: t0)
+                            let s = try await runner.run(cell.arm, prompt: p, index: i, t0: t0)
                             let d = await sink.append(s)
                             progress("\(cell.name): \(d)/\(self.prompts.count) requests")
                         }

@@ -15,14 +15,16 @@ import HandoffSupport
 public struct SpecsRunner: Sendable {
     public var clients: [String: OpenAIClient]
     public var templates: [String: PromptTemplate]
-    public var judge: StepJudge
+    /// The scorer, made from the large server when a request first needs it (`ready()`): a rerun
+    /// that only re-reads its journals needs no server.
+    public var judge: StepJudge?
     public var stepTokens: Int
     public var maxTokens: Int
     public var temperature = 0.7
     public var seed: UInt64 = 1
 
     public init(
-        clients: [String: OpenAIClient], templates: [String: PromptTemplate], judge: StepJudge, stepTokens: Int,
+        clients: [String: OpenAIClient], templates: [String: PromptTemplate], judge: StepJudge? = nil, stepTokens: Int,
         maxTokens: Int
     ) {
         self.clients = clients
@@ -30,6 +32,14 @@ public struct SpecsRunner: Sendable {
         self.judge = judge
         self.stepTokens = stepTokens
         self.maxTokens = maxTokens
+    }
+
+    /// This runner with its judge made (asks the large server for its chat template once).
+    public func ready() async throws -> SpecsRunner {
+        guard judge == nil else { return self }
+        var r = self
+        r.judge = try await StepJudge.make(client: try client("large"), template: templates["large"] ?? .server)
+        return r
     }
 
     func client(_ tier: String) throws -> OpenAIClient {
@@ -121,7 +131,7 @@ public struct SpecsRunner: Sendable {
         guard scored else { return SpecsPhase(tier: tier, candidates: cands, generateMs: (s0 - g) * 1000, scoreMs: 0) }
         let scores = try await withThrowingTaskGroup(of: (Int, Double).self) { group in
             for (c, x) in cands.enumerated() {
-                group.addTask { (c, try await self.judge.score(problem: problem, solution: solution, step: x.text)) }
+                group.addTask { (c, try await self.judge!.score(problem: problem, solution: solution, step: x.text)) }
             }
             var out = [Double](repeating: 0, count: n)
             for try await (c, x) in group { out[c] = x }

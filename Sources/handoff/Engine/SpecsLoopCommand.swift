@@ -106,9 +106,7 @@ struct SpecsLoopCommand: AsyncParsableCommand {
                 templates[tier] = PromptTemplate(rawValue: sc.engine[tier]?.template ?? "server") ?? .server
             }
             try output.prepare(out, "--out", inputs: [scenario, sc.trace.path], ownNames: SpecsLoop.fileNames)
-            let judge = try await StepJudge.make(client: clients["large"]!, template: templates["large"]!)
-            var runner = SpecsRunner(
-                clients: clients, templates: templates, judge: judge, stepTokens: stepTokens, maxTokens: maxTokens)
+            var runner = SpecsRunner(clients: clients, templates: templates, stepTokens: stepTokens, maxTokens: maxTokens)
             runner.temperature = temperature
             runner.seed = sc.seed
             let loop = SpecsLoop(runner: runner, scenario: sc, prompts: prompts, cells: specs, outDir: out)
