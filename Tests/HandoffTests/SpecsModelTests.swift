@@ -38,6 +38,22 @@ final class SpecsModelTests: XCTestCase {
         XCTAssertEqual(Double(pass) / Double(steps), law.passBest(width: 4, threshold: 0.8), accuracy: 0.0045)
     }
 
+    /// Recorded steps: one step of four candidates with one passing τ = 0.5 is accepted at width n with
+    /// 1 − C(3, n)/C(4, n): 1/4, 1/2, 3/4, 1; drawing n of its candidates hits that rate (200,000
+    /// draws, 4 standard errors). Wider than any recorded step, the fitted law answers.
+    func testAcceptanceFromRecordedSteps() {
+        var m = Self.model()
+        m.draftSteps = [[0.9, 0.1, 0.1, 0.1]]
+        for (n, p) in [(1, 0.25), (2, 0.5), (3, 0.75), (4, 1.0)] {
+            XCTAssertEqual(m.acceptance(width: n, threshold: 0.5), p, accuracy: 1e-12)
+        }
+        let rng = RandomStream(seed: 5)
+        var pass = 0
+        for _ in 0..<200_000 where SpecsModel.draw(m.draftSteps, m.draftScores, width: 2, rng: rng).max()! >= 0.5 { pass += 1 }
+        XCTAssertEqual(Double(pass) / 200_000, 0.5, accuracy: 0.0045)
+        XCTAssertEqual(m.acceptance(width: 8, threshold: 0.5), m.draftScores.passBest(width: 8, threshold: 0.5))
+    }
+
     /// The method of moments recovers μ, σ_step and σ_cand from 4,000 steps of 4 candidates
     /// (plus single-candidate steps, which inform the total variance only).
     func testScoreLawFitRecoversItsParameters() {

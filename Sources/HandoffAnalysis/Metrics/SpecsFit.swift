@@ -5,7 +5,8 @@ import HandoffSupport
 /// Fits a `SpecsModel` to live SPECS runs (docs/specs.md), on the requests of the runs at the
 /// fitting widths, leaving out held-out prompts (`held_out` in the trace):
 ///
-/// - each score law by the method of moments of one-way random effects on the logit scale: the
+/// - the recorded steps' scores, kept as they are (the model draws from them up to their width);
+/// - each score law (beyond the recorded widths) by the method of moments of one-way random effects on the logit scale: the
 ///   candidates' grand mean μ; σ_cand² the pooled within-phase variance (phases of ≥ 2 candidates);
 ///   σ_step² = the variance of single candidates − σ_cand² (≥ 0). Every scored candidate counts,
 ///   passing or not, so the law does not depend on the threshold the runs used. Without phases of
@@ -56,13 +57,15 @@ public enum SpecsFit {
             }
             return xs.isEmpty ? 1 : Statistics.mean(xs)
         }
-        let m = SpecsModel(
+        var m = SpecsModel(
             draftScores: draft.law, targetScores: target.law, draftStepTokens: meanLength(false),
             targetStepTokens: meanLength(true), lengthResponse: lengthResponse(trace, requests), accuracyExponent: 1,
             maxTokens: maxTokens,
             fittedOn:
                 "\(requests.count) requests at beam widths \(widths.map(String.init).joined(separator: ", ")) (held-out prompts left out)"
                 + (draft.separated ? "" : "; no draft step with ≥ 2 candidates: candidates taken as independent"))
+        m.draftSteps = requests.flatMap { $0.steps.map(\.draftScores) }.filter { !$0.isEmpty }
+        m.targetSteps = requests.flatMap { $0.steps.map(\.targetScores) }.filter { !$0.isEmpty }
         return try accuracyLaw(trace, requests, m)
     }
 

@@ -31,6 +31,11 @@ public enum SpecsReport {
             right_given_wrong: \(JSONWriter.number(m.rightGivenWrong))  # h(false): P(sampled run right | greedy label wrong)
             score_prompt_tokens: \(m.scorePromptTokens)   # the judge's prompt per call beyond the candidate, from the scoring times
             max_tokens: \(m.maxTokens)
+            # The recorded steps' candidate scores (sizes, then the scores step after step).
+            draft_step_sizes: [\(m.draftSteps.map { String($0.count) }.joined(separator: ", "))]
+            draft_step_scores: [\(m.draftSteps.flatMap { $0 }.map(JSONWriter.number).joined(separator: ", "))]
+            target_step_sizes: [\(m.targetSteps.map { String($0.count) }.joined(separator: ", "))]
+            target_step_scores: [\(m.targetSteps.flatMap { $0 }.map(JSONWriter.number).joined(separator: ", "))]
 
             """
     }

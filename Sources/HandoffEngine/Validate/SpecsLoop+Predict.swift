@@ -103,8 +103,8 @@ extension SpecsLoop {
         if rule.drafts {
             // Under the model every draft phase is an independent step: its acceptance is exact.
             let exact: [String: Double] = [
-                "acceptance_rate": m.draftScores.passBest(width: rule.width, threshold: rule.threshold),
-                "candidate_pass_rate": m.draftScores.passBest(width: 1, threshold: rule.threshold)
+                "acceptance_rate": m.acceptance(width: rule.width, threshold: rule.threshold),
+                "candidate_pass_rate": m.acceptance(width: 1, threshold: rule.threshold)
             ]
             values = values.map { ($0.0, exact[$0.0] ?? $0.1) }
             if !values.contains(where: { $0.0 == "candidate_pass_rate" }) {

@@ -24,8 +24,30 @@ extension SpecsModel {
         m.rightGivenRight = try r.double("right_given_right", default: 1, min: 0, max: 1)
         m.rightGivenWrong = try r.double("right_given_wrong", default: 0, min: 0, max: 1)
         m.scorePromptTokens = try r.int("score_prompt_tokens", default: 0, min: 0)
+        m.draftSteps = try steps(r, "draft")
+        m.targetSteps = try steps(r, "target")
         try r.finish()
         return m
+    }
+
+    /// Recorded steps as two flat lists: `<tier>_step_sizes` (candidates per step) and
+    /// `<tier>_step_scores` (their scores, step after step).
+    static func steps(_ r: ConfigReader, _ tier: String) throws -> [[Double]] {
+        guard r.has(tier + "_step_sizes") else { return [] }
+        let sizes = try r.doubleList(tier + "_step_sizes", min: 1)
+        let scores = try r.doubleList(tier + "_step_scores", min: 0)
+        guard sizes.allSatisfy({ $0 == $0.rounded() }), Int(sizes.reduce(0, +)) == scores.count else {
+            throw r.error(
+                "expected whole candidate counts summing to the \(scores.count) scores of \(tier)_step_scores",
+                key: tier + "_step_sizes")
+        }
+        var out: [[Double]] = []
+        var at = 0
+        for k in sizes.map({ Int($0) }) {
+            out.append(Array(scores[at..<(at + k)]))
+            at += k
+        }
+        return out
     }
 
     /// A trace whose `specs` plan (`acceptance_from: trace`, `beam_width` = the rule's) takes exactly

@@ -4,10 +4,12 @@ import HandoffSupport
 /// What SPECS does live, fitted on live runs at some beam widths (`handoff specs-loop`,
 /// docs/specs.md) and used to predict any width and threshold.
 ///
-/// - **Scores.** On the logit scale, a step has a level m ~ N(μ, σ_step²) and each of its n
-///   candidates scores m + N(0, σ_cand²): candidates of one step are correlated through m, so a
-///   wider beam helps less than n independent tries. The draft's candidates and the target's have
-///   a law each. P(the best of n passes τ) = 1 − E_m[Φ((logit τ − m)/σ_cand)^n].
+/// - **Scores.** Up to the widest recorded step, a step's n scores are n candidates of a recorded
+///   step (drawn without replacement): the live steps' own spread and correlation, no shape
+///   assumed. Beyond it, a fitted law: on the logit scale a step has a level m ~ N(μ, σ_step²) and
+///   each candidate scores m + N(0, σ_cand²), so candidates of one step are correlated and a wider
+///   beam helps less than n independent tries; P(the best of n passes τ) = 1 −
+///   E_m[Φ((logit τ − m)/σ_cand)^n]. The draft's candidates and the target's have their own.
 /// - **The SPECS rule** on sampled scores: while drafting, a step is accepted when the best of its
 ///   n draft scores is ≥ τ; otherwise the target writes it, and writes on until the best of its n
 ///   scores is > the switch-back threshold.
@@ -66,6 +68,11 @@ public struct SpecsModel: Sendable, Hashable {
 
     public var draftScores: ScoreLaw
     public var targetScores: ScoreLaw
+    /// The recorded steps' candidate scores (each step's n candidates), draft and target: at a width
+    /// no wider than a recorded step the model draws from them (a step, then n of its candidates
+    /// without replacement), and uses the fitted law only beyond them.
+    public var draftSteps: [[Double]] = []
+    public var targetSteps: [[Double]] = []
     public var draftStepTokens: Double
     public var targetStepTokens: Double
     public var lengthResponse: Double
@@ -135,12 +142,12 @@ public struct SpecsModel: Sendable, Hashable {
             var len = targetStepTokens
             var per = Double(max(1, nl))
             if drafting {
-                step.draftScores = draftScores.sample(width: rule.width, rng: rng)
+                step.draftScores = Self.draw(draftSteps, draftScores, width: rule.width, rng: rng)
                 drafting = step.draftScores.max()! >= rule.threshold
                 if drafting { (len, per) = (draftStepTokens, Double(max(1, ns))) }
             }
             if !drafting {
-                step.targetScores = targetScores.sample(width: rule.width, rng: rng)
+                step.targetScores = Self.draw(targetSteps, targetScores, width: rule.width, rng: rng)
                 drafting = rule.drafts && step.targetScores.max()! > rule.switchBack
             }
             // The last step ends where the answer does.
@@ -151,6 +158,30 @@ public struct SpecsModel: Sendable, Hashable {
             steps.append(step)
         }
         return steps
+    }
+
+    /// One step's n scores: a recorded step with at least n candidates, n of them drawn without
+    /// replacement (partial Fisher–Yates); the law when no recorded step is that wide.
+    static func draw(_ steps: [[Double]], _ law: ScoreLaw, width n: Int, rng: RandomStream) -> [Double] {
+        let wide = steps.indices.filter { steps[$0].count >= n }
+        guard !wide.isEmpty else { return law.sample(width: n, rng: rng) }
+        var xs = steps[wide[rng.int(below: wide.count)]]
+        for i in 0..<n { xs.swapAt(i, i + rng.int(below: xs.count - i)) }
+        return Array(xs.prefix(n))
+    }
+
+    /// P(a draft step is accepted) at width n and threshold τ: over the recorded steps with ≥ n
+    /// candidates, 1 − C(f, n)/C(k, n) (f of the step's k candidates fail τ), which is exact for n
+    /// of them drawn without replacement; the law's passBest beyond the recorded widths.
+    public func acceptance(width n: Int, threshold tau: Double) -> Double {
+        let wide = draftSteps.filter { $0.count >= n }
+        guard !wide.isEmpty else { return draftScores.passBest(width: n, threshold: tau) }
+        func allFail(_ k: Int, _ f: Int) -> Double {
+            guard f >= n else { return 0 }
+            return (0..<n).reduce(1.0) { $0 * Double(f - $1) / Double(k - $1) }
+        }
+        let p = wide.map { 1 - allFail($0.count, $0.filter { $0 < tau }.count) }
+        return p.reduce(0, +) / Double(p.count)
     }
 
     /// P(correct) of a request with labels (s, l) whose target wrote a share ω of its tokens.
