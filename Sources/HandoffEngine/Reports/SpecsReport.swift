@@ -91,13 +91,15 @@ public enum SpecsReport {
         return abs(x) >= 100 ? String(format: "%.0f", x) : String(format: "%.3f", x)
     }
 
-    public static func markdown(_ cells: [SpecsLoop.Cell], runner: SpecsRunner, command: String) -> String {
+    public static func markdown(
+        _ cells: [SpecsLoop.Cell], runner: SpecsRunner, command: String, model: SpecsModel? = nil
+    ) -> String {
         var s = """
             # SPECS live: Qwen2.5-Coder 0.5B drafts, 1.5B verifies and writes rejected steps
 
             Written by `\(command)`.
 
-            Every figure below is **measured** on the live servers (no model involved). Scorer:
+            Every figure in this first table is **measured** on the live servers (no model involved). Scorer:
             `\(StepJudge.name)`, \(StepJudge.description). Steps end at a blank line or at \(runner.stepTokens)
             tokens; requests at the model's end or \(runner.maxTokens) tokens; candidates sampled at temperature
             \(JSONWriter.number(runner.temperature)). Accuracy's interval is the exact binomial (Clopper–Pearson)
@@ -117,18 +119,21 @@ public enum SpecsReport {
                   "output_tokens_per_request", "latency_ms.ttft.p50", "latency_ms.e2el.p50", "latency_ms.e2el.p95"]
                 .map { fmt(value(m, $0)) }.joined(separator: " | ") + " |\n"
         }
-        return s + comparison(cells)
+        return s + comparison(cells, fittedOn: model?.fittedOn ?? "the fit widths' runs")
     }
 
     /// Measured against predicted, per cell with a prediction.
-    static func comparison(_ cells: [SpecsLoop.Cell]) -> String {
+    static func comparison(_ cells: [SpecsLoop.Cell], fittedOn: String) -> String {
         var s = """
 
             ## Measured against predicted
 
-            Predicted: the fitted SPECS model on the recorded trace and its labels alone (median of \(SpecsPrediction.replications)
+            Predicted: the fitted SPECS model (fitted on \(fittedOn)) on the recorded trace and its labels alone
+            (median of \(SpecsPrediction.replications)
             replications of sampled trajectories; accuracy is the mean, its interval the 2.5–97.5% range of the share a
-            run of this many prompts would measure). One-tier baselines are predicted by the recorded trace itself.
+            run of this many prompts would measure). Every cell runs all the prompts, held-out ones included; a width
+            marked "held out" had none of its runs in the fit. One-tier baselines are predicted by the recorded trace
+            itself (its greedy labels and lengths, no interval).
 
             E2EL: the simulator with the calibrated latency laws, on the sampled steps (median [95% interval] over
             the replications) and on the realised steps (replay: the serving model's error alone). Target beam
@@ -163,7 +168,9 @@ public enum SpecsReport {
 
     /// `index.html`: per concurrency, accuracy and E2EL p50 against beam width (SPECS measured and
     /// predicted, target beam search measured, the one-tier baselines as flat lines), then the tables.
-    public static func html(_ cells: [SpecsLoop.Cell], runner: SpecsRunner, command: String) -> String {
+    public static func html(
+        _ cells: [SpecsLoop.Cell], runner: SpecsRunner, command: String, model: SpecsModel? = nil
+    ) -> String {
         var charts = ""
         for c in Array(Set(cells.map(\.spec.concurrency))).sorted() {
             let cs = cells.filter { $0.spec.concurrency == c }
@@ -197,7 +204,7 @@ public enum SpecsReport {
             <body><h1>SPECS live by beam width: Qwen2.5-Coder 0.5B → 1.5B</h1>
             <p>Made by <code>\(SVGChart.esc(command))</code>. Scorer: \(SVGChart.esc(StepJudge.name)), \(SVGChart.esc(StepJudge.description)).</p>
             \(charts)
-            \(ClosedLoopReport.htmlTables(markdown(cells, runner: runner, command: command)))
+            \(ClosedLoopReport.htmlTables(markdown(cells, runner: runner, command: command, model: model)))
             </body></html>
 
             """

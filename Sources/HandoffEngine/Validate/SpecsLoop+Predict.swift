@@ -188,12 +188,8 @@ extension SpecsLoop {
         let lens = idx.map { r in min(maxTokens, small ? trace.outputTokens(r) : trace.requests[r].largeOutputTokens ?? 0) }
         let labels = idx.compactMap { small ? trace.requests[$0].smallCorrect : trace.requests[$0].largeCorrect }
         var values: [(String, Double)] = []
-        var pi: [String: (Double, Double)] = [:]
-        if !labels.isEmpty {
-            let a = Double(labels.filter { $0 }.count) / Double(labels.count)
-            values.append(("accuracy", a))
-            pi["accuracy"] = (a, a)
-        }
+        let pi: [String: (Double, Double)] = [:]
+        if !labels.isEmpty { values.append(("accuracy", Double(labels.filter { $0 }.count) / Double(labels.count))) }
         values += [
             ("steps_per_request", 1),
             ("output_tokens_per_request", Double(lens.reduce(0, +)) / Double(max(1, idx.count)))

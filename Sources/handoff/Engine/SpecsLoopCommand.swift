@@ -126,8 +126,8 @@ struct SpecsLoopCommand: AsyncParsableCommand {
                     "--widths \(widths) --fit \(fit) --thresholds \(thresholds) --concurrency \(concurrency) --baselines \(baselines) --sample \(sample) --step-tokens \(stepTokens) --max-tokens \(maxTokens) --out \(out)"
                 ]).joined(separator: " ")
             try writeJSON(SpecsReport.json(result, runner: runner, model: model), to: out, name: "specs-loop.json")
-            try FileIO.writeAtomically(SpecsReport.markdown(result, runner: runner, command: command), to: out + "/README.md")
-            try FileIO.writeAtomically(SpecsReport.html(result, runner: runner, command: command), to: out + "/index.html")
+            try FileIO.writeAtomically(SpecsReport.markdown(result, runner: runner, command: command, model: model), to: out + "/README.md")
+            try FileIO.writeAtomically(SpecsReport.html(result, runner: runner, command: command, model: model), to: out + "/index.html")
             emit(SpecsReport.table(result))
         }
     }
