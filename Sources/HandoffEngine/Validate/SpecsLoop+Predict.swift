@@ -69,18 +69,11 @@ extension SpecsLoop {
             var steps: [[SpecsModel.Step]] = []
             var p: [Double] = []
             for r in idx {
-                let q = trace.requests[r]
                 let rng = RandomStream(
                     seed: RandomStream.derive(seed: seed, name: "specs-\(cell.spec.name)-replication-\(k)-request-\(r)"))
-                let t = m.trajectory(
-                    smallTokens: trace.outputTokens(r), largeTokens: q.largeOutputTokens ?? trace.outputTokens(r),
-                    rule: rule, rng: rng)
-                steps.append(t)
-                if let s = q.smallCorrect, let l = q.largeCorrect {
-                    let all = t.reduce(0) { $0 + $1.tokens }
-                    let w = Double(t.filter(\.byTarget).reduce(0) { $0 + $1.tokens }) / Double(max(1, all))
-                    p.append(m.pCorrect(small: s, large: l, targetShare: w))
-                }
+                let x = m.sample(trace: trace, request: r, rule: rule, rng: rng)
+                steps.append(x.steps)
+                if let pc = x.pCorrect { p.append(pc) }
             }
             sampled.append(steps)
             var x = summary(steps)
@@ -188,12 +181,11 @@ extension SpecsLoop {
         let lens = idx.map { r in min(maxTokens, small ? trace.outputTokens(r) : trace.requests[r].largeOutputTokens ?? 0) }
         let labels = idx.compactMap { small ? trace.requests[$0].smallCorrect : trace.requests[$0].largeCorrect }
         var values: [(String, Double)] = []
-        let pi: [String: (Double, Double)] = [:]
         if !labels.isEmpty { values.append(("accuracy", Double(labels.filter { $0 }.count) / Double(labels.count))) }
         values += [
             ("steps_per_request", 1),
             ("output_tokens_per_request", Double(lens.reduce(0, +)) / Double(max(1, idx.count)))
         ]
-        return SpecsPrediction(values: values, pi95: pi, source: "the recorded \(tier)-only trace (greedy, labelled)")
+        return SpecsPrediction(values: values, pi95: [:], source: "the recorded \(tier)-only trace (greedy, labelled)")
     }
 }

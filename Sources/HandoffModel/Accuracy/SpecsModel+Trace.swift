@@ -30,6 +30,19 @@ extension SpecsModel {
         return m
     }
 
+    /// Trace request `r`'s sampled steps (its recorded small-only and large-only lengths) and its
+    /// P(correct) from its labels and the steps' target share (nil without both labels).
+    public func sample(trace: Trace, request r: Int, rule: Rule, rng: RandomStream) -> (steps: [Step], pCorrect: Double?) {
+        let q = trace.requests[r]
+        let t = trajectory(
+            smallTokens: trace.outputTokens(r), largeTokens: q.largeOutputTokens ?? trace.outputTokens(r), rule: rule,
+            rng: rng)
+        guard let s = q.smallCorrect, let l = q.largeCorrect else { return (t, nil) }
+        let all = t.reduce(0) { $0 + $1.tokens }
+        let w = Double(t.filter(\.byTarget).reduce(0) { $0 + $1.tokens }) / Double(max(1, all))
+        return (t, pCorrect(small: s, large: l, targetShare: w))
+    }
+
     /// Recorded steps as two flat lists: `<tier>_step_sizes` (candidates per step) and
     /// `<tier>_step_scores` (their scores, step after step).
     static func steps(_ r: ConfigReader, _ tier: String) throws -> [[Double]] {

@@ -18,19 +18,10 @@ extension Simulation {
             var steps: [[SpecsModel.Step]] = []
             var p: [Double?] = []
             for r in all {
-                let q = trace.requests[r]
                 let rng = RandomStream(seed: RandomStream.derive(seed: scenario.seed, name: "specs-model-request-\(r)"))
-                let t = run.model.trajectory(
-                    smallTokens: trace.outputTokens(r), largeTokens: q.largeOutputTokens ?? trace.outputTokens(r),
-                    rule: run.rule, rng: rng)
-                steps.append(t)
-                let total = t.reduce(0) { $0 + $1.tokens }
-                let w = Double(t.filter(\.byTarget).reduce(0) { $0 + $1.tokens }) / Double(max(1, total))
-                if let s = q.smallCorrect, let l = q.largeCorrect {
-                    p.append(run.model.pCorrect(small: s, large: l, targetShare: w))
-                } else {
-                    p.append(nil)
-                }
+                let x = run.model.sample(trace: trace, request: r, rule: run.rule, rng: rng)
+                steps.append(x.steps)
+                p.append(x.pCorrect)
             }
             return (SpecsModel.stepsTrace(base: trace, requests: all, trajectories: steps, rule: run.rule), p)
         }
